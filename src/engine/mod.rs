@@ -1,0 +1,91 @@
+//! The compute engine: a runtime choice between the CPU (ndarray) and the GPU (wgpu), with the reason shown
+//! to the user. Labs call kernels through `Engine`; a kernel that fails on the GPU continues on the CPU.
+mod gpu;
+
+pub use gpu::Gpu;
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Which engine the user asked for (URL `?backend=`, CLI `--backend`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// GPU when an adapter is available, CPU otherwise.
+    #[default]
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(Error::Link(format!("unknown backend '{other}' (use auto, cpu or gpu)"))),
+        }
+    }
+}
+
+/// What is running and why, for the engine badge and the CLI report.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineInfo {
+    /// "cpu" or "gpu".
+    pub kind: &'static str,
+    /// One sentence a user can read: why this engine.
+    pub reason: String,
+    /// Adapter name and backend when on the GPU.
+    pub adapter: Option<String>,
+}
+
+/// The active engine.
+pub enum Engine {
+    Cpu { reason: String },
+    Gpu(Box<Gpu>),
+}
+
+impl Engine {
+    /// Picks an engine. `Gpu` fails when no adapter can be had; `Auto` falls back to the CPU and says why.
+    pub async fn new(choice: BackendChoice) -> Result<Self> {
+        match choice {
+            BackendChoice::Cpu => Ok(Self::Cpu { reason: "CPU chosen explicitly".into() }),
+            BackendChoice::Gpu => Ok(Self::Gpu(Box::new(Gpu::new().await?))),
+            BackendChoice::Auto => match Gpu::new().await {
+                Ok(gpu) => Ok(Self::Gpu(Box::new(gpu))),
+                Err(e) => Ok(Self::Cpu { reason: format!("{e}: running on CPU") }),
+            },
+        }
+    }
+
+    pub fn cpu(reason: impl Into<String>) -> Self {
+        Self::Cpu { reason: reason.into() }
+    }
+
+    pub fn info(&self) -> EngineInfo {
+        match self {
+            Self::Cpu { reason } => EngineInfo { kind: "cpu", reason: reason.clone(), adapter: None },
+            Self::Gpu(gpu) => EngineInfo {
+                kind: "gpu",
+                reason: "WebGPU adapter available".into(),
+                adapter: Some(gpu.adapter_name()),
+            },
+        }
+    }
+
+    pub fn gpu(&self) -> Option<&Gpu> {
+        match self {
+            Self::Gpu(gpu) => Some(gpu),
+            Self::Cpu { .. } => None,
+        }
+    }
+
+    /// Leaves the GPU after a failure (device lost, out of memory); returns the notice for the user.
+    pub fn fall_back_to_cpu(&mut self, cause: &Error) -> String {
+        let notice = format!("The GPU failed ({cause}); the run continues on the CPU from where it was.");
+        *self = Self::Cpu { reason: format!("switched to CPU after a GPU failure: {cause}") };
+        notice
+    }
+}

@@ -1,0 +1,230 @@
+//! Two-input plasticity rules over many independent trajectories: CPU twin and GPU dispatch of
+//! kernels/plasticity.wgsl. Trajectory i follows distribution i / trials with its own input stream.
+//!
+//! Rules (v = wᵀu, one freshly drawn input per step, Dayan & Abbott ch. 8 notation):
+//! - hebb:       Δw = η v u                         (000, exercise 2a; the listing's `v = w * u` is elementwise,
+//!                                                   we use the dot product the equation asks for)
+//! - hebb_clip:  hebb, then w ← w / max(1, ‖w‖ / w_max)    (000, exercise 2b)
+//! - oja:        Δw = η v (u − v w)
+//! - covariance: Δw = η v (u − ū), ū a running mean of u with time constant τ steps
+//! - bcm:        Δw = η v (v − θ) u, θ a running mean of v² with time constant τ steps (sliding threshold)
+//! - instar:     Δw = η v (u − w)
+use crate::engine::{Engine, Gpu};
+use crate::error::Result;
+use crate::rng;
+use ndarray::Array3;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A learning rule; the discriminant is the rule id in WGSL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Simple Hebb: Δw = η v u. Unstable: ‖w‖ grows without bound.
+    Hebb = 0,
+    /// Hebb with ‖w‖ clipped to w_max after every update.
+    HebbClip = 1,
+    /// Oja's rule: Δw = η v (u − v w). Converges to the unit principal eigenvector.
+    Oja = 2,
+    /// Covariance rule: Δw = η v (u − ū) with ū a running mean of the input.
+    Covariance = 3,
+    /// BCM: Δw = η v (v − θ) u with a sliding threshold θ tracking ⟨v²⟩.
+    Bcm = 4,
+    /// Instar: Δw = η v (u − w).
+    Instar = 5,
+}
+
+/// A 2-D Gaussian as mean and lower Cholesky factor [l00, l10, l11] of its covariance.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Dist {
+    pub mean: [f32; 2],
+    pub l00: f32,
+    pub l10: f32,
+    pub l11: f32,
+    _pad: f32,
+}
+
+impl Dist {
+    pub fn new(mean: [f32; 2], chol: [f32; 3]) -> Self {
+        Self { mean, l00: chol[0], l10: chol[1], l11: chol[2], _pad: 0.0 }
+    }
+
+    /// The input for standard normals z (same arithmetic as the kernel).
+    pub fn sample(&self, z: [f32; 2]) -> [f32; 2] {
+        [self.mean[0] + self.l00 * z[0], self.mean[1] + self.l10 * z[0] + self.l11 * z[1]]
+    }
+}
+
+/// Per-trajectory state carried between chunks (identical layout in WGSL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Traj {
+    pub w: [f32; 2],
+    /// Running mean of u (covariance rule).
+    pub ubar: [f32; 2],
+    /// Sliding threshold, running mean of v² (BCM).
+    pub theta: f32,
+    /// Largest ‖w‖ after any update so far.
+    pub max_norm: f32,
+    /// Step at which ‖w‖ left the finite range, or `NOT_DIVERGED`.
+    pub diverged_at: u32,
+    _pad: u32,
+}
+
+pub const NOT_DIVERGED: u32 = u32::MAX;
+/// Norm beyond which a trajectory counts as diverged (far below f32 overflow, so the state stays finite).
+pub const DIVERGENCE_NORM: f32 = 1e30;
+
+impl Traj {
+    pub fn new(w: [f32; 2], theta: f32) -> Self {
+        let n = libm::sqrtf(w[0] * w[0] + w[1] * w[1]);
+        Self { w, ubar: [0.0; 2], theta, max_norm: n, diverged_at: NOT_DIVERGED, _pad: 0 }
+    }
+}
+
+/// One chunk of work: `steps` updates from global step `start` for every trajectory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Job {
+    pub rule: u32,
+    pub n_traj: u32,
+    pub start: u32,
+    pub steps: u32,
+    pub record_every: u32,
+    pub n_slots: u32,
+    pub seed: u32,
+    pub trials: u32,
+    pub eta: f32,
+    pub w_max: f32,
+    pub tau: f32,
+    _pad: f32,
+}
+
+impl Job {
+    /// `start` must be a multiple of `record_every` so that record slots line up across chunks.
+    pub fn new(rule: Rule, seed: u32, trials: u32, n_traj: u32, start: u32, steps: u32, record_every: u32) -> Self {
+        let n_slots = (start + steps) / record_every - start / record_every;
+        Self {
+            rule: rule as u32,
+            n_traj,
+            start,
+            steps,
+            record_every,
+            n_slots,
+            seed,
+            trials,
+            eta: 0.0,
+            w_max: f32::INFINITY,
+            tau: 1.0,
+            _pad: 0.0,
+        }
+    }
+
+    pub fn with_rates(mut self, eta: f32, w_max: f32, tau: f32) -> Self {
+        self.eta = eta;
+        self.w_max = w_max;
+        self.tau = tau;
+        self
+    }
+}
+
+pub fn source() -> String {
+    format!("{}\n{}", super::RNG_WGSL, include_str!("plasticity.wgsl"))
+}
+
+/// CPU twin of `advance` in plasticity.wgsl. Returns the recorded w, shape (n_traj, n_slots, 2).
+pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32> {
+    let slots = job.n_slots as usize;
+    let mut records = Array3::<f32>::zeros((trajs.len(), slots, 2));
+    let first_slot = job.start / job.record_every;
+    for (i, t) in trajs.iter_mut().enumerate() {
+        let d = i as u32 / job.trials;
+        let r = i as u32 % job.trials;
+        let dist = dists[d as usize];
+        let key = [job.seed, rng::stream(rng::Purpose::Inputs, d, r)];
+        for k in 0..job.steps {
+            let step = job.start + k;
+            if t.diverged_at == NOT_DIVERGED {
+                let x = rng::philox4x32([step, 0, 0, 0], key);
+                let u = dist.sample(rng::normal_pair(x[0], x[1]));
+                let v = t.w[0] * u[0] + t.w[1] * u[1];
+                let dw = match job.rule {
+                    2 => [v * (u[0] - v * t.w[0]), v * (u[1] - v * t.w[1])],
+                    3 => [v * (u[0] - t.ubar[0]), v * (u[1] - t.ubar[1])],
+                    4 => [(v * (v - t.theta)) * u[0], (v * (v - t.theta)) * u[1]],
+                    5 => [v * (u[0] - t.w[0]), v * (u[1] - t.w[1])],
+                    _ => [v * u[0], v * u[1]],
+                };
+                let mut w_new = [t.w[0] + job.eta * dw[0], t.w[1] + job.eta * dw[1]];
+                let mut n = libm::sqrtf(w_new[0] * w_new[0] + w_new[1] * w_new[1]);
+                if job.rule == Rule::HebbClip as u32 && n > job.w_max {
+                    let s = job.w_max / n;
+                    w_new = [w_new[0] * s, w_new[1] * s];
+                    n = job.w_max;
+                }
+                // `!(n <= bound)` also catches NaN. A diverged trajectory keeps its last finite state.
+                if !(n <= DIVERGENCE_NORM) {
+                    t.diverged_at = step;
+                } else {
+                    t.w = w_new;
+                    t.ubar = [t.ubar[0] + (u[0] - t.ubar[0]) / job.tau, t.ubar[1] + (u[1] - t.ubar[1]) / job.tau];
+                    t.theta += (v * v - t.theta) / job.tau;
+                    t.max_norm = t.max_norm.max(n);
+                }
+            }
+            if (step + 1) % job.record_every == 0 {
+                let slot = ((step + 1) / job.record_every - 1 - first_slot) as usize;
+                records[[i, slot, 0]] = t.w[0];
+                records[[i, slot, 1]] = t.w[1];
+            }
+        }
+    }
+    records
+}
+
+/// The same chunk on the GPU; `trajs` is updated only when the whole chunk succeeded.
+pub async fn advance_gpu(gpu: &Gpu, job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Result<Array3<f32>> {
+    let traj_bytes = std::mem::size_of_val(trajs) as u64;
+    // At least one slot so that the binding is never empty.
+    let record_bytes = (trajs.len() * job.n_slots.max(1) as usize * 8) as u64;
+    gpu.check_size("the trajectory state", traj_bytes)?;
+    gpu.check_size("the recorded trajectories of one frame", record_bytes)?;
+    let groups = trajs.len().div_ceil(64) as u32;
+    gpu.check_workgroups("the trajectories", groups)?;
+    let pipeline = gpu.pipeline("plasticity", &source(), "advance").await?;
+    let uniform = gpu.uniform("plasticity params", bytemuck::bytes_of(job));
+    let dist_buf = gpu.storage("distributions", bytemuck::cast_slice(dists));
+    let traj_buf = gpu.storage("trajectories", bytemuck::cast_slice(trajs));
+    let record_buf = gpu.storage("records", &vec![0u8; record_bytes as usize]);
+    let out = gpu
+        .dispatch(
+            &pipeline,
+            &[&uniform, &dist_buf, &traj_buf, &record_buf],
+            groups,
+            &[(&traj_buf, traj_bytes), (&record_buf, record_bytes)],
+        )
+        .await?;
+    let new_trajs: Vec<Traj> = bytemuck::pod_collect_to_vec(&out[0]);
+    trajs.copy_from_slice(&new_trajs);
+    let mut flat: Vec<f32> = bytemuck::pod_collect_to_vec(&out[1]);
+    flat.truncate(trajs.len() * job.n_slots as usize * 2);
+    Array3::from_shape_vec((trajs.len(), job.n_slots as usize, 2), flat)
+        .map_err(|e| crate::error::Error::Gpu(format!("unexpected record layout: {e}")))
+}
+
+/// Runs a chunk on the active engine. A GPU failure moves the engine to the CPU, which redoes the chunk
+/// from the unchanged state; the returned notice tells the user.
+pub async fn advance(engine: &mut Engine, job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Result<(Array3<f32>, Option<String>)> {
+    if let Some(gpu) = engine.gpu() {
+        match advance_gpu(gpu, job, dists, trajs).await {
+            Ok(records) => return Ok((records, None)),
+            Err(e @ crate::error::Error::TooLarge { .. }) => return Err(e),
+            Err(e) => {
+                let notice = engine.fall_back_to_cpu(&e);
+                return Ok((advance_cpu(job, dists, trajs), Some(notice)));
+            }
+        }
+    }
+    Ok((advance_cpu(job, dists, trajs), None))
+}

@@ -1,0 +1,825 @@
+//! Lab "Hebbian plasticity in 2-D" (source 000_96160589e547365b.txt): a linear neuron v = wᵀu on correlated
+//! 2-D Gaussian inputs, learning by Hebb, clipped Hebb, Oja, covariance, BCM and instar rules.
+//!
+//! Differences from the source listing, on purpose: the listing's `hebb_update` computes `v = w * u`
+//! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
+//! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
+//! (default 2, the text's value).
+use crate::engine::Engine;
+use crate::error::{Error, FieldError, Result};
+use crate::kernels::plasticity::{self, Dist, Job, NOT_DIVERGED, Rule, Traj};
+use crate::protocol::{BarSeries, Cell, Frame, Heatmap, LabInfo, Mark, Metric, Plot, PlotBody, Series};
+use crate::rng::{self, Purpose};
+use crate::state::{StateDoc, VERSION, View};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const ID: &str = "hebb2d";
+
+pub fn info() -> LabInfo {
+    LabInfo {
+        id: ID,
+        title: "Hebbian plasticity in 2-D",
+        summary: "Watch a weight vector learn from correlated Gaussian inputs: Hebb grows without bound, \
+                  clipping and Oja's rule find the principal axis.",
+        source: "000_96160589e547365b.txt",
+    }
+}
+
+/// Parameters of the lab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The input distributions, one panel each (the exercise's Σ1, Σ2, Σ3 by default).
+    #[schemars(length(min = 1, max = 4))]
+    pub inputs: Vec<Gaussian>,
+    /// Samples per distribution in the scatter plots.
+    #[schemars(range(min = 10, max = 5000), extend("x-unit" = "samples"))]
+    pub samples: u32,
+    /// Learning rule.
+    pub rule: Rule,
+    /// Learning rate η.
+    #[schemars(range(min = 0.000001, max = 1.0))]
+    pub eta: f64,
+    /// Updates, one freshly drawn input each.
+    #[schemars(range(min = 1, max = 1000000), extend("x-unit" = "updates"))]
+    pub steps: u32,
+    /// Largest ‖w‖ allowed by clipped Hebb.
+    #[schemars(range(min = 0.01, max = 100.0))]
+    pub w_max: f64,
+    /// Time constant of the running means ū (covariance rule) and θ = ⟨v²⟩ (BCM).
+    #[schemars(range(min = 1.0, max = 100000.0), extend("x-unit" = "updates"))]
+    pub tau: f64,
+    /// Rescale each initial w₀ ~ N(0, I) to unit length (as the listing does).
+    pub normalise_init: bool,
+    /// Independent runs per distribution (different w₀ and inputs); plots show the first, metrics average all.
+    #[schemars(range(min = 1, max = 1024), extend("x-unit" = "runs"))]
+    pub trials: u32,
+    /// Record w every this many updates (the exercise marks every 10).
+    #[schemars(range(min = 1, max = 1000), extend("x-unit" = "updates"))]
+    pub record_every: u32,
+}
+
+/// A 2-D Gaussian given by its variances, correlation and mean.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gaussian {
+    /// Variance of u₁.
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub var_x: f64,
+    /// Variance of u₂.
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub var_y: f64,
+    /// Correlation ρ of u₁ and u₂ (|ρ| ≤ 1 for a valid covariance).
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub corr: f64,
+    /// Mean of u₁.
+    #[schemars(range(min = -3.0, max = 3.0))]
+    pub mean_x: f64,
+    /// Mean of u₂.
+    #[schemars(range(min = -3.0, max = 3.0))]
+    pub mean_y: f64,
+}
+
+impl Gaussian {
+    fn zero_mean(corr: f64) -> Self {
+        Self { var_x: 1.0, var_y: 1.0, corr, mean_x: 0.0, mean_y: 0.0 }
+    }
+
+    fn cov_xy(&self) -> f64 {
+        self.corr * (self.var_x * self.var_y).sqrt()
+    }
+
+    /// Lower Cholesky factor of Σ = [[vx, c], [c, vy]] (valid for |ρ| ≤ 1, variances ≥ 0).
+    fn dist(&self) -> Dist {
+        let sx = self.var_x.sqrt();
+        let sy = self.var_y.sqrt();
+        let l11 = sy * (1.0 - self.corr * self.corr).max(0.0).sqrt();
+        Dist::new([self.mean_x as f32, self.mean_y as f32], [sx as f32, (self.corr * sy) as f32, l11 as f32])
+    }
+
+    /// The matrix whose principal axis the rule's average update follows: the covariance Σ for the covariance
+    /// rule, the correlation ⟨uuᵀ⟩ = Σ + μμᵀ for the others.
+    fn drive(&self, rule: Rule) -> [[f64; 2]; 2] {
+        let c = self.cov_xy();
+        let (mx, my) = if rule == Rule::Covariance { (0.0, 0.0) } else { (self.mean_x, self.mean_y) };
+        [[self.var_x + mx * mx, c + mx * my], [c + mx * my, self.var_y + my * my]]
+    }
+}
+
+/// Eigenvalues (λ₁ ≥ λ₂) and the unit principal eigenvector of a symmetric 2×2 matrix; no axis when
+/// λ₁ = λ₂ (isotropic input has no preferred direction).
+pub fn principal_axis(m: [[f64; 2]; 2]) -> (f64, f64, Option<[f64; 2]>) {
+    let (a, b, c) = (m[0][0], m[0][1], m[1][1]);
+    let mid = 0.5 * (a + c);
+    let rad = (0.25 * (a - c) * (a - c) + b * b).sqrt();
+    let (l1, l2) = (mid + rad, mid - rad);
+    if rad <= 1e-12 * mid.abs().max(1.0) {
+        return (l1, l2, None);
+    }
+    let v = if b.abs() > 1e-15 { [l1 - c, b] } else if a >= c { [1.0, 0.0] } else { [0.0, 1.0] };
+    let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
+    (l1, l2, Some([v[0] / n, v[1] / n]))
+}
+
+pub fn default_params() -> Params {
+    Params {
+        inputs: vec![Gaussian::zero_mean(0.0), Gaussian::zero_mean(0.4), Gaussian::zero_mean(0.9)],
+        samples: 500,
+        rule: Rule::Hebb,
+        eta: 1e-3,
+        steps: 2000,
+        w_max: 2.0,
+        tau: 100.0,
+        normalise_init: true,
+        trials: 16,
+        record_every: 10,
+    }
+}
+
+pub fn default_state() -> StateDoc<Params> {
+    StateDoc { version: VERSION, lab: ID.into(), seed: 42, params: default_params(), view: View::default(), hidden: vec![] }
+}
+
+/// Work beyond which a run would take minutes on a laptop CPU.
+const MAX_UPDATES: u64 = 200_000_000;
+/// Recorded points per trajectory beyond which the plots become unreadable and memory grows.
+const MAX_RECORDS: u32 = 100_000;
+
+/// Every problem with the params, as (field path, message).
+pub fn validate(p: &Params) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let mut range = |path: &str, v: f64, lo: f64, hi: f64| {
+        if !(lo..=hi).contains(&v) {
+            errs.push(FieldError::new(path, format!("{v} is outside [{lo}, {hi}]")));
+        }
+    };
+    range("samples", p.samples.into(), 10.0, 5000.0);
+    range("eta", p.eta, 1e-6, 1.0);
+    range("steps", p.steps.into(), 1.0, 1e6);
+    range("w_max", p.w_max, 0.01, 100.0);
+    range("tau", p.tau, 1.0, 1e5);
+    range("trials", p.trials.into(), 1.0, 1024.0);
+    range("record_every", p.record_every.into(), 1.0, 1000.0);
+    for (i, g) in p.inputs.iter().enumerate() {
+        let at = |f: &str| format!("inputs/{i}/{f}");
+        range(&at("mean_x"), g.mean_x, -3.0, 3.0);
+        range(&at("mean_y"), g.mean_y, -3.0, 3.0);
+        range(&at("var_x"), g.var_x, 0.0, 10.0);
+        range(&at("var_y"), g.var_y, 0.0, 10.0);
+    }
+    for (i, g) in p.inputs.iter().enumerate() {
+        let det = g.var_x * g.var_y * (1.0 - g.corr * g.corr);
+        if g.var_x < 0.0 || g.var_y < 0.0 || g.corr.abs() > 1.0 {
+            errs.push(FieldError::new(
+                format!("inputs/{i}/corr"),
+                format!(
+                    "Σ{} = [[{}, {:.3}], [{:.3}, {}]] is not positive semidefinite (determinant {det:.3}); \
+                     variances must be ≥ 0 and |ρ| ≤ 1",
+                    i + 1,
+                    g.var_x,
+                    g.cov_xy(),
+                    g.cov_xy(),
+                    g.var_y
+                ),
+            ));
+        }
+    }
+    if p.inputs.is_empty() || p.inputs.len() > 4 {
+        errs.push(FieldError::new("inputs", format!("{} distributions given; use 1 to 4", p.inputs.len())));
+    }
+    let updates = u64::from(p.steps) * u64::from(p.trials) * p.inputs.len() as u64;
+    if updates > MAX_UPDATES {
+        errs.push(FieldError::new(
+            "steps",
+            format!("steps × trials × distributions = {updates} exceeds {MAX_UPDATES}; lower steps or trials"),
+        ));
+    }
+    if p.record_every > 0 && p.steps / p.record_every > MAX_RECORDS {
+        errs.push(FieldError::new(
+            "record_every",
+            format!("{} recorded points per run exceed {MAX_RECORDS}; record less often", p.steps / p.record_every),
+        ));
+    }
+    errs
+}
+
+/// Least-squares slope of ln‖w‖ against the step, over the second half of the run.
+#[derive(Clone, Copy, Default)]
+struct SlopeFit {
+    n: f64,
+    st: f64,
+    sy: f64,
+    stt: f64,
+    sty: f64,
+}
+
+impl SlopeFit {
+    fn add(&mut self, t: f64, y: f64) {
+        self.n += 1.0;
+        self.st += t;
+        self.sy += y;
+        self.stt += t * t;
+        self.sty += t * y;
+    }
+
+    fn slope(&self) -> Option<f64> {
+        let den = self.n * self.stt - self.st * self.st;
+        (self.n >= 2.0 && den > 0.0).then(|| (self.n * self.sty - self.st * self.sy) / den)
+    }
+}
+
+/// A run in progress: trajectory states, the first trial's recorded path per distribution, fits.
+pub struct Run {
+    state: StateDoc<Params>,
+    dists: Vec<Dist>,
+    init: Vec<Traj>,
+    trajs: Vec<Traj>,
+    step: u32,
+    /// Recorded (step, w) of trial 0, per distribution.
+    paths: Vec<Vec<(u32, [f32; 2])>>,
+    fits: Vec<SlopeFit>,
+    samples: Vec<Vec<[f64; 2]>>,
+    /// Exercise 1's random weight vector.
+    w_demo: [f64; 2],
+    reported_divergence: Vec<bool>,
+    sent_static: bool,
+}
+
+impl Run {
+    pub fn new(state: StateDoc<Params>) -> Result<Self> {
+        let errs = validate(&state.params);
+        if !errs.is_empty() {
+            return Err(Error::Invalid(errs));
+        }
+        let p = &state.params;
+        let seed = state.seed;
+        let dists: Vec<Dist> = p.inputs.iter().map(Gaussian::dist).collect();
+        let mut init = Vec::new();
+        for (d, g) in p.inputs.iter().enumerate() {
+            let q = g.drive(p.rule);
+            for r in 0..p.trials {
+                let key = [seed, rng::stream(Purpose::InitialWeights, d as u32, r)];
+                let x = rng::philox4x32([0; 4], key);
+                let mut w = rng::normal_pair(x[0], x[1]);
+                if p.normalise_init {
+                    let n = libm::sqrtf(w[0] * w[0] + w[1] * w[1]);
+                    w = [w[0] / n, w[1] / n];
+                }
+                // θ starts at ⟨v²⟩ for w₀ and ū at the input mean, as if the neuron had been watching already.
+                let (wx, wy) = (f64::from(w[0]), f64::from(w[1]));
+                let theta = wx * wx * q[0][0] + 2.0 * wx * wy * q[0][1] + wy * wy * q[1][1];
+                let mut t = Traj::new(w, theta as f32);
+                t.ubar = [g.mean_x as f32, g.mean_y as f32];
+                init.push(t);
+            }
+        }
+        let samples = dists
+            .iter()
+            .enumerate()
+            .map(|(d, dist)| {
+                let key = [seed, rng::stream(Purpose::Samples, d as u32, 0)];
+                (0..p.samples)
+                    .map(|j| {
+                        let z = rng::normal4([j / 2, 0, 0, 0], key);
+                        let lane = 2 * (j % 2) as usize;
+                        let u = dist.sample([z[lane], z[lane + 1]]);
+                        [f64::from(u[0]), f64::from(u[1])]
+                    })
+                    .collect()
+            })
+            .collect();
+        let z = rng::normal4([0; 4], [seed, rng::stream(Purpose::InitialWeights, 0xFF, 0)]);
+        let n_dists = dists.len();
+        let mut run = Self {
+            trajs: init.clone(),
+            init,
+            dists,
+            step: 0,
+            paths: vec![],
+            fits: vec![],
+            samples,
+            w_demo: [f64::from(z[0]), f64::from(z[1])],
+            reported_divergence: vec![false; n_dists],
+            sent_static: false,
+            state,
+        };
+        run.reset();
+        Ok(run)
+    }
+
+    /// Back to step 0 with the same initial weights.
+    pub fn reset(&mut self) {
+        self.trajs = self.init.clone();
+        self.step = 0;
+        let trials = self.state.params.trials as usize;
+        self.paths = (0..self.dists.len()).map(|d| vec![(0, self.init[d * trials].w)]).collect();
+        self.fits = vec![SlopeFit::default(); self.trajs.len()];
+        self.reported_divergence.fill(false);
+        self.sent_static = false;
+    }
+
+    pub fn done(&self) -> bool {
+        self.step >= self.state.params.steps
+    }
+
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+
+    /// Checks the buffers a chunk of `speed` updates needs against the engine's limits, before any work.
+    pub fn check_limits(&self, engine: &Engine) -> Result<()> {
+        if let Some(gpu) = engine.gpu() {
+            let p = &self.state.params;
+            let chunk = if self.state.view.speed == 0 { p.steps } else { self.state.view.speed.min(p.steps) };
+            let slots = u64::from(chunk / p.record_every + 1);
+            gpu.check_size("the recorded trajectories of one frame", self.trajs.len() as u64 * slots * 8)?;
+        }
+        Ok(())
+    }
+
+    /// Advances by up to `max_steps` updates (0: to the end) and returns the frame to draw.
+    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        let p = self.state.params.clone();
+        let mut notices = Vec::new();
+        let remaining = p.steps - self.step;
+        if remaining > 0 {
+            let re = p.record_every;
+            // Keep chunk boundaries on record boundaries so record slots line up (the last chunk may be short).
+            let want = if max_steps == 0 { remaining } else { (max_steps.div_ceil(re) * re).max(re) };
+            let steps = want.min(remaining);
+            let job = Job::new(p.rule, self.state.seed, p.trials, self.trajs.len() as u32, self.step, steps, re)
+                .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
+            let (records, notice) = plasticity::advance(engine, &job, &self.dists, &mut self.trajs).await?;
+            notices.extend(notice);
+            let half = p.steps / 2;
+            let first_slot = self.step / re;
+            for i in 0..self.trajs.len() {
+                for s in 0..job.n_slots {
+                    let at = (first_slot + s + 1) * re;
+                    let w = [records[[i, s as usize, 0]], records[[i, s as usize, 1]]];
+                    if i % p.trials as usize == 0 {
+                        self.paths[i / p.trials as usize].push((at, w));
+                    }
+                    let norm = f64::from(w[0]).hypot(f64::from(w[1]));
+                    if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
+                        self.fits[i].add(f64::from(at), norm.ln());
+                    }
+                }
+            }
+            self.step += steps;
+            notices.extend(self.divergence_notices());
+        }
+        let mut plots = Vec::new();
+        if !self.sent_static {
+            plots.push(self.inputs_plot());
+            plots.push(self.activation_plot());
+            self.sent_static = true;
+        }
+        for d in 0..self.dists.len() {
+            plots.push(self.trajectory_plot(d));
+        }
+        plots.push(self.norm_plot());
+        plots.push(self.angle_plot());
+        plots.push(self.growth_plot());
+        Ok(Frame {
+            step: u64::from(self.step),
+            total: u64::from(p.steps),
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices,
+        })
+    }
+
+    fn divergence_notices(&mut self) -> Vec<String> {
+        let trials = self.state.params.trials as usize;
+        let mut out = Vec::new();
+        for d in 0..self.dists.len() {
+            let first = self.trajs[d * trials..(d + 1) * trials].iter().filter_map(|t| {
+                (t.diverged_at != NOT_DIVERGED).then_some(t.diverged_at)
+            });
+            if let Some(at) = first.min()
+                && !self.reported_divergence[d]
+            {
+                self.reported_divergence[d] = true;
+                out.push(format!(
+                    "The rule diverged on Σ{} at update {at}: ‖w‖ passed 10³⁰ and that run stopped there. \
+                     Lower η or the number of updates, or pick a bounded rule (clipped Hebb, Oja).",
+                    d + 1
+                ));
+            }
+        }
+        out
+    }
+
+    fn name(d: usize) -> String {
+        format!("Σ{}", d + 1)
+    }
+
+    fn axis(&self, d: usize) -> (f64, f64, Option<[f64; 2]>) {
+        principal_axis(self.state.params.inputs[d].drive(self.state.params.rule))
+    }
+
+    /// Dashed line through the origin along the principal axis, long enough to cross the plot.
+    fn axis_series(&self, d: usize, half_len: f64) -> Option<Series> {
+        let (_, _, e) = self.axis(d);
+        e.filter(|_| self.state.view.theory).map(|e| Series {
+            name: format!("principal axis of {}", Self::name(d)),
+            mark: Mark::Dashed,
+            color: None,
+            points: vec![[-half_len * e[0], -half_len * e[1]], [half_len * e[0], half_len * e[1]]],
+        })
+    }
+
+    fn inputs_plot(&self) -> Plot {
+        let mut series: Vec<Series> = self
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(d, s)| Series { name: Self::name(d), mark: Mark::Scatter, color: None, points: s.clone() })
+            .collect();
+        series.push(Series {
+            name: "weight vector w".into(),
+            mark: Mark::Arrows,
+            color: Some("#d62728".into()),
+            points: vec![[0.0, 0.0], self.w_demo],
+        });
+        Plot {
+            id: "inputs".into(),
+            title: "Inputs u drawn from each distribution, and a random weight vector".into(),
+            x_label: "u₁".into(),
+            y_label: "u₂".into(),
+            body: PlotBody::Xy {
+                x_range: Some([-4.5, 4.5]),
+                y_range: Some([-4.5, 4.5]),
+                equal_aspect: true,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    fn activation_plot(&self) -> Plot {
+        let n = 61u32;
+        let at = |k: u32| -3.0 + 6.0 * f64::from(k) / f64::from(n - 1);
+        let values = (0..n).flat_map(|iy| (0..n).map(move |ix| (at(ix), at(iy))))
+            .map(|(x, y)| self.w_demo[0] * x + self.w_demo[1] * y)
+            .collect();
+        Plot {
+            id: "activation".into(),
+            title: "Linear activation v = w·u over the input plane".into(),
+            x_label: "u₁".into(),
+            y_label: "u₂".into(),
+            body: PlotBody::Xy {
+                x_range: Some([-3.0, 3.0]),
+                y_range: Some([-3.0, 3.0]),
+                equal_aspect: true,
+                series: vec![Series {
+                    name: "weight vector w".into(),
+                    mark: Mark::Arrows,
+                    color: Some("#d62728".into()),
+                    points: vec![[0.0, 0.0], self.w_demo],
+                }],
+                heatmap: Some(Heatmap {
+                    x_range: [-3.0, 3.0],
+                    y_range: [-3.0, 3.0],
+                    nx: n,
+                    ny: n,
+                    values,
+                    label: "v = w·u".into(),
+                }),
+            },
+        }
+    }
+
+    fn trajectory_plot(&self, d: usize) -> Plot {
+        let path: Vec<[f64; 2]> = self.paths[d].iter().map(|(_, w)| [f64::from(w[0]), f64::from(w[1])]).collect();
+        let reach = path
+            .iter()
+            .chain(self.samples[d].iter())
+            .map(|p| p[0].abs().max(p[1].abs()))
+            .fold(3.0f64, f64::max);
+        let lim = (reach * 1.08).min(1e31);
+        let last = path.last().copied().unwrap_or([0.0, 0.0]);
+        let mut series = vec![
+            Series { name: "inputs".into(), mark: Mark::Scatter, color: Some("rgba(128,128,128,0.35)".into()), points: self.samples[d].clone() },
+            Series {
+                name: format!("w every {} updates", self.state.params.record_every),
+                mark: Mark::Trajectory,
+                color: Some("#1f77b4".into()),
+                points: path,
+            },
+            Series { name: "current w".into(), mark: Mark::Arrows, color: Some("#d62728".into()), points: vec![[0.0, 0.0], last] },
+        ];
+        series.extend(self.axis_series(d, lim * 2.0));
+        Plot {
+            id: format!("traj_{}", d + 1),
+            title: format!("Weight trajectory on {} ({})", Self::name(d), self.describe(d)),
+            x_label: "w₁ (and u₁)".into(),
+            y_label: "w₂ (and u₂)".into(),
+            body: PlotBody::Xy { x_range: Some([-lim, lim]), y_range: Some([-lim, lim]), equal_aspect: true, series, heatmap: None },
+        }
+    }
+
+    fn describe(&self, d: usize) -> String {
+        let g = &self.state.params.inputs[d];
+        let mut s = format!("var {}, {}, ρ = {}", g.var_x, g.var_y, g.corr);
+        if g.mean_x != 0.0 || g.mean_y != 0.0 {
+            s.push_str(&format!(", mean ({}, {})", g.mean_x, g.mean_y));
+        }
+        s
+    }
+
+    fn norm_plot(&self) -> Plot {
+        let p = &self.state.params;
+        let mut series: Vec<Series> = self
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(d, path)| Series {
+                name: Self::name(d),
+                mark: Mark::Line,
+                color: None,
+                points: path
+                    .iter()
+                    .map(|(t, w)| [f64::from(*t), f64::from(w[0]).hypot(f64::from(w[1])).ln()])
+                    .collect(),
+            })
+            .collect();
+        if self.state.view.theory {
+            let steps = f64::from(p.steps);
+            for d in 0..self.dists.len() {
+                let line = match p.rule {
+                    // Theory: ⟨Δw⟩ = η Q w, so ln‖w‖ grows at η λ₁ per update once w is on the principal axis.
+                    // The line is anchored at the first trial's value halfway through the run.
+                    Rule::Hebb => self.paths[d]
+                        .iter()
+                        .find(|(t, _)| f64::from(*t) >= steps / 2.0)
+                        .map(|(t0, w)| {
+                            let y0 = f64::from(w[0]).hypot(f64::from(w[1])).ln();
+                            let rate = p.eta * self.axis(d).0;
+                            vec![[f64::from(*t0), y0], [steps, y0 + rate * (steps - f64::from(*t0))]]
+                        }),
+                    Rule::HebbClip => Some(vec![[0.0, p.w_max.ln()], [steps, p.w_max.ln()]]),
+                    Rule::Oja => Some(vec![[0.0, 0.0], [steps, 0.0]]),
+                    _ => None,
+                };
+                if let Some(points) = line {
+                    let name = match p.rule {
+                        Rule::Hebb => format!("theory: slope ηλ₁ on {}", Self::name(d)),
+                        Rule::HebbClip => "w_max".into(),
+                        _ => "‖w‖ = 1".into(),
+                    };
+                    if p.rule == Rule::Hebb || d == 0 {
+                        series.push(Series { name, mark: Mark::Dashed, color: None, points });
+                    }
+                }
+            }
+        }
+        Plot {
+            id: "norm".into(),
+            title: "Length of w over time (first run of each distribution)".into(),
+            x_label: "update".into(),
+            y_label: "ln ‖w‖".into(),
+            body: PlotBody::Xy { x_range: Some([0.0, f64::from(p.steps)]), y_range: None, equal_aspect: false, series, heatmap: None },
+        }
+    }
+
+    fn angle_plot(&self) -> Plot {
+        let series = (0..self.dists.len())
+            .filter_map(|d| {
+                let (_, _, e) = self.axis(d);
+                e.map(|e| Series {
+                    name: Self::name(d),
+                    mark: Mark::Line,
+                    color: None,
+                    points: self.paths[d].iter().map(|(t, w)| [f64::from(*t), angle_deg(*w, e)]).collect(),
+                })
+            })
+            .collect();
+        Plot {
+            id: "angle".into(),
+            title: "Angle between w and the principal axis (isotropic inputs have none)".into(),
+            x_label: "update".into(),
+            y_label: "angle (degrees)".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, f64::from(self.state.params.steps)]),
+                y_range: Some([0.0, 90.0]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    /// Mean over trials of the fitted growth rate of ln‖w‖, per 1000 updates.
+    fn growth_rates(&self) -> Vec<(Option<f64>, Option<f64>)> {
+        let trials = self.state.params.trials as usize;
+        (0..self.dists.len())
+            .map(|d| {
+                let slopes: Vec<f64> = self.fits[d * trials..(d + 1) * trials].iter().filter_map(SlopeFit::slope).collect();
+                if slopes.is_empty() {
+                    return (None, None);
+                }
+                let n = slopes.len() as f64;
+                let mean = slopes.iter().sum::<f64>() / n;
+                let sd = (slopes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+                (Some(mean), Some(sd))
+            })
+            .collect()
+    }
+
+    fn growth_plot(&self) -> Plot {
+        let p = &self.state.params;
+        let rates = self.growth_rates();
+        let mut series = vec![BarSeries {
+            name: format!("measured (mean of {} runs, second half)", p.trials),
+            values: rates.iter().map(|(m, _)| m.map_or(0.0, |m| 1000.0 * m)).collect(),
+        }];
+        if p.rule == Rule::Hebb && self.state.view.theory {
+            series.push(BarSeries {
+                name: "theory η λ₁".into(),
+                values: (0..self.dists.len()).map(|d| 1000.0 * p.eta * self.axis(d).0).collect(),
+            });
+        }
+        Plot {
+            id: "growth".into(),
+            title: "Growth rate of ln ‖w‖".into(),
+            x_label: "input distribution".into(),
+            y_label: "d ln‖w‖ / d update (× 1000)".into(),
+            body: PlotBody::Bars { categories: (0..self.dists.len()).map(Self::name).collect(), series },
+        }
+    }
+
+    /// The report: per distribution, theory and what the runs did.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let p = &self.state.params;
+        let trials = p.trials as usize;
+        let rates = self.growth_rates();
+        let mut out = vec![Metric::new("update", f64::from(self.step), "")];
+        for d in 0..self.dists.len() {
+            let n = Self::name(d);
+            let (l1, l2, e) = self.axis(d);
+            let runs = &self.trajs[d * trials..(d + 1) * trials];
+            let w = runs[0].w;
+            let cos: Vec<f64> = match e {
+                Some(e) => runs.iter().map(|t| abs_cos(t.w, e)).collect(),
+                None => vec![],
+            };
+            let mean_cos = if cos.is_empty() { f64::NAN } else { cos.iter().sum::<f64>() / cos.len() as f64 };
+            let min_cos = cos.iter().copied().fold(f64::INFINITY, f64::min);
+            out.push(Metric::new(format!("{n} λ₁"), l1, ""));
+            out.push(Metric::new(format!("{n} λ₂"), l2, ""));
+            out.push(Metric::new(format!("{n} w₁ (run 1)"), f64::from(w[0]), ""));
+            out.push(Metric::new(format!("{n} w₂ (run 1)"), f64::from(w[1]), ""));
+            out.push(Metric::new(format!("{n} ‖w‖ (run 1)"), f64::from(w[0]).hypot(f64::from(w[1])), ""));
+            out.push(Metric::new(format!("{n} mean |cos(w, e₁)|"), mean_cos, ""));
+            out.push(Metric::new(format!("{n} min |cos(w, e₁)|"), if cos.is_empty() { f64::NAN } else { min_cos }, ""));
+            out.push(Metric::new(
+                format!("{n} max ‖w‖ over all runs and updates"),
+                runs.iter().map(|t| f64::from(t.max_norm)).fold(0.0, f64::max),
+                "",
+            ));
+            out.push(Metric::new(format!("{n} growth rate of ln‖w‖ (mean)"), rates[d].0.unwrap_or(f64::NAN), "/update"));
+            out.push(Metric::new(format!("{n} growth rate of ln‖w‖ (sd)"), rates[d].1.unwrap_or(f64::NAN), "/update"));
+            out.push(Metric::new(format!("{n} theory η λ₁"), p.eta * l1, "/update"));
+            out.push(Metric::new(
+                format!("{n} diverged runs"),
+                runs.iter().filter(|t| t.diverged_at != NOT_DIVERGED).count() as f64,
+                "",
+            ));
+        }
+        out
+    }
+}
+
+fn abs_cos(w: [f32; 2], e: [f64; 2]) -> f64 {
+    let (x, y) = (f64::from(w[0]), f64::from(w[1]));
+    let n = x.hypot(y);
+    if n == 0.0 { f64::NAN } else { ((x * e[0] + y * e[1]) / n).abs() }
+}
+
+fn angle_deg(w: [f32; 2], e: [f64; 2]) -> f64 {
+    abs_cos(w, e).min(1.0).acos().to_degrees()
+}
+
+fn prose(md: &str) -> Cell {
+    Cell::Prose { html: crate::markdown::to_html(md) }
+}
+
+fn exercise(title: &str, prompt: &str, hints: &[&str]) -> Cell {
+    Cell::Exercise {
+        title: title.into(),
+        prompt_html: crate::markdown::to_html(prompt),
+        hints_html: hints.iter().map(|h| crate::markdown::to_html(h)).collect(),
+    }
+}
+
+/// The notebook, in reading order.
+pub fn cells() -> Vec<Cell> {
+    vec![
+        prose(
+            "A single linear neuron receives a two-dimensional input $\\mathbf{u}$ and responds with \
+             $v = \\mathbf{w}^\\top\\mathbf{u}$. Hebb's postulate, *cells that fire together wire together*, \
+             strengthens a synapse in proportion to the product of pre- and postsynaptic activity. \
+             What does that do to $\\mathbf{w}$ when the inputs are correlated?\n\n\
+             The inputs are zero-mean Gaussians with covariances\n\n\
+             $$\\Sigma_1 = \\begin{pmatrix}1 & 0\\\\ 0 & 1\\end{pmatrix},\\quad \
+             \\Sigma_2 = \\begin{pmatrix}1 & 0.4\\\\ 0.4 & 1\\end{pmatrix},\\quad \
+             \\Sigma_3 = \\begin{pmatrix}1 & 0.9\\\\ 0.9 & 1\\end{pmatrix}.$$",
+        ),
+        Cell::Controls { title: "Inputs".into(), fields: vec!["inputs".into(), "samples".into()] },
+        prose("## Exercise 1 · Sampling inputs and visualisation"),
+        Cell::Plot { id: "inputs".into() },
+        Cell::Plot { id: "activation".into() },
+        exercise(
+            "Exercise 1",
+            "Draw 500 samples from each distribution and a random weight vector $\\mathbf{w} \\sim \\mathcal{N}(0, I)$. \
+             The heatmap shows $v = \\mathbf{w}\\cdot\\mathbf{u}$ on $[-3, 3]^2$. Which inputs excite the neuron most, \
+             and how does that depend on the direction of $\\mathbf{w}$?",
+            &[
+                "The activation is constant along lines perpendicular to $\\mathbf{w}$ and grows fastest along $\\mathbf{w}$.",
+                "Inputs lying along $\\mathbf{w}$ give the largest $|v|$; for $\\Sigma_3$ most inputs lie near the diagonal, \
+                 so a $\\mathbf{w}$ on the diagonal responds strongly to most of them.",
+            ],
+        ),
+        prose(
+            "## Exercise 2 · Dynamics of Hebbian plasticity\n\n\
+             Each update draws a fresh input and applies the rule with learning rate $\\eta$:\n\n\
+             $$v_n = \\mathbf{w}_n^\\top\\mathbf{u},\\qquad \\mathbf{w}_{n+1} = \\mathbf{w}_n + \\eta\\,\\Delta\\mathbf{w}_n.$$\n\n\
+             | rule | $\\Delta\\mathbf{w}$ |\n|---|---|\n\
+             | simple Hebb (2a) | $v\\,\\mathbf{u}$ |\n\
+             | clipped Hebb (2b) | $v\\,\\mathbf{u}$, then $\\mathbf{w} \\leftarrow \\mathbf{w}/\\max(1, \\lVert\\mathbf{w}\\rVert/w_{\\max})$ |\n\
+             | Oja | $v\\,(\\mathbf{u} - v\\,\\mathbf{w})$ |\n\
+             | covariance | $v\\,(\\mathbf{u} - \\bar{\\mathbf{u}})$, $\\bar{\\mathbf{u}}$ a running mean (time constant $\\tau$) |\n\
+             | BCM | $v\\,(v - \\theta)\\,\\mathbf{u}$, $\\theta$ a running mean of $v^2$ (time constant $\\tau$) |\n\
+             | instar | $v\\,(\\mathbf{u} - \\mathbf{w})$ |\n\n\
+             On average $\\langle\\Delta\\mathbf{w}\\rangle = Q\\mathbf{w}$ for Hebb, with $Q = \\langle\\mathbf{u}\\mathbf{u}^\\top\\rangle$: \
+             $\\mathbf{w}$ turns towards the principal eigenvector $\\mathbf{e}_1$ of $Q$ (dashed) and $\\ln\\lVert\\mathbf{w}\\rVert$ grows \
+             at $\\eta\\lambda_1$ per update.",
+        ),
+        Cell::Controls {
+            title: "Learning".into(),
+            fields: vec![
+                "rule".into(),
+                "eta".into(),
+                "steps".into(),
+                "w_max".into(),
+                "tau".into(),
+                "normalise_init".into(),
+                "trials".into(),
+                "record_every".into(),
+            ],
+        },
+        Cell::Run,
+        Cell::Plot { id: "traj_1".into() },
+        Cell::Plot { id: "traj_2".into() },
+        Cell::Plot { id: "traj_3".into() },
+        Cell::Plot { id: "traj_4".into() },
+        exercise(
+            "Exercise 2a · Simple Hebb",
+            "With $\\eta = 10^{-3}$, 2000 updates and a random $\\mathbf{w}_0$, follow the trajectory on each distribution \
+             (a marker every 10 updates). Describe qualitatively what you observe.",
+            &[
+                "Look at the length of $\\mathbf{w}$ and at its direction separately (the two plots below).",
+                "The length grows exponentially: nothing in $v\\mathbf{u}$ ever shrinks $\\mathbf{w}$. The direction turns towards \
+                 the principal axis, fastest for $\\Sigma_3$ where $\\lambda_1 - \\lambda_2 = 1.8$; for $\\Sigma_1$ every direction \
+                 is equally good and $\\mathbf{w}$ keeps its initial direction apart from noise.",
+            ],
+        ),
+        exercise(
+            "Exercise 2b · Catch your weight vectors",
+            "Switch the rule to clipped Hebb: repeat (a) with $\\lVert\\mathbf{w}\\rVert \\le w_{\\max} = 2$. What changes?",
+            &[
+                "Once $\\mathbf{w}$ reaches the circle of radius $w_{\\max}$ it can only rotate.",
+                "It still aligns with $\\mathbf{e}_1$ (up to sign), now at a fixed length: a bounded Hebbian rule finds the \
+                 principal component. The source's listing clips at 1 while its text asks for 2; try both.",
+            ],
+        ),
+        Cell::Plot { id: "norm".into() },
+        Cell::Plot { id: "angle".into() },
+        Cell::Plot { id: "growth".into() },
+        exercise(
+            "Beyond the source · Theory check",
+            "For simple Hebb, compare the measured growth rate of $\\ln\\lVert\\mathbf{w}\\rVert$ with $\\eta\\lambda_1$. \
+             Raise the number of runs: does the agreement improve? Then raise $\\eta$ to $0.1$: what happens?",
+            &[
+                "$\\lambda_1 = 1 + \\rho$ for unit variances, so the predicted rates are $1, 1.4, 1.9$ per 1000 updates.",
+                "The fit uses the second half of each run, after $\\mathbf{w}$ has turned; averaging many runs shrinks the noise. \
+                 With a large $\\eta$ the weights overflow and the page reports the divergence.",
+            ],
+        ),
+        exercise(
+            "Beyond the source · Oja, BCM and friends",
+            "Run Oja's rule on $\\Sigma_3$. Where does $\\mathbf{w}$ end, and how long is it? Then try BCM on these zero-mean \
+             inputs, and again with a mean of $(1, 1)$.",
+            &[
+                "Oja's $-v^2\\mathbf{w}$ term normalises: $\\mathbf{w} \\to \\pm\\mathbf{e}_1$ with $\\lVert\\mathbf{w}\\rVert \\to 1$.",
+                "For zero-mean symmetric inputs $\\langle v^2\\mathbf{u}\\rangle = 0$, so BCM's average update is $-\\eta\\theta Q\\mathbf{w}$ \
+                 and the weights decay; BCM needs skewed or non-zero-mean inputs to select anything.",
+            ],
+        ),
+        Cell::Metrics { title: "Report".into() },
+    ]
+}

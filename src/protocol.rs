@@ -1,0 +1,151 @@
+//! What labs hand to the page and the CLI: lab manifests (cells), plot specifications and run frames.
+//!
+//! The page is a generic renderer of these types; it knows nothing about any learning rule. Every type
+//! serialises to plain JSON (see www/PROTOCOL.md for the JSON shapes).
+use serde::Serialize;
+
+/// One line in the lab list.
+#[derive(Clone, Debug, Serialize)]
+pub struct LabInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub summary: &'static str,
+    /// Which source document the lab follows.
+    pub source: &'static str,
+}
+
+/// Everything the page needs to lay out a lab: its cells in reading order and the JSON Schema of its state.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    pub info: LabInfo,
+    pub cells: Vec<Cell>,
+    /// JSON Schema of the state document; controls are generated from `properties.params`.
+    pub schema: serde_json::Value,
+}
+
+/// One notebook cell.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cell {
+    /// Sanitised HTML rendered from Markdown; TeX sits in `<span class="math" data-display="0|1">` elements.
+    Prose { html: String },
+    /// Controls for these params keys (top-level names in the params object), generated from the schema.
+    Controls { title: String, fields: Vec<String> },
+    /// The run bar: Run / Pause / Step / Reset, progress, engine badge.
+    Run,
+    /// A plot slot filled by frames carrying a plot with this id.
+    Plot { id: String },
+    /// An exercise prompt with hints revealed one by one.
+    Exercise { title: String, prompt_html: String, hints_html: Vec<String> },
+    /// A table of the run's metrics (keys of `Frame::metrics`).
+    Metrics { title: String },
+}
+
+/// A snapshot of a run: progress, the plots that changed since the previous frame, the metrics so far.
+#[derive(Clone, Debug, Serialize)]
+pub struct Frame {
+    pub step: u64,
+    pub total: u64,
+    pub done: bool,
+    pub plots: Vec<Plot>,
+    /// Flat name -> value table; `null` where a value is undefined (e.g. angle on isotropic input).
+    pub metrics: Vec<Metric>,
+    /// Warnings for the user (a diverging rule, a switch from GPU to CPU ...).
+    pub notices: Vec<String>,
+}
+
+/// One named number of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: Option<f64>,
+    pub unit: &'static str,
+}
+
+/// A plot: title, axis labels and a kind-specific body.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plot {
+    pub id: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    #[serde(flatten)]
+    pub body: PlotBody,
+}
+
+/// The kinds of plot the renderer knows.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlotBody {
+    /// Cartesian plot: scatter, lines, trajectories, arrows, optionally over a heatmap with a colour bar.
+    Xy {
+        x_range: Option<[f64; 2]>,
+        y_range: Option<[f64; 2]>,
+        /// Same scale on both axes (geometry plots).
+        equal_aspect: bool,
+        series: Vec<Series>,
+        heatmap: Option<Heatmap>,
+    },
+    /// Grouped bars: one group per category, one bar per series.
+    Bars { categories: Vec<String>, series: Vec<BarSeries> },
+    /// A grid of small grey-scale or colour-mapped images (patterns, receptive fields, digits).
+    Images { cols: u32, width: u32, height: u32, value_range: [f64; 2], images: Vec<Image> },
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    /// Points only.
+    Scatter,
+    /// A polyline.
+    Line,
+    /// A dashed polyline (theory, reference lines).
+    Dashed,
+    /// A polyline with a marker on every point.
+    Trajectory,
+    /// Arrows: `points` holds (tail, head) pairs.
+    Arrows,
+}
+
+/// One named series of (x, y) points.
+#[derive(Clone, Debug, Serialize)]
+pub struct Series {
+    pub name: String,
+    pub mark: Mark,
+    /// CSS colour; the renderer picks from its palette when absent.
+    pub color: Option<String>,
+    pub points: Vec<[f64; 2]>,
+}
+
+/// Values on a regular grid, row-major from the bottom row (`values[iy * nx + ix]`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Heatmap {
+    pub x_range: [f64; 2],
+    pub y_range: [f64; 2],
+    pub nx: u32,
+    pub ny: u32,
+    pub values: Vec<f64>,
+    /// Label of the colour bar.
+    pub label: String,
+}
+
+/// One bar series.
+#[derive(Clone, Debug, Serialize)]
+pub struct BarSeries {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// One image of an image grid, row-major from the top row.
+#[derive(Clone, Debug, Serialize)]
+pub struct Image {
+    pub label: String,
+    pub pixels: Vec<f64>,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: f64, unit: &'static str) -> Self {
+        Self { name: name.into(), value: value.is_finite().then_some(value), unit }
+    }
+}
