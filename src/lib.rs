@@ -13,3 +13,5 @@ pub mod markdown;
 pub mod protocol;
 pub mod rng;
 pub mod state;
+#[cfg(target_arch = "wasm32")]
+mod web;

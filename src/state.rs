@@ -41,9 +41,10 @@ pub type AnyState = StateDoc<serde_json::Value>;
 #[serde(deny_unknown_fields)]
 pub struct View {
     /// Updates computed between two redraws; 0 runs to the end without animation.
-    #[schemars(range(min = 0, max = 100000), extend("x-unit" = "updates/frame"))]
+    #[schemars(title = "speed", range(min = 0, max = 100000), extend("x-unit" = "updates/frame"))]
     pub speed: u32,
     /// Overlay theory: principal eigenvectors, predicted growth and fixed points.
+    #[schemars(title = "show theory")]
     pub theory: bool,
 }
 

@@ -5,6 +5,7 @@ use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::error::{Error, Result};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::state::{self, AnyState};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -51,7 +52,8 @@ enum Command {
 fn main() -> ExitCode {
     match pollster::block_on(run(Cli::parse().command)) {
         Ok(out) => {
-            println!("{out}");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{out}");
             ExitCode::SUCCESS
         }
         Err(e) => {

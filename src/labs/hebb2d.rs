@@ -32,31 +32,41 @@ pub fn info() -> LabInfo {
 pub struct Params {
     /// The input distributions, one panel each (the exercise's Σ1, Σ2, Σ3 by default).
     #[schemars(length(min = 1, max = 4))]
+    #[schemars(title = "input distributions")]
     pub inputs: Vec<Gaussian>,
     /// Samples per distribution in the scatter plots.
     #[schemars(range(min = 10, max = 5000), extend("x-unit" = "samples"))]
+    #[schemars(title = "scatter samples")]
     pub samples: u32,
     /// Learning rule.
+    #[schemars(title = "rule")]
     pub rule: Rule,
     /// Learning rate η.
     #[schemars(range(min = 0.000001, max = 1.0))]
+    #[schemars(title = "η (learning rate)")]
     pub eta: f64,
     /// Updates, one freshly drawn input each.
     #[schemars(range(min = 1, max = 1000000), extend("x-unit" = "updates"))]
+    #[schemars(title = "updates")]
     pub steps: u32,
     /// Largest ‖w‖ allowed by clipped Hebb.
     #[schemars(range(min = 0.01, max = 100.0))]
+    #[schemars(title = "w_max (clip)")]
     pub w_max: f64,
     /// Time constant of the running means ū (covariance rule) and θ = ⟨v²⟩ (BCM).
     #[schemars(range(min = 1.0, max = 100000.0), extend("x-unit" = "updates"))]
+    #[schemars(title = "τ (running means)")]
     pub tau: f64,
     /// Rescale each initial w₀ ~ N(0, I) to unit length (as the listing does).
+    #[schemars(title = "unit-length w₀")]
     pub normalise_init: bool,
     /// Independent runs per distribution (different w₀ and inputs); plots show the first, metrics average all.
     #[schemars(range(min = 1, max = 1024), extend("x-unit" = "runs"))]
+    #[schemars(title = "runs per distribution")]
     pub trials: u32,
     /// Record w every this many updates (the exercise marks every 10).
     #[schemars(range(min = 1, max = 1000), extend("x-unit" = "updates"))]
+    #[schemars(title = "record every")]
     pub record_every: u32,
 }
 
@@ -66,18 +76,23 @@ pub struct Params {
 pub struct Gaussian {
     /// Variance of u₁.
     #[schemars(range(min = 0.0, max = 10.0))]
+    #[schemars(title = "var u₁")]
     pub var_x: f64,
     /// Variance of u₂.
     #[schemars(range(min = 0.0, max = 10.0))]
+    #[schemars(title = "var u₂")]
     pub var_y: f64,
     /// Correlation ρ of u₁ and u₂ (|ρ| ≤ 1 for a valid covariance).
     #[schemars(range(min = -1.0, max = 1.0))]
+    #[schemars(title = "correlation ρ")]
     pub corr: f64,
     /// Mean of u₁.
     #[schemars(range(min = -3.0, max = 3.0))]
+    #[schemars(title = "mean u₁")]
     pub mean_x: f64,
     /// Mean of u₂.
     #[schemars(range(min = -3.0, max = 3.0))]
+    #[schemars(title = "mean u₂")]
     pub mean_y: f64,
 }
 
@@ -370,6 +385,12 @@ impl Run {
             self.step += steps;
             notices.extend(self.divergence_notices());
         }
+        Ok(self.frame(notices))
+    }
+
+    /// The current frame without computing anything (step 0 after a reset).
+    pub fn frame(&mut self, notices: Vec<String>) -> Frame {
+        let p = &self.state.params;
         let mut plots = Vec::new();
         if !self.sent_static {
             plots.push(self.inputs_plot());
@@ -382,14 +403,7 @@ impl Run {
         plots.push(self.norm_plot());
         plots.push(self.angle_plot());
         plots.push(self.growth_plot());
-        Ok(Frame {
-            step: u64::from(self.step),
-            total: u64::from(p.steps),
-            done: self.done(),
-            plots,
-            metrics: self.metrics(),
-            notices,
-        })
+        Frame { step: u64::from(self.step), total: u64::from(p.steps), done: self.done(), plots, metrics: self.metrics(), notices }
     }
 
     fn divergence_notices(&mut self) -> Vec<String> {
@@ -451,8 +465,8 @@ impl Run {
             x_label: "u₁".into(),
             y_label: "u₂".into(),
             body: PlotBody::Xy {
-                x_range: Some([-4.5, 4.5]),
-                y_range: Some([-4.5, 4.5]),
+                x_range: Some([-5.0, 5.0]),
+                y_range: Some([-5.0, 5.0]),
                 equal_aspect: true,
                 series,
                 heatmap: None,
@@ -462,7 +476,8 @@ impl Run {
 
     fn activation_plot(&self) -> Plot {
         let n = 61u32;
-        let at = |k: u32| -3.0 + 6.0 * f64::from(k) / f64::from(n - 1);
+        // Values at cell centres: the heatmap tiles [-3, 3]² with n × n cells.
+        let at = |k: u32| -3.0 + 6.0 * (f64::from(k) + 0.5) / f64::from(n);
         let values = (0..n).flat_map(|iy| (0..n).map(move |ix| (at(ix), at(iy))))
             .map(|(x, y)| self.w_demo[0] * x + self.w_demo[1] * y)
             .collect();
@@ -500,7 +515,7 @@ impl Run {
             .chain(self.samples[d].iter())
             .map(|p| p[0].abs().max(p[1].abs()))
             .fold(3.0f64, f64::max);
-        let lim = (reach * 1.08).min(1e31);
+        let lim = nice_ceil(reach * 1.05).min(1e31);
         let last = path.last().copied().unwrap_or([0.0, 0.0]);
         let mut series = vec![
             Series { name: "inputs".into(), mark: Mark::Scatter, color: Some("rgba(128,128,128,0.35)".into()), points: self.samples[d].clone() },
@@ -692,6 +707,12 @@ impl Run {
         }
         out
     }
+}
+
+/// The smallest of 1, 2, 2.5, 5 × 10ᵏ at or above x, so axis ends fall on round numbers.
+fn nice_ceil(x: f64) -> f64 {
+    let base = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * base).find(|v| *v >= x).unwrap_or(10.0 * base)
 }
 
 fn abs_cos(w: [f32; 2], e: [f64; 2]) -> f64 {

@@ -94,6 +94,13 @@ impl Run {
         }
     }
 
+    /// The current frame, computing nothing.
+    pub fn snapshot(&mut self) -> Frame {
+        match self {
+            Self::Hebb2d(r) => r.frame(Vec::new()),
+        }
+    }
+
     pub fn reset(&mut self) {
         match self {
             Self::Hebb2d(r) => r.reset(),

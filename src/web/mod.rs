@@ -1,0 +1,147 @@
+//! The browser edge: wasm-bindgen exports for the page's main thread (labs, manifests, links, validation)
+//! and for the engine worker (`WorkerEngine`). Everything else in the crate is target-independent.
+use crate::engine::{BackendChoice, Engine};
+use crate::error::Error;
+use crate::labs::{self, Run};
+use crate::state::{self, AnyState};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// Panics (bugs) reach the console with a stack instead of "unreachable executed".
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&format!("cannot pass results to the page: {e}")))
+}
+
+fn js_err(e: Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn from_js(state: JsValue) -> Result<AnyState, JsError> {
+    serde_wasm_bindgen::from_value(state).map_err(|e| JsError::new(&format!("not a state document: {e}")))
+}
+
+/// The labs that work: `[{id, title, summary, source}]`.
+#[wasm_bindgen]
+pub fn labs() -> Result<JsValue, JsError> {
+    to_js(&labs::catalog())
+}
+
+/// A lab's cells and state schema.
+#[wasm_bindgen]
+pub fn manifest(lab: &str) -> Result<JsValue, JsError> {
+    to_js(&labs::manifest(lab).map_err(js_err)?)
+}
+
+#[wasm_bindgen]
+pub fn default_state(lab: &str) -> Result<JsValue, JsError> {
+    to_js(&labs::default_state(lab).map_err(js_err)?)
+}
+
+/// The state in a URL fragment; throws an Error whose message says what is wrong with the link.
+#[wasm_bindgen]
+pub fn decode_link(fragment: &str) -> Result<JsValue, JsError> {
+    to_js(&state::decode(fragment).map_err(js_err)?)
+}
+
+/// The URL fragment (without `#`) of a state.
+#[wasm_bindgen]
+pub fn encode_link(state: JsValue) -> Result<String, JsError> {
+    Ok(state::encode_fragment(&from_js(state)?))
+}
+
+/// `[{path, message}]`, empty when the state can run.
+#[wasm_bindgen]
+pub fn validate(state: JsValue) -> Result<JsValue, JsError> {
+    to_js(&labs::validate(&from_js(state)?))
+}
+
+struct Inner {
+    engine: Engine,
+    run: Option<Run>,
+}
+
+/// The engine and the current run, owned by the worker.
+#[wasm_bindgen]
+pub struct WorkerEngine {
+    inner: Rc<RefCell<Inner>>,
+}
+
+#[wasm_bindgen]
+impl WorkerEngine {
+    /// `choice`: "auto", "cpu" or "gpu" ("gpu" falls back to the CPU with the reason when it must).
+    pub async fn create(choice: String) -> Result<WorkerEngine, JsError> {
+        let choice: BackendChoice = choice.parse().map_err(js_err)?;
+        let engine = match Engine::new(choice).await {
+            Ok(engine) => engine,
+            Err(e) => Engine::cpu(format!("{e}: running on CPU")),
+        };
+        Ok(WorkerEngine { inner: Rc::new(RefCell::new(Inner { engine, run: None })) })
+    }
+
+    /// `{kind, reason, adapter}`.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.borrow().engine.info())
+    }
+
+    /// Prepares a run of `state` at step 0 (throws with the reasons when the state cannot run).
+    pub fn start(&self, state: JsValue) -> Result<(), JsError> {
+        let state = from_js(state)?;
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+        inner.run = None;
+        let errs = labs::validate(&state);
+        if !errs.is_empty() {
+            return Err(js_err(Error::Invalid(errs)));
+        }
+        let run = Run::start(&state, &inner.engine).map_err(js_err)?;
+        inner.run = Some(run);
+        Ok(())
+    }
+
+    /// Up to `max_steps` more updates (0: to the end); resolves to a frame.
+    pub fn advance(&self, max_steps: u32) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut guard = inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+            let Inner { engine, run } = &mut *guard;
+            let run = run.as_mut().ok_or_else(|| JsError::new("nothing to run: start a state first"))?;
+            let frame = run.advance(engine, max_steps).await.map_err(js_err)?;
+            Ok(to_js(&frame)?)
+        })
+    }
+
+    /// The current frame without computing.
+    pub fn snapshot(&self) -> Result<JsValue, JsError> {
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+        let run = inner.run.as_mut().ok_or_else(|| JsError::new("nothing to show: start a state first"))?;
+        to_js(&run.snapshot())
+    }
+
+    /// Back to step 0 of the current run.
+    pub fn reset(&self) -> Result<(), JsError> {
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+        if let Some(run) = inner.run.as_mut() {
+            run.reset();
+        }
+        Ok(())
+    }
+
+    /// Destroys the GPU device as a driver reset would (for tests of the CPU fallback); false on the CPU.
+    pub fn lose_device(&self) -> bool {
+        match self.inner.borrow().engine.gpu() {
+            Some(gpu) => {
+                gpu.simulate_loss();
+                true
+            }
+            None => false,
+        }
+    }
+}
