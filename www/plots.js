@@ -3,9 +3,9 @@
 // Public API
 //   renderPlot(container, plot, {toolbar = true} = {}) -> PlotHandle
 //       Creates a chart inside `container` and draws `plot`. The container's children are replaced (a plot
-//       rendered there before is disposed first). With `toolbar`, a small
-//       overlay in the top-right corner offers two buttons, "PNG" and "CSV", that download `<plot id>.png` and
-//       `<plot id>.csv`. The chart follows the size of the container (ResizeObserver).
+//       rendered there before is disposed first). With `toolbar`, a small overlay in the top-right corner offers
+//       two buttons, "PNG" and "CSV", that download `<plot id>.png` and `<plot id>.csv` (the id with characters
+//       outside [A-Za-z0-9_.-] replaced by "_"). The chart follows the size of the container (ResizeObserver).
 //   updatePlot(handle, plot) -> void
 //       Redraws an existing chart with a new plot object (typically the next frame of the same plot id). It reuses
 //       the chart: one setOption that replaces the series, no animation, no progressive rendering, so 30 frames a
@@ -27,8 +27,9 @@
 // Page assumptions: ECharts is the global `echarts`, loaded by a classic <script src="vendor/echarts.min.js">
 // before this module runs. Nothing is fetched at run time.
 //
-// Sizing: the chart element is 100% wide and `var(--plot-height, 360px)` high; set `--plot-height` on the
-// container (or any ancestor) to change it.
+// DOM and sizing: container > div.plot-root (position: relative) > div.plot-chart (the ECharts canvas) and
+// div.plot-toolbar (absolutely placed buttons). The chart element is 100% wide and `var(--plot-height, 360px)`
+// high; set `--plot-height` on the container (or any ancestor) to change it.
 //
 // Safety: titles, labels, series names and categories may come from a link the user edited. They only ever reach
 // ECharts text (drawn on the canvas; tooltips use the canvas "richText" mode, not HTML) or DOM `textContent` /
@@ -66,7 +67,7 @@ export function renderPlot(container, plot, { toolbar = true } = {}) {
   const previous = handleIn.get(container);
   if (previous) disposePlot(previous);
   const root = document.createElement('div');
-  root.className = 'plot';
+  root.className = 'plot-root';
   root.style.position = 'relative';
   const chartEl = document.createElement('div');
   chartEl.className = 'plot-chart';
@@ -79,19 +80,13 @@ export function renderPlot(container, plot, { toolbar = true } = {}) {
   if (toolbar) root.append(buildToolbar(handle));
   updatePlot(handle, plot);
 
-  // The layout is in pixels, so a new size needs a new option. Deferring to the next frame coalesces bursts of
-  // resize notifications and keeps the work out of the observer callback (no "ResizeObserver loop" errors).
-  let pending = false;
+  // The layout is in pixels, so a new size needs a new option. Redrawing does not change the size of chartEl
+  // (its style fixes it), so this cannot start a ResizeObserver loop. A hidden chart (size 0) keeps its picture.
   const observer = new ResizeObserver(() => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      if (handle.chart.isDisposed()) return;
-      if (chartEl.clientWidth === handle.chart.getWidth() && chartEl.clientHeight === handle.chart.getHeight()) return;
-      handle.chart.resize();
-      updatePlot(handle, handle.plot);
-    });
+    const [w, h] = [chartEl.clientWidth, chartEl.clientHeight];
+    if (w === 0 || h === 0 || (w === handle.chart.getWidth() && h === handle.chart.getHeight())) return;
+    handle.chart.resize();
+    updatePlot(handle, handle.plot);
   });
   observer.observe(chartEl);
   observers.set(handle, observer);
@@ -386,7 +381,7 @@ function xyOption(plot, width, height, titles) {
         });
         // A line series would make one graphic element per marker, which costs ~0.05 ms per point and frame;
         // a scatter series in "large" mode draws all markers as one path. Same name: the legend toggles both.
-        if (false) series.push(scatterSeries({ ...common, id: `${common.id}:markers` }, s.points, 5));
+        if (s.mark === 'trajectory') series.push(scatterSeries({ ...common, id: `${common.id}:markers` }, s.points, 5));
         break;
       case 'arrows':
         series.push(arrowSeries(common, s.points, color));

@@ -196,23 +196,29 @@ impl Gpu {
         Ok(bytes)
     }
 
-    /// A storage buffer initialised from `data` (COPY_SRC so it can be read back).
-    pub fn storage(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: data,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        })
+    /// A storage buffer holding `data` (COPY_SRC so it can be read back). Uploaded with `write_buffer`
+    /// rather than mapped at creation: mapping panics natively when the device is gone, an upload only
+    /// reports an error to the surrounding scope.
+    pub fn storage(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        self.upload(label, data, usage)
     }
 
-    /// A uniform buffer initialised from `data`.
-    pub fn uniform(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: data,
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+    /// A uniform buffer holding `data`.
+    pub fn uniform(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        self.upload(label, data, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)
+    }
+
+    fn upload(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+        if self.is_lost() {
+            return Err(Error::Gpu("the GPU device was lost".into()));
+        }
+        // Buffer sizes must be multiples of 4 and bindings non-empty.
+        let size = (data.len() as u64).max(4).next_multiple_of(4);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false });
+        if !data.is_empty() {
+            self.queue.write_buffer(&buffer, 0, data);
+        }
+        Ok(buffer)
     }
 }

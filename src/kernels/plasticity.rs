@@ -193,10 +193,10 @@ pub async fn advance_gpu(gpu: &Gpu, job: &Job, dists: &[Dist], trajs: &mut [Traj
     let groups = trajs.len().div_ceil(64) as u32;
     gpu.check_workgroups("the trajectories", groups)?;
     let pipeline = gpu.pipeline("plasticity", &source(), "advance").await?;
-    let uniform = gpu.uniform("plasticity params", bytemuck::bytes_of(job));
-    let dist_buf = gpu.storage("distributions", bytemuck::cast_slice(dists));
-    let traj_buf = gpu.storage("trajectories", bytemuck::cast_slice(trajs));
-    let record_buf = gpu.storage("records", &vec![0u8; record_bytes as usize]);
+    let uniform = gpu.uniform("plasticity params", bytemuck::bytes_of(job))?;
+    let dist_buf = gpu.storage("distributions", bytemuck::cast_slice(dists))?;
+    let traj_buf = gpu.storage("trajectories", bytemuck::cast_slice(trajs))?;
+    let record_buf = gpu.storage("records", &vec![0u8; record_bytes as usize])?;
     let out = gpu
         .dispatch(
             &pipeline,

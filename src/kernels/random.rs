@@ -34,8 +34,8 @@ pub async fn fill_normals_gpu(gpu: &Gpu, seed: u32, stream: u32, len: usize) -> 
     gpu.check_workgroups("the random field", groups)?;
     let pipeline = gpu.pipeline("random", &source(), "fill_normals").await?;
     let params = FieldParams { seed, stream, len: len as u32, _pad: 0 };
-    let uniform = gpu.uniform("field params", bytemuck::bytes_of(&params));
-    let out = gpu.storage("field", &vec![0u8; bytes as usize]);
+    let uniform = gpu.uniform("field params", bytemuck::bytes_of(&params))?;
+    let out = gpu.storage("field", &vec![0u8; bytes as usize])?;
     let read = gpu.dispatch(&pipeline, &[&uniform, &out], groups.max(1), &[(&out, bytes)]).await?;
     let mut values: Vec<f32> = bytemuck::pod_collect_to_vec(&read[0]);
     values.truncate(len);

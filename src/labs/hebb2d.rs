@@ -827,7 +827,8 @@ pub fn cells() -> Vec<Cell> {
              Raise the number of runs: does the agreement improve? Then raise $\\eta$ to $0.1$: what happens?",
             &[
                 "$\\lambda_1 = 1 + \\rho$ for unit variances, so the predicted rates are $1, 1.4, 1.9$ per 1000 updates.",
-                "The fit uses the second half of each run, after $\\mathbf{w}$ has turned; averaging many runs shrinks the noise. \
+                "The law holds once $\\mathbf{w}$ lies on $\\mathbf{e}_1$; the fit uses the second half of each run. $\\Sigma_2$ \
+                 turns slowly ($\\lambda_1 - \\lambda_2 = 0.8$), so after 2000 updates its rate is still low: try 10 000. \
                  With a large $\\eta$ the weights overflow and the page reports the divergence.",
             ],
         ),

@@ -311,6 +311,20 @@ test('the chart follows the size of its container', async () => {
   assert.ok(box.x + box.width < 320, 'grid wider than the narrowed chart');
 });
 
+test('a plot rendered into a hidden container draws once shown', async () => {
+  await page.evaluate(async () => {
+    const { renderPlot } = await import('/plots.js');
+    const slot = document.createElement('div');
+    slot.id = 'late';
+    slot.hidden = true;
+    document.getElementById('plots').append(slot);
+    window.gallery.handles.late = renderPlot(slot, window.gallery.plots.clusters);
+    slot.hidden = false;
+  });
+  await page.waitForFunction(() => window.gallery.handles.late.chart.getWidth() > 300);
+  assert.ok(await countDrawnPixels(page, '#late', { minChroma: 40 }) > 3000);
+});
+
 test('text from plots is never parsed as HTML', async () => {
   const evil = '<img src=x onerror="window.__pwned=1">';
   const result = await page.evaluate(async (evil) => {
