@@ -17,8 +17,14 @@ pub enum Error {
     #[error("GPU: {0}")]
     Gpu(String),
     /// A size that the device's limits cannot hold, checked before allocating.
-    #[error("{what} needs {needed} bytes but this GPU allows at most {limit} bytes per buffer; lower the trials or steps per frame")]
-    TooLarge { what: String, needed: u64, limit: u64 },
+    #[error(
+        "{what} needs {needed} bytes but this GPU allows at most {limit} bytes per buffer; lower the trials or steps per frame"
+    )]
+    TooLarge {
+        what: String,
+        needed: u64,
+        limit: u64,
+    },
     /// Reading or writing a file (CLI).
     #[error("{0}")]
     Io(String),
@@ -33,7 +39,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -30,11 +30,18 @@ pub fn to_html(markdown: &str) -> String {
 
 fn safe_url(url: &CowStr) -> bool {
     let lower = url.to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with('#') || !lower.contains(':')
+    lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || lower.starts_with('#')
+        || !lower.contains(':')
 }
 
 fn math_span(tex: &str, display: bool) -> String {
-    format!("<span class=\"math\" data-display=\"{}\">{}</span>", u8::from(display), escape(tex))
+    format!(
+        "<span class=\"math\" data-display=\"{}\">{}</span>",
+        u8::from(display),
+        escape(tex)
+    )
 }
 
 /// Escapes text for an HTML text node or attribute.
@@ -60,17 +67,28 @@ mod tests {
     #[test]
     fn math_is_kept_for_katex_and_escaped() {
         let html = to_html("Rule $\\Delta w = \\eta v u$ and $$a<b$$");
-        assert!(html.contains(r#"<span class="math" data-display="0">\Delta w = \eta v u</span>"#), "{html}");
-        assert!(html.contains(r#"<span class="math" data-display="1">a&lt;b</span>"#), "{html}");
+        assert!(
+            html.contains(r#"<span class="math" data-display="0">\Delta w = \eta v u</span>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<span class="math" data-display="1">a&lt;b</span>"#),
+            "{html}"
+        );
     }
 
     #[test]
     fn raw_html_and_script_links_are_neutralised() {
-        let html = to_html("<script>alert(1)</script>\n\ntext <img src=x onerror=alert(1)> [x](javascript:alert(1)) [ok](https://example.org)");
+        let html = to_html(
+            "<script>alert(1)</script>\n\ntext <img src=x onerror=alert(1)> [x](javascript:alert(1)) [ok](https://example.org)",
+        );
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("href=\"javascript"), "{html}");
         assert!(html.contains(">x<") || html.contains(" x "), "{html}");
-        assert!(html.contains(r#"<a href="https://example.org">ok</a>"#), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://example.org">ok</a>"#),
+            "{html}"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub enum Cell {
     /// A plot slot filled by frames carrying a plot with this id.
     Plot { id: String },
     /// An exercise prompt with hints revealed one by one.
-    Exercise { title: String, prompt_html: String, hints_html: Vec<String> },
+    Exercise {
+        title: String,
+        prompt_html: String,
+        hints_html: Vec<String>,
+    },
     /// A table of the run's metrics (keys of `Frame::metrics`).
     Metrics { title: String },
 }
@@ -87,9 +91,18 @@ pub enum PlotBody {
         heatmap: Option<Heatmap>,
     },
     /// Grouped bars: one group per category, one bar per series.
-    Bars { categories: Vec<String>, series: Vec<BarSeries> },
+    Bars {
+        categories: Vec<String>,
+        series: Vec<BarSeries>,
+    },
     /// A grid of small grey-scale or colour-mapped images (patterns, receptive fields, digits).
-    Images { cols: u32, width: u32, height: u32, value_range: [f64; 2], images: Vec<Image> },
+    Images {
+        cols: u32,
+        width: u32,
+        height: u32,
+        value_range: [f64; 2],
+        images: Vec<Image>,
+    },
 }
 
 /// How a series is drawn.
@@ -146,6 +159,10 @@ pub struct Image {
 
 impl Metric {
     pub fn new(name: impl Into<String>, value: f64, unit: &'static str) -> Self {
-        Self { name: name.into(), value: value.is_finite().then_some(value), unit }
+        Self {
+            name: name.into(),
+            value: value.is_finite().then_some(value),
+            unit,
+        }
     }
 }

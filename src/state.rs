@@ -50,7 +50,10 @@ pub struct View {
 
 impl Default for View {
     fn default() -> Self {
-        Self { speed: 25, theory: true }
+        Self {
+            speed: 25,
+            theory: true,
+        }
     }
 }
 
@@ -71,7 +74,10 @@ impl<P: Serialize> StateDoc<P> {
 pub fn encode_fragment(state: &AnyState) -> String {
     let json = serde_json::to_vec(state).unwrap_or_default();
     let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
-    format!("s={VERSION}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed))
+    format!(
+        "s={VERSION}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed)
+    )
 }
 
 /// Reads a fragment (with or without `#`) or a plain JSON state document.
@@ -79,34 +85,44 @@ pub fn decode(text: &str) -> Result<AnyState> {
     let text = text.trim();
     let text = text.strip_prefix('#').unwrap_or(text);
     let json: serde_json::Value = if text.starts_with('{') {
-        serde_json::from_str(text).map_err(|e| Error::Link(format!("the state document is not valid JSON: {e}")))?
+        serde_json::from_str(text)
+            .map_err(|e| Error::Link(format!("the state document is not valid JSON: {e}")))?
     } else {
-        let body = text
-            .strip_prefix("s=")
-            .ok_or_else(|| Error::Link("the link does not hold an experiment (expected '#s=…')".into()))?;
+        let body = text.strip_prefix("s=").ok_or_else(|| {
+            Error::Link("the link does not hold an experiment (expected '#s=…')".into())
+        })?;
         let (_, payload) = body
             .split_once('.')
             .ok_or_else(|| Error::Link("the link is damaged: no version before the data".into()))?;
         let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
-            .map_err(|_| Error::Link("the link is damaged: its data is not valid base64url".into()))?;
-        let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_STATE_BYTES).map_err(|e| {
-            Error::Link(match e.status {
-                miniz_oxide::inflate::TINFLStatus::HasMoreOutput => "the link holds more than 64 KiB of state".into(),
-                _ => "the link is truncated or damaged: its compressed data does not decode".to_string(),
-            })
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Link(format!("the link's data is not a state document: {e}")))?
+            .map_err(|_| {
+                Error::Link("the link is damaged: its data is not valid base64url".into())
+            })?;
+        let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_STATE_BYTES)
+            .map_err(|e| {
+                Error::Link(match e.status {
+                    miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                        "the link holds more than 64 KiB of state".into()
+                    }
+                    _ => "the link is truncated or damaged: its compressed data does not decode"
+                        .to_string(),
+                })
+            })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Link(format!("the link's data is not a state document: {e}")))?
     };
     let json = migrate(json)?;
-    serde_json::from_value(json).map_err(|e| Error::Link(format!("the link's state document is malformed: {e}")))
+    serde_json::from_value(json)
+        .map_err(|e| Error::Link(format!("the link's state document is malformed: {e}")))
 }
 
 /// Brings an older state document to `VERSION`.
 pub fn migrate(mut doc: serde_json::Value) -> Result<serde_json::Value> {
-    let version = doc.get("version").and_then(serde_json::Value::as_u64).ok_or_else(|| {
-        Error::Link("the state document has no version number".into())
-    })?;
+    let version = doc
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| Error::Link("the state document has no version number".into()))?;
     match version {
         // Version 1 is the first published shape; future steps go here as `1 => { …; version = 2 }`.
         1 => {}

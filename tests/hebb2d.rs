@@ -17,7 +17,11 @@ fn state(f: impl FnOnce(&mut Params)) -> StateDoc<Params> {
 
 fn run_with(engine: &mut Engine, s: &StateDoc<Params>) -> Frame {
     let any = s.to_any();
-    assert!(labs::validate(&any).is_empty(), "{:?}", labs::validate(&any));
+    assert!(
+        labs::validate(&any).is_empty(),
+        "{:?}",
+        labs::validate(&any)
+    );
     let mut run = Run::start(&any, engine).expect("start");
     pollster::block_on(run.advance(engine, 0)).expect("run")
 }
@@ -47,7 +51,11 @@ fn oja_converges_to_the_principal_eigenvector_with_unit_norm() {
         });
         s.seed = seed;
         let f = run(&s);
-        assert!(metric(&f, "Σ3 min |cos(w, e₁)|") > 0.99, "seed {seed}: {}", metric(&f, "Σ3 min |cos(w, e₁)|"));
+        assert!(
+            metric(&f, "Σ3 min |cos(w, e₁)|") > 0.99,
+            "seed {seed}: {}",
+            metric(&f, "Σ3 min |cos(w, e₁)|")
+        );
         let norm = metric(&f, "Σ3 ‖w‖ (run 1)");
         assert!((norm - 1.0).abs() < 0.1, "seed {seed}: ‖w‖ = {norm}");
     }
@@ -66,7 +74,11 @@ fn clipped_hebb_never_exceeds_w_max_and_aligns() {
             let max = metric(&f, &format!("Σ{d} max ‖w‖ over all runs and updates"));
             assert!(max <= w_max * (1.0 + 1e-6), "Σ{d}: max ‖w‖ {max} > {w_max}");
         }
-        assert!(metric(&f, "Σ3 min |cos(w, e₁)|") > 0.98, "{}", metric(&f, "Σ3 min |cos(w, e₁)|"));
+        assert!(
+            metric(&f, "Σ3 min |cos(w, e₁)|") > 0.98,
+            "{}",
+            metric(&f, "Σ3 min |cos(w, e₁)|")
+        );
         assert!((metric(&f, "Σ3 ‖w‖ (run 1)") - w_max).abs() < 1e-3 * w_max);
     }
 }
@@ -90,7 +102,11 @@ fn simple_hebb_log_norm_grows_at_eta_lambda_max() {
             let theory = 1e-3 * lambda;
             assert!((metric(&f, &format!("Σ{d} theory η λ₁")) - theory).abs() < 1e-12);
             let rel = (measured - theory).abs() / theory;
-            assert!(rel < 0.02, "seed {seed} Σ{d}: measured {measured:.6} vs theory {theory:.6} ({:.2} %)", rel * 100.0);
+            assert!(
+                rel < 0.02,
+                "seed {seed} Σ{d}: measured {measured:.6} vs theory {theory:.6} ({:.2} %)",
+                rel * 100.0
+            );
         }
     }
 }
@@ -98,7 +114,11 @@ fn simple_hebb_log_norm_grows_at_eta_lambda_max() {
 #[test]
 fn a_diverging_rule_is_reported_not_propagated() {
     let f = run(&state(|p| p.eta = 0.5));
-    assert!(f.notices.iter().any(|n| n.contains("diverged")), "{:?}", f.notices);
+    assert!(
+        f.notices.iter().any(|n| n.contains("diverged")),
+        "{:?}",
+        f.notices
+    );
     assert!(metric(&f, "Σ3 diverged runs") > 0.0);
     assert!(f.metrics.iter().all(|m| m.value.is_none_or(f64::is_finite)));
 }
@@ -116,14 +136,23 @@ fn bcm_on_zero_mean_gaussians_shrinks_the_principal_component() {
     }));
     let n1 = metric(&f, "Σ1 ‖w‖ (run 1)");
     assert!((n1 - 0.302).abs() < 0.05, "Σ1 ‖w‖ = {n1}");
-    assert!(metric(&f, "Σ3 mean |cos(w, e₁)|") < 0.5, "{}", metric(&f, "Σ3 mean |cos(w, e₁)|"));
+    assert!(
+        metric(&f, "Σ3 mean |cos(w, e₁)|") < 0.5,
+        "{}",
+        metric(&f, "Σ3 mean |cos(w, e₁)|")
+    );
 }
 
 #[test]
 fn same_state_same_numbers_bit_for_bit() {
     let s = state(|p| p.rule = Rule::Covariance);
     let (a, b) = (run(&s), run(&s));
-    let bits = |f: &Frame| f.metrics.iter().map(|m| m.value.map(f64::to_bits)).collect::<Vec<_>>();
+    let bits = |f: &Frame| {
+        f.metrics
+            .iter()
+            .map(|m| m.value.map(f64::to_bits))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bits(&a), bits(&b));
     let mut other = s.clone();
     other.seed += 1;
@@ -143,7 +172,12 @@ fn chunked_runs_equal_one_shot_runs() {
         last = Some(pollster::block_on(chunked.advance(&mut engine, 37)).expect("chunk"));
     }
     let last = last.expect("frames");
-    let values = |f: &Frame| f.metrics.iter().map(|m| m.value.map(f64::to_bits)).collect::<Vec<_>>();
+    let values = |f: &Frame| {
+        f.metrics
+            .iter()
+            .map(|m| m.value.map(f64::to_bits))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(values(&one), values(&last));
 }
 
@@ -156,7 +190,11 @@ fn cpu_and_gpu_agree_on_the_whole_lab() {
     assert!(g.notices.is_empty(), "{:?}", g.notices);
     for (a, b) in cpu.metrics.iter().zip(&g.metrics) {
         let (x, y) = (a.value.unwrap_or(0.0), b.value.unwrap_or(0.0));
-        assert!((x - y).abs() <= 1e-3 * (1.0 + x.abs()), "{}: cpu {x} gpu {y}", a.name);
+        assert!(
+            (x - y).abs() <= 1e-3 * (1.0 + x.abs()),
+            "{}: cpu {x} gpu {y}",
+            a.name
+        );
     }
 }
 
@@ -167,15 +205,26 @@ fn impossible_parameters_get_clear_messages() {
         p.eta = 0.0;
     });
     let errs = labs::validate(&bad.to_any());
-    let psd = errs.iter().find(|e| e.path == "inputs/1/corr").expect("PSD error");
-    assert!(psd.message.contains("not positive semidefinite"), "{}", psd.message);
+    let psd = errs
+        .iter()
+        .find(|e| e.path == "inputs/1/corr")
+        .expect("PSD error");
+    assert!(
+        psd.message.contains("not positive semidefinite"),
+        "{}",
+        psd.message
+    );
     assert!(errs.iter().any(|e| e.path == "eta"), "{errs:?}");
     assert!(Run::start(&bad.to_any(), &Engine::cpu("test")).is_err());
     let huge = state(|p| {
         p.steps = 1_000_000;
         p.trials = 1024;
     });
-    assert!(labs::validate(&huge.to_any()).iter().any(|e| e.message.contains("exceeds")));
+    assert!(
+        labs::validate(&huge.to_any())
+            .iter()
+            .any(|e| e.message.contains("exceeds"))
+    );
 }
 
 #[test]
@@ -184,5 +233,25 @@ fn principal_axis_of_sigma3_is_the_diagonal() {
     assert!((l1 - 1.9).abs() < 1e-12 && (l2 - 0.1).abs() < 1e-12);
     let e = e.expect("an axis");
     assert!((e[0] - e[1]).abs() < 1e-12 && (e[0] - 0.5f64.sqrt()).abs() < 1e-12);
-    assert!(hebb2d::principal_axis([[1.0, 0.0], [0.0, 1.0]]).2.is_none(), "isotropic input has no axis");
+    assert!(
+        hebb2d::principal_axis([[1.0, 0.0], [0.0, 1.0]]).2.is_none(),
+        "isotropic input has no axis"
+    );
+}
+
+#[test]
+fn the_default_run_gives_the_golden_bits() {
+    let f = run(&hebb2d::default_state());
+    assert_eq!(
+        metric(&f, "Σ3 w₁ (run 1)").to_bits(),
+        common::golden::SIGMA3_W1
+    );
+    assert_eq!(
+        metric(&f, "Σ3 w₂ (run 1)").to_bits(),
+        common::golden::SIGMA3_W2
+    );
+    assert_eq!(
+        metric(&f, "Σ3 growth rate of ln‖w‖ (mean)").to_bits(),
+        common::golden::SIGMA3_RATE
+    );
 }

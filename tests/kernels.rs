@@ -16,7 +16,9 @@ fn dists() -> Vec<Dist> {
 }
 
 fn trajs(n: usize) -> Vec<Traj> {
-    (0..n).map(|i| Traj::new([(i as f32 * 0.37).cos(), (i as f32 * 0.37).sin()], 0.5)).collect()
+    (0..n)
+        .map(|i| Traj::new([(i as f32 * 0.37).cos(), (i as f32 * 0.37).sin()], 0.5))
+        .collect()
 }
 
 #[test]
@@ -24,11 +26,15 @@ fn random_field_matches_cpu() {
     let Some(gpu) = common::gpu() else { return };
     for len in [1usize, 7, 1000, 4099] {
         let cpu = random::fill_normals_cpu(42, 7, len);
-        let gpu_out = pollster::block_on(random::fill_normals_gpu(&gpu, 42, 7, len)).expect("gpu fill");
+        let gpu_out =
+            pollster::block_on(random::fill_normals_gpu(&gpu, 42, 7, len)).expect("gpu fill");
         assert_eq!(cpu.len(), gpu_out.len());
         for (i, (a, b)) in cpu.iter().zip(gpu_out.iter()).enumerate() {
-            // Same integers; log/cos/sin differ by a few ulps between libm and the GPU.
-            assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "len {len} element {i}: cpu {a} gpu {b}");
+            // Same integers; log and sqrt differ by a few ulps between libm and the GPU.
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
+                "len {len} element {i}: cpu {a} gpu {b}"
+            );
         }
     }
 }
@@ -38,22 +44,37 @@ fn every_rule_matches_cpu_over_chunks() {
     let Some(gpu) = common::gpu() else { return };
     let d = dists();
     let trials = 5u32;
-    for rule in [Rule::Hebb, Rule::HebbClip, Rule::Oja, Rule::Covariance, Rule::Bcm, Rule::Instar] {
+    for rule in [
+        Rule::Hebb,
+        Rule::HebbClip,
+        Rule::Oja,
+        Rule::Covariance,
+        Rule::Bcm,
+        Rule::Instar,
+    ] {
         let n = d.len() * trials as usize;
         let (mut cpu_t, mut gpu_t) = (trajs(n), trajs(n));
         // Three chunks, the last one shorter than the record interval multiple, as the lab does.
         for (start, steps) in [(0u32, 300u32), (300, 300), (600, 155)] {
-            let job = Job::new(rule, 9, trials, n as u32, start, steps, 10).with_rates(2e-3, 1.5, 50.0);
+            let job =
+                Job::new(rule, 9, trials, n as u32, start, steps, 10).with_rates(2e-3, 1.5, 50.0);
             let cpu_r = plasticity::advance_cpu(&job, &d, &mut cpu_t);
-            let gpu_r = pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t)).expect("gpu chunk");
+            let gpu_r = pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t))
+                .expect("gpu chunk");
             assert_eq!(cpu_r.dim(), gpu_r.dim());
             for (a, b) in cpu_r.iter().zip(gpu_r.iter()) {
-                assert!((a - b).abs() <= 1e-3 * (1.0 + a.abs()), "{rule:?} chunk at {start}: cpu {a} gpu {b}");
+                assert!(
+                    (a - b).abs() <= 1e-3 * (1.0 + a.abs()),
+                    "{rule:?} chunk at {start}: cpu {a} gpu {b}"
+                );
             }
         }
         for (a, b) in cpu_t.iter().zip(&gpu_t) {
             for k in 0..2 {
-                assert!((a.w[k] - b.w[k]).abs() <= 1e-3 * (1.0 + a.w[k].abs()), "{rule:?}: {a:?} vs {b:?}");
+                assert!(
+                    (a.w[k] - b.w[k]).abs() <= 1e-3 * (1.0 + a.w[k].abs()),
+                    "{rule:?}: {a:?} vs {b:?}"
+                );
             }
             assert_eq!(a.diverged_at, b.diverged_at, "{rule:?}");
         }
@@ -69,9 +90,19 @@ fn divergence_freezes_at_the_same_step_on_both() {
     plasticity::advance_cpu(&job, &d, &mut cpu_t);
     pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t)).expect("gpu");
     for (a, b) in cpu_t.iter().zip(&gpu_t) {
-        assert_ne!(a.diverged_at, plasticity::NOT_DIVERGED, "η = 0.5 must diverge");
-        assert!(a.w.iter().all(|x| x.is_finite()), "the last finite state is kept: {a:?}");
-        assert!((i64::from(a.diverged_at) - i64::from(b.diverged_at)).abs() <= 2, "{a:?} vs {b:?}");
+        assert_ne!(
+            a.diverged_at,
+            plasticity::NOT_DIVERGED,
+            "η = 0.5 must diverge"
+        );
+        assert!(
+            a.w.iter().all(|x| x.is_finite()),
+            "the last finite state is kept: {a:?}"
+        );
+        assert!(
+            (i64::from(a.diverged_at) - i64::from(b.diverged_at)).abs() <= 2,
+            "{a:?} vs {b:?}"
+        );
     }
 }
 
@@ -97,9 +128,13 @@ fn a_lost_device_continues_on_the_cpu_with_a_notice() {
     let mut engine = Engine::Gpu(Box::new(gpu));
     engine.gpu().expect("gpu").simulate_loss();
     let mut t = trajs(6);
-    let (records, notice) = pollster::block_on(plasticity::advance(&mut engine, &job, &d, &mut t)).expect("fallback");
+    let (records, notice) =
+        pollster::block_on(plasticity::advance(&mut engine, &job, &d, &mut t)).expect("fallback");
     assert!(notice.expect("a notice").contains("continues on the CPU"));
     assert_eq!(engine.info().kind, "cpu");
-    assert_eq!(records, expected_r, "the CPU redoes the chunk from the unchanged state");
+    assert_eq!(
+        records, expected_r,
+        "the CPU redoes the chunk from the unchanged state"
+    );
     assert_eq!(t, expected);
 }

@@ -15,9 +15,16 @@ fn a_link_restores_the_exact_state() {
     s.hidden = vec!["rule".into()];
     let fragment = state::encode_fragment(&s);
     assert!(fragment.starts_with("s=1."));
-    assert!(fragment.len() < 400, "compact: {} characters", fragment.len());
+    assert!(
+        fragment.len() < 400,
+        "compact: {} characters",
+        fragment.len()
+    );
     assert_eq!(state::decode(&fragment).expect("decode"), s);
-    assert_eq!(state::decode(&format!("#{fragment}")).expect("decode with #"), s);
+    assert_eq!(
+        state::decode(&format!("#{fragment}")).expect("decode with #"),
+        s
+    );
 }
 
 #[test]
@@ -28,7 +35,10 @@ fn damaged_links_say_what_is_wrong() {
         ("s=1".to_string(), "no version"),
         ("s=1.%%%".to_string(), "not valid base64url"),
         // Cut on a 4-character boundary so that the base64 is valid and the inflater sees the truncation.
-        (good[..4 + (good.len() - 4) / 8 * 4].to_string(), "truncated or damaged"),
+        (
+            good[..4 + (good.len() - 4) / 8 * 4].to_string(),
+            "truncated or damaged",
+        ),
         (good[..good.len() / 2 + 1].to_string(), "damaged"),
         (format!("{}A", &good[..good.len() - 1]), ""),
     ];
@@ -36,7 +46,10 @@ fn damaged_links_say_what_is_wrong() {
         match state::decode(&link) {
             Err(e) => assert!(e.to_string().contains(expected), "{link}: {e}"),
             // A changed last character may still inflate; then the document must still be checked.
-            Ok(s) => assert!(expected.is_empty() && labs::validate(&s).is_empty() || !labs::validate(&s).is_empty()),
+            Ok(s) => assert!(
+                expected.is_empty() && labs::validate(&s).is_empty()
+                    || !labs::validate(&s).is_empty()
+            ),
         }
     }
 }
@@ -50,7 +63,12 @@ fn versions_unknown_and_future_are_refused_readably() {
     doc["version"] = 0.into();
     assert!(state::decode(&doc.to_string()).is_err());
     doc.as_object_mut().expect("object").remove("version");
-    assert!(state::decode(&doc.to_string()).expect_err("no version").to_string().contains("no version"));
+    assert!(
+        state::decode(&doc.to_string())
+            .expect_err("no version")
+            .to_string()
+            .contains("no version")
+    );
 }
 
 #[test]
@@ -69,8 +87,16 @@ fn zip_bombs_are_refused() {
     use base64::Engine as _;
     let big = vec![b' '; 10 << 20];
     let packed = miniz_oxide::deflate::compress_to_vec(&big, 9);
-    let link = format!("s=1.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed));
-    assert!(state::decode(&link).expect_err("bomb").to_string().contains("64 KiB"));
+    let link = format!(
+        "s=1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed)
+    );
+    assert!(
+        state::decode(&link)
+            .expect_err("bomb")
+            .to_string()
+            .contains("64 KiB")
+    );
 }
 
 /// A link made by release 0.1.0 (state version 1). It must keep opening in every later release: when the

@@ -71,7 +71,8 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
 fn load_state(arg: &str) -> Result<AnyState> {
     let path = std::path::Path::new(arg);
     if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
         return state::decode(&text);
     }
     let fragment = arg.split_once('#').map_or(arg, |(_, f)| f);
@@ -81,9 +82,11 @@ fn load_state(arg: &str) -> Result<AnyState> {
 async fn run(command: Command) -> Result<String> {
     match command {
         Command::Labs { json: true } => json(&labs::catalog()),
-        Command::Labs { json: false } => {
-            Ok(labs::catalog().iter().map(|l| format!("{:<10} {}: {}", l.id, l.title, l.summary)).collect::<Vec<_>>().join("\n"))
-        }
+        Command::Labs { json: false } => Ok(labs::catalog()
+            .iter()
+            .map(|l| format!("{:<10} {}: {}", l.id, l.title, l.summary))
+            .collect::<Vec<_>>()
+            .join("\n")),
         Command::Schema { lab } => json(&labs::schema(&lab)?),
         Command::State { lab } => json(&labs::default_state(&lab)?),
         Command::Link { file, base } => {
@@ -92,9 +95,18 @@ async fn run(command: Command) -> Result<String> {
             if !errs.is_empty() {
                 return Err(Error::Invalid(errs));
             }
-            Ok(format!("{base}?lab={}#{}", s.lab, state::encode_fragment(&s)))
+            Ok(format!(
+                "{base}?lab={}#{}",
+                s.lab,
+                state::encode_fragment(&s)
+            ))
         }
-        Command::Run { state, backend, plots, timing } => {
+        Command::Run {
+            state,
+            backend,
+            plots,
+            timing,
+        } => {
             let s = load_state(&state)?;
             let choice: BackendChoice = backend.parse()?;
             let mut engine = Engine::new(choice).await?;
@@ -111,7 +123,8 @@ async fn run(command: Command) -> Result<String> {
                 "notices": frame.notices,
             });
             if plots {
-                report["plots"] = serde_json::to_value(&frame.plots).map_err(|e| Error::Io(e.to_string()))?;
+                report["plots"] =
+                    serde_json::to_value(&frame.plots).map_err(|e| Error::Io(e.to_string()))?;
             }
             if timing {
                 report["elapsed_ms"] = elapsed_ms.into();

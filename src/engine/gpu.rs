@@ -20,7 +20,8 @@ pub struct Gpu {
 impl Gpu {
     /// Requests an adapter and a device with the portable WebGPU default limits (what every laptop offers).
     pub async fn new() -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
@@ -37,18 +38,38 @@ impl Gpu {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::Gpu(format!("the GPU adapter '{}' refused a device ({e})", info.name)))?;
+            .map_err(|e| {
+                Error::Gpu(format!(
+                    "the GPU adapter '{}' refused a device ({e})",
+                    info.name
+                ))
+            })?;
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
-        device.set_device_lost_callback(move |_reason, _message| flag.store(true, Ordering::SeqCst));
+        device
+            .set_device_lost_callback(move |_reason, _message| flag.store(true, Ordering::SeqCst));
         // Errors outside an error scope must not panic the worker; every kernel call uses a scope.
         device.on_uncaptured_error(Arc::new(|_error| {}));
-        Ok(Self { device, queue, info, limits, lost, pipelines: RefCell::new(HashMap::new()) })
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            lost,
+            pipelines: RefCell::new(HashMap::new()),
+        })
     }
 
     pub fn adapter_name(&self) -> String {
-        let name = if self.info.name.is_empty() { "unnamed adapter" } else { self.info.name.as_str() };
-        format!("{name} ({:?}, {:?})", self.info.backend, self.info.device_type)
+        let name = if self.info.name.is_empty() {
+            "unnamed adapter"
+        } else {
+            self.info.name.as_str()
+        };
+        format!(
+            "{name} ({:?}, {:?})",
+            self.info.backend, self.info.device_type
+        )
     }
 
     pub fn device(&self) -> &wgpu::Device {
@@ -61,9 +82,16 @@ impl Gpu {
 
     /// Refuses a buffer the device cannot hold, before anything is allocated.
     pub fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
         if bytes > limit {
-            return Err(Error::TooLarge { what: what.into(), needed: bytes, limit });
+            return Err(Error::TooLarge {
+                what: what.into(),
+                needed: bytes,
+                limit,
+            });
         }
         Ok(())
     }
@@ -72,7 +100,9 @@ impl Gpu {
     pub fn check_workgroups(&self, what: &str, groups: u32) -> Result<()> {
         let limit = self.limits.max_compute_workgroups_per_dimension;
         if groups > limit {
-            return Err(Error::Gpu(format!("{what} needs {groups} workgroups; this GPU allows {limit}")));
+            return Err(Error::Gpu(format!(
+                "{what} needs {groups} workgroups; this GPU allows {limit}"
+            )));
         }
         Ok(())
     }
@@ -88,23 +118,32 @@ impl Gpu {
     }
 
     /// The pipeline for `entry` in `source`, built once.
-    pub async fn pipeline(&self, name: &'static str, source: &str, entry: &str) -> Result<Rc<wgpu::ComputePipeline>> {
+    pub async fn pipeline(
+        &self,
+        name: &'static str,
+        source: &str,
+        entry: &str,
+    ) -> Result<Rc<wgpu::ComputePipeline>> {
         if let Some(p) = self.pipelines.borrow().get(name) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(name),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu(format!("building kernel '{name}' failed: {e}")));
         }
@@ -132,10 +171,16 @@ impl Gpu {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
             .collect();
-        let bind_group =
-            self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
         let staging: Vec<wgpu::Buffer> = read
             .iter()
             .map(|(_, bytes)| {
@@ -200,13 +245,19 @@ impl Gpu {
     /// rather than mapped at creation: mapping panics natively when the device is gone, an upload only
     /// reports an error to the surrounding scope.
     pub fn storage(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
         self.upload(label, data, usage)
     }
 
     /// A uniform buffer holding `data`.
     pub fn uniform(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
-        self.upload(label, data, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)
+        self.upload(
+            label,
+            data,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        )
     }
 
     fn upload(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
@@ -215,7 +266,12 @@ impl Gpu {
         }
         // Buffer sizes must be multiples of 4 and bindings non-empty.
         let size = (data.len() as u64).max(4).next_multiple_of(4);
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false });
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: false,
+        });
         if !data.is_empty() {
             self.queue.write_buffer(&buffer, 0, data);
         }

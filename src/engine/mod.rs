@@ -25,7 +25,9 @@ impl std::str::FromStr for BackendChoice {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "gpu" => Ok(Self::Gpu),
-            other => Err(Error::Link(format!("unknown backend '{other}' (use auto, cpu or gpu)"))),
+            other => Err(Error::Link(format!(
+                "unknown backend '{other}' (use auto, cpu or gpu)"
+            ))),
         }
     }
 }
@@ -51,22 +53,32 @@ impl Engine {
     /// Picks an engine. `Gpu` fails when no adapter can be had; `Auto` falls back to the CPU and says why.
     pub async fn new(choice: BackendChoice) -> Result<Self> {
         match choice {
-            BackendChoice::Cpu => Ok(Self::Cpu { reason: "CPU chosen explicitly".into() }),
+            BackendChoice::Cpu => Ok(Self::Cpu {
+                reason: "CPU chosen explicitly".into(),
+            }),
             BackendChoice::Gpu => Ok(Self::Gpu(Box::new(Gpu::new().await?))),
             BackendChoice::Auto => match Gpu::new().await {
                 Ok(gpu) => Ok(Self::Gpu(Box::new(gpu))),
-                Err(e) => Ok(Self::Cpu { reason: format!("{e}: running on CPU") }),
+                Err(e) => Ok(Self::Cpu {
+                    reason: format!("{e}: running on CPU"),
+                }),
             },
         }
     }
 
     pub fn cpu(reason: impl Into<String>) -> Self {
-        Self::Cpu { reason: reason.into() }
+        Self::Cpu {
+            reason: reason.into(),
+        }
     }
 
     pub fn info(&self) -> EngineInfo {
         match self {
-            Self::Cpu { reason } => EngineInfo { kind: "cpu", reason: reason.clone(), adapter: None },
+            Self::Cpu { reason } => EngineInfo {
+                kind: "cpu",
+                reason: reason.clone(),
+                adapter: None,
+            },
             Self::Gpu(gpu) => EngineInfo {
                 kind: "gpu",
                 reason: "WebGPU adapter available".into(),
@@ -84,8 +96,11 @@ impl Engine {
 
     /// Leaves the GPU after a failure (device lost, out of memory); returns the notice for the user.
     pub fn fall_back_to_cpu(&mut self, cause: &Error) -> String {
-        let notice = format!("The GPU failed ({cause}); the run continues on the CPU from where it was.");
-        *self = Self::Cpu { reason: format!("switched to CPU after a GPU failure: {cause}") };
+        let notice =
+            format!("The GPU failed ({cause}); the run continues on the CPU from where it was.");
+        *self = Self::Cpu {
+            reason: format!("switched to CPU after a GPU failure: {cause}"),
+        };
         notice
     }
 }

@@ -7,5 +7,8 @@ pub const RNG_WGSL: &str = include_str!("rng.wgsl");
 
 /// Every WGSL module as compiled (library code included), for validation with naga in `cargo test`.
 pub fn all_wgsl() -> Vec<(&'static str, String)> {
-    vec![("random", random::source()), ("plasticity", plasticity::source())]
+    vec![
+        ("random", random::source()),
+        ("plasticity", plasticity::source()),
+    ]
 }

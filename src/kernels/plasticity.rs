@@ -47,12 +47,21 @@ pub struct Dist {
 
 impl Dist {
     pub fn new(mean: [f32; 2], chol: [f32; 3]) -> Self {
-        Self { mean, l00: chol[0], l10: chol[1], l11: chol[2], _pad: 0.0 }
+        Self {
+            mean,
+            l00: chol[0],
+            l10: chol[1],
+            l11: chol[2],
+            _pad: 0.0,
+        }
     }
 
     /// The input for standard normals z (same arithmetic as the kernel).
     pub fn sample(&self, z: [f32; 2]) -> [f32; 2] {
-        [self.mean[0] + self.l00 * z[0], self.mean[1] + self.l10 * z[0] + self.l11 * z[1]]
+        [
+            self.mean[0] + self.l00 * z[0],
+            self.mean[1] + self.l10 * z[0] + self.l11 * z[1],
+        ]
     }
 }
 
@@ -79,7 +88,14 @@ pub const DIVERGENCE_NORM: f32 = 1e30;
 impl Traj {
     pub fn new(w: [f32; 2], theta: f32) -> Self {
         let n = libm::sqrtf(w[0] * w[0] + w[1] * w[1]);
-        Self { w, ubar: [0.0; 2], theta, max_norm: n, diverged_at: NOT_DIVERGED, _pad: 0 }
+        Self {
+            w,
+            ubar: [0.0; 2],
+            theta,
+            max_norm: n,
+            diverged_at: NOT_DIVERGED,
+            _pad: 0,
+        }
     }
 }
 
@@ -103,7 +119,15 @@ pub struct Job {
 
 impl Job {
     /// `start` must be a multiple of `record_every` so that record slots line up across chunks.
-    pub fn new(rule: Rule, seed: u32, trials: u32, n_traj: u32, start: u32, steps: u32, record_every: u32) -> Self {
+    pub fn new(
+        rule: Rule,
+        seed: u32,
+        trials: u32,
+        n_traj: u32,
+        start: u32,
+        steps: u32,
+        record_every: u32,
+    ) -> Self {
         let n_slots = (start + steps) / record_every - start / record_every;
         Self {
             rule: rule as u32,
@@ -168,7 +192,10 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
                     t.diverged_at = step;
                 } else {
                     t.w = w_new;
-                    t.ubar = [t.ubar[0] + (u[0] - t.ubar[0]) / job.tau, t.ubar[1] + (u[1] - t.ubar[1]) / job.tau];
+                    t.ubar = [
+                        t.ubar[0] + (u[0] - t.ubar[0]) / job.tau,
+                        t.ubar[1] + (u[1] - t.ubar[1]) / job.tau,
+                    ];
                     t.theta += (v * v - t.theta) / job.tau;
                     t.max_norm = t.max_norm.max(n);
                 }
@@ -184,7 +211,12 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
 }
 
 /// The same chunk on the GPU; `trajs` is updated only when the whole chunk succeeded.
-pub async fn advance_gpu(gpu: &Gpu, job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Result<Array3<f32>> {
+pub async fn advance_gpu(
+    gpu: &Gpu,
+    job: &Job,
+    dists: &[Dist],
+    trajs: &mut [Traj],
+) -> Result<Array3<f32>> {
     let traj_bytes = std::mem::size_of_val(trajs) as u64;
     // At least one slot so that the binding is never empty.
     let record_bytes = (trajs.len() * job.n_slots.max(1) as usize * 8) as u64;
@@ -215,7 +247,12 @@ pub async fn advance_gpu(gpu: &Gpu, job: &Job, dists: &[Dist], trajs: &mut [Traj
 
 /// Runs a chunk on the active engine. A GPU failure moves the engine to the CPU, which redoes the chunk
 /// from the unchanged state; the returned notice tells the user.
-pub async fn advance(engine: &mut Engine, job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Result<(Array3<f32>, Option<String>)> {
+pub async fn advance(
+    engine: &mut Engine,
+    job: &Job,
+    dists: &[Dist],
+    trajs: &mut [Traj],
+) -> Result<(Array3<f32>, Option<String>)> {
     if let Some(gpu) = engine.gpu() {
         match advance_gpu(gpu, job, dists, trajs).await {
             Ok(records) => return Ok((records, None)),

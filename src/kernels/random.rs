@@ -27,16 +27,33 @@ pub fn fill_normals_cpu(seed: u32, stream: u32, len: usize) -> Array1<f32> {
 }
 
 /// GPU version.
-pub async fn fill_normals_gpu(gpu: &Gpu, seed: u32, stream: u32, len: usize) -> Result<Array1<f32>> {
+pub async fn fill_normals_gpu(
+    gpu: &Gpu,
+    seed: u32,
+    stream: u32,
+    len: usize,
+) -> Result<Array1<f32>> {
     let bytes = (len.max(1) * 4) as u64;
     gpu.check_size("the random field", bytes)?;
     let groups = len.div_ceil(64) as u32;
     gpu.check_workgroups("the random field", groups)?;
     let pipeline = gpu.pipeline("random", &source(), "fill_normals").await?;
-    let params = FieldParams { seed, stream, len: len as u32, _pad: 0 };
+    let params = FieldParams {
+        seed,
+        stream,
+        len: len as u32,
+        _pad: 0,
+    };
     let uniform = gpu.uniform("field params", bytemuck::bytes_of(&params))?;
     let out = gpu.storage("field", &vec![0u8; bytes as usize])?;
-    let read = gpu.dispatch(&pipeline, &[&uniform, &out], groups.max(1), &[(&out, bytes)]).await?;
+    let read = gpu
+        .dispatch(
+            &pipeline,
+            &[&uniform, &out],
+            groups.max(1),
+            &[(&out, bytes)],
+        )
+        .await?;
     let mut values: Vec<f32> = bytemuck::pod_collect_to_vec(&read[0]);
     values.truncate(len);
     Ok(Array1::from(values))

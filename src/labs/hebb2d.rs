@@ -1,6 +1,9 @@
 //! Lab "Hebbian plasticity in 2-D" (source 000_96160589e547365b.txt): a linear neuron v = wᵀu on correlated
 //! 2-D Gaussian inputs, learning by Hebb, clipped Hebb, Oja, covariance, BCM and instar rules.
 //!
+//! Host-side f64 math (metrics, fits) goes through `libm` so that CPU runs give the same bits natively
+//! and in wasm, where std's transcendental functions come from different implementations.
+//!
 //! Differences from the source listing, on purpose: the listing's `hebb_update` computes `v = w * u`
 //! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
 //! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
@@ -8,7 +11,9 @@
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::kernels::plasticity::{self, Dist, Job, NOT_DIVERGED, Rule, Traj};
-use crate::protocol::{BarSeries, Cell, Frame, Heatmap, LabInfo, Mark, Metric, Plot, PlotBody, Series};
+use crate::protocol::{
+    BarSeries, Cell, Frame, Heatmap, LabInfo, Mark, Metric, Plot, PlotBody, Series,
+};
 use crate::rng::{self, Purpose};
 use crate::state::{StateDoc, VERSION, View};
 use schemars::JsonSchema;
@@ -98,7 +103,13 @@ pub struct Gaussian {
 
 impl Gaussian {
     fn zero_mean(corr: f64) -> Self {
-        Self { var_x: 1.0, var_y: 1.0, corr, mean_x: 0.0, mean_y: 0.0 }
+        Self {
+            var_x: 1.0,
+            var_y: 1.0,
+            corr,
+            mean_x: 0.0,
+            mean_y: 0.0,
+        }
     }
 
     fn cov_xy(&self) -> f64 {
@@ -110,15 +121,25 @@ impl Gaussian {
         let sx = self.var_x.sqrt();
         let sy = self.var_y.sqrt();
         let l11 = sy * (1.0 - self.corr * self.corr).max(0.0).sqrt();
-        Dist::new([self.mean_x as f32, self.mean_y as f32], [sx as f32, (self.corr * sy) as f32, l11 as f32])
+        Dist::new(
+            [self.mean_x as f32, self.mean_y as f32],
+            [sx as f32, (self.corr * sy) as f32, l11 as f32],
+        )
     }
 
     /// The matrix whose principal axis the rule's average update follows: the covariance Σ for the covariance
     /// rule, the correlation ⟨uuᵀ⟩ = Σ + μμᵀ for the others.
     fn drive(&self, rule: Rule) -> [[f64; 2]; 2] {
         let c = self.cov_xy();
-        let (mx, my) = if rule == Rule::Covariance { (0.0, 0.0) } else { (self.mean_x, self.mean_y) };
-        [[self.var_x + mx * mx, c + mx * my], [c + mx * my, self.var_y + my * my]]
+        let (mx, my) = if rule == Rule::Covariance {
+            (0.0, 0.0)
+        } else {
+            (self.mean_x, self.mean_y)
+        };
+        [
+            [self.var_x + mx * mx, c + mx * my],
+            [c + mx * my, self.var_y + my * my],
+        ]
     }
 }
 
@@ -132,14 +153,24 @@ pub fn principal_axis(m: [[f64; 2]; 2]) -> (f64, f64, Option<[f64; 2]>) {
     if rad <= 1e-12 * mid.abs().max(1.0) {
         return (l1, l2, None);
     }
-    let v = if b.abs() > 1e-15 { [l1 - c, b] } else if a >= c { [1.0, 0.0] } else { [0.0, 1.0] };
+    let v = if b.abs() > 1e-15 {
+        [l1 - c, b]
+    } else if a >= c {
+        [1.0, 0.0]
+    } else {
+        [0.0, 1.0]
+    };
     let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
     (l1, l2, Some([v[0] / n, v[1] / n]))
 }
 
 pub fn default_params() -> Params {
     Params {
-        inputs: vec![Gaussian::zero_mean(0.0), Gaussian::zero_mean(0.4), Gaussian::zero_mean(0.9)],
+        inputs: vec![
+            Gaussian::zero_mean(0.0),
+            Gaussian::zero_mean(0.4),
+            Gaussian::zero_mean(0.9),
+        ],
         samples: 500,
         rule: Rule::Hebb,
         eta: 1e-3,
@@ -153,7 +184,14 @@ pub fn default_params() -> Params {
 }
 
 pub fn default_state() -> StateDoc<Params> {
-    StateDoc { version: VERSION, lab: ID.into(), seed: 42, params: default_params(), view: View::default(), hidden: vec![] }
+    StateDoc {
+        version: VERSION,
+        lab: ID.into(),
+        seed: 42,
+        params: default_params(),
+        view: View::default(),
+        hidden: vec![],
+    }
 }
 
 /// Work beyond which a run would take minutes on a laptop CPU.
@@ -166,7 +204,10 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut range = |path: &str, v: f64, lo: f64, hi: f64| {
         if !(lo..=hi).contains(&v) {
-            errs.push(FieldError::new(path, format!("{v} is outside [{lo}, {hi}]")));
+            errs.push(FieldError::new(
+                path,
+                format!("{v} is outside [{lo}, {hi}]"),
+            ));
         }
     };
     range("samples", p.samples.into(), 10.0, 5000.0);
@@ -201,7 +242,10 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
         }
     }
     if p.inputs.is_empty() || p.inputs.len() > 4 {
-        errs.push(FieldError::new("inputs", format!("{} distributions given; use 1 to 4", p.inputs.len())));
+        errs.push(FieldError::new(
+            "inputs",
+            format!("{} distributions given; use 1 to 4", p.inputs.len()),
+        ));
     }
     let updates = u64::from(p.steps) * u64::from(p.trials) * p.inputs.len() as u64;
     if updates > MAX_UPDATES {
@@ -213,7 +257,10 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
     if p.record_every > 0 && p.steps / p.record_every > MAX_RECORDS {
         errs.push(FieldError::new(
             "record_every",
-            format!("{} recorded points per run exceed {MAX_RECORDS}; record less often", p.steps / p.record_every),
+            format!(
+                "{} recorded points per run exceed {MAX_RECORDS}; record less often",
+                p.steps / p.record_every
+            ),
         ));
     }
     errs
@@ -304,7 +351,10 @@ impl Run {
                     .collect()
             })
             .collect();
-        let z = rng::normal4([0; 4], [seed, rng::stream(Purpose::InitialWeights, 0xFF, 0)]);
+        let z = rng::normal4(
+            [0; 4],
+            [seed, rng::stream(Purpose::InitialWeights, 0xFF, 0)],
+        );
         let n_dists = dists.len();
         let mut run = Self {
             trajs: init.clone(),
@@ -328,7 +378,9 @@ impl Run {
         self.trajs = self.init.clone();
         self.step = 0;
         let trials = self.state.params.trials as usize;
-        self.paths = (0..self.dists.len()).map(|d| vec![(0, self.init[d * trials].w)]).collect();
+        self.paths = (0..self.dists.len())
+            .map(|d| vec![(0, self.init[d * trials].w)])
+            .collect();
         self.fits = vec![SlopeFit::default(); self.trajs.len()];
         self.reported_divergence.fill(false);
         self.sent_static = false;
@@ -346,9 +398,16 @@ impl Run {
     pub fn check_limits(&self, engine: &Engine) -> Result<()> {
         if let Some(gpu) = engine.gpu() {
             let p = &self.state.params;
-            let chunk = if self.state.view.speed == 0 { p.steps } else { self.state.view.speed.min(p.steps) };
+            let chunk = if self.state.view.speed == 0 {
+                p.steps
+            } else {
+                self.state.view.speed.min(p.steps)
+            };
             let slots = u64::from(chunk / p.record_every + 1);
-            gpu.check_size("the recorded trajectories of one frame", self.trajs.len() as u64 * slots * 8)?;
+            gpu.check_size(
+                "the recorded trajectories of one frame",
+                self.trajs.len() as u64 * slots * 8,
+            )?;
         }
         Ok(())
     }
@@ -361,11 +420,24 @@ impl Run {
         if remaining > 0 {
             let re = p.record_every;
             // Keep chunk boundaries on record boundaries so record slots line up (the last chunk may be short).
-            let want = if max_steps == 0 { remaining } else { (max_steps.div_ceil(re) * re).max(re) };
+            let want = if max_steps == 0 {
+                remaining
+            } else {
+                (max_steps.div_ceil(re) * re).max(re)
+            };
             let steps = want.min(remaining);
-            let job = Job::new(p.rule, self.state.seed, p.trials, self.trajs.len() as u32, self.step, steps, re)
-                .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
-            let (records, notice) = plasticity::advance(engine, &job, &self.dists, &mut self.trajs).await?;
+            let job = Job::new(
+                p.rule,
+                self.state.seed,
+                p.trials,
+                self.trajs.len() as u32,
+                self.step,
+                steps,
+                re,
+            )
+            .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
+            let (records, notice) =
+                plasticity::advance(engine, &job, &self.dists, &mut self.trajs).await?;
             notices.extend(notice);
             let half = p.steps / 2;
             let first_slot = self.step / re;
@@ -376,9 +448,9 @@ impl Run {
                     if i % p.trials as usize == 0 {
                         self.paths[i / p.trials as usize].push((at, w));
                     }
-                    let norm = f64::from(w[0]).hypot(f64::from(w[1]));
+                    let norm = libm::hypot(f64::from(w[0]), f64::from(w[1]));
                     if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
-                        self.fits[i].add(f64::from(at), norm.ln());
+                        self.fits[i].add(f64::from(at), libm::log(norm));
                     }
                 }
             }
@@ -403,16 +475,23 @@ impl Run {
         plots.push(self.norm_plot());
         plots.push(self.angle_plot());
         plots.push(self.growth_plot());
-        Frame { step: u64::from(self.step), total: u64::from(p.steps), done: self.done(), plots, metrics: self.metrics(), notices }
+        Frame {
+            step: u64::from(self.step),
+            total: u64::from(p.steps),
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices,
+        }
     }
 
     fn divergence_notices(&mut self) -> Vec<String> {
         let trials = self.state.params.trials as usize;
         let mut out = Vec::new();
         for d in 0..self.dists.len() {
-            let first = self.trajs[d * trials..(d + 1) * trials].iter().filter_map(|t| {
-                (t.diverged_at != NOT_DIVERGED).then_some(t.diverged_at)
-            });
+            let first = self.trajs[d * trials..(d + 1) * trials]
+                .iter()
+                .filter_map(|t| (t.diverged_at != NOT_DIVERGED).then_some(t.diverged_at));
             if let Some(at) = first.min()
                 && !self.reported_divergence[d]
             {
@@ -442,7 +521,10 @@ impl Run {
             name: format!("principal axis of {}", Self::name(d)),
             mark: Mark::Dashed,
             color: None,
-            points: vec![[-half_len * e[0], -half_len * e[1]], [half_len * e[0], half_len * e[1]]],
+            points: vec![
+                [-half_len * e[0], -half_len * e[1]],
+                [half_len * e[0], half_len * e[1]],
+            ],
         })
     }
 
@@ -451,7 +533,12 @@ impl Run {
             .samples
             .iter()
             .enumerate()
-            .map(|(d, s)| Series { name: Self::name(d), mark: Mark::Scatter, color: None, points: s.clone() })
+            .map(|(d, s)| Series {
+                name: Self::name(d),
+                mark: Mark::Scatter,
+                color: None,
+                points: s.clone(),
+            })
             .collect();
         series.push(Series {
             name: "weight vector w".into(),
@@ -478,7 +565,8 @@ impl Run {
         let n = 61u32;
         // Values at cell centres: the heatmap tiles [-3, 3]² with n × n cells.
         let at = |k: u32| -3.0 + 6.0 * (f64::from(k) + 0.5) / f64::from(n);
-        let values = (0..n).flat_map(|iy| (0..n).map(move |ix| (at(ix), at(iy))))
+        let values = (0..n)
+            .flat_map(|iy| (0..n).map(move |ix| (at(ix), at(iy))))
             .map(|(x, y)| self.w_demo[0] * x + self.w_demo[1] * y)
             .collect();
         Plot {
@@ -509,7 +597,10 @@ impl Run {
     }
 
     fn trajectory_plot(&self, d: usize) -> Plot {
-        let path: Vec<[f64; 2]> = self.paths[d].iter().map(|(_, w)| [f64::from(w[0]), f64::from(w[1])]).collect();
+        let path: Vec<[f64; 2]> = self.paths[d]
+            .iter()
+            .map(|(_, w)| [f64::from(w[0]), f64::from(w[1])])
+            .collect();
         let reach = path
             .iter()
             .chain(self.samples[d].iter())
@@ -518,22 +609,42 @@ impl Run {
         let lim = nice_ceil(reach * 1.05).min(1e31);
         let last = path.last().copied().unwrap_or([0.0, 0.0]);
         let mut series = vec![
-            Series { name: "inputs".into(), mark: Mark::Scatter, color: Some("rgba(128,128,128,0.35)".into()), points: self.samples[d].clone() },
+            Series {
+                name: "inputs".into(),
+                mark: Mark::Scatter,
+                color: Some("rgba(128,128,128,0.35)".into()),
+                points: self.samples[d].clone(),
+            },
             Series {
                 name: format!("w every {} updates", self.state.params.record_every),
                 mark: Mark::Trajectory,
                 color: Some("#1f77b4".into()),
                 points: path,
             },
-            Series { name: "current w".into(), mark: Mark::Arrows, color: Some("#d62728".into()), points: vec![[0.0, 0.0], last] },
+            Series {
+                name: "current w".into(),
+                mark: Mark::Arrows,
+                color: Some("#d62728".into()),
+                points: vec![[0.0, 0.0], last],
+            },
         ];
         series.extend(self.axis_series(d, lim * 2.0));
         Plot {
             id: format!("traj_{}", d + 1),
-            title: format!("Weight trajectory on {} ({})", Self::name(d), self.describe(d)),
+            title: format!(
+                "Weight trajectory on {} ({})",
+                Self::name(d),
+                self.describe(d)
+            ),
             x_label: "w₁ (and u₁)".into(),
             y_label: "w₂ (and u₂)".into(),
-            body: PlotBody::Xy { x_range: Some([-lim, lim]), y_range: Some([-lim, lim]), equal_aspect: true, series, heatmap: None },
+            body: PlotBody::Xy {
+                x_range: Some([-lim, lim]),
+                y_range: Some([-lim, lim]),
+                equal_aspect: true,
+                series,
+                heatmap: None,
+            },
         }
     }
 
@@ -558,7 +669,12 @@ impl Run {
                 color: None,
                 points: path
                     .iter()
-                    .map(|(t, w)| [f64::from(*t), f64::from(w[0]).hypot(f64::from(w[1])).ln()])
+                    .map(|(t, w)| {
+                        [
+                            f64::from(*t),
+                            libm::log(libm::hypot(f64::from(w[0]), f64::from(w[1]))),
+                        ]
+                    })
                     .collect(),
             })
             .collect();
@@ -572,11 +688,16 @@ impl Run {
                         .iter()
                         .find(|(t, _)| f64::from(*t) >= steps / 2.0)
                         .map(|(t0, w)| {
-                            let y0 = f64::from(w[0]).hypot(f64::from(w[1])).ln();
+                            let y0 = libm::log(libm::hypot(f64::from(w[0]), f64::from(w[1])));
                             let rate = p.eta * self.axis(d).0;
-                            vec![[f64::from(*t0), y0], [steps, y0 + rate * (steps - f64::from(*t0))]]
+                            vec![
+                                [f64::from(*t0), y0],
+                                [steps, y0 + rate * (steps - f64::from(*t0))],
+                            ]
                         }),
-                    Rule::HebbClip => Some(vec![[0.0, p.w_max.ln()], [steps, p.w_max.ln()]]),
+                    Rule::HebbClip => {
+                        Some(vec![[0.0, libm::log(p.w_max)], [steps, libm::log(p.w_max)]])
+                    }
                     Rule::Oja => Some(vec![[0.0, 0.0], [steps, 0.0]]),
                     _ => None,
                 };
@@ -587,7 +708,12 @@ impl Run {
                         _ => "‖w‖ = 1".into(),
                     };
                     if p.rule == Rule::Hebb || d == 0 {
-                        series.push(Series { name, mark: Mark::Dashed, color: None, points });
+                        series.push(Series {
+                            name,
+                            mark: Mark::Dashed,
+                            color: None,
+                            points,
+                        });
                     }
                 }
             }
@@ -597,7 +723,13 @@ impl Run {
             title: "Length of w over time (first run of each distribution)".into(),
             x_label: "update".into(),
             y_label: "ln ‖w‖".into(),
-            body: PlotBody::Xy { x_range: Some([0.0, f64::from(p.steps)]), y_range: None, equal_aspect: false, series, heatmap: None },
+            body: PlotBody::Xy {
+                x_range: Some([0.0, f64::from(p.steps)]),
+                y_range: None,
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
         }
     }
 
@@ -609,7 +741,10 @@ impl Run {
                     name: Self::name(d),
                     mark: Mark::Line,
                     color: None,
-                    points: self.paths[d].iter().map(|(t, w)| [f64::from(*t), angle_deg(*w, e)]).collect(),
+                    points: self.paths[d]
+                        .iter()
+                        .map(|(t, w)| [f64::from(*t), angle_deg(*w, e)])
+                        .collect(),
                 })
             })
             .collect();
@@ -633,13 +768,18 @@ impl Run {
         let trials = self.state.params.trials as usize;
         (0..self.dists.len())
             .map(|d| {
-                let slopes: Vec<f64> = self.fits[d * trials..(d + 1) * trials].iter().filter_map(SlopeFit::slope).collect();
+                let slopes: Vec<f64> = self.fits[d * trials..(d + 1) * trials]
+                    .iter()
+                    .filter_map(SlopeFit::slope)
+                    .collect();
                 if slopes.is_empty() {
                     return (None, None);
                 }
                 let n = slopes.len() as f64;
                 let mean = slopes.iter().sum::<f64>() / n;
-                let sd = (slopes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+                let sd = (slopes.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>()
+                    / (n - 1.0).max(1.0))
+                .sqrt();
                 (Some(mean), Some(sd))
             })
             .collect()
@@ -650,12 +790,17 @@ impl Run {
         let rates = self.growth_rates();
         let mut series = vec![BarSeries {
             name: format!("measured (mean of {} runs, second half)", p.trials),
-            values: rates.iter().map(|(m, _)| m.map_or(0.0, |m| 1000.0 * m)).collect(),
+            values: rates
+                .iter()
+                .map(|(m, _)| m.map_or(0.0, |m| 1000.0 * m))
+                .collect(),
         }];
         if p.rule == Rule::Hebb && self.state.view.theory {
             series.push(BarSeries {
                 name: "theory η λ₁".into(),
-                values: (0..self.dists.len()).map(|d| 1000.0 * p.eta * self.axis(d).0).collect(),
+                values: (0..self.dists.len())
+                    .map(|d| 1000.0 * p.eta * self.axis(d).0)
+                    .collect(),
             });
         }
         Plot {
@@ -663,7 +808,10 @@ impl Run {
             title: "Growth rate of ln ‖w‖".into(),
             x_label: "input distribution".into(),
             y_label: "d ln‖w‖ / d update (× 1000)".into(),
-            body: PlotBody::Bars { categories: (0..self.dists.len()).map(Self::name).collect(), series },
+            body: PlotBody::Bars {
+                categories: (0..self.dists.len()).map(Self::name).collect(),
+                series,
+            },
         }
     }
 
@@ -682,26 +830,54 @@ impl Run {
                 Some(e) => runs.iter().map(|t| abs_cos(t.w, e)).collect(),
                 None => vec![],
             };
-            let mean_cos = if cos.is_empty() { f64::NAN } else { cos.iter().sum::<f64>() / cos.len() as f64 };
+            let mean_cos = if cos.is_empty() {
+                f64::NAN
+            } else {
+                cos.iter().sum::<f64>() / cos.len() as f64
+            };
             let min_cos = cos.iter().copied().fold(f64::INFINITY, f64::min);
             out.push(Metric::new(format!("{n} λ₁"), l1, ""));
             out.push(Metric::new(format!("{n} λ₂"), l2, ""));
             out.push(Metric::new(format!("{n} w₁ (run 1)"), f64::from(w[0]), ""));
             out.push(Metric::new(format!("{n} w₂ (run 1)"), f64::from(w[1]), ""));
-            out.push(Metric::new(format!("{n} ‖w‖ (run 1)"), f64::from(w[0]).hypot(f64::from(w[1])), ""));
-            out.push(Metric::new(format!("{n} mean |cos(w, e₁)|"), mean_cos, ""));
-            out.push(Metric::new(format!("{n} min |cos(w, e₁)|"), if cos.is_empty() { f64::NAN } else { min_cos }, ""));
             out.push(Metric::new(
-                format!("{n} max ‖w‖ over all runs and updates"),
-                runs.iter().map(|t| f64::from(t.max_norm)).fold(0.0, f64::max),
+                format!("{n} ‖w‖ (run 1)"),
+                libm::hypot(f64::from(w[0]), f64::from(w[1])),
                 "",
             ));
-            out.push(Metric::new(format!("{n} growth rate of ln‖w‖ (mean)"), rates[d].0.unwrap_or(f64::NAN), "/update"));
-            out.push(Metric::new(format!("{n} growth rate of ln‖w‖ (sd)"), rates[d].1.unwrap_or(f64::NAN), "/update"));
-            out.push(Metric::new(format!("{n} theory η λ₁"), p.eta * l1, "/update"));
+            out.push(Metric::new(format!("{n} mean |cos(w, e₁)|"), mean_cos, ""));
+            out.push(Metric::new(
+                format!("{n} min |cos(w, e₁)|"),
+                if cos.is_empty() { f64::NAN } else { min_cos },
+                "",
+            ));
+            out.push(Metric::new(
+                format!("{n} max ‖w‖ over all runs and updates"),
+                runs.iter()
+                    .map(|t| f64::from(t.max_norm))
+                    .fold(0.0, f64::max),
+                "",
+            ));
+            out.push(Metric::new(
+                format!("{n} growth rate of ln‖w‖ (mean)"),
+                rates[d].0.unwrap_or(f64::NAN),
+                "/update",
+            ));
+            out.push(Metric::new(
+                format!("{n} growth rate of ln‖w‖ (sd)"),
+                rates[d].1.unwrap_or(f64::NAN),
+                "/update",
+            ));
+            out.push(Metric::new(
+                format!("{n} theory η λ₁"),
+                p.eta * l1,
+                "/update",
+            ));
             out.push(Metric::new(
                 format!("{n} diverged runs"),
-                runs.iter().filter(|t| t.diverged_at != NOT_DIVERGED).count() as f64,
+                runs.iter()
+                    .filter(|t| t.diverged_at != NOT_DIVERGED)
+                    .count() as f64,
                 "",
             ));
         }
@@ -711,22 +887,32 @@ impl Run {
 
 /// The smallest of 1, 2, 2.5, 5 × 10ᵏ at or above x, so axis ends fall on round numbers.
 fn nice_ceil(x: f64) -> f64 {
-    let base = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * base).find(|v| *v >= x).unwrap_or(10.0 * base)
+    let base = libm::pow(10.0, libm::log10(x).floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * base)
+        .find(|v| *v >= x)
+        .unwrap_or(10.0 * base)
 }
 
 fn abs_cos(w: [f32; 2], e: [f64; 2]) -> f64 {
     let (x, y) = (f64::from(w[0]), f64::from(w[1]));
-    let n = x.hypot(y);
-    if n == 0.0 { f64::NAN } else { ((x * e[0] + y * e[1]) / n).abs() }
+    let n = libm::hypot(x, y);
+    if n == 0.0 {
+        f64::NAN
+    } else {
+        ((x * e[0] + y * e[1]) / n).abs()
+    }
 }
 
 fn angle_deg(w: [f32; 2], e: [f64; 2]) -> f64 {
-    abs_cos(w, e).min(1.0).acos().to_degrees()
+    libm::acos(abs_cos(w, e).min(1.0)).to_degrees()
 }
 
 fn prose(md: &str) -> Cell {
-    Cell::Prose { html: crate::markdown::to_html(md) }
+    Cell::Prose {
+        html: crate::markdown::to_html(md),
+    }
 }
 
 fn exercise(title: &str, prompt: &str, hints: &[&str]) -> Cell {
@@ -750,10 +936,17 @@ pub fn cells() -> Vec<Cell> {
              \\Sigma_2 = \\begin{pmatrix}1 & 0.4\\\\ 0.4 & 1\\end{pmatrix},\\quad \
              \\Sigma_3 = \\begin{pmatrix}1 & 0.9\\\\ 0.9 & 1\\end{pmatrix}.$$",
         ),
-        Cell::Controls { title: "Inputs".into(), fields: vec!["inputs".into(), "samples".into()] },
+        Cell::Controls {
+            title: "Inputs".into(),
+            fields: vec!["inputs".into(), "samples".into()],
+        },
         prose("## Exercise 1 · Sampling inputs and visualisation"),
-        Cell::Plot { id: "inputs".into() },
-        Cell::Plot { id: "activation".into() },
+        Cell::Plot {
+            id: "inputs".into(),
+        },
+        Cell::Plot {
+            id: "activation".into(),
+        },
         exercise(
             "Exercise 1",
             "Draw 500 samples from each distribution and a random weight vector $\\mathbf{w} \\sim \\mathcal{N}(0, I)$. \
@@ -794,10 +987,18 @@ pub fn cells() -> Vec<Cell> {
             ],
         },
         Cell::Run,
-        Cell::Plot { id: "traj_1".into() },
-        Cell::Plot { id: "traj_2".into() },
-        Cell::Plot { id: "traj_3".into() },
-        Cell::Plot { id: "traj_4".into() },
+        Cell::Plot {
+            id: "traj_1".into(),
+        },
+        Cell::Plot {
+            id: "traj_2".into(),
+        },
+        Cell::Plot {
+            id: "traj_3".into(),
+        },
+        Cell::Plot {
+            id: "traj_4".into(),
+        },
         exercise(
             "Exercise 2a · Simple Hebb",
             "With $\\eta = 10^{-3}$, 2000 updates and a random $\\mathbf{w}_0$, follow the trajectory on each distribution \
@@ -820,7 +1021,9 @@ pub fn cells() -> Vec<Cell> {
         ),
         Cell::Plot { id: "norm".into() },
         Cell::Plot { id: "angle".into() },
-        Cell::Plot { id: "growth".into() },
+        Cell::Plot {
+            id: "growth".into(),
+        },
         exercise(
             "Beyond the source · Theory check",
             "For simple Hebb, compare the measured growth rate of $\\ln\\lVert\\mathbf{w}\\rVert$ with $\\eta\\lambda_1$. \
@@ -842,6 +1045,8 @@ pub fn cells() -> Vec<Cell> {
                  and the weights decay; BCM needs skewed or non-zero-mean inputs to select anything.",
             ],
         ),
-        Cell::Metrics { title: "Report".into() },
+        Cell::Metrics {
+            title: "Report".into(),
+        },
     ]
 }

@@ -12,12 +12,23 @@ pub fn catalog() -> Vec<LabInfo> {
 }
 
 fn unknown(id: &str) -> Error {
-    Error::UnknownLab(id.into(), catalog().iter().map(|l| l.id).collect::<Vec<_>>().join(", "))
+    Error::UnknownLab(
+        id.into(),
+        catalog()
+            .iter()
+            .map(|l| l.id)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
 pub fn manifest(id: &str) -> Result<Manifest> {
     match id {
-        hebb2d::ID => Ok(Manifest { info: hebb2d::info(), cells: hebb2d::cells(), schema: schema(id)? }),
+        hebb2d::ID => Ok(Manifest {
+            info: hebb2d::info(),
+            cells: hebb2d::cells(),
+            schema: schema(id)?,
+        }),
         _ => Err(unknown(id)),
     }
 }
@@ -54,7 +65,8 @@ enum Typed {
 }
 
 fn typed(state: &AnyState) -> Result<Typed> {
-    let parse = |e: serde_json::Error| Error::Invalid(vec![FieldError::new("params", e.to_string())]);
+    let parse =
+        |e: serde_json::Error| Error::Invalid(vec![FieldError::new("params", e.to_string())]);
     match state.lab.as_str() {
         hebb2d::ID => {
             let params = serde_json::from_value(state.params.clone()).map_err(parse)?;

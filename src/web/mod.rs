@@ -26,7 +26,8 @@ fn js_err(e: Error) -> JsError {
 }
 
 fn from_js(state: JsValue) -> Result<AnyState, JsError> {
-    serde_wasm_bindgen::from_value(state).map_err(|e| JsError::new(&format!("not a state document: {e}")))
+    serde_wasm_bindgen::from_value(state)
+        .map_err(|e| JsError::new(&format!("not a state document: {e}")))
 }
 
 /// The labs that work: `[{id, title, summary, source}]`.
@@ -84,7 +85,9 @@ impl WorkerEngine {
             Ok(engine) => engine,
             Err(e) => Engine::cpu(format!("{e}: running on CPU")),
         };
-        Ok(WorkerEngine { inner: Rc::new(RefCell::new(Inner { engine, run: None })) })
+        Ok(WorkerEngine {
+            inner: Rc::new(RefCell::new(Inner { engine, run: None })),
+        })
     }
 
     /// `{kind, reason, adapter}`.
@@ -95,7 +98,10 @@ impl WorkerEngine {
     /// Prepares a run of `state` at step 0 (throws with the reasons when the state cannot run).
     pub fn start(&self, state: JsValue) -> Result<(), JsError> {
         let state = from_js(state)?;
-        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+        let mut inner = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))?;
         inner.run = None;
         let errs = labs::validate(&state);
         if !errs.is_empty() {
@@ -110,9 +116,13 @@ impl WorkerEngine {
     pub fn advance(&self, max_steps: u32) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut guard = inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+            let mut guard = inner
+                .try_borrow_mut()
+                .map_err(|_| JsError::new("the engine is busy"))?;
             let Inner { engine, run } = &mut *guard;
-            let run = run.as_mut().ok_or_else(|| JsError::new("nothing to run: start a state first"))?;
+            let run = run
+                .as_mut()
+                .ok_or_else(|| JsError::new("nothing to run: start a state first"))?;
             let frame = run.advance(engine, max_steps).await.map_err(js_err)?;
             Ok(to_js(&frame)?)
         })
@@ -120,14 +130,23 @@ impl WorkerEngine {
 
     /// The current frame without computing.
     pub fn snapshot(&self) -> Result<JsValue, JsError> {
-        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
-        let run = inner.run.as_mut().ok_or_else(|| JsError::new("nothing to show: start a state first"))?;
+        let mut inner = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))?;
+        let run = inner
+            .run
+            .as_mut()
+            .ok_or_else(|| JsError::new("nothing to show: start a state first"))?;
         to_js(&run.snapshot())
     }
 
     /// Back to step 0 of the current run.
     pub fn reset(&self) -> Result<(), JsError> {
-        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsError::new("the engine is busy"))?;
+        let mut inner = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))?;
         if let Some(run) = inner.run.as_mut() {
             run.reset();
         }

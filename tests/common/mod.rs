@@ -1,4 +1,6 @@
 //! Shared test helpers: the native GPU (lavapipe in CI) when one is present.
+pub mod golden;
+
 use hebbian_playground::engine::Gpu;
 
 /// The GPU, or None with a note. With HEBBIAN_REQUIRE_GPU=1 (set by the README test command) a missing
@@ -7,7 +9,9 @@ use hebbian_playground::engine::Gpu;
 pub fn gpu() -> Option<Gpu> {
     match pollster::block_on(Gpu::new()) {
         Ok(gpu) => Some(gpu),
-        Err(e) if std::env::var("HEBBIAN_REQUIRE_GPU").as_deref() == Ok("1") => panic!("no GPU for the kernel tests: {e}"),
+        Err(e) if std::env::var("HEBBIAN_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("no GPU for the kernel tests: {e}")
+        }
         Err(e) => {
             eprintln!("skipping GPU comparison: {e}");
             None

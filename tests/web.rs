@@ -1,0 +1,112 @@
+//! In-browser tests (wasm-bindgen-test in headless Chromium, WebGPU on SwiftShader): every kernel against
+//! its CPU twin on the browser's WebGPU, and the CPU path's bits equal to the native ones.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "common/golden.rs"]
+mod golden;
+
+use hebbian_playground::engine::{BackendChoice, Engine, Gpu};
+use hebbian_playground::kernels::plasticity::{self, Dist, Job, Rule, Traj};
+use hebbian_playground::kernels::random;
+use hebbian_playground::labs::{self, Run};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn gpu() -> Gpu {
+    Gpu::new()
+        .await
+        .expect("the test browser must offer WebGPU (see webdriver.json)")
+}
+
+#[wasm_bindgen_test]
+async fn random_field_matches_cpu_on_webgpu() {
+    let gpu = gpu().await;
+    let cpu = random::fill_normals_cpu(42, 7, 1001);
+    let out = random::fill_normals_gpu(&gpu, 42, 7, 1001)
+        .await
+        .expect("gpu fill");
+    for (a, b) in cpu.iter().zip(out.iter()) {
+        // Same integers; the floats differ by the GPU's log and sqrt (a few ulps: rng.wgsl brings its own sin/cos).
+        assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "cpu {a} gpu {b}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn plasticity_matches_cpu_on_webgpu() {
+    let gpu = gpu().await;
+    let d = vec![
+        Dist::new([0.0, 0.0], [1.0, 0.9, 0.4359]),
+        Dist::new([1.0, 0.5], [0.5, 0.2, 0.7]),
+    ];
+    for rule in [
+        Rule::Hebb,
+        Rule::HebbClip,
+        Rule::Oja,
+        Rule::Covariance,
+        Rule::Bcm,
+        Rule::Instar,
+    ] {
+        let start: Vec<Traj> = (0..8)
+            .map(|i| Traj::new([(i as f32).cos(), (i as f32).sin()], 0.5))
+            .collect();
+        let (mut c, mut g) = (start.clone(), start);
+        let job = Job::new(rule, 3, 4, 8, 0, 500, 10).with_rates(2e-3, 1.5, 50.0);
+        let rc = plasticity::advance_cpu(&job, &d, &mut c);
+        let rg = plasticity::advance_gpu(&gpu, &job, &d, &mut g)
+            .await
+            .expect("gpu chunk");
+        for (a, b) in rc.iter().zip(rg.iter()) {
+            assert!(
+                (a - b).abs() <= 1e-3 * (1.0 + a.abs()),
+                "{rule:?}: cpu {a} gpu {b}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_cpu_path_in_wasm_gives_the_native_bits() {
+    let state = labs::default_state("hebb2d").expect("lab");
+    let mut engine = Engine::new(BackendChoice::Cpu).await.expect("cpu");
+    let mut run = Run::start(&state, &engine).expect("start");
+    let frame = run.advance(&mut engine, 0).await.expect("run");
+    let bits = |name: &str| {
+        frame
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.value)
+            .expect(name)
+            .to_bits()
+    };
+    assert_eq!(bits("Σ3 w₁ (run 1)"), golden::SIGMA3_W1);
+    assert_eq!(bits("Σ3 w₂ (run 1)"), golden::SIGMA3_W2);
+    assert_eq!(bits("Σ3 growth rate of ln‖w‖ (mean)"), golden::SIGMA3_RATE);
+}
+
+#[wasm_bindgen_test]
+async fn the_whole_lab_agrees_between_webgpu_and_cpu() {
+    let state = labs::default_state("hebb2d").expect("lab");
+    let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
+    let mut gpu = Engine::new(BackendChoice::Gpu).await.expect("webgpu");
+    let a = Run::start(&state, &cpu)
+        .expect("start")
+        .advance(&mut cpu, 0)
+        .await
+        .expect("cpu run");
+    let b = Run::start(&state, &gpu)
+        .expect("start")
+        .advance(&mut gpu, 0)
+        .await
+        .expect("gpu run");
+    assert!(b.notices.is_empty(), "{:?}", b.notices);
+    for (x, y) in a.metrics.iter().zip(&b.metrics) {
+        let (u, v) = (x.value.unwrap_or(0.0), y.value.unwrap_or(0.0));
+        assert!(
+            (u - v).abs() <= 1e-3 * (1.0 + u.abs()),
+            "{}: cpu {u} gpu {v}",
+            x.name
+        );
+    }
+}
