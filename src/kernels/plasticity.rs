@@ -2,8 +2,8 @@
 //! kernels/plasticity.wgsl. Trajectory i follows distribution i / trials with its own input stream.
 //!
 //! Rules (v = wᵀu, one freshly drawn input per step, Dayan & Abbott ch. 8 notation):
-//! - hebb:       Δw = η v u                         (000, exercise 2a; the listing's `v = w * u` is elementwise,
-//!                                                   we use the dot product the equation asks for)
+//! - hebb:       Δw = η v u  (000, exercise 2a; the listing's `v = w * u` is elementwise, we use the dot
+//!   product the equation asks for)
 //! - hebb_clip:  hebb, then w ← w / max(1, ‖w‖ / w_max)    (000, exercise 2b)
 //! - oja:        Δw = η v (u − v w)
 //! - covariance: Δw = η v (u − ū), ū a running mean of u with time constant τ steps
@@ -187,8 +187,8 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
                     w_new = [w_new[0] * s, w_new[1] * s];
                     n = job.w_max;
                 }
-                // `!(n <= bound)` also catches NaN. A diverged trajectory keeps its last finite state.
-                if !(n <= DIVERGENCE_NORM) {
+                // A diverged trajectory keeps its last finite state.
+                if n.is_nan() || n > DIVERGENCE_NORM {
                     t.diverged_at = step;
                 } else {
                     t.w = w_new;
@@ -200,7 +200,7 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
                     t.max_norm = t.max_norm.max(n);
                 }
             }
-            if (step + 1) % job.record_every == 0 {
+            if (step + 1).is_multiple_of(job.record_every) {
                 let slot = ((step + 1) / job.record_every - 1 - first_slot) as usize;
                 records[[i, slot, 0]] = t.w[0];
                 records[[i, slot, 1]] = t.w[1];

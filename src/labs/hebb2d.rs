@@ -821,7 +821,7 @@ impl Run {
         let trials = p.trials as usize;
         let rates = self.growth_rates();
         let mut out = vec![Metric::new("update", f64::from(self.step), "")];
-        for d in 0..self.dists.len() {
+        for (d, rate) in rates.iter().enumerate() {
             let n = Self::name(d);
             let (l1, l2, e) = self.axis(d);
             let runs = &self.trajs[d * trials..(d + 1) * trials];
@@ -860,12 +860,12 @@ impl Run {
             ));
             out.push(Metric::new(
                 format!("{n} growth rate of ln‖w‖ (mean)"),
-                rates[d].0.unwrap_or(f64::NAN),
+                rate.0.unwrap_or(f64::NAN),
                 "/update",
             ));
             out.push(Metric::new(
                 format!("{n} growth rate of ln‖w‖ (sd)"),
-                rates[d].1.unwrap_or(f64::NAN),
+                rate.1.unwrap_or(f64::NAN),
                 "/update",
             ));
             out.push(Metric::new(

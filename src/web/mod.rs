@@ -113,6 +113,9 @@ impl WorkerEngine {
     }
 
     /// Up to `max_steps` more updates (0: to the end); resolves to a frame.
+    // The borrow spans the GPU readback on purpose: worker.js never overlaps calls, and if one did, the
+    // `try_borrow_mut` above turns it into a "busy" error instead of a panic.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub fn advance(&self, max_steps: u32) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {

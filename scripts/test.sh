@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine (scripts/setup.sh) and runs every test: format and lints, native tests (GPU kernels
+# on lavapipe), wasm tests in headless Chromium (WebGPU on SwiftShader), the page build, and end-to-end tests
+# of the page in headless Chromium driven by playwright-core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+# wgpu on lavapipe (Vulkan on the CPU); a missing adapter fails the kernel tests instead of skipping them.
+export WGPU_BACKEND=vulkan HEBBIAN_REQUIRE_GPU=1
+XDG_RUNTIME_DIR="$(mktemp -d)"
+export XDG_RUNTIME_DIR
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --no-default-features --all-targets -- -D warnings
+
+step "native tests (CPU twins, kernels on lavapipe, labs, links, CLI)"
+cargo test
+
+step "wasm tests in headless Chromium (WebGPU on SwiftShader)"
+WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --target wasm32-unknown-unknown --no-default-features --test web
+
+step "page build"
+trunk build
+
+step "end-to-end tests in headless Chromium"
+HEBBIAN_SKIP_BUILD=1 node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,483 @@
+// End-to-end tests of the built site (dist/): the landing page, the hebb2d lab on WebGPU (SwiftShader) and on
+// the CPU, permalinks, classroom links, the embed API (www/host-example.html) and the GPU → CPU fallback.
+//
+// Run: node --test tests/e2e/lab.test.mjs
+// Builds dist/ with `trunk build` first unless HEBBIAN_SKIP_BUILD is set (the test script builds beforehand).
+// Needs /usr/bin/chromium, `npm ci`, and the native CLI (target/debug/hebbian, else `cargo run --bin hebbian`).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(REPO, 'dist');
+const PLOTS = ['inputs', 'activation', 'traj_1', 'traj_2', 'traj_3', 'norm', 'angle', 'growth'];
+const LONG = 120_000; // WebGPU on SwiftShader and 2 cores: be generous.
+
+let server;
+let gpuContext; // one browser with WebGPU (SwiftShader) for every GPU test
+let plainContext; // one browser without WebGPU
+let tmp;
+
+before(async () => {
+  if (!process.env.HEBBIAN_SKIP_BUILD) {
+    execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  tmp = await mkdtemp(join(tmpdir(), 'hebbian-lab-'));
+  server = await serve(DIST);
+  gpuContext = await launch({ webgpu: true });
+  plainContext = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await gpuContext?.close();
+  await plainContext?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+/** Opens `path` (e.g. `?lab=hebb2d#s=…`) in a new page; for a lab, waits until the step-0 frame is drawn. */
+async function open(context, path, { lab = true } = {}) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  const errors = watchConsole(page);
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+  await page.goto(`${server.url}/${path}`);
+  if (lab) await waitIdleAtZero(page);
+  return { page, errors };
+}
+
+/** Waits until the lab shows a fresh, drawn step-0 frame and nothing runs. */
+async function waitIdleAtZero(page) {
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p && p.engine && p.frame && p.frame.step === 0 && !p.running
+      && document.getElementById('app').dataset.drawnStep === '0';
+  }, null, { timeout: LONG });
+}
+
+const button = (page, name) => page.getByRole('button', { name, exact: true });
+
+/** Presses Run from step 0 and waits for the last frame to be drawn; returns that frame's metrics. */
+async function runToEnd(page) {
+  await waitIdleAtZero(page);
+  await button(page, 'Run').click();
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
+  }, null, { timeout: LONG });
+  return page.evaluate(() => window.playground.frame.metrics);
+}
+
+/** Sets a generated control the way a user does (type, then leave the field) and waits for the new run. */
+async function setControl(page, name, value) {
+  const control = page.locator(`[name="${name}"]`);
+  if (await control.evaluate((e) => e.tagName === 'SELECT')) await control.selectOption(String(value));
+  else {
+    await control.fill(String(value));
+    await control.blur();
+  }
+}
+
+/** Commits a state change through the page (as the embed API does) and waits for the fresh step-0 frame. */
+async function commit(page, change) {
+  await page.evaluate((change) => {
+    const p = window.playground;
+    const s = structuredClone(p.state);
+    p.commit({ ...s, ...change, params: { ...s.params, ...change.params }, view: { ...s.view, ...change.view } });
+  }, change);
+  await waitIdleAtZero(page);
+}
+
+/**
+ * Asserts that every plot drew a real picture: its coloured pixels (chroma ≥ 40; grey axes and text do not count)
+ * must be clearly more than those of the same plot drawn with all data removed (title, axes and legend only),
+ * measured in the same page at the same size.
+ */
+async function assertPlotsDrawn(page) {
+  await page.evaluate(async (ids) => {
+    const { renderPlot } = await import('./plots.js');
+    for (const id of ids) {
+      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
+      if (plot.kind === 'xy') {
+        plot.heatmap = null;
+        for (const s of plot.series) s.points = [];
+      } else if (plot.kind === 'bars') {
+        for (const s of plot.series) s.values = [];
+      } else if (plot.kind === 'images') {
+        plot.images = [];
+      }
+      const blank = document.createElement('div');
+      blank.className = 'cell plot';
+      blank.dataset.blank = id;
+      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
+      renderPlot(blank, plot, { toolbar: false });
+    }
+  }, PLOTS);
+  const counts = {};
+  for (const id of PLOTS) {
+    const drawn = await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma: 40 });
+    const blank = await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma: 40 });
+    counts[id] = { drawn, blank };
+  }
+  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
+  for (const [id, { drawn, blank }] of Object.entries(counts)) {
+    assert.ok(drawn > 2 * blank && drawn > blank + 400,
+      `plot ${id}: ${drawn} coloured pixels; the same chart without data has ${blank}`);
+  }
+  return counts;
+}
+
+/** The native CLI's report for a state document. */
+function cliRun(file) {
+  const bin = join(REPO, 'target', 'debug', 'hebbian');
+  const out = existsSync(bin)
+    ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
+    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+const values = (metrics) => metrics.map((m) => [m.name, m.value]);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tests
+
+test('the landing page lists the lab and loads cleanly', async () => {
+  const { page, errors } = await open(plainContext, '', { lab: false });
+  await page.waitForSelector('.lab-list li');
+  const labs = await page.$$eval('.lab-list li', (items) => items.map((li) => ({
+    id: li.dataset.lab, href: li.querySelector('a').getAttribute('href'), title: li.querySelector('a').textContent,
+    summary: li.querySelector('p').textContent,
+  })));
+  assert.equal(labs.length, 1);
+  assert.equal(labs[0].id, 'hebb2d');
+  assert.equal(labs[0].href, '?lab=hebb2d');
+  assert.match(labs[0].title, /Hebbian/);
+  assert.ok(labs[0].summary.length > 20, `summary: ${labs[0].summary}`);
+  assert.equal(await page.locator('h1').textContent(), 'Labs');
+  assert.equal(await page.locator('#messages .message').count(), 0);
+  assert.equal(await page.evaluate(() => window.playground), undefined);
+  // The link leads to the lab.
+  await page.locator('.lab-list a').click();
+  await waitIdleAtZero(page);
+  assert.equal(await page.evaluate(() => window.playground.state.lab), 'hebb2d');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the lab runs on WebGPU and draws every plot', async () => {
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  assert.equal(await page.locator('.engine-line').getAttribute('data-kind'), 'gpu');
+  assert.match(await page.locator('.engine-line').textContent(), /^Engine: GPU/);
+  assert.equal(await page.locator('#engine-badge').getAttribute('data-kind'), 'gpu');
+  const metrics = await runToEnd(page);
+  assert.equal(await page.locator('.progress-text').textContent(), 'update 2000 / 2000');
+  assert.equal(await page.locator('progress').evaluate((p) => p.value), 1);
+  assert.deepEqual(metrics[0], { name: 'update', value: 2000, unit: '' });
+  // Simple Hebb grows without bound: every ‖w‖ is well above its start (~1), and finite.
+  for (const m of metrics.filter((m) => m.name.includes('‖w‖ (run 1)'))) {
+    assert.ok(Number.isFinite(m.value) && m.value > 3, `${m.name} = ${m.value}`);
+  }
+  // The report table shows the same metrics.
+  assert.equal(await page.locator('.metrics tbody tr').count(), metrics.length);
+  await assertPlotsDrawn(page);
+  // No fourth distribution: its plot stays hidden.
+  assert.equal(await page.locator('[data-plot-id="traj_4"]').isHidden(), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a changed experiment survives its link exactly', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await setControl(page, 'eta', 0.002);
+  await page.waitForFunction(() => window.playground.state.params.eta === 0.002);
+  await setControl(page, 'rule', 'oja');
+  await page.waitForFunction(() => window.playground.state.params.rule === 'oja');
+  const metrics = await runToEnd(page);
+  const url = await page.evaluate(() => location.href);
+  const state = await page.evaluate(() => window.playground.state);
+  assert.match(url, /[?&]lab=hebb2d/);
+  assert.match(url, /#s=1\./);
+
+  const second = await open(plainContext, url.slice(server.url.length + 1));
+  assert.equal(await second.page.inputValue('input[name="eta"]'), '0.002');
+  assert.equal(await second.page.inputValue('select[name="rule"]'), 'oja');
+  assert.equal(await second.page.inputValue('input[name="steps"]'), '2000');
+  assert.deepEqual(await second.page.evaluate(() => window.playground.state), state);
+  const again = await runToEnd(second.page);
+  assert.deepEqual(again, metrics);
+  // Oja's rule converges to a unit vector: the link really carried the rule.
+  for (const m of again.filter((m) => m.name.includes('‖w‖ (run 1)'))) {
+    assert.ok(Math.abs(m.value - 1) < 0.2, `${m.name} = ${m.value}`);
+  }
+  assert.deepEqual(errors, []);
+  assert.deepEqual(second.errors, []);
+  await page.close();
+  await second.page.close();
+});
+
+test('the browser CPU path gives exactly the CLI metrics', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  assert.equal(await page.locator('.engine-line').getAttribute('data-kind'), 'cpu');
+  const variants = [{}, { seed: 7, params: { rule: 'covariance', trials: 5 }, view: { speed: 0 } }];
+  for (const [i, change] of variants.entries()) {
+    if (i > 0) await commit(page, change);
+    const metrics = await runToEnd(page);
+    const file = join(tmp, `state-${i}.json`);
+    await writeFile(file, JSON.stringify(await page.evaluate(() => window.playground.state)));
+    const report = cliRun(file);
+    assert.equal(report.engine.kind, 'cpu');
+    assert.deepEqual(metrics.map((m) => m.name), report.metrics.map((m) => m.name));
+    assert.deepEqual(metrics.map((m) => m.unit), report.metrics.map((m) => m.unit));
+    assert.deepEqual(values(metrics), values(report.metrics), `variant ${i}`);
+    assert.ok(metrics.some((m) => m.value === null) || i > 0, 'the default run has undefined (null) metrics');
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('without WebGPU the lab runs on the CPU and says why', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d');
+  assert.equal(await page.evaluate(() => 'gpu' in navigator), false);
+  const line = page.locator('.engine-line');
+  assert.equal(await line.getAttribute('data-kind'), 'cpu');
+  assert.match(await line.textContent(), /^Engine: CPU \(.*WebGPU.*(unavailable|not available|not supported)/i);
+  assert.equal(await page.locator('#engine-badge').getAttribute('data-kind'), 'cpu');
+  await runToEnd(page);
+  assert.equal(await page.locator('.progress-text').textContent(), 'update 2000 / 2000');
+  await assertPlotsDrawn(page);
+  assert.equal(await page.locator('#messages .message.error').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('tampered links show a readable error and the defaults', async () => {
+  const { page: helper } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  const links = await helper.evaluate(() => {
+    const w = window.wasmBindings;
+    const base = window.playground.state;
+    const real = w.encode_link(base);
+    const corr = structuredClone(base);
+    corr.params.inputs[1].corr = 1.5;
+    const xss = { ...structuredClone(base), lab: '<img src=x onerror="window.__xss=1">' };
+    return { real, corr: w.encode_link(corr), xss: w.encode_link(xss) };
+  });
+  await helper.close();
+  assert.match(links.real, /^s=1\./);
+  const cases = [
+    { name: 'garbage', hash: 's=1.garbage!!', message: /could not be read/ },
+    { name: 'truncated', hash: links.real.slice(0, Math.floor(links.real.length / 2)), message: /could not be read/ },
+    { name: 'corr 1.5', hash: links.corr, message: /inputs\/1\/corr: .*not positive semidefinite/ },
+    { name: 'html lab id', hash: links.xss, message: /<img src=x onerror/ },
+  ];
+  for (const c of cases) {
+    const { page, errors } = await open(plainContext, `?lab=hebb2d&backend=cpu#${c.hash}`);
+    const messages = await page.locator('#messages .message.error').allTextContents();
+    assert.equal(messages.length, 1, `${c.name}: ${JSON.stringify(messages)}`);
+    assert.match(messages[0], c.message, c.name);
+    assert.match(messages[0], /Showing the lab's defaults instead/, c.name);
+    assert.doesNotMatch(messages[0], /undefined|\[object|RuntimeError|unreachable/, c.name);
+    // The lab still renders, with the defaults.
+    assert.equal(await page.inputValue('input[name="steps"]'), '2000', c.name);
+    assert.equal(await page.inputValue('input[name="inputs/1/corr"]'), '0.4', c.name);
+    assert.equal(await page.evaluate(() => window.playground.state.seed), 42, c.name);
+    assert.ok(await page.locator('[data-plot-id="inputs"] canvas').count() > 0, c.name);
+    // Nothing from the link became markup.
+    assert.equal(await page.locator('img').count(), 0, c.name);
+    assert.equal(await page.evaluate(() => window.__xss), undefined, c.name);
+    // The URL now holds the defaults, not the broken link.
+    assert.equal(await page.evaluate(() => location.hash), `#${links.real}`, c.name);
+    assert.deepEqual(errors, [], c.name);
+    await page.close();
+  }
+});
+
+test('an invalid value typed in a control is refused next to the field', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  const row = page.locator('.control[data-path="inputs/2/corr"]');
+  await setControl(page, 'inputs/2/corr', 1.5);
+  await page.waitForFunction(() => document.querySelector('.control[data-path="inputs/2/corr"] .field-error').textContent !== '');
+  assert.match(await row.locator('.field-error').textContent(), /Σ3 .*positive semidefinite/);
+  assert.match(await row.getAttribute('class'), /\binvalid\b/);
+  assert.equal(await button(page, 'Run').isDisabled(), true);
+  assert.equal(await button(page, 'Step').isDisabled(), true);
+  assert.equal(await page.evaluate(() => window.playground.state.params.inputs[2].corr), 0.9, 'not committed');
+  await setControl(page, 'inputs/2/corr', 0.5);
+  await page.waitForFunction(() => window.playground.state.params.inputs[2].corr === 0.5);
+  await waitIdleAtZero(page);
+  assert.equal(await row.locator('.field-error').textContent(), '');
+  assert.doesNotMatch(await row.getAttribute('class'), /\binvalid\b/);
+  assert.equal(await button(page, 'Run').isDisabled(), false);
+  assert.equal(await button(page, 'Step').isDisabled(), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a classroom link hides the chosen controls', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await button(page, 'Classroom link…').click();
+  const out = page.locator('input[name="classroom-link"]');
+  const before = await out.inputValue();
+  await page.locator('.share .checks input[value="rule"]').check();
+  await page.waitForFunction((b) => document.querySelector('input[name="classroom-link"]').value !== b, before);
+  const link = await out.inputValue();
+  assert.ok(link.startsWith(`${server.url}/`), link);
+  assert.doesNotMatch(link, /backend=|embed=/);
+  // The teacher's own page is unchanged.
+  assert.equal(await page.locator('select[name="rule"]').count(), 1);
+  assert.deepEqual(await page.evaluate(() => window.playground.state.hidden), []);
+
+  const student = await open(plainContext, link.slice(server.url.length + 1));
+  assert.equal(await student.page.locator('select[name="rule"]').count(), 0);
+  for (const name of ['eta', 'steps', 'trials', 'inputs/0/corr', 'samples', 'speed']) {
+    assert.equal(await student.page.locator(`[name="${name}"]`).count(), 1, name);
+  }
+  assert.deepEqual(await student.page.evaluate(() => window.playground.state.hidden), ['rule']);
+  assert.equal(await student.page.locator('#messages .message.error').count(), 0);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(student.errors, []);
+  await page.close();
+  await student.page.close();
+});
+
+test('the example host page sizes the iframe and drives the lab by postMessage', async () => {
+  const { page, errors } = await open(plainContext, 'host-example.html?backend=cpu', { lab: false });
+  const received = (type) => page.evaluate((type) => window.received.filter((m) => m.type === type), type);
+  await page.waitForFunction(() => window.received.some((m) => m.type === 'hebbian:ready'), null, { timeout: LONG });
+  assert.equal((await received('hebbian:ready'))[0].engine.kind, 'cpu');
+  assert.match(await page.locator('#status').textContent(), /ready \(CPU\)/);
+  const lab = page.frames().find((f) => f.url().includes('embed=1'));
+  assert.ok(lab, 'the lab iframe');
+  await lab.waitForFunction(() => document.getElementById('app').dataset.drawnStep === '0', null, { timeout: LONG });
+  assert.equal(await lab.locator('#chrome').isVisible(), false, 'no site chrome in the embed');
+  assert.equal(await lab.locator('h1').count(), 0);
+
+  // The iframe follows the lab's height: no inner scroll bar, nothing cut off.
+  const fits = () => page.evaluate(() => {
+    const f = document.getElementById('lab');
+    const inner = f.contentDocument.documentElement.scrollHeight;
+    return { frame: f.clientHeight, inner, ok: inner > 1000 && Math.abs(f.clientHeight - inner) <= 3 };
+  });
+  await page.waitForFunction(() => {
+    const f = document.getElementById('lab');
+    const inner = f.contentDocument.documentElement.scrollHeight;
+    return inner > 1000 && Math.abs(f.clientHeight - inner) <= 3;
+  }, null, { timeout: 30_000 }).catch(async () => assert.fail(`iframe height ${JSON.stringify(await fits())}`));
+  const heights = await received('hebbian:height');
+  assert.ok(heights.length >= 1 && heights.at(-1).height > 1000, JSON.stringify(heights));
+
+  // run -> done
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.received.some((m) => m.type === 'hebbian:done'), null, { timeout: LONG });
+  const [done] = await received('hebbian:done');
+  assert.equal(done.step, 2000);
+  // get_metrics -> the same metrics, shown in the page
+  await page.getByRole('button', { name: 'Get metrics', exact: true }).click();
+  await page.waitForFunction(() => window.received.some((m) => m.type === 'hebbian:metrics'));
+  const [reply] = await received('hebbian:metrics');
+  assert.equal(reply.step, 2000);
+  assert.equal(reply.total, 2000);
+  assert.equal(reply.done, true);
+  assert.deepEqual(reply.metrics, done.metrics);
+  const shown = await page.locator('#metrics-out').textContent();
+  assert.match(shown, /^update 2000 \/ 2000 \(done\)/);
+  assert.ok(shown.includes(`${done.metrics[5].name}: ${done.metrics[5].value}`), shown);
+
+  // set_state with another seed: a fresh run with other numbers
+  await page.getByRole('button', { name: 'Try another seed', exact: true }).click();
+  await lab.waitForFunction(() => window.playground.state.seed === 43);
+  assert.equal((await received('hebbian:state'))[0].state.seed, 42);
+  assert.equal(await lab.inputValue('input[name="seed"]'), '43');
+  await lab.waitForFunction(() => window.playground.frame.step === 0 && !window.playground.running);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.received.filter((m) => m.type === 'hebbian:done').length === 2, null, { timeout: LONG });
+  const second = (await received('hebbian:done'))[1];
+  assert.equal(second.step, 2000);
+  assert.notDeepEqual(values(second.metrics), values(done.metrics));
+  // The eigenvalues do not depend on the seed; the learned weights do.
+  assert.deepEqual(second.metrics[1], done.metrics[1]);
+  assert.notEqual(second.metrics[3].value, done.metrics[3].value);
+  assert.deepEqual(await received('hebbian:error'), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a lost GPU device mid-run: the run finishes on the CPU and says so', async () => {
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  assert.equal(await page.locator('.engine-line').getAttribute('data-kind'), 'gpu');
+  await setControl(page, 'speed', 10);
+  await page.waitForFunction(() => window.playground.state.view.speed === 10);
+  await waitIdleAtZero(page);
+  await button(page, 'Run').click();
+  await page.waitForFunction(() => window.playground.frame.step >= 300, null, { timeout: LONG });
+  const lostAt = await page.evaluate(() => {
+    window.playground.client.loseDevice();
+    return window.playground.frame.step;
+  });
+  assert.ok(lostAt < 1500, `the run was nearly over (${lostAt}) when the device was lost`);
+  await page.waitForFunction(() => window.playground.frame.done && !window.playground.running
+    && document.getElementById('app').dataset.drawnStep === '2000', null, { timeout: LONG });
+  assert.equal(await page.locator('.progress-text').textContent(), 'update 2000 / 2000');
+  const warnings = await page.locator('#messages .message.warning').allTextContents();
+  assert.ok(warnings.some((w) => /GPU failed/.test(w) && /continues on the CPU/.test(w)), JSON.stringify(warnings));
+  assert.equal(await page.locator('#messages .message.error').count(), 0);
+  const line = page.locator('.engine-line');
+  assert.equal(await line.getAttribute('data-kind'), 'cpu');
+  assert.match(await line.textContent(), /^Engine: CPU \(switched to CPU after a GPU failure/);
+  assert.equal(await page.locator('#engine-badge').getAttribute('data-kind'), 'cpu');
+  // The run went on from where it was: its weights match an all-CPU run of the same state closely (the GPU part
+  // differs from the CPU in the last bits only).
+  const metrics = await page.evaluate(() => window.playground.frame.metrics);
+  const file = join(tmp, 'lost.json');
+  await writeFile(file, JSON.stringify(await page.evaluate(() => window.playground.state)));
+  const cli = cliRun(file).metrics;
+  for (const [i, m] of metrics.entries()) {
+    if (!m.name.includes('‖w‖ (run 1)')) continue;
+    assert.ok(Math.abs(m.value - cli[i].value) < 1e-2 * cli[i].value, `${m.name}: ${m.value} vs CPU ${cli[i].value}`);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Step, Reset and Pause', async () => {
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  const step = () => page.evaluate(() => window.playground.frame.step);
+  await button(page, 'Step').click();
+  await page.waitForFunction(() => window.playground.frame.step === 25, null, { timeout: LONG });
+  await button(page, 'Step').click();
+  await page.waitForFunction(() => window.playground.frame.step === 50, null, { timeout: LONG });
+  assert.equal(await page.locator('.progress-text').textContent(), 'update 50 / 2000');
+  await button(page, 'Reset').click();
+  await page.waitForFunction(() => window.playground.frame.step === 0, null, { timeout: LONG });
+  assert.equal(await page.locator('.progress-text').textContent(), 'update 0 / 2000');
+
+  await button(page, 'Run').click();
+  await page.waitForFunction(() => window.playground.running && window.playground.frame.step >= 100, null, { timeout: LONG });
+  assert.equal(await button(page, 'Run').isDisabled(), true);
+  await button(page, 'Pause').click();
+  await page.waitForFunction(() => !window.playground.running, null, { timeout: LONG });
+  await page.waitForTimeout(300); // a chunk already under way may still land
+  const paused = await step();
+  await page.waitForTimeout(700);
+  assert.equal(await step(), paused, 'the step changed after Pause');
+  assert.ok(paused > 0 && paused < 2000 && paused % 25 === 0, `paused at ${paused}`);
+  assert.equal(await button(page, 'Run').isDisabled(), false);
+  assert.equal(await button(page, 'Pause').isDisabled(), true);
+  // Step goes on from there.
+  await button(page, 'Step').click();
+  await page.waitForFunction((p) => window.playground.frame.step === p + 25, paused, { timeout: LONG });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
