@@ -35,6 +35,8 @@ pub enum Cell {
     Run,
     /// A plot slot filled by frames carrying a plot with this id.
     Plot { id: String },
+    /// Plot slots side by side (small multiples, e.g. one panel per distribution); empty slots stay hidden.
+    PlotRow { ids: Vec<String> },
     /// An exercise prompt with hints revealed one by one.
     Exercise {
         title: String,

@@ -78,12 +78,10 @@ export class LabPage {
       }
       case 'run':
         return this.runBar();
-      case 'plot': {
-        const div = el('div', { className: 'cell plot', hidden: true });
-        div.dataset.plotId = cell.id;
-        this.plots.set(cell.id, { cell: div, handle: null });
-        return div;
-      }
+      case 'plot':
+        return this.plotSlot(cell.id, 'cell plot');
+      case 'plot_row':
+        return el('div', { className: 'cell plot-row' }, ...cell.ids.map((id) => this.plotSlot(id, 'plot')));
       case 'exercise':
         return this.exercise(cell);
       case 'metrics': {
@@ -94,6 +92,13 @@ export class LabPage {
       default:
         return el('div');
     }
+  }
+
+  plotSlot(id, className) {
+    const div = el('div', { className, hidden: true });
+    div.dataset.plotId = id;
+    this.plots.set(id, { cell: div, handle: null });
+    return div;
   }
 
   exercise(cell) {

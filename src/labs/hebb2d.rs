@@ -1019,8 +1019,7 @@ pub fn cells() -> Vec<Cell> {
                  principal component. The source's listing clips at 1 while its text asks for 2; try both.",
             ],
         ),
-        Cell::Plot { id: "norm".into() },
-        Cell::Plot { id: "angle".into() },
+        Cell::PlotRow { ids: vec!["norm".into(), "angle".into()] },
         Cell::Plot {
             id: "growth".into(),
         },
