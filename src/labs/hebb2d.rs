@@ -1019,7 +1019,9 @@ pub fn cells() -> Vec<Cell> {
                  principal component. The source's listing clips at 1 while its text asks for 2; try both.",
             ],
         ),
-        Cell::PlotRow { ids: vec!["norm".into(), "angle".into()] },
+        Cell::PlotRow {
+            ids: vec!["norm".into(), "angle".into()],
+        },
         Cell::Plot {
             id: "growth".into(),
         },
