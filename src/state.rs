@@ -40,7 +40,8 @@ pub type AnyState = StateDoc<serde_json::Value>;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct View {
-    /// Updates computed between two redraws; 0 runs to the end without animation.
+    /// Updates computed between two redraws, rounded up to a whole number of recording intervals; 0 runs to
+    /// the end without animation.
     #[schemars(title = "speed", range(min = 0, max = 100000), extend("x-unit" = "updates/frame"))]
     pub speed: u32,
     /// Overlay theory: principal eigenvectors, predicted growth and fixed points.
@@ -51,7 +52,7 @@ pub struct View {
 impl Default for View {
     fn default() -> Self {
         Self {
-            speed: 25,
+            speed: 20,
             theory: true,
         }
     }

@@ -291,17 +291,28 @@ export class LabPage {
     if (frame.done) for (const fn of this.listeners.done) fn(frame);
   }
 
+  // One chart per display frame, the least recently drawn first: redrawing all of them at once blocks the
+  // main thread for 100 ms or more on a slow machine, one at a time keeps every task short.
   draw() {
     this.drawScheduled = false;
-    for (const [id, plot] of this.pending) {
+    const next = this.pending.keys().next();
+    if (!next.done) {
+      const id = next.value;
+      const plot = this.pending.get(id);
+      this.pending.delete(id);
       const slot = this.plots.get(id);
-      if (!slot) continue;
-      slot.cell.hidden = false;
-      if (slot.handle) updatePlot(slot.handle, plot);
-      else slot.handle = renderPlot(slot.cell, plot);
+      if (slot) {
+        slot.cell.hidden = false;
+        if (slot.handle) updatePlot(slot.handle, plot);
+        else slot.handle = renderPlot(slot.cell, plot);
+      }
     }
-    this.pending.clear();
-    this.root.dataset.drawnStep = this.frame ? this.frame.step : '';
+    if (this.pending.size) {
+      this.drawScheduled = true;
+      requestAnimationFrame(() => this.draw());
+    } else {
+      this.root.dataset.drawnStep = this.frame ? this.frame.step : '';
+    }
   }
 
   renderMetrics(metrics) {

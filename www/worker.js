@@ -76,8 +76,9 @@ const handlers = {
     await serial(() => engine.reset());
     post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
   },
-  lose_device() {
-    post({ type: 'device_lost_simulated', done: engine.lose_device() });
+  async lose_device() {
+    // Through `serial` like every engine call: during a run chunk the engine is borrowed until the GPU answers.
+    post({ type: 'device_lost_simulated', done: await serial(() => engine.lose_device()) });
   },
 };
 

@@ -250,7 +250,8 @@ test('the browser CPU path gives exactly the CLI metrics', async () => {
 
 test('without WebGPU the lab runs on the CPU and says why', async () => {
   const { page, errors } = await open(plainContext, '?lab=hebb2d');
-  assert.equal(await page.evaluate(() => 'gpu' in navigator), false);
+  // Chromium with WebGPU disabled still has navigator.gpu, but no adapter.
+  assert.equal(await page.evaluate(async () => (navigator.gpu ? await navigator.gpu.requestAdapter() : null)), null);
   const line = page.locator('.engine-line');
   assert.equal(await line.getAttribute('data-kind'), 'cpu');
   assert.match(await line.textContent(), /^Engine: CPU \(.*WebGPU.*(unavailable|not available|not supported)/i);
@@ -410,6 +411,19 @@ test('the example host page sizes the iframe and drives the lab by postMessage',
   assert.deepEqual(second.metrics[1], done.metrics[1]);
   assert.notEqual(second.metrics[3].value, done.metrics[3].value);
   assert.deepEqual(await received('hebbian:error'), []);
+
+  // A state that cannot run is refused with a reason, and the lab keeps its experiment.
+  await page.evaluate(() => {
+    const { state } = window.received.find((m) => m.type === 'hebbian:state');
+    state.params.inputs[0].corr = 1.5;
+    document.getElementById('lab').contentWindow.postMessage({ type: 'hebbian:set_state', state, id: 'bad' }, location.origin);
+  });
+  await page.waitForFunction(() => window.received.some((m) => m.type === 'hebbian:error'));
+  const [refused] = await received('hebbian:error');
+  assert.equal(refused.id, 'bad');
+  assert.match(refused.message, /inputs\/0\/corr: .*positive semidefinite/);
+  assert.equal(await lab.evaluate(() => window.playground.state.seed), 43);
+  assert.equal(await lab.evaluate(() => window.playground.state.params.inputs[0].corr), 0);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -454,13 +468,19 @@ test('a lost GPU device mid-run: the run finishes on the CPU and says so', async
 test('Step, Reset and Pause', async () => {
   const { page, errors } = await open(gpuContext, '?lab=hebb2d');
   const step = () => page.evaluate(() => window.playground.frame.step);
+  const stepTo = (n) => page.waitForFunction((n) => window.playground.frame.step === n, n, { timeout: LONG });
+  // A frame holds `speed` updates rounded up to whole recording intervals (hebb2d.rs keeps chunk boundaries on
+  // record boundaries); the default speed sits on a boundary.
+  const { speed, record_every: every } = await page.evaluate(() => ({ ...window.playground.state.view, ...window.playground.state.params }));
+  assert.deepEqual([speed, every], [20, 10]);
+  const chunk = Math.ceil(speed / every) * every;
   await button(page, 'Step').click();
-  await page.waitForFunction(() => window.playground.frame.step === 25, null, { timeout: LONG });
+  await stepTo(chunk);
   await button(page, 'Step').click();
-  await page.waitForFunction(() => window.playground.frame.step === 50, null, { timeout: LONG });
-  assert.equal(await page.locator('.progress-text').textContent(), 'update 50 / 2000');
+  await stepTo(2 * chunk);
+  assert.equal(await page.locator('.progress-text').textContent(), `update ${2 * chunk} / 2000`);
   await button(page, 'Reset').click();
-  await page.waitForFunction(() => window.playground.frame.step === 0, null, { timeout: LONG });
+  await stepTo(0);
   assert.equal(await page.locator('.progress-text').textContent(), 'update 0 / 2000');
 
   await button(page, 'Run').click();
@@ -472,12 +492,23 @@ test('Step, Reset and Pause', async () => {
   const paused = await step();
   await page.waitForTimeout(700);
   assert.equal(await step(), paused, 'the step changed after Pause');
-  assert.ok(paused > 0 && paused < 2000 && paused % 25 === 0, `paused at ${paused}`);
+  assert.ok(paused > 0 && paused < 2000 && paused % chunk === 0, `paused at ${paused}`);
   assert.equal(await button(page, 'Run').isDisabled(), false);
   assert.equal(await button(page, 'Pause').isDisabled(), true);
-  // Step goes on from there.
+  // Step goes on from there; with a speed on a record boundary, a step is exactly `speed` updates.
   await button(page, 'Step').click();
-  await page.waitForFunction((p) => window.playground.frame.step === p + 25, paused, { timeout: LONG });
+  await stepTo(paused + chunk);
+  await setControl(page, 'speed', 40);
+  await page.waitForFunction(() => window.playground.state.view.speed === 40);
+  await waitIdleAtZero(page);
+  await button(page, 'Step').click();
+  await stepTo(40);
+  // Off a boundary, the speed is rounded up: 25 with record_every 10 gives 30.
+  await setControl(page, 'speed', 25);
+  await page.waitForFunction(() => window.playground.state.view.speed === 25);
+  await waitIdleAtZero(page);
+  await button(page, 'Step').click();
+  await stepTo(30);
   assert.deepEqual(errors, []);
   await page.close();
 });

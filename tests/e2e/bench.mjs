@@ -1,0 +1,198 @@
+// Browser benchmark of the built site (not a test): prints one JSON line per measurement on stdout.
+//
+//   node tests/e2e/bench.mjs            (after `trunk build`; BENCH_REPEAT=3 repetitions per measurement)
+//
+// Measures, in headless Chromium (WebGPU on SwiftShader unless a real GPU is there), for ?backend=gpu and cpu:
+//   "first plot drawn"   navigation start → the lab's first frame drawn (`#app[data-drawn-step]` set, which
+//                        happens right after the plots' synchronous ECharts draw; polled every display frame)
+//   "run 3x2000"         the default 3 × 2000-update run at speed 0 (no animation, one chunk): click on Run →
+//                        last frame received (`compute_ms`) and → last frame drawn (`drawn_ms`); the first run
+//                        of a page (pipeline creation, wasm tier-up) is reported apart (`first`), then the median
+//                        of BENCH_REPEAT runs after Reset
+//   "main thread"        during an animated run (default speed 25): the longest main-thread task seen by a
+//                        PerformanceObserver('longtask') (it reports tasks ≥ 50 ms only: 0 means none), the
+//                        longest long animation frame ('long-animation-frame', frames ≥ 50 ms; with its blocking
+//                        duration) and the longest gap between two requestAnimationFrame callbacks (any length)
+//   "dist sizes"         bytes of dist/*.wasm and of the whole dist/ folder
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launch, serve } from './harness.mjs';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(REPO, 'dist');
+const REPEAT = Number(process.env.BENCH_REPEAT || 3);
+const TIMEOUT = 300_000;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x) => Math.round(x * 10) / 10;
+const summary = (xs) => ({ median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)), all: xs.map(round) });
+
+async function folderBytes(dir) {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+async function openLab(context, server, backend) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  // Polls every display frame from the very start of the document: the time the first frame was drawn.
+  await page.addInitScript(() => {
+    const poll = () => {
+      const app = document.getElementById('app');
+      if (app && app.dataset.drawnStep !== undefined && app.dataset.drawnStep !== '') window.__firstDrawn = performance.now();
+      else requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
+  });
+  await page.goto(`${server.url}/?lab=hebb2d&backend=${backend}`);
+  await page.waitForFunction(() => window.__firstDrawn !== undefined && window.playground?.engine, null, { timeout: TIMEOUT });
+  return page;
+}
+
+const idleAtZero = (page) => page.waitForFunction(() => {
+  const p = window.playground;
+  return p.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
+}, null, { timeout: TIMEOUT });
+
+/** Clicks Run at step 0; resolves to {compute_ms, drawn_ms} measured with the page's clock. */
+async function timedRun(page) {
+  await idleAtZero(page);
+  // evaluate waits for the returned promise: the run's end.
+  return page.evaluate(() => {
+    const p = window.playground;
+    const app = document.getElementById('app');
+    const t0 = performance.now();
+    const result = new Promise((resolve) => {
+      let compute = null;
+      p.on('done', () => {
+        if (compute === null) compute = performance.now() - t0;
+      });
+      const poll = () => {
+        if (compute !== null && app.dataset.drawnStep === String(p.frame.total)) resolve({ compute_ms: compute, drawn_ms: performance.now() - t0 });
+        else requestAnimationFrame(poll);
+      };
+      requestAnimationFrame(poll);
+    });
+    document.querySelector('.runbar .buttons button').click(); // Run
+    return result;
+  });
+}
+
+async function firstPlot(context, server, backend) {
+  const times = [];
+  let engine;
+  for (let i = 0; i < REPEAT; i++) {
+    const page = await openLab(context, server, backend);
+    times.push(await page.evaluate(() => window.__firstDrawn));
+    engine = await page.evaluate(() => window.playground.engine);
+    await page.close();
+  }
+  return { engine, ms: summary(times) };
+}
+
+async function runTimes(context, server, backend) {
+  const page = await openLab(context, server, backend);
+  await page.evaluate(() => {
+    const p = window.playground;
+    p.commit({ ...p.state, view: { ...p.state.view, speed: 0 } });
+  });
+  const runs = [];
+  for (let i = 0; i < REPEAT + 1; i++) {
+    if (i > 0) await page.getByRole('button', { name: 'Reset', exact: true }).click();
+    runs.push(await timedRun(page));
+  }
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  const metrics = await page.evaluate(() => window.playground.frame.metrics.length);
+  await page.close();
+  const [first, ...warm] = runs;
+  return {
+    engine, metrics,
+    first: { compute_ms: round(first.compute_ms), drawn_ms: round(first.drawn_ms) },
+    compute_ms: summary(warm.map((r) => r.compute_ms)),
+    drawn_ms: summary(warm.map((r) => r.drawn_ms)),
+  };
+}
+
+async function mainThread(context, server, backend) {
+  const page = await openLab(context, server, backend);
+  await idleAtZero(page);
+  await page.evaluate(() => {
+    const seen = (window.__seen = { longtask: [], loaf: [], rafGap: 0 });
+    // Entries arrive late (a long animation frame after its presentation): keep only those that began after now,
+    // so that the page's first draw of all plots does not count.
+    const t0 = performance.now();
+    const fresh = (l) => l.getEntries().filter((e) => e.startTime >= t0);
+    new PerformanceObserver((l) => seen.longtask.push(...fresh(l).map((e) => e.duration))).observe({ type: 'longtask' });
+    try {
+      new PerformanceObserver((l) => seen.loaf.push(...fresh(l).map((e) => ({ duration: e.duration, blocking: e.blockingDuration }))))
+        .observe({ type: 'long-animation-frame' });
+    } catch {
+      seen.loaf = null; // not supported by this browser
+    }
+    let last = performance.now();
+    const tick = (t) => {
+      seen.rafGap = Math.max(seen.rafGap, t - last);
+      last = t;
+      if (!window.__stopRaf) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  const t0 = Date.now();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.done && document.getElementById('app').dataset.drawnStep === '2000', null, { timeout: TIMEOUT });
+  const wall = Date.now() - t0;
+  await page.waitForTimeout(200); // let the observers deliver the last entries
+  const seen = await page.evaluate(() => {
+    window.__stopRaf = true;
+    return window.__seen;
+  });
+  await page.close();
+  return {
+    animated_run_wall_ms: wall,
+    longest_longtask_ms: round(Math.max(0, ...seen.longtask)),
+    longtasks: seen.longtask.length,
+    longest_long_animation_frame_ms: seen.loaf ? round(Math.max(0, ...seen.loaf.map((f) => f.duration))) : null,
+    longest_long_animation_frame_blocking_ms: seen.loaf ? round(Math.max(0, ...seen.loaf.map((f) => f.blocking))) : null,
+    long_animation_frames: seen.loaf ? seen.loaf.length : null,
+    longest_raf_gap_ms: round(seen.rafGap),
+  };
+}
+
+async function main() {
+  const wasm = {};
+  for (const f of await readdir(DIST)) if (f.endsWith('.wasm')) wasm[f] = (await stat(join(DIST, f))).size;
+  if (Object.keys(wasm).length === 0) throw new Error('dist/ has no .wasm: run `trunk build` first');
+  const server = await serve(DIST);
+  const context = await launch({ webgpu: true });
+  try {
+    const probe = await context.newPage();
+    const userAgent = await probe.evaluate(() => navigator.userAgent);
+    await probe.close();
+    const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
+    line('browser', { user_agent: userAgent, repeat: REPEAT });
+    for (const backend of ['gpu', 'cpu']) {
+      const first = await firstPlot(context, server, backend);
+      line('browser first plot drawn after navigation start', { backend, engine: first.engine.kind, adapter: first.engine.adapter, ms: first.ms });
+      const run = await runTimes(context, server, backend);
+      line('browser run 3x2000 updates, speed 0', { backend, ...run });
+      line('browser main thread during an animated run (speed 25)', { backend, ...(await mainThread(context, server, backend)) });
+    }
+    line('dist sizes', { wasm_bytes: wasm, dist_bytes: await folderBytes(DIST) });
+  } finally {
+    await context.close();
+    await server.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
