@@ -9,7 +9,7 @@
 //                        last frame received (`compute_ms`) and → last frame drawn (`drawn_ms`); the first run
 //                        of a page (pipeline creation, wasm tier-up) is reported apart (`first`), then the median
 //                        of BENCH_REPEAT runs after Reset
-//   "main thread"        during an animated run (default speed 25): the longest main-thread task seen by a
+//   "main thread"        during an animated run (default speed): the longest main-thread task seen by a
 //                        PerformanceObserver('longtask') (it reports tasks ≥ 50 ms only: 0 means none), the
 //                        longest long animation frame ('long-animation-frame', frames ≥ 50 ms; with its blocking
 //                        duration) and the longest gap between two requestAnimationFrame callbacks (any length)
@@ -183,7 +183,7 @@ async function main() {
       line('browser first plot drawn after navigation start', { backend, engine: first.engine.kind, adapter: first.engine.adapter, ms: first.ms });
       const run = await runTimes(context, server, backend);
       line('browser run 3x2000 updates, speed 0', { backend, ...run });
-      line('browser main thread during an animated run (speed 25)', { backend, ...(await mainThread(context, server, backend)) });
+      line('browser main thread during an animated run (default speed)', { backend, ...(await mainThread(context, server, backend)) });
     }
     line('dist sizes', { wasm_bytes: wasm, dist_bytes: await folderBytes(DIST) });
   } finally {
