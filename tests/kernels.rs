@@ -1,6 +1,8 @@
 //! CPU twins against their WGSL kernels on the native GPU (lavapipe in CI), and the GPU's failure paths.
 mod common;
 
+use common::compare::assert_close;
+
 use hebbian_playground::engine::Engine;
 use hebbian_playground::error::Error;
 use hebbian_playground::kernels::plasticity::{self, Dist, Job, Rule, Traj};
@@ -29,13 +31,7 @@ fn random_field_matches_cpu() {
         let gpu_out =
             pollster::block_on(random::fill_normals_gpu(&gpu, 42, 7, len)).expect("gpu fill");
         assert_eq!(cpu.len(), gpu_out.len());
-        for (i, (a, b)) in cpu.iter().zip(gpu_out.iter()).enumerate() {
-            // Same integers; log and sqrt differ by a few ulps between libm and the GPU.
-            assert!(
-                (a - b).abs() <= 1e-5 * (1.0 + a.abs()),
-                "len {len} element {i}: cpu {a} gpu {b}"
-            );
-        }
+        assert_close(&cpu, &gpu_out, 1e-5, &format!("normals, len {len}"));
     }
 }
 
@@ -44,14 +40,7 @@ fn every_rule_matches_cpu_over_chunks() {
     let Some(gpu) = common::gpu() else { return };
     let d = dists();
     let trials = 5u32;
-    for rule in [
-        Rule::Hebb,
-        Rule::HebbClip,
-        Rule::Oja,
-        Rule::Covariance,
-        Rule::Bcm,
-        Rule::Instar,
-    ] {
+    for rule in Rule::ALL {
         let n = d.len() * trials as usize;
         let (mut cpu_t, mut gpu_t) = (trajs(n), trajs(n));
         // Three chunks, the last one shorter than the record interval multiple, as the lab does.
@@ -62,20 +51,10 @@ fn every_rule_matches_cpu_over_chunks() {
             let gpu_r = pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t))
                 .expect("gpu chunk");
             assert_eq!(cpu_r.dim(), gpu_r.dim());
-            for (a, b) in cpu_r.iter().zip(gpu_r.iter()) {
-                assert!(
-                    (a - b).abs() <= 1e-3 * (1.0 + a.abs()),
-                    "{rule:?} chunk at {start}: cpu {a} gpu {b}"
-                );
-            }
+            assert_close(&cpu_r, &gpu_r, 1e-3, &format!("{rule:?} chunk at {start}"));
         }
         for (a, b) in cpu_t.iter().zip(&gpu_t) {
-            for k in 0..2 {
-                assert!(
-                    (a.w[k] - b.w[k]).abs() <= 1e-3 * (1.0 + a.w[k].abs()),
-                    "{rule:?}: {a:?} vs {b:?}"
-                );
-            }
+            assert_close(&a.w, &b.w, 1e-3, &format!("{rule:?} final w"));
             assert_eq!(a.diverged_at, b.diverged_at, "{rule:?}");
         }
     }

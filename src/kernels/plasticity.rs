@@ -34,6 +34,18 @@ pub enum Rule {
     Instar = 5,
 }
 
+impl Rule {
+    /// Every rule, in kernel-id order (for sweeps and tests).
+    pub const ALL: [Rule; 6] = [
+        Rule::Hebb,
+        Rule::HebbClip,
+        Rule::Oja,
+        Rule::Covariance,
+        Rule::Bcm,
+        Rule::Instar,
+    ];
+}
+
 /// A 2-D Gaussian as mean and lower Cholesky factor [l00, l10, l11] of its covariance.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]

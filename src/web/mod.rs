@@ -92,7 +92,14 @@ impl WorkerEngine {
 
     /// `{kind, reason, adapter}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy"))?.engine.info())
+        to_js(
+            &self
+                .inner
+                .try_borrow()
+                .map_err(|_| JsError::new("the engine is busy"))?
+                .engine
+                .info(),
+        )
     }
 
     /// Prepares a run of `state` at step 0 (throws with the reasons when the state cannot run).
@@ -158,7 +165,10 @@ impl WorkerEngine {
 
     /// Destroys the GPU device as a driver reset would (for tests of the CPU fallback); false on the CPU.
     pub fn lose_device(&self) -> Result<bool, JsError> {
-        let inner = self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy"))?;
+        let inner = self
+            .inner
+            .try_borrow()
+            .map_err(|_| JsError::new("the engine is busy"))?;
         Ok(match inner.engine.gpu() {
             Some(gpu) => {
                 gpu.simulate_loss();
