@@ -941,11 +941,8 @@ pub fn cells() -> Vec<Cell> {
             fields: vec!["inputs".into(), "samples".into()],
         },
         prose("## Exercise 1 · Sampling inputs and visualisation"),
-        Cell::Plot {
-            id: "inputs".into(),
-        },
-        Cell::Plot {
-            id: "activation".into(),
+        Cell::PlotRow {
+            ids: vec!["inputs".into(), "activation".into()],
         },
         exercise(
             "Exercise 1",
@@ -987,17 +984,9 @@ pub fn cells() -> Vec<Cell> {
             ],
         },
         Cell::Run,
-        Cell::Plot {
-            id: "traj_1".into(),
-        },
-        Cell::Plot {
-            id: "traj_2".into(),
-        },
-        Cell::Plot {
-            id: "traj_3".into(),
-        },
-        Cell::Plot {
-            id: "traj_4".into(),
+        // One panel per distribution, side by side as in the source's figures.
+        Cell::PlotRow {
+            ids: (1..=4).map(|d| format!("traj_{d}")).collect(),
         },
         exercise(
             "Exercise 2a · Simple Hebb",
