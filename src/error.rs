@@ -28,6 +28,9 @@ pub enum Error {
     /// Reading or writing a file (CLI).
     #[error("{0}")]
     Io(String),
+    /// A dataset file that cannot be read as what it claims to be, or a dataset request that cannot be met.
+    #[error("{0}")]
+    Data(String),
 }
 
 /// One invalid field: a JSON-pointer-like path into the params and a readable reason.

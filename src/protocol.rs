@@ -45,6 +45,11 @@ pub enum Cell {
     },
     /// A table of the run's metrics (keys of `Frame::metrics`).
     Metrics { title: String },
+    /// A dataset: summary line, example images per class and class counts per split, filled by frames carrying
+    /// a [`DatasetView`] with this id.
+    Dataset { id: String },
+    /// A drawable editor of the binary patterns at this params path (e.g. `source/letters/patterns`).
+    PatternEditor { path: String, title: String },
 }
 
 /// A snapshot of a run: progress, the plots that changed since the previous frame, the metrics so far.
@@ -58,6 +63,21 @@ pub struct Frame {
     pub metrics: Vec<Metric>,
     /// Warnings for the user (a diverging rule, a switch from GPU to CPU ...).
     pub notices: Vec<String>,
+    /// Dataset cells to fill (sent once, with the frame that first knows the data).
+    pub datasets: Vec<DatasetView>,
+}
+
+/// What a dataset cell shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetView {
+    pub id: String,
+    pub summary: crate::data::Summary,
+    /// The summary as one line of text.
+    pub line: String,
+    /// Example images per class (or the first samples when unlabelled); for tables, a scatter of two features.
+    pub examples: Plot,
+    /// Samples per class in each split; absent when unlabelled.
+    pub classes: Option<Plot>,
 }
 
 /// One named number of the report.
@@ -102,6 +122,8 @@ pub enum PlotBody {
         cols: u32,
         width: u32,
         height: u32,
+        /// 1: grey (or colour-mapped) pixels; 3: colour, pixels channel-major (all red, then green, then blue).
+        channels: u32,
         value_range: [f64; 2],
         images: Vec<Image>,
     },

@@ -65,6 +65,8 @@ pub enum Purpose {
     Inputs = 3,
     /// Fields filled by the `random` kernel.
     Field = 4,
+    /// Generated datasets, shuffles and corruption (group: which generator or transform).
+    Data = 5,
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ fn run_with(engine: &mut Engine, s: &StateDoc<Params>) -> Frame {
         "{:?}",
         labs::validate(&any)
     );
-    let mut run = Run::start(&any, engine).expect("start");
+    let mut run = Run::start(&any, engine, &Default::default()).expect("start");
     pollster::block_on(run.advance(engine, 0)).expect("run")
 }
 
@@ -164,9 +164,9 @@ fn chunked_runs_equal_one_shot_runs() {
     // The page advances frame by frame; the CLI runs in one go. Both must give the same numbers.
     let s = state(|p| p.rule = Rule::Instar).to_any();
     let mut engine = Engine::cpu("test");
-    let mut whole = Run::start(&s, &engine).expect("start");
+    let mut whole = Run::start(&s, &engine, &Default::default()).expect("start");
     let one = pollster::block_on(whole.advance(&mut engine, 0)).expect("run");
-    let mut chunked = Run::start(&s, &engine).expect("start");
+    let mut chunked = Run::start(&s, &engine, &Default::default()).expect("start");
     let mut last = None;
     while !chunked.done() {
         last = Some(pollster::block_on(chunked.advance(&mut engine, 37)).expect("chunk"));
@@ -215,7 +215,7 @@ fn impossible_parameters_get_clear_messages() {
         psd.message
     );
     assert!(errs.iter().any(|e| e.path == "eta"), "{errs:?}");
-    assert!(Run::start(&bad.to_any(), &Engine::cpu("test")).is_err());
+    assert!(Run::start(&bad.to_any(), &Engine::cpu("test"), &Default::default()).is_err());
     let huge = state(|p| {
         p.steps = 1_000_000;
         p.trials = 1024;

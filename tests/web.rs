@@ -58,7 +58,7 @@ async fn plasticity_matches_cpu_on_webgpu() {
 async fn the_cpu_path_in_wasm_gives_the_native_bits() {
     let state = labs::default_state("hebb2d").expect("lab");
     let mut engine = Engine::new(BackendChoice::Cpu).await.expect("cpu");
-    let mut run = Run::start(&state, &engine).expect("start");
+    let mut run = Run::start(&state, &engine, &Default::default()).expect("start");
     let frame = run.advance(&mut engine, 0).await.expect("run");
     let bits = |name: &str| {
         frame
@@ -79,12 +79,12 @@ async fn the_whole_lab_agrees_between_webgpu_and_cpu() {
     let state = labs::default_state("hebb2d").expect("lab");
     let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
     let mut gpu = Engine::new(BackendChoice::Gpu).await.expect("webgpu");
-    let a = Run::start(&state, &cpu)
+    let a = Run::start(&state, &cpu, &Default::default())
         .expect("start")
         .advance(&mut cpu, 0)
         .await
         .expect("cpu run");
-    let b = Run::start(&state, &gpu)
+    let b = Run::start(&state, &gpu, &Default::default())
         .expect("start")
         .advance(&mut gpu, 0)
         .await
@@ -98,4 +98,30 @@ async fn the_whole_lab_agrees_between_webgpu_and_cpu() {
             x.name
         );
     }
+}
+
+#[wasm_bindgen_test]
+async fn matmul_and_zca_match_cpu_on_webgpu() {
+    use hebbian_playground::data::zca::Zca;
+    use hebbian_playground::kernels::matmul;
+    let gpu = gpu().await;
+    let normals = |rows: usize, cols: usize, seed: u32| {
+        ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| {
+            hebbian_playground::rng::normal4([i as u32, j as u32, 0, 0], [seed, 0x5ca])[0]
+        })
+    };
+    let (a, b) = (normals(130, 37, 1), normals(37, 70, 2));
+    // Blocks of 48 rows: three dispatches, the last one partial.
+    let g = matmul::gram_gpu(&gpu, a.view(), 48).await.expect("gram");
+    assert_close(&matmul::gram_cpu(a.view()), &g, 1e-4, "AᵀA");
+    let p = matmul::product_gpu(&gpu, a.view(), b.view(), 48)
+        .await
+        .expect("product");
+    assert_close(&matmul::product_cpu(a.view(), b.view()), &p, 1e-4, "A·B");
+    // The eigensolve (faer) runs in wasm too.
+    let cpu = Zca::fit_cpu(a.view(), 1e-3, true).expect("cpu fit");
+    let out = Zca::fit_gpu(&gpu, a.view(), 1e-3, true)
+        .await
+        .expect("gpu fit");
+    assert_close(&cpu.matrix, &out.matrix, 1e-3, "ZCA matrix");
 }

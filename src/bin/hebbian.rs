@@ -1,11 +1,16 @@
 //! `hebbian`: the playground's labs from the command line (list, schema, default state, headless runs,
 //! permalinks). Runs give the same numbers as the browser's CPU path for the same state.
 use clap::{Parser, Subcommand};
+use hebbian_playground::data::loader::{self, Kind};
+use hebbian_playground::data::photos::{self, Photo};
+use hebbian_playground::data::shipped;
+use hebbian_playground::data::store::{DataStore, Need};
 use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::error::{Error, Result};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::state::{self, AnyState};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -39,6 +44,18 @@ enum Command {
         /// Include the wall time of the run (makes the report differ between runs).
         #[arg(long)]
         timing: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Read dataset files (your own MNIST IDX or CIFAR-10 binary files, or the shipped data) and print a
+    /// summary with the parse throughput; malformed files give the same messages as in the page.
+    Data {
+        /// What the files are: mnist_idx or cifar10; omit to summarise the shipped MNIST digits and Iris.
+        #[arg(long)]
+        format: Option<Kind>,
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
     },
     /// Print the permalink of a state JSON file.
     Link {
@@ -47,6 +64,74 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/")]
         base: String,
     },
+}
+
+/// Where scripts/setup.sh puts the shipped data (the page serves the same files as data/).
+const DEFAULT_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/data");
+
+/// Where a run's datasets come from.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Folder of the shipped data (MNIST asset, photographs).
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Your own MNIST IDX files (plain or .gz), for states whose source is user_mnist.
+    #[arg(long, num_args = 1..)]
+    mnist: Vec<PathBuf>,
+    /// Your own CIFAR-10 binary files (.tar.gz or data_batch_N.bin / test_batch.bin), for user_cifar10.
+    #[arg(long, num_args = 1..)]
+    cifar: Vec<PathBuf>,
+}
+
+impl DataArgs {
+    /// A store holding what `need` asks for.
+    fn store(&self, need: Option<Need>) -> Result<DataStore> {
+        let mut store = DataStore::default();
+        match need {
+            None => {}
+            Some(Need::Mnist) => store.set_mnist(shipped::mnist_from_dir(&self.data_dir)?),
+            Some(Need::Photos) => {
+                for photo in read_photos(&self.data_dir)? {
+                    store.add_photo(photo);
+                }
+            }
+            Some(Need::User { format }) => {
+                let files = match format {
+                    Kind::MnistIdx => &self.mnist,
+                    Kind::Cifar10 => &self.cifar,
+                };
+                if files.is_empty() {
+                    let flag = if format == Kind::MnistIdx {
+                        "--mnist"
+                    } else {
+                        "--cifar"
+                    };
+                    return Err(Error::Data(format!(
+                        "this experiment uses {}: give them with {flag} FILE…",
+                        need.map_or_else(String::new, Need::describe)
+                    )));
+                }
+                store.set_user(format, loader::load_paths(format, files)?);
+            }
+        }
+        Ok(store)
+    }
+}
+
+fn read_photos(dir: &Path) -> Result<Vec<Photo>> {
+    photos::shipped()
+        .into_iter()
+        .map(|(file, title, _)| {
+            let path = dir.join("photos").join(file);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Error::Data(format!(
+                    "cannot read the photograph {}: {e} (scripts/setup.sh installs them)",
+                    path.display()
+                ))
+            })?;
+            Photo::from_png(file, title, &bytes)
+        })
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -106,11 +191,13 @@ async fn run(command: Command) -> Result<String> {
             backend,
             plots,
             timing,
+            data,
         } => {
             let s = load_state(&state)?;
             let choice: BackendChoice = backend.parse()?;
             let mut engine = Engine::new(choice).await?;
-            let mut run = Run::start(&s, &engine)?;
+            let store = data.store(labs::needs(&s))?;
+            let mut run = Run::start(&s, &engine, &store)?;
             let started = std::time::Instant::now();
             let frame = run.advance(&mut engine, 0).await?;
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -125,9 +212,41 @@ async fn run(command: Command) -> Result<String> {
             if plots {
                 report["plots"] =
                     serde_json::to_value(&frame.plots).map_err(|e| Error::Io(e.to_string()))?;
+                report["datasets"] =
+                    serde_json::to_value(&frame.datasets).map_err(|e| Error::Io(e.to_string()))?;
             }
             if timing {
                 report["elapsed_ms"] = elapsed_ms.into();
+            }
+            json(&report)
+        }
+        Command::Data {
+            format,
+            files,
+            data_dir,
+        } => {
+            let started = std::time::Instant::now();
+            let (datasets, bytes) = match format {
+                Some(kind) => {
+                    let bytes: u64 = files
+                        .iter()
+                        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+                        .sum();
+                    (vec![loader::load_paths(kind, &files)?], bytes)
+                }
+                None => (
+                    vec![shipped::mnist_from_dir(&data_dir)?, shipped::iris()],
+                    0,
+                ),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let mut report = serde_json::json!({
+                "datasets": datasets.iter().map(|d| d.summary()).collect::<Vec<_>>(),
+            });
+            if bytes > 0 {
+                report["file_bytes"] = bytes.into();
+                report["seconds"] = seconds.into();
+                report["mb_per_s"] = (bytes as f64 / 1e6 / seconds.max(1e-9)).into();
             }
             json(&report)
         }

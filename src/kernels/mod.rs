@@ -1,4 +1,5 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
+pub mod matmul;
 pub mod plasticity;
 pub mod random;
 
@@ -10,5 +11,6 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
     vec![
         ("random", random::source()),
         ("plasticity", plasticity::source()),
+        ("matmul", matmul::source()),
     ]
 }

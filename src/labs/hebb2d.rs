@@ -8,6 +8,7 @@
 //! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
 //! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
 //! (default 2, the text's value).
+use super::{exercise, prose};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::kernels::plasticity::{self, Dist, Job, NOT_DIVERGED, Rule, Traj};
@@ -482,6 +483,7 @@ impl Run {
             plots,
             metrics: self.metrics(),
             notices,
+            datasets: Vec::new(),
         }
     }
 
@@ -907,20 +909,6 @@ fn abs_cos(w: [f32; 2], e: [f64; 2]) -> f64 {
 
 fn angle_deg(w: [f32; 2], e: [f64; 2]) -> f64 {
     libm::acos(abs_cos(w, e).min(1.0)).to_degrees()
-}
-
-fn prose(md: &str) -> Cell {
-    Cell::Prose {
-        html: crate::markdown::to_html(md),
-    }
-}
-
-fn exercise(title: &str, prompt: &str, hints: &[&str]) -> Cell {
-    Cell::Exercise {
-        title: title.into(),
-        prompt_html: crate::markdown::to_html(prompt),
-        hints_html: hints.iter().map(|h| crate::markdown::to_html(h)).collect(),
-    }
 }
 
 /// The notebook, in reading order.

@@ -1,14 +1,16 @@
 //! The lab registry: ids, manifests, default states, schemas, validation, and runs.
+pub mod datasets;
 pub mod hebb2d;
 
+use crate::data::store::DataStore;
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
-use crate::protocol::{Frame, LabInfo, Manifest, Metric};
+use crate::protocol::{Cell, Frame, LabInfo, Manifest, Metric};
 use crate::state::{AnyState, StateDoc};
 
 /// The labs that work, in the order the landing page lists them.
 pub fn catalog() -> Vec<LabInfo> {
-    vec![hebb2d::info()]
+    vec![hebb2d::info(), datasets::info()]
 }
 
 fn unknown(id: &str) -> Error {
@@ -29,6 +31,11 @@ pub fn manifest(id: &str) -> Result<Manifest> {
             cells: hebb2d::cells(),
             schema: schema(id)?,
         }),
+        datasets::ID => Ok(Manifest {
+            info: datasets::info(),
+            cells: datasets::cells(),
+            schema: schema(id)?,
+        }),
         _ => Err(unknown(id)),
     }
 }
@@ -36,25 +43,26 @@ pub fn manifest(id: &str) -> Result<Manifest> {
 pub fn default_state(id: &str) -> Result<AnyState> {
     match id {
         hebb2d::ID => Ok(hebb2d::default_state().to_any()),
+        datasets::ID => Ok(datasets::default_state().to_any()),
         _ => Err(unknown(id)),
     }
 }
 
 /// JSON Schema of the lab's state document.
 pub fn schema(id: &str) -> Result<serde_json::Value> {
-    match id {
-        hebb2d::ID => {
-            let s = schemars::schema_for!(StateDoc<hebb2d::Params>);
-            serde_json::to_value(s).map_err(|e| Error::Io(e.to_string()))
-        }
-        _ => Err(unknown(id)),
-    }
+    let s = match id {
+        hebb2d::ID => schemars::schema_for!(StateDoc<hebb2d::Params>),
+        datasets::ID => schemars::schema_for!(StateDoc<datasets::Params>),
+        _ => return Err(unknown(id)),
+    };
+    serde_json::to_value(s).map_err(|e| Error::Io(e.to_string()))
 }
 
 /// Every problem with a state: unknown lab, params that do not parse, values out of range.
 pub fn validate(state: &AnyState) -> Vec<FieldError> {
     match typed(state) {
         Ok(Typed::Hebb2d(s)) => hebb2d::validate(&s.params),
+        Ok(Typed::Datasets(s)) => datasets::validate(&s.params),
         Err(Error::Invalid(errs)) => errs,
         Err(e) => vec![FieldError::new("", e.to_string())],
     }
@@ -62,40 +70,54 @@ pub fn validate(state: &AnyState) -> Vec<FieldError> {
 
 enum Typed {
     Hebb2d(StateDoc<hebb2d::Params>),
+    Datasets(StateDoc<datasets::Params>),
 }
 
 fn typed(state: &AnyState) -> Result<Typed> {
-    let parse =
-        |e: serde_json::Error| Error::Invalid(vec![FieldError::new("params", e.to_string())]);
+    fn with<P: serde::de::DeserializeOwned>(state: &AnyState) -> Result<StateDoc<P>> {
+        let params = serde_json::from_value(state.params.clone())
+            .map_err(|e| Error::Invalid(vec![FieldError::new("params", e.to_string())]))?;
+        Ok(StateDoc {
+            version: state.version,
+            lab: state.lab.clone(),
+            seed: state.seed,
+            params,
+            view: state.view.clone(),
+            hidden: state.hidden.clone(),
+        })
+    }
     match state.lab.as_str() {
-        hebb2d::ID => {
-            let params = serde_json::from_value(state.params.clone()).map_err(parse)?;
-            Ok(Typed::Hebb2d(StateDoc {
-                version: state.version,
-                lab: state.lab.clone(),
-                seed: state.seed,
-                params,
-                view: state.view.clone(),
-                hidden: state.hidden.clone(),
-            }))
-        }
+        hebb2d::ID => Ok(Typed::Hebb2d(with(state)?)),
+        datasets::ID => Ok(Typed::Datasets(with(state)?)),
         other => Err(unknown(other)),
+    }
+}
+
+/// What must be loaded (shipped assets, the user's files) before `state` can start; None when nothing.
+pub fn needs(state: &AnyState) -> Option<crate::data::store::Need> {
+    match typed(state).ok()? {
+        Typed::Hebb2d(_) => None,
+        Typed::Datasets(s) => s.params.source.needs(),
     }
 }
 
 /// A lab run in progress.
 pub enum Run {
     Hebb2d(Box<hebb2d::Run>),
+    Datasets(Box<datasets::Run>),
 }
 
 impl Run {
     /// Checks the state and prepares step 0 (sizes are checked against the engine before any allocation).
-    pub fn start(state: &AnyState, engine: &Engine) -> Result<Self> {
+    /// Data comes from `store`; see [`needs`] for what must be in it.
+    pub fn start(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<Self> {
         let run = match typed(state)? {
             Typed::Hebb2d(s) => Self::Hebb2d(Box::new(hebb2d::Run::new(s)?)),
+            Typed::Datasets(s) => Self::Datasets(Box::new(datasets::Run::new(s, store)?)),
         };
         match &run {
             Self::Hebb2d(r) => r.check_limits(engine)?,
+            Self::Datasets(r) => r.check_limits(engine)?,
         }
         Ok(run)
     }
@@ -103,6 +125,7 @@ impl Run {
     pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
         match self {
             Self::Hebb2d(r) => r.advance(engine, max_steps).await,
+            Self::Datasets(r) => r.advance(engine, max_steps).await,
         }
     }
 
@@ -110,24 +133,44 @@ impl Run {
     pub fn snapshot(&mut self) -> Frame {
         match self {
             Self::Hebb2d(r) => r.frame(Vec::new()),
+            Self::Datasets(r) => r.frame(),
         }
     }
 
     pub fn reset(&mut self) {
         match self {
             Self::Hebb2d(r) => r.reset(),
+            Self::Datasets(r) => r.reset(),
         }
     }
 
     pub fn done(&self) -> bool {
         match self {
             Self::Hebb2d(r) => r.done(),
+            Self::Datasets(r) => r.done(),
         }
     }
 
     pub fn metrics(&self) -> Vec<Metric> {
         match self {
             Self::Hebb2d(r) => r.metrics(),
+            Self::Datasets(r) => r.metrics(),
         }
+    }
+}
+
+/// A prose cell from Markdown.
+pub(crate) fn prose(md: &str) -> Cell {
+    Cell::Prose {
+        html: crate::markdown::to_html(md),
+    }
+}
+
+/// An exercise cell: prompt and hints in Markdown.
+pub(crate) fn exercise(title: &str, prompt: &str, hints: &[&str]) -> Cell {
+    Cell::Exercise {
+        title: title.into(),
+        prompt_html: crate::markdown::to_html(prompt),
+        hints_html: hints.iter().map(|h| crate::markdown::to_html(h)).collect(),
     }
 }

