@@ -118,3 +118,96 @@ fn bad_input_fails_with_a_message_and_status_2() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `hebbian data` on files the test writes: a good MNIST pair and CIFAR batch summarise; each malformed case
+/// exits with status 2 and the parser's message.
+#[test]
+fn data_files_and_their_errors() {
+    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    }
+    fn write(name: &str, bytes: &[u8]) -> String {
+        let dir = std::env::temp_dir().join(format!("hebbian-cli-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path.to_string_lossy().into_owned()
+    }
+    let images = idx(&[3, 28, 28], &[7; 3 * 784]);
+    let labels = idx(&[3], &[0, 1, 2]);
+    let img = write("train-images-idx3-ubyte", &images);
+    let lab = write("train-labels-idx1-ubyte", &labels);
+    let ok = stdout_json(&hebbian(&["data", "--format", "mnist_idx", &img, &lab]));
+    assert_eq!(ok["datasets"][0]["count"], 3);
+    assert_eq!(ok["datasets"][0]["shape"], "1×28×28");
+    let batch: Vec<u8> = (0..2u8)
+        .flat_map(|l| std::iter::once(l).chain([9u8; 3072]))
+        .collect();
+    let cifar = write("data_batch_1.bin", &batch);
+    let ok = stdout_json(&hebbian(&["data", "--format", "cifar10", &cifar]));
+    assert_eq!(ok["datasets"][0]["shape"], "3×32×32");
+
+    let mut magic = images.clone();
+    magic[..4].copy_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+    let short_labels = write("train-labels-idx1-ubyte-short", &idx(&[2], &[0, 1]));
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "mnist_idx".into(),
+                write("train-images-idx3-ubyte-magic", &magic),
+                lab.clone(),
+            ],
+            "wrong magic number 12 34 56 78",
+        ),
+        (
+            vec![
+                "mnist_idx".into(),
+                write("train-images-idx3-ubyte-cut", &images[..1000]),
+                lab.clone(),
+            ],
+            "truncated",
+        ),
+        (
+            vec!["mnist_idx".into(), img.clone(), short_labels],
+            "3 images but",
+        ),
+        (
+            vec![
+                "mnist_idx".into(),
+                write(
+                    "train-images-idx3-ubyte.gz",
+                    &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff],
+                ),
+                lab.clone(),
+            ],
+            "corrupt gzip",
+        ),
+        (
+            vec![
+                "cifar10".into(),
+                write("data_batch_2.bin", &batch[..3073 + 5]),
+            ],
+            "not a whole number of 3073-byte records",
+        ),
+        (
+            vec![
+                "cifar10".into(),
+                write("cifar-10-binary.tar", &[b'x'; 1024]),
+            ],
+            "is not a CIFAR-10 binary file",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut full = vec!["data".to_string(), "--format".into()];
+        full.extend(args);
+        let out = hebbian(&full.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{full:?}: {err}");
+        assert!(err.contains(message), "{full:?}: {err:?} lacks {message:?}");
+    }
+}
