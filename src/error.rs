@@ -18,7 +18,7 @@ pub enum Error {
     Gpu(String),
     /// A size that the device's limits cannot hold, checked before allocating.
     #[error(
-        "{what} needs {needed} bytes but this GPU allows at most {limit} bytes per buffer; lower the trials or steps per frame"
+        "{what} needs {needed} bytes but this GPU allows at most {limit} bytes per buffer; choose smaller sizes"
     )]
     TooLarge {
         what: String,

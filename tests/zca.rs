@@ -120,6 +120,17 @@ fn kernels_read_transposed_views_in_logical_order() {
 }
 
 #[test]
+fn a_gram_matrix_beyond_one_binding_is_refused_before_allocating() {
+    let Some(gpu) = common::gpu() else { return };
+    // 5800² f32 is 134.6 MB, above the portable 128 MiB storage binding.
+    let a = Array2::<f32>::zeros((2, 5800));
+    match pollster::block_on(matmul::gram_gpu(&gpu, a.view(), 64)) {
+        Err(Error::TooLarge { needed, limit, .. }) => assert!(needed > limit),
+        other => panic!("expected a size error, got {:?}", other.map(|g| g.dim())),
+    }
+}
+
+#[test]
 fn whitened_data_has_identity_covariance() {
     for (n, d) in [(4000, 8), (6000, 64)] {
         let x = correlated(n, d, 1);
@@ -395,6 +406,14 @@ fn bad_inputs_are_refused_with_readable_errors() {
         other => panic!("expected a data error, got {other:?}"),
     };
     assert!(m.contains("fitted on 3 features but the data has 5"), "{m}");
+    let broken = Zca {
+        scale: Some(vec![1.0; 2]),
+        ..zca
+    };
+    let mut right = Array2::<f32>::zeros((4, 3));
+    assert!(
+        matches!(broken.apply_cpu(right.view_mut()), Err(Error::Data(m)) if m.contains("inconsistent"))
+    );
 }
 
 /// `cargo test --release --test zca -- --ignored --nocapture`: fits ZCA on 50 000 × 3072 correlated
@@ -427,7 +446,11 @@ fn zca_fit_benchmark_50000x3072() {
     let mut y = x.slice(s![..n.min(10_000), ..]).to_owned();
     let t = std::time::Instant::now();
     cpu.apply_cpu(y.view_mut()).expect("apply");
-    report("zca apply 10000 rows", "cpu", t.elapsed().as_secs_f64());
+    report(
+        &format!("zca apply {} rows", y.nrows()),
+        "cpu",
+        t.elapsed().as_secs_f64(),
+    );
     if let Some(gpu) = common::gpu() {
         let backend = gpu.adapter_name().replace('"', "'");
         // A software adapter (lavapipe) measures the CPU again, at a fraction of its speed: 50 000 × 3072

@@ -173,7 +173,15 @@ impl Zca {
     }
 
     fn check_apply(&self, x: &ArrayViewMut2<'_, f32>) -> Result<()> {
-        if x.ncols() != self.dim() {
+        let d = self.dim();
+        if self.matrix.dim() != (d, d) || self.scale.as_ref().is_some_and(|s| s.len() != d) {
+            return Err(Error::Data(format!(
+                "this ZCA transform is inconsistent: {d} means, a {:?} matrix and {:?} scales",
+                self.matrix.dim(),
+                self.scale.as_ref().map(Vec::len)
+            )));
+        }
+        if x.ncols() != d {
             return Err(Error::Data(format!(
                 "ZCA was fitted on {} features but the data has {}",
                 self.dim(),
@@ -320,7 +328,11 @@ fn from_gram(
     });
     let eigen = faer::Mat::from_fn(d, d, |i, j| cov[[i, j]])
         .self_adjoint_eigen(faer::Side::Lower)
-        .map_err(|e| Error::Data(format!("the ZCA eigendecomposition failed: {e:?}")))?;
+        .map_err(|_| {
+            Error::Data(format!(
+                "the eigendecomposition of the {d}×{d} covariance did not converge"
+            ))
+        })?;
     drop(cov);
     // W = V Vᵀ with V = U (S + εI)^{-1/4}. Rounding can leave eigenvalues of a singular covariance a hair
     // below zero; they are zero.

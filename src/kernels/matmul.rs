@@ -64,7 +64,7 @@ pub async fn gram_gpu_blocks<'a>(
     if rows == 0 || cols == 0 {
         return Ok(Array2::zeros((cols, cols)));
     }
-    let c_bytes = (cols * cols * 4) as u64;
+    let c_bytes = (cols as u64).pow(2) * 4;
     gpu.check_size("the Gram matrix", c_bytes)?;
     let tiles = cols.div_ceil(TILE);
     let groups = (tiles * (tiles + 1) / 2) as u32;
@@ -139,7 +139,7 @@ pub struct RightFactor<'g> {
 impl<'g> RightFactor<'g> {
     /// Uploads B, refusing it when it does not fit one storage binding.
     pub fn new(gpu: &'g Gpu, b: ArrayView2<'_, f32>) -> Result<Self> {
-        gpu.check_size("the right-hand matrix", (b.len() * 4) as u64)?;
+        gpu.check_size("the right-hand matrix", b.len() as u64 * 4)?;
         let buffer = upload(gpu, "right-hand matrix", b)?;
         Ok(Self {
             gpu,
