@@ -24,17 +24,24 @@ for case in single default wide; do
     echo "{\"bench\":\"native hebb2d run\",\"case\":\"$case\",\"backend\":\"$backend\",\"adapter\":\"$adapter\",\"median_ms_of_5\":$ms}"
   done
 done
-# Datasets: the shipped MNIST asset's size, and native parse throughput of full-size generated files (random
-# pixels: a real MNIST file compresses better, so the .gz figures are a lower bound on throughput).
+# Datasets: the shipped MNIST asset's size, and native parse throughput of full-size files: 60,000 MNIST-like
+# images (the shipped digits six times over, so the .gz compresses like the real one) and five CIFAR-10 batches
+# of random pixels (loose, and as a .tar.gz like the official archive).
 python3 - "$tmp" <<'PY'
-import gzip, os, struct, sys
-d = sys.argv[1]; rnd = os.urandom
+import gzip, io, os, struct, sys, tarfile
+d = sys.argv[1]
+digits = gzip.decompress(open("target/data/mnist/mnist-10k-images-idx3-ubyte.gz", "rb").read())[16:]
+labels = gzip.decompress(open("target/data/mnist/mnist-10k-labels-idx1-ubyte.gz", "rb").read())[8:]
 def idx(dims, data): return struct.pack(">I", 0x800 | len(dims)) + b"".join(struct.pack(">I", x) for x in dims) + data
-imgs = idx([60000, 28, 28], rnd(60000 * 784)); labs = idx([60000], bytes(b % 10 for b in rnd(60000)))
+imgs = idx([60000, 28, 28], digits * 6); labs = idx([60000], labels * 6)
 open(f"{d}/train-images-idx3-ubyte", "wb").write(imgs); open(f"{d}/train-labels-idx1-ubyte", "wb").write(labs)
 open(f"{d}/train-images-idx3-ubyte.gz", "wb").write(gzip.compress(imgs, 6)); open(f"{d}/train-labels-idx1-ubyte.gz", "wb").write(gzip.compress(labs, 6))
-for k in range(1, 6):
-    open(f"{d}/data_batch_{k}.bin", "wb").write(b"".join(bytes([i % 10]) + rnd(3072) for i in range(10000)))
+with tarfile.open(f"{d}/cifar-10-binary.tar.gz", "w:gz") as tar:
+    for k in range(1, 6):
+        batch = b"".join(bytes([i % 10]) + os.urandom(3072) for i in range(10000))
+        open(f"{d}/data_batch_{k}.bin", "wb").write(batch)
+        info = tarfile.TarInfo(f"cifar-10-batches-bin/data_batch_{k}.bin"); info.size = len(batch)
+        tar.addfile(info, io.BytesIO(batch))
 PY
 for f in target/data/mnist/*.gz; do echo "{\"bench\":\"shipped asset\",\"file\":\"$(basename "$f")\",\"bytes\":$(stat -c %s "$f")}"; done
 data_bench() {
@@ -44,6 +51,7 @@ data_bench() {
 data_bench "MNIST IDX 60000" --format mnist_idx "$tmp/train-images-idx3-ubyte" "$tmp/train-labels-idx1-ubyte"
 data_bench "MNIST IDX 60000 .gz" --format mnist_idx "$tmp/train-images-idx3-ubyte.gz" "$tmp/train-labels-idx1-ubyte.gz"
 data_bench "CIFAR-10 5 batches" --format cifar10 "$tmp"/data_batch_*.bin
+data_bench "CIFAR-10 5 batches .tar.gz" --format cifar10 "$tmp/cifar-10-binary.tar.gz"
 # ZCA fit on 50,000 × 3072 (CPU eigensolve; covariance on the CPU and on the GPU when one is there).
 cargo test --release --quiet --test zca -- --ignored --nocapture 2>/dev/null | grep '^{' || true
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi
