@@ -125,3 +125,56 @@ async fn matmul_and_zca_match_cpu_on_webgpu() {
         .expect("gpu fit");
     assert_close(&cpu.matrix, &out.matrix, 1e-3, "ZCA matrix");
 }
+
+/// The dataset parsers and generators run in wasm: a gzipped IDX pair streamed in small chunks, and seeded
+/// generated data that repeats exactly.
+#[wasm_bindgen_test]
+fn dataset_parsers_and_generators_run_in_wasm() {
+    use flate2::{Compression, write::GzEncoder};
+    use hebbian_playground::data::generate::RandomPatterns;
+    use hebbian_playground::data::idx;
+    use hebbian_playground::data::loader::{Kind, Loader};
+    use std::io::Write;
+    let gz = |bytes: &[u8]| {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(bytes).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let pixels: Vec<u8> = (0..4 * 784).map(|i| (i % 256) as u8).collect();
+    let files = [
+        (
+            "train-images-idx3-ubyte.gz",
+            gz(&idx::encode(&[4, 28, 28], &pixels)),
+        ),
+        (
+            "train-labels-idx1-ubyte.gz",
+            gz(&idx::encode(&[4], &[3, 1, 4, 1])),
+        ),
+    ];
+    let mut loader = Loader::new(Kind::MnistIdx);
+    for (name, bytes) in &files {
+        loader
+            .begin_file(name, Some(bytes.len() as u64))
+            .expect("begin");
+        for chunk in bytes.chunks(7) {
+            loader.push(chunk).expect("push");
+        }
+        loader.end_file().expect("end");
+    }
+    let d = loader.finish().expect("dataset");
+    assert_eq!(
+        (d.len(), d.dim(), d.labels.clone()),
+        (4, 784, vec![3, 1, 4, 1])
+    );
+    let p = RandomPatterns {
+        count: 3,
+        rows: 4,
+        cols: 4,
+        p_on: 0.5,
+    };
+    let a = p.generate(9).expect("patterns");
+    assert_eq!(
+        a.rows(&[0, 1, 2]),
+        p.generate(9).expect("patterns").rows(&[0, 1, 2])
+    );
+}
