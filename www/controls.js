@@ -1,6 +1,8 @@
 // Controls generated from a lab's JSON Schema (schemars output): numbers with ranges and units, booleans,
-// enums (oneOf const), arrays of objects (add / remove items) and nested objects. The page never hard-codes
-// a parameter: a new field in a lab's Rust params struct appears here by itself.
+// enums (oneOf const), lists of numbers (a comma-separated field), fixed pairs (two number fields), arrays of
+// objects (add / remove items) and nested objects. A property with `x-when: "<kind>"` shows only while the
+// `kind` next to it (same object) has that value. The page never hard-codes a parameter: a new field in a
+// lab's Rust params struct appears here by itself.
 
 export function resolve(root, node) {
   let n = node;
@@ -12,38 +14,73 @@ export function resolve(root, node) {
 }
 
 const label = (name, schema) => schema.title || name.replaceAll('_', ' ');
+const isNumber = (s) => s && (s.type === 'number' || s.type === 'integer');
+// An f32 parameter arrives widened to f64 (0.2 as 0.20000000298023224): show the 7 digits an f32 holds.
+const shown = (v, prop) => (prop.format === 'float' && typeof v === 'number' ? Number(v.toPrecision(7)) : v);
 
-// Builds the controls of `fields` (top-level keys of `value`) into `container`.
+// Builds the controls of `fields` (top-level keys of `value`) into `container`. Paths in `skip` are drawn
+// elsewhere (the pattern editor) and left out here.
 // onEdit(path, newValue) is called for every edit; the caller validates and re-renders errors with showErrors.
-export function buildControls(container, { root, schema, fields, value, onEdit, disabled = false }) {
+export function buildControls(container, { root, schema, fields, value, onEdit, disabled = false, skip = new Set() }) {
   container.replaceChildren();
+  const ctx = { root, onEdit, disabled, skip };
   for (const name of fields) {
     const prop = resolve(root, schema.properties[name]);
-    if (!prop) continue;
-    container.append(control(root, name, name, prop, value[name], onEdit, disabled));
+    if (!prop || skip.has(name)) continue;
+    container.append(when(control(ctx, name, name, prop, value[name]), prop, ''));
+  }
+  refreshWhen(container, value);
+}
+
+// Shows the groups whose `x-when` kind is the one selected now (`value`: the object the paths start from).
+export function refreshWhen(container, value) {
+  for (const node of container.querySelectorAll('[data-when]')) {
+    node.hidden = getPath(value, node.dataset.whenPath) !== node.dataset.when;
   }
 }
 
-function control(root, name, path, prop, value, onEdit, disabled) {
-  if (prop.type === 'array') return arrayControl(root, name, path, prop, value, onEdit, disabled);
+// Whether the thing at `path` (a/b/c) exists in `value` and every `x-when` on the way holds.
+export function pathShown(root, schema, value, path) {
+  let s = schema;
+  let v = value;
+  for (const key of path.split('/')) {
+    s = s && s.properties ? resolve(root, s.properties[key]) : s && resolve(root, s.items);
+    if (!s || v === null || typeof v !== 'object' || !(key in v)) return false;
+    if (s['x-when'] !== undefined && v.kind !== s['x-when']) return false;
+    v = v[key];
+  }
+  return true;
+}
+
+function when(node, prop, parentPath) {
+  if (prop['x-when'] !== undefined) {
+    node.dataset.when = prop['x-when'];
+    node.dataset.whenPath = parentPath ? `${parentPath}/kind` : 'kind';
+  }
+  return node;
+}
+
+function control(ctx, name, path, prop, value) {
+  if (prop.type === 'array') {
+    const item = resolve(ctx.root, prop.items);
+    if (isNumber(item) && prop.minItems === prop.maxItems && prop.minItems <= 4) return tupleControl(ctx, name, path, prop, item, value);
+    if (isNumber(item)) return listControl(ctx, name, path, prop, item, value);
+    return arrayControl(ctx, name, path, prop, item, value);
+  }
   if (prop.type === 'object') {
     const set = document.createElement('fieldset');
     const legend = document.createElement('legend');
     legend.textContent = label(name, prop);
     set.append(legend);
     for (const [key, sub] of Object.entries(prop.properties || {})) {
-      set.append(control(root, key, `${path}/${key}`, resolve(root, sub), value[key], onEdit, disabled));
+      const subPath = `${path}/${key}`;
+      if (ctx.skip.has(subPath)) continue;
+      const s = resolve(ctx.root, sub);
+      set.append(when(control(ctx, key, subPath, s, value[key]), s, path));
     }
     return set;
   }
-  const row = document.createElement('label');
-  row.className = 'control';
-  row.dataset.path = path;
-  if (prop.description) row.title = prop.description;
-  const text = document.createElement('span');
-  text.className = 'control-label';
-  text.textContent = label(name, prop);
-  row.append(text);
+  const { row, text } = controlRow(name, path, prop);
   const options = prop.oneOf || (prop.enum && prop.enum.map((c) => ({ const: c })));
   let input;
   if (options) {
@@ -56,22 +93,37 @@ function control(root, name, path, prop, value, onEdit, disabled) {
       input.append(opt);
     }
     input.value = value;
-    input.addEventListener('change', () => onEdit(path, input.value));
+    input.addEventListener('change', () => ctx.onEdit(path, input.value));
   } else if (prop.type === 'boolean') {
     input = document.createElement('input');
     input.type = 'checkbox';
     input.checked = Boolean(value);
-    input.addEventListener('change', () => onEdit(path, input.checked));
-  } else if (prop.type === 'number' || prop.type === 'integer') {
-    input = numberInput(row, prop, value, (v) => onEdit(path, v));
+    input.addEventListener('change', () => ctx.onEdit(path, input.checked));
+  } else if (isNumber(prop)) {
+    const [field, ...extra] = numberInput(row, prop, value, (v) => ctx.onEdit(path, v));
+    input = field;
+    text.after(...extra);
   } else {
     input = document.createElement('input');
     input.value = value ?? '';
-    input.addEventListener('change', () => onEdit(path, input.value));
+    input.addEventListener('change', () => ctx.onEdit(path, input.value));
   }
-  input.disabled = disabled;
+  input.disabled = ctx.disabled;
   input.name = path;
-  row.append(input);
+  text.after(input);
+  return row;
+}
+
+// A label row: the name, then (appended by the caller) the inputs, the unit and the error line.
+function controlRow(name, path, prop) {
+  const row = document.createElement('label');
+  row.className = 'control';
+  row.dataset.path = path;
+  if (prop.description) row.title = prop.description;
+  const text = document.createElement('span');
+  text.className = 'control-label';
+  text.textContent = label(name, prop);
+  row.append(text);
   if (prop['x-unit']) {
     const unit = document.createElement('span');
     unit.className = 'unit';
@@ -81,14 +133,19 @@ function control(root, name, path, prop, value, onEdit, disabled) {
   const err = document.createElement('span');
   err.className = 'field-error';
   row.append(err);
-  return row;
+  return { row, text };
 }
 
-// A number field, plus a slider when the range is small enough to slide through.
+function markInvalid(row, message) {
+  row.querySelector(':scope > .field-error').textContent = message;
+  row.classList.add('invalid');
+}
+
+// A number field, plus a slider when the range is small enough to slide through: [field, slider?].
 function numberInput(row, prop, value, commit) {
   const input = document.createElement('input');
   input.type = 'number';
-  input.value = value;
+  input.value = shown(value, prop);
   const integer = prop.type === 'integer';
   if (prop.minimum !== undefined) input.min = prop.minimum;
   if (prop.maximum !== undefined) input.max = prop.maximum;
@@ -100,11 +157,7 @@ function numberInput(row, prop, value, commit) {
   };
   input.addEventListener('change', () => {
     const v = parse();
-    if (v === null) {
-      row.querySelector('.field-error').textContent = 'enter a number';
-      row.classList.add('invalid');
-      return;
-    }
+    if (v === null) return markInvalid(row, 'enter a number');
     commit(v);
   });
   const span = prop.maximum - prop.minimum;
@@ -114,63 +167,127 @@ function numberInput(row, prop, value, commit) {
     slider.min = prop.minimum;
     slider.max = prop.maximum;
     slider.step = span / 200;
-    slider.value = value;
+    slider.value = shown(value, prop);
     slider.setAttribute('aria-label', `${prop.title || ''} slider`);
     slider.addEventListener('input', () => (input.value = slider.value));
     slider.addEventListener('change', () => commit(Number(slider.value)));
     input.addEventListener('change', () => (slider.value = input.value));
-    row.append(slider);
+    return [input, slider];
   }
-  return input;
+  return [input];
 }
 
-function arrayControl(root, name, path, prop, value, onEdit, disabled) {
+// A fixed number of numbers (a 2-D point): one number field each, named path/0, path/1, …
+function tupleControl(ctx, name, path, prop, item, value) {
+  const { row, text } = controlRow(name, path, prop);
+  let anchor = text;
+  const current = [...value];
+  current.forEach((v, k) => {
+    const input = document.createElement('input');
+    input.type = 'number';
+    input.step = item.type === 'integer' ? 1 : 'any';
+    input.value = shown(v, item);
+    input.name = `${path}/${k}`;
+    input.disabled = ctx.disabled;
+    input.className = 'tuple';
+    input.setAttribute('aria-label', `${label(name, prop)} ${k + 1}`);
+    input.addEventListener('change', () => {
+      const x = Number(input.value);
+      if (input.value.trim() === '' || !Number.isFinite(x)) return markInvalid(row, 'enter a number');
+      current[k] = x;
+      ctx.onEdit(path, [...current]);
+    });
+    anchor.after(input);
+    anchor = input;
+  });
+  return row;
+}
+
+// A list of numbers of any length as text: "0, 1" (empty: none).
+function listControl(ctx, name, path, prop, item, value) {
+  const { row, text } = controlRow(name, path, prop);
+  const input = document.createElement('input');
+  input.type = 'text';
+  input.className = 'list';
+  input.name = path;
+  input.disabled = ctx.disabled;
+  input.value = (value || []).join(', ');
+  input.placeholder = 'all';
+  const integer = item.type === 'integer';
+  input.addEventListener('change', () => {
+    const parts = input.value.split(/[\s,;]+/).filter((p) => p !== '');
+    const numbers = parts.map(Number);
+    const bad = parts.find((p, i) => !Number.isFinite(numbers[i]) || (integer && !Number.isInteger(numbers[i]))
+      || (item.minimum !== undefined && numbers[i] < item.minimum));
+    if (bad !== undefined) {
+      return markInvalid(row, `"${bad}" is not ${integer ? 'a whole number' : 'a number'}${item.minimum === 0 ? ' ≥ 0' : ''}; separate numbers with commas`);
+    }
+    ctx.onEdit(path, numbers);
+  });
+  text.after(input);
+  return row;
+}
+
+// Items of an array of objects (or of pairs): labelled `<x-item-label>1`, … when the schema names them, else #1, …
+function arrayControl(ctx, name, path, prop, item, value) {
   const set = document.createElement('fieldset');
   set.className = 'array';
   const legend = document.createElement('legend');
   legend.textContent = label(name, prop);
   set.append(legend);
-  const item = resolve(root, prop.items);
-  (value || []).forEach((v, i) => {
-    const sub = control(root, `Σ${i + 1}`, `${path}/${i}`, { ...item, title: `Σ${i + 1}` }, v, onEdit, disabled);
-    if (!disabled && value.length > (prop.minItems ?? 0)) {
+  const prefix = prop['x-item-label'] ?? (item.title ? `${item.title} ` : '#');
+  const list = value || [];
+  list.forEach((v, i) => {
+    const sub = control(ctx, `${prefix}${i + 1}`, `${path}/${i}`, { ...item, title: `${prefix}${i + 1}` }, v);
+    if (!ctx.disabled && list.length > (prop.minItems ?? 0)) {
       const remove = document.createElement('button');
       remove.type = 'button';
       remove.className = 'small';
-      remove.textContent = `remove Σ${i + 1}`;
-      remove.addEventListener('click', () => onEdit(path, value.filter((_, j) => j !== i)));
+      remove.textContent = `remove ${prefix}${i + 1}`;
+      remove.addEventListener('click', () => ctx.onEdit(path, list.filter((_, j) => j !== i)));
       sub.append(remove);
     }
     set.append(sub);
   });
-  if (!disabled && (value || []).length < (prop.maxItems ?? Infinity)) {
+  if (!ctx.disabled && list.length > 0 && list.length < (prop.maxItems ?? Infinity)) {
     const add = document.createElement('button');
     add.type = 'button';
     add.className = 'small';
-    add.textContent = 'add a distribution';
-    add.addEventListener('click', () => onEdit(path, [...value, structuredClone(value[value.length - 1])]));
+    add.textContent = `add ${prefix}${list.length + 1}`;
+    add.addEventListener('click', () => ctx.onEdit(path, [...list, structuredClone(list[list.length - 1])]));
     set.append(add);
   }
   return set;
 }
 
-// Marks fields with errors ([{path, message}]); returns the errors no field could show.
+// Marks fields with errors ([{path, message}]); an error goes to the control of its path or, failing that, of
+// the nearest enclosing path (a pair's number to the pair). Returns the errors no control could show.
 export function showErrors(container, errors) {
   for (const row of container.querySelectorAll('.control')) {
     row.classList.remove('invalid');
-    row.querySelector('.field-error').textContent = '';
+    row.querySelector(':scope > .field-error').textContent = '';
   }
   const rest = [];
   for (const e of errors) {
-    const row = container.querySelector(`.control[data-path="${CSS.escape(e.path)}"]`);
+    let row = null;
+    for (let p = e.path; p && !row; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') {
+      row = container.querySelector(`.control[data-path="${CSS.escape(p)}"]`);
+    }
     if (row) {
       row.classList.add('invalid');
-      row.querySelector('.field-error').textContent = e.message;
+      const err = row.querySelector(':scope > .field-error');
+      err.textContent = err.textContent ? `${err.textContent}; ${e.message}` : e.message;
     } else {
       rest.push(e);
     }
   }
   return rest;
+}
+
+export function getPath(obj, path) {
+  let node = obj;
+  for (const k of path.split('/')) node = node === null || typeof node !== 'object' ? undefined : node[k];
+  return node;
 }
 
 // Sets `path` (a/b/0/c) in a deep copy of `obj`.

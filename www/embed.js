@@ -45,7 +45,7 @@ export function connectEmbed(page) {
     'hebbian:run': () => page.client.run(),
     'hebbian:pause': () => page.client.pause(),
     'hebbian:step': () => page.client.step(),
-    'hebbian:reset': () => page.client.reset(),
+    'hebbian:reset': () => page.reset(),
     'hebbian:get_metrics': (m) => {
       const f = page.frame;
       post({ type: 'hebbian:metrics', id: m.id, step: f ? f.step : 0, total: f ? f.total : 0, done: f ? f.done : false, metrics: f ? f.metrics : [] });

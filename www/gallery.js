@@ -178,7 +178,34 @@ function patterns() {
   };
 }
 
-const plots = [clusters(), landscape(), trajectory(), bars(), receptiveFields(), patterns()];
+/** Colour images (channels = 3, channel-major): red, green and blue ramps and their mixtures, 16×16. */
+function colours() {
+  const size = 16;
+  const mixes = [['red', [1, 0, 0]], ['green', [0, 1, 0]], ['blue', [0, 0, 1]], ['yellow', [1, 1, 0]],
+    ['cyan', [0, 1, 1]], ['magenta', [1, 0, 1]]];
+  const images = mixes.map(([label, weights]) => {
+    const pixels = [];
+    for (const w of weights) {
+      for (let k = 0; k < size * size; k++) pixels.push(w * (0.25 + (0.75 * (k % size)) / (size - 1)));
+    }
+    return { label, pixels };
+  });
+  return {
+    id: 'colours',
+    title: 'Colour images (RGB)',
+    x_label: '',
+    y_label: '',
+    kind: 'images',
+    cols: 6,
+    width: size,
+    height: size,
+    channels: 3,
+    value_range: [0, 1],
+    images,
+  };
+}
+
+const plots = [clusters(), landscape(), trajectory(), bars(), receptiveFields(), patterns(), colours()];
 const handles = {};
 const host = document.getElementById('plots');
 for (const plot of plots) {

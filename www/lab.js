@@ -1,9 +1,11 @@
 // A lab page: renders the manifest's cells, keeps the state document in the URL, drives the engine worker
 // and draws its frames. Used both on the site and inside an embed iframe.
-import { buildControls, setPath, showErrors } from './controls.js';
+import { buildControls, getPath, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
 import { EngineClient } from './engine.js';
 import { renderPlot, updatePlot, disposePlot } from './plots.js';
 import { showMessage } from './messages.js';
+import { PatternEditor } from './pattern-editor.js';
+import { DataPanel, FORMATS } from './data-panel.js';
 
 const el = (tag, props = {}, ...children) => {
   const node = Object.assign(document.createElement(tag), props);
@@ -33,17 +35,46 @@ export class LabPage {
     this.state = state;
     this.plots = new Map(); // id -> {cell, handle}
     this.pending = new Map(); // id -> latest plot not yet drawn
+    this.datasets = new Map(); // dataset cell id -> {section, line}
+    this.editors = []; // PatternEditor per pattern_editor cell
     this.frame = null;
     this.running = false;
+    this.hasRun = false; // the worker holds a run of this.state (false while it starts or waits for data)
+    this.invalid = false; // the last edit did not validate
     this.listeners = { frame: [], done: [] };
-    this.render();
     this.client = new EngineClient(options.backend, {
       onEngine: (info) => this.showEngine(info),
       onFrame: (frame) => this.onFrame(frame),
       onRunning: (running) => this.setRunning(running),
       onError: (message) => showMessage(message, 'error'),
+      onNoRun: () => {
+        this.hasRun = false;
+        this.updateButtons();
+      },
+      onNeedData: (need) => this.needData(need),
+      onProgress: (p) => this.showLoad(p),
+      onDataLoaded: (format, line) => this.panel.loaded(format, line),
+      onDataError: (format, message, cancelled) => this.panel.failed(format, message, cancelled),
+      onForgotten: (format) => this.panel.forgotten(format),
     });
+    if (this.readsUserData()) {
+      this.panel = new DataPanel(this.client, {
+        onLoaded: (format) => this.useUserData(format),
+        onForgotten: (format) => {
+          if (this.state.params.source.kind === FORMATS[format].kind) this.restart();
+        },
+      });
+    }
+    this.render();
     this.restart();
+  }
+
+  // Whether the lab's `source` param can read the user's own files (then the page shows the data panel).
+  readsUserData() {
+    const source = resolve(this.schema, this.schema.$defs.Params.properties.source);
+    const kind = source && source.properties && resolve(this.schema, source.properties.kind);
+    const kinds = kind ? (kind.oneOf || []).map((o) => o.const).concat(kind.enum || []) : [];
+    return Object.values(FORMATS).some((f) => kinds.includes(f.kind));
   }
 
   on(event, fn) {
@@ -57,10 +88,16 @@ export class LabPage {
       nodes.push(el('h1', { textContent: m.info.title }), el('p', { className: 'summary', textContent: m.info.summary }));
     }
     this.controlBlocks = [];
-    for (const cell of m.cells) nodes.push(this.cell(cell));
+    for (const cell of m.cells) {
+      nodes.push(this.cell(cell));
+      // The data panel goes right under the controls that choose the dataset.
+      if (this.panel && cell.kind === 'controls' && cell.fields.includes('source')) nodes.push(this.panel.element);
+    }
+    if (this.panel && !nodes.includes(this.panel.element)) nodes.push(this.panel.element);
     this.root.replaceChildren(...nodes);
     typeset(this.root);
     this.renderControls();
+    this.refreshDerived();
   }
 
   cell(cell) {
@@ -89,6 +126,13 @@ export class LabPage {
         return el('section', { className: 'cell metrics' }, el('h3', { textContent: cell.title }),
           el('table', {}, el('thead', {}, el('tr', {}, el('th', { textContent: 'quantity' }), el('th', { textContent: 'value' }))), this.metricsBody));
       }
+      case 'dataset':
+        return this.datasetCell(cell.id);
+      case 'pattern_editor': {
+        const editor = new PatternEditor(cell, (path, v) => this.edit({ ...this.state, params: setPath(this.state.params, path, v) }));
+        this.editors.push(editor);
+        return editor.element;
+      }
       default:
         return el('div');
     }
@@ -99,6 +143,36 @@ export class LabPage {
     div.dataset.plotId = id;
     this.plots.set(id, { cell: div, handle: null });
     return div;
+  }
+
+  // A dataset: its summary line, the examples and the samples per class; hidden until a frame brings its view.
+  datasetCell(id) {
+    const line = el('p', { className: 'dataset-line' });
+    const section = el('section', { className: 'cell dataset', hidden: true }, line,
+      el('div', { className: 'dataset-plots' }, this.plotSlot(`${id}:examples`, 'plot examples'), this.plotSlot(`${id}:classes`, 'plot classes')));
+    section.dataset.datasetId = id;
+    this.datasets.set(id, { section, line });
+    return section;
+  }
+
+  showDataset(view) {
+    const d = this.datasets.get(view.id);
+    if (!d) return;
+    d.line.textContent = view.line;
+    d.section.hidden = false;
+    const examples = view.examples;
+    if (examples.kind === 'images') {
+      // Tall enough for about 44 px per image row (plus its label), so that digits stay legible.
+      const rows = Math.ceil(examples.images.length / Math.max(1, examples.cols));
+      const height = Math.min(900, Math.max(240, 56 + rows * 64));
+      this.plots.get(examples.id).cell.style.setProperty('--plot-height', `${height}px`);
+    }
+    this.pending.set(examples.id, examples);
+    if (view.classes) this.pending.set(view.classes.id, view.classes);
+  }
+
+  hideDatasets() {
+    for (const { section } of this.datasets.values()) section.hidden = true;
   }
 
   exercise(cell) {
@@ -119,10 +193,17 @@ export class LabPage {
       run: b('Run', () => this.client.run(), 'Run to the end, drawing as it goes'),
       pause: b('Pause', () => this.client.pause(), 'Pause the run'),
       step: b('Step', () => this.client.step(), 'Compute one frame of updates'),
-      reset: b('Reset', () => this.client.reset(), 'Back to update 0'),
+      reset: b('Reset', () => this.reset(), 'Back to update 0'),
     };
     this.progress = el('progress', { max: 1, value: 0 });
     this.progressText = el('span', { className: 'progress-text', textContent: '' });
+    this.buttonRow = el('div', { className: 'buttons' }, ...Object.values(this.buttons), this.progress, this.progressText);
+    this.loadText = el('span', { className: 'load-text' });
+    this.loadBar = el('progress', { max: 1, value: 0 });
+    this.loadBar.setAttribute('aria-label', 'data loaded');
+    // In the run bar only while data loads (see showLoad).
+    this.loadRow = el('div', { className: 'runbar-row load-row' }, this.loadText, this.loadBar,
+      b('Cancel', () => this.client.cancelLoad(), 'Stop loading this data'));
     this.seedInput = el('input', { type: 'number', min: 0, max: 4294967295, step: 1, value: this.state.seed, name: 'seed' });
     this.seedInput.addEventListener('change', () => {
       const seed = Number(this.seedInput.value);
@@ -143,7 +224,7 @@ export class LabPage {
     }
     this.engineLine = el('span', { className: 'engine-line' });
     return el('section', { className: 'cell runbar' },
-      el('div', { className: 'buttons' }, ...Object.values(this.buttons), this.progress, this.progressText),
+      this.buttonRow,
       el('div', { className: 'runbar-row' }, el('label', { className: 'control' }, el('span', { className: 'control-label', textContent: 'seed' }), this.seedInput, dice), this.viewBox),
       el('div', { className: 'runbar-row' }, ...tools, this.engineLine),
       this.shareBox);
@@ -152,11 +233,13 @@ export class LabPage {
   renderControls() {
     const params = this.schema.$defs.Params;
     const hidden = new Set(this.state.hidden);
+    // The pattern editors draw their patterns; the generic controls leave them out.
+    const skip = new Set(this.editors.map((e) => e.path));
     for (const { body, block, fields } of this.controlBlocks) {
       const shown = fields.filter((f) => !hidden.has(f));
       block.hidden = shown.length === 0;
       buildControls(body, {
-        root: this.schema, schema: params, fields: shown, value: this.state.params,
+        root: this.schema, schema: params, fields: shown, value: this.state.params, skip,
         onEdit: (path, v) => this.edit({ ...this.state, params: setPath(this.state.params, path, v) }),
       });
     }
@@ -171,12 +254,27 @@ export class LabPage {
     const errors = this.wasm.validate(next);
     if (errors.length) {
       let rest = errors;
-      for (const { body } of this.controlBlocks) rest = showErrors(body, rest);
+      for (const host of this.errorHosts()) rest = showErrors(host, rest);
       for (const e of rest) showMessage(`${e.path}: ${e.message}`, 'error');
-      this.buttons.run.disabled = this.buttons.step.disabled = true;
+      this.invalid = true;
+      this.updateButtons();
       return;
     }
     this.commit(next);
+  }
+
+  errorHosts() {
+    return [...this.controlBlocks.map((c) => c.body), ...this.editors.map((e) => e.element)];
+  }
+
+  // What follows the params without being a control: x-when groups, pattern editors, the data panel's format.
+  refreshDerived() {
+    const params = this.state.params;
+    for (const { body } of this.controlBlocks) refreshWhen(body, params);
+    for (const editor of this.editors) {
+      editor.update(getPath(params, editor.path), pathShown(this.schema, this.schema.$defs.Params, params, editor.path));
+    }
+    if (this.panel) this.panel.follow(params.source.kind);
   }
 
   commit(next) {
@@ -186,7 +284,9 @@ export class LabPage {
     this.state = next;
     this.seedInput.value = next.seed;
     if (rebuild) this.renderControls();
-    for (const { body } of this.controlBlocks) showErrors(body, []);
+    for (const host of this.errorHosts()) showErrors(host, []);
+    this.invalid = false;
+    this.refreshDerived();
     this.restart();
   }
 
@@ -196,10 +296,61 @@ export class LabPage {
       p.handle = null;
       p.cell.hidden = true;
     }
+    this.hideDatasets();
     this.pending.clear();
-    this.buttons.run.disabled = this.buttons.step.disabled = false;
+    this.hasRun = false;
+    this.updateButtons();
     this.updateUrl();
     this.client.start(this.state);
+  }
+
+  reset() {
+    // The views of the run so far go; step 0's come back with the next frame.
+    this.hideDatasets();
+    this.client.reset();
+  }
+
+  // The worker needs data that only the user can give.
+  needData(need) {
+    if (need.kind === 'user' && this.panel) {
+      this.panel.need(need.format);
+      this.progressText.textContent = 'waiting for your data (see "Your data")';
+    } else {
+      showMessage(`This experiment needs data this page cannot load (${JSON.stringify(need)}).`, 'error');
+    }
+  }
+
+  // The user's data of `format` is in the engine: show it (switching the source to it when needed).
+  useUserData(format) {
+    const kind = FORMATS[format].kind;
+    if (this.state.params.source.kind === kind) {
+      this.restart();
+      return;
+    }
+    const next = { ...this.state, params: setPath(this.state.params, 'source/kind', kind) };
+    this.edit(next);
+    if (this.state === next) this.renderControls();
+  }
+
+  // A data load's progress under the run bar: "Loading MNIST digits… 0.8 / 1.6 MB".
+  showLoad(p) {
+    if (p.done) {
+      this.loadRow.remove();
+      return;
+    }
+    if (!this.loadRow.isConnected) this.buttonRow.after(this.loadRow);
+    const mb = (bytes) => (bytes / 1e6).toFixed(1);
+    const amount = p.unit === 'files'
+      ? `${p.loaded} / ${p.total} files`
+      : `${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`;
+    this.loadText.textContent = `Loading ${p.what}… ${amount}`;
+    if (p.total) this.loadBar.value = p.loaded / p.total;
+    else this.loadBar.removeAttribute('value');
+  }
+
+  updateButtons() {
+    this.buttons.run.disabled = this.buttons.step.disabled = this.running || !this.hasRun || this.invalid;
+    this.buttons.pause.disabled = !this.running;
   }
 
   updateUrl() {
@@ -270,14 +421,17 @@ export class LabPage {
 
   setRunning(running) {
     this.running = running;
-    this.buttons.run.disabled = running;
-    this.buttons.step.disabled = running;
-    this.buttons.pause.disabled = !running;
+    this.updateButtons();
   }
 
   onFrame(frame) {
     this.frame = frame;
+    if (!this.hasRun) {
+      this.hasRun = true;
+      this.updateButtons();
+    }
     for (const plot of frame.plots) this.pending.set(plot.id, plot);
+    for (const view of frame.datasets) this.showDataset(view);
     for (const n of frame.notices) showMessage(n, 'warning');
     this.progress.value = frame.total ? frame.step / frame.total : 0;
     this.progressText.textContent = `update ${frame.step} / ${frame.total}`;

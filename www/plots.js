@@ -18,8 +18,9 @@
 //       The plot's data as CSV text (header rows included, "\n" line ends). Needs no DOM. An xy plot gives one
 //       section per part it has, separated by an empty line: `heatmap,x,y,value` (cell centres), `series,x,y`
 //       (scatter, line, dashed and trajectory series), `series,x0,y0,x1,y1` (arrows). Bars give
-//       `category,series,value`; images give `image,row,col,value` (row 0 is the top row; the image column holds
-//       the image's label, or `#index` when the label is empty).
+//       `category,series,value`; images give `image,row,col,value`, colour images (channels = 3)
+//       `image,row,col,red,green,blue` (row 0 is the top row; the image column holds the image's label, or
+//       `#index` when the label is empty).
 //
 // PlotHandle: {container, chart, plot}. `chart` is the ECharts instance (tests use `chart.convertToPixel`), `plot`
 // the plot last drawn. Treat both as read-only.
@@ -42,8 +43,9 @@
 //   so a value belongs to its cell's centre. Non-finite (null) values leave their cell blank.
 // - An xy axis without a range takes the heatmap's range when there is a heatmap, else ECharts' automatic range;
 //   with `equal_aspect`, automatic ranges are computed here so that both axes get the same span.
-// - Images map value_range[0] (and below) to black and value_range[1] (and above) to white; non-finite pixels
-//   are magenta so that they stand out.
+// - Images map value_range[0] (and below) to black and value_range[1] (and above) to white; colour images
+//   (channels = 3, pixels channel-major: all red values, then green, then blue) map each channel the same way.
+//   A pixel with a non-finite value (in any channel) is magenta so that it stands out.
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
   '#bcbd22', '#17becf'];
@@ -167,15 +169,20 @@ export function plotToCSV(plot) {
     }
     case 'images': {
       const rows = [];
+      const plane = plot.width * plot.height;
+      const channels = colourImages(plot) ? 3 : 1;
       plot.images.forEach((img, index) => {
         const name = csvText(img.label === '' ? `#${index}` : img.label);
         for (let row = 0; row < plot.height; row++) {
           for (let col = 0; col < plot.width; col++) {
-            rows.push([name, String(row), String(col), csvNum(img.pixels[row * plot.width + col])]);
+            const k = row * plot.width + col;
+            const values = [];
+            for (let c = 0; c < channels; c++) values.push(csvNum(img.pixels[c * plane + k]));
+            rows.push([name, String(row), String(col), ...values]);
           }
         }
       });
-      section('image,row,col,value', rows);
+      section(channels === 3 ? 'image,row,col,red,green,blue' : 'image,row,col,value', rows);
       break;
     }
     default:
@@ -652,19 +659,32 @@ function imagesOption(plot) {
   };
 }
 
-/** One image as a canvas enlarged `factor` times, grey from black (lo) to white (lo + span). */
+/** Whether an images plot holds colour (channels = 3) images; anything else is drawn grey. */
+function colourImages(plot) {
+  return plot.channels === 3;
+}
+
+/**
+ * One image as a canvas enlarged `factor` times: grey from black (lo) to white (lo + span), or for colour images
+ * each channel from 0 (lo) to 255 (lo + span).
+ */
 function pixelCanvas(plot, pixels, lo, span, factor) {
   const { width, height } = plot;
+  const plane = width * height;
+  const channels = colourImages(plot) ? 3 : 1;
   const small = document.createElement('canvas');
   small.width = width;
   small.height = height;
   const image = new ImageData(width, height);
-  for (let k = 0; k < width * height; k++) {
-    const v = pixels[k];
-    let rgb = UNDEFINED_PIXEL;
-    if (Number.isFinite(v)) {
-      const g = Math.round(255 * Math.min(1, Math.max(0, (v - lo) / span)));
-      rgb = [g, g, g];
+  const level = (v) => Math.round(255 * Math.min(1, Math.max(0, (v - lo) / span)));
+  for (let k = 0; k < plane; k++) {
+    let rgb = [];
+    for (let c = 0; c < channels; c++) rgb.push(pixels[c * plane + k]);
+    if (rgb.every(Number.isFinite)) {
+      rgb = rgb.map(level);
+      if (channels === 1) rgb = [rgb[0], rgb[0], rgb[0]];
+    } else {
+      rgb = UNDEFINED_PIXEL;
     }
     image.data.set(rgb, 4 * k);
     image.data[4 * k + 3] = 255;

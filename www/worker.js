@@ -1,19 +1,36 @@
-// The engine worker: owns the wasm engine (GPU or CPU) and the current run, so the page never computes.
+// The engine worker: owns the wasm engine (GPU or CPU), the current run and the loaded datasets, so the page
+// never computes. Data files are streamed into the engine chunk by chunk (never held whole in JavaScript).
 // Messages in:  {type:'init', backend} {type:'start', state} {type:'run'} {type:'pause'} {type:'step'}
-//               {type:'reset'} {type:'lose_device'}
+//               {type:'reset'} {type:'lose_device'} {type:'load_files', format, files} {type:'load_urls', format, urls}
+//               {type:'forget', format} {type:'cancel_load'}
 // Messages out: {type:'engine', info} {type:'frame', frame} {type:'running', running} {type:'error', message}
+//               {type:'no_run'} {type:'need_data', need} {type:'progress', what, loaded, total, unit, done}
+//               {type:'data_loaded', format, line} {type:'data_error', format, message, cancelled}
+//               {type:'forgotten', format}
+// See PROTOCOL.md for the details.
 import init, { WorkerEngine } from './hebbian-playground.js';
 
 let engine = null;
 let speed = 25;
 let running = false;
+// Whether the engine holds a run of the state last started (false while that state waits for data).
+let hasRun = false;
+// Set by 'cancel_load', which is handled at once (not queued): the streaming loop checks it between chunks.
+let cancelRequested = false;
 // Engine calls never overlap: each waits for the previous one (a run chunk may be awaiting the GPU).
 let queue = Promise.resolve();
 const serial = (fn) => (queue = queue.then(fn, fn));
 
 const post = (msg) => self.postMessage(msg);
-const fail = (e) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+const messageOf = (e) => (e instanceof Error ? e.message : String(e));
+const fail = (e) => post({ type: 'error', message: messageOf(e) });
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A load the user cancelled: not an error of the data.
+class Cancelled extends Error {}
+
+// What the page calls each format (the Rust `Kind` ids).
+const FORMAT_TITLES = { mnist_idx: 'MNIST IDX', cifar10: 'CIFAR-10' };
 
 function setRunning(value) {
   running = value;
@@ -47,6 +64,145 @@ async function loop() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Data loading
+
+// Progress messages at most every 100 ms (a large file has thousands of chunks), and always the last one.
+let lastProgress = 0;
+function progress(what, loaded, total, unit, force = false) {
+  const now = performance.now();
+  if (!force && now - lastProgress < 100) return;
+  lastProgress = now;
+  post({ type: 'progress', what, loaded, total: total === null ? null : Math.max(total, loaded), unit, done: false });
+}
+
+// Fetches `url` and answers the response, or throws a message that says why the URL could not be read.
+async function fetchChecked(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch {
+    // fetch gives no reason for a network error or a refused cross-origin read; both look the same here.
+    throw new Error(`${url} could not be read: the server did not allow this page to read it (not same-origin or no CORS), or it could not be reached.`);
+  }
+  if (!response.ok) {
+    throw new Error(`${url} could not be read: the server answered HTTP ${response.status}${response.statusText ? ` (${response.statusText})` : ''}.`);
+  }
+  return response;
+}
+
+function fileNameOf(url) {
+  const last = new URL(url).pathname.split('/').filter(Boolean).pop() || 'download';
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
+// The sources of a load as [{name, size, stream, length}]: `size` is passed to the loader (which checks that the
+// file has exactly that many bytes), `length` only feeds the progress bar.
+function fileSources(files) {
+  return files.map((f) => ({ name: f.name, size: f.size, length: f.size, stream: () => f.stream() }));
+}
+
+async function urlSources(urls) {
+  const sources = [];
+  for (const url of urls) {
+    const response = await fetchChecked(url);
+    const length = Number(response.headers.get('content-length')) || null;
+    // No `size`: with a Content-Encoding the body has another length than Content-Length says.
+    sources.push({ name: fileNameOf(response.url || url), size: null, length, stream: () => response.body });
+  }
+  return sources;
+}
+
+// Streams `sources` into one load for `need` (a `missing` answer); resolves to the dataset's summary line.
+// Any failure cancels the load in the engine, so nothing half-read is kept.
+async function load(need, sources, what) {
+  cancelRequested = false;
+  const total = sources.every((s) => s.length !== null) ? sources.reduce((n, s) => n + s.length, 0) : null;
+  let loaded = 0;
+  progress(what, 0, total, 'bytes', true);
+  try {
+    await serial(() => engine.load_begin(need));
+    for (const source of sources) {
+      await serial(() => engine.load_file(source.name, source.size ?? undefined));
+      const reader = source.stream().getReader();
+      for (;;) {
+        if (cancelRequested) {
+          reader.cancel();
+          throw new Cancelled('loading was cancelled');
+        }
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          throw new Error(`${source.name} could not be read to the end (${messageOf(e)})`);
+        }
+        if (chunk.done) break;
+        await serial(() => engine.load_push(chunk.value));
+        loaded += chunk.value.length;
+        progress(what, loaded, total, 'bytes');
+      }
+      await serial(() => engine.load_end_file());
+    }
+    progress(what, loaded, total, 'bytes', true);
+    return await serial(() => engine.load_finish());
+  } catch (e) {
+    await serial(() => engine.load_cancel());
+    throw e;
+  } finally {
+    post({ type: 'progress', done: true });
+  }
+}
+
+// The shipped data a state needs: the MNIST asset or the photographs, from the site's data/ folder.
+async function loadShipped(need) {
+  try {
+    if (need.kind === 'mnist') {
+      const names = ['mnist-10k-images-idx3-ubyte.gz', 'mnist-10k-labels-idx1-ubyte.gz'];
+      const sources = await urlSources(names.map((n) => new URL(`data/mnist/${n}`, self.location).href));
+      await load(need, sources, 'MNIST digits');
+      return;
+    }
+    const files = await serial(() => engine.photo_files());
+    try {
+      for (const [i, file] of files.entries()) {
+        progress('photographs', i, files.length, 'files', true);
+        const response = await fetchChecked(new URL(`data/photos/${file}`, self.location).href);
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        await serial(() => engine.add_photo(file, bytes));
+      }
+    } finally {
+      post({ type: 'progress', done: true });
+    }
+  } catch (e) {
+    const what = need.kind === 'mnist' ? 'the MNIST digits shipped with the playground' : 'the shipped photographs';
+    throw new Error(`Could not load ${what}: ${messageOf(e)}`);
+  }
+}
+
+// A user load for `format`, answered with data_loaded or data_error (never a bare error: the page's data panel
+// waits for one of the two).
+async function loadUser(format, getSources) {
+  const title = FORMAT_TITLES[format] || format;
+  try {
+    const sources = await getSources();
+    if (sources.length === 0) throw new Error('no files were given');
+    const names = sources.map((s) => s.name);
+    const what = names.length === 1 ? names[0] : `${names.length} ${title} files`;
+    const line = await load({ kind: 'user', format }, sources, what);
+    post({ type: 'data_loaded', format, line });
+  } catch (e) {
+    if (e instanceof Cancelled) post({ type: 'data_error', format, cancelled: true, message: `Loading your ${title} data was cancelled.` });
+    else post({ type: 'data_error', format, cancelled: false, message: `Your ${title} data could not be loaded: ${messageOf(e)}` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Handlers
+
 const handlers = {
   async init({ backend }) {
     await init();
@@ -55,12 +211,27 @@ const handlers = {
   },
   async start({ state }) {
     setRunning(false);
+    hasRun = false;
     speed = state.view.speed;
-    await serial(() => engine.start(state));
+    try {
+      const need = await serial(() => engine.missing(state));
+      if (need && need.kind === 'user') {
+        // The page shows what to load and starts again once it is loaded.
+        post({ type: 'no_run' });
+        post({ type: 'need_data', need });
+        return;
+      }
+      if (need) await loadShipped(need);
+      await serial(() => engine.start(state));
+    } catch (e) {
+      post({ type: 'no_run' });
+      throw e;
+    }
+    hasRun = true;
     post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
   },
   run() {
-    if (running) return;
+    if (running || !hasRun) return;
     setRunning(true);
     loop();
   },
@@ -68,10 +239,11 @@ const handlers = {
     setRunning(false);
   },
   async step() {
-    if (running) return;
+    if (running || !hasRun) return;
     await serial(advanceOnce);
   },
   async reset() {
+    if (!hasRun) return;
     setRunning(false);
     await serial(() => engine.reset());
     post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
@@ -80,11 +252,26 @@ const handlers = {
     // Through `serial` like every engine call: during a run chunk the engine is borrowed until the GPU answers.
     post({ type: 'device_lost_simulated', done: await serial(() => engine.lose_device()) });
   },
+  async load_files({ format, files }) {
+    await loadUser(format, async () => fileSources(files));
+  },
+  async load_urls({ format, urls }) {
+    await loadUser(format, () => urlSources(urls));
+  },
+  async forget({ format }) {
+    await serial(() => engine.forget(format));
+    post({ type: 'forgotten', format });
+  },
 };
 
 // Messages are handled in arrival order (a 'start' must wait for 'init'); a run loop goes on in the background.
+// 'cancel_load' alone is handled at once, since the load it cancels holds the queue.
 let inbox = Promise.resolve();
 self.onmessage = ({ data }) => {
+  if (data && data.type === 'cancel_load') {
+    cancelRequested = true;
+    return;
+  }
   inbox = inbox.then(async () => {
     const handler = handlers[data && data.type];
     if (!handler) return fail(`unknown worker message ${JSON.stringify(data && data.type)}`);

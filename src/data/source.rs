@@ -49,7 +49,7 @@ pub struct LetterSet {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GaussianSet {
-    #[schemars(length(min = 1, max = 10))]
+    #[schemars(length(min = 1, max = 10), extend("x-item-label" = "Σ"))]
     pub gaussians: Vec<Gaussian2d>,
     /// Samples per Gaussian.
     #[schemars(range(min = 1, max = 100000))]

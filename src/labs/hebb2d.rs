@@ -38,7 +38,7 @@ pub fn info() -> LabInfo {
 pub struct Params {
     /// The input distributions, one panel each (the exercise's Σ1, Σ2, Σ3 by default).
     #[schemars(length(min = 1, max = 4))]
-    #[schemars(title = "input distributions")]
+    #[schemars(title = "input distributions", extend("x-item-label" = "Σ"))]
     pub inputs: Vec<Gaussian>,
     /// Samples per distribution in the scatter plots.
     #[schemars(range(min = 10, max = 5000), extend("x-unit" = "samples"))]

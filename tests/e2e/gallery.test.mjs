@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const IDS = ['clusters', 'landscape', 'trajectory', 'rules', 'fields', 'patterns'];
+const IDS = ['clusters', 'landscape', 'trajectory', 'rules', 'fields', 'patterns', 'colours'];
 const plotSel = (id) => `[data-plot-id="${id}"]`;
 const chartSel = (id) => `${plotSel(id)} .plot-chart`;
 
@@ -94,7 +94,7 @@ function pixelsNear(id, point, radius, { red = true } = {}) {
 test('every plot draws a sizeable picture', async () => {
   // Coloured pixels (chroma ≥ 40) for the coloured kinds: axes, ticks and text are grey and do not count, and the
   // legend icons alone stay far below these numbers.
-  const coloured = { clusters: 3000, landscape: 40000, trajectory: 1500, rules: 15000 };
+  const coloured = { clusters: 3000, landscape: 40000, trajectory: 1500, rules: 15000, colours: 20000 };
   for (const [id, min] of Object.entries(coloured)) {
     const n = await countDrawnPixels(page, plotSel(id), { minChroma: 40 });
     assert.ok(n > min, `${id}: ${n} coloured pixels, expected more than ${min}`);
@@ -206,6 +206,7 @@ test('CSV export has one row per point, arrow, cell, bar and pixel', async () =>
   assert.deepEqual(shape('rules'), [['category,series,value', 5 * 3]]);
   assert.deepEqual(shape('fields'), [['image,row,col,value', 16 * 28 * 28]]);
   assert.deepEqual(shape('patterns'), [['image,row,col,value', 6 * 3 * 3]]);
+  assert.deepEqual(shape('colours'), [['image,row,col,red,green,blue', 6 * 16 * 16]]);
 
   // Cells carry the data itself.
   const clusters = csvSections(exported.clusters);
@@ -217,6 +218,7 @@ test('CSV export has one row per point, arrow, cell, bar and pixel', async () =>
   assert.deepEqual(csvSections(exported.rules)[0].rows[1], ['Hebb', '|w|', '3.2']);
   assert.deepEqual(csvSections(exported.patterns)[0].rows.slice(0, 4), [
     ['row 0', '0', '0', '1'], ['row 0', '0', '1', '1'], ['row 0', '0', '2', '1'], ['row 0', '1', '0', '0']]);
+  assert.deepEqual(csvSections(exported.colours)[0].rows[16 * 16 * 3 + 15], ['yellow', '0', '15', '1', '1', '0']);
 });
 
 test('PNG export gives a PNG of the whole chart', async () => {

@@ -1,0 +1,158 @@
+// The pattern editor of a `pattern_editor` cell: the binary patterns at a params path (letters.rs `Pattern`:
+// {name, rows, cols, cells: "#.#…"}) drawn on small grids. Click or drag on a grid to paint cells, rename, add a
+// blank pattern of the same size, remove one, or start a new set of another size (up to 32×32). Every edit goes
+// to `onEdit(path, value)`, the lab's validate-and-commit path, so the permalink carries the drawing.
+const MAX_SIDE = 32; // letters.rs MAX_SIDE
+const MAX_PATTERNS = 64; // letters.rs MAX_PATTERNS
+const MAX_NAME = 24;
+const ON = '#';
+const OFF = '.';
+
+const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};
+
+// A `.control` box for errors at `path` (showErrors in controls.js finds it).
+function errorRow(path, ...children) {
+  const row = el('div', { className: 'control' }, ...children, el('span', { className: 'field-error' }));
+  row.dataset.path = path;
+  return row;
+}
+
+export class PatternEditor {
+  // cell: {path, title}; onEdit(path, value)
+  constructor(cell, onEdit) {
+    this.path = cell.path;
+    this.onEdit = onEdit;
+    this.patterns = [];
+    this.list = el('div', { className: 'patterns' });
+    this.rows = el('input', { type: 'number', min: 1, max: MAX_SIDE, step: 1, value: 5, name: 'new-set-rows' });
+    this.cols = el('input', { type: 'number', min: 1, max: MAX_SIDE, step: 1, value: 5, name: 'new-set-cols' });
+    this.addButton = el('button', { type: 'button', className: 'small', textContent: 'add a blank pattern', onclick: () => this.add() });
+    const newSet = el('button', { type: 'button', className: 'small', textContent: 'new set', onclick: () => this.newSet() });
+    this.newSetRow = errorRow(`${this.path}:new-set`, 'grid ', this.rows, ' × ', this.cols, ' ', newSet);
+    this.newSetRow.classList.add('new-set');
+    this.element = el('section', { className: 'cell pattern-editor', hidden: true },
+      el('h3', { textContent: cell.title }),
+      el('p', { className: 'hint', textContent: 'Click or drag on a grid to switch cells on and off.' }),
+      errorRow(this.path, this.list),
+      el('div', { className: 'editor-tools' }, this.addButton, this.newSetRow));
+    this.element.dataset.path = this.path;
+  }
+
+  // Shows `patterns` (the value at the path), or hides the editor when there is none.
+  update(patterns, shown) {
+    this.element.hidden = !shown;
+    if (!shown) return;
+    this.patterns = patterns;
+    this.list.replaceChildren(...patterns.map((p, i) => this.card(p, i)));
+    this.addButton.disabled = patterns.length >= MAX_PATTERNS || patterns.length === 0;
+  }
+
+  card(p, i) {
+    const at = `${this.path}/${i}`;
+    const name = el('input', { type: 'text', value: p.name, maxLength: MAX_NAME, name: `${at}/name`, size: 6 });
+    name.setAttribute('aria-label', `name of pattern ${i + 1}`);
+    name.addEventListener('change', () => this.commit(this.patterns.map((q, j) => (j === i ? { ...q, name: name.value } : q))));
+    const remove = el('button', { type: 'button', className: 'small', textContent: 'remove', disabled: this.patterns.length <= 1 });
+    remove.title = `Remove pattern ${p.name}`;
+    remove.addEventListener('click', () => this.commit(this.patterns.filter((_, j) => j !== i)));
+    const card = errorRow(at, this.grid(p, i), errorRow(`${at}/name`, name), remove);
+    card.classList.add('pattern');
+    return card;
+  }
+
+  // A canvas of rows × cols cells. A stroke paints every cell it crosses with the opposite of the first one's
+  // state and commits once, when the pointer is released.
+  grid(p, i) {
+    const cell = Math.max(4, Math.min(24, Math.floor(120 / Math.max(p.rows, p.cols))));
+    const canvas = el('canvas', { width: p.cols * cell, height: p.rows * cell, className: 'pattern-grid' });
+    canvas.dataset.pattern = i;
+    canvas.dataset.rows = p.rows;
+    canvas.dataset.cols = p.cols;
+    canvas.setAttribute('aria-label', `pattern ${p.name}: ${p.rows} × ${p.cols} cells`);
+    const cells = [...p.cells];
+    // Light on dark, as the dataset's image plots show the patterns (off: black, on: white).
+    const draw = () => {
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#000000';
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = '#ffffff';
+      cells.forEach((c, k) => {
+        if (c === ON) ctx.fillRect((k % p.cols) * cell, Math.floor(k / p.cols) * cell, cell, cell);
+      });
+      ctx.strokeStyle = '#6b7385';
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      for (let x = 0; x <= p.cols; x++) {
+        ctx.moveTo(x * cell + 0.5, 0);
+        ctx.lineTo(x * cell + 0.5, canvas.height);
+      }
+      for (let y = 0; y <= p.rows; y++) {
+        ctx.moveTo(0, y * cell + 0.5);
+        ctx.lineTo(canvas.width, y * cell + 0.5);
+      }
+      ctx.stroke();
+    };
+    const at = (e) => {
+      const r = canvas.getBoundingClientRect();
+      const x = Math.floor(((e.clientX - r.left) / r.width) * p.cols);
+      const y = Math.floor(((e.clientY - r.top) / r.height) * p.rows);
+      return x >= 0 && y >= 0 && x < p.cols && y < p.rows ? y * p.cols + x : -1;
+    };
+    let paint = null;
+    const stroke = (e) => {
+      const k = at(e);
+      if (k < 0 || cells[k] === paint) return;
+      cells[k] = paint;
+      draw();
+    };
+    canvas.addEventListener('pointerdown', (e) => {
+      const k = at(e);
+      if (k < 0) return;
+      paint = cells[k] === ON ? OFF : ON;
+      canvas.setPointerCapture(e.pointerId);
+      stroke(e);
+    });
+    canvas.addEventListener('pointermove', (e) => {
+      if (paint !== null) stroke(e);
+    });
+    const end = () => {
+      if (paint === null) return;
+      paint = null;
+      const drawn = cells.join('');
+      if (drawn !== p.cells) this.commit(this.patterns.map((q, j) => (j === i ? { ...q, cells: drawn } : q)));
+    };
+    canvas.addEventListener('pointerup', end);
+    canvas.addEventListener('pointercancel', end);
+    draw();
+    return canvas;
+  }
+
+  add() {
+    const { rows, cols } = this.patterns[0];
+    const names = new Set(this.patterns.map((p) => p.name));
+    let n = this.patterns.length + 1;
+    while (names.has(`P${n}`)) n++;
+    this.commit([...this.patterns, { name: `P${n}`, rows, cols, cells: OFF.repeat(rows * cols) }]);
+  }
+
+  // Replaces the set by one blank pattern of the chosen size.
+  newSet() {
+    const rows = Number(this.rows.value);
+    const cols = Number(this.cols.value);
+    const ok = (n) => Number.isInteger(n) && n >= 1 && n <= MAX_SIDE;
+    if (!ok(rows) || !ok(cols)) {
+      this.newSetRow.classList.add('invalid');
+      this.newSetRow.querySelector(':scope > .field-error').textContent = `rows and columns must be whole numbers from 1 to ${MAX_SIDE}`;
+      return;
+    }
+    this.commit([{ name: 'A', rows, cols, cells: OFF.repeat(rows * cols) }]);
+  }
+
+  commit(patterns) {
+    this.onEdit(this.path, patterns);
+  }
+}
