@@ -1,6 +1,7 @@
 // Browser benchmark of the built site (not a test): prints one JSON line per measurement on stdout.
 //
-//   node tests/e2e/bench.mjs            (after `trunk build`; BENCH_REPEAT=3 repetitions per measurement)
+//   node tests/e2e/bench.mjs            (after `trunk build`; BENCH_REPEAT=3 repetitions per measurement,
+//                                        BENCH_ONLY=data for the dataset figures alone)
 //
 // Measures, in headless Chromium (WebGPU on SwiftShader unless a real GPU is there), for ?backend=gpu and cpu:
 //   "first plot drawn"   navigation start → the lab's first frame drawn (`#app[data-drawn-step]` set, which
@@ -13,8 +14,16 @@
 //                        PerformanceObserver('longtask') (it reports tasks ≥ 50 ms only: 0 means none), the
 //                        longest long animation frame ('long-animation-frame', frames ≥ 50 ms; with its blocking
 //                        duration) and the longest gap between two requestAnimationFrame callbacks (any length)
+//   "first digits"       navigation start → the Datasets lab's shipped MNIST examples drawn (fetch of the 1.6 MB
+//                        asset, streamed parse in the worker, drawing), on the CPU path, fresh page each time
+//   "load in the page"   a file pick in the Datasets lab's "Your data" panel → the loaded dataset's summary and
+//                        examples drawn (reading the File in the worker, parsing, keeping it in IndexedDB,
+//                        drawing): 60,000 MNIST-like digits (the shipped ones six times, plain and .gz) and
+//                        five CIFAR-10 batches of random pixels; MB/s counts the bytes of the files picked
 //   "dist sizes"         bytes of dist/*.wasm and of the whole dist/ folder
-import { readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, serve } from './harness.mjs';
@@ -166,6 +175,80 @@ async function mainThread(context, server, backend) {
   };
 }
 
+/** Navigation start → the Datasets lab's shipped MNIST examples drawn. */
+async function firstDigits(context, server) {
+  const times = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1200, height: 1000 });
+    await page.goto(`${server.url}/?lab=datasets&backend=cpu`);
+    await page.waitForFunction(() => {
+      const p = window.playground;
+      const cell = document.querySelector('[data-dataset-id="data"]');
+      if (p && cell && !cell.hidden && p.plots.get('data:examples')?.handle && p.pending.size === 0
+        && window.__digits === undefined) window.__digits = performance.now();
+      return window.__digits !== undefined;
+    }, null, { timeout: TIMEOUT, polling: 'raf' });
+    times.push(await page.evaluate(() => window.__digits));
+    await page.close();
+  }
+  return summary(times);
+}
+
+/** Full-size files for the in-page load benchmark; returns {name: [paths]}. */
+async function benchFiles(dir) {
+  const digits = gunzipSync(await readFile(join(REPO, 'target/data/mnist/mnist-10k-images-idx3-ubyte.gz'))).subarray(16);
+  const labels = gunzipSync(await readFile(join(REPO, 'target/data/mnist/mnist-10k-labels-idx1-ubyte.gz'))).subarray(8);
+  const idx = (dims, data) => {
+    const head = Buffer.alloc(4 + 4 * dims.length);
+    head.writeUInt32BE(0x800 | dims.length, 0);
+    dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+    return Buffer.concat([head, data]);
+  };
+  const images = idx([60000, 28, 28], Buffer.concat(Array(6).fill(digits)));
+  const labs = idx([60000], Buffer.concat(Array(6).fill(labels)));
+  const put = async (name, bytes) => {
+    await writeFile(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  const batches = [];
+  for (let k = 1; k <= 5; k++) {
+    const b = Buffer.alloc(10000 * 3073);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 2654435761) >>> 24; // deterministic noise
+    for (let r = 0; r < 10000; r++) b[r * 3073] = r % 10;
+    batches.push(await put(`data_batch_${k}.bin`, b));
+  }
+  return {
+    'MNIST IDX 60000': ['mnist_idx', [await put('train-images-idx3-ubyte', images), await put('train-labels-idx1-ubyte', labs)]],
+    'MNIST IDX 60000 .gz': ['mnist_idx', [await put('train-images-idx3-ubyte.gz', gzipSync(images, { level: 6 })), await put('train-labels-idx1-ubyte.gz', gzipSync(labs, { level: 6 }))]],
+    'CIFAR-10 5 batches': ['cifar10', batches],
+  };
+}
+
+/** File pick → the loaded dataset's summary and examples drawn, in the Datasets lab. */
+async function loadInPage(context, server, format, paths, expect) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=datasets&backend=cpu`);
+  await page.waitForFunction(() => window.playground?.plots.get('data:examples')?.handle, null, { timeout: TIMEOUT });
+  await page.locator('select[name="data-format"]').selectOption(format);
+  const t0 = Date.now();
+  await page.locator('input[name="data-files"]').setInputFiles(paths);
+  await page.waitForFunction((expect) => {
+    const p = window.playground;
+    const cell = document.querySelector('[data-dataset-id="data"]');
+    return cell && cell.querySelector('.dataset-line').textContent.includes(expect) && p.pending.size === 0;
+  }, expect, { timeout: TIMEOUT, polling: 'raf' });
+  const ms = Date.now() - t0;
+  // Leave nothing kept for the next measurement.
+  await page.evaluate(() => new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase('hebbian-playground');
+    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  }));
+  await page.close();
+  return ms;
+}
+
 async function main() {
   const wasm = {};
   for (const f of await readdir(DIST)) if (f.endsWith('.wasm')) wasm[f] = (await stat(join(DIST, f))).size;
@@ -178,12 +261,28 @@ async function main() {
     await probe.close();
     const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
     line('browser', { user_agent: userAgent, repeat: REPEAT });
-    for (const backend of ['gpu', 'cpu']) {
+    // BENCH_ONLY=data measures the dataset figures alone.
+    for (const backend of process.env.BENCH_ONLY === 'data' ? [] : ['gpu', 'cpu']) {
       const first = await firstPlot(context, server, backend);
       line('browser first plot drawn after navigation start', { backend, engine: first.engine.kind, adapter: first.engine.adapter, ms: first.ms });
       const run = await runTimes(context, server, backend);
       line('browser run 3x2000 updates, speed 0', { backend, ...run });
       line('browser main thread during an animated run (default speed)', { backend, ...(await mainThread(context, server, backend)) });
+    }
+    line('browser first digits drawn after navigation start (Datasets lab, shipped MNIST)', { ms: await firstDigits(context, server) });
+    const dir = await mkdtemp(join(tmpdir(), 'hebbian-bench-'));
+    try {
+      for (const [name, [format, paths]] of Object.entries(await benchFiles(dir))) {
+        let bytes = 0;
+        for (const p of paths) bytes += (await stat(p)).size;
+        const expect = format === 'cifar10' ? '50000 samples' : '60000 samples';
+        const times = [];
+        for (let i = 0; i < REPEAT; i++) times.push(await loadInPage(context, server, format, paths, expect));
+        const ms = median(times);
+        line('browser load of your files, pick → drawn', { case: name, file_bytes: bytes, ms: summary(times), mb_per_s: round(bytes / 1e6 / (ms / 1000)) });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
     line('dist sizes', { wasm_bytes: wasm, dist_bytes: await folderBytes(DIST) });
   } finally {
