@@ -67,6 +67,10 @@ pub enum Purpose {
     Field = 4,
     /// Generated datasets, shuffles and corruption (group: which generator or transform).
     Data = 5,
+    /// Associative-memory runs: update orders, random probes, Storkey sampling (group: which use).
+    Hopfield = 6,
+    /// Metropolis acceptance and random starts of the Ising model (index: sweep).
+    Ising = 7,
 }
 
 #[cfg(test)]
