@@ -11,6 +11,7 @@ pub mod error;
 pub mod kernels;
 pub mod labs;
 pub mod markdown;
+pub mod nets;
 pub mod protocol;
 pub mod rng;
 pub mod state;

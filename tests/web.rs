@@ -178,3 +178,110 @@ fn dataset_parsers_and_generators_run_in_wasm() {
         p.generate(9).expect("patterns").rows(&[0, 1, 2])
     );
 }
+
+/// Batched Hopfield recall on the browser's WebGPU against the CPU twin in wasm: identical final states for
+/// integer (Hebbian) weights, and for real-valued ones too in practice (the kernel repeats the twin's f32
+/// operations in order; ≥ 99% is required, leaving room for a GPU that flushes subnormals).
+#[wasm_bindgen_test]
+async fn hopfield_recall_matches_cpu_on_webgpu() {
+    use hebbian_playground::nets::hopfield::{self, Dynamics, RecallParams, StateKind, Storage};
+    let gpu = gpu().await;
+    let n = 40;
+    let p = hopfield::random_patterns(5, n, 3, 0).expect("patterns");
+    let (mut same, mut total) = (0, 0);
+    for storage in [Storage::Hebb, Storage::Storkey, Storage::PseudoInverse] {
+        let w = hopfield::weights(p.view(), storage).expect("weights");
+        for dynamics in [Dynamics::Asynchronous, Dynamics::Synchronous] {
+            let kind = if dynamics == Dynamics::Synchronous {
+                StateKind::Binary
+            } else {
+                StateKind::Bipolar
+            };
+            let params = RecallParams {
+                kind,
+                dynamics,
+                max_sweeps: 30,
+                seed: 8,
+            };
+            let mut probes = ndarray::Array2::zeros((10, n));
+            for b in 0..10 {
+                let probe =
+                    hopfield::probe_with_overlap(p.row(b % 5), 0.4, 2, b as u32).expect("probe");
+                probes
+                    .row_mut(b)
+                    .assign(&probe.mapv(|v| kind.from_bipolar(v)));
+            }
+            let cpu = hopfield::recall_cpu(w.view(), probes.view(), &params).expect("cpu");
+            let out = hopfield::recall_gpu(&gpu, w.view(), probes.view(), &params)
+                .await
+                .expect("gpu recall");
+            if storage == Storage::Hebb {
+                assert_eq!(cpu, out, "{dynamics:?}");
+            } else {
+                for b in 0..10 {
+                    total += 1;
+                    same += usize::from(cpu.states.row(b) == out.states.row(b));
+                }
+            }
+        }
+    }
+    assert!(same * 100 >= total * 99, "{same} of {total}");
+}
+
+/// A capacity sweep batches many networks into each dispatch; on WebGPU it gives the CPU's numbers.
+#[wasm_bindgen_test]
+async fn hopfield_capacity_sweep_matches_cpu_on_webgpu() {
+    use hebbian_playground::nets::hopfield::{self, Dynamics, Storage, SweepSpec};
+    let spec = SweepSpec {
+        n: 36,
+        storage: Storage::Hebb,
+        p_values: vec![1, 4, 9],
+        q0_values: vec![1.0, 0.4],
+        trials: 3,
+        dynamics: Dynamics::Asynchronous,
+        max_sweeps: 30,
+        seed: 5,
+    };
+    let mut gpu_engine = Engine::new(BackendChoice::Gpu).await.expect("gpu");
+    let on_gpu = hopfield::capacity_sweep(&mut gpu_engine, &spec)
+        .await
+        .expect("gpu sweep");
+    assert!(on_gpu.notice.is_none(), "{:?}", on_gpu.notice);
+    let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
+    let on_cpu = hopfield::capacity_sweep(&mut cpu, &spec)
+        .await
+        .expect("cpu sweep");
+    assert_eq!(on_gpu, on_cpu);
+    assert_eq!(
+        on_cpu.exact_fraction[[0, 0]],
+        1.0,
+        "one pattern is always recalled from itself"
+    );
+}
+
+/// The Ising lattice on WebGPU is the CPU twin's, sweep for sweep, across calls; and the CPU path in wasm
+/// gives the native numbers (integers and a libm table: nothing may differ).
+#[wasm_bindgen_test]
+async fn ising_lattices_match_cpu_on_webgpu() {
+    use hebbian_playground::nets::ising::{Ising, Start};
+    let gpu = gpu().await;
+    let start = Start::Random { p_up: 0.5 };
+    for (k, kt, h) in [(16, 2.2, 0.2), (34, 1.5, 0.0)] {
+        let mut cpu = Ising::new(k, kt, h, 5, start).expect("params");
+        let mut on_gpu = Ising::new(k, kt, h, 5, start).expect("params");
+        for sweeps in [3, 7] {
+            let c = cpu.advance_cpu(sweeps);
+            let g = on_gpu.advance_gpu(&gpu, sweeps).await.expect("gpu sweeps");
+            assert_eq!(c, g, "k {k}");
+            assert_eq!(cpu.spins(), on_gpu.spins(), "k {k}");
+        }
+    }
+    let mut run = Ising::new(16, 2.2, 0.2, 5, start).expect("params");
+    run.advance_cpu(10);
+    let weighted: i64 = (1..).zip(run.spins()).map(|(i, &s)| i * i64::from(s)).sum();
+    assert_eq!(
+        (run.magnetisation(), run.energy(), weighted),
+        (0.8828125, -1.8015625, 29642),
+        "the native run's numbers"
+    );
+}

@@ -1,6 +1,8 @@
 //! The lab registry: ids, manifests, default states, schemas, validation, and runs.
 pub mod datasets;
 pub mod hebb2d;
+pub mod hopfield;
+pub mod ising;
 
 use crate::data::store::DataStore;
 use crate::engine::Engine;
@@ -10,7 +12,12 @@ use crate::state::{AnyState, StateDoc};
 
 /// The labs that work, in the order the landing page lists them.
 pub fn catalog() -> Vec<LabInfo> {
-    vec![hebb2d::info(), datasets::info()]
+    vec![
+        hebb2d::info(),
+        datasets::info(),
+        hopfield::info(),
+        ising::info(),
+    ]
 }
 
 fn unknown(id: &str) -> Error {
@@ -36,6 +43,16 @@ pub fn manifest(id: &str) -> Result<Manifest> {
             cells: datasets::cells(),
             schema: schema(id)?,
         }),
+        ising::ID => Ok(Manifest {
+            info: ising::info(),
+            cells: ising::cells(),
+            schema: schema(id)?,
+        }),
+        hopfield::ID => Ok(Manifest {
+            info: hopfield::info(),
+            cells: hopfield::cells(),
+            schema: schema(id)?,
+        }),
         _ => Err(unknown(id)),
     }
 }
@@ -44,6 +61,8 @@ pub fn default_state(id: &str) -> Result<AnyState> {
     match id {
         hebb2d::ID => Ok(hebb2d::default_state().to_any()),
         datasets::ID => Ok(datasets::default_state().to_any()),
+        ising::ID => Ok(ising::default_state().to_any()),
+        hopfield::ID => Ok(hopfield::default_state().to_any()),
         _ => Err(unknown(id)),
     }
 }
@@ -53,6 +72,8 @@ pub fn schema(id: &str) -> Result<serde_json::Value> {
     let s = match id {
         hebb2d::ID => schemars::schema_for!(StateDoc<hebb2d::Params>),
         datasets::ID => schemars::schema_for!(StateDoc<datasets::Params>),
+        ising::ID => schemars::schema_for!(StateDoc<ising::Params>),
+        hopfield::ID => schemars::schema_for!(StateDoc<hopfield::Params>),
         _ => return Err(unknown(id)),
     };
     serde_json::to_value(s).map_err(|e| Error::Io(e.to_string()))
@@ -63,6 +84,8 @@ pub fn validate(state: &AnyState) -> Vec<FieldError> {
     match typed(state) {
         Ok(Typed::Hebb2d(s)) => hebb2d::validate(&s.params),
         Ok(Typed::Datasets(s)) => datasets::validate(&s.params),
+        Ok(Typed::Ising(s)) => ising::validate(&s.params),
+        Ok(Typed::Hopfield(s)) => hopfield::validate(&s.params),
         Err(Error::Invalid(errs)) => errs,
         Err(e) => vec![FieldError::new("", e.to_string())],
     }
@@ -71,6 +94,8 @@ pub fn validate(state: &AnyState) -> Vec<FieldError> {
 enum Typed {
     Hebb2d(StateDoc<hebb2d::Params>),
     Datasets(StateDoc<datasets::Params>),
+    Ising(StateDoc<ising::Params>),
+    Hopfield(StateDoc<hopfield::Params>),
 }
 
 fn typed(state: &AnyState) -> Result<Typed> {
@@ -89,6 +114,8 @@ fn typed(state: &AnyState) -> Result<Typed> {
     match state.lab.as_str() {
         hebb2d::ID => Ok(Typed::Hebb2d(with(state)?)),
         datasets::ID => Ok(Typed::Datasets(with(state)?)),
+        ising::ID => Ok(Typed::Ising(with(state)?)),
+        hopfield::ID => Ok(Typed::Hopfield(with(state)?)),
         other => Err(unknown(other)),
     }
 }
@@ -98,6 +125,8 @@ pub fn needs(state: &AnyState) -> Option<crate::data::store::Need> {
     match typed(state).ok()? {
         Typed::Hebb2d(_) => None,
         Typed::Datasets(s) => s.params.source.needs(),
+        Typed::Ising(_) => None,
+        Typed::Hopfield(_) => None,
     }
 }
 
@@ -105,6 +134,8 @@ pub fn needs(state: &AnyState) -> Option<crate::data::store::Need> {
 pub enum Run {
     Hebb2d(Box<hebb2d::Run>),
     Datasets(Box<datasets::Run>),
+    Ising(Box<ising::Run>),
+    Hopfield(Box<hopfield::Run>),
 }
 
 impl Run {
@@ -114,10 +145,14 @@ impl Run {
         let run = match typed(state)? {
             Typed::Hebb2d(s) => Self::Hebb2d(Box::new(hebb2d::Run::new(s)?)),
             Typed::Datasets(s) => Self::Datasets(Box::new(datasets::Run::new(s, store)?)),
+            Typed::Ising(s) => Self::Ising(Box::new(ising::Run::new(s)?)),
+            Typed::Hopfield(s) => Self::Hopfield(Box::new(hopfield::Run::new(s)?)),
         };
         match &run {
             Self::Hebb2d(r) => r.check_limits(engine)?,
             Self::Datasets(r) => r.check_limits(engine)?,
+            Self::Ising(r) => r.check_limits(engine)?,
+            Self::Hopfield(r) => r.check_limits(engine)?,
         }
         Ok(run)
     }
@@ -126,6 +161,8 @@ impl Run {
         match self {
             Self::Hebb2d(r) => r.advance(engine, max_steps).await,
             Self::Datasets(r) => r.advance(engine, max_steps).await,
+            Self::Ising(r) => r.advance(engine, max_steps).await,
+            Self::Hopfield(r) => r.advance(engine, max_steps).await,
         }
     }
 
@@ -134,6 +171,8 @@ impl Run {
         match self {
             Self::Hebb2d(r) => r.frame(Vec::new()),
             Self::Datasets(r) => r.frame(),
+            Self::Ising(r) => r.frame(Vec::new()),
+            Self::Hopfield(r) => r.frame(),
         }
     }
 
@@ -141,6 +180,8 @@ impl Run {
         match self {
             Self::Hebb2d(r) => r.reset(),
             Self::Datasets(r) => r.reset(),
+            Self::Ising(r) => r.reset(),
+            Self::Hopfield(r) => r.reset(),
         }
     }
 
@@ -148,6 +189,8 @@ impl Run {
         match self {
             Self::Hebb2d(r) => r.done(),
             Self::Datasets(r) => r.done(),
+            Self::Ising(r) => r.done(),
+            Self::Hopfield(r) => r.done(),
         }
     }
 
@@ -155,6 +198,8 @@ impl Run {
         match self {
             Self::Hebb2d(r) => r.metrics(),
             Self::Datasets(r) => r.metrics(),
+            Self::Ising(r) => r.metrics(),
+            Self::Hopfield(r) => r.metrics(),
         }
     }
 }

@@ -161,7 +161,7 @@ test('the landing page lists the labs and loads cleanly', async () => {
     id: li.dataset.lab, href: li.querySelector('a').getAttribute('href'), title: li.querySelector('a').textContent,
     summary: li.querySelector('p').textContent,
   })));
-  assert.deepEqual(labs.map((l) => l.id), ['hebb2d', 'datasets']);
+  assert.deepEqual(labs.map((l) => l.id), ['hebb2d', 'datasets', 'ising']);
   assert.equal(labs[0].href, '?lab=hebb2d');
   assert.match(labs[0].title, /Hebbian/);
   assert.ok(labs[0].summary.length > 20, `summary: ${labs[0].summary}`);

@@ -1,0 +1,868 @@
+//! Lab "Hopfield networks" (002's exercise and 004 part 2): weights from memories, iterations from a probe with a
+//! chosen overlap, the mirror attractor, capacity sweeps for Hebb, pseudo-inverse and Storkey storage against
+//! the theory lines, and the lectures' worked examples (5 neurons; letters T, U, C) step by step.
+//!
+//! Step 0 shows everything that is quick (weights, iterations, worked example); Run computes the capacity sweep,
+//! one storage rule per step, so its heatmaps fill in one after the other.
+//!
+//! Differences from the sources, on purpose: 002 defines sgn(0) = +1 while 004's code keeps a unit on a zero
+//! field; we keep it (`nets::hopfield`), which only matters on exact ties. 002's listings for the capacity sweeps
+//! take `np.sign` of M and multiply the update by the old state (typos); we iterate eq. 1 as written.
+use super::{exercise, prose};
+use crate::data::letters::{self, Pattern};
+use crate::engine::Engine;
+use crate::error::{FieldError, Result};
+use crate::kernels::recall::{Dynamics, RecallParams, StateKind};
+use crate::nets::hopfield::{self, Storage, SweepSpec, Trace};
+use crate::protocol::{
+    BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series,
+};
+use crate::state::{StateDoc, VERSION, View};
+use ndarray::{Array2, ArrayView2, Axis};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const ID: &str = "hopfield";
+
+pub fn info() -> LabInfo {
+    LabInfo {
+        id: ID,
+        title: "Hopfield networks",
+        summary: "Store memories in a network of ±1 units, recall them from damaged cues, find where recall fails \
+                  as memories are added, and compare Hebb, pseudo-inverse and Storkey storage.",
+        source: "002_d2834d1b93b7e24e.txt, 004_01ab2769c1683046.txt",
+    }
+}
+
+/// Cells 1–3: one network, one probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Iterations {
+    #[schemars(title = "N (units)", range(min = 4, max = 1024))]
+    pub n: u32,
+    #[schemars(title = "P (memories)", range(min = 1, max = 200))]
+    pub memories: u32,
+    #[schemars(title = "storage rule")]
+    pub storage: Storage,
+    #[schemars(title = "updates")]
+    pub dynamics: Dynamics,
+    /// Overlap q(0) of the probe with memory 1.
+    #[schemars(title = "q(0)", range(min = -1.0, max = 1.0))]
+    pub q0: f32,
+    /// Iterations T at most (the run stops earlier at a fixed point).
+    #[schemars(title = "T (sweeps at most)", range(min = 1, max = 200))]
+    pub sweeps: u32,
+}
+
+/// Cells 4–5: the capacity sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    #[schemars(title = "N (units)", range(min = 4, max = 1024))]
+    pub n: u32,
+    /// P runs from 1 to this.
+    #[schemars(title = "largest P", range(min = 1, max = 400))]
+    pub p_max: u32,
+    /// q(0) runs over this many evenly spaced values up to 1 (e.g. 10: 0.1, 0.2, …, 1.0).
+    #[schemars(title = "q(0) values", range(min = 1, max = 20))]
+    pub q0_steps: u32,
+    /// Independent networks per P.
+    #[schemars(title = "trials", range(min = 1, max = 200))]
+    pub trials: u32,
+    #[schemars(title = "updates")]
+    pub dynamics: Dynamics,
+    #[schemars(title = "sweeps at most", range(min = 1, max = 200))]
+    pub max_sweeps: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Example {
+    /// 004's 5-neuron network: s1 = 01011, s2 = 10110, probe 01010 (TC-07).
+    FiveNeurons,
+    /// The letters below (T, U, C by default; draw your own), one of them corrupted.
+    Letters,
+}
+
+/// Cell 6: worked examples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Worked {
+    #[schemars(title = "example")]
+    pub kind: Example,
+    #[schemars(extend("x-when" = "letters"))]
+    pub letters: Vec<Pattern>,
+    /// Which letter the probe damages (0 = the first).
+    #[schemars(title = "probe letter", range(min = 0, max = 63))]
+    pub probe: u32,
+    /// Units flipped in the probe.
+    #[schemars(title = "flipped units", range(min = 0, max = 1024))]
+    pub flips: u32,
+    #[schemars(title = "storage rule")]
+    pub storage: Storage,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub iterations: Iterations,
+    pub capacity: Capacity,
+    pub worked: Worked,
+}
+
+pub fn default_state() -> StateDoc<Params> {
+    let tuc = letters::lecture_letters().into_iter().take(3).collect();
+    StateDoc {
+        version: VERSION,
+        lab: ID.into(),
+        seed: 42,
+        params: Params {
+            iterations: Iterations {
+                n: 100,
+                memories: 1,
+                storage: Storage::Hebb,
+                dynamics: Dynamics::Synchronous,
+                q0: 0.4,
+                sweeps: 10,
+            },
+            capacity: Capacity {
+                n: 100,
+                p_max: 30,
+                q0_steps: 10,
+                trials: 10,
+                dynamics: Dynamics::Asynchronous,
+                max_sweeps: 20,
+            },
+            worked: Worked {
+                kind: Example::Letters,
+                letters: tuc,
+                probe: 0,
+                flips: 2,
+                storage: Storage::Hebb,
+            },
+        },
+        view: View {
+            speed: 1,
+            theory: true,
+        },
+        hidden: vec![],
+    }
+}
+
+const RULES: [Storage; 3] = [Storage::Hebb, Storage::PseudoInverse, Storage::Storkey];
+
+fn rule_name(s: Storage) -> &'static str {
+    match s {
+        Storage::Hebb => "Hebb",
+        Storage::HebbNormalised => "Hebb / N",
+        Storage::PseudoInverse => "pseudo-inverse",
+        Storage::Storkey => "Storkey",
+    }
+}
+
+pub fn validate(p: &Params) -> Vec<FieldError> {
+    let mut e = Vec::new();
+    let it = &p.iterations;
+    if !(4..=1024).contains(&it.n) {
+        e.push(FieldError::new("iterations/n", "4 to 1024 units"));
+    }
+    if !(1..=200).contains(&it.memories) || it.memories > it.n {
+        e.push(FieldError::new(
+            "iterations/memories",
+            format!("1 to min(200, N) memories (got {})", it.memories),
+        ));
+    }
+    if !(-1.0..=1.0).contains(&it.q0) {
+        e.push(FieldError::new(
+            "iterations/q0",
+            "an overlap lies in [−1, 1]",
+        ));
+    }
+    if !(1..=200).contains(&it.sweeps) {
+        e.push(FieldError::new("iterations/sweeps", "1 to 200 sweeps"));
+    }
+    let c = &p.capacity;
+    if !(4..=1024).contains(&c.n) {
+        e.push(FieldError::new("capacity/n", "4 to 1024 units"));
+    }
+    if !(1..=400).contains(&c.p_max) || c.p_max >= c.n {
+        e.push(FieldError::new(
+            "capacity/p_max",
+            format!(
+                "1 to N − 1 memories (the pseudo-inverse needs P < N; got {})",
+                c.p_max
+            ),
+        ));
+    }
+    if !(1..=20).contains(&c.q0_steps) {
+        e.push(FieldError::new("capacity/q0_steps", "1 to 20 values"));
+    }
+    if !(1..=200).contains(&c.trials) {
+        e.push(FieldError::new("capacity/trials", "1 to 200 trials"));
+    }
+    if !(1..=200).contains(&c.max_sweeps) {
+        e.push(FieldError::new("capacity/max_sweeps", "1 to 200 sweeps"));
+    }
+    // Work of one rule's sweep in unit updates, bounded so a browser CPU finishes in well under a minute.
+    let work = u64::from(c.trials)
+        * u64::from(c.p_max)
+        * u64::from(c.q0_steps)
+        * u64::from(c.max_sweeps)
+        * u64::from(c.n).pow(2);
+    if work > 50_000_000_000 {
+        e.push(FieldError::new("capacity/trials", "this sweep is too large (trials × P × q(0) values × sweeps × N² > 5·10¹⁰): lower one of them"));
+    }
+    let w = &p.worked;
+    if w.kind == Example::Letters {
+        e.extend(letters::validate(&w.letters, "worked/letters"));
+        if w.probe as usize >= w.letters.len() {
+            e.push(FieldError::new(
+                "worked/probe",
+                format!(
+                    "there are {} letters (0 to {})",
+                    w.letters.len(),
+                    w.letters.len().saturating_sub(1)
+                ),
+            ));
+        }
+        if let Some(l) = w.letters.first()
+            && w.flips > l.rows * l.cols
+        {
+            e.push(FieldError::new(
+                "worked/flips",
+                format!(
+                    "a {}×{} pattern has {} units",
+                    l.rows,
+                    l.cols,
+                    l.rows * l.cols
+                ),
+            ));
+        }
+    }
+    e
+}
+
+/// A finished capacity sweep of one rule.
+struct Done {
+    rule: Storage,
+    mean: Array2<f32>,
+    exact: Array2<f32>,
+}
+
+pub struct Run {
+    state: StateDoc<Params>,
+    step: u32,
+    q0_values: Vec<f32>,
+    sweeps: Vec<Done>,
+    /// Static plots not yet sent (weights, iterations, worked example).
+    pending: Vec<Plot>,
+    notices: Vec<String>,
+    worked_metrics: Vec<Metric>,
+}
+
+impl Run {
+    pub fn new(state: StateDoc<Params>) -> Result<Self> {
+        let c = &state.params.capacity;
+        let q0_values = (1..=c.q0_steps)
+            .map(|k| k as f32 / c.q0_steps as f32)
+            .collect();
+        let mut run = Self {
+            state,
+            step: 0,
+            q0_values,
+            sweeps: Vec::new(),
+            pending: Vec::new(),
+            notices: Vec::new(),
+            worked_metrics: Vec::new(),
+        };
+        run.prepare()?;
+        Ok(run)
+    }
+
+    pub fn check_limits(&self, _engine: &Engine) -> Result<()> {
+        Ok(())
+    }
+
+    /// Cells 1–3 and 6.
+    fn prepare(&mut self) -> Result<()> {
+        let seed = self.state.seed;
+        let it = self.state.params.iterations.clone();
+        let n = it.n as usize;
+        let patterns = hopfield::random_patterns(it.memories as usize, n, seed, 0)?;
+        let w = hopfield::weights(patterns.view(), it.storage)?;
+        let params = RecallParams {
+            kind: StateKind::Bipolar,
+            dynamics: it.dynamics,
+            max_sweeps: it.sweeps,
+            seed,
+        };
+        let target = patterns.row(0);
+        let forward = hopfield::recall_trace(
+            w.view(),
+            hopfield::probe_with_overlap(target, it.q0, seed, 0)?.view(),
+            patterns.view(),
+            &params,
+            0,
+        )?;
+        let mirror = hopfield::recall_trace(
+            w.view(),
+            hopfield::probe_with_overlap(target, -it.q0.abs().max(0.5), seed, 1)?.view(),
+            patterns.view(),
+            &params,
+            1,
+        )?;
+        let mut plots = vec![weights_plot(
+            "weights",
+            &format!(
+                "Weights W (N = {n}, P = {}, {})",
+                it.memories,
+                rule_name(it.storage)
+            ),
+            w.view(),
+        )];
+        plots.push(raster_plot(
+            "raster",
+            &format!("v(t) from q(0) = {:.2}", forward.overlaps[[0, 0]]),
+            &forward,
+        ));
+        plots.push(raster_plot(
+            "raster_inverse",
+            &format!("v(t) from near −v¹, q(0) = {:.2}", mirror.overlaps[[0, 0]]),
+            &mirror,
+        ));
+        plots.push(overlap_plot(&forward, &mirror));
+        self.worked_metrics = vec![
+            Metric::new(
+                "final q from the probe",
+                f64::from(forward.overlaps[[forward.overlaps.nrows() - 1, 0]]),
+                "",
+            ),
+            Metric::new(
+                "sweeps used from the probe",
+                f64::from(forward.sweeps_used),
+                "",
+            ),
+            Metric::new(
+                "final q from near −v¹",
+                f64::from(mirror.overlaps[[mirror.overlaps.nrows() - 1, 0]]),
+                "",
+            ),
+        ];
+        plots.extend(self.worked()?);
+        self.pending = plots;
+        Ok(())
+    }
+
+    /// Cell 6: the worked example's memories, probe and recall, with the energy after every update.
+    fn worked(&mut self) -> Result<Vec<Plot>> {
+        let wk = self.state.params.worked.clone();
+        let seed = self.state.seed;
+        let (names, patterns, probe, kind, rows, cols) = match wk.kind {
+            Example::FiveNeurons => {
+                let p =
+                    ndarray::arr2(&[[-1.0f32, 1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0, -1.0]]);
+                (
+                    vec!["s1".to_string(), "s2".to_string()],
+                    p,
+                    ndarray::arr1(&[0.0f32, 1.0, 0.0, 1.0, 0.0]),
+                    StateKind::Binary,
+                    1,
+                    5,
+                )
+            }
+            Example::Letters => {
+                let l = &wk.letters;
+                let p = Array2::from_shape_vec(
+                    (l.len(), (l[0].rows * l[0].cols) as usize),
+                    l.iter().flat_map(Pattern::bipolar).collect(),
+                )
+                .map_err(|e| crate::error::Error::Data(e.to_string()))?;
+                let target = p.row(wk.probe as usize);
+                let n = target.len();
+                let q0 = 1.0 - 2.0 * wk.flips.min(n as u32) as f32 / n as f32;
+                let probe = hopfield::probe_with_overlap(target, q0, seed, 2)?;
+                (
+                    l.iter().map(|x| x.name.clone()).collect(),
+                    p,
+                    probe,
+                    StateKind::Bipolar,
+                    l[0].rows,
+                    l[0].cols,
+                )
+            }
+        };
+        let w = hopfield::weights(patterns.view(), wk.storage)?;
+        let params = RecallParams {
+            kind,
+            dynamics: Dynamics::Asynchronous,
+            max_sweeps: 50,
+            seed,
+        };
+        let trace = hopfield::recall_trace(w.view(), probe.view(), patterns.view(), &params, 2)?;
+        let last = trace.states.row(trace.states.nrows() - 1);
+        let mut images: Vec<Image> = names
+            .iter()
+            .zip(patterns.rows())
+            .map(|(name, p)| Image {
+                label: format!("memory {name}"),
+                pixels: p.iter().map(|&v| f64::from(kind.from_bipolar(v))).collect(),
+            })
+            .collect();
+        images.push(Image {
+            label: "probe".into(),
+            pixels: probe.iter().map(|&v| f64::from(v)).collect(),
+        });
+        images.push(Image {
+            label: "recalled".into(),
+            pixels: last.iter().map(|&v| f64::from(v)).collect(),
+        });
+        let recalled = patterns.rows().into_iter().position(|p| {
+            p.iter()
+                .zip(last.iter())
+                .all(|(&a, &b)| kind.from_bipolar(a) == b)
+        });
+        self.worked_metrics.push(Metric::new(
+            "worked example: recalled memory (index, −1: none)",
+            recalled.map_or(-1.0, |i| i as f64),
+            "",
+        ));
+        self.worked_metrics.push(Metric::new(
+            "worked example: energy of the probe",
+            trace.energy[0],
+            "",
+        ));
+        self.worked_metrics.push(Metric::new(
+            "worked example: final energy",
+            *trace.energy.last().unwrap_or(&f64::NAN),
+            "",
+        ));
+        let low = f64::from(kind.low());
+        let grid = Plot {
+            id: "worked_images".into(),
+            title: "Memories, probe and recalled state".into(),
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Images {
+                cols: images.len() as u32,
+                width: cols,
+                height: rows,
+                channels: 1,
+                value_range: [low, 1.0],
+                images,
+            },
+        };
+        let energy = Plot {
+            id: "worked_energy".into(),
+            title: "Energy E = −½ sᵀWs after every update".into(),
+            x_label: "update".into(),
+            y_label: "E".into(),
+            body: PlotBody::Xy {
+                x_range: None,
+                y_range: None,
+                equal_aspect: false,
+                series: vec![Series {
+                    name: "E".into(),
+                    mark: Mark::Trajectory,
+                    color: Some("#c0392b".into()),
+                    points: trace
+                        .energy
+                        .iter()
+                        .enumerate()
+                        .map(|(t, &e)| [t as f64, e])
+                        .collect(),
+                }],
+                heatmap: None,
+            },
+        };
+        // The first sweep's updates, as the lectures work them: the field, and ΔE = 2 s_i h_i of a flip.
+        let first: Vec<_> = trace.updates.iter().take(patterns.ncols()).collect();
+        let steps = Plot {
+            id: "worked_steps".into(),
+            title: "First sweep: ΔE of flipping each visited unit (flipped when ΔE < 0)".into(),
+            x_label: "unit visited (in order)".into(),
+            y_label: "ΔE".into(),
+            body: PlotBody::Bars {
+                categories: first
+                    .iter()
+                    .map(|u| format!("i={}{}", u.unit + 1, if u.flipped { " ✓" } else { "" }))
+                    .collect(),
+                series: vec![BarSeries {
+                    name: "ΔE".into(),
+                    values: first.iter().map(|u| u.delta_energy).collect(),
+                }],
+            },
+        };
+        Ok(vec![grid, energy, steps])
+    }
+
+    pub fn reset(&mut self) {
+        self.step = 0;
+        self.sweeps.clear();
+        if let Err(e) = self.prepare() {
+            self.notices.push(e.to_string());
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.step as usize >= RULES.len()
+    }
+
+    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        let todo = if max_steps == 0 {
+            RULES.len() as u32
+        } else {
+            max_steps
+        };
+        for _ in 0..todo {
+            if self.done() {
+                break;
+            }
+            let rule = RULES[self.step as usize];
+            let c = &self.state.params.capacity;
+            let spec = SweepSpec {
+                n: c.n as usize,
+                storage: rule,
+                p_values: (1..=c.p_max as usize).collect(),
+                q0_values: self.q0_values.clone(),
+                trials: c.trials as usize,
+                dynamics: c.dynamics,
+                max_sweeps: c.max_sweeps,
+                seed: self.state.seed,
+            };
+            let sweep = hopfield::capacity_sweep(engine, &spec).await?;
+            self.notices.extend(sweep.notice);
+            self.sweeps.push(Done {
+                rule,
+                mean: sweep.mean_overlap,
+                exact: sweep.exact_fraction,
+            });
+            self.step += 1;
+        }
+        Ok(self.frame())
+    }
+
+    pub fn frame(&mut self) -> Frame {
+        let mut plots = std::mem::take(&mut self.pending);
+        if let Some(done) = self.sweeps.last() {
+            plots.push(self.heatmap(done));
+        }
+        if !self.sweeps.is_empty() {
+            plots.push(self.capacity_plot());
+        }
+        Frame {
+            step: u64::from(self.step),
+            total: RULES.len() as u64,
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices: std::mem::take(&mut self.notices),
+            datasets: Vec::new(),
+        }
+    }
+
+    fn heatmap(&self, d: &Done) -> Plot {
+        let c = &self.state.params.capacity;
+        let (nx, ny) = (c.p_max, c.q0_steps);
+        let dq = 1.0 / f64::from(ny);
+        // Rows of the heatmap from the bottom: q(0) ascending; columns: P ascending.
+        let values = (0..ny as usize)
+            .flat_map(|iy| (0..nx as usize).map(move |ix| (ix, iy)))
+            .map(|(ix, iy)| f64::from(d.mean[[ix, iy]]))
+            .collect();
+        Plot {
+            id: format!("capacity_{}", rule_id(d.rule)),
+            title: format!(
+                "{}: mean final overlap (N = {}, {} trials)",
+                rule_name(d.rule),
+                c.n,
+                c.trials
+            ),
+            x_label: "P (memories)".into(),
+            y_label: "q(0)".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.5, f64::from(nx) + 0.5]),
+                y_range: Some([dq / 2.0, 1.0 + dq / 2.0]),
+                equal_aspect: false,
+                series: Vec::new(),
+                heatmap: Some(Heatmap {
+                    x_range: [0.5, f64::from(nx) + 0.5],
+                    y_range: [dq / 2.0, 1.0 + dq / 2.0],
+                    nx,
+                    ny,
+                    values,
+                    label: "final q".into(),
+                }),
+            },
+        }
+    }
+
+    fn capacity_plot(&self) -> Plot {
+        let c = &self.state.params.capacity;
+        let top = self.q0_values.len() - 1;
+        let mut series: Vec<Series> = self
+            .sweeps
+            .iter()
+            .map(|d| Series {
+                name: format!("{}: exact recall from q(0) = 1", rule_name(d.rule)),
+                mark: Mark::Trajectory,
+                color: None,
+                points: (0..c.p_max as usize)
+                    .map(|i| [(i + 1) as f64, f64::from(d.exact[[i, top]])])
+                    .collect(),
+            })
+            .collect();
+        if self.state.view.theory {
+            let b = hopfield::capacity_bounds(c.n as usize);
+            for (name, x) in [
+                ("0.138 N", b.hebb_with_errors),
+                ("N / (2 ln N)", b.hebb_exact),
+                ("N / √(2 ln N)", b.storkey),
+                ("N", b.pseudo_inverse),
+            ] {
+                if x <= f64::from(c.p_max) * 1.05 {
+                    series.push(Series {
+                        name: format!("{name} = {x:.1}"),
+                        mark: Mark::Dashed,
+                        color: None,
+                        points: vec![[x, 0.0], [x, 1.0]],
+                    });
+                }
+            }
+        }
+        Plot {
+            id: "capacity_curve".into(),
+            title: format!(
+                "Fraction of trials recalled exactly from q(0) = 1 (N = {})",
+                c.n
+            ),
+            x_label: "P (memories)".into(),
+            y_label: "fraction exact".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, f64::from(c.p_max) + 1.0]),
+                y_range: Some([-0.02, 1.02]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    pub fn metrics(&self) -> Vec<Metric> {
+        let mut m = self.worked_metrics.clone();
+        let c = &self.state.params.capacity;
+        let b = hopfield::capacity_bounds(c.n as usize);
+        m.push(Metric::new("N / (2 ln N)", b.hebb_exact, "memories"));
+        m.push(Metric::new("0.138 N", b.hebb_with_errors, "memories"));
+        let top = self.q0_values.len() - 1;
+        for d in &self.sweeps {
+            // The first P whose recall from the memory itself (q(0) = 1) ends below overlap 0.9 on average.
+            let fails = (0..c.p_max as usize)
+                .find(|&i| d.mean[[i, top]] < 0.9)
+                .map_or(f64::NAN, |i| (i + 1) as f64);
+            m.push(Metric::new(
+                format!(
+                    "{}: first P with mean final q < 0.9 from q(0) = 1",
+                    rule_name(d.rule)
+                ),
+                fails,
+                "memories",
+            ));
+            let exact = (0..c.p_max as usize)
+                .take_while(|&i| d.exact[[i, top]] >= 0.9)
+                .count();
+            m.push(Metric::new(
+                format!("{}: largest P with ≥ 90 % exact recall", rule_name(d.rule)),
+                exact as f64,
+                "memories",
+            ));
+        }
+        m
+    }
+}
+
+fn rule_id(s: Storage) -> &'static str {
+    match s {
+        Storage::Hebb => "hebb",
+        Storage::HebbNormalised => "hebb_normalised",
+        Storage::PseudoInverse => "pinv",
+        Storage::Storkey => "storkey",
+    }
+}
+
+fn weights_plot(id: &str, title: &str, w: ArrayView2<'_, f32>) -> Plot {
+    let n = w.nrows();
+    let m = w
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    Plot {
+        id: id.into(),
+        title: title.into(),
+        x_label: String::new(),
+        y_label: String::new(),
+        body: PlotBody::Images {
+            cols: 1,
+            width: n as u32,
+            height: n as u32,
+            channels: 1,
+            value_range: [f64::from(-m), f64::from(m)],
+            images: vec![Image {
+                label: "black −, white +".into(),
+                pixels: w.iter().map(|&v| f64::from(v)).collect(),
+            }],
+        },
+    }
+}
+
+/// 002's N × T matrix: unit a in row a, iteration t in column t.
+fn raster_plot(id: &str, title: &str, t: &Trace) -> Plot {
+    let (steps, n) = t.states.dim();
+    let pixels = t.states.t().iter().map(|&v| f64::from(v)).collect();
+    Plot {
+        id: id.into(),
+        title: title.into(),
+        x_label: String::new(),
+        y_label: String::new(),
+        body: PlotBody::Images {
+            cols: 1,
+            width: steps as u32,
+            height: n as u32,
+            channels: 1,
+            value_range: [-1.0, 1.0],
+            images: vec![Image {
+                label: format!("units (rows) × iterations 0…{} (columns)", steps - 1),
+                pixels,
+            }],
+        },
+    }
+}
+
+fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
+    let curve = |name: &str, t: &Trace| Series {
+        name: name.into(),
+        mark: Mark::Trajectory,
+        color: None,
+        points: t
+            .overlaps
+            .index_axis(Axis(1), 0)
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| [i as f64, f64::from(q)])
+            .collect(),
+    };
+    Plot {
+        id: "overlap".into(),
+        title: "Overlap q(t) = v(t)·v¹ / N".into(),
+        x_label: "iteration t".into(),
+        y_label: "q(t)".into(),
+        body: PlotBody::Xy {
+            x_range: None,
+            y_range: Some([-1.05, 1.05]),
+            equal_aspect: false,
+            series: vec![
+                curve("from the probe", forward),
+                curve("from near −v¹", mirror),
+            ],
+            heatmap: None,
+        },
+    }
+}
+
+pub fn cells() -> Vec<Cell> {
+    vec![
+        prose(
+            "A Hopfield network has units $v_a = \\pm 1$, $a = 1 \\dots N$, updated by \
+             $v_a(t+1) = \\operatorname{sgn}\\big(\\sum_{a'} M_{aa'} v_{a'}(t)\\big)$ (a unit on a zero field keeps its \
+             state). Hebb's rule stores $P$ memories $\\mathbf v^m$ as $M_{aa'} = (1-\\delta_{aa'})\\sum_m v^m_a v^m_{a'}$. \
+             The energy $E = -\\tfrac12 \\mathbf v^\\top M \\mathbf v$ never increases under one-unit-at-a-time updates, \
+             so the network slides into a minimum: a memory, if all goes well.",
+        ),
+        Cell::Controls {
+            title: "One network, one probe".into(),
+            fields: vec!["iterations".into()],
+        },
+        Cell::Plot {
+            id: "weights".into(),
+        },
+        exercise(
+            "Exercise 1 · Construct the weights",
+            "With $N = 100$ and $P = 1$, what structure does $M$ have? Why is it a rank-one matrix with its diagonal \
+             removed?",
+            &["$M = \\mathbf v^1 \\mathbf v^{1\\top} - I$: every row is $\\pm \\mathbf v^1$."],
+        ),
+        Cell::PlotRow {
+            ids: vec!["raster".into(), "raster_inverse".into()],
+        },
+        Cell::Plot {
+            id: "overlap".into(),
+        },
+        exercise(
+            "Exercise 2 · Iterations and the inverse memory",
+            "Start from a probe with a positive overlap $q(0)$ with $\\mathbf v^1$ and follow $q(t)$. Then start \
+             near $-\\mathbf v^1$. What happens, and what accounts for it?",
+            &[
+                "The energy is quadratic in $\\mathbf v$: $E(-\\mathbf v) = E(\\mathbf v)$, so $-\\mathbf v^1$ is an \
+               attractor as deep as $\\mathbf v^1$ itself (a mirror state).",
+            ],
+        ),
+        Cell::Controls {
+            title: "Capacity sweep".into(),
+            fields: vec!["capacity".into()],
+        },
+        Cell::Run,
+        Cell::PlotRow {
+            ids: vec![
+                "capacity_hebb".into(),
+                "capacity_pinv".into(),
+                "capacity_storkey".into(),
+            ],
+        },
+        Cell::Plot {
+            id: "capacity_curve".into(),
+        },
+        exercise(
+            "Exercise 3 · Multiple memories",
+            "For every $P$, which $q(0)$ still recovers the memory? At what $P$ does recall fail even from \
+             $q(0) = 1$? Compare with $0.138N$ and $N/(2\\ln N)$.",
+            &[
+                "With $N = 100$, $N/(2 \\ln N) \\approx 10.9$: up to there every memory is a fixed point; past about \
+               $0.14N$ the crosstalk of the other memories destroys them.",
+            ],
+        ),
+        exercise(
+            "Exercise 4 · Different weights",
+            "Compare the pseudo-inverse rule $M = (1-\\delta)\\,V C V^\\top$ ($C$ the inverse overlap matrix) and \
+             Storkey's rule with Hebb. Which keeps exact recall longest, and at what cost?",
+            &[
+                "The pseudo-inverse makes every memory a fixed point for $P < N$ but is neither local nor incremental; \
+               Storkey's rule is local and incremental and reaches about $N/\\sqrt{2 \\ln N}$.",
+            ],
+        ),
+        Cell::Controls {
+            title: "Worked examples (004)".into(),
+            fields: vec!["worked".into()],
+        },
+        Cell::PatternEditor {
+            path: "worked/letters".into(),
+            title: "Draw the memories".into(),
+        },
+        Cell::Plot {
+            id: "worked_images".into(),
+        },
+        Cell::PlotRow {
+            ids: vec!["worked_energy".into(), "worked_steps".into()],
+        },
+        Cell::Metrics {
+            title: "Results".into(),
+        },
+        exercise(
+            "Exercise 5 · Energy step by step",
+            "Store T, U and C, damage T in two units and follow the energy. Check that every accepted flip has \
+             $\\Delta E = 2 s_i h_i < 0$ and that the energy of the recalled letter is the lowest reached.",
+            &[
+                "The lectures' worked case: $E(T') = -12$, flipping $s_2$ gives $-32$, flipping $s_3$ would give $-24$ \
+               and is rejected; $E(T) = -32$, $E(U) = -44$, $E(C) = -40$.",
+            ],
+        ),
+    ]
+}

@@ -1,0 +1,743 @@
+//! Hopfield networks (lectures 004 §2, exercise 002): storage rules, energy, fields and overlaps, single-unit
+//! updates for the worked examples, a traced recall for raster and energy plots, and capacity sweeps over
+//! (P, q(0)). Batched recall itself (CPU twin, GPU kernel, dispatcher) is kernels/recall.rs, re-exported here.
+//!
+//! Conventions:
+//! - Patterns are bipolar, P × N of ±1. States are binary (0/1) or bipolar (±1), see [`StateKind`].
+//! - Energy E = −½ sᵀ W s of the state as given (binary states: the binary vector, as in 004 §2-2), summed in
+//!   f64. With a zero diagonal, changing unit i by Δs changes E by −Δs · h_i (h = W s): 2 s_i h_i for a bipolar
+//!   flip. The sign rule only flips a unit against its field's sign, so asynchronous updates never raise E.
+//! - Overlap q_m = s · ξ^m / N with s taken bipolar (2s − 1 for binary states).
+//! - Random numbers: `Purpose::Hopfield`, one stream group per use ([`Stream`]).
+pub use crate::kernels::recall::{
+    Dynamics, MAX_PROBES, MAX_SWEEPS, MAX_UNITS, Outcome, Recall, RecallParams, StateKind, Stream,
+    recall, recall_cpu, recall_gpu,
+};
+
+use crate::engine::Engine;
+use crate::error::{Error, FieldError, Result};
+use crate::kernels::recall::{self as kernel, Event, Networks};
+use crate::rng;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, s};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The most patterns stored in one network.
+pub const MAX_PATTERNS: usize = 4096;
+/// A capacity sweep recalls its probes in batches with at most this many bytes of weight matrices (half the
+/// portable 128 MiB storage binding) and at most `BATCH_STATE_VALUES` probe units: bounded memory in the
+/// browser, and many networks per GPU dispatch.
+const BATCH_WEIGHT_BYTES: usize = 64 << 20;
+const BATCH_STATE_VALUES: usize = 4 << 20;
+
+/// How patterns become weights. Every rule gives a symmetric W with a zero diagonal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// Hebb's outer-product rule w_ij = Σ_p ξ_i^p ξ_j^p, w_ii = 0 (004 §2-1, 002 eq. 2): integer weights.
+    Hebb,
+    /// The same divided by N (004 §2-7, `7.Hopfield(hebbian).py`): the same dynamics, energies divided by N.
+    HebbNormalised,
+    /// 002 eq. 3–4: M = Σ_{m,m'} ξ^m C_{mm'} ξ^{m'}ᵀ with C the inverse of the P × P overlap matrix
+    /// Σ_a ξ_a^m ξ_a^{m'} as written (no 1/N, so M ξ = ξ: M projects onto the patterns' span; the 1/N convention
+    /// would make it N times larger, with the same dynamics), then the diagonal zeroed. Not the listing's
+    /// `pinv` of `x @ pinv(x) / m` (notes §2-9). Needs linearly independent patterns, so P ≤ N.
+    PseudoInverse,
+    /// Storkey 1997: w^p_ij = w^{p−1}_ij + (ξ_i ξ_j − ξ_i h_ji − h_ij ξ_j) / N with h_ij = Σ_{k≠i,j} w^{p−1}_ik ξ_k,
+    /// patterns one after another, every pair updated symmetrically, w_ii = 0. Not the listing's random pair
+    /// sampling with batch sums (notes, code defect 5).
+    Storkey,
+}
+
+/// The weights that store `patterns` (P × N, ±1) by `storage`. Refuses patterns that the pseudo-inverse rule
+/// cannot invert (a repeat, a negation, or any linear combination of earlier patterns).
+pub fn weights(patterns: ArrayView2<'_, f32>, storage: Storage) -> Result<Array2<f32>> {
+    check_patterns(patterns)?;
+    let mut learner = Learner::new(storage, patterns.ncols());
+    learner.add(patterns)?;
+    Ok(learner.weights())
+}
+
+fn check_patterns(patterns: ArrayView2<'_, f32>) -> Result<()> {
+    let (p, n) = patterns.dim();
+    let mut errors = Vec::new();
+    if !(1..=MAX_PATTERNS).contains(&p) {
+        errors.push(FieldError::new(
+            "patterns",
+            format!("{p} patterns; store 1 to {MAX_PATTERNS}"),
+        ));
+    }
+    if !(1..=MAX_UNITS).contains(&n) {
+        errors.push(FieldError::new(
+            "n",
+            format!("{n} units per pattern; use 1 to {MAX_UNITS}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    kernel::check_states(patterns, n, StateKind::Bipolar, "pattern")
+}
+
+/// Weights grown pattern by pattern in f64: how `weights` works, and how a capacity sweep goes from one P to
+/// the next without starting over. `w` is the full symmetric matrix; for the Hebbian rules its diagonal counts
+/// the patterns and for the pseudo-inverse rule it is the projector's: only the weights handed out drop it.
+struct Learner {
+    storage: Storage,
+    n: usize,
+    w: Array2<f64>,
+    stored: usize,
+}
+
+impl Learner {
+    fn new(storage: Storage, n: usize) -> Self {
+        Self {
+            storage,
+            n,
+            w: Array2::zeros((n, n)),
+            stored: 0,
+        }
+    }
+
+    /// Stores the rows of `patterns` (checked ±1), in order.
+    fn add(&mut self, patterns: ArrayView2<'_, f32>) -> Result<()> {
+        let x = patterns.mapv(f64::from);
+        match self.storage {
+            // One matrix product for the whole block, Ξᵀ Ξ: the sum of the outer products, exact in f64.
+            Storage::Hebb | Storage::HebbNormalised => {
+                general_mat_mul(1.0, &x.t(), &x, 1.0, &mut self.w);
+                self.stored += x.nrows();
+            }
+            Storage::Storkey | Storage::PseudoInverse => {
+                for row in x.rows() {
+                    let row = row
+                        .as_slice()
+                        .expect("an owned array's rows are contiguous");
+                    if self.storage == Storage::Storkey {
+                        self.add_storkey(row);
+                    } else {
+                        self.add_projection(row)?;
+                    }
+                    self.stored += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_storkey(&mut self, x: &[f64]) {
+        let n = self.n;
+        let h = self.w.dot(&ArrayView1::from(x));
+        let w = self
+            .w
+            .as_slice_mut()
+            .expect("an owned matrix is contiguous");
+        for i in 0..n {
+            for j in i + 1..n {
+                // Σ_{k≠i,j} w_ik ξ_k = h_i − w_ij ξ_j because w_ii = 0; likewise h_ji (w is symmetric).
+                let h_ij = h[i] - w[i * n + j] * x[j];
+                let h_ji = h[j] - w[i * n + j] * x[i];
+                let updated = w[i * n + j] + (x[i] * x[j] - x[i] * h_ji - h_ij * x[j]) / n as f64;
+                w[i * n + j] = updated;
+                w[j * n + i] = updated;
+            }
+        }
+    }
+
+    /// The pseudo-inverse rule one pattern at a time: r = ξ − M ξ, the part of ξ outside the span of the
+    /// patterns so far, taken twice (the second pass removes what rounding left of the span); then
+    /// M + r rᵀ / rᵀr projects onto the span with ξ. This is Gram–Schmidt, equal to Ξᵀ (Ξ Ξᵀ)⁻¹ Ξ without
+    /// forming the inverse, and a vanishing r is exactly a singular overlap matrix.
+    fn add_projection(&mut self, x: &[f64]) -> Result<()> {
+        let x = ArrayView1::from(x);
+        let mut r = &x - &self.w.dot(&x);
+        r = &r - &self.w.dot(&r);
+        let rr = r.dot(&r);
+        // |ξ|² = N; a residual this small is rounding, not a direction of its own.
+        if rr <= 1e-10 * self.n as f64 {
+            return Err(Error::Data(format!(
+                "the pseudo-inverse rule needs linearly independent patterns, but pattern {} is a linear \
+                 combination of the patterns before it (a repeat or a negation, for instance): the overlap \
+                 matrix Σ_a v_a^m v_a^m' is singular",
+                self.stored
+            )));
+        }
+        for (i, mut row) in self.w.rows_mut().into_iter().enumerate() {
+            row.zip_mut_with(&r, |w, rj| *w += r[i] * rj / rr);
+        }
+        Ok(())
+    }
+
+    fn weights(&self) -> Array2<f32> {
+        let scale = match self.storage {
+            Storage::HebbNormalised => self.n as f64,
+            _ => 1.0,
+        };
+        let mut w = self.w.mapv(|v| (v / scale) as f32);
+        w.diag_mut().fill(0.0);
+        w
+    }
+}
+
+fn check_square(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>) {
+    assert!(
+        w.nrows() == s.len() && w.ncols() == s.len(),
+        "a {:?} weight matrix cannot act on {} units",
+        w.dim(),
+        s.len()
+    );
+}
+
+fn unit_field(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>, i: usize) -> f64 {
+    w.row(i)
+        .iter()
+        .zip(s)
+        .map(|(w, s)| f64::from(*w) * f64::from(*s))
+        .sum()
+}
+
+/// The fields h = W s, summed in f64 (exact for integer weights). Panics if the shapes disagree.
+pub fn field(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>) -> Array1<f64> {
+    check_square(w, s);
+    (0..s.len()).map(|i| unit_field(w, s, i)).collect()
+}
+
+/// E = −½ sᵀ W s, summed in f64. Panics if the shapes disagree.
+pub fn energy(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>) -> f64 {
+    -0.5 * field(w, s)
+        .iter()
+        .zip(s)
+        .map(|(h, s)| h * f64::from(*s))
+        .sum::<f64>()
+}
+
+/// The overlaps q_m = s · ξ^m / N of state `s` (of `kind`) with every pattern (rows of `patterns`, ±1).
+/// Panics if the lengths disagree.
+pub fn overlaps(
+    patterns: ArrayView2<'_, f32>,
+    s: ArrayView1<'_, f32>,
+    kind: StateKind,
+) -> Array1<f32> {
+    assert_eq!(
+        patterns.ncols(),
+        s.len(),
+        "patterns and state differ in length"
+    );
+    let n = s.len() as f64;
+    patterns
+        .rows()
+        .into_iter()
+        .map(|p| {
+            let dot: f64 = p
+                .iter()
+                .zip(s)
+                .map(|(x, s)| f64::from(x * kind.to_bipolar(*s)))
+                .sum();
+            (dot / n) as f32
+        })
+        .collect()
+}
+
+/// How E would change if unit i flipped: −(s_i' − s_i) h_i, which is 2 s_i h_i for bipolar states (with a zero
+/// diagonal). Panics if the shapes disagree or i is out of range.
+pub fn flip_delta_energy(
+    w: ArrayView2<'_, f32>,
+    s: ArrayView1<'_, f32>,
+    i: usize,
+    kind: StateKind,
+) -> f64 {
+    check_square(w, s);
+    flip_energy(s[i], kind, unit_field(w, s, i))
+}
+
+/// ΔE of flipping a unit in state `s` with field `h`.
+fn flip_energy(s: f32, kind: StateKind, h: f64) -> f64 {
+    let flipped = if s == 1.0 { kind.low() } else { 1.0 };
+    -f64::from(flipped - s) * h
+}
+
+/// One asynchronous update, as a step of the worked examples shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct UnitUpdate {
+    pub unit: usize,
+    /// h_i before the update.
+    pub field: f64,
+    /// Whether the sign rule changed the unit (ΔE < 0); a field of exactly 0 keeps it.
+    pub flipped: bool,
+    /// What flipping the unit does to E, whether or not it flipped: negative for a flip, ≥ 0 for a unit kept
+    /// (the lectures' "flip if ΔE < 0").
+    pub delta_energy: f64,
+}
+
+/// Updates unit i of `s` by the sign rule (threshold 0, ties kept), with the field summed in f64.
+/// Panics if the shapes disagree or i is out of range.
+pub fn update_unit(
+    w: ArrayView2<'_, f32>,
+    mut s: ArrayViewMut1<'_, f32>,
+    i: usize,
+    kind: StateKind,
+) -> UnitUpdate {
+    check_square(w, s.view());
+    let h = unit_field(w, s.view(), i);
+    let before = s[i];
+    let delta_energy = flip_energy(before, kind, h);
+    s[i] = if h > 0.0 {
+        1.0
+    } else if h < 0.0 {
+        kind.low()
+    } else {
+        before
+    };
+    UnitUpdate {
+        unit: i,
+        field: h,
+        flipped: s[i] != before,
+        delta_energy,
+    }
+}
+
+fn check_q0(q0: f32, path: &str) -> Result<()> {
+    if !(-1.0..=1.0).contains(&q0) {
+        return Err(Error::Invalid(vec![FieldError::new(
+            path,
+            format!("q(0) is {q0}; an overlap lies in [−1, 1]"),
+        )]));
+    }
+    Ok(())
+}
+
+fn check_index(index: u32) -> Result<()> {
+    if index as usize >= MAX_PROBES {
+        return Err(Error::Invalid(vec![FieldError::new(
+            "index",
+            format!("{index}; stream indices are 0 to {}", MAX_PROBES - 1),
+        )]));
+    }
+    Ok(())
+}
+
+/// How many units a probe with overlap q0 flips: round((1 − q0) / 2 · N), so its overlap is 1 − 2k/N, the
+/// nearest that N units allow.
+pub fn flips_for_overlap(n: usize, q0: f32) -> usize {
+    ((1.0 - f64::from(q0)) / 2.0 * n as f64).round() as usize
+}
+
+/// `pattern` (±1) with exactly `flips_for_overlap(N, q0)` distinct units flipped, chosen by a partial
+/// Fisher–Yates shuffle from stream (seed, Hopfield, Probe, index): draw m from counter [m / 4, 0, 0, 0],
+/// word m % 4.
+pub fn probe_with_overlap(
+    pattern: ArrayView1<'_, f32>,
+    q0: f32,
+    seed: u32,
+    index: u32,
+) -> Result<Array1<f32>> {
+    check_q0(q0, "q0")?;
+    check_index(index)?;
+    let n = pattern.len();
+    if n == 0 {
+        return Err(Error::Data("the pattern has no units".into()));
+    }
+    kernel::check_states(
+        pattern.insert_axis(Axis(0)),
+        n,
+        StateKind::Bipolar,
+        "pattern",
+    )?;
+    let key = kernel::key(seed, Stream::Probe, index);
+    let mut units: Vec<usize> = (0..n).collect();
+    let mut x = [0u32; 4];
+    let k = flips_for_overlap(n, q0);
+    for m in 0..k {
+        if m % 4 == 0 {
+            x = rng::philox4x32([(m / 4) as u32, 0, 0, 0], key);
+        }
+        let j = m + kernel::below(x[m % 4], (n - m) as u32) as usize;
+        units.swap(m, j);
+    }
+    let mut probe = pattern.to_owned();
+    for &u in &units[..k] {
+        probe[u] = -probe[u];
+    }
+    Ok(probe)
+}
+
+/// P random patterns of N units, each unit +1 or −1 with probability ½: unit i of pattern k is the top bit of
+/// word i % 4 of Philox counter [k, i / 4, 0, 0] on stream (seed, Hopfield, Patterns, index).
+pub fn random_patterns(p: usize, n: usize, seed: u32, index: u32) -> Result<Array2<f32>> {
+    check_index(index)?;
+    let mut errors = Vec::new();
+    if !(1..=MAX_PATTERNS).contains(&p) {
+        errors.push(FieldError::new(
+            "p",
+            format!("{p} patterns; use 1 to {MAX_PATTERNS}"),
+        ));
+    }
+    if !(1..=MAX_UNITS).contains(&n) {
+        errors.push(FieldError::new(
+            "n",
+            format!("{n} units; use 1 to {MAX_UNITS}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let key = kernel::key(seed, Stream::Patterns, index);
+    Ok(Array2::from_shape_fn((p, n), |(k, i)| {
+        let x = rng::philox4x32([k as u32, (i / 4) as u32, 0, 0], key)[i % 4];
+        if x >> 31 == 1 { 1.0 } else { -1.0 }
+    }))
+}
+
+/// One probe's recall, step by step, for the raster, overlap and energy plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// (sweeps_used + 1) × N: the probe, then the state after every sweep.
+    pub states: Array2<f32>,
+    /// E of the probe, then after every single-unit update (asynchronous: N per sweep) or after every sweep
+    /// (synchronous). Asynchronous energies add each flip's ΔE (from the recall's own f32 field) to E(probe).
+    pub energy: Vec<f64>,
+    /// (sweeps_used + 1) × P: the overlap of every row of `states` with every pattern.
+    pub overlaps: Array2<f32>,
+    /// Every single-unit update in the order made, N per sweep (asynchronous: in the sweep's random order;
+    /// synchronous: units 0 … N−1, each from the sweep's old state, so their ΔE do not add up).
+    pub updates: Vec<UnitUpdate>,
+    pub sweeps_used: u32,
+    pub outcome: Outcome,
+}
+
+/// Recalls one probe (of `params.kind`) as [`recall_cpu`] does with stream index `index` (the same states and
+/// sweeps as probe `index` of a batch), recording every step. `patterns` (±1, any number of rows) are the
+/// memories the overlaps are taken with.
+pub fn recall_trace(
+    w: ArrayView2<'_, f32>,
+    probe: ArrayView1<'_, f32>,
+    patterns: ArrayView2<'_, f32>,
+    params: &RecallParams,
+    index: u32,
+) -> Result<Trace> {
+    let n = kernel::check_weights(w)?;
+    kernel::check_params(params)?;
+    check_index(index)?;
+    kernel::check_states(probe.insert_axis(Axis(0)), n, params.kind, "probe")?;
+    kernel::check_states(patterns, n, StateKind::Bipolar, "pattern")?;
+    let nets = Networks::single(w);
+    let mut s = probe.to_vec();
+    let mut states = s.clone();
+    let mut energies = vec![energy(w, probe)];
+    let mut updates = Vec::new();
+    let asynchronous = params.dynamics == Dynamics::Asynchronous;
+    let (sweeps_used, outcome) = kernel::relax(
+        nets.transposed(0),
+        &mut s,
+        params,
+        index,
+        &mut |event| match event {
+            Event::Update {
+                unit,
+                field,
+                before,
+                after,
+            } => {
+                let delta_energy = flip_energy(before, params.kind, f64::from(field));
+                let flipped = after != before;
+                updates.push(UnitUpdate {
+                    unit,
+                    field: f64::from(field),
+                    flipped,
+                    delta_energy,
+                });
+                if asynchronous {
+                    let last = energies[energies.len() - 1];
+                    energies.push(if flipped { last + delta_energy } else { last });
+                }
+            }
+            Event::Swept(state) => {
+                states.extend_from_slice(state);
+                if !asynchronous {
+                    energies.push(energy(w, ArrayView1::from(state)));
+                }
+            }
+        },
+    );
+    let states = Array2::from_shape_vec((sweeps_used as usize + 1, n), states)
+        .expect("one row per sweep and the probe");
+    let mut overlap = Array2::zeros((states.nrows(), patterns.nrows()));
+    for (mut row, state) in overlap.rows_mut().into_iter().zip(states.rows()) {
+        row.assign(&overlaps(patterns, state, params.kind));
+    }
+    Ok(Trace {
+        states,
+        energy: energies,
+        overlaps: overlap,
+        updates,
+        sweeps_used,
+        outcome,
+    })
+}
+
+/// The theory lines of a capacity plot for N units (TC-16). Meaningful for N ≥ 2 (ln 1 = 0).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CapacityBounds {
+    /// 0.138 N: Hebb with a few per cent of recall errors allowed (Amit, Gutfreund & Sompolinsky; 004 rounds it
+    /// to 0.14 N).
+    pub hebb_with_errors: f64,
+    /// N / (2 ln N): Hebb with every pattern recalled exactly (Amit & Gutfreund 1986, 004 §2-7).
+    pub hebb_exact: f64,
+    /// N / √(2 ln N): Storkey's rule (Storkey 1997).
+    pub storkey: f64,
+    /// N: the pseudo-inverse rule (patterns must be linearly independent).
+    pub pseudo_inverse: f64,
+}
+
+pub fn capacity_bounds(n: usize) -> CapacityBounds {
+    let n = n as f64;
+    let two_ln = 2.0 * libm::log(n);
+    CapacityBounds {
+        hebb_with_errors: 0.138 * n,
+        hebb_exact: n / two_ln,
+        storkey: n / libm::sqrt(two_ln),
+        pseudo_inverse: n,
+    }
+}
+
+/// A capacity sweep: for every trial, P_max random patterns; for every P, the network storing the first P of
+/// them; for every q(0), a probe of the target pattern (pattern trial mod P) with that overlap, recalled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Units.
+    pub n: usize,
+    pub storage: Storage,
+    /// Numbers of stored patterns, strictly increasing (each network grows from the one before).
+    pub p_values: Vec<usize>,
+    /// Overlaps q(0) of the probes with their target, each in [−1, 1] (realised as 1 − 2k/N).
+    pub q0_values: Vec<f32>,
+    /// Networks per P (independent pattern sets); each is probed once per q(0).
+    pub trials: usize,
+    pub dynamics: Dynamics,
+    pub max_sweeps: u32,
+    pub seed: u32,
+}
+
+/// The result of a capacity sweep: rows follow `p_values`, columns `q0_values`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// The overlaps the probes really had, 1 − 2 round((1 − q0) N / 2) / N, per q(0).
+    pub realised_q0: Vec<f32>,
+    /// Mean final overlap with the target over the trials.
+    pub mean_overlap: Array2<f32>,
+    /// Fraction of trials that ended exactly on the target (final overlap 1).
+    pub exact_fraction: Array2<f32>,
+    /// Set when the GPU failed and the sweep went on on the CPU, or when a network was too large for it.
+    pub notice: Option<String>,
+}
+
+impl SweepSpec {
+    pub fn validate(&self) -> Result<()> {
+        let mut e = Vec::new();
+        if !(1..=MAX_UNITS).contains(&self.n) {
+            e.push(FieldError::new(
+                "n",
+                format!("{} units; use 1 to {MAX_UNITS}", self.n),
+            ));
+        }
+        if self.p_values.is_empty() {
+            e.push(FieldError::new(
+                "p_values",
+                "give at least one number of patterns",
+            ));
+        }
+        let most = if self.storage == Storage::PseudoInverse {
+            self.n.min(MAX_PATTERNS)
+        } else {
+            MAX_PATTERNS
+        };
+        for (k, &p) in self.p_values.iter().enumerate() {
+            if !(1..=most).contains(&p) {
+                let why = if self.storage == Storage::PseudoInverse && p > self.n {
+                    " (more than N patterns are never linearly independent)"
+                } else {
+                    ""
+                };
+                e.push(FieldError::new(
+                    format!("p_values/{k}"),
+                    format!("P = {p}; use 1 to {most}{why}"),
+                ));
+            }
+            if k > 0 && p <= self.p_values[k - 1] {
+                e.push(FieldError::new(
+                    format!("p_values/{k}"),
+                    "the numbers of patterns must increase",
+                ));
+            }
+        }
+        if self.q0_values.is_empty() {
+            e.push(FieldError::new(
+                "q0_values",
+                "give at least one overlap q(0)",
+            ));
+        }
+        for (k, &q0) in self.q0_values.iter().enumerate() {
+            if let Err(Error::Invalid(mut f)) = check_q0(q0, &format!("q0_values/{k}")) {
+                e.append(&mut f);
+            }
+        }
+        let probes = self.trials * self.p_values.len() * self.q0_values.len();
+        if self.trials == 0 || probes > MAX_PROBES {
+            e.push(FieldError::new(
+                "trials",
+                format!(
+                    "{} trials × {} P × {} q(0) = {probes} probes; use 1 trial or more and at most {MAX_PROBES} probes",
+                    self.trials,
+                    self.p_values.len(),
+                    self.q0_values.len()
+                ),
+            ));
+        }
+        if !(1..=MAX_SWEEPS).contains(&self.max_sweeps) {
+            e.push(FieldError::new(
+                "max_sweeps",
+                format!("{} sweeps; choose 1 to {MAX_SWEEPS}", self.max_sweeps),
+            ));
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(e))
+        }
+    }
+}
+
+/// Probes waiting to be recalled together, with the networks they use and their targets.
+struct Batch {
+    nets: Networks,
+    /// The target pattern of each network (±1, N values each).
+    targets: Vec<f32>,
+    net_of: Vec<u32>,
+    probes: Vec<f32>,
+    /// (row of P, column of q0) of each probe.
+    cells: Vec<(usize, usize)>,
+    /// Stream index of the first probe.
+    first: u32,
+}
+
+impl Batch {
+    fn new(n: usize, first: u32) -> Self {
+        Self {
+            nets: Networks::new(n),
+            targets: Vec::new(),
+            net_of: Vec::new(),
+            probes: Vec::new(),
+            cells: Vec::new(),
+            first,
+        }
+    }
+}
+
+/// Sums over the trials of each (P, q0) cell.
+struct Tally {
+    overlap: Array2<f64>,
+    exact: Array2<u32>,
+    notice: Option<String>,
+}
+
+async fn flush(
+    engine: &mut Engine,
+    batch: Batch,
+    n: usize,
+    params: &RecallParams,
+    tally: &mut Tally,
+) -> Result<()> {
+    if batch.cells.is_empty() {
+        return Ok(());
+    }
+    let probes =
+        ArrayView2::from_shape((batch.cells.len(), n), &batch.probes).expect("N values per probe");
+    let (out, notice) = kernel::recall_networks(
+        engine,
+        &batch.nets,
+        &batch.net_of,
+        probes,
+        params,
+        batch.first,
+    )
+    .await?;
+    if tally.notice.is_none() {
+        tally.notice = notice;
+    }
+    for ((state, &(p, q)), &net) in out
+        .states
+        .rows()
+        .into_iter()
+        .zip(&batch.cells)
+        .zip(&batch.net_of)
+    {
+        let target = &batch.targets[net as usize * n..(net as usize + 1) * n];
+        let agree = state.iter().zip(target).filter(|(s, t)| s == t).count();
+        tally.overlap[[p, q]] += (2.0 * agree as f64 - n as f64) / n as f64;
+        tally.exact[[p, q]] += u32::from(agree == n);
+    }
+    Ok(())
+}
+
+/// Runs a capacity sweep on the active engine (bipolar states): mean final overlap with the target and the
+/// fraction of exact recalls per (P, q0). Trial t draws its patterns from stream (seed, Hopfield, Patterns, t);
+/// probe (t, P row i, q0 column j) has stream index (t · |P| + i) · |q0| + j for its corruption and its
+/// visiting orders. Probes are recalled in batches of many networks, so the GPU runs them in parallel; the
+/// results do not depend on the engine.
+pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Sweep> {
+    spec.validate()?;
+    let (n, np, nq) = (spec.n, spec.p_values.len(), spec.q0_values.len());
+    let params = RecallParams {
+        kind: StateKind::Bipolar,
+        dynamics: spec.dynamics,
+        max_sweeps: spec.max_sweeps,
+        seed: spec.seed,
+    };
+    let p_max = spec.p_values[np - 1];
+    let mut tally = Tally {
+        overlap: Array2::zeros((np, nq)),
+        exact: Array2::zeros((np, nq)),
+        notice: None,
+    };
+    let mut batch = Batch::new(n, 0);
+    let mut index = 0u32;
+    for t in 0..spec.trials {
+        let patterns = random_patterns(p_max, n, spec.seed, t as u32)?;
+        let mut learner = Learner::new(spec.storage, n);
+        for (i, &p) in spec.p_values.iter().enumerate() {
+            learner
+                .add(patterns.slice(s![learner.stored..p, ..]))
+                .map_err(|e| Error::Data(format!("trial {t}, P = {p}: {e}")))?;
+            let full = (batch.nets.count() + 1) * n * n * 4 > BATCH_WEIGHT_BYTES
+                || (batch.cells.len() + nq) * n > BATCH_STATE_VALUES;
+            if full && !batch.cells.is_empty() {
+                let done = std::mem::replace(&mut batch, Batch::new(n, index));
+                flush(engine, done, n, &params, &mut tally).await?;
+            }
+            let net = batch.nets.push_symmetric(learner.weights().view());
+            let target = patterns.row(t % p);
+            batch.targets.extend(target.iter());
+            for (j, &q0) in spec.q0_values.iter().enumerate() {
+                let probe = probe_with_overlap(target, q0, spec.seed, index)?;
+                batch.probes.extend(probe.iter());
+                batch.net_of.push(net);
+                batch.cells.push((i, j));
+                index += 1;
+            }
+        }
+    }
+    flush(engine, batch, n, &params, &mut tally).await?;
+    let trials = spec.trials as f64;
+    Ok(Sweep {
+        realised_q0: spec
+            .q0_values
+            .iter()
+            .map(|&q0| (1.0 - 2.0 * flips_for_overlap(n, q0) as f64 / n as f64) as f32)
+            .collect(),
+        mean_overlap: tally.overlap.mapv(|s| (s / trials) as f32),
+        exact_fraction: tally.exact.mapv(|c| (f64::from(c) / trials) as f32),
+        notice: tally.notice,
+    })
+}

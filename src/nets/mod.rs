@@ -1,0 +1,3 @@
+//! Network families that are more than a kernel: one file each (models, dynamics, observables).
+pub mod hopfield;
+pub mod ising;

@@ -1,0 +1,136 @@
+// End-to-end tests of the Hopfield lab in the built site (dist/): every plot draws (weights, rasters, overlaps,
+// worked example, capacity heatmaps and curve), WebGPU (SwiftShader) and the CPU give the same capacity
+// results, the link reproduces the CLI's numbers exactly, and the worked example matches the lectures (TC-09).
+//
+// Run: node --test tests/e2e/hopfield.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(REPO, 'dist');
+const LONG = 180_000;
+const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', 'worked_images', 'worked_energy', 'worked_steps'];
+const SWEEP = ['capacity_hebb', 'capacity_pinv', 'capacity_storkey', 'capacity_curve'];
+// A smaller sweep than the default keeps the test quick on SwiftShader.
+const SMALL = { n: 64, p_max: 16, q0_steps: 4, trials: 4, dynamics: 'asynchronous', max_sweeps: 10 };
+
+let server;
+let context;
+let tmp;
+
+before(async () => {
+  if (!process.env.HEBBIAN_SKIP_BUILD) execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  tmp = await mkdtemp(join(tmpdir(), 'hebbian-hopfield-'));
+  server = await serve(DIST);
+  context = await launch({ webgpu: true });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+const idle = (page, step) => page.waitForFunction((step) => {
+  const p = window.playground;
+  return p?.frame && p.frame.step === step && !p.running && p.pending.size === 0
+    && document.getElementById('app').dataset.drawnStep === String(step);
+}, step, { timeout: LONG });
+
+async function openLab(backend) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/?lab=hopfield&backend=${backend}`);
+  await idle(page, 0);
+  await page.evaluate((capacity) => {
+    const p = window.playground;
+    p.commit({ ...p.state, params: { ...p.state.params, capacity } });
+  }, SMALL);
+  await idle(page, 0);
+  return { page, errors };
+}
+
+async function runToEnd(page) {
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await idle(page, 3);
+  return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+}
+
+/** Every plot in `ids` draws clearly more than the same chart without data (dark or coloured pixels). */
+async function assertDrawn(page, ids) {
+  await page.evaluate(async (ids) => {
+    const { renderPlot } = await import('./plots.js');
+    for (const id of ids) {
+      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
+      if (plot.kind === 'xy') {
+        plot.heatmap = null;
+        for (const s of plot.series) s.points = [];
+      }
+      if (plot.kind === 'bars') for (const s of plot.series) s.values = [];
+      if (plot.kind === 'images') plot.images = [];
+      const blank = document.createElement('div');
+      blank.className = 'cell plot';
+      blank.dataset.blank = id;
+      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
+      renderPlot(blank, plot, { toolbar: false });
+    }
+  }, ids);
+  const kinds = await page.evaluate((ids) => ids.map((id) => window.playground.plots.get(id).handle.plot.kind), ids);
+  for (const [i, id] of ids.entries()) {
+    // Images are black and white: count every drawn pixel; curves, bars and heatmaps are coloured (chroma ≥ 40).
+    const minChroma = kinds[i] === 'images' ? 0 : 40;
+    const drawn = await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma });
+    const blank = await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma });
+    assert.ok(drawn > 2 * blank && drawn > blank + 300, `plot ${id}: ${drawn} drawn pixels; empty chart ${blank}`);
+  }
+  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
+}
+
+test('every plot draws; the worked example is the lectures T/U/C case; GPU and CPU agree', async () => {
+  const gpu = await openLab('gpu');
+  assert.equal(await gpu.page.evaluate(() => window.playground.engine.kind), 'gpu');
+  await assertDrawn(gpu.page, STATIC);
+  const g = await runToEnd(gpu.page);
+  await assertDrawn(gpu.page, SWEEP);
+  // TC-09: storing T, U, C; T damaged in two units starts at E = −12 and ends at E(T) = −32 on T.
+  assert.equal(g['worked example: energy of the probe'], -12);
+  assert.equal(g['worked example: final energy'], -32);
+  assert.equal(g['worked example: recalled memory (index, −1: none)'], 0);
+  // The mirror attractor: from near −v¹ the network ends on −v¹.
+  assert.equal(g['final q from near −v¹'], -1);
+  assert.equal(g['final q from the probe'], 1);
+  // Hebb loses exact recall before the pseudo-inverse and Storkey rules.
+  assert.ok(g['Hebb: largest P with ≥ 90 % exact recall'] < g['pseudo-inverse: largest P with ≥ 90 % exact recall'], JSON.stringify(g));
+  const cpu = await openLab('cpu');
+  const c = await runToEnd(cpu.page);
+  assert.deepEqual(g, c);
+  assert.deepEqual(gpu.errors, []);
+  assert.deepEqual(cpu.errors, []);
+  // The page's state, run by the native CLI, gives the same numbers exactly.
+  const state = await cpu.page.evaluate(() => window.playground.state);
+  const file = join(tmp, 'hopfield.json');
+  await writeFile(file, JSON.stringify(state));
+  const bin = join(REPO, 'target', 'debug', 'hebbian');
+  const out = existsSync(bin)
+    ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
+    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
+  assert.deepEqual(Object.fromEntries(JSON.parse(out).metrics.map((m) => [m.name, m.value])), c);
+});
+
+test('impossible parameters are refused next to their fields', async () => {
+  const { page, errors } = await openLab('cpu');
+  await page.locator('[name="capacity/p_max"]').fill('64');
+  await page.locator('[name="capacity/p_max"]').blur();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="capacity/p_max"] .field-error')?.textContent.includes('P < N'));
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  assert.deepEqual(errors, []);
+});
