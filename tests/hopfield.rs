@@ -1017,24 +1017,43 @@ fn recall_benchmark() {
         seed: 1,
     };
     let mut engines = vec![("cpu".to_string(), Engine::cpu("bench"))];
+    let mut bench_results = Vec::new();
     if let (true, Some(g)) = (use_gpu, gpu) {
         engines.push((
             gpu_name.clone().unwrap_or_default(),
             Engine::Gpu(Box::new(g)),
         ));
     }
+    // The lab's large case: N = 784, P = 10 … 150 in steps of 10, q(0) = 0.2 … 1.0, 20 trials (1500 probes).
+    let large = SweepSpec {
+        n: 784,
+        p_values: (1..=15).map(|k| 10 * k).collect(),
+        q0_values: vec![0.2, 0.4, 0.6, 0.8, 1.0],
+        ..spec.clone()
+    };
     for (name, mut engine) in engines {
-        for storage in [Storage::Hebb, Storage::Storkey, Storage::PseudoInverse] {
-            let spec = SweepSpec {
-                storage,
-                ..spec.clone()
-            };
-            let t = std::time::Instant::now();
-            pollster::block_on(hopfield::capacity_sweep(&mut engine, &spec)).unwrap();
-            println!(
-                r#"{{"bench":"capacity sweep","n":100,"p":"1..30","q0":9,"trials":20,"storage":"{storage:?}","backend":"{name}","seconds":{:.3}}}"#,
-                t.elapsed().as_secs_f64()
-            );
+        let mut results = Vec::new();
+        for (label, base) in [("1..30", &spec), ("10..150", &large)] {
+            for storage in [Storage::Hebb, Storage::Storkey, Storage::PseudoInverse] {
+                let spec = SweepSpec {
+                    storage,
+                    ..base.clone()
+                };
+                let t = std::time::Instant::now();
+                let out = pollster::block_on(hopfield::capacity_sweep(&mut engine, &spec)).unwrap();
+                println!(
+                    r#"{{"bench":"capacity sweep","n":{},"p":"{label}","q0":{},"trials":20,"storage":"{storage:?}","backend":"{name}","seconds":{:.3}}}"#,
+                    spec.n,
+                    spec.q0_values.len(),
+                    t.elapsed().as_secs_f64()
+                );
+                results.push(out);
+            }
         }
+        bench_results.push(results);
+    }
+    // The engines agree on every sweep.
+    if let [cpu, gpu] = &bench_results[..] {
+        assert_eq!(cpu, gpu);
     }
 }

@@ -258,3 +258,39 @@ fn cli_data_summarises_the_shipped_sets() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read the shipped MNIST digits"));
 }
+
+#[test]
+fn hopfield_lab_stores_shipped_digits() {
+    // 004 §2-7 … 2-11: three binarised digits, the bottom rows of the first blanked. Hebb's crosstalk between
+    // correlated digits spoils the recall; the pseudo-inverse and Storkey rules recover the digit exactly.
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    let s = hebbian_playground::labs::hopfield::default_state().to_any();
+    assert_eq!(
+        labs::needs(&s),
+        Some(hebbian_playground::data::store::Need::Mnist)
+    );
+    let mut run = Run::start(&s, &Engine::cpu("test"), &store).expect("start");
+    let f = run.snapshot();
+    assert!(metric(&f, "digits, Hebb: final overlap with the damaged digit") < 0.95);
+    assert_eq!(
+        metric(
+            &f,
+            "digits, pseudo-inverse: final overlap with the damaged digit"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&f, "digits, Storkey: final overlap with the damaged digit"),
+        1.0
+    );
+    // Without the digits the lab says what is missing instead of running.
+    let err = Run::start(&s, &Engine::cpu("test"), &DataStore::default())
+        .err()
+        .expect("no digits");
+    assert!(
+        err.to_string()
+            .contains("the shipped MNIST digits are not loaded"),
+        "{err}"
+    );
+}

@@ -10,6 +10,8 @@
 //! take `np.sign` of M and multiply the update by the old state (typos); we iterate eq. 1 as written.
 use super::{exercise, prose};
 use crate::data::letters::{self, Pattern};
+use crate::data::store::DataStore;
+use crate::data::{Dataset, Split};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
 use crate::kernels::recall::{Dynamics, RecallParams, StateKind};
@@ -102,12 +104,35 @@ pub struct Worked {
     pub storage: Storage,
 }
 
+/// Cell 7: MNIST digits as memories (004 §2-7 … 2-11).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Digits {
+    /// Memories: the first training digit of each class 0, 1, 2, … (correlated patterns: all share a dark
+    /// background).
+    #[schemars(title = "digits stored", range(min = 1, max = 10))]
+    pub count: u32,
+    /// Which stored digit the probe damages (0 = the first).
+    #[schemars(title = "probe digit", range(min = 0, max = 9))]
+    pub probe: u32,
+    /// Pixels above this grey level are +1, the rest −1 (004: > 0).
+    #[schemars(title = "binarise above", range(min = 0.0, max = 0.99))]
+    pub threshold: f32,
+    /// Rows from this one to the bottom are set to −1 (004 blanks rows 18–27); 28: none.
+    #[schemars(title = "blank from row", range(min = 0, max = 28))]
+    pub blank_from: u32,
+    /// Percentage of pixels flipped on top.
+    #[schemars(title = "flip %", range(min = 0.0, max = 50.0), extend("x-unit" = "%"))]
+    pub flip_percent: f32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     pub iterations: Iterations,
     pub capacity: Capacity,
     pub worked: Worked,
+    pub digits: Digits,
 }
 
 pub fn default_state() -> StateDoc<Params> {
@@ -139,6 +164,13 @@ pub fn default_state() -> StateDoc<Params> {
                 probe: 0,
                 flips: 2,
                 storage: Storage::Hebb,
+            },
+            digits: Digits {
+                count: 3,
+                probe: 0,
+                threshold: 0.0,
+                blank_from: 18,
+                flip_percent: 0.0,
             },
         },
         view: View {
@@ -239,6 +271,32 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
             ));
         }
     }
+    let d = &p.digits;
+    if !(1..=10).contains(&d.count) {
+        e.push(FieldError::new("digits/count", "1 to 10 digits"));
+    }
+    if d.probe >= d.count {
+        e.push(FieldError::new(
+            "digits/probe",
+            format!(
+                "choose one of the {} stored digits (0 to {})",
+                d.count,
+                d.count.saturating_sub(1)
+            ),
+        ));
+    }
+    if !(0.0..1.0).contains(&d.threshold) {
+        e.push(FieldError::new(
+            "digits/threshold",
+            "a grey level in [0, 1)",
+        ));
+    }
+    if d.blank_from > 28 {
+        e.push(FieldError::new("digits/blank_from", "a row from 0 to 28"));
+    }
+    if !(0.0..=50.0).contains(&d.flip_percent) {
+        e.push(FieldError::new("digits/flip_percent", "0 to 50 %"));
+    }
     e
 }
 
@@ -258,10 +316,12 @@ pub struct Run {
     pending: Vec<Plot>,
     notices: Vec<String>,
     worked_metrics: Vec<Metric>,
+    /// The shipped digits (cell 7).
+    mnist: std::sync::Arc<Dataset>,
 }
 
 impl Run {
-    pub fn new(state: StateDoc<Params>) -> Result<Self> {
+    pub fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
         let c = &state.params.capacity;
         let q0_values = (1..=c.q0_steps)
             .map(|k| k as f32 / c.q0_steps as f32)
@@ -274,6 +334,7 @@ impl Run {
             pending: Vec::new(),
             notices: Vec::new(),
             worked_metrics: Vec::new(),
+            mnist: store.mnist()?,
         };
         run.prepare()?;
         Ok(run)
@@ -349,6 +410,7 @@ impl Run {
             ),
         ];
         plots.extend(self.worked()?);
+        plots.extend(self.digits()?);
         self.pending = plots;
         Ok(())
     }
@@ -493,6 +555,136 @@ impl Run {
             },
         };
         Ok(vec![grid, energy, steps])
+    }
+
+    /// Cell 7: the chosen digits stored by each rule, one damaged digit recalled by each.
+    fn digits(&mut self) -> Result<Vec<Plot>> {
+        let d = self.mnist.clone();
+        let dg = self.state.params.digits.clone();
+        let seed = self.state.seed;
+        let train = d.indices(Split::Train);
+        let picks: Vec<usize> = (0..dg.count as u8)
+            .map(|c| {
+                train
+                    .iter()
+                    .copied()
+                    .find(|&i| d.labels[i] == c)
+                    .ok_or_else(|| crate::error::Error::Data(format!("no training digit {c}")))
+            })
+            .collect::<Result<_>>()?;
+        let mut patterns = d.rows(&picks);
+        patterns.mapv_inplace(|v| if v > dg.threshold { 1.0 } else { -1.0 });
+        let n = patterns.ncols();
+        let mut probe = patterns.row(dg.probe as usize).to_owned();
+        for r in dg.blank_from.min(28) as usize..28 {
+            probe
+                .slice_mut(ndarray::s![r * 28..(r + 1) * 28])
+                .fill(-1.0);
+        }
+        let flips = hopfield::flips_for_overlap(n, 1.0 - 2.0 * dg.flip_percent / 100.0);
+        if flips > 0 {
+            probe = hopfield::probe_with_overlap(
+                probe.view(),
+                1.0 - 2.0 * flips as f32 / n as f32,
+                seed,
+                3,
+            )?;
+        }
+        let params = RecallParams {
+            kind: StateKind::Bipolar,
+            dynamics: Dynamics::Asynchronous,
+            max_sweeps: 30,
+            seed,
+        };
+        let mut images: Vec<Image> = patterns
+            .rows()
+            .into_iter()
+            .enumerate()
+            .map(|(k, p)| Image {
+                label: format!("memory {k}"),
+                pixels: p.iter().map(|&v| f64::from(v)).collect(),
+            })
+            .collect();
+        images.push(Image {
+            label: "probe".into(),
+            pixels: probe.iter().map(|&v| f64::from(v)).collect(),
+        });
+        let mut energy = Vec::new();
+        for rule in RULES {
+            let w = match hopfield::weights(patterns.view(), rule) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.notices.push(format!("{}: {e}", rule_name(rule)));
+                    continue;
+                }
+            };
+            let t = hopfield::recall_trace(w.view(), probe.view(), patterns.view(), &params, 3)?;
+            let last = t.overlaps.row(t.overlaps.nrows() - 1);
+            let q = f64::from(last[dg.probe as usize]);
+            self.worked_metrics.push(Metric::new(
+                format!(
+                    "digits, {}: final overlap with the damaged digit",
+                    rule_name(rule)
+                ),
+                q,
+                "",
+            ));
+            images.push(Image {
+                label: format!("{} (q = {q:.2})", rule_name(rule)),
+                pixels: t
+                    .states
+                    .row(t.states.nrows() - 1)
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+            });
+            // Energies of different rules differ in scale: each curve is divided by its |E| at the start.
+            let e0 = t.energy[0].abs().max(f64::MIN_POSITIVE);
+            let stride = (t.energy.len() / 500).max(1);
+            energy.push(Series {
+                name: rule_name(rule).into(),
+                mark: Mark::Line,
+                color: None,
+                points: t
+                    .energy
+                    .iter()
+                    .enumerate()
+                    .step_by(stride)
+                    .map(|(k, &e)| [k as f64, e / e0])
+                    .collect(),
+            });
+        }
+        let grid = Plot {
+            id: "digits_images".into(),
+            title: format!(
+                "{} digits stored; digit {} damaged and recalled by each rule",
+                dg.count, dg.probe
+            ),
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Images {
+                cols: (dg.count + 4).min(8),
+                width: 28,
+                height: 28,
+                channels: 1,
+                value_range: [-1.0, 1.0],
+                images,
+            },
+        };
+        let curve = Plot {
+            id: "digits_energy".into(),
+            title: "Energy during recall, divided by |E(probe)|".into(),
+            x_label: "update".into(),
+            y_label: "E / |E(0)|".into(),
+            body: PlotBody::Xy {
+                x_range: None,
+                y_range: None,
+                equal_aspect: false,
+                series: energy,
+                heatmap: None,
+            },
+        };
+        Ok(vec![grid, curve])
     }
 
     pub fn reset(&mut self) {
@@ -852,6 +1044,26 @@ pub fn cells() -> Vec<Cell> {
         Cell::PlotRow {
             ids: vec!["worked_energy".into(), "worked_steps".into()],
         },
+        Cell::Controls {
+            title: "MNIST digits as memories".into(),
+            fields: vec!["digits".into()],
+        },
+        Cell::Plot {
+            id: "digits_images".into(),
+        },
+        Cell::Plot {
+            id: "digits_energy".into(),
+        },
+        exercise(
+            "Exercise 6 · Correlated memories",
+            "Store the first three digits, blank the bottom rows of one (as 004 does) and recall it with each rule. \
+             Why does Hebb's rule mix the digits up while the pseudo-inverse and Storkey rules recover it?",
+            &[
+                "Binarised digits share most of their background: their overlaps are far from 0, so Hebb's crosstalk \
+               term is large. The pseudo-inverse rule divides out the overlap matrix, and Storkey's local field terms \
+               subtract much of the crosstalk.",
+            ],
+        ),
         Cell::Metrics {
             title: "Results".into(),
         },

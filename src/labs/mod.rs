@@ -126,7 +126,8 @@ pub fn needs(state: &AnyState) -> Option<crate::data::store::Need> {
         Typed::Hebb2d(_) => None,
         Typed::Datasets(s) => s.params.source.needs(),
         Typed::Ising(_) => None,
-        Typed::Hopfield(_) => None,
+        // The MNIST cell needs the shipped digits.
+        Typed::Hopfield(_) => Some(crate::data::store::Need::Mnist),
     }
 }
 
@@ -146,7 +147,7 @@ impl Run {
             Typed::Hebb2d(s) => Self::Hebb2d(Box::new(hebb2d::Run::new(s)?)),
             Typed::Datasets(s) => Self::Datasets(Box::new(datasets::Run::new(s, store)?)),
             Typed::Ising(s) => Self::Ising(Box::new(ising::Run::new(s)?)),
-            Typed::Hopfield(s) => Self::Hopfield(Box::new(hopfield::Run::new(s)?)),
+            Typed::Hopfield(s) => Self::Hopfield(Box::new(hopfield::Run::new(s, store)?)),
         };
         match &run {
             Self::Hebb2d(r) => r.check_limits(engine)?,

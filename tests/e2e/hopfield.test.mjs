@@ -16,7 +16,7 @@ import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(REPO, 'dist');
 const LONG = 180_000;
-const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', 'worked_images', 'worked_energy', 'worked_steps'];
+const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', 'worked_images', 'worked_energy', 'worked_steps', 'digits_images', 'digits_energy'];
 const SWEEP = ['capacity_hebb', 'capacity_pinv', 'capacity_storkey', 'capacity_curve'];
 // A smaller sweep than the default keeps the test quick on SwiftShader.
 const SMALL = { n: 64, p_max: 16, q0_steps: 4, trials: 4, dynamics: 'asynchronous', max_sweeps: 10 };
@@ -55,6 +55,8 @@ async function openLab(backend) {
     const p = window.playground;
     p.commit({ ...p.state, params: { ...p.state.params, capacity } });
   }, SMALL);
+  // The commit restarts the run: wait for its step-0 plots (the old frame's step-0 marks are still set).
+  await page.waitForFunction((ids) => ids.every((id) => window.playground.plots.get(id).handle), STATIC, { timeout: LONG });
   await idle(page, 0);
   return { page, errors };
 }
@@ -108,6 +110,10 @@ test('every plot draws; the worked example is the lectures T/U/C case; GPU and C
   // The mirror attractor: from near −v¹ the network ends on −v¹.
   assert.equal(g['final q from near −v¹'], -1);
   assert.equal(g['final q from the probe'], 1);
+  // MNIST digits (correlated memories) with the bottom rows blanked: Hebb mixes them up, the others recall.
+  assert.ok(g['digits, Hebb: final overlap with the damaged digit'] < 0.95, JSON.stringify(g));
+  assert.equal(g['digits, pseudo-inverse: final overlap with the damaged digit'], 1);
+  assert.equal(g['digits, Storkey: final overlap with the damaged digit'], 1);
   // Hebb loses exact recall before the pseudo-inverse and Storkey rules.
   assert.ok(g['Hebb: largest P with ≥ 90 % exact recall'] < g['pseudo-inverse: largest P with ≥ 90 % exact recall'], JSON.stringify(g));
   const cpu = await openLab('cpu');
