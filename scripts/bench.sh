@@ -54,4 +54,7 @@ data_bench "CIFAR-10 5 batches" --format cifar10 "$tmp"/data_batch_*.bin
 data_bench "CIFAR-10 5 batches .tar.gz" --format cifar10 "$tmp/cifar-10-binary.tar.gz"
 # ZCA fit on 50,000 × 3072 (CPU eigensolve; covariance on the CPU and on the GPU when one is there).
 cargo test --release --quiet --test zca -- --ignored --nocapture 2>/dev/null | grep '^{' || true
+# Associative memories: Hopfield recall throughput and a capacity sweep; Ising sweeps per second by lattice size.
+cargo test --release --quiet --test hopfield -- --ignored --nocapture 2>/dev/null | grep '^{' || true
+cargo test --release --quiet --test ising -- --ignored --nocapture 2>/dev/null | grep '^{' || true
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi
