@@ -175,6 +175,41 @@ async function mainThread(context, server, backend) {
   };
 }
 
+/**
+ * Opens `lab` on `backend`, commits `params` (merged into the defaults' groups) at speed 0, clicks Run and
+ * returns the milliseconds until the last frame is drawn (median of REPEAT runs, each after Reset).
+ */
+async function timedLab(context, server, lab, backend, params) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=${lab}&backend=${backend}`);
+  const ready = () => page.waitForFunction(() => {
+    const p = window.playground;
+    return p?.frame && p.frame.step === 0 && !p.running && p.pending.size === 0
+      && document.getElementById('app').dataset.drawnStep === '0';
+  }, null, { timeout: TIMEOUT });
+  await ready();
+  await page.evaluate((params) => {
+    const p = window.playground;
+    const merged = { ...p.state.params };
+    for (const [k, v] of Object.entries(params)) merged[k] = typeof v === 'object' ? { ...merged[k], ...v } : v;
+    p.commit({ ...p.state, params: merged, view: { ...p.state.view, speed: 0 } });
+  }, params);
+  await page.waitForTimeout(500);
+  await ready();
+  const runs = [];
+  for (let i = 0; i < REPEAT; i++) {
+    if (i > 0) {
+      await page.getByRole('button', { name: 'Reset', exact: true }).click();
+      await ready();
+    }
+    runs.push((await timedRun(page)).drawn_ms);
+  }
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  await page.close();
+  return { engine, ms: summary(runs) };
+}
+
 /** Navigation start → the Datasets lab's shipped MNIST examples drawn. */
 async function firstDigits(context, server) {
   const times = [];
@@ -261,8 +296,20 @@ async function main() {
     await probe.close();
     const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
     line('browser', { user_agent: userAgent, repeat: REPEAT });
-    // BENCH_ONLY=data measures the dataset figures alone.
-    for (const backend of process.env.BENCH_ONLY === 'data' ? [] : ['gpu', 'cpu']) {
+    // BENCH_ONLY=data or BENCH_ONLY=memory measures the dataset or the associative-memory figures alone.
+    const only = process.env.BENCH_ONLY;
+    for (const backend of only === 'memory' ? ['gpu', 'cpu'] : []) {
+      // The Hopfield lab's default capacity sweep: N = 100, P = 1…30, 10 q(0) values, 10 trials, three rules.
+      line('browser Hopfield capacity sweep (default: N 100, P 1-30, 10 q0, 10 trials, 3 rules), Run → drawn', { backend, ...(await timedLab(context, server, 'hopfield', backend, {})) });
+      const n784 = { capacity: { n: 784, p_max: 20, q0_steps: 2, trials: 2, max_sweeps: 10 } };
+      line('browser Hopfield capacity sweep N 784 (P 1-20, 2 q0, 2 trials, 3 rules), Run → drawn', { backend, ...(await timedLab(context, server, 'hopfield', backend, n784)) });
+      for (const [side, sweeps] of [[100, 500], [1024, 10]]) {
+        const r = await timedLab(context, server, 'ising', backend, { side, sweeps });
+        line(`browser Ising ${side}x${side}, ${sweeps} sweeps, Run → drawn`, { backend, ...r, sweeps_per_s: round(sweeps / (r.ms.median / 1000)) });
+      }
+    }
+    if (only === 'memory') return;
+    for (const backend of only === 'data' ? [] : ['gpu', 'cpu']) {
       const first = await firstPlot(context, server, backend);
       line('browser first plot drawn after navigation start', { backend, engine: first.engine.kind, adapter: first.engine.adapter, ms: first.ms });
       const run = await runTimes(context, server, backend);
