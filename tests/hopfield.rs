@@ -906,6 +906,43 @@ fn gpu_recall_matches_cpu() {
     assert!(same * 100 >= total * 99, "{same} of {total}");
 }
 
+// Long recalls and large batches take several dispatches: the kernel stops after a budget of loop iterations
+// (lavapipe ends a shader's loops after 65 535 in total) and resumes, and batches beyond 2048 probes are split
+// into chunks. Neither may change a result. At N = 784 a dispatch covers about five sweeps of a probe, and
+// probes from q(0) ≤ 0.2 at P = 0.1 N take 15 to 40.
+#[test]
+fn gpu_recall_resumes_across_dispatches_and_chunks() {
+    let Some(gpu) = common::gpu() else { return };
+    let p = hopfield::random_patterns(78, 784, 1, 0).unwrap();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    let mut probes = Array2::zeros((8, 784));
+    for b in 0..8 {
+        let q0 = if b % 2 == 0 { 0.2 } else { 0.0 };
+        probes
+            .row_mut(b)
+            .assign(&hopfield::probe_with_overlap(p.row(b), q0, 2, b as u32).unwrap());
+    }
+    for dynamics in [Dynamics::Asynchronous, Dynamics::Synchronous] {
+        let pr = params(StateKind::Bipolar, dynamics, 60, 1);
+        let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+        let out =
+            pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
+        assert_eq!(cpu, out, "{dynamics:?}");
+        let longest = *cpu.sweeps_used.iter().max().unwrap();
+        assert!(
+            longest >= 10,
+            "{dynamics:?}: some recall spans several dispatches ({longest} sweeps)"
+        );
+    }
+    let p = hopfield::random_patterns(3, 16, 4, 0).unwrap();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    let probes = probes_for(p.view(), 2100, StateKind::Binary, 6);
+    let pr = params(StateKind::Binary, Dynamics::Asynchronous, 20, 3);
+    let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+    let out = pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
+    assert_eq!(cpu, out, "2100 probes in two chunks");
+}
+
 #[test]
 fn gpu_capacity_sweep_matches_cpu() {
     let Some(gpu) = common::gpu() else { return };

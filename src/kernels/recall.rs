@@ -21,6 +21,10 @@
 //! with these weights.) The incremental fields carry the rounding of their updates, of the same size as the
 //! rounding of a direct sum; with integer weights (unnormalised Hebb) they are exact.
 //!
+//! On the GPU the fields are computed by one invocation per (probe, unit); then one workgroup per probe relaxes
+//! it, for a bounded number of loop iterations per dispatch (see `LOOP_BUDGET`), saving its place so that the
+//! next dispatch resumes exactly where it stopped.
+//!
 //! Random visiting orders: Fisher–Yates over 0..N from the identity, draw m (m = 0 … N−2) from Philox counter
 //! [sweep, m / 4, 0, 0], word m % 4, key [seed, stream(Hopfield, Order, probe index)], scaled to [0, k] by the
 //! high word of x · (k + 1) (its bias, below k / 2³², is invisible here; it avoids a rejection loop that the
@@ -39,10 +43,21 @@ pub const MAX_UNITS: usize = 6144;
 pub const MAX_PROBES: usize = 1 << 20;
 /// The most sweeps one recall may run.
 pub const MAX_SWEEPS: u32 = 10_000;
-/// Weight reads per GPU dispatch, about (probes × N²): a guess that keeps one dispatch well below the couple of
-/// seconds after which drivers and browsers reset the GPU, even on integrated graphics. Larger batches are
-/// split into several dispatches.
-const WORK_PER_DISPATCH: usize = 1 << 30;
+/// Loop iterations one invocation of the `relax` kernel may run per dispatch. lavapipe (Mesa's Vulkan on the
+/// CPU: CI, and machines without a GPU) ends every loop of a shader once the loops of one invocation have run
+/// 65 535 iterations in total (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS), which silently cut recalls short after
+/// about 20 sweeps at N = 784. So the kernel stops at this budget, counted conservatively, saves its place and
+/// is dispatched again; that also bounds the time of one dispatch on any GPU.
+const LOOP_BUDGET: u32 = 60_000;
+/// Invocations per workgroup, as recall.wgsl.
+const WORKGROUP: usize = 64;
+/// Probes per chunk of dispatches: with at most `LOOP_BUDGET` iterations each, a dispatch of 2048 workgroups
+/// stays well below the couple of seconds after which drivers and browsers reset the GPU, even on integrated
+/// graphics (a guess, not a measurement). Larger batches are split into chunks.
+const PROBES_PER_CHUNK: usize = 2048;
+/// Asynchronous sweeps of every probe that a round of dispatches should cover before the host reads the
+/// progress back (most recalls settle within a few sweeps).
+const SWEEPS_PER_ROUND: usize = 8;
 
 /// What a unit's two states are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -473,7 +488,7 @@ struct GpuParams {
     synchronous: u32,
     max_sweeps: u32,
     seed: u32,
-    _pad: u32,
+    budget: u32,
 }
 
 /// Recalls every probe on the GPU, with the same results as [`recall_cpu`]. Refuses a W larger than one
@@ -549,22 +564,25 @@ pub(crate) async fn recall_networks(
     Ok((out, notice))
 }
 
-/// Probes per dispatch: one workgroup each, within one storage binding per probes × N buffer, and within
-/// `WORK_PER_DISPATCH`.
-fn probes_per_dispatch(n: usize) -> usize {
+/// Probes per chunk: within `PROBES_PER_CHUNK`, one storage binding per probes × N buffer, one workgroup per probe
+/// for `relax` and one invocation per unit for `init_fields`.
+fn probes_per_chunk(n: usize) -> usize {
     let limits = wgpu::Limits::default();
     let binding = limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size);
     let by_binding = usize::try_from(binding / (n as u64 * 4)).unwrap_or(usize::MAX);
     let groups = limits.max_compute_workgroups_per_dimension as usize;
-    by_binding
+    PROBES_PER_CHUNK
+        .min(by_binding)
         .min(groups)
-        .min(WORK_PER_DISPATCH / (n * n))
+        .min(groups * WORKGROUP / n)
         .max(1)
 }
 
-/// The GPU for probes `*done..`, a dispatch at a time; `*done` counts the probes whose results are in `out`.
+/// The GPU for probes `*done..`, a chunk at a time; `*done` counts the probes whose results are in `out`. Each
+/// chunk: the fields once, then rounds of `relax` dispatches, each round ending with a read of the progress,
+/// until every probe has finished (every dispatch moves every unfinished probe on, so this ends).
 async fn relax_gpu_from(
     gpu: &Gpu,
     nets: &Networks,
@@ -579,11 +597,17 @@ async fn relax_gpu_from(
         return Ok(());
     }
     gpu.check_size("the weight matrices", nets.bytes())?;
-    let per = probes_per_dispatch(n);
-    gpu.check_size("one dispatch of probe states", (per * n * 4) as u64)?;
-    gpu.check_workgroups("the probes of one dispatch", per as u32)?;
-    let pipeline = gpu.pipeline("recall", &source(), "recall").await?;
+    let per = probes_per_chunk(n);
+    gpu.check_size("one chunk of probe states", (per * n * 4) as u64)?;
+    gpu.check_workgroups("the probes of one chunk", per as u32)?;
+    let init = gpu
+        .pipeline("recall_fields", &source(), "init_fields")
+        .await?;
+    let relax = gpu.pipeline("recall_relax", &source(), "relax").await?;
     let wt = gpu.storage("transposed weights", bytemuck::cast_slice(&nets.wt))?;
+    // A unit costs at most 2 + ⌈N / 64⌉ iterations of the budget.
+    let units_per_dispatch = LOOP_BUDGET as usize / (2 + n.div_ceil(WORKGROUP));
+    let per_round = (SWEEPS_PER_ROUND * n).div_ceil(units_per_dispatch);
     while *done < total {
         let end = (*done + per).min(total);
         let count = end - *done;
@@ -600,7 +624,7 @@ async fn relax_gpu_from(
         )?;
         let fields = scratch_buffer(gpu, "fields", bytes);
         let scratch = scratch_buffer(gpu, "orders and flips", bytes);
-        let result = scratch_buffer(gpu, "sweeps and outcomes", count as u64 * 8);
+        let progress = scratch_buffer(gpu, "progress", count as u64 * 16);
         let uniform = GpuParams {
             n: n as u32,
             probes: count as u32,
@@ -609,28 +633,39 @@ async fn relax_gpu_from(
             synchronous: u32::from(params.dynamics == Dynamics::Synchronous),
             max_sweeps: params.max_sweeps,
             seed: params.seed,
-            _pad: 0,
+            budget: LOOP_BUDGET,
         };
         let uniform = gpu.uniform("recall params", bytemuck::bytes_of(&uniform))?;
-        let read = gpu
-            .dispatch(
-                &pipeline,
-                &[&uniform, &wt, &net, &states, &fields, &scratch, &result],
-                count as u32,
-                &[(&states, bytes), (&result, count as u64 * 8)],
-            )
-            .await?;
-        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&read[0]);
-        let values = ArrayView2::from_shape((count, n), &values)
-            .map_err(|e| Error::Gpu(format!("unexpected state layout: {e}")))?;
-        out.states.slice_mut(s![*done..end, ..]).assign(&values);
-        let codes: Vec<u32> = bytemuck::pod_collect_to_vec(&read[1]);
-        for (b, pair) in codes.chunks_exact(2).enumerate() {
-            out.sweeps_used[*done + b] = pair[0];
-            out.outcome[*done + b] = match pair[1] {
-                0 => Outcome::FixedPoint,
-                1 => Outcome::Cycle2,
-                2 => Outcome::MaxSweeps,
+        let buffers = [&uniform, &wt, &net, &states, &fields, &scratch, &progress];
+        let unit_groups = (count * n).div_ceil(WORKGROUP) as u32;
+        gpu.dispatch(&init, &buffers[..5], unit_groups, &[]).await?;
+        let codes = loop {
+            for _ in 1..per_round {
+                gpu.dispatch(&relax, &buffers, count as u32, &[]).await?;
+            }
+            let read = gpu
+                .dispatch(
+                    &relax,
+                    &buffers,
+                    count as u32,
+                    &[(&progress, count as u64 * 16), (&states, bytes)],
+                )
+                .await?;
+            let codes: Vec<u32> = bytemuck::pod_collect_to_vec(&read[0]);
+            if codes.chunks_exact(4).all(|p| p[1] != 0) {
+                let values: Vec<f32> = bytemuck::pod_collect_to_vec(&read[1]);
+                let values = ArrayView2::from_shape((count, n), &values)
+                    .map_err(|e| Error::Gpu(format!("unexpected state layout: {e}")))?;
+                out.states.slice_mut(s![*done..end, ..]).assign(&values);
+                break codes;
+            }
+        };
+        for (b, p) in codes.chunks_exact(4).enumerate() {
+            out.sweeps_used[*done + b] = p[0];
+            out.outcome[*done + b] = match p[1] {
+                1 => Outcome::FixedPoint,
+                2 => Outcome::Cycle2,
+                3 => Outcome::MaxSweeps,
                 other => return Err(Error::Gpu(format!("unknown recall outcome {other}"))),
             };
         }

@@ -1,7 +1,11 @@
-// Batched Hopfield recall (see kernels/recall.rs): one workgroup per probe, its 64 invocations sharing the units
-// (invocation t owns units t, t + 64, t + 128, …). The fields h = W s are computed once and then kept up to
-// date: when unit i changes by d, field j gains d · W[j][i]. Every step below has its twin in recall.rs, with
-// the same f32 operations in the same order per unit, so the CPU and the GPU reach the same states.
+// Batched Hopfield recall (see kernels/recall.rs). `init_fields` computes h = W s for every probe; `relax` then
+// runs one workgroup per probe, its 64 invocations sharing the units (invocation t owns units t, t + 64, …),
+// and keeps the fields up to date: when unit i changes by d, field j gains d · W[j][i]. Every step has its twin
+// in recall.rs, with the same f32 operations in the same order per unit, so the CPU and the GPU agree.
+//
+// `relax` stops when an invocation has used `budget` loop iterations (counted conservatively) and saves its
+// place in `progress`; the host dispatches it again until every probe has finished. Resuming changes nothing:
+// the next dispatch carries on from the saved unit with the saved fields and flags.
 // Needs rng.wgsl (prepended by recall::source).
 
 struct RecallParams {
@@ -15,7 +19,8 @@ struct RecallParams {
     synchronous: u32,
     max_sweeps: u32,
     seed: u32,
-    _pad: u32,
+    // Loop iterations one invocation of `relax` may run in one dispatch.
+    budget: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RecallParams;
@@ -31,18 +36,48 @@ struct RecallParams {
 // probes × N: asynchronous, the sweep's visiting order; synchronous, 1 where the unit flipped in the last sweep
 // (zero-filled by wgpu before the first).
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;
-// probes × 2: sweeps used and outcome (0 fixed point, 1 two-cycle, 2 max sweeps reached).
-@group(0) @binding(6) var<storage, read_write> result: array<u32>;
+// probes × 4, zero-filled before the first dispatch: sweeps completed, outcome (RUNNING, FIXED, CYCLE, MAX),
+// position in the sweep (asynchronous: the next unit of the order; synchronous: the next flipped column to
+// add), and flags (bit 0: a unit flipped in this sweep; synchronous, bit 1: a flip differs from the last
+// sweep's, bit 2: this sweep's units are decided).
+@group(0) @binding(6) var<storage, read_write> progress: array<vec4<u32>>;
 
 const WG: u32 = 64u;
 // rng::Purpose::Hopfield and recall::Stream::Order.
 const PURPOSE_HOPFIELD: u32 = 6u;
 const STREAM_ORDER: u32 = 1u;
+const RUNNING: u32 = 0u;
+const FIXED: u32 = 1u;
+const CYCLE: u32 = 2u;
+const MAX: u32 = 3u;
+const FLIPPED: u32 = 1u;
+const MISMATCH: u32 = 2u;
+const DECIDED: u32 = 4u;
 
-// Synchronous sweeps: bit 0 set when a unit flipped, bit 1 when a unit's flip differs from the last sweep's.
+// The probe's progress, shared with the whole workgroup.
+var<workgroup> place: vec4<u32>;
+// Synchronous decisions: FLIPPED and MISMATCH from every invocation.
 var<workgroup> flags: atomic<u32>;
-// What the whole workgroup branches on at the end of a sweep (written by invocation 0).
+// What the whole workgroup branches on (written by invocation 0).
 var<workgroup> status: u32;
+
+// h_j = Σ_k W[j][k] s_k, k ascending (the products are exact: s is 0 or ±1); one invocation per (probe, unit).
+@compute @workgroup_size(64)
+fn init_fields(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let n = params.n;
+    let b = gid.x / n;
+    let j = gid.x % n;
+    if (b >= params.probes) {
+        return;
+    }
+    let base = b * n;
+    let w0 = net[b] * n * n;
+    var h = 0.0;
+    for (var k = 0u; k < n; k++) {
+        h += wt[w0 + k * n + j] * states[base + k];
+    }
+    fields[base + j] = h;
+}
 
 fn low() -> f32 {
     return select(0.0, -1.0, params.bipolar == 1u);
@@ -79,45 +114,70 @@ fn shuffle(base: u32, n: u32, sweep: u32, key: vec2<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn recall(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn relax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
     let b = wg.x;
     let n = params.n;
     let base = b * n;
     let w0 = net[b] * n * n;
     let key = vec2<u32>(params.seed, rng_stream(PURPOSE_HOPFIELD, STREAM_ORDER, params.first + b));
-
-    // h_j = Σ_k W[j][k] s_k, k ascending (the products are exact: s is 0 or ±1).
-    for (var j = tid; j < n; j += WG) {
-        var h = 0.0;
-        for (var k = 0u; k < n; k++) {
-            h += wt[w0 + k * n + j] * states[base + k];
-        }
-        fields[base + j] = h;
+    // Loop iterations, per invocation: one unit's update touches at most `mine` units of each invocation; a
+    // shuffle (invocation 0) runs N + (N − 1) iterations plus 10 Philox rounds per 4 draws.
+    let mine = (n + WG - 1u) / WG;
+    let shuffle_cost = 5u * n + 16u;
+    if (tid == 0u) {
+        place = progress[b];
     }
-
-    var sweeps = params.max_sweeps;
-    var outcome = 2u;
-    for (var t = 0u; t < params.max_sweeps; t++) {
+    // x: sweeps completed, y: outcome, z: position, w: flags; uniform, so the loops below may hold barriers.
+    var p = workgroupUniformLoad(&place);
+    var spent = 0u;
+    var changed = 0u;
+    loop {
+        spent += 1u;
+        if (p.y != RUNNING) {
+            break;
+        }
+        if (p.x == params.max_sweeps) {
+            p.y = MAX;
+            break;
+        }
         workgroupBarrier();
         storageBarrier();
         if (params.synchronous == 1u) {
-            // Every unit from the old fields; each invocation writes only its own units.
-            var bits = 0u;
-            for (var j = tid; j < n; j += WG) {
-                let s = states[base + j];
-                let next = decide(fields[base + j], s);
-                let flipped = select(0u, 1u, next != s);
-                if (flipped != scratch[base + j]) {
-                    bits |= 2u;
+            if ((p.w & DECIDED) == 0u) {
+                // Every unit from the old fields; each invocation writes only its own units.
+                if (spent + mine > params.budget) {
+                    break;
                 }
-                bits |= flipped;
-                scratch[base + j] = flipped;
-                states[base + j] = next;
+                spent += mine;
+                var bits = 0u;
+                for (var j = tid; j < n; j += WG) {
+                    let s = states[base + j];
+                    let next = decide(fields[base + j], s);
+                    let flipped = select(0u, 1u, next != s);
+                    if (flipped != scratch[base + j]) {
+                        bits |= MISMATCH;
+                    }
+                    bits |= flipped;
+                    scratch[base + j] = flipped;
+                    states[base + j] = next;
+                }
+                atomicOr(&flags, bits);
+                workgroupBarrier();
+                storageBarrier();
+                if (tid == 0u) {
+                    status = atomicLoad(&flags) | DECIDED;
+                    atomicStore(&flags, 0u);
+                }
+                p.w = workgroupUniformLoad(&status);
+                p.z = 0u;
             }
-            atomicOr(&flags, bits);
-            storageBarrier();
             // The flips' columns, unit i ascending for every field (as the CPU twin).
-            for (var i = 0u; i < n; i++) {
+            loop {
+                if (p.z == n || spent + 1u + mine > params.budget) {
+                    break;
+                }
+                spent += 1u + mine;
+                let i = p.z;
                 if (scratch[base + i] == 1u) {
                     let d = 2.0 * states[base + i] - 1.0 - low();
                     let row = w0 + i * n;
@@ -125,21 +185,42 @@ fn recall(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                         fields[base + j] += d * wt[row + j];
                     }
                 }
+                p.z += 1u;
             }
-            workgroupBarrier();
-            if (tid == 0u) {
-                status = atomicLoad(&flags);
-                atomicStore(&flags, 0u);
+            if (p.z < n) {
+                break;
+            }
+            p.x += 1u;
+            p.z = 0u;
+            let st = p.w;
+            p.w = 0u;
+            if ((st & FLIPPED) == 0u) {
+                p.y = FIXED;
+                break;
+            }
+            if ((st & MISMATCH) == 0u) {
+                // The same units flipped as in the last sweep: state(t + 1) = state(t − 1) ≠ state(t).
+                p.y = CYCLE;
+                break;
             }
         } else {
-            if (tid == 0u) {
-                shuffle(base, n, t, key);
+            if (p.z == 0u) {
+                if (spent + shuffle_cost > params.budget) {
+                    break;
+                }
+                spent += shuffle_cost;
+                if (tid == 0u) {
+                    shuffle(base, n, p.x, key);
+                }
+                storageBarrier();
             }
-            storageBarrier();
             // Every invocation reads the same state and field of unit i and so takes the same decision.
-            var changed = 0u;
-            for (var m = 0u; m < n; m++) {
-                let i = scratch[base + m];
+            loop {
+                if (p.z == n || spent + 1u + mine > params.budget) {
+                    break;
+                }
+                spent += 1u + mine;
+                let i = scratch[base + p.z];
                 let s = states[base + i];
                 let next = decide(fields[base + i], s);
                 if (next != s) {
@@ -152,33 +233,34 @@ fn recall(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                             fields[base + j] += d * wt[row + j];
                         }
                     }
-                    changed = 1u;
+                    changed = FLIPPED;
                 }
                 storageBarrier();
                 // After the barrier nobody reads state i again in this sweep.
                 if (tid == 0u && next != s) {
                     states[base + i] = next;
                 }
+                p.z += 1u;
             }
             if (tid == 0u) {
-                status = changed;
+                status = p.w | changed;
             }
-        }
-        let st = workgroupUniformLoad(&status);
-        if ((st & 1u) == 0u) {
-            sweeps = t + 1u;
-            outcome = 0u;
-            break;
-        }
-        if (params.synchronous == 1u && (st & 2u) == 0u) {
-            // The same units flipped as in the last sweep: state(t + 1) = state(t − 1) ≠ state(t).
-            sweeps = t + 1u;
-            outcome = 1u;
-            break;
+            p.w = workgroupUniformLoad(&status);
+            changed = 0u;
+            if (p.z < n) {
+                break;
+            }
+            p.x += 1u;
+            p.z = 0u;
+            let st = p.w;
+            p.w = 0u;
+            if ((st & FLIPPED) == 0u) {
+                p.y = FIXED;
+                break;
+            }
         }
     }
     if (tid == 0u) {
-        result[2u * b] = sweeps;
-        result[2u * b + 1u] = outcome;
+        progress[b] = p;
     }
 }
