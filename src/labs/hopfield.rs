@@ -97,11 +97,17 @@ pub struct Worked {
     /// Which letter the probe damages (0 = the first).
     #[schemars(title = "probe letter", range(min = 0, max = 63))]
     pub probe: u32,
-    /// Units flipped in the probe.
+    /// Units flipped in the probe (the noise level), at seeded places.
     #[schemars(title = "flipped units", range(min = 0, max = 1024))]
     pub flips: u32,
     #[schemars(title = "storage rule")]
     pub storage: Storage,
+    /// Recall from the probe drawn below instead (corrupt it by clicking its cells).
+    #[schemars(title = "draw the probe")]
+    pub draw_probe: bool,
+    /// The drawn probe (one pattern on the letters' grid).
+    #[schemars(extend("x-when" = "letters"))]
+    pub probe_drawing: Vec<Pattern>,
 }
 
 /// Cell 7: MNIST digits as memories (004 §2-7 … 2-11).
@@ -164,6 +170,9 @@ pub fn default_state() -> StateDoc<Params> {
                 probe: 0,
                 flips: 2,
                 storage: Storage::Hebb,
+                draw_probe: false,
+                // 004's corrupted T (TC-09): T with units 2 and 9 flipped.
+                probe_drawing: vec![Pattern::new("probe", 3, 3, &[1, 0, 1, 0, 1, 0, 0, 1, 0])],
             },
             digits: Digits {
                 count: 3,
@@ -247,6 +256,20 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
     let w = &p.worked;
     if w.kind == Example::Letters {
         e.extend(letters::validate(&w.letters, "worked/letters"));
+        if w.draw_probe {
+            e.extend(letters::validate(&w.probe_drawing, "worked/probe_drawing"));
+            if let (Some(p), Some(l)) = (w.probe_drawing.first(), w.letters.first())
+                && (p.rows, p.cols) != (l.rows, l.cols)
+            {
+                e.push(FieldError::new(
+                    "worked/probe_drawing",
+                    format!(
+                        "the probe is {}×{} but the letters are {}×{}: draw it on the same grid",
+                        p.rows, p.cols, l.rows, l.cols
+                    ),
+                ));
+            }
+        }
         if w.probe as usize >= w.letters.len() {
             e.push(FieldError::new(
                 "worked/probe",
@@ -442,7 +465,10 @@ impl Run {
                 let target = p.row(wk.probe as usize);
                 let n = target.len();
                 let q0 = 1.0 - 2.0 * wk.flips.min(n as u32) as f32 / n as f32;
-                let probe = hopfield::probe_with_overlap(target, q0, seed, 2)?;
+                let probe = match wk.probe_drawing.first() {
+                    Some(drawn) if wk.draw_probe => ndarray::Array1::from(drawn.bipolar()),
+                    _ => hopfield::probe_with_overlap(target, q0, seed, 2)?,
+                };
                 (
                     l.iter().map(|x| x.name.clone()).collect(),
                     p,
@@ -1037,6 +1063,11 @@ pub fn cells() -> Vec<Cell> {
         Cell::PatternEditor {
             path: "worked/letters".into(),
             title: "Draw the memories".into(),
+        },
+        Cell::PatternEditor {
+            path: "worked/probe_drawing".into(),
+            title: "Draw the probe (used when \"draw the probe\" is on): click cells to corrupt it"
+                .into(),
         },
         Cell::Plot {
             id: "worked_images".into(),

@@ -140,3 +140,25 @@ test('impossible parameters are refused next to their fields', async () => {
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
 });
+
+test('a drawn probe, corrupted by clicking its cells, is recalled with the energy of every step', async () => {
+  const { page, errors } = await openLab('cpu');
+  await page.locator('[name="worked/draw_probe"]').check();
+  await page.waitForFunction(() => window.playground.state.params.worked.draw_probe === true);
+  await idle(page, 0);
+  // The default drawing is 004's corrupted T: E(T') = −12, recalled to T at −32 (TC-09).
+  const metric = (name) => page.evaluate((name) => window.playground.frame.metrics.find((m) => m.name === name)?.value, name);
+  await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: energy of the probe' && m.value === -12));
+  assert.equal(await metric('worked example: final energy'), -32);
+  // Click the probe's centre cell (row 1, column 1) off: the probe changes and so does its energy.
+  const editor = page.locator('.pattern-editor[data-path="worked/probe_drawing"]');
+  const grid = editor.locator('.pattern-grid[data-pattern="0"]');
+  const box = await grid.boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page.waitForFunction(() => window.playground.state.params.worked.probe_drawing[0].cells === '#.#....#.');
+  await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: energy of the probe' && m.value !== -12));
+  await idle(page, 0);
+  // The clicked probe is in the link.
+  assert.match(await page.evaluate(() => location.hash), /^#s=1\./);
+  assert.deepEqual(errors, []);
+});
