@@ -69,7 +69,7 @@ pub enum Purpose {
     Data = 5,
     /// Associative-memory runs: update orders, random probes, Storkey sampling (group: which use).
     Hopfield = 6,
-    /// Metropolis acceptance and random starts of the Ising model (index: sweep).
+    /// The Ising model: group 0 Metropolis acceptance, group 1 random starts (the sweep is in the counter).
     Ising = 7,
 }
 
