@@ -140,14 +140,17 @@ async function assertPlotsDrawn(page) {
   return counts;
 }
 
-/** The native CLI's report for a state document. */
-function cliRun(file) {
+/** The native CLI's JSON answer to `args`. */
+function cli(args) {
   const bin = join(REPO, 'target', 'debug', 'hebbian');
   const out = existsSync(bin)
-    ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
+    ? execFileSync(bin, args, { encoding: 'utf8' })
+    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8' });
   return JSON.parse(out);
 }
+
+/** The native CLI's report for a state document. */
+const cliRun = (file) => cli(['run', file, '--backend', 'cpu']);
 
 const values = (metrics) => metrics.map((m) => [m.name, m.value]);
 
@@ -161,7 +164,9 @@ test('the landing page lists the labs and loads cleanly', async () => {
     id: li.dataset.lab, href: li.querySelector('a').getAttribute('href'), title: li.querySelector('a').textContent,
     summary: li.querySelector('p').textContent,
   })));
-  assert.deepEqual(labs.map((l) => l.id), ['hebb2d', 'datasets', 'ising']);
+  // The page lists the same labs, in the same order, as the CLI: every lab in the registry, none left out.
+  assert.deepEqual(labs.map((l) => l.id), cli(['labs', '--json']).map((l) => l.id));
+  assert.deepEqual(labs.slice(0, 4).map((l) => l.id), ['hebb2d', 'datasets', 'hopfield', 'ising']);
   assert.equal(labs[0].href, '?lab=hebb2d');
   assert.match(labs[0].title, /Hebbian/);
   assert.ok(labs[0].summary.length > 20, `summary: ${labs[0].summary}`);
