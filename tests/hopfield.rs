@@ -7,7 +7,7 @@ use hebbian_playground::data::letters::lecture_letters;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::error::Error;
 use hebbian_playground::nets::hopfield::{
-    self, Dynamics, Outcome, RecallParams, StateKind, Storage, SweepSpec,
+    self, Dynamics, MAX_PROBES, Outcome, RecallParams, StateKind, Storage, SweepSpec,
 };
 use ndarray::{Array1, Array2, ArrayView2, array, s};
 use std::collections::HashMap;
@@ -672,7 +672,7 @@ fn invalid_inputs_are_refused_with_the_field_named() {
         storage: Storage::PseudoInverse,
         p_values: vec![4, 4, 11],
         q0_values: vec![0.5, -2.0],
-        trials: 0,
+        trials: 0..0,
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 10,
         seed: 0,
@@ -686,10 +686,19 @@ fn invalid_inputs_are_refused_with_the_field_named() {
         n: 0,
         p_values: vec![1],
         q0_values: vec![1.0],
-        trials: 1,
+        trials: 0..1,
         ..spec
     };
     assert!(msg(spec.validate().unwrap_err()).contains("n: 0 units"));
+    // Probe numbers run on across the trials before the first one run: they must stay below MAX_PROBES.
+    let spec = SweepSpec {
+        n: 10,
+        p_values: vec![1, 2],
+        trials: MAX_PROBES / 2..MAX_PROBES / 2 + 1,
+        ..spec
+    };
+    let e = msg(spec.validate().unwrap_err());
+    assert!(e.contains("trials") && e.contains("probe numbers"), "{e}");
 }
 
 #[test]
@@ -739,7 +748,7 @@ fn sweep(
         storage,
         p_values,
         q0_values: q0,
-        trials,
+        trials: 0..trials,
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 50,
         seed: 31,
@@ -767,15 +776,15 @@ fn capacity_of_hebb_and_storkey_at_n_100() {
     ))
     .unwrap();
     let (h, st) = (
-        hebb.exact_fraction.column(0).to_vec(),
-        storkey.exact_fraction.column(0).to_vec(),
+        hebb.exact_fraction().column(0).to_vec(),
+        storkey.exact_fraction().column(0).to_vec(),
     );
     eprintln!("exact: hebb {h:?}, storkey {st:?}");
     assert!(h[0] >= 0.9 && h[1] >= 0.9, "{h:?}");
     assert!(st[0] >= 0.9 && st[1] >= 0.9, "{st:?}");
     assert!(st[0] - h[2] >= 0.25 && h[3] <= 0.4, "{h:?} {st:?}");
     assert_eq!(hebb.realised_q0, vec![1.0]);
-    assert_eq!(hebb.mean_overlap[[0, 0]], 1.0);
+    assert_eq!(hebb.mean_overlap()[[0, 0]], 1.0);
 }
 
 // Hebb beyond a quarter of N: most trials end below overlap 0.9 (the sweep reports means, so the trials are
@@ -842,9 +851,10 @@ fn capacity_of_hebb_at_n_784() {
     .unwrap();
     eprintln!(
         "N 784, P 40: exact {:?}, overlap {:?}",
-        s.exact_fraction, s.mean_overlap
+        s.exact_fraction(),
+        s.mean_overlap()
     );
-    assert!(s.exact_fraction.iter().all(|&f| f >= 7.0 / 8.0));
+    assert!(s.exact_fraction().iter().all(|&f| f >= 7.0 / 8.0));
     assert_eq!(
         s.realised_q0,
         vec![0.5994898, 1.0],
@@ -963,6 +973,48 @@ fn gpu_capacity_sweep_matches_cpu() {
     assert_eq!(engine.info().kind, "gpu");
 }
 
+// A sweep run in parts (as the lab does, a block of trials per step) merges into exactly the whole's numbers,
+// on either engine; parts that do not belong together are refused.
+#[test]
+fn a_sweep_in_parts_merges_into_the_whole() {
+    let mut cpu = Engine::cpu("test");
+    let whole = sweep(40, Storage::Hebb, vec![2, 5, 9], vec![0.4, 1.0], 7);
+    let expected = pollster::block_on(hopfield::capacity_sweep(&mut cpu, &whole)).unwrap();
+    assert_eq!(expected.trials, 7);
+    let mut engines = vec![Engine::cpu("test")];
+    engines.extend(common::gpu().map(|g| Engine::Gpu(Box::new(g))));
+    for mut engine in engines {
+        let mut merged: Option<hopfield::Sweep> = None;
+        for trials in [0..3, 3..4, 4..7] {
+            let spec = SweepSpec {
+                trials,
+                ..whole.clone()
+            };
+            let part = pollster::block_on(hopfield::capacity_sweep(&mut engine, &spec)).unwrap();
+            match &mut merged {
+                Some(m) => m.merge(part).unwrap(),
+                None => merged = Some(part),
+            }
+        }
+        assert_eq!(merged.as_ref(), Some(&expected), "{}", engine.info().kind);
+    }
+    // The parts really differ: the last trials alone do not give the whole's means.
+    let tail = SweepSpec {
+        trials: 4..7,
+        ..whole.clone()
+    };
+    let tail = pollster::block_on(hopfield::capacity_sweep(&mut cpu, &tail)).unwrap();
+    assert_eq!(tail.trials, 3);
+    let other = SweepSpec {
+        n: 41,
+        trials: 0..1,
+        ..whole
+    };
+    let mut other = pollster::block_on(hopfield::capacity_sweep(&mut cpu, &other)).unwrap();
+    let e = other.merge(tail).unwrap_err().to_string();
+    assert!(e.contains("N = 40") && e.contains("N = 41"), "{e}");
+}
+
 #[test]
 fn gpu_refuses_weights_larger_than_a_binding_before_allocating() {
     let Some(gpu) = common::gpu() else { return };
@@ -1048,7 +1100,7 @@ fn recall_benchmark() {
         storage: Storage::Hebb,
         p_values: (1..=30).collect(),
         q0_values: vec![0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-        trials: 20,
+        trials: 0..20,
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 100,
         seed: 1,

@@ -284,6 +284,51 @@ fn hopfield_lab_stores_shipped_digits() {
         metric(&f, "digits, Storkey: final overlap with the damaged digit"),
         1.0
     );
+    // A sweep too large for one step runs a block of trials per step (the heatmap says how many so far); step by
+    // step it ends on exactly the numbers of one Run.
+    let mut big = hebbian_playground::labs::hopfield::default_state();
+    big.params.capacity = hebbian_playground::labs::hopfield::Capacity {
+        n: 512,
+        p_max: 7,
+        q0_steps: 10,
+        trials: 2,
+        dynamics: hebbian_playground::kernels::recall::Dynamics::Synchronous,
+        max_sweeps: 1,
+    };
+    let big = big.to_any();
+    let mut stepped = Run::start(&big, &Engine::cpu("test"), &store).expect("start");
+    let mut engine = Engine::cpu("test");
+    let first = pollster::block_on(stepped.advance(&mut engine, 1)).expect("step");
+    assert_eq!(
+        (first.step, first.total),
+        (1, 6),
+        "2 trials × 3 rules, one trial per step"
+    );
+    let heatmap = first
+        .plots
+        .iter()
+        .find(|p| p.id == "capacity_hebb")
+        .expect("Hebb's heatmap");
+    assert!(
+        heatmap.title.contains("1 of 2 trials so far"),
+        "{}",
+        heatmap.title
+    );
+    assert!(
+        !first.metrics.iter().any(|m| m.name.starts_with("Hebb:")),
+        "no final numbers yet"
+    );
+    while !stepped.done() {
+        pollster::block_on(stepped.advance(&mut engine, 1)).expect("step");
+    }
+    let mut whole = Run::start(&big, &Engine::cpu("test"), &store).expect("start");
+    let all = pollster::block_on(whole.advance(&mut engine, 0)).expect("run");
+    assert!(all.done);
+    assert_eq!(
+        format!("{:?}", stepped.metrics()),
+        format!("{:?}", all.metrics)
+    );
+    assert!(metric(&all, "Hebb: largest P with ≥ 90 % exact recall") >= 1.0);
     // Without the digits the lab says what is missing instead of running.
     let err = Run::start(&s, &Engine::cpu("test"), &DataStore::default())
         .err()

@@ -237,7 +237,7 @@ async fn hopfield_capacity_sweep_matches_cpu_on_webgpu() {
         storage: Storage::Hebb,
         p_values: vec![1, 4, 9],
         q0_values: vec![1.0, 0.4],
-        trials: 3,
+        trials: 0..3,
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 30,
         seed: 5,
@@ -253,7 +253,7 @@ async fn hopfield_capacity_sweep_matches_cpu_on_webgpu() {
         .expect("cpu sweep");
     assert_eq!(on_gpu, on_cpu);
     assert_eq!(
-        on_cpu.exact_fraction[[0, 0]],
+        on_cpu.exact_fraction()[[0, 0]],
         1.0,
         "one pattern is always recalled from itself"
     );

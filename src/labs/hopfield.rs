@@ -3,7 +3,8 @@
 //! the theory lines, and the lectures' worked examples (5 neurons; letters T, U, C) step by step.
 //!
 //! Step 0 shows everything that is quick (weights, iterations, worked example); Run computes the capacity sweep,
-//! one storage rule per step, so its heatmaps fill in one after the other.
+//! one storage rule after the other, a block of trials per step (sized so that a step stays short), so its
+//! heatmaps fill in live and a long sweep shows its progress.
 //!
 //! Differences from the sources, on purpose: 002 defines sgn(0) = +1 while 004's code keeps a unit on a zero
 //! field; we keep it (`nets::hopfield`), which only matters on exact ties. 002's listings for the capacity sweeps
@@ -323,16 +324,22 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
     e
 }
 
-/// A finished capacity sweep of one rule.
+/// Work of one step of the capacity sweep, in probes × N² (a probe's recall costs about N² for its first fields
+/// and N per flip after): about 0.1 s of wasm CPU time (the default sweep, 9 × 10⁷ of it, takes 0.45 s in the
+/// browser benchmark), so frames come often; a step holds at least one whole trial.
+const STEP_WORK: usize = 1 << 24;
+
+/// The capacity sweep of one rule, over the trials run so far.
 struct Done {
     rule: Storage,
-    mean: Array2<f32>,
-    exact: Array2<f32>,
+    sweep: hopfield::Sweep,
 }
 
 pub struct Run {
     state: StateDoc<Params>,
     step: u32,
+    /// Trials per step of the capacity sweep (the last block of a rule may be shorter).
+    block: u32,
     q0_values: Vec<f32>,
     sweeps: Vec<Done>,
     /// Static plots not yet sent (weights, iterations, worked example).
@@ -349,9 +356,13 @@ impl Run {
         let q0_values = (1..=c.q0_steps)
             .map(|k| k as f32 / c.q0_steps as f32)
             .collect();
+        let n = c.n as usize;
+        let per_trial = (c.p_max * c.q0_steps) as usize * n * n;
+        let block = (STEP_WORK / per_trial.max(1)).clamp(1, c.trials as usize) as u32;
         let mut run = Self {
             state,
             step: 0,
+            block,
             q0_values,
             sweeps: Vec::new(),
             pending: Vec::new(),
@@ -721,13 +732,22 @@ impl Run {
         }
     }
 
+    /// Steps per storage rule.
+    fn blocks(&self) -> u32 {
+        self.state.params.capacity.trials.div_ceil(self.block)
+    }
+
+    fn total(&self) -> u32 {
+        RULES.len() as u32 * self.blocks()
+    }
+
     pub fn done(&self) -> bool {
-        self.step as usize >= RULES.len()
+        self.step >= self.total()
     }
 
     pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
         let todo = if max_steps == 0 {
-            RULES.len() as u32
+            self.total()
         } else {
             max_steps
         };
@@ -735,25 +755,26 @@ impl Run {
             if self.done() {
                 break;
             }
-            let rule = RULES[self.step as usize];
+            let (rule_index, block) = (self.step / self.blocks(), self.step % self.blocks());
+            let rule = RULES[rule_index as usize];
             let c = &self.state.params.capacity;
+            let first = (block * self.block) as usize;
             let spec = SweepSpec {
                 n: c.n as usize,
                 storage: rule,
                 p_values: (1..=c.p_max as usize).collect(),
                 q0_values: self.q0_values.clone(),
-                trials: c.trials as usize,
+                trials: first..(first + self.block as usize).min(c.trials as usize),
                 dynamics: c.dynamics,
                 max_sweeps: c.max_sweeps,
                 seed: self.state.seed,
             };
-            let sweep = hopfield::capacity_sweep(engine, &spec).await?;
-            self.notices.extend(sweep.notice);
-            self.sweeps.push(Done {
-                rule,
-                mean: sweep.mean_overlap,
-                exact: sweep.exact_fraction,
-            });
+            let part = hopfield::capacity_sweep(engine, &spec).await?;
+            self.notices.extend(part.notice.clone());
+            match self.sweeps.last_mut() {
+                Some(done) if block > 0 => done.sweep.merge(part)?,
+                _ => self.sweeps.push(Done { rule, sweep: part }),
+            }
             self.step += 1;
         }
         Ok(self.frame())
@@ -769,7 +790,7 @@ impl Run {
         }
         Frame {
             step: u64::from(self.step),
-            total: RULES.len() as u64,
+            total: u64::from(self.total()),
             done: self.done(),
             plots,
             metrics: self.metrics(),
@@ -782,19 +803,30 @@ impl Run {
         let c = &self.state.params.capacity;
         let (nx, ny) = (c.p_max, c.q0_steps);
         let dq = 1.0 / f64::from(ny);
+        let mean = d.sweep.mean_overlap();
         // Rows of the heatmap from the bottom: q(0) ascending; columns: P ascending.
         let values = (0..ny as usize)
             .flat_map(|iy| (0..nx as usize).map(move |ix| (ix, iy)))
-            .map(|(ix, iy)| f64::from(d.mean[[ix, iy]]))
+            .map(|(ix, iy)| f64::from(mean[[ix, iy]]))
             .collect();
         Plot {
             id: format!("capacity_{}", rule_id(d.rule)),
-            title: format!(
-                "{}: mean final overlap (N = {}, {} trials)",
-                rule_name(d.rule),
-                c.n,
-                c.trials
-            ),
+            title: if d.sweep.trials < c.trials as usize {
+                format!(
+                    "{}: mean final overlap (N = {}, {} of {} trials so far)",
+                    rule_name(d.rule),
+                    c.n,
+                    d.sweep.trials,
+                    c.trials
+                )
+            } else {
+                format!(
+                    "{}: mean final overlap (N = {}, {} trials)",
+                    rule_name(d.rule),
+                    c.n,
+                    c.trials
+                )
+            },
             x_label: "P (memories)".into(),
             y_label: "q(0)".into(),
             body: PlotBody::Xy {
@@ -820,13 +852,16 @@ impl Run {
         let mut series: Vec<Series> = self
             .sweeps
             .iter()
-            .map(|d| Series {
-                name: format!("{}: exact recall from q(0) = 1", rule_name(d.rule)),
-                mark: Mark::Trajectory,
-                color: None,
-                points: (0..c.p_max as usize)
-                    .map(|i| [(i + 1) as f64, f64::from(d.exact[[i, top]])])
-                    .collect(),
+            .map(|d| {
+                let exact = d.sweep.exact_fraction();
+                Series {
+                    name: format!("{}: exact recall from q(0) = 1", rule_name(d.rule)),
+                    mark: Mark::Trajectory,
+                    color: None,
+                    points: (0..c.p_max as usize)
+                        .map(|i| [(i + 1) as f64, f64::from(exact[[i, top]])])
+                        .collect(),
+                }
             })
             .collect();
         if self.state.view.theory {
@@ -872,10 +907,16 @@ impl Run {
         m.push(Metric::new("N / (2 ln N)", b.hebb_exact, "memories"));
         m.push(Metric::new("0.138 N", b.hebb_with_errors, "memories"));
         let top = self.q0_values.len() - 1;
-        for d in &self.sweeps {
+        // Only finished rules: a rule's numbers over part of its trials would read as final.
+        for d in self
+            .sweeps
+            .iter()
+            .filter(|d| d.sweep.trials == c.trials as usize)
+        {
+            let (mean, exact) = (d.sweep.mean_overlap(), d.sweep.exact_fraction());
             // The first P whose recall from the memory itself (q(0) = 1) ends below overlap 0.9 on average.
             let fails = (0..c.p_max as usize)
-                .find(|&i| d.mean[[i, top]] < 0.9)
+                .find(|&i| mean[[i, top]] < 0.9)
                 .map_or(f64::NAN, |i| (i + 1) as f64);
             m.push(Metric::new(
                 format!(
@@ -886,7 +927,7 @@ impl Run {
                 "memories",
             ));
             let exact = (0..c.p_max as usize)
-                .take_while(|&i| d.exact[[i, top]] >= 0.9)
+                .take_while(|&i| exact[[i, top]] >= 0.9)
                 .count();
             m.push(Metric::new(
                 format!("{}: largest P with ≥ 90 % exact recall", rule_name(d.rule)),

@@ -22,6 +22,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, s};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// The most patterns stored in one network.
 pub const MAX_PATTERNS: usize = 4096;
@@ -513,24 +514,66 @@ pub struct SweepSpec {
     pub p_values: Vec<usize>,
     /// Overlaps q(0) of the probes with their target, each in [−1, 1] (realised as 1 − 2k/N).
     pub q0_values: Vec<f32>,
-    /// Networks per P (independent pattern sets); each is probed once per q(0).
-    pub trials: usize,
+    /// The trials to run, by number: trial t stores its own pattern set and probes each network once per q(0).
+    /// A sweep can be run in parts (trials 0..4, then 4..10) whose merged results equal the whole's exactly.
+    pub trials: Range<usize>,
     pub dynamics: Dynamics,
     pub max_sweeps: u32,
     pub seed: u32,
 }
 
-/// The result of a capacity sweep: rows follow `p_values`, columns `q0_values`.
+/// The result of a capacity sweep: rows follow `p_values`, columns `q0_values`. The tallies are integers so that
+/// the parts of a sweep merge into exactly the numbers of the whole.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
+    /// Units.
+    pub n: usize,
     /// The overlaps the probes really had, 1 − 2 round((1 − q0) N / 2) / N, per q(0).
     pub realised_q0: Vec<f32>,
-    /// Mean final overlap with the target over the trials.
-    pub mean_overlap: Array2<f32>,
-    /// Fraction of trials that ended exactly on the target (final overlap 1).
-    pub exact_fraction: Array2<f32>,
+    /// Trials tallied.
+    pub trials: usize,
+    /// Sum over the trials of N × the final overlap with the target (agreeing minus disagreeing units).
+    pub overlap_sum: Array2<i64>,
+    /// Trials that ended exactly on the target (final overlap 1).
+    pub exact_count: Array2<u32>,
     /// Set when the GPU failed and the sweep went on on the CPU, or when a network was too large for it.
     pub notice: Option<String>,
+}
+
+impl Sweep {
+    /// Mean final overlap with the target over the trials.
+    pub fn mean_overlap(&self) -> Array2<f32> {
+        let per = (self.n * self.trials) as f64;
+        self.overlap_sum.mapv(|s| (s as f64 / per) as f32)
+    }
+
+    /// Fraction of trials that ended exactly on the target.
+    pub fn exact_fraction(&self) -> Array2<f32> {
+        let per = self.trials as f64;
+        self.exact_count.mapv(|c| (f64::from(c) / per) as f32)
+    }
+
+    /// Adds the trials of another part of the same sweep (same N, P and q(0) values).
+    pub fn merge(&mut self, other: Sweep) -> Result<()> {
+        if other.n != self.n || other.overlap_sum.dim() != self.overlap_sum.dim() {
+            return Err(Error::Data(format!(
+                "cannot merge a sweep of N = {} with {} P × {} q(0) into one of N = {} with {} × {}",
+                other.n,
+                other.overlap_sum.nrows(),
+                other.overlap_sum.ncols(),
+                self.n,
+                self.overlap_sum.nrows(),
+                self.overlap_sum.ncols()
+            )));
+        }
+        self.trials += other.trials;
+        self.overlap_sum += &other.overlap_sum;
+        self.exact_count += &other.exact_count;
+        if self.notice.is_none() {
+            self.notice = other.notice;
+        }
+        Ok(())
+    }
 }
 
 impl SweepSpec {
@@ -583,13 +626,16 @@ impl SweepSpec {
                 e.append(&mut f);
             }
         }
-        let probes = self.trials * self.p_values.len() * self.q0_values.len();
-        if self.trials == 0 || probes > MAX_PROBES {
+        // Probes are numbered across all trials up to the last one: the stream index must stay in range.
+        let probes = self.trials.end * self.p_values.len() * self.q0_values.len();
+        if self.trials.is_empty() || probes > MAX_PROBES {
             e.push(FieldError::new(
                 "trials",
                 format!(
-                    "{} trials × {} P × {} q(0) = {probes} probes; use 1 trial or more and at most {MAX_PROBES} probes",
-                    self.trials,
+                    "trials {}..{} × {} P × {} q(0) = {probes} probe numbers; run 1 trial or more and at most \
+                     {MAX_PROBES} probes",
+                    self.trials.start,
+                    self.trials.end,
                     self.p_values.len(),
                     self.q0_values.len()
                 ),
@@ -635,19 +681,12 @@ impl Batch {
     }
 }
 
-/// Sums over the trials of each (P, q0) cell.
-struct Tally {
-    overlap: Array2<f64>,
-    exact: Array2<u32>,
-    notice: Option<String>,
-}
-
 async fn flush(
     engine: &mut Engine,
     batch: Batch,
     n: usize,
     params: &RecallParams,
-    tally: &mut Tally,
+    tally: &mut Sweep,
 ) -> Result<()> {
     if batch.cells.is_empty() {
         return Ok(());
@@ -675,8 +714,8 @@ async fn flush(
     {
         let target = &batch.targets[net as usize * n..(net as usize + 1) * n];
         let agree = state.iter().zip(target).filter(|(s, t)| s == t).count();
-        tally.overlap[[p, q]] += (2.0 * agree as f64 - n as f64) / n as f64;
-        tally.exact[[p, q]] += u32::from(agree == n);
+        tally.overlap_sum[[p, q]] += 2 * agree as i64 - n as i64;
+        tally.exact_count[[p, q]] += u32::from(agree == n);
     }
     Ok(())
 }
@@ -684,8 +723,8 @@ async fn flush(
 /// Runs a capacity sweep on the active engine (bipolar states): mean final overlap with the target and the
 /// fraction of exact recalls per (P, q0). Trial t draws its patterns from stream (seed, Hopfield, Patterns, t);
 /// probe (t, P row i, q0 column j) has stream index (t · |P| + i) · |q0| + j for its corruption and its
-/// visiting orders. Probes are recalled in batches of many networks, so the GPU runs them in parallel; the
-/// results do not depend on the engine.
+/// visiting orders, so a trial's numbers do not depend on which other trials run with it. Probes are recalled in
+/// batches of many networks, so the GPU runs them in parallel; the results do not depend on the engine.
 pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Sweep> {
     spec.validate()?;
     let (n, np, nq) = (spec.n, spec.p_values.len(), spec.q0_values.len());
@@ -696,14 +735,22 @@ pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Swe
         seed: spec.seed,
     };
     let p_max = spec.p_values[np - 1];
-    let mut tally = Tally {
-        overlap: Array2::zeros((np, nq)),
-        exact: Array2::zeros((np, nq)),
+    let mut tally = Sweep {
+        n,
+        realised_q0: spec
+            .q0_values
+            .iter()
+            .map(|&q0| (1.0 - 2.0 * flips_for_overlap(n, q0) as f64 / n as f64) as f32)
+            .collect(),
+        trials: spec.trials.len(),
+        overlap_sum: Array2::zeros((np, nq)),
+        exact_count: Array2::zeros((np, nq)),
         notice: None,
     };
-    let mut batch = Batch::new(n, 0);
-    let mut index = 0u32;
-    for t in 0..spec.trials {
+    // Validation keeps every probe number below MAX_PROBES, which fits a u32.
+    let mut index = (spec.trials.start * np * nq) as u32;
+    let mut batch = Batch::new(n, index);
+    for t in spec.trials.clone() {
         let patterns = random_patterns(p_max, n, spec.seed, t as u32)?;
         let mut learner = Learner::new(spec.storage, n);
         for (i, &p) in spec.p_values.iter().enumerate() {
@@ -729,15 +776,5 @@ pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Swe
         }
     }
     flush(engine, batch, n, &params, &mut tally).await?;
-    let trials = spec.trials as f64;
-    Ok(Sweep {
-        realised_q0: spec
-            .q0_values
-            .iter()
-            .map(|&q0| (1.0 - 2.0 * flips_for_overlap(n, q0) as f64 / n as f64) as f32)
-            .collect(),
-        mean_overlap: tally.overlap.mapv(|s| (s / trials) as f32),
-        exact_fraction: tally.exact.mapv(|c| (f64::from(c) / trials) as f32),
-        notice: tally.notice,
-    })
+    Ok(tally)
 }

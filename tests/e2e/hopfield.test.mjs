@@ -45,7 +45,7 @@ const idle = (page, step) => page.waitForFunction((step) => {
     && document.getElementById('app').dataset.drawnStep === String(step);
 }, step, { timeout: LONG });
 
-async function openLab(backend) {
+async function openLab(backend, capacity = SMALL) {
   const page = await context.newPage();
   await page.setViewportSize({ width: 1200, height: 1000 });
   const errors = watchConsole(page);
@@ -54,7 +54,7 @@ async function openLab(backend) {
   await page.evaluate((capacity) => {
     const p = window.playground;
     p.commit({ ...p.state, params: { ...p.state.params, capacity } });
-  }, SMALL);
+  }, capacity);
   // The commit restarts the run: wait for its step-0 plots (the old frame's step-0 marks are still set).
   await page.waitForFunction((ids) => ids.every((id) => window.playground.plots.get(id).handle), STATIC, { timeout: LONG });
   await idle(page, 0);
@@ -130,6 +130,25 @@ test('every plot draws; the worked example is the lectures T/U/C case; GPU and C
     ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
     : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
   assert.deepEqual(Object.fromEntries(JSON.parse(out).metrics.map((m) => [m.name, m.value])), c);
+});
+
+test('a long sweep fills its heatmaps a block of trials per step', async () => {
+  // N = 512 with 64 probes per trial: one trial per step, 4 trials × 3 rules = 12 steps.
+  const { page, errors } = await openLab('cpu', { ...SMALL, n: 512 });
+  await page.getByRole('button', { name: 'Step', exact: true }).click();
+  await idle(page, 1);
+  const title = (id) => page.evaluate((id) => window.playground.plots.get(id).handle?.plot.title ?? null, id);
+  assert.equal(await page.evaluate(() => window.playground.frame.total), 12);
+  assert.match(await title('capacity_hebb'), /1 of 4 trials so far/);
+  assert.equal(await title('capacity_storkey'), null, 'later rules not drawn yet');
+  await assertDrawn(page, ['capacity_hebb', 'capacity_curve']);
+  // No final capacity numbers while Hebb's trials are partial.
+  assert.equal(await page.evaluate(() => window.playground.frame.metrics.some((m) => m.name.startsWith('Hebb:'))), false);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await idle(page, 12);
+  assert.match(await title('capacity_storkey'), /N = 512, 4 trials\)/);
+  assert.equal(await page.evaluate(() => window.playground.frame.metrics.some((m) => m.name.startsWith('Storkey:'))), true);
+  assert.deepEqual(errors, []);
 });
 
 test('impossible parameters are refused next to their fields', async () => {
