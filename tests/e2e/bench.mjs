@@ -24,12 +24,9 @@
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launch, serve } from './harness.mjs';
+import { join } from 'node:path';
+import { DIST, REPO, launch, serve } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(REPO, 'dist');
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const TIMEOUT = 300_000;
 

@@ -7,18 +7,14 @@
 // scripts/setup.sh's data (target/data, copied into dist/data by the build).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, buildSite, countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(REPO, 'dist');
 const LONG = 120_000;
 
 let server; // the site
@@ -28,10 +24,7 @@ let tmp;
 let files; // name -> path of the generated test files
 
 before(async () => {
-  if (!process.env.HEBBIAN_SKIP_BUILD) {
-    execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  buildSite();
   assert.ok(existsSync(join(DIST, 'data', 'mnist', 'mnist-10k-images-idx3-ubyte.gz')), 'dist/data is missing: run scripts/setup.sh, then trunk build');
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-data-'));
   files = await writeTestFiles(join(tmp, 'files'));

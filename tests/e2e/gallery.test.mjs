@@ -4,11 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+import { join } from 'node:path';
+import { REPO, countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IDS = ['clusters', 'landscape', 'trajectory', 'rules', 'fields', 'patterns', 'colours'];
 const plotSel = (id) => `[data-plot-id="${id}"]`;
 const chartSel = (id) => `${plotSel(id)} .plot-chart`;

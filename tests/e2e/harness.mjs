@@ -4,13 +4,41 @@
 //   launch({webgpu = true} = {})          -> Promise<BrowserContext> headless chromium, fresh profile
 //   watchConsole(page)                    -> string[]                console errors and page errors, as they come
 //   countDrawnPixels(page, selector, {minChroma = 0, region = null, fromScreen = false} = {}) -> Promise<number>
+//   assertPlotsDrawn(page, ids, {margin = 400} = {}) -> Promise   each lab plot drew more than its empty chart
+//   buildSite()                           -> void                    trunk build unless HEBBIAN_SKIP_BUILD; dist/ there
+//   cli(args)                             -> any                     the native CLI's JSON answer
+//   REPO, DIST                            the repository root and the built site
 //
 // playwright-core never downloads a browser: it drives /usr/bin/chromium (see /work/shared/TOOLCHAIN.md).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DIST = join(REPO, 'dist');
+
+/** Builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set (the test script builds once beforehand). */
+export function buildSite() {
+  if (!process.env.HEBBIAN_SKIP_BUILD) {
+    execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+}
+
+/** The native CLI's JSON answer to `args` (target/debug/hebbian when built, else `cargo run --bin hebbian`). */
+export function cli(args) {
+  const bin = join(REPO, 'target', 'debug', 'hebbian');
+  const out = existsSync(bin)
+    ? execFileSync(bin, args, { encoding: 'utf8' })
+    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+  return JSON.parse(out);
+}
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -162,4 +190,45 @@ export async function countDrawnPixels(page, selector, { minChroma = 0, region =
     }
     return count;
   }, { selector, minChroma, region, png });
+}
+
+/**
+ * Asserts that each plot of the lab (`ids`, as in window.playground.plots) drew a real picture: its pixels must be
+ * more than twice, and `margin` more than, those of the same plot drawn with all data removed (title, axes and
+ * legend only), measured in the same page at the same size. Curves, bars and heatmaps count coloured pixels
+ * (chroma ≥ 40: grey axes and text do not count); image grids, often black and white, count every drawn pixel.
+ */
+export async function assertPlotsDrawn(page, ids, { margin = 400 } = {}) {
+  const kinds = await page.evaluate(async (ids) => {
+    const { renderPlot } = await import('./plots.js');
+    return ids.map((id) => {
+      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
+      if (plot.kind === 'xy') {
+        plot.heatmap = null;
+        for (const s of plot.series) s.points = [];
+      } else if (plot.kind === 'bars') {
+        for (const s of plot.series) s.values = [];
+      } else if (plot.kind === 'images') {
+        plot.images = [];
+      }
+      const blank = document.createElement('div');
+      blank.className = 'cell plot';
+      blank.dataset.blank = id;
+      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
+      renderPlot(blank, plot, { toolbar: false });
+      return plot.kind;
+    });
+  }, ids);
+  const counts = {};
+  for (const [i, id] of ids.entries()) {
+    const minChroma = kinds[i] === 'images' ? 0 : 40;
+    counts[id] = {
+      drawn: await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma }),
+      blank: await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma }),
+    };
+  }
+  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
+  for (const [id, { drawn, blank }] of Object.entries(counts)) {
+    assert.ok(drawn > 2 * blank && drawn > blank + margin, `plot ${id}: ${drawn} drawn pixels; the same chart without data has ${blank}`);
+  }
 }

@@ -5,16 +5,11 @@
 // Run: node --test tests/e2e/hopfield.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+import { join } from 'node:path';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(REPO, 'dist');
 const LONG = 180_000;
 const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', 'worked_images', 'worked_energy', 'worked_steps', 'digits_images', 'digits_energy'];
 const SWEEP = ['capacity_hebb', 'capacity_pinv', 'capacity_storkey', 'capacity_curve'];
@@ -26,8 +21,7 @@ let context;
 let tmp;
 
 before(async () => {
-  if (!process.env.HEBBIAN_SKIP_BUILD) execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  buildSite();
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-hopfield-'));
   server = await serve(DIST);
   context = await launch({ webgpu: true });
@@ -67,42 +61,12 @@ async function runToEnd(page) {
   return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
 }
 
-/** Every plot in `ids` draws clearly more than the same chart without data (dark or coloured pixels). */
-async function assertDrawn(page, ids) {
-  await page.evaluate(async (ids) => {
-    const { renderPlot } = await import('./plots.js');
-    for (const id of ids) {
-      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
-      if (plot.kind === 'xy') {
-        plot.heatmap = null;
-        for (const s of plot.series) s.points = [];
-      }
-      if (plot.kind === 'bars') for (const s of plot.series) s.values = [];
-      if (plot.kind === 'images') plot.images = [];
-      const blank = document.createElement('div');
-      blank.className = 'cell plot';
-      blank.dataset.blank = id;
-      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
-      renderPlot(blank, plot, { toolbar: false });
-    }
-  }, ids);
-  const kinds = await page.evaluate((ids) => ids.map((id) => window.playground.plots.get(id).handle.plot.kind), ids);
-  for (const [i, id] of ids.entries()) {
-    // Images are black and white: count every drawn pixel; curves, bars and heatmaps are coloured (chroma ≥ 40).
-    const minChroma = kinds[i] === 'images' ? 0 : 40;
-    const drawn = await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma });
-    const blank = await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma });
-    assert.ok(drawn > 2 * blank && drawn > blank + 300, `plot ${id}: ${drawn} drawn pixels; empty chart ${blank}`);
-  }
-  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
-}
-
 test('every plot draws; the worked example is the lectures T/U/C case; GPU and CPU agree', async () => {
   const gpu = await openLab('gpu');
   assert.equal(await gpu.page.evaluate(() => window.playground.engine.kind), 'gpu');
-  await assertDrawn(gpu.page, STATIC);
+  await assertPlotsDrawn(gpu.page, STATIC, { margin: 300 });
   const g = await runToEnd(gpu.page);
-  await assertDrawn(gpu.page, SWEEP);
+  await assertPlotsDrawn(gpu.page, SWEEP, { margin: 300 });
   // TC-09: storing T, U, C; T damaged in two units starts at E = −12 and ends at E(T) = −32 on T.
   assert.equal(g['worked example: energy of the probe'], -12);
   assert.equal(g['worked example: final energy'], -32);
@@ -125,11 +89,8 @@ test('every plot draws; the worked example is the lectures T/U/C case; GPU and C
   const state = await cpu.page.evaluate(() => window.playground.state);
   const file = join(tmp, 'hopfield.json');
   await writeFile(file, JSON.stringify(state));
-  const bin = join(REPO, 'target', 'debug', 'hebbian');
-  const out = existsSync(bin)
-    ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
-  assert.deepEqual(Object.fromEntries(JSON.parse(out).metrics.map((m) => [m.name, m.value])), c);
+  const report = cli(['run', file, '--backend', 'cpu']);
+  assert.deepEqual(Object.fromEntries(report.metrics.map((m) => [m.name, m.value])), c);
 });
 
 test('a long sweep fills its heatmaps a block of trials per step', async () => {
@@ -141,7 +102,7 @@ test('a long sweep fills its heatmaps a block of trials per step', async () => {
   assert.equal(await page.evaluate(() => window.playground.frame.total), 12);
   assert.match(await title('capacity_hebb'), /1 of 4 trials so far/);
   assert.equal(await title('capacity_storkey'), null, 'later rules not drawn yet');
-  await assertDrawn(page, ['capacity_hebb', 'capacity_curve']);
+  await assertPlotsDrawn(page, ['capacity_hebb', 'capacity_curve'], { margin: 300 });
   // No final capacity numbers while Hebb's trials are partial.
   assert.equal(await page.evaluate(() => window.playground.frame.metrics.some((m) => m.name.startsWith('Hebb:'))), false);
   await page.getByRole('button', { name: 'Run', exact: true }).click();

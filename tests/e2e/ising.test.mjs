@@ -5,16 +5,11 @@
 // Run: node --test tests/e2e/ising.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+import { join } from 'node:path';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(REPO, 'dist');
 const LONG = 120_000;
 const PLOTS = ['lattice', 'magnetisation', 'energy'];
 
@@ -23,8 +18,7 @@ let gpuContext;
 let tmp;
 
 before(async () => {
-  if (!process.env.HEBBIAN_SKIP_BUILD) execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  buildSite();
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-ising-'));
   server = await serve(DIST);
   gpuContext = await launch({ webgpu: true });
@@ -63,41 +57,16 @@ async function runToEnd(page) {
   return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
 }
 
-/** Every plot draws clearly more coloured or dark pixels than the same chart without data. */
-async function assertDrawn(page) {
-  await page.evaluate(async (ids) => {
-    const { renderPlot } = await import('./plots.js');
-    for (const id of ids) {
-      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
-      if (plot.kind === 'xy') for (const s of plot.series) s.points = [];
-      if (plot.kind === 'images') plot.images = [];
-      const blank = document.createElement('div');
-      blank.className = 'cell plot';
-      blank.dataset.blank = id;
-      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
-      renderPlot(blank, plot, { toolbar: false });
-    }
-  }, PLOTS);
-  for (const id of PLOTS) {
-    // The lattice is black and white (no chroma): count every drawn pixel there, coloured ones for the curves.
-    const minChroma = id === 'lattice' ? 0 : 40;
-    const drawn = await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma });
-    const blank = await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma });
-    assert.ok(drawn > 2 * blank && drawn > blank + 400, `plot ${id}: ${drawn} drawn pixels; empty chart ${blank}`);
-  }
-  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
-}
-
 test('the lattice and the curves draw, and WebGPU gives the CPU lattice bit for bit', async () => {
   const params = { side: 64, sweeps: 100, kt: 2.2 };
   const gpu = await openWith(params, 'gpu');
   assert.equal(await gpu.page.evaluate(() => window.playground.engine.kind), 'gpu');
   const gpuMetrics = await runToEnd(gpu.page);
-  await assertDrawn(gpu.page);
+  await assertPlotsDrawn(gpu.page, PLOTS);
   const gpuLattice = await gpu.page.evaluate(() => window.playground.plots.get('lattice').handle.plot.images[0].pixels);
   const cpu = await openWith(params, 'cpu');
   const cpuMetrics = await runToEnd(cpu.page);
-  await assertDrawn(cpu.page);
+  await assertPlotsDrawn(cpu.page, PLOTS);
   const cpuLattice = await cpu.page.evaluate(() => window.playground.plots.get('lattice').handle.plot.images[0].pixels);
   assert.deepEqual(gpuLattice, cpuLattice);
   assert.deepEqual(gpuMetrics, cpuMetrics);
@@ -115,12 +84,8 @@ test('ordered below T_c, disordered above, and the link reproduces the CLI numbe
   const state = await cold.page.evaluate(() => window.playground.state);
   const file = join(tmp, 'cold.json');
   await writeFile(file, JSON.stringify(state));
-  const bin = join(REPO, 'target', 'debug', 'hebbian');
-  const out = existsSync(bin)
-    ? execFileSync(bin, ['run', file, '--backend', 'cpu'], { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', 'run', file, '--backend', 'cpu'], { cwd: REPO, encoding: 'utf8' });
-  const cli = Object.fromEntries(JSON.parse(out).metrics.map((x) => [x.name, x.value]));
-  assert.deepEqual(cli, m);
+  const report = cli(['run', file, '--backend', 'cpu']);
+  assert.deepEqual(Object.fromEntries(report.metrics.map((x) => [x.name, x.value])), m);
   const hot = await openWith({ side: 64, sweeps: 200, kt: 5.0, start: 'up' }, 'cpu');
   const h = await runToEnd(hot.page);
   assert.ok(h['mean |m| over the second half'] < 0.2, JSON.stringify(h));

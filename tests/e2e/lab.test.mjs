@@ -6,16 +6,11 @@
 // Needs /usr/bin/chromium, `npm ci`, and the native CLI (target/debug/hebbian, else `cargo run --bin hebbian`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { countDrawnPixels, launch, serve, watchConsole } from './harness.mjs';
+import { join } from 'node:path';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(REPO, 'dist');
 const PLOTS = ['inputs', 'activation', 'traj_1', 'traj_2', 'traj_3', 'norm', 'angle', 'growth'];
 const LONG = 120_000; // WebGPU on SwiftShader and 2 cores: be generous.
 
@@ -25,10 +20,7 @@ let plainContext; // one browser without WebGPU
 let tmp;
 
 before(async () => {
-  if (!process.env.HEBBIAN_SKIP_BUILD) {
-    execFileSync('trunk', ['build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
+  buildSite();
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-lab-'));
   server = await serve(DIST);
   gpuContext = await launch({ webgpu: true });
@@ -101,54 +93,6 @@ async function commit(page, change) {
   await waitIdleAtZero(page);
 }
 
-/**
- * Asserts that every plot drew a real picture: its coloured pixels (chroma ≥ 40; grey axes and text do not count)
- * must be clearly more than those of the same plot drawn with all data removed (title, axes and legend only),
- * measured in the same page at the same size.
- */
-async function assertPlotsDrawn(page) {
-  await page.evaluate(async (ids) => {
-    const { renderPlot } = await import('./plots.js');
-    for (const id of ids) {
-      const plot = structuredClone(window.playground.plots.get(id).handle.plot);
-      if (plot.kind === 'xy') {
-        plot.heatmap = null;
-        for (const s of plot.series) s.points = [];
-      } else if (plot.kind === 'bars') {
-        for (const s of plot.series) s.values = [];
-      } else if (plot.kind === 'images') {
-        plot.images = [];
-      }
-      const blank = document.createElement('div');
-      blank.className = 'cell plot';
-      blank.dataset.blank = id;
-      document.querySelector(`[data-plot-id="${id}"]`).after(blank);
-      renderPlot(blank, plot, { toolbar: false });
-    }
-  }, PLOTS);
-  const counts = {};
-  for (const id of PLOTS) {
-    const drawn = await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma: 40 });
-    const blank = await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma: 40 });
-    counts[id] = { drawn, blank };
-  }
-  await page.evaluate(() => document.querySelectorAll('[data-blank]').forEach((e) => e.remove()));
-  for (const [id, { drawn, blank }] of Object.entries(counts)) {
-    assert.ok(drawn > 2 * blank && drawn > blank + 400,
-      `plot ${id}: ${drawn} coloured pixels; the same chart without data has ${blank}`);
-  }
-  return counts;
-}
-
-/** The native CLI's JSON answer to `args`. */
-function cli(args) {
-  const bin = join(REPO, 'target', 'debug', 'hebbian');
-  const out = existsSync(bin)
-    ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8' });
-  return JSON.parse(out);
-}
-
 /** The native CLI's report for a state document. */
 const cliRun = (file) => cli(['run', file, '--backend', 'cpu']);
 
@@ -196,7 +140,7 @@ test('the lab runs on WebGPU and draws every plot', async () => {
   }
   // The report table shows the same metrics.
   assert.equal(await page.locator('.metrics tbody tr').count(), metrics.length);
-  await assertPlotsDrawn(page);
+  await assertPlotsDrawn(page, PLOTS);
   // No fourth distribution: its plot stays hidden.
   assert.equal(await page.locator('[data-plot-id="traj_4"]').isHidden(), true);
   assert.deepEqual(errors, []);
@@ -262,7 +206,7 @@ test('without WebGPU the lab runs on the CPU and says why', async () => {
   assert.equal(await page.locator('#engine-badge').getAttribute('data-kind'), 'cpu');
   await runToEnd(page);
   assert.equal(await page.locator('.progress-text').textContent(), 'update 2000 / 2000');
-  await assertPlotsDrawn(page);
+  await assertPlotsDrawn(page, PLOTS);
   assert.equal(await page.locator('#messages .message.error').count(), 0);
   assert.deepEqual(errors, []);
   await page.close();
