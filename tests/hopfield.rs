@@ -507,6 +507,18 @@ fn synchronous_two_cycles_are_detected() {
         }
     }
     assert!(r.outcome.iter().all(|o| *o != Outcome::MaxSweeps));
+    // The GPU kernel detects the same cycles, after the same sweeps.
+    if let Some(gpu) = common::gpu() {
+        assert!(r.outcome.contains(&Outcome::Cycle2), "{:?}", r.outcome);
+        let on_gpu =
+            pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &sync)).unwrap();
+        assert_eq!(on_gpu, r);
+        let swap = array![[0., 1.], [1., 0.]];
+        let pair = array![[1., -1.]];
+        let out = pollster::block_on(hopfield::recall_gpu(&gpu, swap.view(), pair.view(), &sync))
+            .unwrap();
+        assert_eq!((out.outcome[0], out.sweeps_used[0]), (Outcome::Cycle2, 2));
+    }
 }
 
 #[test]

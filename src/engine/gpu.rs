@@ -152,6 +152,27 @@ impl Gpu {
         Ok(pipeline)
     }
 
+    /// A bind group with `buffers` bound in order at group 0 of `pipeline` (bindings 0, 1, …).
+    pub fn bind_group(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
     /// Runs `pipeline` over `groups` workgroups with `buffers` bound in order at group 0, then copies each
     /// `(buffer, bytes)` in `read` back to the host. Errors (validation, out of memory, lost device) are
     /// returned, never panicked.
@@ -167,20 +188,7 @@ impl Gpu {
         }
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let layout = pipeline.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &layout,
-            entries: &entries,
-        });
+        let bind_group = self.bind_group(pipeline, buffers);
         let staging: Vec<wgpu::Buffer> = read
             .iter()
             .map(|(_, bytes)| {

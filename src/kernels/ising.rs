@@ -154,23 +154,8 @@ impl GpuLattice {
         let params = gpu.uniform("ising params", &[0; size_of::<Params>()])?;
         let spins = gpu.storage("ising lattice", bytemuck::cast_slice(&wide))?;
         let records = gpu.storage("ising records", &[0; MAX_CHUNK_SWEEPS as usize * 8])?;
-        let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
-            let entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect();
-            gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            })
-        };
-        let sweep_group = bind(&sweep_pipeline, &[&step, &params, &spins, &records]);
-        let tick_group = bind(&tick_pipeline, &[&step]);
+        let sweep_group = gpu.bind_group(&sweep_pipeline, &[&step, &params, &spins, &records]);
+        let tick_group = gpu.bind_group(&tick_pipeline, &[&step]);
         Ok(Self {
             device: gpu.device().clone(),
             k,

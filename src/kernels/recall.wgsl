@@ -187,22 +187,6 @@ fn relax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
                 }
                 p.z += 1u;
             }
-            if (p.z < n) {
-                break;
-            }
-            p.x += 1u;
-            p.z = 0u;
-            let st = p.w;
-            p.w = 0u;
-            if ((st & FLIPPED) == 0u) {
-                p.y = FIXED;
-                break;
-            }
-            if ((st & MISMATCH) == 0u) {
-                // The same units flipped as in the last sweep: state(t + 1) = state(t − 1) ≠ state(t).
-                p.y = CYCLE;
-                break;
-            }
         } else {
             if (p.z == 0u) {
                 if (spent + shuffle_cost > params.budget) {
@@ -247,17 +231,24 @@ fn relax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
             }
             p.w = workgroupUniformLoad(&status);
             changed = 0u;
-            if (p.z < n) {
-                break;
-            }
-            p.x += 1u;
-            p.z = 0u;
-            let st = p.w;
-            p.w = 0u;
-            if ((st & FLIPPED) == 0u) {
-                p.y = FIXED;
-                break;
-            }
+        }
+        // Out of budget inside the sweep: resume at position z next round.
+        if (p.z < n) {
+            break;
+        }
+        // The sweep is complete.
+        p.x += 1u;
+        p.z = 0u;
+        let st = p.w;
+        p.w = 0u;
+        if ((st & FLIPPED) == 0u) {
+            p.y = FIXED;
+            break;
+        }
+        if (params.synchronous == 1u && (st & MISMATCH) == 0u) {
+            // The same units flipped as in the last sweep: state(t + 1) = state(t − 1) ≠ state(t).
+            p.y = CYCLE;
+            break;
         }
     }
     if (tid == 0u) {

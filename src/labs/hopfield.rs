@@ -769,8 +769,8 @@ impl Run {
                 max_sweeps: c.max_sweeps,
                 seed: self.state.seed,
             };
-            let part = hopfield::capacity_sweep(engine, &spec).await?;
-            self.notices.extend(part.notice.clone());
+            let mut part = hopfield::capacity_sweep(engine, &spec).await?;
+            self.notices.extend(part.notice.take());
             match self.sweeps.last_mut() {
                 Some(done) if block > 0 => done.sweep.merge(part)?,
                 _ => self.sweeps.push(Done { rule, sweep: part }),
