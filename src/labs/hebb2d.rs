@@ -8,7 +8,6 @@
 //! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
 //! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
 //! (default 2, the text's value).
-use super::{exercise, prose};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::kernels::plasticity::{self, Dist, Job, NOT_DIVERGED, Rule, Traj};
@@ -913,51 +912,19 @@ fn angle_deg(w: [f32; 2], e: [f64; 2]) -> f64 {
 
 /// The notebook, in reading order.
 pub fn cells() -> Vec<Cell> {
+    let text = super::text::LabText::parse(include_str!("hebb2d.md"));
     vec![
-        prose(
-            "A single linear neuron receives a two-dimensional input $\\mathbf{u}$ and responds with \
-             $v = \\mathbf{w}^\\top\\mathbf{u}$. Hebb's postulate, *cells that fire together wire together*, \
-             strengthens a synapse in proportion to the product of pre- and postsynaptic activity. \
-             What does that do to $\\mathbf{w}$ when the inputs are correlated?\n\n\
-             The inputs are zero-mean Gaussians with covariances\n\n\
-             $$\\Sigma_1 = \\begin{pmatrix}1 & 0\\\\ 0 & 1\\end{pmatrix},\\quad \
-             \\Sigma_2 = \\begin{pmatrix}1 & 0.4\\\\ 0.4 & 1\\end{pmatrix},\\quad \
-             \\Sigma_3 = \\begin{pmatrix}1 & 0.9\\\\ 0.9 & 1\\end{pmatrix}.$$",
-        ),
+        text.prose("intro"),
         Cell::Controls {
             title: "Inputs".into(),
             fields: vec!["inputs".into(), "samples".into()],
         },
-        prose("## Exercise 1 · Sampling inputs and visualisation"),
+        text.prose("ex1_heading"),
         Cell::PlotRow {
             ids: vec!["inputs".into(), "activation".into()],
         },
-        exercise(
-            "Exercise 1",
-            "Draw 500 samples from each distribution and a random weight vector $\\mathbf{w} \\sim \\mathcal{N}(0, I)$. \
-             The heatmap shows $v = \\mathbf{w}\\cdot\\mathbf{u}$ on $[-3, 3]^2$. Which inputs excite the neuron most, \
-             and how does that depend on the direction of $\\mathbf{w}$?",
-            &[
-                "The activation is constant along lines perpendicular to $\\mathbf{w}$ and grows fastest along $\\mathbf{w}$.",
-                "Inputs lying along $\\mathbf{w}$ give the largest $|v|$; for $\\Sigma_3$ most inputs lie near the diagonal, \
-                 so a $\\mathbf{w}$ on the diagonal responds strongly to most of them.",
-            ],
-        ),
-        prose(
-            "## Exercise 2 · Dynamics of Hebbian plasticity\n\n\
-             Each update draws a fresh input and applies the rule with learning rate $\\eta$:\n\n\
-             $$v_n = \\mathbf{w}_n^\\top\\mathbf{u},\\qquad \\mathbf{w}_{n+1} = \\mathbf{w}_n + \\eta\\,\\Delta\\mathbf{w}_n.$$\n\n\
-             | rule | $\\Delta\\mathbf{w}$ |\n|---|---|\n\
-             | simple Hebb (2a) | $v\\,\\mathbf{u}$ |\n\
-             | clipped Hebb (2b) | $v\\,\\mathbf{u}$, then $\\mathbf{w} \\leftarrow \\mathbf{w}/\\max(1, \\lVert\\mathbf{w}\\rVert/w_{\\max})$ |\n\
-             | Oja | $v\\,(\\mathbf{u} - v\\,\\mathbf{w})$ |\n\
-             | covariance | $v\\,(\\mathbf{u} - \\bar{\\mathbf{u}})$, $\\bar{\\mathbf{u}}$ a running mean (time constant $\\tau$) |\n\
-             | BCM | $v\\,(v - \\theta)\\,\\mathbf{u}$, $\\theta$ a running mean of $v^2$ (time constant $\\tau$) |\n\
-             | instar | $v\\,(\\mathbf{u} - \\mathbf{w})$ |\n\n\
-             On average $\\langle\\Delta\\mathbf{w}\\rangle = Q\\mathbf{w}$ for Hebb, with $Q = \\langle\\mathbf{u}\\mathbf{u}^\\top\\rangle$: \
-             $\\mathbf{w}$ turns towards the principal eigenvector $\\mathbf{e}_1$ of $Q$ (dashed) and $\\ln\\lVert\\mathbf{w}\\rVert$ grows \
-             at $\\eta\\lambda_1$ per update.",
-        ),
+        text.exercise("ex1"),
+        text.prose("dynamics"),
         Cell::Controls {
             title: "Learning".into(),
             fields: vec![
@@ -976,53 +943,16 @@ pub fn cells() -> Vec<Cell> {
         Cell::PlotRow {
             ids: (1..=4).map(|d| format!("traj_{d}")).collect(),
         },
-        exercise(
-            "Exercise 2a · Simple Hebb",
-            "With $\\eta = 10^{-3}$, 2000 updates and a random $\\mathbf{w}_0$, follow the trajectory on each distribution \
-             (a marker every 10 updates). Describe qualitatively what you observe.",
-            &[
-                "Look at the length of $\\mathbf{w}$ and at its direction separately (the two plots below).",
-                "The length grows exponentially: nothing in $v\\mathbf{u}$ ever shrinks $\\mathbf{w}$. The direction turns towards \
-                 the principal axis, fastest for $\\Sigma_3$ where $\\lambda_1 - \\lambda_2 = 1.8$; for $\\Sigma_1$ every direction \
-                 is equally good and $\\mathbf{w}$ keeps its initial direction apart from noise.",
-            ],
-        ),
-        exercise(
-            "Exercise 2b · Catch your weight vectors",
-            "Switch the rule to clipped Hebb: repeat (a) with $\\lVert\\mathbf{w}\\rVert \\le w_{\\max} = 2$. What changes?",
-            &[
-                "Once $\\mathbf{w}$ reaches the circle of radius $w_{\\max}$ it can only rotate.",
-                "It still aligns with $\\mathbf{e}_1$ (up to sign), now at a fixed length: a bounded Hebbian rule finds the \
-                 principal component. The source's listing clips at 1 while its text asks for 2; try both.",
-            ],
-        ),
+        text.exercise("ex2a"),
+        text.exercise("ex2b"),
         Cell::PlotRow {
             ids: vec!["norm".into(), "angle".into()],
         },
         Cell::Plot {
             id: "growth".into(),
         },
-        exercise(
-            "Beyond the source · Theory check",
-            "For simple Hebb, compare the measured growth rate of $\\ln\\lVert\\mathbf{w}\\rVert$ with $\\eta\\lambda_1$. \
-             Raise the number of runs: does the agreement improve? Then raise $\\eta$ to $0.1$: what happens?",
-            &[
-                "$\\lambda_1 = 1 + \\rho$ for unit variances, so the predicted rates are $1, 1.4, 1.9$ per 1000 updates.",
-                "The law holds once $\\mathbf{w}$ lies on $\\mathbf{e}_1$; the fit uses the second half of each run. $\\Sigma_2$ \
-                 turns slowly ($\\lambda_1 - \\lambda_2 = 0.8$), so after 2000 updates its rate is still low: try 10 000. \
-                 With a large $\\eta$ the weights overflow and the page reports the divergence.",
-            ],
-        ),
-        exercise(
-            "Beyond the source · Oja, BCM and friends",
-            "Run Oja's rule on $\\Sigma_3$. Where does $\\mathbf{w}$ end, and how long is it? Then try BCM on these zero-mean \
-             inputs, and again with a mean of $(1, 1)$.",
-            &[
-                "Oja's $-v^2\\mathbf{w}$ term normalises: $\\mathbf{w} \\to \\pm\\mathbf{e}_1$ with $\\lVert\\mathbf{w}\\rVert \\to 1$.",
-                "For zero-mean symmetric inputs $\\langle v^2\\mathbf{u}\\rangle = 0$, so BCM's average update is $-\\eta\\theta Q\\mathbf{w}$ \
-                 and the weights decay; BCM needs skewed or non-zero-mean inputs to select anything.",
-            ],
-        ),
+        text.exercise("theory"),
+        text.exercise("beyond"),
         Cell::Metrics {
             title: "Report".into(),
         },

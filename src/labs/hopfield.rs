@@ -9,7 +9,6 @@
 //! Differences from the sources, on purpose: 002 defines sgn(0) = +1 while 004's code keeps a unit on a zero
 //! field; we keep it (`nets::hopfield`), which only matters on exact ties. 002's listings for the capacity sweeps
 //! take `np.sign` of M and multiply the update by the old state (typos); we iterate eq. 1 as written.
-use super::{exercise, prose};
 use crate::data::letters::{self, Pattern};
 use crate::data::store::DataStore;
 use crate::data::{Dataset, Split};
@@ -1028,14 +1027,9 @@ fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
 }
 
 pub fn cells() -> Vec<Cell> {
+    let text = super::text::LabText::parse(include_str!("hopfield.md"));
     vec![
-        prose(
-            "A Hopfield network has units $v_a = \\pm 1$, $a = 1 \\dots N$, updated by \
-             $v_a(t+1) = \\operatorname{sgn}\\big(\\sum_{a'} M_{aa'} v_{a'}(t)\\big)$ (a unit on a zero field keeps its \
-             state). Hebb's rule stores $P$ memories $\\mathbf v^m$ as $M_{aa'} = (1-\\delta_{aa'})\\sum_m v^m_a v^m_{a'}$. \
-             The energy $E = -\\tfrac12 \\mathbf v^\\top M \\mathbf v$ never increases under one-unit-at-a-time updates, \
-             so the network slides into a minimum: a memory, if all goes well.",
-        ),
+        text.prose("intro"),
         Cell::Controls {
             title: "One network, one probe".into(),
             fields: vec!["iterations".into()],
@@ -1043,27 +1037,14 @@ pub fn cells() -> Vec<Cell> {
         Cell::Plot {
             id: "weights".into(),
         },
-        exercise(
-            "Exercise 1 · Construct the weights",
-            "With $N = 100$ and $P = 1$, what structure does $M$ have? Why is it a rank-one matrix with its diagonal \
-             removed?",
-            &["$M = \\mathbf v^1 \\mathbf v^{1\\top} - I$: every row is $\\pm \\mathbf v^1$."],
-        ),
+        text.exercise("ex1"),
         Cell::PlotRow {
             ids: vec!["raster".into(), "raster_inverse".into()],
         },
         Cell::Plot {
             id: "overlap".into(),
         },
-        exercise(
-            "Exercise 2 · Iterations and the inverse memory",
-            "Start from a probe with a positive overlap $q(0)$ with $\\mathbf v^1$ and follow $q(t)$. Then start \
-             near $-\\mathbf v^1$. What happens, and what accounts for it?",
-            &[
-                "The energy is quadratic in $\\mathbf v$: $E(-\\mathbf v) = E(\\mathbf v)$, so $-\\mathbf v^1$ is an \
-               attractor as deep as $\\mathbf v^1$ itself (a mirror state).",
-            ],
-        ),
+        text.exercise("ex2"),
         Cell::Controls {
             title: "Capacity sweep".into(),
             fields: vec!["capacity".into()],
@@ -1079,24 +1060,8 @@ pub fn cells() -> Vec<Cell> {
         Cell::Plot {
             id: "capacity_curve".into(),
         },
-        exercise(
-            "Exercise 3 · Multiple memories",
-            "For every $P$, which $q(0)$ still recovers the memory? At what $P$ does recall fail even from \
-             $q(0) = 1$? Compare with $0.138N$ and $N/(2\\ln N)$.",
-            &[
-                "With $N = 100$, $N/(2 \\ln N) \\approx 10.9$: up to there every memory is a fixed point; past about \
-               $0.14N$ the crosstalk of the other memories destroys them.",
-            ],
-        ),
-        exercise(
-            "Exercise 4 · Different weights",
-            "Compare the pseudo-inverse rule $M = (1-\\delta)\\,V C V^\\top$ ($C$ the inverse overlap matrix) and \
-             Storkey's rule with Hebb. Which keeps exact recall longest, and at what cost?",
-            &[
-                "The pseudo-inverse makes every memory a fixed point for $P < N$ but is neither local nor incremental; \
-               Storkey's rule is local and incremental and reaches about $N/\\sqrt{2 \\ln N}$.",
-            ],
-        ),
+        text.exercise("ex3"),
+        text.exercise("ex4"),
         Cell::Controls {
             title: "Worked examples (004)".into(),
             fields: vec!["worked".into()],
@@ -1126,27 +1091,10 @@ pub fn cells() -> Vec<Cell> {
         Cell::Plot {
             id: "digits_energy".into(),
         },
-        exercise(
-            "Exercise 6 · Correlated memories",
-            "Store the first three digits, blank the bottom rows of one (as 004 does) and recall it with each rule. \
-             Why does Hebb's rule mix the digits up while the pseudo-inverse and Storkey rules recover it?",
-            &[
-                "Binarised digits share most of their background: their overlaps are far from 0, so Hebb's crosstalk \
-               term is large. The pseudo-inverse rule divides out the overlap matrix, and Storkey's local field terms \
-               subtract much of the crosstalk.",
-            ],
-        ),
+        text.exercise("ex6"),
         Cell::Metrics {
             title: "Results".into(),
         },
-        exercise(
-            "Exercise 5 · Energy step by step",
-            "Store T, U and C, damage T in two units and follow the energy. Check that every accepted flip has \
-             $\\Delta E = 2 s_i h_i < 0$ and that the energy of the recalled letter is the lowest reached.",
-            &[
-                "The lectures' worked case: $E(T') = -12$, flipping $s_2$ gives $-32$, flipping $s_3$ would give $-24$ \
-               and is rejected; $E(T) = -32$, $E(U) = -44$, $E(C) = -40$.",
-            ],
-        ),
+        text.exercise("ex5"),
     ]
 }

@@ -6,7 +6,6 @@
 //! we report the physical energy per spin (ground state −2). The listing picks k² random sites per epoch; the
 //! checkerboard sweep visits every site once per sweep, which has the same equilibrium (detailed balance holds
 //! for each half-sweep) and parallelises.
-use super::{exercise, prose};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
 use crate::nets::ising::{self, Ising, Observables, Start};
@@ -345,16 +344,9 @@ pub fn onsager_magnetisation(kt: f64) -> Option<f64> {
 }
 
 pub fn cells() -> Vec<Cell> {
+    let text = super::text::LabText::parse(include_str!("ising.md"));
     vec![
-        prose(
-            "Spins $s_i = \\pm 1$ sit on a periodic $k \\times k$ lattice with energy \
-             $E(s) = -J\\sum_{\\langle ij \\rangle} s_i s_j - h \\sum_j s_j$ (nearest neighbours, $J = 1$). At \
-             temperature $kT$ the states follow the Boltzmann distribution $p(s) = e^{-E(s)/kT}/Z$. The Metropolis \
-             rule samples it: flip a spin if that lowers the energy, $\\Delta E = 2 s_i (J \\sum_{j \\sim i} s_j + h) \
-             \\le 0$, and otherwise with probability $e^{-\\Delta E / kT}$. Here every sweep updates all black sites of \
-             the checkerboard at once, then all white ones (their neighbours never change meanwhile), which runs on the \
-             GPU.",
-        ),
+        text.prose("intro"),
         Cell::Controls {
             title: "Lattice".into(),
             fields: vec![
@@ -376,25 +368,7 @@ pub fn cells() -> Vec<Cell> {
         Cell::Metrics {
             title: "Observables".into(),
         },
-        exercise(
-            "Exercise 1 · Three temperatures",
-            "Run the source's three temperatures, $kT = 1.0$, $2.2$ and $3.0$, from a random start. Describe the \
-             lattice and the two curves in each case.",
-            &[
-                "Below $T_c \\approx 2.269$ domains grow and one sign wins (or the lattice freezes into stripes, a \
-                 metastable state of the periodic lattice); above it the lattice stays a fine-grained mixture with \
-                 $m \\approx 0$.",
-                "Near $T_c$ domains of every size appear and the magnetisation fluctuates strongly: the correlation \
-                 length diverges at the critical point.",
-            ],
-        ),
-        exercise(
-            "Exercise 2 · Spontaneous magnetisation",
-            "Start ordered (all +1) and sweep $kT$ from 1.0 to 3.0. Compare the mean $|m|$ over the second half with \
-             Onsager's $m_0 = (1 - \\sinh^{-4}(2/kT))^{1/8}$.",
-            &[
-                "Close below $T_c$ the finite lattice rounds the curve: larger $k$ follows Onsager more closely.",
-            ],
-        ),
+        text.exercise("ex1"),
+        text.exercise("ex2"),
     ]
 }

@@ -3,11 +3,12 @@ pub mod datasets;
 pub mod hebb2d;
 pub mod hopfield;
 pub mod ising;
+pub mod text;
 
 use crate::data::store::DataStore;
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
-use crate::protocol::{Cell, Frame, LabInfo, Manifest, Metric};
+use crate::protocol::{Frame, LabInfo, Manifest, Metric};
 use crate::state::{AnyState, StateDoc};
 
 /// The labs that work, in the order the landing page lists them.
@@ -202,21 +203,5 @@ impl Run {
             Self::Ising(r) => r.metrics(),
             Self::Hopfield(r) => r.metrics(),
         }
-    }
-}
-
-/// A prose cell from Markdown.
-pub(crate) fn prose(md: &str) -> Cell {
-    Cell::Prose {
-        html: crate::markdown::to_html(md),
-    }
-}
-
-/// An exercise cell: prompt and hints in Markdown.
-pub(crate) fn exercise(title: &str, prompt: &str, hints: &[&str]) -> Cell {
-    Cell::Exercise {
-        title: title.into(),
-        prompt_html: crate::markdown::to_html(prompt),
-        hints_html: hints.iter().map(|h| crate::markdown::to_html(h)).collect(),
     }
 }
