@@ -12,6 +12,7 @@ pub mod kernels;
 pub mod labs;
 pub mod markdown;
 pub mod nets;
+pub mod plasticity;
 pub mod protocol;
 pub mod rng;
 pub mod state;

@@ -73,6 +73,19 @@ pub enum Purpose {
     Ising = 7,
 }
 
+impl Purpose {
+    /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
+    pub const ALL: [(Purpose, &'static str); 7] = [
+        (Purpose::Samples, "PURPOSE_SAMPLES"),
+        (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
+        (Purpose::Inputs, "PURPOSE_INPUTS"),
+        (Purpose::Field, "PURPOSE_FIELD"),
+        (Purpose::Data, "PURPOSE_DATA"),
+        (Purpose::Hopfield, "PURPOSE_HOPFIELD"),
+        (Purpose::Ising, "PURPOSE_ISING"),
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,14 +3,15 @@
 mod common;
 
 use hebbian_playground::engine::Engine;
-use hebbian_playground::kernels::plasticity::Rule;
+use hebbian_playground::labs::Lab as _;
 use hebbian_playground::labs::hebb2d::{self, Params};
 use hebbian_playground::labs::{self, Run};
+use hebbian_playground::plasticity::Rule;
 use hebbian_playground::protocol::Frame;
 use hebbian_playground::state::StateDoc;
 
 fn state(f: impl FnOnce(&mut Params)) -> StateDoc<Params> {
-    let mut s = hebb2d::default_state();
+    let mut s = hebb2d::Hebb2d::default_state();
     f(&mut s.params);
     s
 }
@@ -229,19 +230,22 @@ fn impossible_parameters_get_clear_messages() {
 
 #[test]
 fn principal_axis_of_sigma3_is_the_diagonal() {
-    let (l1, l2, e) = hebb2d::principal_axis([[1.0, 0.9], [0.9, 1.0]]);
+    let (l1, l2, e) =
+        hebbian_playground::plasticity::theory::principal_axis([[1.0, 0.9], [0.9, 1.0]]);
     assert!((l1 - 1.9).abs() < 1e-12 && (l2 - 0.1).abs() < 1e-12);
     let e = e.expect("an axis");
     assert!((e[0] - e[1]).abs() < 1e-12 && (e[0] - 0.5f64.sqrt()).abs() < 1e-12);
     assert!(
-        hebb2d::principal_axis([[1.0, 0.0], [0.0, 1.0]]).2.is_none(),
+        hebbian_playground::plasticity::theory::principal_axis([[1.0, 0.0], [0.0, 1.0]])
+            .2
+            .is_none(),
         "isotropic input has no axis"
     );
 }
 
 #[test]
 fn the_default_run_gives_the_golden_bits() {
-    let f = run(&hebb2d::default_state());
+    let f = run(&hebb2d::Hebb2d::default_state());
     assert_eq!(
         metric(&f, "Σ3 w₁ (run 1)").to_bits(),
         common::golden::SIGMA3_W1

@@ -5,8 +5,9 @@ use common::compare::assert_close;
 
 use hebbian_playground::engine::Engine;
 use hebbian_playground::error::Error;
-use hebbian_playground::kernels::plasticity::{self, Dist, Job, Rule, Traj};
 use hebbian_playground::kernels::random;
+use hebbian_playground::kernels::trajectories::{self, Dist, Job, Traj};
+use hebbian_playground::plasticity::Rule;
 
 fn dists() -> Vec<Dist> {
     let rho: f32 = 0.9;
@@ -47,8 +48,8 @@ fn every_rule_matches_cpu_over_chunks() {
         for (start, steps) in [(0u32, 300u32), (300, 300), (600, 155)] {
             let job =
                 Job::new(rule, 9, trials, n as u32, start, steps, 10).with_rates(2e-3, 1.5, 50.0);
-            let cpu_r = plasticity::advance_cpu(&job, &d, &mut cpu_t);
-            let gpu_r = pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t))
+            let cpu_r = trajectories::advance_cpu(&job, &d, &mut cpu_t);
+            let gpu_r = pollster::block_on(trajectories::advance_gpu(&gpu, &job, &d, &mut gpu_t))
                 .expect("gpu chunk");
             assert_eq!(cpu_r.dim(), gpu_r.dim());
             assert_close(&cpu_r, &gpu_r, 1e-3, &format!("{rule:?} chunk at {start}"));
@@ -66,12 +67,12 @@ fn divergence_freezes_at_the_same_step_on_both() {
     let d = dists();
     let (mut cpu_t, mut gpu_t) = (trajs(6), trajs(6));
     let job = Job::new(Rule::Hebb, 3, 2, 6, 0, 4000, 10).with_rates(0.5, 1.0, 10.0);
-    plasticity::advance_cpu(&job, &d, &mut cpu_t);
-    pollster::block_on(plasticity::advance_gpu(&gpu, &job, &d, &mut gpu_t)).expect("gpu");
+    trajectories::advance_cpu(&job, &d, &mut cpu_t);
+    pollster::block_on(trajectories::advance_gpu(&gpu, &job, &d, &mut gpu_t)).expect("gpu");
     for (a, b) in cpu_t.iter().zip(&gpu_t) {
         assert_ne!(
             a.diverged_at,
-            plasticity::NOT_DIVERGED,
+            trajectories::NOT_DIVERGED,
             "η = 0.5 must diverge"
         );
         assert!(
@@ -91,7 +92,7 @@ fn sizes_beyond_the_device_limits_are_refused_before_allocating() {
     let mut t = trajs(4096);
     // 4096 trajectories × 100 000 records × 8 bytes ≈ 3.3 GB, far above the portable 128 MiB binding.
     let job = Job::new(Rule::Hebb, 1, 1024, 4096, 0, 100_000, 1).with_rates(1e-3, 1.0, 1.0);
-    match pollster::block_on(plasticity::advance_gpu(&gpu, &job, &dists(), &mut t)) {
+    match pollster::block_on(trajectories::advance_gpu(&gpu, &job, &dists(), &mut t)) {
         Err(Error::TooLarge { needed, limit, .. }) => assert!(needed > limit),
         other => panic!("expected a size error, got {:?}", other.map(|r| r.dim())),
     }
@@ -103,12 +104,12 @@ fn a_lost_device_continues_on_the_cpu_with_a_notice() {
     let d = dists();
     let job = Job::new(Rule::Oja, 5, 2, 6, 0, 200, 10).with_rates(1e-2, 1.0, 10.0);
     let mut expected = trajs(6);
-    let expected_r = plasticity::advance_cpu(&job, &d, &mut expected);
+    let expected_r = trajectories::advance_cpu(&job, &d, &mut expected);
     let mut engine = Engine::Gpu(Box::new(gpu));
     engine.gpu().expect("gpu").simulate_loss();
     let mut t = trajs(6);
     let (records, notice) =
-        pollster::block_on(plasticity::advance(&mut engine, &job, &d, &mut t)).expect("fallback");
+        pollster::block_on(trajectories::advance(&mut engine, &job, &d, &mut t)).expect("fallback");
     assert!(notice.expect("a notice").contains("continues on the CPU"));
     assert_eq!(engine.info().kind, "cpu");
     assert_eq!(

@@ -7,6 +7,7 @@ use hebbian_playground::data::source::SourceKind;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::data::{Split, Values};
 use hebbian_playground::engine::Engine;
+use hebbian_playground::labs::Lab as _;
 use hebbian_playground::labs::{self, Run, datasets};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -114,7 +115,7 @@ fn run_datasets(
     edit: impl FnOnce(&mut datasets::Params),
     store: &DataStore,
 ) -> hebbian_playground::protocol::Frame {
-    let mut s = datasets::default_state();
+    let mut s = datasets::Datasets::default_state();
     s.params.source.kind = kind;
     edit(&mut s.params);
     let any = s.to_any();
@@ -193,7 +194,7 @@ fn datasets_lab_runs_every_builtin_source() {
         (-1.0, 1.0)
     );
     // A missing shipped asset is a readable error, not a panic.
-    let mut s = datasets::default_state();
+    let mut s = datasets::Datasets::default_state();
     s.params.source.kind = SourceKind::Patches;
     let err = Run::start(&s.to_any(), &Engine::cpu("test"), &DataStore::default())
         .err()

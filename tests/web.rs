@@ -9,9 +9,10 @@ mod golden;
 
 use compare::assert_close;
 use hebbian_playground::engine::{BackendChoice, Engine, Gpu};
-use hebbian_playground::kernels::plasticity::{self, Dist, Job, Rule, Traj};
 use hebbian_playground::kernels::random;
+use hebbian_playground::kernels::trajectories::{self, Dist, Job, Traj};
 use hebbian_playground::labs::{self, Run};
+use hebbian_playground::plasticity::Rule;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -46,8 +47,8 @@ async fn plasticity_matches_cpu_on_webgpu() {
             .collect();
         let (mut c, mut g) = (start.clone(), start);
         let job = Job::new(rule, 3, 4, 8, 0, 500, 10).with_rates(2e-3, 1.5, 50.0);
-        let rc = plasticity::advance_cpu(&job, &d, &mut c);
-        let rg = plasticity::advance_gpu(&gpu, &job, &d, &mut g)
+        let rc = trajectories::advance_cpu(&job, &d, &mut c);
+        let rg = trajectories::advance_gpu(&gpu, &job, &d, &mut g)
             .await
             .expect("gpu chunk");
         assert_close(&rc, &rg, 1e-3, &format!("{rule:?}"));

@@ -138,7 +138,17 @@ pub struct GpuLattice {
 }
 
 pub fn source() -> String {
-    format!("{}\n{}", super::RNG_WGSL, include_str!("ising.wgsl"))
+    format!(
+        "{}\n{}",
+        super::prelude::library(),
+        include_str!("ising.wgsl")
+    )
+}
+
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "ising", "Params", Params, k, half, sites, seed, stream, base_sweep, table
+    )]
 }
 
 impl GpuLattice {

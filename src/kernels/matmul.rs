@@ -33,6 +33,26 @@ pub fn source() -> String {
     include_str!("matmul.wgsl").to_string()
 }
 
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "matmul",
+        "GemmParams",
+        GemmParams,
+        m,
+        k,
+        p,
+        trans_a,
+        accumulate,
+        upper,
+        tiles_p
+    )]
+}
+
+// The CPU's matrix products, one routine for every GEMM-shaped piece of work in the crate (whitening, batched
+// learning rules, outer-product storage): ndarray's product, backed by the matrixmultiply crate (pure Rust,
+// cache-blocked, AVX2/FMA kernels chosen at run time natively; compiles to wasm). Its GFLOP/s beside NumPy's are
+// in README (`cargo test --release --test zca -- --ignored gemm`).
+
 /// CPU twin of the Gram matrix: AᵀA.
 pub fn gram_cpu(a: ArrayView2<f32>) -> Array2<f32> {
     a.t().dot(&a)
@@ -41,6 +61,11 @@ pub fn gram_cpu(a: ArrayView2<f32>) -> Array2<f32> {
 /// CPU twin of the product: A·B.
 pub fn product_cpu(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     a.dot(&b)
+}
+
+/// AᵀB without forming Aᵀ (a strided view): the batched outer products of learning rules.
+pub fn product_tn_cpu(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
+    a.t().dot(&b)
 }
 
 /// AᵀA on the GPU, reading A at most `block_rows` rows per dispatch.

@@ -15,7 +15,22 @@ struct FieldParams {
 }
 
 pub fn source() -> String {
-    format!("{}\n{}", super::RNG_WGSL, include_str!("random.wgsl"))
+    format!(
+        "{}\n{}",
+        super::prelude::library(),
+        include_str!("random.wgsl")
+    )
+}
+
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "random",
+        "FieldParams",
+        FieldParams,
+        seed,
+        stream,
+        len
+    )]
 }
 
 /// CPU twin.

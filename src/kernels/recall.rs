@@ -198,7 +198,11 @@ pub fn sweep_order(order: &mut [u32], seed: u32, index: u32, sweep: u32) {
 }
 
 pub fn source() -> String {
-    format!("{}\n{}", super::RNG_WGSL, include_str!("recall.wgsl"))
+    format!(
+        "{}\n{}",
+        super::prelude::library(),
+        include_str!("recall.wgsl")
+    )
 }
 
 /// Weight matrices of N units each, stored transposed (see recall.wgsl): the networks of one batch.

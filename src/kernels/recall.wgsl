@@ -44,7 +44,6 @@ struct RecallParams {
 
 const WG: u32 = 64u;
 // rng::Purpose::Hopfield and recall::Stream::Order.
-const PURPOSE_HOPFIELD: u32 = 6u;
 const STREAM_ORDER: u32 = 1u;
 const RUNNING: u32 = 0u;
 const FIXED: u32 = 1u;

@@ -2,32 +2,21 @@
 //! preprocessing the later labs use (003's `restrict_classes`, binarisation, the bipolar map, corruption, ZCA
 //! whitening). Step 0 shows the data as loaded; the single update applies the preprocessing to the training
 //! split and shows the result, so a student sees exactly what a network would be fed.
+use super::{Lab, LabRun};
 use crate::data::preprocess::{Corruption, Preprocess};
 use crate::data::source::{Source, SourceKind};
 use crate::data::store::DataStore;
+use crate::data::store::Need;
 use crate::data::view::{dataset_view, pick_examples};
 use crate::data::zca::Zca;
 use crate::data::{Dataset, Split};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
 use crate::protocol::{Cell, Frame, LabInfo, Metric};
-use crate::state::{StateDoc, VERSION, View};
+use crate::state::{StateDoc, View};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-pub const ID: &str = "datasets";
-
-pub fn info() -> LabInfo {
-    LabInfo {
-        id: ID,
-        title: "Datasets",
-        summary: "MNIST digits, Iris, the lectures' letters, generated data, natural-image patches and your own \
-                  MNIST / CIFAR-10 files, with the preprocessing the labs use: class restriction, binarisation, \
-                  corruption and ZCA whitening.",
-        source: "003_23940436095eb99d.txt, 004_01ab2769c1683046.txt, 001_33e6d0cb8d17f010.txt",
-    }
-}
 
 /// ZCA whitening settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -53,12 +42,62 @@ pub struct Params {
     pub examples: u32,
 }
 
-pub fn default_state() -> StateDoc<Params> {
-    StateDoc {
-        version: VERSION,
-        lab: ID.into(),
-        seed: 42,
-        params: Params {
+/// The lab.
+pub struct Datasets;
+
+impl Lab for Datasets {
+    const ID: &'static str = "datasets";
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        LabInfo {
+            id: Self::ID,
+            title: "Datasets",
+            summary: "MNIST digits, Iris, the lectures' letters, generated data, natural-image patches and your own \
+                      MNIST / CIFAR-10 files, with the preprocessing the labs use: class restriction, binarisation, \
+                      corruption and ZCA whitening.",
+            source: "003_23940436095eb99d.txt, 004_01ab2769c1683046.txt, 001_33e6d0cb8d17f010.txt",
+        }
+    }
+
+    fn cells() -> Vec<Cell> {
+        let text = super::text::LabText::parse(include_str!("datasets.md"));
+        vec![
+            text.prose("intro"),
+            Cell::Controls {
+                title: "Dataset".into(),
+                fields: vec!["source".into()],
+            },
+            Cell::PatternEditor {
+                path: "source/letters/patterns".into(),
+                title: "Draw your patterns".into(),
+            },
+            Cell::Dataset { id: "data".into() },
+            Cell::Controls {
+                title: "Preprocessing".into(),
+                fields: vec![
+                    "preprocess".into(),
+                    "corruption".into(),
+                    "zca".into(),
+                    "examples".into(),
+                ],
+            },
+            Cell::Run,
+            Cell::Dataset {
+                id: "prepared".into(),
+            },
+            Cell::Metrics {
+                title: "After preprocessing".into(),
+            },
+            text.exercise("restrict"),
+            text.exercise("corrupt"),
+            text.exercise("whitening"),
+        ]
+    }
+
+    fn default_params() -> Params {
+        Params {
             source: Source::new(SourceKind::Mnist),
             preprocess: Preprocess {
                 threshold: 0.2,
@@ -70,39 +109,45 @@ pub fn default_state() -> StateDoc<Params> {
                 eps: 1e-3,
             },
             examples: 8,
-        },
-        view: View {
+        }
+    }
+
+    /// One step shows the data as loaded, the next the preprocessed result.
+    fn default_view() -> View {
+        View {
             speed: 1,
             theory: false,
-        },
-        hidden: vec![],
+        }
+    }
+
+    /// The source's own rules, and class restrictions that name classes the source has.
+    fn validate(p: &Params) -> Vec<FieldError> {
+        let mut e = p.source.validate("source");
+        let classes = match p.source.kind {
+            SourceKind::Mnist | SourceKind::UserMnist | SourceKind::UserCifar10 => Some(10),
+            SourceKind::Iris => Some(3),
+            SourceKind::Letters => Some(p.source.letters.patterns.len()),
+            SourceKind::Blobs => Some(p.source.blobs.centres.len()),
+            SourceKind::Gaussians => Some(p.source.gaussians.gaussians.len()),
+            SourceKind::Patches => Some(crate::data::photos::shipped().len()),
+            SourceKind::RandomPatterns | SourceKind::Ising => Some(0),
+        };
+        e.extend(p.preprocess.validate(classes, "preprocess"));
+        e
+    }
+
+    fn needs(p: &Params) -> Option<Need> {
+        p.source.needs()
+    }
+
+    fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
+        Run::new(state, store)
     }
 }
 
 /// ZCA is fitted on at most this many training rows × features (e.g. 10,000 CIFAR-10 images or all 8,000
 /// shipped digits), which keeps a browser fit to seconds; the CLI fits bigger sets through `hebbian data`.
 const MAX_ZCA_VALUES: usize = 40_000_000;
-
-pub fn validate(p: &Params) -> Vec<FieldError> {
-    let mut e = p.source.validate("source");
-    let classes = match p.source.kind {
-        SourceKind::Mnist | SourceKind::UserMnist | SourceKind::UserCifar10 => Some(10),
-        SourceKind::Iris => Some(3),
-        SourceKind::Letters => Some(p.source.letters.patterns.len()),
-        SourceKind::Blobs => Some(p.source.blobs.centres.len()),
-        SourceKind::Gaussians => Some(p.source.gaussians.gaussians.len()),
-        SourceKind::Patches => Some(crate::data::photos::shipped().len()),
-        SourceKind::RandomPatterns | SourceKind::Ising => Some(0),
-    };
-    e.extend(p.preprocess.validate(classes, "preprocess"));
-    if !(p.zca.eps.is_finite() && p.zca.eps > 0.0) {
-        e.push(FieldError::new("zca/eps", "ε must be a positive number"));
-    }
-    if !(1..=16).contains(&p.examples) {
-        e.push(FieldError::new("examples", "1 to 16 examples per class"));
-    }
-    e
-}
 
 pub struct Run {
     state: StateDoc<Params>,
@@ -115,7 +160,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
+    fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
         let data = state.params.source.build(state.seed, store)?;
         let mut run = Self {
             state,
@@ -128,8 +173,10 @@ impl Run {
         run.reset();
         Ok(run)
     }
+}
 
-    pub fn check_limits(&self, _engine: &Engine) -> Result<()> {
+impl LabRun for Run {
+    fn check_limits(&self, _engine: &Engine) -> Result<()> {
         if let Err(e) = self
             .state
             .params
@@ -143,7 +190,7 @@ impl Run {
         Ok(())
     }
 
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.step = 0;
         let d = &self.data;
         let idx = d.indices(Split::Train);
@@ -163,12 +210,12 @@ impl Run {
         self.metrics = Vec::new();
     }
 
-    pub fn done(&self) -> bool {
+    fn done(&self) -> bool {
         self.step >= 1
     }
 
     /// Applies the preprocessing to the training split (one step; nothing more to do after it).
-    pub async fn advance(&mut self, engine: &mut Engine, _max_steps: u32) -> Result<Frame> {
+    async fn advance(&mut self, engine: &mut Engine, _max_steps: u32) -> Result<Frame> {
         if self.done() {
             return Ok(self.frame());
         }
@@ -236,7 +283,7 @@ impl Run {
         Ok(self.frame())
     }
 
-    pub fn frame(&mut self) -> Frame {
+    fn frame(&mut self) -> Frame {
         Frame {
             step: u64::from(self.step),
             total: 1,
@@ -248,7 +295,7 @@ impl Run {
         }
     }
 
-    pub fn metrics(&self) -> Vec<Metric> {
+    fn metrics(&self) -> Vec<Metric> {
         self.metrics.clone()
     }
 }
@@ -290,39 +337,4 @@ fn max_offdiag_cov(x: &ndarray::Array2<f32>) -> f64 {
         }
     }
     m
-}
-
-pub fn cells() -> Vec<Cell> {
-    let text = super::text::LabText::parse(include_str!("datasets.md"));
-    vec![
-        text.prose("intro"),
-        Cell::Controls {
-            title: "Dataset".into(),
-            fields: vec!["source".into()],
-        },
-        Cell::PatternEditor {
-            path: "source/letters/patterns".into(),
-            title: "Draw your patterns".into(),
-        },
-        Cell::Dataset { id: "data".into() },
-        Cell::Controls {
-            title: "Preprocessing".into(),
-            fields: vec![
-                "preprocess".into(),
-                "corruption".into(),
-                "zca".into(),
-                "examples".into(),
-            ],
-        },
-        Cell::Run,
-        Cell::Dataset {
-            id: "prepared".into(),
-        },
-        Cell::Metrics {
-            title: "After preprocessing".into(),
-        },
-        text.exercise("restrict"),
-        text.exercise("corrupt"),
-        text.exercise("whitening"),
-    ]
 }

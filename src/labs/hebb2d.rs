@@ -8,28 +8,19 @@
 //! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
 //! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
 //! (default 2, the text's value).
+use super::{Lab, LabRun};
+use crate::data::store::DataStore;
 use crate::engine::Engine;
-use crate::error::{Error, FieldError, Result};
-use crate::kernels::plasticity::{self, Dist, Job, NOT_DIVERGED, Rule, Traj};
+use crate::error::{FieldError, Result};
+use crate::kernels::trajectories::{self, Dist, Job, NOT_DIVERGED, Traj};
+use crate::plasticity::{Rule, theory};
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, LabInfo, Mark, Metric, Plot, PlotBody, Series,
 };
 use crate::rng::{self, Purpose};
-use crate::state::{StateDoc, VERSION, View};
+use crate::state::StateDoc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-pub const ID: &str = "hebb2d";
-
-pub fn info() -> LabInfo {
-    LabInfo {
-        id: ID,
-        title: "Hebbian plasticity in 2-D",
-        summary: "Watch a weight vector learn from correlated Gaussian inputs: Hebb grows without bound, \
-                  clipping and Oja's rule find the principal axis.",
-        source: "000_96160589e547365b.txt",
-    }
-}
 
 /// Parameters of the lab.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -127,70 +118,144 @@ impl Gaussian {
         )
     }
 
-    /// The matrix whose principal axis the rule's average update follows: the covariance Σ for the covariance
-    /// rule, the correlation ⟨uuᵀ⟩ = Σ + μμᵀ for the others.
+    /// The matrix whose principal axis the rule's average update follows.
     fn drive(&self, rule: Rule) -> [[f64; 2]; 2] {
         let c = self.cov_xy();
-        let (mx, my) = if rule == Rule::Covariance {
-            (0.0, 0.0)
-        } else {
-            (self.mean_x, self.mean_y)
-        };
-        [
-            [self.var_x + mx * mx, c + mx * my],
-            [c + mx * my, self.var_y + my * my],
+        theory::drive(
+            rule,
+            [[self.var_x, c], [c, self.var_y]],
+            [self.mean_x, self.mean_y],
+        )
+    }
+}
+
+/// The lab.
+pub struct Hebb2d;
+
+impl Lab for Hebb2d {
+    const ID: &'static str = "hebb2d";
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        LabInfo {
+            id: Self::ID,
+            title: "Hebbian plasticity in 2-D",
+            summary: "Watch a weight vector learn from correlated Gaussian inputs: Hebb grows without bound, \
+                      clipping and Oja's rule find the principal axis.",
+            source: "000_96160589e547365b.txt",
+        }
+    }
+
+    /// The notebook, in reading order.
+    fn cells() -> Vec<Cell> {
+        let text = super::text::LabText::parse(include_str!("hebb2d.md"));
+        vec![
+            text.prose("intro"),
+            Cell::Controls {
+                title: "Inputs".into(),
+                fields: vec!["inputs".into(), "samples".into()],
+            },
+            text.prose("ex1_heading"),
+            Cell::PlotRow {
+                ids: vec!["inputs".into(), "activation".into()],
+            },
+            text.exercise("ex1"),
+            text.prose("dynamics"),
+            Cell::Controls {
+                title: "Learning".into(),
+                fields: vec![
+                    "rule".into(),
+                    "eta".into(),
+                    "steps".into(),
+                    "w_max".into(),
+                    "tau".into(),
+                    "normalise_init".into(),
+                    "trials".into(),
+                    "record_every".into(),
+                ],
+            },
+            Cell::Run,
+            // One panel per distribution, side by side as in the source's figures.
+            Cell::PlotRow {
+                ids: (1..=4).map(|d| format!("traj_{d}")).collect(),
+            },
+            text.exercise("ex2a"),
+            text.exercise("ex2b"),
+            Cell::PlotRow {
+                ids: vec!["norm".into(), "angle".into()],
+            },
+            Cell::Plot {
+                id: "growth".into(),
+            },
+            text.exercise("theory"),
+            text.exercise("beyond"),
+            Cell::Metrics {
+                title: "Report".into(),
+            },
         ]
     }
-}
 
-/// Eigenvalues (λ₁ ≥ λ₂) and the unit principal eigenvector of a symmetric 2×2 matrix; no axis when
-/// λ₁ = λ₂ (isotropic input has no preferred direction).
-pub fn principal_axis(m: [[f64; 2]; 2]) -> (f64, f64, Option<[f64; 2]>) {
-    let (a, b, c) = (m[0][0], m[0][1], m[1][1]);
-    let mid = 0.5 * (a + c);
-    let rad = (0.25 * (a - c) * (a - c) + b * b).sqrt();
-    let (l1, l2) = (mid + rad, mid - rad);
-    if rad <= 1e-12 * mid.abs().max(1.0) {
-        return (l1, l2, None);
+    fn default_params() -> Params {
+        Params {
+            inputs: vec![
+                Gaussian::zero_mean(0.0),
+                Gaussian::zero_mean(0.4),
+                Gaussian::zero_mean(0.9),
+            ],
+            samples: 500,
+            rule: Rule::Hebb,
+            eta: 1e-3,
+            steps: 2000,
+            w_max: 2.0,
+            tau: 100.0,
+            normalise_init: true,
+            trials: 16,
+            record_every: 10,
+        }
     }
-    let v = if b.abs() > 1e-15 {
-        [l1 - c, b]
-    } else if a >= c {
-        [1.0, 0.0]
-    } else {
-        [0.0, 1.0]
-    };
-    let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
-    (l1, l2, Some([v[0] / n, v[1] / n]))
-}
 
-pub fn default_params() -> Params {
-    Params {
-        inputs: vec![
-            Gaussian::zero_mean(0.0),
-            Gaussian::zero_mean(0.4),
-            Gaussian::zero_mean(0.9),
-        ],
-        samples: 500,
-        rule: Rule::Hebb,
-        eta: 1e-3,
-        steps: 2000,
-        w_max: 2.0,
-        tau: 100.0,
-        normalise_init: true,
-        trials: 16,
-        record_every: 10,
+    /// Rules across fields: Σ positive semidefinite, total work and recorded points within budget.
+    fn validate(p: &Params) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        for (i, g) in p.inputs.iter().enumerate() {
+            let det = g.var_x * g.var_y * (1.0 - g.corr * g.corr);
+            if g.var_x < 0.0 || g.var_y < 0.0 || g.corr.abs() > 1.0 {
+                errs.push(FieldError::new(
+                    format!("inputs/{i}/corr"),
+                    format!(
+                        "Σ{} = [[{}, {:.3}], [{:.3}, {}]] is not positive semidefinite (determinant {det:.3}); \
+                         variances must be ≥ 0 and |ρ| ≤ 1",
+                        i + 1,
+                        g.var_x,
+                        g.cov_xy(),
+                        g.cov_xy(),
+                        g.var_y
+                    ),
+                ));
+            }
+        }
+        let updates = u64::from(p.steps) * u64::from(p.trials) * p.inputs.len() as u64;
+        if updates > MAX_UPDATES {
+            errs.push(FieldError::new(
+                "steps",
+                format!("steps × trials × distributions = {updates} exceeds {MAX_UPDATES}; lower steps or trials"),
+            ));
+        }
+        if p.record_every > 0 && p.steps / p.record_every > MAX_RECORDS {
+            errs.push(FieldError::new(
+                "record_every",
+                format!(
+                    "{} recorded points per run exceed {MAX_RECORDS}; record less often",
+                    p.steps / p.record_every
+                ),
+            ));
+        }
+        errs
     }
-}
 
-pub fn default_state() -> StateDoc<Params> {
-    StateDoc {
-        version: VERSION,
-        lab: ID.into(),
-        seed: 42,
-        params: default_params(),
-        view: View::default(),
-        hidden: vec![],
+    fn start(state: StateDoc<Params>, _store: &DataStore) -> Result<Run> {
+        Run::new(state)
     }
 }
 
@@ -198,73 +263,6 @@ pub fn default_state() -> StateDoc<Params> {
 const MAX_UPDATES: u64 = 200_000_000;
 /// Recorded points per trajectory beyond which the plots become unreadable and memory grows.
 const MAX_RECORDS: u32 = 100_000;
-
-/// Every problem with the params, as (field path, message).
-pub fn validate(p: &Params) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    let mut range = |path: &str, v: f64, lo: f64, hi: f64| {
-        if !(lo..=hi).contains(&v) {
-            errs.push(FieldError::new(
-                path,
-                format!("{v} is outside [{lo}, {hi}]"),
-            ));
-        }
-    };
-    range("samples", p.samples.into(), 10.0, 5000.0);
-    range("eta", p.eta, 1e-6, 1.0);
-    range("steps", p.steps.into(), 1.0, 1e6);
-    range("w_max", p.w_max, 0.01, 100.0);
-    range("tau", p.tau, 1.0, 1e5);
-    range("trials", p.trials.into(), 1.0, 1024.0);
-    range("record_every", p.record_every.into(), 1.0, 1000.0);
-    for (i, g) in p.inputs.iter().enumerate() {
-        let at = |f: &str| format!("inputs/{i}/{f}");
-        range(&at("mean_x"), g.mean_x, -3.0, 3.0);
-        range(&at("mean_y"), g.mean_y, -3.0, 3.0);
-        range(&at("var_x"), g.var_x, 0.0, 10.0);
-        range(&at("var_y"), g.var_y, 0.0, 10.0);
-    }
-    for (i, g) in p.inputs.iter().enumerate() {
-        let det = g.var_x * g.var_y * (1.0 - g.corr * g.corr);
-        if g.var_x < 0.0 || g.var_y < 0.0 || g.corr.abs() > 1.0 {
-            errs.push(FieldError::new(
-                format!("inputs/{i}/corr"),
-                format!(
-                    "Σ{} = [[{}, {:.3}], [{:.3}, {}]] is not positive semidefinite (determinant {det:.3}); \
-                     variances must be ≥ 0 and |ρ| ≤ 1",
-                    i + 1,
-                    g.var_x,
-                    g.cov_xy(),
-                    g.cov_xy(),
-                    g.var_y
-                ),
-            ));
-        }
-    }
-    if p.inputs.is_empty() || p.inputs.len() > 4 {
-        errs.push(FieldError::new(
-            "inputs",
-            format!("{} distributions given; use 1 to 4", p.inputs.len()),
-        ));
-    }
-    let updates = u64::from(p.steps) * u64::from(p.trials) * p.inputs.len() as u64;
-    if updates > MAX_UPDATES {
-        errs.push(FieldError::new(
-            "steps",
-            format!("steps × trials × distributions = {updates} exceeds {MAX_UPDATES}; lower steps or trials"),
-        ));
-    }
-    if p.record_every > 0 && p.steps / p.record_every > MAX_RECORDS {
-        errs.push(FieldError::new(
-            "record_every",
-            format!(
-                "{} recorded points per run exceed {MAX_RECORDS}; record less often",
-                p.steps / p.record_every
-            ),
-        ));
-    }
-    errs
-}
 
 /// Least-squares slope of ln‖w‖ against the step, over the second half of the run.
 #[derive(Clone, Copy, Default)]
@@ -309,11 +307,8 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(state: StateDoc<Params>) -> Result<Self> {
-        let errs = validate(&state.params);
-        if !errs.is_empty() {
-            return Err(Error::Invalid(errs));
-        }
+    /// Step 0 of a validated state.
+    fn new(state: StateDoc<Params>) -> Result<Self> {
         let p = &state.params;
         let seed = state.seed;
         let dists: Vec<Dist> = p.inputs.iter().map(Gaussian::dist).collect();
@@ -373,117 +368,8 @@ impl Run {
         Ok(run)
     }
 
-    /// Back to step 0 with the same initial weights.
-    pub fn reset(&mut self) {
-        self.trajs = self.init.clone();
-        self.step = 0;
-        let trials = self.state.params.trials as usize;
-        self.paths = (0..self.dists.len())
-            .map(|d| vec![(0, self.init[d * trials].w)])
-            .collect();
-        self.fits = vec![SlopeFit::default(); self.trajs.len()];
-        self.reported_divergence.fill(false);
-        self.sent_static = false;
-    }
-
-    pub fn done(&self) -> bool {
-        self.step >= self.state.params.steps
-    }
-
     pub fn step(&self) -> u32 {
         self.step
-    }
-
-    /// Checks the buffers a chunk of `speed` updates needs against the engine's limits, before any work.
-    pub fn check_limits(&self, engine: &Engine) -> Result<()> {
-        if let Some(gpu) = engine.gpu() {
-            let p = &self.state.params;
-            let chunk = if self.state.view.speed == 0 {
-                p.steps
-            } else {
-                self.state.view.speed.min(p.steps)
-            };
-            let slots = u64::from(chunk / p.record_every + 1);
-            gpu.check_size(
-                "the recorded trajectories of one frame",
-                self.trajs.len() as u64 * slots * 8,
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Advances by up to `max_steps` updates (0: to the end) and returns the frame to draw.
-    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        let p = self.state.params.clone();
-        let mut notices = Vec::new();
-        let remaining = p.steps - self.step;
-        if remaining > 0 {
-            let re = p.record_every;
-            // Keep chunk boundaries on record boundaries so record slots line up (the last chunk may be short).
-            let want = if max_steps == 0 {
-                remaining
-            } else {
-                (max_steps.div_ceil(re) * re).max(re)
-            };
-            let steps = want.min(remaining);
-            let job = Job::new(
-                p.rule,
-                self.state.seed,
-                p.trials,
-                self.trajs.len() as u32,
-                self.step,
-                steps,
-                re,
-            )
-            .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
-            let (records, notice) =
-                plasticity::advance(engine, &job, &self.dists, &mut self.trajs).await?;
-            notices.extend(notice);
-            let half = p.steps / 2;
-            let first_slot = self.step / re;
-            for i in 0..self.trajs.len() {
-                for s in 0..job.n_slots {
-                    let at = (first_slot + s + 1) * re;
-                    let w = [records[[i, s as usize, 0]], records[[i, s as usize, 1]]];
-                    if i % p.trials as usize == 0 {
-                        self.paths[i / p.trials as usize].push((at, w));
-                    }
-                    let norm = libm::hypot(f64::from(w[0]), f64::from(w[1]));
-                    if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
-                        self.fits[i].add(f64::from(at), libm::log(norm));
-                    }
-                }
-            }
-            self.step += steps;
-            notices.extend(self.divergence_notices());
-        }
-        Ok(self.frame(notices))
-    }
-
-    /// The current frame without computing anything (step 0 after a reset).
-    pub fn frame(&mut self, notices: Vec<String>) -> Frame {
-        let p = &self.state.params;
-        let mut plots = Vec::new();
-        if !self.sent_static {
-            plots.push(self.inputs_plot());
-            plots.push(self.activation_plot());
-            self.sent_static = true;
-        }
-        for d in 0..self.dists.len() {
-            plots.push(self.trajectory_plot(d));
-        }
-        plots.push(self.norm_plot());
-        plots.push(self.angle_plot());
-        plots.push(self.growth_plot());
-        Frame {
-            step: u64::from(self.step),
-            total: u64::from(p.steps),
-            done: self.done(),
-            plots,
-            metrics: self.metrics(),
-            notices,
-            datasets: Vec::new(),
-        }
     }
 
     fn divergence_notices(&mut self) -> Vec<String> {
@@ -512,7 +398,7 @@ impl Run {
     }
 
     fn axis(&self, d: usize) -> (f64, f64, Option<[f64; 2]>) {
-        principal_axis(self.state.params.inputs[d].drive(self.state.params.rule))
+        theory::principal_axis(self.state.params.inputs[d].drive(self.state.params.rule))
     }
 
     /// Dashed line through the origin along the principal axis, long enough to cross the plot.
@@ -690,7 +576,7 @@ impl Run {
                         .find(|(t, _)| f64::from(*t) >= steps / 2.0)
                         .map(|(t0, w)| {
                             let y0 = libm::log(libm::hypot(f64::from(w[0]), f64::from(w[1])));
-                            let rate = p.eta * self.axis(d).0;
+                            let rate = theory::hebb_growth_rate(p.eta, self.axis(d).0);
                             vec![
                                 [f64::from(*t0), y0],
                                 [steps, y0 + rate * (steps - f64::from(*t0))],
@@ -800,7 +686,7 @@ impl Run {
             series.push(BarSeries {
                 name: "theory η λ₁".into(),
                 values: (0..self.dists.len())
-                    .map(|d| 1000.0 * p.eta * self.axis(d).0)
+                    .map(|d| 1000.0 * theory::hebb_growth_rate(p.eta, self.axis(d).0))
                     .collect(),
             });
         }
@@ -815,9 +701,122 @@ impl Run {
             },
         }
     }
+}
+
+impl LabRun for Run {
+    /// Back to step 0 with the same initial weights.
+    fn reset(&mut self) {
+        self.trajs = self.init.clone();
+        self.step = 0;
+        let trials = self.state.params.trials as usize;
+        self.paths = (0..self.dists.len())
+            .map(|d| vec![(0, self.init[d * trials].w)])
+            .collect();
+        self.fits = vec![SlopeFit::default(); self.trajs.len()];
+        self.reported_divergence.fill(false);
+        self.sent_static = false;
+    }
+
+    fn done(&self) -> bool {
+        self.step >= self.state.params.steps
+    }
+
+    /// Checks the buffers a chunk of `speed` updates needs against the engine's limits, before any work.
+    fn check_limits(&self, engine: &Engine) -> Result<()> {
+        if let Some(gpu) = engine.gpu() {
+            let p = &self.state.params;
+            let chunk = if self.state.view.speed == 0 {
+                p.steps
+            } else {
+                self.state.view.speed.min(p.steps)
+            };
+            let slots = u64::from(chunk / p.record_every + 1);
+            gpu.check_size(
+                "the recorded trajectories of one frame",
+                self.trajs.len() as u64 * slots * 8,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Advances by up to `max_steps` updates (0: to the end) and returns the frame to draw.
+    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        let p = self.state.params.clone();
+        let mut notices = Vec::new();
+        let remaining = p.steps - self.step;
+        if remaining > 0 {
+            let re = p.record_every;
+            // Keep chunk boundaries on record boundaries so record slots line up (the last chunk may be short).
+            let want = if max_steps == 0 {
+                remaining
+            } else {
+                (max_steps.div_ceil(re) * re).max(re)
+            };
+            let steps = want.min(remaining);
+            let job = Job::new(
+                p.rule,
+                self.state.seed,
+                p.trials,
+                self.trajs.len() as u32,
+                self.step,
+                steps,
+                re,
+            )
+            .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
+            let (records, notice) =
+                trajectories::advance(engine, &job, &self.dists, &mut self.trajs).await?;
+            notices.extend(notice);
+            let half = p.steps / 2;
+            let first_slot = self.step / re;
+            for i in 0..self.trajs.len() {
+                for s in 0..job.n_slots {
+                    let at = (first_slot + s + 1) * re;
+                    let w = [records[[i, s as usize, 0]], records[[i, s as usize, 1]]];
+                    if i % p.trials as usize == 0 {
+                        self.paths[i / p.trials as usize].push((at, w));
+                    }
+                    let norm = libm::hypot(f64::from(w[0]), f64::from(w[1]));
+                    if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
+                        self.fits[i].add(f64::from(at), libm::log(norm));
+                    }
+                }
+            }
+            self.step += steps;
+            notices.extend(self.divergence_notices());
+        }
+        let mut frame = self.frame();
+        frame.notices = notices;
+        Ok(frame)
+    }
+
+    /// The current frame without computing anything (step 0 after a reset).
+    fn frame(&mut self) -> Frame {
+        let p = &self.state.params;
+        let mut plots = Vec::new();
+        if !self.sent_static {
+            plots.push(self.inputs_plot());
+            plots.push(self.activation_plot());
+            self.sent_static = true;
+        }
+        for d in 0..self.dists.len() {
+            plots.push(self.trajectory_plot(d));
+        }
+        plots.push(self.norm_plot());
+        plots.push(self.angle_plot());
+        plots.push(self.growth_plot());
+        Frame {
+            step: u64::from(self.step),
+            total: u64::from(p.steps),
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices: Vec::new(),
+            datasets: Vec::new(),
+        }
+    }
 
     /// The report: per distribution, theory and what the runs did.
-    pub fn metrics(&self) -> Vec<Metric> {
+    fn metrics(&self) -> Vec<Metric> {
         let p = &self.state.params;
         let trials = p.trials as usize;
         let rates = self.growth_rates();
@@ -871,7 +870,7 @@ impl Run {
             ));
             out.push(Metric::new(
                 format!("{n} theory η λ₁"),
-                p.eta * l1,
+                theory::hebb_growth_rate(p.eta, l1),
                 "/update",
             ));
             out.push(Metric::new(
@@ -908,53 +907,4 @@ fn abs_cos(w: [f32; 2], e: [f64; 2]) -> f64 {
 
 fn angle_deg(w: [f32; 2], e: [f64; 2]) -> f64 {
     libm::acos(abs_cos(w, e).min(1.0)).to_degrees()
-}
-
-/// The notebook, in reading order.
-pub fn cells() -> Vec<Cell> {
-    let text = super::text::LabText::parse(include_str!("hebb2d.md"));
-    vec![
-        text.prose("intro"),
-        Cell::Controls {
-            title: "Inputs".into(),
-            fields: vec!["inputs".into(), "samples".into()],
-        },
-        text.prose("ex1_heading"),
-        Cell::PlotRow {
-            ids: vec!["inputs".into(), "activation".into()],
-        },
-        text.exercise("ex1"),
-        text.prose("dynamics"),
-        Cell::Controls {
-            title: "Learning".into(),
-            fields: vec![
-                "rule".into(),
-                "eta".into(),
-                "steps".into(),
-                "w_max".into(),
-                "tau".into(),
-                "normalise_init".into(),
-                "trials".into(),
-                "record_every".into(),
-            ],
-        },
-        Cell::Run,
-        // One panel per distribution, side by side as in the source's figures.
-        Cell::PlotRow {
-            ids: (1..=4).map(|d| format!("traj_{d}")).collect(),
-        },
-        text.exercise("ex2a"),
-        text.exercise("ex2b"),
-        Cell::PlotRow {
-            ids: vec!["norm".into(), "angle".into()],
-        },
-        Cell::Plot {
-            id: "growth".into(),
-        },
-        text.exercise("theory"),
-        text.exercise("beyond"),
-        Cell::Metrics {
-            title: "Report".into(),
-        },
-    ]
 }

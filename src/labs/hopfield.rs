@@ -341,6 +341,8 @@ pub struct Run {
     block: u32,
     q0_values: Vec<f32>,
     sweeps: Vec<Done>,
+    /// The first sweep whose heatmap the next frame must draw.
+    undrawn: usize,
     /// Static plots not yet sent (weights, iterations, worked example).
     pending: Vec<Plot>,
     notices: Vec<String>,
@@ -364,6 +366,7 @@ impl Run {
             block,
             q0_values,
             sweeps: Vec::new(),
+            undrawn: 0,
             pending: Vec::new(),
             notices: Vec::new(),
             worked_metrics: Vec::new(),
@@ -726,6 +729,7 @@ impl Run {
     pub fn reset(&mut self) {
         self.step = 0;
         self.sweeps.clear();
+        self.undrawn = 0;
         if let Err(e) = self.prepare() {
             self.notices.push(e.to_string());
         }
@@ -781,9 +785,12 @@ impl Run {
 
     pub fn frame(&mut self) -> Frame {
         let mut plots = std::mem::take(&mut self.pending);
-        if let Some(done) = self.sweeps.last() {
+        // Every rule that progressed since the last frame (one advance can finish several when run to the end);
+        // the last may still be filling, so it is drawn again next time.
+        for done in &self.sweeps[self.undrawn.min(self.sweeps.len())..] {
             plots.push(self.heatmap(done));
         }
+        self.undrawn = self.sweeps.len().saturating_sub(1);
         if !self.sweeps.is_empty() {
             plots.push(self.capacity_plot());
         }
@@ -1097,4 +1104,68 @@ pub fn cells() -> Vec<Cell> {
         },
         text.exercise("ex5"),
     ]
+}
+
+/// The lab.
+pub struct Hopfield;
+
+impl super::Lab for Hopfield {
+    const ID: &'static str = ID;
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        info()
+    }
+
+    fn cells() -> Vec<Cell> {
+        cells()
+    }
+
+    fn default_params() -> Params {
+        default_state().params
+    }
+
+    fn default_view() -> View {
+        default_state().view
+    }
+
+    fn validate(p: &Params) -> Vec<FieldError> {
+        validate(p)
+    }
+
+    /// The MNIST cell needs the shipped digits.
+    fn needs(_p: &Params) -> Option<crate::data::store::Need> {
+        Some(crate::data::store::Need::Mnist)
+    }
+
+    fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
+        Run::new(state, store)
+    }
+}
+
+impl super::LabRun for Run {
+    fn check_limits(&self, engine: &Engine) -> Result<()> {
+        Run::check_limits(self, engine)
+    }
+
+    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        Run::advance(self, engine, max_steps).await
+    }
+
+    fn frame(&mut self) -> Frame {
+        Run::frame(self)
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
+        Run::metrics(self)
+    }
+
+    fn reset(&mut self) {
+        Run::reset(self)
+    }
+
+    fn done(&self) -> bool {
+        Run::done(self)
+    }
 }

@@ -6,25 +6,15 @@
 //! we report the physical energy per spin (ground state −2). The listing picks k² random sites per epoch; the
 //! checkerboard sweep visits every site once per sweep, which has the same equilibrium (detailed balance holds
 //! for each half-sweep) and parallelises.
+use super::{Lab, LabRun};
+use crate::data::store::DataStore;
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
-use crate::nets::ising::{self, Ising, Observables, Start};
+use crate::nets::ising::{self, Observables, Start};
 use crate::protocol::{Cell, Frame, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series};
-use crate::state::{StateDoc, VERSION, View};
+use crate::state::{StateDoc, View};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-pub const ID: &str = "ising";
-
-pub fn info() -> LabInfo {
-    LabInfo {
-        id: ID,
-        title: "Ising model",
-        summary: "Metropolis dynamics of a 2-D spin lattice below, at and above the critical temperature \
-                  2/ln(1+√2) ≈ 2.269: watch domains form, magnetisation appear and energy settle.",
-        source: "004_01ab2769c1683046.txt",
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -59,62 +49,92 @@ pub struct Params {
     pub sweeps: u32,
 }
 
-pub fn default_state() -> StateDoc<Params> {
-    StateDoc {
-        version: VERSION,
-        lab: ID.into(),
-        seed: 42,
-        params: Params {
+/// The lab.
+pub struct IsingLab;
+
+impl Lab for IsingLab {
+    const ID: &'static str = "ising";
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        LabInfo {
+            id: Self::ID,
+            title: "Ising model",
+            summary: "Metropolis dynamics of a 2-D spin lattice below, at and above the critical temperature \
+                      2/ln(1+√2) ≈ 2.269: watch domains form, magnetisation appear and energy settle.",
+            source: "004_01ab2769c1683046.txt",
+        }
+    }
+
+    fn cells() -> Vec<Cell> {
+        let text = super::text::LabText::parse(include_str!("ising.md"));
+        vec![
+            text.prose("intro"),
+            Cell::Controls {
+                title: "Lattice".into(),
+                fields: vec![
+                    "side".into(),
+                    "kt".into(),
+                    "h".into(),
+                    "start".into(),
+                    "p_up".into(),
+                    "sweeps".into(),
+                ],
+            },
+            Cell::Run,
+            Cell::Plot {
+                id: "lattice".into(),
+            },
+            Cell::PlotRow {
+                ids: vec!["magnetisation".into(), "energy".into()],
+            },
+            Cell::Metrics {
+                title: "Observables".into(),
+            },
+            text.exercise("ex1"),
+            text.exercise("ex2"),
+        ]
+    }
+
+    fn default_params() -> Params {
+        Params {
             side: 100,
             kt: 2.2,
             h: 0.0,
             start: StartKind::Random,
             p_up: 0.5,
             sweeps: 1000,
-        },
-        // Five sweeps per drawn frame: the 100 × 100 lattice visibly coarsens.
-        view: View {
+        }
+    }
+
+    /// Five sweeps per drawn frame: the 100 × 100 lattice visibly coarsens.
+    fn default_view() -> View {
+        View {
             speed: 5,
             theory: true,
-        },
-        hidden: vec![],
+        }
     }
-}
 
-pub fn validate(p: &Params) -> Vec<FieldError> {
-    let mut e = Vec::new();
-    if !(2..=ising::MAX_SIDE as u32).contains(&p.side) || !p.side.is_multiple_of(2) {
-        e.push(FieldError::new(
-            "side",
-            format!(
-                "the side must be even, 2 to {} (got {})",
-                ising::MAX_SIDE,
-                p.side
-            ),
-        ));
+    /// The checkerboard needs two colours on a periodic lattice: even sides only.
+    fn validate(p: &Params) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        if !p.side.is_multiple_of(2) {
+            e.push(FieldError::new(
+                "side",
+                format!(
+                    "the side must be even, 2 to {} (got {})",
+                    ising::MAX_SIDE,
+                    p.side
+                ),
+            ));
+        }
+        e
     }
-    if !(p.kt.is_finite() && (0.05..=20.0).contains(&p.kt)) {
-        e.push(FieldError::new(
-            "kt",
-            format!("kT must be in [0.05, 20] (got {})", p.kt),
-        ));
+
+    fn start(state: StateDoc<Params>, _store: &DataStore) -> Result<Run> {
+        Run::new(state)
     }
-    if !(p.h.is_finite() && p.h.abs() <= 5.0) {
-        e.push(FieldError::new(
-            "h",
-            format!("h must be in [−5, 5] (got {})", p.h),
-        ));
-    }
-    if !(0.0..=1.0).contains(&p.p_up) {
-        e.push(FieldError::new(
-            "p_up",
-            format!("a probability in [0, 1] (got {})", p.p_up),
-        ));
-    }
-    if !(1..=100_000).contains(&p.sweeps) {
-        e.push(FieldError::new("sweeps", "1 to 100000 sweeps"));
-    }
-    e
 }
 
 /// Points drawn per curve: longer histories are shown at evenly spaced sweeps (plus the last one).
@@ -124,12 +144,12 @@ const MAX_IMAGE_SIDE: usize = 256;
 
 pub struct Run {
     state: StateDoc<Params>,
-    ising: Ising,
+    ising: ising::Ising,
     history: Vec<Observables>,
 }
 
 impl Run {
-    pub fn new(state: StateDoc<Params>) -> Result<Self> {
+    fn new(state: StateDoc<Params>) -> Result<Self> {
         let ising = Self::fresh(&state)?;
         let history = vec![ising.observables()];
         Ok(Self {
@@ -139,66 +159,14 @@ impl Run {
         })
     }
 
-    fn fresh(state: &StateDoc<Params>) -> Result<Ising> {
+    fn fresh(state: &StateDoc<Params>) -> Result<ising::Ising> {
         let p = &state.params;
         let start = match p.start {
             StartKind::Up => Start::Up,
             StartKind::Down => Start::Down,
             StartKind::Random => Start::Random { p_up: p.p_up },
         };
-        Ising::new(p.side as usize, p.kt, p.h, state.seed, start)
-    }
-
-    pub fn check_limits(&self, engine: &Engine) -> Result<()> {
-        if let Some(gpu) = engine.gpu() {
-            let k = u64::from(self.state.params.side);
-            gpu.check_size("the Ising lattice", k * k * 4)?;
-        }
-        Ok(())
-    }
-
-    pub fn reset(&mut self) {
-        // The parameters were valid when the run started, so a fresh lattice cannot fail.
-        if let Ok(ising) = Self::fresh(&self.state) {
-            self.ising = ising;
-            self.history = vec![self.ising.observables()];
-        }
-    }
-
-    pub fn done(&self) -> bool {
-        self.ising.sweep() >= self.state.params.sweeps
-    }
-
-    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        let left = self.state.params.sweeps.saturating_sub(self.ising.sweep());
-        let n = if max_steps == 0 {
-            left
-        } else {
-            max_steps.min(left)
-        };
-        let mut notices = Vec::new();
-        if n > 0 {
-            let (obs, notice) = self.ising.advance(engine, n).await?;
-            self.history.extend(obs);
-            notices.extend(notice);
-        }
-        Ok(self.frame(notices))
-    }
-
-    pub fn frame(&mut self, notices: Vec<String>) -> Frame {
-        Frame {
-            step: u64::from(self.ising.sweep()),
-            total: u64::from(self.state.params.sweeps),
-            done: self.done(),
-            plots: vec![
-                self.lattice_plot(),
-                self.curve("magnetisation"),
-                self.curve("energy"),
-            ],
-            metrics: self.metrics(),
-            notices,
-            datasets: Vec::new(),
-        }
+        ising::Ising::new(p.side as usize, p.kt, p.h, state.seed, start)
     }
 
     fn lattice_plot(&self) -> Plot {
@@ -306,8 +274,64 @@ impl Run {
             },
         }
     }
+}
 
-    pub fn metrics(&self) -> Vec<Metric> {
+impl LabRun for Run {
+    fn check_limits(&self, engine: &Engine) -> Result<()> {
+        if let Some(gpu) = engine.gpu() {
+            let k = u64::from(self.state.params.side);
+            gpu.check_size("the Ising lattice", k * k * 4)?;
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        // The parameters were valid when the run started, so a fresh lattice cannot fail.
+        if let Ok(ising) = Self::fresh(&self.state) {
+            self.ising = ising;
+            self.history = vec![self.ising.observables()];
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.ising.sweep() >= self.state.params.sweeps
+    }
+
+    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        let left = self.state.params.sweeps.saturating_sub(self.ising.sweep());
+        let n = if max_steps == 0 {
+            left
+        } else {
+            max_steps.min(left)
+        };
+        let mut notices = Vec::new();
+        if n > 0 {
+            let (obs, notice) = self.ising.advance(engine, n).await?;
+            self.history.extend(obs);
+            notices.extend(notice);
+        }
+        let mut frame = self.frame();
+        frame.notices = notices;
+        Ok(frame)
+    }
+
+    fn frame(&mut self) -> Frame {
+        Frame {
+            step: u64::from(self.ising.sweep()),
+            total: u64::from(self.state.params.sweeps),
+            done: self.done(),
+            plots: vec![
+                self.lattice_plot(),
+                self.curve("magnetisation"),
+                self.curve("energy"),
+            ],
+            metrics: self.metrics(),
+            notices: Vec::new(),
+            datasets: Vec::new(),
+        }
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
         let last = self.history.last().copied();
         // Averages over the second half of the sweeps done: the first half is left to equilibrate.
         let tail = &self.history[self.history.len() / 2..];
@@ -341,34 +365,4 @@ impl Run {
 /// T_c, none above.
 pub fn onsager_magnetisation(kt: f64) -> Option<f64> {
     (kt < ising::T_C).then(|| libm::pow(1.0 - libm::pow(libm::sinh(2.0 / kt), -4.0), 0.125))
-}
-
-pub fn cells() -> Vec<Cell> {
-    let text = super::text::LabText::parse(include_str!("ising.md"));
-    vec![
-        text.prose("intro"),
-        Cell::Controls {
-            title: "Lattice".into(),
-            fields: vec![
-                "side".into(),
-                "kt".into(),
-                "h".into(),
-                "start".into(),
-                "p_up".into(),
-                "sweeps".into(),
-            ],
-        },
-        Cell::Run,
-        Cell::Plot {
-            id: "lattice".into(),
-        },
-        Cell::PlotRow {
-            ids: vec!["magnetisation".into(), "energy".into()],
-        },
-        Cell::Metrics {
-            title: "Observables".into(),
-        },
-        text.exercise("ex1"),
-        text.exercise("ex2"),
-    ]
 }

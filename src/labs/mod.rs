@@ -1,24 +1,123 @@
-//! The lab registry: ids, manifests, default states, schemas, validation, and runs.
+//! Labs: the `Lab` and `LabRun` traits every lab implements, and the registry that turns the list of labs
+//! into the dispatch the page, the worker and the CLI use. A new lab is one file (`<id>.rs` with its prose in
+//! `<id>.md`) and one line in `registry!` below; `tests/labs.rs` then checks it without further code.
 pub mod datasets;
 pub mod hebb2d;
 pub mod hopfield;
 pub mod ising;
+pub mod ranges;
 pub mod text;
 
-use crate::data::store::DataStore;
+use crate::data::store::{DataStore, Need};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
-use crate::protocol::{Frame, LabInfo, Manifest, Metric};
-use crate::state::{AnyState, StateDoc};
+use crate::protocol::{Cell, Frame, LabInfo, Manifest, Metric};
+use crate::state::{AnyState, StateDoc, VERSION, View};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// The labs that work, in the order the landing page lists them.
-pub fn catalog() -> Vec<LabInfo> {
-    vec![
-        hebb2d::info(),
-        datasets::info(),
-        hopfield::info(),
-        ising::info(),
-    ]
+/// A lab: typed parameters with their ranges (in the schema), defaults, notebook cells, rules across fields,
+/// the data it needs, and how a run starts.
+pub trait Lab {
+    /// The id in links and URLs (`?lab=ID`); never changes once published.
+    const ID: &'static str;
+    type Params: Clone + Serialize + DeserializeOwned + JsonSchema;
+    type Run: LabRun;
+
+    /// The line in the lab list.
+    fn info() -> LabInfo;
+    /// The notebook cells in reading order.
+    fn cells() -> Vec<Cell>;
+    fn default_params() -> Self::Params;
+    fn default_view() -> View {
+        View::default()
+    }
+    /// Rules across fields (ranges come from the schema and are checked by [`validate`] for every lab).
+    fn validate(params: &Self::Params) -> Vec<FieldError>;
+    /// What must be loaded before a run can start; None when nothing.
+    fn needs(_params: &Self::Params) -> Option<Need> {
+        None
+    }
+    /// Prepares step 0 of a state that has passed validation.
+    fn start(state: StateDoc<Self::Params>, store: &DataStore) -> Result<Self::Run>;
+
+    fn default_state() -> StateDoc<Self::Params> {
+        StateDoc {
+            version: VERSION,
+            lab: Self::ID.into(),
+            seed: 42,
+            params: Self::default_params(),
+            view: Self::default_view(),
+            hidden: vec![],
+        }
+    }
+}
+
+/// A run in progress. Frames carry the plots that changed since the previous frame, and the notices raised
+/// while computing them.
+#[allow(async_fn_in_trait)] // Runs live in one thread (the worker, or the CLI's); no Send bound is wanted.
+pub trait LabRun {
+    /// Refuses, before any allocation, a run whose buffers this engine cannot hold.
+    fn check_limits(&self, engine: &Engine) -> Result<()>;
+    /// Advances by up to `max_steps` steps (0: to the end) and returns the frame to draw.
+    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame>;
+    /// The current frame, computing nothing (every plot, as after a reset of the page).
+    fn frame(&mut self) -> Frame;
+    fn metrics(&self) -> Vec<Metric>;
+    /// Back to step 0 with the same initial state.
+    fn reset(&mut self);
+    fn done(&self) -> bool;
+}
+
+/// The whole params check of lab `L`: parse, ranges from the schema (params and view), and the lab's rules
+/// across fields. Where the lab explains a field itself (e.g. a correlation that makes Σ indefinite), its message
+/// replaces the bare range message. Labs' rules must therefore accept out-of-range values without panicking.
+fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
+    let schema = schema_of::<L>();
+    let mut ranges = Vec::new();
+    let props = &schema["properties"];
+    ranges::check(&schema, &props["params"], &state.params, "", &mut ranges);
+    if let Ok(view) = serde_json::to_value(&state.view) {
+        ranges::check(&schema, &props["view"], &view, "view", &mut ranges);
+    }
+    let rules = match typed::<L>(state) {
+        Ok(s) => L::validate(&s.params),
+        Err(Error::Invalid(parse)) => parse,
+        Err(e) => vec![FieldError::new("", e.to_string())],
+    };
+    ranges.retain(|r| !rules.iter().any(|e| e.path == r.path));
+    ranges.extend(rules);
+    ranges
+}
+
+fn schema_of<L: Lab>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(StateDoc<L::Params>))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
+    let params = serde_json::from_value(state.params.clone())
+        .map_err(|e| Error::Invalid(vec![FieldError::new("params", e.to_string())]))?;
+    Ok(StateDoc {
+        version: state.version,
+        lab: state.lab.clone(),
+        seed: state.seed,
+        params,
+        view: state.view.clone(),
+        hidden: state.hidden.clone(),
+    })
+}
+
+/// Starting a run validates, whatever the entry point (page, worker, embed API, CLI, link).
+fn start_lab<L: Lab>(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<L::Run> {
+    let errs = validate_lab::<L>(state);
+    if !errs.is_empty() {
+        return Err(Error::Invalid(errs));
+    }
+    let run = L::start(typed::<L>(state)?, store)?;
+    run.check_limits(engine)?;
+    Ok(run)
 }
 
 fn unknown(id: &str) -> Error {
@@ -32,176 +131,95 @@ fn unknown(id: &str) -> Error {
     )
 }
 
-pub fn manifest(id: &str) -> Result<Manifest> {
-    match id {
-        hebb2d::ID => Ok(Manifest {
-            info: hebb2d::info(),
-            cells: hebb2d::cells(),
-            schema: schema(id)?,
-        }),
-        datasets::ID => Ok(Manifest {
-            info: datasets::info(),
-            cells: datasets::cells(),
-            schema: schema(id)?,
-        }),
-        ising::ID => Ok(Manifest {
-            info: ising::info(),
-            cells: ising::cells(),
-            schema: schema(id)?,
-        }),
-        hopfield::ID => Ok(Manifest {
-            info: hopfield::info(),
-            cells: hopfield::cells(),
-            schema: schema(id)?,
-        }),
-        _ => Err(unknown(id)),
-    }
-}
+/// Generates, from the list of labs, the lab-id dispatch and the [`Run`] enum.
+macro_rules! registry {
+    ($($variant:ident => $lab:ty),* $(,)?) => {
+        /// The labs that work, in the order the landing page lists them.
+        pub fn catalog() -> Vec<LabInfo> {
+            vec![$(<$lab>::info()),*]
+        }
 
-pub fn default_state(id: &str) -> Result<AnyState> {
-    match id {
-        hebb2d::ID => Ok(hebb2d::default_state().to_any()),
-        datasets::ID => Ok(datasets::default_state().to_any()),
-        ising::ID => Ok(ising::default_state().to_any()),
-        hopfield::ID => Ok(hopfield::default_state().to_any()),
-        _ => Err(unknown(id)),
-    }
-}
+        pub fn manifest(id: &str) -> Result<Manifest> {
+            $(if id == <$lab>::ID {
+                return Ok(Manifest { info: <$lab>::info(), cells: <$lab>::cells(), schema: schema_of::<$lab>() });
+            })*
+            Err(unknown(id))
+        }
 
-/// JSON Schema of the lab's state document.
-pub fn schema(id: &str) -> Result<serde_json::Value> {
-    let s = match id {
-        hebb2d::ID => schemars::schema_for!(StateDoc<hebb2d::Params>),
-        datasets::ID => schemars::schema_for!(StateDoc<datasets::Params>),
-        ising::ID => schemars::schema_for!(StateDoc<ising::Params>),
-        hopfield::ID => schemars::schema_for!(StateDoc<hopfield::Params>),
-        _ => return Err(unknown(id)),
+        pub fn default_state(id: &str) -> Result<AnyState> {
+            $(if id == <$lab>::ID {
+                return Ok(<$lab>::default_state().to_any());
+            })*
+            Err(unknown(id))
+        }
+
+        /// JSON Schema of the lab's state document.
+        pub fn schema(id: &str) -> Result<serde_json::Value> {
+            $(if id == <$lab>::ID {
+                return Ok(schema_of::<$lab>());
+            })*
+            Err(unknown(id))
+        }
+
+        /// Every problem with a state: unknown lab, params that do not parse, values out of range, rules
+        /// across fields.
+        pub fn validate(state: &AnyState) -> Vec<FieldError> {
+            $(if state.lab == <$lab>::ID {
+                return validate_lab::<$lab>(state);
+            })*
+            vec![FieldError::new("", unknown(&state.lab).to_string())]
+        }
+
+        /// What must be loaded (shipped assets, the user's files) before `state` can start; None when nothing.
+        pub fn needs(state: &AnyState) -> Option<Need> {
+            $(if state.lab == <$lab>::ID {
+                return <$lab>::needs(&typed::<$lab>(state).ok()?.params);
+            })*
+            None
+        }
+
+        /// A lab run in progress.
+        pub enum Run {
+            $($variant(Box<<$lab as Lab>::Run>)),*
+        }
+
+        impl Run {
+            /// Validates the state and prepares step 0 (sizes are checked against the engine before any
+            /// allocation). Data comes from `store`; see [`needs`] for what must be in it.
+            pub fn start(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<Self> {
+                $(if state.lab == <$lab>::ID {
+                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, engine, store)?)));
+                })*
+                Err(unknown(&state.lab))
+            }
+
+            pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+                match self { $(Self::$variant(r) => r.advance(engine, max_steps).await),* }
+            }
+
+            /// The current frame, computing nothing.
+            pub fn snapshot(&mut self) -> Frame {
+                match self { $(Self::$variant(r) => r.frame()),* }
+            }
+
+            pub fn reset(&mut self) {
+                match self { $(Self::$variant(r) => r.reset()),* }
+            }
+
+            pub fn done(&self) -> bool {
+                match self { $(Self::$variant(r) => r.done()),* }
+            }
+
+            pub fn metrics(&self) -> Vec<Metric> {
+                match self { $(Self::$variant(r) => r.metrics()),* }
+            }
+        }
     };
-    serde_json::to_value(s).map_err(|e| Error::Io(e.to_string()))
 }
 
-/// Every problem with a state: unknown lab, params that do not parse, values out of range.
-pub fn validate(state: &AnyState) -> Vec<FieldError> {
-    match typed(state) {
-        Ok(Typed::Hebb2d(s)) => hebb2d::validate(&s.params),
-        Ok(Typed::Datasets(s)) => datasets::validate(&s.params),
-        Ok(Typed::Ising(s)) => ising::validate(&s.params),
-        Ok(Typed::Hopfield(s)) => hopfield::validate(&s.params),
-        Err(Error::Invalid(errs)) => errs,
-        Err(e) => vec![FieldError::new("", e.to_string())],
-    }
-}
-
-enum Typed {
-    Hebb2d(StateDoc<hebb2d::Params>),
-    Datasets(StateDoc<datasets::Params>),
-    Ising(StateDoc<ising::Params>),
-    Hopfield(StateDoc<hopfield::Params>),
-}
-
-fn typed(state: &AnyState) -> Result<Typed> {
-    fn with<P: serde::de::DeserializeOwned>(state: &AnyState) -> Result<StateDoc<P>> {
-        let params = serde_json::from_value(state.params.clone())
-            .map_err(|e| Error::Invalid(vec![FieldError::new("params", e.to_string())]))?;
-        Ok(StateDoc {
-            version: state.version,
-            lab: state.lab.clone(),
-            seed: state.seed,
-            params,
-            view: state.view.clone(),
-            hidden: state.hidden.clone(),
-        })
-    }
-    match state.lab.as_str() {
-        hebb2d::ID => Ok(Typed::Hebb2d(with(state)?)),
-        datasets::ID => Ok(Typed::Datasets(with(state)?)),
-        ising::ID => Ok(Typed::Ising(with(state)?)),
-        hopfield::ID => Ok(Typed::Hopfield(with(state)?)),
-        other => Err(unknown(other)),
-    }
-}
-
-/// What must be loaded (shipped assets, the user's files) before `state` can start; None when nothing.
-pub fn needs(state: &AnyState) -> Option<crate::data::store::Need> {
-    match typed(state).ok()? {
-        Typed::Hebb2d(_) => None,
-        Typed::Datasets(s) => s.params.source.needs(),
-        Typed::Ising(_) => None,
-        // The MNIST cell needs the shipped digits.
-        Typed::Hopfield(_) => Some(crate::data::store::Need::Mnist),
-    }
-}
-
-/// A lab run in progress.
-pub enum Run {
-    Hebb2d(Box<hebb2d::Run>),
-    Datasets(Box<datasets::Run>),
-    Ising(Box<ising::Run>),
-    Hopfield(Box<hopfield::Run>),
-}
-
-impl Run {
-    /// Checks the state and prepares step 0 (sizes are checked against the engine before any allocation).
-    /// Data comes from `store`; see [`needs`] for what must be in it.
-    pub fn start(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<Self> {
-        let run = match typed(state)? {
-            Typed::Hebb2d(s) => Self::Hebb2d(Box::new(hebb2d::Run::new(s)?)),
-            Typed::Datasets(s) => Self::Datasets(Box::new(datasets::Run::new(s, store)?)),
-            Typed::Ising(s) => Self::Ising(Box::new(ising::Run::new(s)?)),
-            Typed::Hopfield(s) => Self::Hopfield(Box::new(hopfield::Run::new(s, store)?)),
-        };
-        match &run {
-            Self::Hebb2d(r) => r.check_limits(engine)?,
-            Self::Datasets(r) => r.check_limits(engine)?,
-            Self::Ising(r) => r.check_limits(engine)?,
-            Self::Hopfield(r) => r.check_limits(engine)?,
-        }
-        Ok(run)
-    }
-
-    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        match self {
-            Self::Hebb2d(r) => r.advance(engine, max_steps).await,
-            Self::Datasets(r) => r.advance(engine, max_steps).await,
-            Self::Ising(r) => r.advance(engine, max_steps).await,
-            Self::Hopfield(r) => r.advance(engine, max_steps).await,
-        }
-    }
-
-    /// The current frame, computing nothing.
-    pub fn snapshot(&mut self) -> Frame {
-        match self {
-            Self::Hebb2d(r) => r.frame(Vec::new()),
-            Self::Datasets(r) => r.frame(),
-            Self::Ising(r) => r.frame(Vec::new()),
-            Self::Hopfield(r) => r.frame(),
-        }
-    }
-
-    pub fn reset(&mut self) {
-        match self {
-            Self::Hebb2d(r) => r.reset(),
-            Self::Datasets(r) => r.reset(),
-            Self::Ising(r) => r.reset(),
-            Self::Hopfield(r) => r.reset(),
-        }
-    }
-
-    pub fn done(&self) -> bool {
-        match self {
-            Self::Hebb2d(r) => r.done(),
-            Self::Datasets(r) => r.done(),
-            Self::Ising(r) => r.done(),
-            Self::Hopfield(r) => r.done(),
-        }
-    }
-
-    pub fn metrics(&self) -> Vec<Metric> {
-        match self {
-            Self::Hebb2d(r) => r.metrics(),
-            Self::Datasets(r) => r.metrics(),
-            Self::Ising(r) => r.metrics(),
-            Self::Hopfield(r) => r.metrics(),
-        }
-    }
+registry! {
+    Hebb2d => hebb2d::Hebb2d,
+    Datasets => datasets::Datasets,
+    Hopfield => hopfield::Hopfield,
+    Ising => ising::IsingLab,
 }

@@ -1,50 +1,11 @@
-//! Two-input plasticity rules over many independent trajectories: CPU twin and GPU dispatch of
-//! kernels/plasticity.wgsl. Trajectory i follows distribution i / trials with its own input stream.
-//!
-//! Rules (v = wᵀu, one freshly drawn input per step, Dayan & Abbott ch. 8 notation):
-//! - hebb:       Δw = η v u  (000, exercise 2a; the listing's `v = w * u` is elementwise, we use the dot
-//!   product the equation asks for)
-//! - hebb_clip:  hebb, then w ← w / max(1, ‖w‖ / w_max)    (000, exercise 2b)
-//! - oja:        Δw = η v (u − v w)
-//! - covariance: Δw = η v (u − ū), ū a running mean of u with time constant τ steps
-//! - bcm:        Δw = η v (v − θ) u, θ a running mean of v² with time constant τ steps (sliding threshold)
-//! - instar:     Δw = η v (u − w)
+//! A two-input neuron v = wᵀu learning by any rule of `crate::plasticity`, for many independent trajectories:
+//! CPU twin and GPU dispatch of kernels/trajectories.wgsl. Trajectory i follows distribution i / trials with its
+//! own input stream, one freshly drawn input per step.
 use crate::engine::{Engine, Gpu};
 use crate::error::Result;
+use crate::plasticity::{self, Rule};
 use crate::rng;
 use ndarray::Array3;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-/// A learning rule; the discriminant is the rule id in WGSL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// Simple Hebb: Δw = η v u. Unstable: ‖w‖ grows without bound.
-    Hebb = 0,
-    /// Hebb with ‖w‖ clipped to w_max after every update.
-    HebbClip = 1,
-    /// Oja's rule: Δw = η v (u − v w). Converges to the unit principal eigenvector.
-    Oja = 2,
-    /// Covariance rule: Δw = η v (u − ū) with ū a running mean of the input.
-    Covariance = 3,
-    /// BCM: Δw = η v (v − θ) u with a sliding threshold θ tracking ⟨v²⟩.
-    Bcm = 4,
-    /// Instar: Δw = η v (u − w).
-    Instar = 5,
-}
-
-impl Rule {
-    /// Every rule, in kernel-id order (for sweeps and tests).
-    pub const ALL: [Rule; 6] = [
-        Rule::Hebb,
-        Rule::HebbClip,
-        Rule::Oja,
-        Rule::Covariance,
-        Rule::Bcm,
-        Rule::Instar,
-    ];
-}
 
 /// A 2-D Gaussian as mean and lower Cholesky factor [l00, l10, l11] of its covariance.
 #[repr(C)]
@@ -166,7 +127,44 @@ impl Job {
 }
 
 pub fn source() -> String {
-    format!("{}\n{}", super::RNG_WGSL, include_str!("plasticity.wgsl"))
+    format!(
+        "{}\n{}",
+        super::prelude::library(),
+        include_str!("trajectories.wgsl")
+    )
+}
+
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    use super::prelude::layout;
+    vec![
+        layout!(
+            "trajectories",
+            "Params",
+            Job,
+            rule,
+            n_traj,
+            start,
+            steps,
+            record_every,
+            n_slots,
+            seed,
+            trials,
+            eta,
+            w_max,
+            tau
+        ),
+        layout!("trajectories", "Dist", Dist, mean, l00, l10, l11),
+        layout!(
+            "trajectories",
+            "Traj",
+            Traj,
+            w,
+            ubar,
+            theta,
+            max_norm,
+            diverged_at
+        ),
+    ]
 }
 
 /// CPU twin of `advance` in plasticity.wgsl. Returns the recorded w, shape (n_traj, n_slots, 2).
@@ -185,19 +183,15 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
                 let x = rng::philox4x32([step, 0, 0, 0], key);
                 let u = dist.sample(rng::normal_pair(x[0], x[1]));
                 let v = t.w[0] * u[0] + t.w[1] * u[1];
-                let dw = match job.rule {
-                    2 => [v * (u[0] - v * t.w[0]), v * (u[1] - v * t.w[1])],
-                    3 => [v * (u[0] - t.ubar[0]), v * (u[1] - t.ubar[1])],
-                    4 => [(v * (v - t.theta)) * u[0], (v * (v - t.theta)) * u[1]],
-                    5 => [v * (u[0] - t.w[0]), v * (u[1] - t.w[1])],
-                    _ => [v * u[0], v * u[1]],
-                };
+                let rule = Rule::ALL[job.rule as usize];
+                let dw = [
+                    plasticity::delta(rule, v, u[0], t.w[0], t.ubar[0], t.theta),
+                    plasticity::delta(rule, v, u[1], t.w[1], t.ubar[1], t.theta),
+                ];
                 let mut w_new = [t.w[0] + job.eta * dw[0], t.w[1] + job.eta * dw[1]];
                 let mut n = libm::sqrtf(w_new[0] * w_new[0] + w_new[1] * w_new[1]);
-                if job.rule == Rule::HebbClip as u32 && n > job.w_max {
-                    let s = job.w_max / n;
-                    w_new = [w_new[0] * s, w_new[1] * s];
-                    n = job.w_max;
+                if rule == Rule::HebbClip {
+                    n = plasticity::clip(&mut w_new, n, job.w_max);
                 }
                 // A diverged trajectory keeps its last finite state.
                 if n.is_nan() || n > DIVERGENCE_NORM {

@@ -1,6 +1,6 @@
-// Two-input plasticity rules (Hebb, clipped Hebb, Oja, covariance, BCM, instar) for many trajectories at once.
-// One invocation owns one trajectory and runs `steps` updates sequentially; trajectories run in parallel.
-// The CPU twin is kernels/plasticity.rs::advance_cpu; keep the arithmetic in the same order.
+// A two-input neuron learning by any rule of src/plasticity (rules.wgsl, included with the prelude) for many
+// trajectories at once. One invocation owns one trajectory and runs `steps` updates sequentially; trajectories
+// run in parallel. The CPU twin is kernels/trajectories.rs::advance_cpu; keep the arithmetic in the same order.
 
 struct Params {
     rule: u32,
@@ -34,16 +34,6 @@ struct Traj {
     _pad: u32,
 }
 
-const RULE_HEBB: u32 = 0u;
-const RULE_HEBB_CLIP: u32 = 1u;
-const RULE_OJA: u32 = 2u;
-const RULE_COVARIANCE: u32 = 3u;
-const RULE_BCM: u32 = 4u;
-const RULE_INSTAR: u32 = 5u;
-const PURPOSE_INPUTS: u32 = 3u;
-const NOT_DIVERGED: u32 = 0xFFFFFFFFu;
-const DIVERGENCE_NORM: f32 = 1e30;
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dists: array<Dist>;
 @group(0) @binding(2) var<storage, read_write> trajs: array<Traj>;
@@ -68,14 +58,10 @@ fn advance(@builtin(global_invocation_id) gid: vec3<u32>) {
             let z = normal_pair(x.x, x.y);
             let u = vec2<f32>(dist.mean.x + dist.l00 * z.x, dist.mean.y + dist.l10 * z.x + dist.l11 * z.y);
             let v = t.w.x * u.x + t.w.y * u.y;
-            var dw: vec2<f32>;
-            switch params.rule {
-                case RULE_OJA: { dw = v * (u - v * t.w); }
-                case RULE_COVARIANCE: { dw = v * (u - t.ubar); }
-                case RULE_BCM: { dw = (v * (v - t.theta)) * u; }
-                case RULE_INSTAR: { dw = v * (u - t.w); }
-                default: { dw = v * u; }
-            }
+            let dw = vec2<f32>(
+                plasticity_delta(params.rule, v, u.x, t.w.x, t.ubar.x, t.theta),
+                plasticity_delta(params.rule, v, u.y, t.w.y, t.ubar.y, t.theta),
+            );
             var w_new = t.w + params.eta * dw;
             var n = sqrt(w_new.x * w_new.x + w_new.y * w_new.y);
             if (params.rule == RULE_HEBB_CLIP && n > params.w_max) {
