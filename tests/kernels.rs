@@ -36,21 +36,32 @@ fn random_field_matches_cpu() {
     }
 }
 
+/// The lab's path: trajectories resident on the GPU across chunks (made once, then advanced in place).
 #[test]
 fn every_rule_matches_cpu_over_chunks() {
     let Some(gpu) = common::gpu() else { return };
+    let mut engine = Engine::Gpu(Box::new(gpu));
     let d = dists();
     let trials = 5u32;
     for rule in Rule::ALL {
         let n = d.len() * trials as usize;
         let (mut cpu_t, mut gpu_t) = (trajs(n), trajs(n));
+        let mut resident = None;
         // Three chunks, the last one shorter than the record interval multiple, as the lab does.
         for (start, steps) in [(0u32, 300u32), (300, 300), (600, 155)] {
             let job =
                 Job::new(rule, 9, trials, n as u32, start, steps, 10).with_rates(2e-3, 1.5, 50.0);
             let cpu_r = trajectories::advance_cpu(&job, &d, &mut cpu_t);
-            let gpu_r = pollster::block_on(trajectories::advance_gpu(&gpu, &job, &d, &mut gpu_t))
-                .expect("gpu chunk");
+            let (gpu_r, notice) = pollster::block_on(trajectories::advance(
+                &mut engine,
+                &job,
+                &d,
+                &mut gpu_t,
+                &mut resident,
+            ))
+            .expect("gpu chunk");
+            assert!(notice.is_none(), "{notice:?}");
+            assert!(resident.is_some(), "the trajectories stay on the GPU");
             assert_eq!(cpu_r.dim(), gpu_r.dim());
             assert_close(&cpu_r, &gpu_r, 1e-3, &format!("{rule:?} chunk at {start}"));
         }
@@ -108,8 +119,14 @@ fn a_lost_device_continues_on_the_cpu_with_a_notice() {
     let mut engine = Engine::Gpu(Box::new(gpu));
     engine.gpu().expect("gpu").simulate_loss();
     let mut t = trajs(6);
-    let (records, notice) =
-        pollster::block_on(trajectories::advance(&mut engine, &job, &d, &mut t)).expect("fallback");
+    let (records, notice) = pollster::block_on(trajectories::advance(
+        &mut engine,
+        &job,
+        &d,
+        &mut t,
+        &mut None,
+    ))
+    .expect("fallback");
     assert!(notice.expect("a notice").contains("continues on the CPU"));
     assert_eq!(engine.info().kind, "cpu");
     assert_eq!(
@@ -117,4 +134,56 @@ fn a_lost_device_continues_on_the_cpu_with_a_notice() {
         "the CPU redoes the chunk from the unchanged state"
     );
     assert_eq!(t, expected);
+}
+
+/// Benchmark (reported, not a test; `--ignored`): the cost of a small dispatch when each one builds its bind
+/// group, submits alone and pops its own error scopes (`Gpu::dispatch`, as every kernel did before), against
+/// dispatches of a kernel bound once, recorded into one submit (`Recorder`).
+#[test]
+#[ignore]
+fn bench_dispatch_overhead() {
+    let Some(gpu) = common::gpu() else { return };
+    let source = random::source();
+    let n = 256usize;
+    let dispatches = 512u32;
+    let params = gpu.uniform_tensor("params", 16).expect("params");
+    gpu.write(&params, bytemuck::cast_slice(&[1u32, 2, n as u32, 0]));
+    let out = gpu.tensor("field", (n * 4) as u64).expect("field");
+    let kernel =
+        pollster::block_on(gpu.kernel("random", &source, "fill_normals", &[&params, &out]))
+            .expect("kernel");
+    let pipeline = pollster::block_on(gpu.pipeline("random", &source, "fill_normals")).expect("p");
+    let groups = n.div_ceil(64) as u32;
+    for round in 0..2 {
+        let t = std::time::Instant::now();
+        for i in 0..dispatches {
+            let read: &[(&wgpu::Buffer, u64)] = if i + 1 == dispatches {
+                &[(out.buffer(), 4)]
+            } else {
+                &[]
+            };
+            pollster::block_on(gpu.dispatch(
+                &pipeline,
+                &[params.buffer(), out.buffer()],
+                groups,
+                read,
+            ))
+            .expect("dispatch");
+        }
+        let alone = t.elapsed().as_secs_f64() * 1e6 / f64::from(dispatches);
+        let t = std::time::Instant::now();
+        let mut rec = gpu.record();
+        for _ in 0..dispatches {
+            rec.dispatch(&kernel, groups);
+        }
+        rec.read(&out, 4);
+        pollster::block_on(rec.submit()).expect("submit");
+        let batched = t.elapsed().as_secs_f64() * 1e6 / f64::from(dispatches);
+        if round == 1 {
+            println!(
+                "{{\"bench\":\"dispatch overhead\",\"adapter\":\"{}\",\"dispatches\":{dispatches},\"us_per_dispatch_alone\":{alone:.1},\"us_per_dispatch_recorded\":{batched:.1}}}",
+                gpu.adapter_name()
+            );
+        }
+    }
 }

@@ -97,9 +97,8 @@ impl Zca {
         from_gram(mean, gram, x.samples(), eps, standardise)
     }
 
-    /// Fits on the active engine. A GPU failure moves the engine to the CPU, which computes the covariance
-    /// instead; a covariance too large for one GPU buffer is computed on the CPU and the engine stays. The
-    /// notice says which happened.
+    /// Fits on the active engine; after a GPU failure (`Engine::run`) the CPU computes the covariance instead,
+    /// and the notice says why.
     pub async fn fit(
         engine: &mut Engine,
         x: impl Rows,
@@ -108,23 +107,13 @@ impl Zca {
     ) -> Result<(Self, Option<String>)> {
         check_fit(&x, eps)?;
         let mean = mean(&x)?;
-        let mut notice = None;
-        let gram = match engine.gpu() {
-            Some(gpu) => match gram_gpu(gpu, &x, &mean).await {
-                Ok(gram) => gram,
-                Err(e @ Error::TooLarge { .. }) => {
-                    notice = Some(format!(
-                        "{e}: the ZCA covariance was computed on the CPU instead."
-                    ));
-                    gram_cpu(&x, &mean)
-                }
-                Err(e) => {
-                    notice = Some(engine.fall_back_to_cpu(&e));
-                    gram_cpu(&x, &mean)
-                }
-            },
-            None => gram_cpu(&x, &mean),
-        };
+        let (gram, notice) = engine
+            .run(
+                &mut (),
+                async |gpu, _| gram_gpu(gpu, &x, &mean).await,
+                |_| Ok(gram_cpu(&x, &mean)),
+            )
+            .await?;
         Ok((
             from_gram(mean, gram, x.samples(), eps, standardise)?,
             notice,
@@ -149,26 +138,24 @@ impl Zca {
         self.apply_gpu_from(gpu, &mut x, &mut 0).await
     }
 
-    /// Whitens on the active engine. Rows are written a block at a time, so after a GPU failure the CPU
-    /// carries on from the first block not yet written (and the engine moves to the CPU, see `fit`).
+    /// Whitens on the active engine. Rows are written a block at a time, so after a GPU failure (`Engine::run`)
+    /// the CPU carries on from the first block not yet written.
     pub async fn apply(
         &self,
         engine: &mut Engine,
-        mut x: ArrayViewMut2<'_, f32>,
+        x: ArrayViewMut2<'_, f32>,
     ) -> Result<Option<String>> {
         self.check_apply(&x)?;
-        let mut done = 0;
-        let mut notice = None;
-        if let Some(gpu) = engine.gpu() {
-            match self.apply_gpu_from(gpu, &mut x, &mut done).await {
-                Ok(()) => return Ok(None),
-                Err(e @ Error::TooLarge { .. }) => {
-                    notice = Some(format!("{e}: ZCA whitening ran on the CPU instead."));
-                }
-                Err(e) => notice = Some(engine.fall_back_to_cpu(&e)),
-            }
-        }
-        self.apply_cpu_from(&mut x, done);
+        let ((), notice) = engine
+            .run(
+                &mut (x, 0),
+                async |gpu, (x, done)| self.apply_gpu_from(gpu, x, done).await,
+                |(x, done)| {
+                    self.apply_cpu_from(x, *done);
+                    Ok(())
+                },
+            )
+            .await?;
         Ok(notice)
     }
 

@@ -1,5 +1,6 @@
-//! The wgpu device: adapter choice, limits, cached pipelines, size checks, device loss and async readback.
-//! Identical on native (Vulkan/lavapipe, Metal, DX12) and in the browser (WebGPU): `poll` is a no-op there.
+//! The wgpu device: adapter choice, the device's own limits, cached pipelines, size checks, device loss, a pool of
+//! readback buffers and async readback. Identical on native (Vulkan/lavapipe, Metal, DX12) and in the browser
+//! (WebGPU): `poll` is a no-op there. Batched work and resident tensors are in `recorder.rs`.
 use crate::error::{Error, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,10 +16,14 @@ pub struct Gpu {
     limits: wgpu::Limits,
     lost: Arc<AtomicBool>,
     pipelines: RefCell<HashMap<&'static str, Rc<wgpu::ComputePipeline>>>,
+    /// Readback buffers not in use, reused by later readbacks of at most their size.
+    staging: RefCell<Vec<wgpu::Buffer>>,
 }
 
 impl Gpu {
-    /// Requests an adapter and a device with the portable WebGPU default limits (what every laptop offers).
+    /// Requests an adapter and a device with the adapter's own limits. Kernels are designed for the portable
+    /// WebGPU limits (what every laptop offers, see TOOLCHAIN.md) and sizes are checked against the device's,
+    /// so a bigger GPU holds bigger runs and a smaller one refuses them with a message.
     pub async fn new() -> Result<Self> {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -30,7 +35,7 @@ impl Gpu {
             .await
             .map_err(|e| Error::Gpu(format!("WebGPU unavailable ({e})")))?;
         let info = adapter.get_info();
-        let limits = wgpu::Limits::default();
+        let limits = adapter.limits();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("hebbian-playground"),
@@ -57,6 +62,7 @@ impl Gpu {
             limits,
             lost,
             pipelines: RefCell::new(HashMap::new()),
+            staging: RefCell::new(Vec::new()),
         })
     }
 
@@ -174,8 +180,8 @@ impl Gpu {
     }
 
     /// Runs `pipeline` over `groups` workgroups with `buffers` bound in order at group 0, then copies each
-    /// `(buffer, bytes)` in `read` back to the host. Errors (validation, out of memory, lost device) are
-    /// returned, never panicked.
+    /// `(buffer, bytes)` in `read` back to the host: a one-dispatch [`Recorder`](super::Recorder) for kernels
+    /// whose buffers change with every call. Errors are returned, never panicked.
     pub async fn dispatch(
         &self,
         pipeline: &wgpu::ComputePipeline,
@@ -186,46 +192,39 @@ impl Gpu {
         if self.is_lost() {
             return Err(Error::Gpu("the GPU device was lost".into()));
         }
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let mut rec = self.record();
         let bind_group = self.bind_group(pipeline, buffers);
-        let staging: Vec<wgpu::Buffer> = read
-            .iter()
-            .map(|(_, bytes)| {
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("readback"),
-                    size: *bytes,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            })
-            .collect();
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups, 1, 1);
+        rec.dispatch_raw(pipeline, &bind_group, groups);
+        for (buffer, bytes) in read {
+            rec.read_buffer(buffer, *bytes);
         }
-        for ((src, bytes), dst) in read.iter().zip(&staging) {
-            encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes);
-        }
-        self.queue.submit([encoder.finish()]);
-        if let Some(e) = memory.pop().await {
-            return Err(Error::Gpu(format!("out of GPU memory: {e}")));
-        }
-        if let Some(e) = validation.pop().await {
-            return Err(Error::Gpu(format!("kernel rejected: {e}")));
-        }
-        let mut out = Vec::with_capacity(staging.len());
-        for buffer in &staging {
-            out.push(self.read(buffer).await?);
-        }
-        Ok(out)
+        rec.submit().await
     }
 
-    /// Maps a MAP_READ buffer and copies its bytes out (awaits the browser; polls the device natively).
-    async fn read(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+    /// A readback buffer of at least `bytes` from the pool, or a new one.
+    pub(super) fn staging(&self, bytes: u64) -> wgpu::Buffer {
+        let mut pool = self.staging.borrow_mut();
+        if let Some(i) = pool.iter().position(|b| b.size() >= bytes) {
+            return pool.swap_remove(i);
+        }
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Returns a readback buffer to the pool (a few are kept: a run reads the same sizes every step).
+    pub(super) fn recycle(&self, buffer: wgpu::Buffer) {
+        let mut pool = self.staging.borrow_mut();
+        if pool.len() < 8 {
+            pool.push(buffer);
+        }
+    }
+
+    /// Maps a readback buffer and copies its first `bytes` out (awaits the browser; polls the device natively).
+    pub(super) async fn read_staging(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         let (tx, rx) = futures_channel::oneshot::channel();
         buffer.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -238,25 +237,23 @@ impl Gpu {
             Ok(Err(e)) => return Err(Error::Gpu(format!("reading results back failed: {e}"))),
             Err(_) => return Err(Error::Gpu("the GPU device was lost during readback".into())),
         }
-        let bytes = buffer
+        let out = buffer
             .get_mapped_range(..)
             .map_err(|e| Error::Gpu(format!("reading results back failed: {e}")))?
+            [..bytes as usize]
             .to_vec();
         buffer.unmap();
         if self.is_lost() {
             return Err(Error::Gpu("the GPU device was lost".into()));
         }
-        Ok(bytes)
+        Ok(out)
     }
 
     /// A storage buffer holding `data` (COPY_SRC so it can be read back). Uploaded with `write_buffer`
     /// rather than mapped at creation: mapping panics natively when the device is gone, an upload only
     /// reports an error to the surrounding scope.
     pub fn storage(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
-        let usage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
-        self.upload(label, data, usage)
+        self.upload(label, data, Self::STORAGE)
     }
 
     /// A uniform buffer holding `data`.
@@ -269,20 +266,32 @@ impl Gpu {
     }
 
     fn upload(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
-        if self.is_lost() {
-            return Err(Error::Gpu("the GPU device was lost".into()));
-        }
-        // Buffer sizes must be multiples of 4 and bindings non-empty.
-        let size = (data.len() as u64).max(4).next_multiple_of(4);
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage,
-            mapped_at_creation: false,
-        });
+        let buffer = self.buffer(label, data.len() as u64, usage)?;
         if !data.is_empty() {
             self.queue.write_buffer(&buffer, 0, data);
         }
         Ok(buffer)
+    }
+
+    pub(super) const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+        .union(wgpu::BufferUsages::COPY_SRC)
+        .union(wgpu::BufferUsages::COPY_DST);
+
+    /// A zeroed buffer of `bytes` (rounded up: sizes must be multiples of 4 and bindings non-empty).
+    pub(super) fn buffer(
+        &self,
+        label: &str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<wgpu::Buffer> {
+        if self.is_lost() {
+            return Err(Error::Gpu("the GPU device was lost".into()));
+        }
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4).next_multiple_of(4),
+            usage,
+            mapped_at_creation: false,
+        }))
     }
 }

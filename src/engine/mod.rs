@@ -1,8 +1,10 @@
 //! The compute engine: a runtime choice between the CPU (ndarray) and the GPU (wgpu), with the reason shown
 //! to the user. Labs call kernels through `Engine`; a kernel that fails on the GPU continues on the CPU.
 mod gpu;
+mod recorder;
 
 pub use gpu::Gpu;
+pub use recorder::{Kernel, Recorder, Tensor};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -94,8 +96,35 @@ impl Engine {
         }
     }
 
+    /// Runs one piece of work under the fallback rule every kernel family shares. On the GPU when the engine has
+    /// one: a size this device cannot hold ([`Error::TooLarge`]) sends this piece to the CPU with a notice and
+    /// keeps the GPU for the next; any other GPU failure (a lost device, out of memory, a rejected kernel) moves
+    /// the engine to the CPU for the rest of the run, with a notice. Either way `cpu` carries on from `state` as
+    /// the GPU left it, so GPU work commits results to `state` only when they are complete, or records there
+    /// how far it got. (Runs whose sizes no device could hold are refused before they start, by the labs'
+    /// `check_limits`.)
+    pub async fn run<S: ?Sized, T>(
+        &mut self,
+        state: &mut S,
+        gpu: impl AsyncFnOnce(&Gpu, &mut S) -> Result<T>,
+        cpu: impl FnOnce(&mut S) -> Result<T>,
+    ) -> Result<(T, Option<String>)> {
+        let failure = match self.gpu() {
+            Some(g) => match gpu(g, state).await {
+                Ok(t) => return Ok((t, None)),
+                Err(e) => Some(e),
+            },
+            None => None,
+        };
+        let notice = failure.map(|e| match e {
+            Error::TooLarge { .. } => format!("{e}: this part ran on the CPU instead."),
+            e => self.fall_back_to_cpu(&e),
+        });
+        Ok((cpu(state)?, notice))
+    }
+
     /// Leaves the GPU after a failure (device lost, out of memory); returns the notice for the user.
-    pub fn fall_back_to_cpu(&mut self, cause: &Error) -> String {
+    fn fall_back_to_cpu(&mut self, cause: &Error) -> String {
         let notice =
             format!("The GPU failed ({cause}); the run continues on the CPU from where it was.");
         *self = Self::Cpu {

@@ -552,20 +552,20 @@ pub(crate) async fn recall_networks(
     params: &RecallParams,
     first: u32,
 ) -> Result<(Recall, Option<String>)> {
-    let mut out = Recall::start(probes);
-    let mut done = 0;
-    let mut notice = None;
-    if let Some(gpu) = engine.gpu() {
-        match relax_gpu_from(gpu, nets, net_of, params, first, &mut out, &mut done).await {
-            Ok(()) => return Ok((out, None)),
-            Err(e @ Error::TooLarge { .. }) => {
-                notice = Some(format!("{e}: recall ran on the CPU instead."));
-            }
-            Err(e) => notice = Some(engine.fall_back_to_cpu(&e)),
-        }
-    }
-    relax_cpu_from(nets, net_of, params, first, &mut out, done);
-    Ok((out, notice))
+    let mut state = (Recall::start(probes), 0);
+    let ((), notice) = engine
+        .run(
+            &mut state,
+            async |gpu, (out, done)| {
+                relax_gpu_from(gpu, nets, net_of, params, first, out, done).await
+            },
+            |(out, done)| {
+                relax_cpu_from(nets, net_of, params, first, out, *done);
+                Ok(())
+            },
+        )
+        .await?;
+    Ok((state.0, notice))
 }
 
 /// Probes per chunk: within `PROBES_PER_CHUNK`, one storage binding per probes × N buffer, one workgroup per probe

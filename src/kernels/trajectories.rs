@@ -1,8 +1,8 @@
 //! A two-input neuron v = wᵀu learning by any rule of `crate::plasticity`, for many independent trajectories:
 //! CPU twin and GPU dispatch of kernels/trajectories.wgsl. Trajectory i follows distribution i / trials with its
 //! own input stream, one freshly drawn input per step.
-use crate::engine::{Engine, Gpu};
-use crate::error::Result;
+use crate::engine::{Engine, Gpu, Kernel, Tensor};
+use crate::error::{Error, Result};
 use crate::plasticity::{self, Rule};
 use crate::rng;
 use ndarray::Array3;
@@ -216,58 +216,115 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
     records
 }
 
-/// The same chunk on the GPU; `trajs` is updated only when the whole chunk succeeded.
+/// Trajectories kept on the GPU between chunks: the distributions, every trajectory's state and the record slots
+/// of a chunk, with the kernel bound to them once per run. Tied to the device it was made on (`is_on`).
+pub struct GpuTrajectories {
+    device: wgpu::Device,
+    n_traj: usize,
+    params: Tensor,
+    trajs: Tensor,
+    records: Tensor,
+    /// Record slots per trajectory that `records` holds.
+    slots: u32,
+    kernel: Kernel,
+}
+
+impl GpuTrajectories {
+    /// Uploads the distributions and trajectories, with room for chunks of up to `slots` records each.
+    pub async fn new(gpu: &Gpu, dists: &[Dist], trajs: &[Traj], slots: u32) -> Result<Self> {
+        let slots = slots.max(1);
+        let records_bytes = trajs.len() as u64 * u64::from(slots) * 8;
+        gpu.check_size("the recorded trajectories of one frame", records_bytes)?;
+        gpu.check_workgroups("the trajectories", trajs.len().div_ceil(64) as u32)?;
+        let params = gpu.uniform_tensor("trajectory params", size_of::<Job>() as u64)?;
+        let dists = gpu.tensor_from("distributions", bytemuck::cast_slice(dists))?;
+        let trajs_t = gpu.tensor_from("trajectories", bytemuck::cast_slice(trajs))?;
+        let records = gpu.tensor("records", records_bytes)?;
+        let kernel = gpu
+            .kernel(
+                "trajectories",
+                &source(),
+                "advance",
+                &[&params, &dists, &trajs_t, &records],
+            )
+            .await?;
+        Ok(Self {
+            device: gpu.device().clone(),
+            n_traj: trajs.len(),
+            params,
+            trajs: trajs_t,
+            records,
+            slots,
+            kernel,
+        })
+    }
+
+    /// Whether these tensors live on `gpu`'s device and hold `n_traj` trajectories with room for `slots`.
+    pub fn fits(&self, gpu: &Gpu, n_traj: usize, slots: u32) -> bool {
+        self.device == *gpu.device() && self.n_traj == n_traj && slots <= self.slots
+    }
+
+    /// One chunk on the device: the trajectories advance there, and come back with the chunk's records in one
+    /// submit (the frame needs both). On an error the device copy may be partly advanced: drop it.
+    pub async fn advance(&self, gpu: &Gpu, job: &Job) -> Result<(Array3<f32>, Vec<Traj>)> {
+        gpu.write(&self.params, bytemuck::bytes_of(job));
+        let record_bytes = self.n_traj as u64 * u64::from(job.n_slots) * 8;
+        let mut rec = gpu.record();
+        rec.dispatch(&self.kernel, self.n_traj.div_ceil(64) as u32);
+        rec.read(&self.trajs, self.trajs.bytes());
+        if record_bytes > 0 {
+            rec.read(&self.records, record_bytes);
+        }
+        let out = rec.submit().await?;
+        let trajs: Vec<Traj> = bytemuck::pod_collect_to_vec(&out[0]);
+        let flat: Vec<f32> = out
+            .get(1)
+            .map_or_else(Vec::new, |r| bytemuck::pod_collect_to_vec(r));
+        let records = Array3::from_shape_vec((self.n_traj, job.n_slots as usize, 2), flat)
+            .map_err(|e| Error::Gpu(format!("unexpected record layout: {e}")))?;
+        Ok((records, trajs))
+    }
+}
+
+/// One chunk on the GPU from scratch (tensors made for this call only); `trajs` is updated only when the
+/// whole chunk succeeded.
 pub async fn advance_gpu(
     gpu: &Gpu,
     job: &Job,
     dists: &[Dist],
     trajs: &mut [Traj],
 ) -> Result<Array3<f32>> {
-    let traj_bytes = std::mem::size_of_val(trajs) as u64;
-    // At least one slot so that the binding is never empty.
-    let record_bytes = (trajs.len() * job.n_slots.max(1) as usize * 8) as u64;
-    gpu.check_size("the trajectory state", traj_bytes)?;
-    gpu.check_size("the recorded trajectories of one frame", record_bytes)?;
-    let groups = trajs.len().div_ceil(64) as u32;
-    gpu.check_workgroups("the trajectories", groups)?;
-    let pipeline = gpu.pipeline("plasticity", &source(), "advance").await?;
-    let uniform = gpu.uniform("plasticity params", bytemuck::bytes_of(job))?;
-    let dist_buf = gpu.storage("distributions", bytemuck::cast_slice(dists))?;
-    let traj_buf = gpu.storage("trajectories", bytemuck::cast_slice(trajs))?;
-    let record_buf = gpu.storage("records", &vec![0u8; record_bytes as usize])?;
-    let out = gpu
-        .dispatch(
-            &pipeline,
-            &[&uniform, &dist_buf, &traj_buf, &record_buf],
-            groups,
-            &[(&traj_buf, traj_bytes), (&record_buf, record_bytes)],
-        )
-        .await?;
-    let new_trajs: Vec<Traj> = bytemuck::pod_collect_to_vec(&out[0]);
-    trajs.copy_from_slice(&new_trajs);
-    let mut flat: Vec<f32> = bytemuck::pod_collect_to_vec(&out[1]);
-    flat.truncate(trajs.len() * job.n_slots as usize * 2);
-    Array3::from_shape_vec((trajs.len(), job.n_slots as usize, 2), flat)
-        .map_err(|e| crate::error::Error::Gpu(format!("unexpected record layout: {e}")))
+    gpu.check_size("the trajectory state", std::mem::size_of_val(trajs) as u64)?;
+    let device = GpuTrajectories::new(gpu, dists, trajs, job.n_slots).await?;
+    let (records, new) = device.advance(gpu, job).await?;
+    trajs.copy_from_slice(&new);
+    Ok(records)
 }
 
-/// Runs a chunk on the active engine. A GPU failure moves the engine to the CPU, which redoes the chunk
-/// from the unchanged state; the returned notice tells the user.
+/// Runs a chunk on the active engine, keeping the trajectories on the GPU in `resident` between chunks (made on
+/// first use, remade when the device or sizes changed). Failures follow `Engine::run`: the CPU redoes the chunk
+/// from the unchanged `trajs`, and the notice tells the user.
 pub async fn advance(
     engine: &mut Engine,
     job: &Job,
     dists: &[Dist],
     trajs: &mut [Traj],
+    resident: &mut Option<GpuTrajectories>,
 ) -> Result<(Array3<f32>, Option<String>)> {
-    if let Some(gpu) = engine.gpu() {
-        match advance_gpu(gpu, job, dists, trajs).await {
-            Ok(records) => return Ok((records, None)),
-            Err(e @ crate::error::Error::TooLarge { .. }) => return Err(e),
-            Err(e) => {
-                let notice = engine.fall_back_to_cpu(&e);
-                return Ok((advance_cpu(job, dists, trajs), Some(notice)));
-            }
-        }
-    }
-    Ok((advance_cpu(job, dists, trajs), None))
+    engine
+        .run(
+            &mut (trajs, resident),
+            async |gpu, (trajs, resident)| {
+                let device = match resident.take() {
+                    Some(d) if d.fits(gpu, trajs.len(), job.n_slots) => d,
+                    _ => GpuTrajectories::new(gpu, dists, trajs, job.n_slots).await?,
+                };
+                let (records, new) = device.advance(gpu, job).await?;
+                trajs.copy_from_slice(&new);
+                **resident = Some(device);
+                Ok(records)
+            },
+            |(trajs, _)| Ok(advance_cpu(job, dists, trajs)),
+        )
+        .await
 }

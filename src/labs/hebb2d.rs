@@ -12,7 +12,7 @@ use super::{Lab, LabRun};
 use crate::data::store::DataStore;
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
-use crate::kernels::trajectories::{self, Dist, Job, NOT_DIVERGED, Traj};
+use crate::kernels::trajectories::{self, Dist, GpuTrajectories, Job, NOT_DIVERGED, Traj};
 use crate::plasticity::{Rule, theory};
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, LabInfo, Mark, Metric, Plot, PlotBody, Series,
@@ -304,6 +304,8 @@ pub struct Run {
     w_demo: [f64; 2],
     reported_divergence: Vec<bool>,
     sent_static: bool,
+    /// The trajectories on the GPU between chunks (None on the CPU, and after a reset until the next chunk).
+    resident: Option<GpuTrajectories>,
 }
 
 impl Run {
@@ -362,6 +364,7 @@ impl Run {
             w_demo: [f64::from(z[0]), f64::from(z[1])],
             reported_divergence: vec![false; n_dists],
             sent_static: false,
+            resident: None,
             state,
         };
         run.reset();
@@ -707,6 +710,7 @@ impl LabRun for Run {
     /// Back to step 0 with the same initial weights.
     fn reset(&mut self) {
         self.trajs = self.init.clone();
+        self.resident = None;
         self.step = 0;
         let trials = self.state.params.trials as usize;
         self.paths = (0..self.dists.len())
@@ -763,8 +767,14 @@ impl LabRun for Run {
                 re,
             )
             .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
-            let (records, notice) =
-                trajectories::advance(engine, &job, &self.dists, &mut self.trajs).await?;
+            let (records, notice) = trajectories::advance(
+                engine,
+                &job,
+                &self.dists,
+                &mut self.trajs,
+                &mut self.resident,
+            )
+            .await?;
             notices.extend(notice);
             let half = p.steps / 2;
             let first_slot = self.step / re;

@@ -304,24 +304,20 @@ impl Ising {
         Ok(deltas.into_iter().map(|d| self.apply(d)).collect())
     }
 
-    /// `sweeps` sweeps on the engine's choice. A GPU failure moves the engine to the CPU, which redoes the
-    /// sweeps from the unchanged run (so the numbers are those the GPU would have given); the notice says so.
+    /// `sweeps` sweeps on the engine's choice. After a GPU failure (`Engine::run`) the CPU redoes the sweeps from
+    /// the unchanged run (so the numbers are those the GPU would have given); the notice says so.
     pub async fn advance(
         &mut self,
         engine: &mut Engine,
         sweeps: u32,
     ) -> Result<(Vec<Observables>, Option<String>)> {
-        if let Some(gpu) = engine.gpu() {
-            match self.advance_gpu(gpu, sweeps).await {
-                Ok(observables) => return Ok((observables, None)),
-                Err(e @ Error::TooLarge { .. }) => return Err(e),
-                Err(e) => {
-                    let notice = engine.fall_back_to_cpu(&e);
-                    return Ok((self.advance_cpu(sweeps), Some(notice)));
-                }
-            }
-        }
-        Ok((self.advance_cpu(sweeps), None))
+        engine
+            .run(
+                self,
+                async |gpu, run| run.advance_gpu(gpu, sweeps).await,
+                |run| Ok(run.advance_cpu(sweeps)),
+            )
+            .await
     }
 
     /// Counts one sweep's changes.
