@@ -17,6 +17,8 @@ step "format and lints"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --no-default-features --all-targets -- -D warnings
+# The page's JavaScript against the protocol's TypeScript declarations (tsconfig.json; www/types/).
+npx --no-install tsc -p tsconfig.json
 
 step "native tests (CPU twins, kernels on lavapipe, labs, links, CLI)"
 cargo test

@@ -35,6 +35,7 @@ pub enum Error {
 
 /// One invalid field: a JSON-pointer-like path into the params and a readable reason.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct FieldError {
     pub path: String,
     pub message: String,

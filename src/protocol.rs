@@ -1,11 +1,14 @@
 //! What labs hand to the page and the CLI: lab manifests (cells), plot specifications and run frames.
 //!
 //! The page is a generic renderer of these types; it knows nothing about any learning rule. Every type
-//! serialises to plain JSON (see www/PROTOCOL.md for the JSON shapes).
+//! serialises to plain JSON. Natively every type also derives ts-rs's `TS`: `tests/typescript.rs` writes their
+//! TypeScript declarations to www/types/protocol.d.ts, which the page's JavaScript is type-checked against
+//! (not on wasm, where the derive would only add weight).
 use serde::Serialize;
 
 /// One line in the lab list.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct LabInfo {
     pub id: &'static str,
     pub title: &'static str,
@@ -16,15 +19,18 @@ pub struct LabInfo {
 
 /// Everything the page needs to lay out a lab: its cells in reading order and the JSON Schema of its state.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Manifest {
     pub info: LabInfo,
     pub cells: Vec<Cell>,
     /// JSON Schema of the state document; controls are generated from `properties.params`.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(type = "StateSchema"))]
     pub schema: serde_json::Value,
 }
 
 /// One notebook cell.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cell {
     /// Sanitised HTML rendered from Markdown; TeX sits in `<span class="math" data-display="0|1">` elements.
@@ -54,6 +60,7 @@ pub enum Cell {
 
 /// A snapshot of a run: progress, the plots that changed since the previous frame, the metrics so far.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Frame {
     pub step: u64,
     pub total: u64,
@@ -69,6 +76,7 @@ pub struct Frame {
 
 /// What a dataset cell shows.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct DatasetView {
     pub id: String,
     pub summary: crate::data::Summary,
@@ -82,6 +90,7 @@ pub struct DatasetView {
 
 /// One named number of the report.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Metric {
     pub name: String,
     pub value: Option<f64>,
@@ -90,6 +99,7 @@ pub struct Metric {
 
 /// A plot: title, axis labels and a kind-specific body.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Plot {
     pub id: String,
     pub title: String,
@@ -101,6 +111,7 @@ pub struct Plot {
 
 /// The kinds of plot the renderer knows.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PlotBody {
     /// Cartesian plot: scatter, lines, trajectories, arrows, optionally over a heatmap with a colour bar.
@@ -131,6 +142,7 @@ pub enum PlotBody {
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Mark {
     /// Points only.
@@ -147,6 +159,7 @@ pub enum Mark {
 
 /// One named series of (x, y) points.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Series {
     pub name: String,
     pub mark: Mark,
@@ -157,6 +170,7 @@ pub struct Series {
 
 /// Values on a regular grid, row-major from the bottom row (`values[iy * nx + ix]`).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Heatmap {
     pub x_range: [f64; 2],
     pub y_range: [f64; 2],
@@ -169,6 +183,7 @@ pub struct Heatmap {
 
 /// One bar series.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct BarSeries {
     pub name: String,
     pub values: Vec<f64>,
@@ -176,6 +191,7 @@ pub struct BarSeries {
 
 /// One image of an image grid, row-major from the top row.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Image {
     pub label: String,
     pub pixels: Vec<f64>,

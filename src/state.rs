@@ -17,6 +17,7 @@ const MAX_STATE_BYTES: usize = 64 * 1024;
 /// One experiment: which lab, its seed, its parameters and how it is shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct StateDoc<P> {
     /// State-document version (links made by older releases are migrated).
     pub version: u32,
@@ -39,6 +40,7 @@ pub type AnyState = StateDoc<serde_json::Value>;
 /// View options common to every lab.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct View {
     /// Updates computed between two redraws, rounded up to a whole number of recording intervals; 0 runs to
     /// the end without animation.

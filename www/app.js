@@ -1,9 +1,11 @@
+// @ts-check
 // Entry point: waits for the wasm bindings, then shows the landing page or a lab (from ?lab= and the #s=
 // fragment); in ?embed=1 mode it renders the lab alone and answers the host page's postMessage API.
 import { LabPage } from './lab.js';
 import { showMessage } from './messages.js';
 import { connectEmbed } from './embed.js';
 
+/** @type {Promise<typeof import('./hebbian-playground.js')>} */
 const wasmReady = new Promise((resolve) => {
   if (window.wasmBindings) resolve(window.wasmBindings);
   else addEventListener('TrunkApplicationStarted', () => resolve(window.wasmBindings), { once: true });
@@ -43,7 +45,7 @@ function initialState(wasm, query) {
       lab = labIds.includes(state.lab) ? state.lab : lab;
       showMessage(`This link's settings cannot run (${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}). Showing the lab's defaults instead.`, 'error');
     } catch (e) {
-      showMessage(`This link could not be read: ${e.message}. Showing the lab's defaults instead.`, 'error');
+      showMessage(`This link could not be read: ${/** @type {Error} */ (e).message}. Showing the lab's defaults instead.`, 'error');
     }
   }
   if (!lab) return null;
@@ -55,7 +57,7 @@ function initialState(wasm, query) {
 }
 
 async function main() {
-  const root = document.getElementById('app');
+  const root = /** @type {HTMLElement} */ (document.getElementById('app')); // index.html has it
   const query = new URLSearchParams(location.search);
   const embed = query.get('embed') === '1';
   if (embed) document.body.classList.add('embed');
@@ -63,11 +65,13 @@ async function main() {
   try {
     wasm = await wasmReady;
   } catch (e) {
-    root.textContent = `The playground could not start: ${e.message}`;
+    root.textContent = `The playground could not start: ${/** @type {Error} */ (e).message}`;
     return;
   }
-  const backend = ['auto', 'cpu', 'gpu'].includes(query.get('backend')) ? query.get('backend') : 'auto';
-  if (query.has('backend') && backend !== query.get('backend')) {
+  const asked = query.get('backend');
+  /** @type {import('./types/messages').Backend} */
+  const backend = asked === 'auto' || asked === 'cpu' || asked === 'gpu' ? asked : 'auto';
+  if (query.has('backend') && backend !== asked) {
     showMessage(`Unknown backend "${query.get('backend')}" (use auto, cpu or gpu); choosing automatically.`, 'warning');
   }
   const state = initialState(wasm, query);

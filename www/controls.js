@@ -1,8 +1,10 @@
+// @ts-check
 // Controls generated from a lab's JSON Schema (schemars output): numbers with ranges and units, booleans,
 // enums (oneOf const), lists of numbers (a comma-separated field), fixed pairs (two number fields), arrays of
 // objects (add / remove items) and nested objects. A property with `x-when: "<kind>"` shows only while the
 // `kind` next to it (same object) has that value. The page never hard-codes a parameter: a new field in a
 // lab's Rust params struct appears here by itself.
+import { field } from './format.js';
 
 export function resolve(root, node) {
   let n = node;
@@ -15,8 +17,7 @@ export function resolve(root, node) {
 
 const label = (name, schema) => schema.title || name.replaceAll('_', ' ');
 const isNumber = (s) => s && (s.type === 'number' || s.type === 'integer');
-// An f32 parameter arrives widened to f64 (0.2 as 0.20000000298023224): show the 7 digits an f32 holds.
-const shown = (v, prop) => (prop.format === 'float' && typeof v === 'number' ? Number(v.toPrecision(7)) : v);
+const shown = (v, prop) => field(v, prop.format === 'float');
 
 // Builds the controls of `fields` (top-level keys of `value`) into `container`. Paths in `skip` are drawn
 // elsewhere (the pattern editor) and left out here.
@@ -147,9 +148,9 @@ function numberInput(row, prop, value, commit) {
   input.type = 'number';
   input.value = shown(value, prop);
   const integer = prop.type === 'integer';
-  if (prop.minimum !== undefined) input.min = prop.minimum;
-  if (prop.maximum !== undefined) input.max = prop.maximum;
-  input.step = integer ? 1 : 'any';
+  if (prop.minimum !== undefined) input.min = String(prop.minimum);
+  if (prop.maximum !== undefined) input.max = String(prop.maximum);
+  input.step = integer ? '1' : 'any';
   const parse = () => {
     const v = Number(input.value);
     if (input.value.trim() === '' || !Number.isFinite(v)) return null;
@@ -164,10 +165,10 @@ function numberInput(row, prop, value, commit) {
   if (!integer && Number.isFinite(span) && span > 0 && span <= 20) {
     const slider = document.createElement('input');
     slider.type = 'range';
-    slider.min = prop.minimum;
-    slider.max = prop.maximum;
-    slider.step = span / 200;
-    slider.value = shown(value, prop);
+    slider.min = String(prop.minimum);
+    slider.max = String(prop.maximum);
+    slider.step = String(span / 200);
+    slider.value = String(shown(value, prop));
     slider.setAttribute('aria-label', `${prop.title || ''} slider`);
     slider.addEventListener('input', () => (input.value = slider.value));
     slider.addEventListener('change', () => commit(Number(slider.value)));
@@ -185,8 +186,8 @@ function tupleControl(ctx, name, path, prop, item, value) {
   current.forEach((v, k) => {
     const input = document.createElement('input');
     input.type = 'number';
-    input.step = item.type === 'integer' ? 1 : 'any';
-    input.value = shown(v, item);
+    input.step = item.type === 'integer' ? '1' : 'any';
+    input.value = String(shown(v, item));
     input.name = `${path}/${k}`;
     input.disabled = ctx.disabled;
     input.className = 'tuple';
@@ -269,13 +270,14 @@ export function showErrors(container, errors) {
   }
   const rest = [];
   for (const e of errors) {
+    /** @type {Element | null} */
     let row = null;
     for (let p = e.path; p && !row; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') {
       row = container.querySelector(`.control[data-path="${CSS.escape(p)}"]`);
     }
     if (row) {
       row.classList.add('invalid');
-      const err = row.querySelector(':scope > .field-error');
+      const err = /** @type {HTMLElement} */ (row.querySelector(':scope > .field-error')); // controlRow made it
       err.textContent = err.textContent ? `${err.textContent}; ${e.message}` : e.message;
     } else {
       rest.push(e);

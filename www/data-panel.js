@@ -1,8 +1,13 @@
+// @ts-check
 // The "Your data" panel: the user's own MNIST (IDX) or CIFAR-10 files, from a file picker, a drop zone or URLs.
 // The engine worker parses them as they stream in; the files (or URLs) are kept in this browser's IndexedDB
 // (kept-files.js) so that a reload loads them again without asking, until "Forget". Nothing is uploaded.
 import { drop, keep, kept, keptFormats } from './kept-files.js';
 import { showMessage } from './messages.js';
+import { el } from './dom.js';
+
+/** @typedef {import('./types/protocol').DataFormat} DataFormat */
+/** @typedef {{files: File[]} | {urls: string[]}} KeptEntry */
 
 // The formats of src/data/loader.rs `Kind`, and the source kind (source.rs `SourceKind`) that reads each.
 export const FORMATS = {
@@ -19,12 +24,6 @@ export const FORMATS = {
   },
 };
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
-
 const describeEntry = (entry) => (entry.files
   ? `${entry.files.length === 1 ? '1 file' : `${entry.files.length} files`} (${entry.files.map((f) => f.name).join(', ')})`
   : entry.urls.join(' '));
@@ -35,10 +34,12 @@ export class DataPanel {
     this.client = client;
     this.onLoaded = onLoaded;
     this.onForgotten = onForgotten;
-    this.pending = null; // {format, entry, auto} of the load in flight
+    /** @type {{format: DataFormat, entry: KeptEntry, auto: boolean} | null} the load in flight */
+    this.pending = null;
     this.autoTried = new Set(); // formats whose kept files were loaded (or tried) once in this page
     this.lines = new Map(); // format -> summary line of the loaded data
-    this.needed = null; // the format the experiment waits for, if any
+    /** @type {DataFormat | null} the format the experiment waits for, if any */
+    this.needed = null;
     this.generation = 0;
 
     this.format = el('select', { name: 'data-format' },
@@ -46,7 +47,7 @@ export class DataPanel {
     this.format.addEventListener('change', () => this.showHint());
     this.picker = el('input', { type: 'file', multiple: true, name: 'data-files' });
     this.picker.addEventListener('change', () => {
-      const files = [...this.picker.files];
+      const files = [...(this.picker.files ?? [])];
       this.picker.value = '';
       if (files.length) this.load(this.format.value, { files });
     });
@@ -64,7 +65,7 @@ export class DataPanel {
     this.drop.addEventListener('drop', (e) => {
       e.preventDefault();
       this.drop.classList.remove('over');
-      const files = [...e.dataTransfer.files];
+      const files = [...(e.dataTransfer?.files ?? [])];
       if (files.length) this.load(this.format.value, { files });
     });
     this.hint = el('p', { className: 'hint' });
@@ -110,10 +111,11 @@ export class DataPanel {
     try {
       formats = await keptFormats();
     } catch (e) {
-      showMessage(`Files kept in this browser cannot be read (${e.message}); load your files again.`, 'warning');
+      showMessage(`Files kept in this browser cannot be read (${/** @type {Error} */ (e).message}); load your files again.`, 'warning');
     }
     const items = [];
     for (const format of Object.keys(FORMATS)) {
+      /** @type {string | null} */
       let text = null;
       if (this.lines.has(format)) text = `Loaded: ${this.lines.get(format)}`;
       else if (this.pending?.format === format) text = `${FORMATS[format].title}: loading…`;
@@ -197,7 +199,8 @@ export class DataPanel {
   }
 
   async loaded(format, line) {
-    const { entry, auto } = this.pending;
+    // The worker answers only loads this panel started.
+    const { entry, auto } = /** @type {{entry: KeptEntry, auto: boolean}} */ (this.pending);
     this.pending = null;
     this.setBusy(false);
     this.lines.set(format, line);
@@ -207,7 +210,7 @@ export class DataPanel {
       try {
         await keep(format, entry);
       } catch (e) {
-        showMessage(`Your files are loaded but could not be kept in this browser (${e.message}); after a reload you will need to choose them again.`, 'warning');
+        showMessage(`Your files are loaded but could not be kept in this browser (${/** @type {Error} */ (e).message}); after a reload you will need to choose them again.`, 'warning');
       }
     }
     await this.showKept();
@@ -229,7 +232,7 @@ export class DataPanel {
     try {
       await drop(format);
     } catch (e) {
-      showMessage(`The ${FORMATS[format].title} files could not be removed from this browser's storage: ${e.message}`, 'error');
+      showMessage(`The ${FORMATS[format].title} files could not be removed from this browser's storage: ${/** @type {Error} */ (e).message}`, 'error');
     }
     this.client.forget(format);
     this.showKept();

@@ -1,3 +1,4 @@
+// @ts-check
 // The embed API: a lab in an iframe (?embed=1) reports its height to the host page and answers commands.
 //
 // Host -> lab (iframe.contentWindow.postMessage(msg, origin)):
@@ -60,8 +61,9 @@ export function connectEmbed(page) {
     try {
       command(event.data);
     } catch (e) {
-      showMessage(e.message, 'error');
-      post({ type: 'hebbian:error', message: e.message, id: event.data.id });
+      const { message } = /** @type {Error} */ (e);
+      showMessage(message, 'error');
+      post({ type: 'hebbian:error', message, id: event.data.id });
     }
   });
 }

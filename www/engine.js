@@ -1,17 +1,41 @@
-// The page's only link to the engine worker: sends commands, turns worker messages into callbacks.
+// @ts-check
+// The page's only link to the engine worker: sends commands (ToWorker), turns worker messages (FromWorker) into
+// callbacks. The messages are declared in www/types/messages.d.ts.
+
+/** @typedef {import('./types/messages').ToWorker} ToWorker */
+/** @typedef {import('./types/messages').FromWorker} FromWorker */
+/** @typedef {import('./types/messages').AnyState} AnyState */
+/** @typedef {import('./types/protocol').DataFormat} DataFormat */
+/**
+ * @typedef {object} EngineCallbacks
+ * @property {(info: import('./types/messages').EngineInfo) => void} onEngine
+ * @property {(frame: import('./types/protocol').Frame) => void} onFrame
+ * @property {(running: boolean) => void} onRunning
+ * @property {(message: string) => void} onError
+ * @property {() => void} onNoRun
+ * @property {(need: import('./types/protocol').Need) => void} onNeedData
+ * @property {(progress: import('./types/messages').Progress) => void} onProgress
+ * @property {(format: DataFormat, line: string) => void} onDataLoaded
+ * @property {(format: DataFormat, message: string, cancelled: boolean) => void} onDataError
+ * @property {(format: DataFormat) => void} onForgotten
+ */
+
 export class EngineClient {
-  // callbacks: {onEngine(info), onFrame(frame), onRunning(bool), onError(message), onNoRun(), onNeedData(need),
-  //             onProgress({what, loaded, total, unit, done}), onDataLoaded(format, line),
-  //             onDataError(format, message, cancelled), onForgotten(format)}
+  /**
+   * @param {import('./types/messages').Backend} backend
+   * @param {EngineCallbacks} callbacks
+   */
   constructor(backend, callbacks) {
     this.callbacks = callbacks;
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = ({ data }) => this.dispatch(data);
     this.worker.onerror = (e) => callbacks.onError(`the engine worker failed to start: ${e.message || 'unknown error'}`);
+    /** @type {Promise<import('./types/messages').EngineInfo>} the engine's info, once it runs */
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.send({ type: 'init', backend });
   }
 
+  /** @param {FromWorker} msg */
   dispatch(msg) {
     const cb = this.callbacks;
     switch (msg.type) {
@@ -51,10 +75,12 @@ export class EngineClient {
     }
   }
 
+  /** @param {ToWorker} msg */
   send(msg) {
     this.worker.postMessage(msg);
   }
 
+  /** @param {AnyState} state */
   start(state) { this.send({ type: 'start', state }); }
   run() { this.send({ type: 'run' }); }
   pause() { this.send({ type: 'pause' }); }
@@ -62,8 +88,17 @@ export class EngineClient {
   reset() { this.send({ type: 'reset' }); }
   loseDevice() { this.send({ type: 'lose_device' }); }
   // File objects are cloned to the worker without copying their bytes; it streams them.
+  /**
+   * @param {DataFormat} format
+   * @param {File[]} files
+   */
   loadFiles(format, files) { this.send({ type: 'load_files', format, files }); }
+  /**
+   * @param {DataFormat} format
+   * @param {string[]} urls
+   */
   loadUrls(format, urls) { this.send({ type: 'load_urls', format, urls }); }
+  /** @param {DataFormat} format */
   forget(format) { this.send({ type: 'forget', format }); }
   cancelLoad() { this.send({ type: 'cancel_load' }); }
 }

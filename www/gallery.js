@@ -1,7 +1,11 @@
+// @ts-check
 // Plot gallery: one plot of every kind, from synthetic data, each in a `<div data-plot-id="…">` under #plots.
 // For the end-to-end tests it publishes `window.gallery = {plots, handles}` (plot objects and PlotHandles by id)
 // and then sets `document.body.dataset.ready = "1"`.
 import { renderPlot } from './plots.js';
+
+/** @typedef {import('./types/protocol').Plot} Plot */
+/** @typedef {import('./types/protocol').Series} Series */
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32), so that every load draws the same pictures. */
 function uniform(seed) {
@@ -23,8 +27,10 @@ function normal(seed) {
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 
+/** @returns {Plot} */
 function clusters() {
   const g = normal(1);
+  /** @type {(name: string, cx: number, cy: number, sx: number, sy: number) => Series} */
   const cluster = (name, cx, cy, sx, sy) => ({
     name, mark: 'scatter', color: null, points: range(150).map(() => [cx + sx * g(), cy + sy * g()]),
   });
@@ -47,11 +53,16 @@ function clusters() {
   };
 }
 
-/** An energy landscape E(w) = ½ wᵀCw − |w|²/4 + |w|⁴/8 on a 48×36 grid, with a gradient arrow and a point. */
+/**
+ * An energy landscape E(w) = ½ wᵀCw − |w|²/4 + |w|⁴/8 on a 48×36 grid, with a gradient arrow and a point.
+ * @returns {Plot}
+ */
 function landscape() {
   const nx = 48;
   const ny = 36;
+  /** @type {[number, number]} */
   const xr = [-2, 2];
+  /** @type {[number, number]} */
   const yr = [-1.5, 1.5];
   const energy = (x, y) => {
     const r2 = x * x + y * y;
@@ -82,8 +93,10 @@ function landscape() {
   };
 }
 
+/** @returns {Plot} */
 function trajectory() {
   const steps = 80;
+  /** @type {[number, number][]} */
   const path = range(steps).map((t) => {
     const r = 1 + 1.5 * Math.exp(-t / 15);
     const a = 0.12 * t + 0.3;
@@ -101,13 +114,14 @@ function trajectory() {
     heatmap: null,
     series: [
       { name: 'unit circle (theory)', mark: 'dashed', color: '#555555',
-        points: range(101).map((i) => [Math.cos((2 * Math.PI * i) / 100), Math.sin((2 * Math.PI * i) / 100)]) },
+        points: range(101).map((i) => /** @type {[number, number]} */ ([Math.cos((2 * Math.PI * i) / 100), Math.sin((2 * Math.PI * i) / 100)])) },
       { name: 'w(t)', mark: 'trajectory', color: null, points: path },
       { name: 'norm bound', mark: 'line', color: null, points: [[-3, -2.5], [3, -2.5]] },
     ],
   };
 }
 
+/** @returns {Plot} */
 function bars() {
   return {
     id: 'rules',
@@ -124,7 +138,10 @@ function bars() {
   };
 }
 
-/** Gabor-like receptive fields, 28×28, values in [−1, 1]. */
+/**
+ * Gabor-like receptive fields, 28×28, values in [−1, 1].
+ * @returns {Plot}
+ */
 function receptiveFields() {
   const size = 28;
   const images = range(16).map((k) => {
@@ -150,15 +167,21 @@ function receptiveFields() {
     cols: 8,
     width: size,
     height: size,
+    channels: 1,
     value_range: [-1, 1],
     images,
   };
 }
 
-/** The six 3×3 bar patterns (three rows, three columns), values in [0, 1]. */
+/**
+ * The six 3×3 bar patterns (three rows, three columns), values in [0, 1].
+ * @returns {Plot}
+ */
 function patterns() {
   const images = [];
-  for (const [orientation, on] of [['row', (r) => r], ['col', (r, c) => c]]) {
+  /** @type {[string, (r: number, c: number) => number][]} */
+  const orientations = [['row', (r) => r], ['col', (r, c) => c]];
+  for (const [orientation, on] of orientations) {
     for (let k = 0; k < 3; k++) {
       const pixels = range(9).map((i) => (on(Math.floor(i / 3), i % 3) === k ? 1 : 0));
       images.push({ label: `${orientation} ${k}`, pixels });
@@ -173,14 +196,19 @@ function patterns() {
     cols: 6,
     width: 3,
     height: 3,
+    channels: 1,
     value_range: [0, 1],
     images,
   };
 }
 
-/** Colour images (channels = 3, channel-major): red, green and blue ramps and their mixtures, 16×16. */
+/**
+ * Colour images (channels = 3, channel-major): red, green and blue ramps and their mixtures, 16×16.
+ * @returns {Plot}
+ */
 function colours() {
   const size = 16;
+  /** @type {[string, number[]][]} */
   const mixes = [['red', [1, 0, 0]], ['green', [0, 1, 0]], ['blue', [0, 0, 1]], ['yellow', [1, 1, 0]],
     ['cyan', [0, 1, 1]], ['magenta', [1, 0, 1]]];
   const images = mixes.map(([label, weights]) => {
@@ -206,8 +234,9 @@ function colours() {
 }
 
 const plots = [clusters(), landscape(), trajectory(), bars(), receptiveFields(), patterns(), colours()];
+/** @type {Record<string, import('./plots.js').PlotHandle>} */
 const handles = {};
-const host = document.getElementById('plots');
+const host = /** @type {HTMLElement} */ (document.getElementById('plots')); // gallery.html has it
 for (const plot of plots) {
   const slot = document.createElement('div');
   slot.dataset.plotId = plot.id;

@@ -1,3 +1,4 @@
+// @ts-check
 // The user's dataset files kept in this browser (IndexedDB), one entry per format, so that a reload loads them
 // again without asking. An entry is {files: [File…]} (the File objects themselves: IndexedDB stores their bytes)
 // or {urls: [string…]} for data read from the web. Nothing here ever leaves the browser.

@@ -1,31 +1,37 @@
+// @ts-check
 // A lab page: renders the manifest's cells, keeps the state document in the URL, drives the engine worker
-// and draws its frames. Used both on the site and inside an embed iframe.
+// and draws its frames. Used both on the site and inside an embed iframe. The cells live in their own modules:
+// lab-cells.js (prose, exercises, plot slots, datasets, metrics), lab-runbar.js (the run bar), lab-share.js
+// (copy link, classroom link, embed snippet), controls.js, pattern-editor.js and data-panel.js.
 import { buildControls, getPath, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
 import { EngineClient } from './engine.js';
 import { renderPlot, updatePlot, disposePlot } from './plots.js';
 import { showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
+import { el } from './dom.js';
+import { datasetCell, exerciseCell, metricsCell, plotSlot, proseCell, showMetrics, typeset } from './lab-cells.js';
+import { RunBar } from './lab-runbar.js';
+import { SharePanel, permalink } from './lab-share.js';
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
-
-// TeX spans come from our own sanitised Markdown (markdown.rs); KaTeX renders them in place.
-function typeset(root) {
-  for (const span of root.querySelectorAll('span.math')) {
-    try {
-      katex.render(span.textContent, span, { displayMode: span.dataset.display === '1', throwOnError: false });
-    } catch {
-      // Leave the TeX source visible.
-    }
-  }
-}
+/** @typedef {import('./types/protocol').Cell} Cell */
+/** @typedef {import('./types/protocol').DatasetView} DatasetView */
+/** @typedef {import('./types/protocol').Frame} Frame */
+/** @typedef {import('./types/protocol').Manifest} Manifest */
+/** @typedef {import('./types/protocol').Need} Need */
+/** @typedef {import('./types/protocol').Plot} Plot */
+/** @typedef {import('./types/messages').AnyState} AnyState */
+/** @typedef {import('./types/messages').Backend} Backend */
+/** @typedef {import('./types/messages').EngineInfo} EngineInfo */
+/** @typedef {import('./plots.js').PlotHandle} PlotHandle */
 
 export class LabPage {
-  // wasm: the main-thread bindings; options: {backend, embed, hostApi}
+  /**
+   * @param {HTMLElement} root
+   * @param {typeof import('./hebbian-playground.js')} wasm the main-thread bindings
+   * @param {AnyState} state
+   * @param {{backend: Backend, embed: boolean}} options
+   */
   constructor(root, wasm, state, options) {
     this.root = root;
     this.wasm = wasm;
@@ -33,15 +39,44 @@ export class LabPage {
     this.manifest = wasm.manifest(state.lab);
     this.schema = this.manifest.schema;
     this.state = state;
-    this.plots = new Map(); // id -> {cell, handle}
-    this.pending = new Map(); // id -> latest plot not yet drawn
-    this.datasets = new Map(); // dataset cell id -> {section, line}
-    this.editors = []; // PatternEditor per pattern_editor cell
+    /** @type {Map<string, {cell: HTMLElement, handle: PlotHandle | null}>} */
+    this.plots = new Map();
+    /** @type {Map<string, Plot>} the latest plot of each id not yet drawn */
+    this.pending = new Map();
+    /** @type {Map<string, {section: HTMLElement, line: HTMLElement}>} dataset cells by id */
+    this.datasets = new Map();
+    /** @type {PatternEditor[]} one per pattern_editor cell */
+    this.editors = [];
+    /** @type {{body: HTMLElement, block: HTMLElement, fields: string[]}[]} */
+    this.controlBlocks = [];
+    /** @type {HTMLElement | null} */
+    this.metricsBody = null;
+    /** @type {Frame | null} */
     this.frame = null;
+    /** @type {EngineInfo | null} */
+    this.engine = null;
+    this.drawScheduled = false;
     this.running = false;
     this.hasRun = false; // the worker holds a run of this.state (false while it starts or waits for data)
     this.invalid = false; // the last edit did not validate
+    /** @type {{frame: ((frame: Frame) => void)[], done: ((frame: Frame) => void)[]}} */
     this.listeners = { frame: [], done: [] };
+    this.share = new SharePanel({
+      embed: options.embed,
+      title: this.manifest.info.title,
+      state: () => this.state,
+      link: (s) => this.link(s),
+      fields: () => this.controlBlocks.flatMap((c) => c.fields),
+    });
+    this.runBar = new RunBar({
+      run: () => this.client.run(),
+      pause: () => this.client.pause(),
+      step: () => this.client.step(),
+      reset: () => this.reset(),
+      cancelLoad: () => this.client.cancelLoad(),
+      seed: () => this.state.seed,
+      setSeed: (seed) => this.commit({ ...this.state, seed }),
+    }, this.share);
     this.client = new EngineClient(options.backend, {
       onEngine: (info) => this.showEngine(info),
       onFrame: (frame) => this.onFrame(frame),
@@ -52,11 +87,14 @@ export class LabPage {
         this.updateButtons();
       },
       onNeedData: (need) => this.needData(need),
-      onProgress: (p) => this.showLoad(p),
-      onDataLoaded: (format, line) => this.panel.loaded(format, line),
-      onDataError: (format, message, cancelled) => this.panel.failed(format, message, cancelled),
-      onForgotten: (format) => this.panel.forgotten(format),
+      onProgress: (p) => this.runBar.showLoad(p),
+      // Loads start only from the data panel, so these come only when there is one.
+      onDataLoaded: (format, line) => this.panel?.loaded(format, line),
+      onDataError: (format, message, cancelled) => this.panel?.failed(format, message, cancelled),
+      onForgotten: (format) => this.panel?.forgotten(format),
     });
+    /** @type {DataPanel | null} */
+    this.panel = null;
     if (this.readsUserData()) {
       this.panel = new DataPanel(this.client, {
         onLoaded: (format) => this.useUserData(format),
@@ -70,6 +108,7 @@ export class LabPage {
   }
 
   // Whether the lab's `source` param can read the user's own files (then the page shows the data panel).
+  /** @returns {boolean} */
   readsUserData() {
     const source = resolve(this.schema, this.schema.$defs.Params.properties.source);
     const kind = source && source.properties && resolve(this.schema, source.properties.kind);
@@ -77,6 +116,10 @@ export class LabPage {
     return Object.values(FORMATS).some((f) => kinds.includes(f.kind));
   }
 
+  /**
+   * @param {'frame' | 'done'} event
+   * @param {(frame: Frame) => void} fn
+   */
   on(event, fn) {
     this.listeners[event].push(fn);
   }
@@ -100,13 +143,11 @@ export class LabPage {
     this.refreshDerived();
   }
 
+  /** @param {Cell} cell */
   cell(cell) {
     switch (cell.kind) {
-      case 'prose': {
-        const div = el('div', { className: 'cell prose' });
-        div.innerHTML = cell.html; // sanitised in Rust: raw HTML escaped, unsafe links dropped
-        return div;
-      }
+      case 'prose':
+        return proseCell(cell);
       case 'controls': {
         const body = el('div', { className: 'controls' });
         const block = el('section', { className: 'cell controls-cell' }, el('h3', { textContent: cell.title }), body);
@@ -114,20 +155,23 @@ export class LabPage {
         return block;
       }
       case 'run':
-        return this.runBar();
+        return this.runBar.element;
       case 'plot':
         return this.plotSlot(cell.id, 'cell plot');
       case 'plot_row':
         return el('div', { className: 'cell plot-row' }, ...cell.ids.map((id) => this.plotSlot(id, 'plot')));
       case 'exercise':
-        return this.exercise(cell);
+        return exerciseCell(cell);
       case 'metrics': {
-        this.metricsBody = el('tbody');
-        return el('section', { className: 'cell metrics' }, el('h3', { textContent: cell.title }),
-          el('table', {}, el('thead', {}, el('tr', {}, el('th', { textContent: 'quantity' }), el('th', { textContent: 'value' }))), this.metricsBody));
+        const { section, body } = metricsCell(cell.title);
+        this.metricsBody = body;
+        return section;
       }
-      case 'dataset':
-        return this.datasetCell(cell.id);
+      case 'dataset': {
+        const d = datasetCell(cell.id, (id, className) => this.plotSlot(id, className));
+        this.datasets.set(cell.id, d);
+        return d.section;
+      }
       case 'pattern_editor': {
         const editor = new PatternEditor(cell, (path, v) => this.edit({ ...this.state, params: setPath(this.state.params, path, v) }));
         this.editors.push(editor);
@@ -138,23 +182,17 @@ export class LabPage {
     }
   }
 
+  /**
+   * @param {string} id
+   * @param {string} className
+   */
   plotSlot(id, className) {
-    const div = el('div', { className, hidden: true });
-    div.dataset.plotId = id;
+    const div = plotSlot(id, className);
     this.plots.set(id, { cell: div, handle: null });
     return div;
   }
 
-  // A dataset: its summary line, the examples and the samples per class; hidden until a frame brings its view.
-  datasetCell(id) {
-    const line = el('p', { className: 'dataset-line' });
-    const section = el('section', { className: 'cell dataset', hidden: true }, line,
-      el('div', { className: 'dataset-plots' }, this.plotSlot(`${id}:examples`, 'plot examples'), this.plotSlot(`${id}:classes`, 'plot classes')));
-    section.dataset.datasetId = id;
-    this.datasets.set(id, { section, line });
-    return section;
-  }
-
+  /** @param {DatasetView} view */
   showDataset(view) {
     const d = this.datasets.get(view.id);
     if (!d) return;
@@ -165,7 +203,7 @@ export class LabPage {
       // Tall enough for about 44 px per image row (plus its label), so that digits stay legible.
       const rows = Math.ceil(examples.images.length / Math.max(1, examples.cols));
       const height = Math.min(900, Math.max(240, 56 + rows * 64));
-      this.plots.get(examples.id).cell.style.setProperty('--plot-height', `${height}px`);
+      this.plots.get(examples.id)?.cell.style.setProperty('--plot-height', `${height}px`);
     }
     this.pending.set(examples.id, examples);
     if (view.classes) this.pending.set(view.classes.id, view.classes);
@@ -173,61 +211,6 @@ export class LabPage {
 
   hideDatasets() {
     for (const { section } of this.datasets.values()) section.hidden = true;
-  }
-
-  exercise(cell) {
-    const prompt = el('div', { className: 'prompt' });
-    prompt.innerHTML = cell.prompt_html;
-    const box = el('section', { className: 'cell exercise' }, el('h3', { textContent: cell.title }), prompt);
-    cell.hints_html.forEach((html, i) => {
-      const body = el('div');
-      body.innerHTML = html;
-      box.append(el('details', { className: 'hint' }, el('summary', { textContent: `Hint ${i + 1}` }), body));
-    });
-    return box;
-  }
-
-  runBar() {
-    const b = (text, fn, title) => el('button', { type: 'button', textContent: text, title, onclick: fn });
-    this.buttons = {
-      run: b('Run', () => this.client.run(), 'Run to the end, drawing as it goes'),
-      pause: b('Pause', () => this.client.pause(), 'Pause the run'),
-      step: b('Step', () => this.client.step(), 'Compute one frame of updates'),
-      reset: b('Reset', () => this.reset(), 'Back to update 0'),
-    };
-    this.progress = el('progress', { max: 1, value: 0 });
-    this.progressText = el('span', { className: 'progress-text', textContent: '' });
-    this.buttonRow = el('div', { className: 'buttons' }, ...Object.values(this.buttons), this.progress, this.progressText);
-    this.loadText = el('span', { className: 'load-text' });
-    this.loadBar = el('progress', { max: 1, value: 0 });
-    this.loadBar.setAttribute('aria-label', 'data loaded');
-    // In the run bar only while data loads (see showLoad).
-    this.loadRow = el('div', { className: 'runbar-row load-row' }, this.loadText, this.loadBar,
-      b('Cancel', () => this.client.cancelLoad(), 'Stop loading this data'));
-    this.seedInput = el('input', { type: 'number', min: 0, max: 4294967295, step: 1, value: this.state.seed, name: 'seed' });
-    this.seedInput.addEventListener('change', () => {
-      const seed = Number(this.seedInput.value);
-      if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) {
-        showMessage('The seed must be a whole number from 0 to 4294967295.', 'error');
-        this.seedInput.value = this.state.seed;
-        return;
-      }
-      this.commit({ ...this.state, seed });
-    });
-    const dice = b('new seed', () => this.commit({ ...this.state, seed: Math.floor(Math.random() * 4294967296) }), 'New random seed');
-    this.viewBox = el('div', { className: 'controls view-controls' });
-    this.shareBox = el('div', { className: 'share', hidden: true });
-    const tools = [b('Copy link', () => this.copyLink(), 'Copy a link that reproduces this experiment')];
-    if (!this.options.embed) {
-      tools.push(b('Classroom link…', () => this.toggleShare('classroom'), 'A link that hides chosen controls'));
-      tools.push(b('Embed…', () => this.toggleShare('embed'), 'HTML to put this lab in a course page'));
-    }
-    this.engineLine = el('span', { className: 'engine-line' });
-    return el('section', { className: 'cell runbar' },
-      this.buttonRow,
-      el('div', { className: 'runbar-row' }, el('label', { className: 'control' }, el('span', { className: 'control-label', textContent: 'seed' }), this.seedInput, dice), this.viewBox),
-      el('div', { className: 'runbar-row' }, ...tools, this.engineLine),
-      this.shareBox);
   }
 
   renderControls() {
@@ -243,7 +226,7 @@ export class LabPage {
         onEdit: (path, v) => this.edit({ ...this.state, params: setPath(this.state.params, path, v) }),
       });
     }
-    buildControls(this.viewBox, {
+    buildControls(this.runBar.viewBox, {
       root: this.schema, schema: this.schema.$defs.View, fields: Object.keys(this.schema.$defs.View.properties),
       value: this.state.view, onEdit: (path, v) => this.edit({ ...this.state, view: setPath(this.state.view, path, v) }),
     });
@@ -282,7 +265,7 @@ export class LabPage {
     const shape = (v) => JSON.stringify(v, (_, x) => (x !== null && typeof x === 'object' ? x : 0));
     const rebuild = shape(next.params) !== shape(this.state.params);
     this.state = next;
-    this.seedInput.value = next.seed;
+    this.runBar.showSeed(next.seed);
     if (rebuild) this.renderControls();
     for (const host of this.errorHosts()) showErrors(host, []);
     this.invalid = false;
@@ -314,7 +297,7 @@ export class LabPage {
   needData(need) {
     if (need.kind === 'user' && this.panel) {
       this.panel.need(need.format);
-      this.progressText.textContent = 'waiting for your data (see "Your data")';
+      this.runBar.waitForData();
     } else {
       showMessage(`This experiment needs data this page cannot load (${JSON.stringify(need)}).`, 'error');
     }
@@ -332,25 +315,8 @@ export class LabPage {
     if (this.state === next) this.renderControls();
   }
 
-  // A data load's progress under the run bar: "Loading MNIST digits… 0.8 / 1.6 MB".
-  showLoad(p) {
-    if (p.done) {
-      this.loadRow.remove();
-      return;
-    }
-    if (!this.loadRow.isConnected) this.buttonRow.after(this.loadRow);
-    const mb = (bytes) => (bytes / 1e6).toFixed(1);
-    const amount = p.unit === 'files'
-      ? `${p.loaded} / ${p.total} files`
-      : `${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`;
-    this.loadText.textContent = `Loading ${p.what}… ${amount}`;
-    if (p.total) this.loadBar.value = p.loaded / p.total;
-    else this.loadBar.removeAttribute('value');
-  }
-
   updateButtons() {
-    this.buttons.run.disabled = this.buttons.step.disabled = this.running || !this.hasRun || this.invalid;
-    this.buttons.pause.disabled = !this.running;
+    this.runBar.updateButtons({ running: this.running, hasRun: this.hasRun, invalid: this.invalid });
   }
 
   updateUrl() {
@@ -359,63 +325,17 @@ export class LabPage {
     history.replaceState(null, '', `?${params}#${this.wasm.encode_link(this.state)}`);
   }
 
+  /**
+   * The permalink of `state` (by default the experiment now).
+   * @param {AnyState} [state]
+   */
   link(state = this.state) {
-    const url = new URL(location.href);
-    url.searchParams.delete('embed');
-    url.searchParams.delete('backend');
-    url.hash = this.wasm.encode_link(state);
-    return url.toString();
+    return permalink(this.wasm.encode_link(state));
   }
 
-  async copyLink(state) {
-    const link = this.link(state);
-    try {
-      await navigator.clipboard.writeText(link);
-      showMessage('Link copied.', 'info');
-    } catch {
-      showMessage(`Copy this link: ${link}`, 'info');
-    }
-    return link;
-  }
-
-  toggleShare(kind) {
-    const box = this.shareBox;
-    if (!box.hidden && box.dataset.kind === kind) {
-      box.hidden = true;
-      return;
-    }
-    box.dataset.kind = kind;
-    box.hidden = false;
-    if (kind === 'classroom') {
-      const names = this.controlBlocks.flatMap((c) => c.fields);
-      const checks = names.map((n) => el('label', { className: 'check' }, el('input', { type: 'checkbox', value: n, checked: this.state.hidden.includes(n) }), ` ${n.replaceAll('_', ' ')}`));
-      const out = el('input', { type: 'text', readOnly: true, className: 'link-out', name: 'classroom-link' });
-      const make = () => {
-        const hidden = checks.map((c) => c.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
-        out.value = this.link({ ...this.state, hidden });
-      };
-      checks.forEach((c) => c.addEventListener('change', make));
-      make();
-      box.replaceChildren(el('p', { textContent: 'Hide these controls from students:' }), el('div', { className: 'checks' }, ...checks), out);
-    } else {
-      const url = new URL(this.link());
-      url.searchParams.set('embed', '1');
-      const snippet = `<iframe src="${url}" style="width:100%;border:0" height="900" title="${this.manifest.info.title}" loading="lazy"></iframe>`;
-      box.replaceChildren(el('p', { textContent: 'Paste into a course page (see the README for sizing and the postMessage API):' }),
-        el('textarea', { readOnly: true, rows: 3, value: snippet, className: 'embed-out' }));
-    }
-  }
-
+  /** @param {EngineInfo} info */
   showEngine(info) {
-    const text = info.kind === 'gpu' ? `GPU · ${info.adapter}` : 'CPU';
-    const badge = document.getElementById('engine-badge');
-    if (badge) {
-      badge.textContent = text;
-      badge.title = info.reason;
-      badge.dataset.kind = info.kind;
-    }
-    this.engineLine.textContent = info.kind === 'gpu' ? `Engine: ${text}` : `Engine: CPU (${info.reason})`;
-    this.engineLine.dataset.kind = info.kind;
+    this.runBar.showEngine(info);
     this.engine = info;
   }
 
@@ -433,8 +353,7 @@ export class LabPage {
     for (const plot of frame.plots) this.pending.set(plot.id, plot);
     for (const view of frame.datasets) this.showDataset(view);
     for (const n of frame.notices) showMessage(n, 'warning');
-    this.progress.value = frame.total ? frame.step / frame.total : 0;
-    this.progressText.textContent = `update ${frame.step} / ${frame.total}`;
+    this.runBar.showProgress(frame);
     this.renderMetrics(frame.metrics);
     // Draw once per display frame, whatever the worker's pace: the main thread stays free.
     if (!this.drawScheduled) {
@@ -452,7 +371,7 @@ export class LabPage {
     const next = this.pending.keys().next();
     if (!next.done) {
       const id = next.value;
-      const plot = this.pending.get(id);
+      const plot = /** @type {Plot} */ (this.pending.get(id));
       this.pending.delete(id);
       const slot = this.plots.get(id);
       if (slot) {
@@ -465,13 +384,12 @@ export class LabPage {
       this.drawScheduled = true;
       requestAnimationFrame(() => this.draw());
     } else {
-      this.root.dataset.drawnStep = this.frame ? this.frame.step : '';
+      this.root.dataset.drawnStep = this.frame ? String(this.frame.step) : '';
     }
   }
 
+  /** @param {import('./types/protocol').Metric[]} metrics */
   renderMetrics(metrics) {
-    if (!this.metricsBody) return;
-    const fmt = (v) => (v === null ? '—' : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(4) : Number(v.toPrecision(6)).toString());
-    this.metricsBody.replaceChildren(...metrics.map((m) => el('tr', {}, el('td', { textContent: m.name }), el('td', { textContent: `${fmt(m.value)}${m.unit ? ` ${m.unit}` : ''}` }))));
+    if (this.metricsBody) showMetrics(this.metricsBody, metrics);
   }
 }

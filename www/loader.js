@@ -1,3 +1,4 @@
+// @ts-check
 // trunk's initializer for the page's WebAssembly download: a progress bar while it loads, and a readable
 // message instead of an endless "Loading…" when it cannot load or compile.
 export default function initializer() {

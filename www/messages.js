@@ -1,9 +1,11 @@
+// @ts-check
 // User-facing messages (errors, warnings, notices) in the page's message area; text only, never HTML.
 export function showMessage(text, level = 'info') {
   const area = document.getElementById('messages');
   if (!area) return;
   // The same warning twice in a row adds nothing.
-  if (area.lastElementChild && area.lastElementChild.dataset.text === text) return;
+  const last = /** @type {HTMLElement | null} */ (area.lastElementChild);
+  if (last && last.dataset.text === text) return;
   const box = document.createElement('div');
   box.className = `message ${level}`;
   box.dataset.text = text;

@@ -1,18 +1,16 @@
+// @ts-check
 // The pattern editor of a `pattern_editor` cell: the binary patterns at a params path (letters.rs `Pattern`:
 // {name, rows, cols, cells: "#.#…"}) drawn on small grids. Click or drag on a grid to paint cells, rename, add a
 // blank pattern of the same size, remove one, or start a new set of another size (up to 32×32). Every edit goes
 // to `onEdit(path, value)`, the lab's validate-and-commit path, so the permalink carries the drawing.
+import { el } from './dom.js';
+
 const MAX_SIDE = 32; // letters.rs MAX_SIDE
 const MAX_PATTERNS = 64; // letters.rs MAX_PATTERNS
 const MAX_NAME = 24;
 const ON = '#';
 const OFF = '.';
 
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 
 // A `.control` box for errors at `path` (showErrors in controls.js finds it).
 function errorRow(path, ...children) {
@@ -76,7 +74,7 @@ export class PatternEditor {
     const cells = [...p.cells];
     // Light on dark, as the dataset's image plots show the patterns (off: black, on: white).
     const draw = () => {
-      const ctx = canvas.getContext('2d');
+      const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')); // a 2-D canvas made here
       ctx.fillStyle = '#000000';
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.fillStyle = '#ffffff';
@@ -102,6 +100,7 @@ export class PatternEditor {
       const y = Math.floor(((e.clientY - r.top) / r.height) * p.rows);
       return x >= 0 && y >= 0 && x < p.cols && y < p.rows ? y * p.cols + x : -1;
     };
+    /** @type {string | null} the cell state a stroke paints */
     let paint = null;
     const stroke = (e) => {
       const k = at(e);
@@ -146,7 +145,7 @@ export class PatternEditor {
     const ok = (n) => Number.isInteger(n) && n >= 1 && n <= MAX_SIDE;
     if (!ok(rows) || !ok(cols)) {
       this.newSetRow.classList.add('invalid');
-      this.newSetRow.querySelector(':scope > .field-error').textContent = `rows and columns must be whole numbers from 1 to ${MAX_SIDE}`;
+      /** @type {HTMLElement} */ (this.newSetRow.querySelector(':scope > .field-error')).textContent = `rows and columns must be whole numbers from 1 to ${MAX_SIDE}`;
       return;
     }
     this.commit([{ name: 'A', rows, cols, cells: OFF.repeat(rows * cols) }]);

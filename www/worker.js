@@ -1,16 +1,17 @@
+// @ts-check
 // The engine worker: owns the wasm engine (GPU or CPU), the current run and the loaded datasets, so the page
 // never computes. Data files are streamed into the engine chunk by chunk (never held whole in JavaScript).
-// Messages in:  {type:'init', backend} {type:'start', state} {type:'run'} {type:'pause'} {type:'step'}
-//               {type:'reset'} {type:'lose_device'} {type:'load_files', format, files} {type:'load_urls', format, urls}
-//               {type:'forget', format} {type:'cancel_load'}
-// Messages out: {type:'engine', info} {type:'frame', frame} {type:'running', running} {type:'error', message}
-//               {type:'no_run'} {type:'need_data', need} {type:'progress', what, loaded, total, unit, done}
-//               {type:'data_loaded', format, line} {type:'data_error', format, message, cancelled}
-//               {type:'forgotten', format}
-// See PROTOCOL.md for the details.
+// Messages in: ToWorker, out: FromWorker (www/types/messages.d.ts); see PROTOCOL.md for how they are used.
 import init, { WorkerEngine } from './hebbian-playground.js';
 
-let engine = null;
+/** @typedef {import('./types/messages').ToWorker} ToWorker */
+/** @typedef {import('./types/messages').FromWorker} FromWorker */
+/** @typedef {import('./types/protocol').DataFormat} DataFormat */
+/** @typedef {import('./types/protocol').Need} Need */
+
+// Set by 'init'; no other message is handled before (see onmessage).
+/** @type {WorkerEngine} */
+let engine;
 let speed = 25;
 let running = false;
 // Whether the engine holds a run of the state last started (false while that state waits for data).
@@ -18,10 +19,20 @@ let hasRun = false;
 // Set by 'cancel_load', which is handled at once (not queued): the streaming loop checks it between chunks.
 let cancelRequested = false;
 // Engine calls never overlap: each waits for the previous one (a run chunk may be awaiting the GPU).
+/** @type {Promise<unknown>} */
 let queue = Promise.resolve();
-const serial = (fn) => (queue = queue.then(fn, fn));
+/**
+ * @template T
+ * @param {() => T | PromiseLike<T>} fn
+ * @returns {Promise<T>}
+ */
+const serial = (fn) => {
+  const next = queue.then(fn, fn);
+  queue = next;
+  return next;
+};
 
-const post = (msg) => self.postMessage(msg);
+const post = (/** @type {FromWorker} */ msg) => self.postMessage(msg);
 const messageOf = (e) => (e instanceof Error ? e.message : String(e));
 const fail = (e) => post({ type: 'error', message: messageOf(e) });
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -162,7 +173,7 @@ async function loadShipped(need) {
   try {
     if (need.kind === 'mnist') {
       const names = ['mnist-10k-images-idx3-ubyte.gz', 'mnist-10k-labels-idx1-ubyte.gz'];
-      const sources = await urlSources(names.map((n) => new URL(`data/mnist/${n}`, self.location).href));
+      const sources = await urlSources(names.map((n) => new URL(`data/mnist/${n}`, self.location.href).href));
       await load(need, sources, 'MNIST digits');
       return;
     }
@@ -170,7 +181,7 @@ async function loadShipped(need) {
     try {
       for (const [i, file] of files.entries()) {
         progress('photographs', i, files.length, 'files', true);
-        const response = await fetchChecked(new URL(`data/photos/${file}`, self.location).href);
+        const response = await fetchChecked(new URL(`data/photos/${file}`, self.location.href).href);
         const bytes = new Uint8Array(await response.arrayBuffer());
         await serial(() => engine.add_photo(file, bytes));
       }
@@ -203,6 +214,7 @@ async function loadUser(format, getSources) {
 // ---------------------------------------------------------------------------------------------------------------
 // Handlers
 
+/** @type {{[K in ToWorker['type']]?: (msg: Extract<ToWorker, {type: K}>) => unknown}} */
 const handlers = {
   async init({ backend }) {
     await init();
@@ -267,13 +279,13 @@ const handlers = {
 // Messages are handled in arrival order (a 'start' must wait for 'init'); a run loop goes on in the background.
 // 'cancel_load' alone is handled at once, since the load it cancels holds the queue.
 let inbox = Promise.resolve();
-self.onmessage = ({ data }) => {
+self.onmessage = (/** @type {MessageEvent<ToWorker>} */ { data }) => {
   if (data && data.type === 'cancel_load') {
     cancelRequested = true;
     return;
   }
   inbox = inbox.then(async () => {
-    const handler = handlers[data && data.type];
+    const handler = /** @type {((msg: ToWorker) => unknown) | undefined} */ (handlers[/** @type {ToWorker['type']} */ (data && data.type)]);
     if (!handler) return fail(`unknown worker message ${JSON.stringify(data && data.type)}`);
     if (!engine && data.type !== 'init') return fail('the engine failed to start');
     try {

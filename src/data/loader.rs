@@ -20,6 +20,12 @@ use std::str::FromStr;
 /// What the user says they are loading; the files' contents must then match it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// "Kind" alone says little among the page's types.
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(ts_rs::TS),
+    ts(rename = "DataFormat")
+)]
 pub enum Kind {
     /// MNIST-format IDX files (MNIST, Fashion-MNIST): a train pair and/or a test pair, plain or gzipped.
     MnistIdx,

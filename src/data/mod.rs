@@ -313,6 +313,7 @@ impl Dataset {
 
 /// Count, shape, value range and source, for the dataset cell and `hebbian data`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Summary {
     pub name: String,
     pub count: usize,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// Data a source needs from outside the wasm module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub enum Need {
     /// The shipped MNIST asset (data/mnist/*.gz).
     Mnist,

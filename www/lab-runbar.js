@@ -1,0 +1,112 @@
+// @ts-check
+// The lab's run bar: Run / Pause / Step / Reset with the run's progress, a data load's progress (while one runs),
+// the seed, the view controls, the share tools and the engine line.
+import { el } from './dom.js';
+import { megabytes } from './format.js';
+import { showMessage } from './messages.js';
+
+/** @typedef {import('./types/messages').EngineInfo} EngineInfo */
+/** @typedef {import('./types/messages').Progress} Progress */
+/** @typedef {import('./types/protocol').Frame} Frame */
+
+const MAX_SEED = 4294967295;
+
+export class RunBar {
+  /**
+   * @param {{run: () => void, pause: () => void, step: () => void, reset: () => void, cancelLoad: () => void,
+   *          seed: () => number, setSeed: (seed: number) => void}} actions
+   *   `seed`: the experiment's seed now; `setSeed`: the user chose another one.
+   * @param {{tools: HTMLElement[], element: HTMLElement}} share the share tools and their panel
+   */
+  constructor(actions, share) {
+    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
+      el('button', { type: 'button', textContent: text, title, onclick: fn });
+    this.buttons = {
+      run: b('Run', actions.run, 'Run to the end, drawing as it goes'),
+      pause: b('Pause', actions.pause, 'Pause the run'),
+      step: b('Step', actions.step, 'Compute one frame of updates'),
+      reset: b('Reset', actions.reset, 'Back to update 0'),
+    };
+    this.progress = el('progress', { max: 1, value: 0 });
+    this.progressText = el('span', { className: 'progress-text', textContent: '' });
+    this.buttonRow = el('div', { className: 'buttons' }, ...Object.values(this.buttons), this.progress, this.progressText);
+    this.loadText = el('span', { className: 'load-text' });
+    this.loadBar = el('progress', { max: 1, value: 0 });
+    this.loadBar.setAttribute('aria-label', 'data loaded');
+    // In the run bar only while data loads (see showLoad).
+    this.loadRow = el('div', { className: 'runbar-row load-row' }, this.loadText, this.loadBar,
+      b('Cancel', actions.cancelLoad, 'Stop loading this data'));
+    this.seedInput = el('input', { type: 'number', min: 0, max: MAX_SEED, step: 1, value: actions.seed(), name: 'seed' });
+    this.seedInput.addEventListener('change', () => {
+      const seed = Number(this.seedInput.value);
+      if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+        showMessage(`The seed must be a whole number from 0 to ${MAX_SEED}.`, 'error');
+        this.showSeed(actions.seed());
+        return;
+      }
+      actions.setSeed(seed);
+    });
+    const dice = b('new seed', () => actions.setSeed(Math.floor(Math.random() * (MAX_SEED + 1))), 'New random seed');
+    /** Where the lab page builds the view controls. */
+    this.viewBox = el('div', { className: 'controls view-controls' });
+    this.engineLine = el('span', { className: 'engine-line' });
+    this.element = el('section', { className: 'cell runbar' },
+      this.buttonRow,
+      el('div', { className: 'runbar-row' }, el('label', { className: 'control' }, el('span', { className: 'control-label', textContent: 'seed' }), this.seedInput, dice), this.viewBox),
+      el('div', { className: 'runbar-row' }, ...share.tools, this.engineLine),
+      share.element);
+  }
+
+  /** @param {number} seed */
+  showSeed(seed) {
+    this.seedInput.value = String(seed);
+  }
+
+  /** @param {{running: boolean, hasRun: boolean, invalid: boolean}} s */
+  updateButtons({ running, hasRun, invalid }) {
+    this.buttons.run.disabled = this.buttons.step.disabled = running || !hasRun || invalid;
+    this.buttons.pause.disabled = !running;
+  }
+
+  /** @param {Frame} frame */
+  showProgress(frame) {
+    this.progress.value = frame.total ? frame.step / frame.total : 0;
+    this.progressText.textContent = `update ${frame.step} / ${frame.total}`;
+  }
+
+  waitForData() {
+    this.progressText.textContent = 'waiting for your data (see "Your data")';
+  }
+
+  /**
+   * A data load's progress under the run bar: "Loading MNIST digits… 0.8 / 1.6 MB".
+   * @param {Progress} p
+   */
+  showLoad(p) {
+    if (p.done) {
+      this.loadRow.remove();
+      return;
+    }
+    if (!this.loadRow.isConnected) this.buttonRow.after(this.loadRow);
+    const amount = p.unit === 'files' ? `${p.loaded} / ${p.total} files` : megabytes(p.loaded, p.total);
+    this.loadText.textContent = `Loading ${p.what}… ${amount}`;
+    if (p.total) this.loadBar.value = p.loaded / p.total;
+    else this.loadBar.removeAttribute('value');
+  }
+
+  /**
+   * The engine line here and the badge in the site's header.
+   * @param {EngineInfo} info
+   */
+  showEngine(info) {
+    const text = info.kind === 'gpu' ? `GPU · ${info.adapter}` : 'CPU';
+    const badge = document.getElementById('engine-badge');
+    if (badge) {
+      badge.textContent = text;
+      badge.title = info.reason;
+      badge.dataset.kind = info.kind;
+    }
+    this.engineLine.textContent = info.kind === 'gpu' ? `Engine: ${text}` : `Engine: CPU (${info.reason})`;
+    this.engineLine.dataset.kind = info.kind;
+  }
+}

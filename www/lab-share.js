@@ -1,0 +1,86 @@
+// @ts-check
+// The lab's share tools: "Copy link" (a permalink of the experiment), "Classroom link…" (a link that hides
+// chosen controls from students) and "Embed…" (an iframe snippet for a course page), with the panel the last two
+// open under the run bar.
+import { el } from './dom.js';
+import { showMessage } from './messages.js';
+
+/** @typedef {import('./types/messages').AnyState} AnyState */
+
+/**
+ * The page's own address showing `fragment` (a state's encoded link), without the options that only concern
+ * this visit (?embed, ?backend).
+ * @param {string} fragment
+ */
+export function permalink(fragment) {
+  const url = new URL(location.href);
+  url.searchParams.delete('embed');
+  url.searchParams.delete('backend');
+  url.hash = fragment;
+  return url.toString();
+}
+
+export class SharePanel {
+  /**
+   * @param {{embed: boolean, title: string, state: () => AnyState, link: (state?: AnyState) => string,
+   *          fields: () => string[]}} source
+   *   `state`: the experiment now; `link`: its permalink (or another state's); `fields`: the names a classroom
+   *   link can hide. The embed snippet is offered only on the site, not inside an embed.
+   */
+  constructor(source) {
+    this.source = source;
+    this.element = el('div', { className: 'share', hidden: true });
+    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
+      el('button', { type: 'button', textContent: text, title, onclick: fn });
+    /** The buttons, for the run bar. */
+    this.tools = [b('Copy link', () => this.copyLink(), 'Copy a link that reproduces this experiment')];
+    if (!source.embed) {
+      this.tools.push(b('Classroom link…', () => this.toggle('classroom'), 'A link that hides chosen controls'));
+      this.tools.push(b('Embed…', () => this.toggle('embed'), 'HTML to put this lab in a course page'));
+    }
+  }
+
+  async copyLink() {
+    const link = this.source.link();
+    try {
+      await navigator.clipboard.writeText(link);
+      showMessage('Link copied.', 'info');
+    } catch {
+      showMessage(`Copy this link: ${link}`, 'info');
+    }
+    return link;
+  }
+
+  /**
+   * Opens the classroom or embed panel, or closes it when it is the one open.
+   * @param {'classroom' | 'embed'} kind
+   */
+  toggle(kind) {
+    const box = this.element;
+    if (!box.hidden && box.dataset.kind === kind) {
+      box.hidden = true;
+      return;
+    }
+    box.dataset.kind = kind;
+    box.hidden = false;
+    const state = this.source.state();
+    if (kind === 'classroom') {
+      const names = this.source.fields();
+      const checks = names.map((n) => el('label', { className: 'check' }, el('input', { type: 'checkbox', value: n, checked: state.hidden.includes(n) }), ` ${n.replaceAll('_', ' ')}`));
+      const out = el('input', { type: 'text', readOnly: true, className: 'link-out', name: 'classroom-link' });
+      const make = () => {
+        const hidden = checks.map((c) => /** @type {HTMLInputElement} */ (c.querySelector('input'))).filter((i) => i.checked).map((i) => i.value);
+        out.value = this.source.link({ ...this.source.state(), hidden });
+      };
+      checks.forEach((c) => c.addEventListener('change', make));
+      make();
+      box.replaceChildren(el('p', { textContent: 'Hide these controls from students:' }), el('div', { className: 'checks' }, ...checks), out);
+    } else {
+      const url = new URL(this.source.link());
+      url.searchParams.set('embed', '1');
+      const snippet = `<iframe src="${url}" style="width:100%;border:0" height="900" title="${this.source.title}" loading="lazy"></iframe>`;
+      box.replaceChildren(el('p', { textContent: 'Paste into a course page (see the README for sizing and the postMessage API):' }),
+        el('textarea', { readOnly: true, rows: 3, value: snippet, className: 'embed-out' }));
+    }
+  }
+}

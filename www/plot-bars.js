@@ -1,0 +1,34 @@
+// @ts-check
+// Grouped bars (kind "bars"): one group per category, one bar per series.
+import { tick } from './format.js';
+import { LAYOUT, PALETTE, gridRect, legendOption, valueAxis } from './plot-common.js';
+
+/**
+ * @param {import('./plot-common.js').BarsPlot} plot
+ * @param {number} width
+ * @param {number} height
+ */
+export function barsOption(plot, width, height) {
+  const legend = legendOption(plot.series.map((s) => s.name));
+  const grid = gridRect(width, height, legend ? LAYOUT.gridTopLegend : LAYOUT.gridTopPlain, LAYOUT.right, null);
+  return {
+    grid: { ...grid, outerBoundsMode: 'none' },
+    xAxis: { type: 'category', name: plot.x_label, nameLocation: 'middle', nameGap: 28, data: plot.categories },
+    yAxis: { ...valueAxis(plot.y_label, null, 48), scale: false }, // Bars start at 0.
+    legend: legend ? [legend] : [],
+    tooltip: {
+      trigger: 'item',
+      renderMode: 'richText',
+      confine: true,
+      formatter: (p) => `${p.name}\n${p.seriesName ? `${p.seriesName}: ` : ''}${tick(p.value)}`,
+    },
+    series: plot.series.map((s, i) => ({
+      id: `bars:${i}`,
+      type: 'bar',
+      name: s.name,
+      data: s.values,
+      itemStyle: { color: PALETTE[i % PALETTE.length] },
+      progressive: 0,
+    })),
+  };
+}

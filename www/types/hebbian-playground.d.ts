@@ -1,0 +1,47 @@
+// The wasm module's exports (src/web/mod.rs), as trunk's wasm-bindgen build serves them at
+// ./hebbian-playground.js. tsconfig.json's rootDirs lets `import … from './hebbian-playground.js'` in www/
+// resolve here. wasm-bindgen types every JsValue as `any`; these are the shapes src/web/mod.rs serialises.
+import type { DataFormat, FieldError, Frame, LabInfo, Manifest, Need } from './protocol';
+import type { AnyState, Backend, EngineInfo } from './messages';
+
+export default function init(): Promise<unknown>;
+
+export function labs(): LabInfo[];
+export function manifest(lab: string): Manifest;
+export function default_state(lab: string): AnyState;
+/** Throws an Error whose message says what is wrong with the link. */
+export function decode_link(fragment: string): AnyState;
+export function encode_link(state: AnyState): string;
+/** Empty when the state can run. */
+export function validate(state: AnyState): FieldError[];
+
+/** Upload progress of a load (src/data/loader.rs `Progress`). */
+export interface LoadProgress {
+  file: string | null;
+  file_bytes: number;
+  file_size: number | null;
+  bytes: number;
+  files_done: number;
+}
+
+export class WorkerEngine {
+  private constructor();
+  static create(choice: Backend): Promise<WorkerEngine>;
+  info(): EngineInfo;
+  start(state: AnyState): void;
+  missing(state: AnyState): Need | null;
+  load_begin(need: Need): void;
+  load_file(name: string, size?: number): void;
+  load_push(chunk: Uint8Array): LoadProgress;
+  load_end_file(): void;
+  load_finish(): string;
+  load_cancel(): void;
+  add_photo(file: string, bytes: Uint8Array): void;
+  photo_files(): string[];
+  forget(format: DataFormat): boolean;
+  user_datasets(): [DataFormat, unknown][];
+  advance(max_steps: number): Promise<Frame>;
+  snapshot(): Frame;
+  reset(): void;
+  lose_device(): boolean;
+}

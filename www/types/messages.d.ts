@@ -1,0 +1,56 @@
+// Page ⇄ engine-worker messages (www/engine.js posts ToWorker and receives FromWorker; www/worker.js the
+// reverse). Hand-written because they are JavaScript objects (File objects travel in them); the engine's own
+// data in them (frames, needs, data formats) comes from the generated protocol.d.ts.
+import type { DataFormat, Frame, Need, StateDoc } from './protocol';
+
+/** A lab's parameters: checked against the lab's schema in Rust, edited generically by the page. */
+export type Params = Record<string, any>;
+/** A state document whose params are not yet checked (Rust `AnyState`). */
+export type AnyState = StateDoc<Params>;
+
+/** Which engine to start: `gpu` still falls back to the CPU, with the reason, when it must. */
+export type Backend = 'auto' | 'cpu' | 'gpu';
+
+/** The running engine (Rust `engine::EngineInfo`). */
+export interface EngineInfo {
+  kind: 'cpu' | 'gpu';
+  /** One sentence a user can read: why this engine. */
+  reason: string;
+  /** Adapter name and backend when on the GPU. */
+  adapter: string | null;
+}
+
+/** A data load's progress; `done: true` alone when the load ends. */
+export type Progress =
+  | { type: 'progress'; done: true }
+  | { type: 'progress'; done: false; what: string; loaded: number; total: number | null; unit: 'bytes' | 'files' };
+
+export type ToWorker =
+  | { type: 'init'; backend: Backend }
+  | { type: 'start'; state: AnyState }
+  | { type: 'run' }
+  | { type: 'pause' }
+  | { type: 'step' }
+  | { type: 'reset' }
+  | { type: 'lose_device' }
+  | { type: 'load_files'; format: DataFormat; files: File[] }
+  | { type: 'load_urls'; format: DataFormat; urls: string[] }
+  | { type: 'forget'; format: DataFormat }
+  /** Handled at once, not queued: the load it cancels holds the queue. */
+  | { type: 'cancel_load' };
+
+export type FromWorker =
+  | { type: 'engine'; info: EngineInfo }
+  | { type: 'frame'; frame: Frame }
+  | { type: 'running'; running: boolean }
+  | { type: 'error'; message: string }
+  /** The state last started has no run: it waits for data, or it failed. */
+  | { type: 'no_run' }
+  /** Data only the user can give (`{kind: 'user', format}`); the page loads it, then starts again. */
+  | { type: 'need_data'; need: Need }
+  | Progress
+  | { type: 'data_loaded'; format: DataFormat; line: string }
+  | { type: 'data_error'; format: DataFormat; message: string; cancelled: boolean }
+  | { type: 'forgotten'; format: DataFormat }
+  /** The answer to `lose_device` (tests): whether there was a GPU device to lose. */
+  | { type: 'device_lost_simulated'; done: boolean };
