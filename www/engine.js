@@ -8,7 +8,7 @@
 /** @typedef {import('./types/protocol').DataFormat} DataFormat */
 /**
  * @typedef {object} EngineCallbacks
- * @property {(info: import('./types/messages').EngineInfo) => void} onEngine
+ * @property {(info: import('./types/protocol').EngineInfo) => void} onEngine
  * @property {(frame: import('./types/protocol').Frame) => void} onFrame
  * @property {(running: boolean) => void} onRunning
  * @property {(message: string) => void} onError
@@ -30,7 +30,7 @@ export class EngineClient {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = ({ data }) => this.dispatch(data);
     this.worker.onerror = (e) => callbacks.onError(`the engine worker failed to start: ${e.message || 'unknown error'}`);
-    /** @type {Promise<import('./types/messages').EngineInfo>} the engine's info, once it runs */
+    /** @type {Promise<import('./types/protocol').EngineInfo>} the engine's info, once it runs */
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.send({ type: 'init', backend });
   }

@@ -5,7 +5,7 @@ import { el } from './dom.js';
 import { megabytes } from './format.js';
 import { showMessage } from './messages.js';
 
-/** @typedef {import('./types/messages').EngineInfo} EngineInfo */
+/** @typedef {import('./types/protocol').EngineInfo} EngineInfo */
 /** @typedef {import('./types/messages').Progress} Progress */
 /** @typedef {import('./types/protocol').Frame} Frame */
 

@@ -22,7 +22,7 @@ import { SharePanel, permalink } from './lab-share.js';
 /** @typedef {import('./types/protocol').Plot} Plot */
 /** @typedef {import('./types/messages').AnyState} AnyState */
 /** @typedef {import('./types/messages').Backend} Backend */
-/** @typedef {import('./types/messages').EngineInfo} EngineInfo */
+/** @typedef {import('./types/protocol').EngineInfo} EngineInfo */
 /** @typedef {import('./plots.js').PlotHandle} PlotHandle */
 
 export class LabPage {

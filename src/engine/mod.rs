@@ -36,8 +36,10 @@ impl std::str::FromStr for BackendChoice {
 
 /// What is running and why, for the engine badge and the CLI report.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct EngineInfo {
     /// "cpu" or "gpu".
+    #[cfg_attr(not(target_arch = "wasm32"), ts(type = "'cpu' | 'gpu'"))]
     pub kind: &'static str,
     /// One sentence a user can read: why this engine.
     pub reason: String,

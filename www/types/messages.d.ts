@@ -1,7 +1,7 @@
 // Page ⇄ engine-worker messages (www/engine.js posts ToWorker and receives FromWorker; www/worker.js the
 // reverse). Hand-written because they are JavaScript objects (File objects travel in them); the engine's own
 // data in them (frames, needs, data formats) comes from the generated protocol.d.ts.
-import type { DataFormat, Frame, Need, StateDoc } from './protocol';
+import type { DataFormat, EngineInfo, Frame, Need, StateDoc } from './protocol';
 
 /** A lab's parameters: checked against the lab's schema in Rust, edited generically by the page. */
 export type Params = Record<string, any>;
@@ -10,15 +10,6 @@ export type AnyState = StateDoc<Params>;
 
 /** Which engine to start: `gpu` still falls back to the CPU, with the reason, when it must. */
 export type Backend = 'auto' | 'cpu' | 'gpu';
-
-/** The running engine (Rust `engine::EngineInfo`). */
-export interface EngineInfo {
-  kind: 'cpu' | 'gpu';
-  /** One sentence a user can read: why this engine. */
-  reason: string;
-  /** Adapter name and backend when on the GPU. */
-  adapter: string | null;
-}
 
 /** A data load's progress; `done: true` alone when the load ends. */
 export type Progress =
