@@ -57,4 +57,18 @@ cargo test --release --quiet --test zca -- --ignored --nocapture 2>/dev/null | g
 # Associative memories: Hopfield recall throughput and a capacity sweep; Ising sweeps per second by lattice size.
 cargo test --release --quiet --test hopfield -- --ignored --nocapture 2>/dev/null | grep '^{' || true
 cargo test --release --quiet --test ising -- --ignored --nocapture 2>/dev/null | grep '^{' || true
+# Engine: per-dispatch overhead (each dispatch alone vs recorded into one submit), and the CPU matrix product
+# beside NumPy's on the same sizes, in the same run (NumPy installed for the user if missing).
+cargo test --release --quiet --test kernels -- --ignored --nocapture 2>/dev/null | grep '^{' || true
+python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet --user numpy
+python3 - <<'PY'
+import json, time, numpy as np
+for n in (256, 512, 1024):
+    a = (np.add.outer(np.arange(n) * 31, np.arange(n) * 17) % 97).astype(np.float32) / 97
+    b = a.T.copy(); reps = max(1, (2048 // n) ** 2); a @ b
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    s = (time.perf_counter() - t) / reps
+    print(json.dumps({"bench": "cpu gemm", "impl": f"numpy {np.__version__}", "n": n, "gflops": round(2 * n**3 / s / 1e9, 1)}))
+PY
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi

@@ -187,3 +187,26 @@ fn bench_dispatch_overhead() {
         }
     }
 }
+
+/// Benchmark (reported; `--ignored`): the CPU matrix product every GEMM-shaped CPU twin goes through, in
+/// GFLOP/s on square f32 matrices (scripts/bench.sh runs NumPy's on the same sizes right after).
+#[test]
+#[ignore]
+fn bench_cpu_gemm() {
+    use hebbian_playground::kernels::matmul;
+    for n in [256usize, 512, 1024] {
+        let a = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((i * 31 + j * 17) % 97) as f32 / 97.0);
+        let b = a.t().to_owned();
+        let reps = (2048 / n).pow(2).max(1);
+        let _ = matmul::product_cpu(a.view(), b.view());
+        let t = std::time::Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(matmul::product_cpu(a.view(), b.view()));
+        }
+        let s = t.elapsed().as_secs_f64() / reps as f64;
+        println!(
+            "{{\"bench\":\"cpu gemm\",\"impl\":\"hebbian (ndarray/matrixmultiply)\",\"n\":{n},\"gflops\":{:.1}}}",
+            2.0 * (n as f64).powi(3) / s / 1e9
+        );
+    }
+}
