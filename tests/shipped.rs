@@ -430,8 +430,20 @@ fn hopfield_worked_examples_follow_the_lectures() {
         panic!("heatmap")
     };
     assert_eq!(&hm.values[15..20], [0.0; 5], "row 4 of W is zero");
-    // Letters on 0/1 states (004's first letter code): T′ still comes back to T, drawn 0/1.
+    // Letters on 0/1 states: with T, U and C, the binary fields Σ_j w_ij s_j = ½ (W (2s − 1))_i + ½ Σ_j w_ij
+    // carry a bias, and T′ falls into C; with T and U only (004's `4.Hopfield(1).py`, TC-08) it comes back to T.
     let (_, f) = hopfield_frame(|p| p.worked.states = WorkedStates::Binary, &store);
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        2.0
+    );
+    let (_, f) = hopfield_frame(
+        |p| {
+            p.worked.states = WorkedStates::Binary;
+            p.worked.letters.truncate(2);
+        },
+        &store,
+    );
     assert_eq!(
         metric(&f, "worked example: recalled memory (index, −1: none)"),
         0.0
@@ -449,10 +461,10 @@ fn hopfield_worked_examples_follow_the_lectures() {
         images[0].pixels,
         [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
     );
-    // A high threshold U switches every unit off: with U = 10 no field reaches it.
+    // A high threshold U switches every unit off: with U = 20 no field reaches it (|h_i| ≤ Σ_j |w_ij| ≤ 14).
     let (_, f) = hopfield_frame(
         |p| {
-            p.worked.threshold = 10.0;
+            p.worked.threshold = 20.0;
             p.worked.order = UpdateOrder::Random;
         },
         &store,
@@ -576,4 +588,45 @@ fn hopfield_capacity_views_and_many_digits() {
         );
         assert!(q.is_finite() && q.abs() <= 1.0, "{rule}: {q}");
     }
+}
+
+/// The default Hopfield experiment as a link from before issue 8's §5 (made by that commit's CLI), and the metrics
+/// that commit's CLI printed for it. New parameters default to the old behaviour, so the link still opens and
+/// every one of its numbers is unchanged, bit for bit (new metrics may be added).
+#[test]
+fn hopfield_links_from_before_the_lecture_features_keep_their_numbers() {
+    let link = include_str!("fixtures/hopfield-before-issue8.link").trim();
+    let expected: Vec<(String, Option<f64>)> =
+        serde_json::from_str(include_str!("fixtures/hopfield-before-issue8.metrics.json"))
+            .expect("metrics fixture");
+    let s = hebbian_playground::state::decode(link).expect("the old link decodes");
+    assert!(labs::validate(&s).is_empty(), "{:?}", labs::validate(&s));
+    assert!(s.params["worked"].get("order").is_none(), "an old link");
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    let mut engine = Engine::cpu("test");
+    let mut run = Run::start(&s, &engine, &store).expect("start");
+    let f = pollster::block_on(run.advance(&mut engine, 0)).expect("run");
+    let got: Vec<(&str, Option<u64>)> = f
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.value.map(f64::to_bits)))
+        .collect();
+    let mut at = 0;
+    for (name, value) in &expected {
+        let k = got[at..]
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("metric {name} is missing or out of order"));
+        at += k;
+        assert_eq!(got[at].1, value.map(f64::to_bits), "{name}");
+    }
+    // The old numbers come first, in their old order.
+    assert_eq!(
+        got[..expected.len()]
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>(),
+        expected.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+    );
 }
