@@ -155,6 +155,8 @@ test('a drawn probe, corrupted by clicking its cells, is recalled with the energ
   // Click the probe's centre cell (row 1, column 1) off: the probe changes and so does its energy.
   const editor = page.locator('.pattern-editor[data-path="worked/probe_drawing"]');
   const grid = editor.locator('.pattern-grid[data-pattern="0"]');
+  // The capacity cells above are tall: bring the editor into the viewport, where the mouse can reach it.
+  await grid.scrollIntoViewIfNeeded();
   const box = await grid.boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForFunction(() => window.playground.state.params.worked.probe_drawing[0].cells === '#.#....#.');
