@@ -798,20 +798,13 @@ impl Run {
         // The first sweep's updates, as the lectures work them: the field, and ΔE = 2 s_i h_i of a flip.
         let first: Vec<_> = trace.updates.iter().take(patterns.ncols()).collect();
         let order = match wk.order {
-            UpdateOrder::Random => "a random order".to_string(),
-            UpdateOrder::Lecture => format!(
-                "the lecture's order {}",
-                lecture_order
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            UpdateOrder::Random => "a random order",
+            UpdateOrder::Lecture => "the lecture's order",
         };
         let steps = Plot {
             id: "worked_steps".into(),
             title: format!(
-                "First sweep in {order}: ΔE of flipping each visited unit (flipped when ΔE < 0{})",
+                "ΔE of a flip, first sweep in {order} (✓ flipped: ΔE < 0{})",
                 if wk.tie == Tie::Up { " or h = U" } else { "" }
             ),
             x_label: "unit visited (in order)".into(),
@@ -829,11 +822,7 @@ impl Run {
         };
         let weights = matrix_heatmap(
             "worked_weights",
-            &format!(
-                "W storing {} ({}): w_ij, zero diagonal",
-                names.join(", "),
-                rule_name(wk.storage)
-            ),
+            &format!("W of {} ({})", names.join(", "), rule_name(wk.storage)),
             w.view(),
         );
         Ok(vec![grid, weights, energy, steps])
@@ -1171,8 +1160,9 @@ impl Run {
                         rule_name(d.rule),
                         *num as f64 / *den as f64
                     ),
+                    // One colour per rule; the stricter threshold with markers.
                     mark: if k == 0 { Mark::Trajectory } else { Mark::Line },
-                    color: None,
+                    color: Some(rule_color(d.rule).into()),
                     points: (0..c.p_max as usize)
                         .map(|i| [(i + 1) as f64 / n, f64::from(rate[[i, j]])])
                         .collect(),
@@ -1355,15 +1345,20 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
         (
             "0.14 N, the lecture's capacity (0.138 N asymptotically)",
             b.hebb_with_errors,
+            "#d62728",
         ),
-        ("N / (2 ln N): one memory exact", b.hebb_exact),
-        ("N / (4 ln N): all memories exact", b.hebb_exact_all),
-        ("N / √(2 ln N): Storkey", b.storkey),
-        ("N: pseudo-inverse", b.pseudo_inverse),
+        ("N / (2 ln N): one memory exact", b.hebb_exact, "#9467bd"),
+        (
+            "N / (4 ln N): all memories exact",
+            b.hebb_exact_all,
+            "#8c564b",
+        ),
+        ("N / √(2 ln N): Storkey", b.storkey, "#e377c2"),
+        ("N: pseudo-inverse", b.pseudo_inverse, "#7f7f7f"),
     ]
     .into_iter()
-    .filter(|&(_, x)| x <= p_top)
-    .map(|(name, x)| {
+    .filter(|&(_, x, _)| x <= p_top)
+    .map(|(name, x, color)| {
         let (name, x) = if alpha {
             let a = x / f64::from(n);
             (format!("{name}: α = {a:.3}"), a)
@@ -1373,11 +1368,19 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
         Series {
             name,
             mark: Mark::Dashed,
-            color: None,
+            color: Some(color.into()),
             points: vec![[x, 0.0], [x, 1.0]],
         }
     })
     .collect()
+}
+
+fn rule_color(s: Storage) -> &'static str {
+    match s {
+        Storage::Hebb | Storage::HebbNormalised => "#1f77b4",
+        Storage::PseudoInverse => "#ff7f0e",
+        Storage::Storkey => "#2ca02c",
+    }
 }
 
 fn rule_id(s: Storage) -> &'static str {
