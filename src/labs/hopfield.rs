@@ -1194,8 +1194,9 @@ impl Run {
 
     /// Per P, the smallest q(0) of the grid from which recall still recovers the memory: the mean final overlap
     /// is ≥ 0.9 from it and from every larger q(0). None when even q(0) = 1 fails.
-    fn smallest_q0(&self, sweep: &hopfield::Sweep) -> Vec<Option<f32>> {
+    fn smallest_q0(&self, sweep: &hopfield::Sweep) -> Vec<Option<f64>> {
         let mean = sweep.mean_overlap();
+        let n = sweep.n;
         mean.rows()
             .into_iter()
             .map(|row| {
@@ -1203,7 +1204,10 @@ impl Run {
                     .iter()
                     .rposition(|&q| q < RECOVERED)
                     .map_or(0, |j| j + 1);
-                sweep.realised_q0.get(from).copied()
+                // The probes' overlap (N − 2k) / N in f64 (0.1, not 0.1 widened from f32).
+                self.q0_values.get(from).map(|&q0| {
+                    (n as f64 - 2.0 * hopfield::flips_for_overlap(n, q0) as f64) / n as f64
+                })
             })
             .collect()
     }
@@ -1221,7 +1225,7 @@ impl Run {
                     .smallest_q0(&d.sweep)
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, q)| q.map(|q| [(i + 1) as f64, f64::from(q)]))
+                    .filter_map(|(i, q)| q.map(|q| [(i + 1) as f64, q]))
                     .collect(),
             })
             .collect();
@@ -1321,7 +1325,7 @@ impl Run {
                         rule_name(d.rule),
                         i + 1
                     ),
-                    q.map_or(f64::NAN, f64::from),
+                    q.unwrap_or(f64::NAN),
                     "",
                 ));
                 if q.is_none() {

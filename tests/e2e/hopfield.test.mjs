@@ -171,7 +171,9 @@ test('the worked examples switch to the five neurons, 0/1 states, a random order
   const { page, errors } = await openLab('cpu');
   const metric = (name) => page.evaluate((name) => window.playground.frame.metrics.find((m) => m.name === name)?.value, name);
   await page.locator('[name="worked/kind"]').selectOption('five_neurons');
-  await page.waitForFunction(() => window.playground.state.params.worked.kind === 'five_neurons');
+  // The old frame's step-0 marks stay set until the new frame arrives: wait for the new example's plot itself.
+  await page.waitForFunction(() => window.playground.plots.get('worked_steps').handle?.plot.categories.length === 5, null,
+    { timeout: LONG });
   await idle(page, 0);
   // TC-07 in the order 1, 3, 5, 2, 4 on 0/1 states: only unit 5 turns on, ending on s1 = 01011 (E = −2).
   const steps = await page.evaluate(() => window.playground.plots.get('worked_steps').handle.plot.categories);
@@ -180,13 +182,15 @@ test('the worked examples switch to the five neurons, 0/1 states, a random order
   await assertPlotsDrawn(page, ['worked_weights', 'worked_steps'], { margin: 300 });
   await page.locator('[name="worked/order"]').selectOption('random');
   await page.locator('[name="worked/states"]').selectOption('bipolar');
-  await page.waitForFunction(() => window.playground.state.params.worked.states === 'bipolar');
+  // Both edits drawn: a random order, and ±1 states (the images' range starts at −1).
+  await page.waitForFunction(() => window.playground.plots.get('worked_steps').handle?.plot.title.includes('a random order')
+    && window.playground.plots.get('worked_images').handle?.plot.value_range[0] === -1, null, { timeout: LONG });
   await idle(page, 0);
   assert.equal(await metric('worked example: recalled memory (index, −1: none)'), 0);
   await page.locator('[name="worked/threshold"]').fill('10');
   await page.locator('[name="worked/threshold"]').blur();
-  await page.waitForFunction(() => window.playground.state.params.worked.threshold === 10);
-  await idle(page, 0);
-  assert.equal(await metric('worked example: recalled memory (index, −1: none)'), -1);
+  await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: recalled memory (index, −1: none)'
+    && m.value === -1), null, { timeout: LONG });
+  assert.equal(await page.evaluate(() => window.playground.state.params.worked.threshold), 10);
   assert.deepEqual(errors, []);
 });
