@@ -259,3 +259,167 @@ fn the_default_run_gives_the_golden_bits() {
         common::golden::SIGMA3_RATE
     );
 }
+
+fn plot<'a>(f: &'a Frame, id: &str) -> &'a hebbian_playground::protocol::PlotBody {
+    &f.plots
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("no plot {id}"))
+        .body
+}
+
+fn one_input(g: hebb2d::Gaussian, rule: Rule) -> impl FnOnce(&mut Params) {
+    move |p| {
+        p.inputs = vec![g];
+        p.rule = rule;
+    }
+}
+
+// Covariance rule Δw = η v (u − ū): on average η Σ w, so w turns to the principal axis of the covariance Σ and
+// ln‖w‖ grows at η λ₁(Σ), whatever the input mean; Hebb follows ⟨uuᵀ⟩ = Σ + μμᵀ instead. Inputs with
+// Σ = diag(1, 0.25) and mean (0, 2): Σ's axis is u₁, ⟨uuᵀ⟩ = diag(1, 4.25) has its axis along u₂.
+#[test]
+fn covariance_rule_follows_the_covariance_not_the_mean() {
+    let g = hebb2d::Gaussian {
+        var_x: 1.0,
+        var_y: 0.25,
+        corr: 0.0,
+        mean_x: 0.0,
+        mean_y: 2.0,
+    };
+    for seed in [3, 4] {
+        let mut s = state(one_input(g.clone(), Rule::Covariance));
+        s.params.steps = 10_000;
+        s.params.trials = 32;
+        s.seed = seed;
+        let f = run(&s);
+        let (w1, w2) = (metric(&f, "Σ1 w₁ (run 1)"), metric(&f, "Σ1 w₂ (run 1)"));
+        assert!(
+            w1.abs() / w1.hypot(w2) > 0.99,
+            "seed {seed}: w = ({w1}, {w2})"
+        );
+        assert!(metric(&f, "Σ1 min |cos(w, e₁)|") > 0.99);
+        assert!(
+            (metric(&f, "Σ1 λ₁") - 1.0).abs() < 1e-12,
+            "λ₁ of Σ, not of ⟨uuᵀ⟩"
+        );
+        let rate = metric(&f, "Σ1 growth rate of ln‖w‖ (mean)");
+        assert!(
+            (rate - 1e-3).abs() < 0.03e-3,
+            "seed {seed}: rate {rate} vs η λ₁ = 1e-3"
+        );
+        // Hebb on the same inputs: the mean dominates, w ends along u₂ and grows at η · 4.25.
+        let mut h = state(one_input(g.clone(), Rule::Hebb));
+        h.params.steps = 10_000;
+        h.params.trials = 32;
+        h.seed = seed;
+        let f = run(&h);
+        let (w1, w2) = (metric(&f, "Σ1 w₁ (run 1)"), metric(&f, "Σ1 w₂ (run 1)"));
+        assert!(
+            w2.abs() / w1.hypot(w2) > 0.99,
+            "Hebb, seed {seed}: w = ({w1}, {w2})"
+        );
+        let rate = metric(&f, "Σ1 growth rate of ln‖w‖ (mean)");
+        assert!(
+            (rate - 4.25e-3).abs() < 0.1e-3,
+            "Hebb, seed {seed}: rate {rate}"
+        );
+    }
+}
+
+// Instar Δw = η v (u − w): on average η (Q w − (μᵀw) w) with Q = ⟨uuᵀ⟩, which vanishes at w* = λ e / (μᵀe) for an
+// eigenvector e of Q (the weighted mean ⟨v u⟩ / ⟨v⟩ of the inputs). With Σ3 (ρ = 0.9) and mean (1, 1):
+// Q = [[2, 1.9], [1.9, 2]], e = (1, 1)/√2 with λ = 3.9, so w* = (1.95, 1.95), stable (Jacobian eigenvalues −3.9
+// and −3.8). A small η keeps the noise around w* near 0.02.
+#[test]
+fn instar_settles_on_its_fixed_point() {
+    let g = hebb2d::Gaussian {
+        var_x: 1.0,
+        var_y: 1.0,
+        corr: 0.9,
+        mean_x: 1.0,
+        mean_y: 1.0,
+    };
+    for seed in [5, 6, 7] {
+        let mut s = state(one_input(g.clone(), Rule::Instar));
+        s.params.eta = 5e-5;
+        s.params.steps = 300_000;
+        s.params.trials = 1;
+        s.params.record_every = 100;
+        s.seed = seed;
+        let f = run(&s);
+        let (w1, w2) = (metric(&f, "Σ1 w₁ (run 1)"), metric(&f, "Σ1 w₂ (run 1)"));
+        assert!(
+            (w1 - 1.95).abs() < 0.1 && (w2 - 1.95).abs() < 0.1,
+            "seed {seed}: w = ({w1}, {w2}), fixed point (1.95, 1.95)"
+        );
+        assert_eq!(metric(&f, "Σ1 diverged runs"), 0.0);
+    }
+    // Zero-mean inputs have no such point (μᵀw = 0): the instar grows like Hebb there.
+    let mut s = state(one_input(
+        hebb2d::Gaussian {
+            mean_x: 0.0,
+            mean_y: 0.0,
+            ..g
+        },
+        Rule::Instar,
+    ));
+    s.params.steps = 5000;
+    let f = run(&s);
+    assert!(metric(&f, "Σ1 ‖w‖ (run 1)") > 5.0);
+}
+
+// Exercise 1's heatmap: v = w · u at the centre of every cell of the 61 × 61 grid on [−3, 3]², for the random w
+// drawn from the seed (stream InitialWeights, group 0xFF) and shown as the arrow.
+#[test]
+fn the_activation_heatmap_is_w_dot_u_on_the_grid() {
+    use hebbian_playground::protocol::PlotBody;
+    use hebbian_playground::rng::{self, Purpose};
+    for seed in [42, 7] {
+        let mut s = hebb2d::default_state();
+        s.seed = seed;
+        let mut run =
+            Run::start(&s.to_any(), &Engine::cpu("test"), &Default::default()).expect("start");
+        let f = pollster::block_on(run.advance(&mut Engine::cpu("test"), 1)).expect("step");
+        let PlotBody::Xy {
+            series,
+            heatmap: Some(hm),
+            ..
+        } = plot(&f, "activation")
+        else {
+            panic!("the activation plot is a heatmap")
+        };
+        let z = rng::normal4(
+            [0; 4],
+            [seed, rng::stream(Purpose::InitialWeights, 0xFF, 0)],
+        );
+        let w = [f64::from(z[0]), f64::from(z[1])];
+        assert_eq!(series[0].points, vec![[0.0, 0.0], w], "the arrow is w");
+        assert_eq!(
+            (hm.nx, hm.ny, hm.x_range, hm.y_range),
+            (61, 61, [-3.0, 3.0], [-3.0, 3.0])
+        );
+        let centre = |k: usize| -3.0 + 6.0 * (k as f64 + 0.5) / 61.0;
+        for iy in 0..61 {
+            for ix in 0..61 {
+                let v = hm.values[iy * 61 + ix];
+                let expected = w[0] * centre(ix) + w[1] * centre(iy);
+                assert!(
+                    (v - expected).abs() < 1e-12,
+                    "cell ({ix}, {iy}): {v} vs {expected}"
+                );
+            }
+        }
+        // The middle cell is the origin (v = 0); v is largest in the corner that w points to.
+        assert!(hm.values[30 * 61 + 30].abs() < 1e-12);
+        let corner = |ix: usize, iy: usize| hm.values[iy * 61 + ix];
+        let best = [(0, 0), (60, 0), (0, 60), (60, 60)]
+            .into_iter()
+            .max_by(|a, b| corner(a.0, a.1).total_cmp(&corner(b.0, b.1)))
+            .unwrap();
+        assert_eq!(
+            best,
+            (usize::from(w[0] > 0.0) * 60, usize::from(w[1] > 0.0) * 60)
+        );
+    }
+}

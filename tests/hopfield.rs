@@ -6,8 +6,9 @@ mod common;
 use hebbian_playground::data::letters::lecture_letters;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::error::Error;
+use hebbian_playground::kernels::recall::{self, MAX_PROBES};
 use hebbian_playground::nets::hopfield::{
-    self, Dynamics, MAX_PROBES, Outcome, RecallParams, StateKind, Storage, SweepSpec,
+    self, Dynamics, Outcome, RecallParams, StateKind, Storage, SweepSpec, Tie,
 };
 use ndarray::{Array1, Array2, ArrayView2, array, s};
 use std::collections::HashMap;
@@ -21,12 +22,7 @@ fn binary_to_bipolar(b: &[f32]) -> Vec<f32> {
 }
 
 fn params(kind: StateKind, dynamics: Dynamics, max_sweeps: u32, seed: u32) -> RecallParams {
-    RecallParams {
-        kind,
-        dynamics,
-        max_sweeps,
-        seed,
-    }
+    RecallParams::new(kind, dynamics, max_sweeps, seed)
 }
 
 /// Letters T, U, C of 004 as bipolar rows.
@@ -162,7 +158,7 @@ fn tc07_five_neuron_example() {
     );
     // And the random orders of the recall itself.
     let probes = Array2::from_shape_fn((50, 5), |(_, j)| probe[j]);
-    let r = hopfield::recall_cpu(
+    let r = recall::recall_cpu(
         w.view(),
         probes.view(),
         &params(StateKind::Binary, Dynamics::Asynchronous, 10, 7),
@@ -222,7 +218,7 @@ fn tc08_letters_t_and_u() {
             if b % 2 == 0 { t_bad[j] } else { u_bad[j] }
         },
     );
-    let r = hopfield::recall_cpu(
+    let r = recall::recall_cpu(
         w.view(),
         probes.view(),
         &params(StateKind::Binary, Dynamics::Asynchronous, 10, 2024),
@@ -277,7 +273,7 @@ fn tc09_energies_of_t_u_c() {
             );
         }
     }
-    let r = hopfield::recall_cpu(w, p.view(), &params(b, Dynamics::Asynchronous, 5, 1)).unwrap();
+    let r = recall::recall_cpu(w, p.view(), &params(b, Dynamics::Asynchronous, 5, 1)).unwrap();
     assert_eq!(r.states, p);
     assert_eq!(r.sweeps_used, vec![1, 1, 1]);
     // ΔE of a flip equals 2 s_i h_i and the energy difference, for every unit of several states.
@@ -460,7 +456,7 @@ fn synchronous_two_cycles_are_detected() {
     let w = array![[0., 1.], [1., 0.]];
     let probe = array![[1., -1.]];
     let sync = params(StateKind::Bipolar, Dynamics::Synchronous, 20, 0);
-    let r = hopfield::recall_cpu(w.view(), probe.view(), &sync).unwrap();
+    let r = recall::recall_cpu(w.view(), probe.view(), &sync).unwrap();
     assert_eq!(r.outcome, vec![Outcome::Cycle2]);
     assert_eq!(r.sweeps_used, vec![2]);
     assert_eq!(r.states.row(0), probe.row(0), "state(2) = state(0)");
@@ -476,10 +472,10 @@ fn synchronous_two_cycles_are_detected() {
     assert_eq!(t.energy, vec![1.0, 1.0, 1.0]);
     // One sweep is not enough to tell: still changing.
     let one = params(StateKind::Bipolar, Dynamics::Synchronous, 1, 0);
-    let r = hopfield::recall_cpu(w.view(), probe.view(), &one).unwrap();
+    let r = recall::recall_cpu(w.view(), probe.view(), &one).unwrap();
     assert_eq!((r.outcome[0], r.sweeps_used[0]), (Outcome::MaxSweeps, 1));
     // Asynchronous updates of the same network settle on a fixed point.
-    let r = hopfield::recall_cpu(
+    let r = recall::recall_cpu(
         w.view(),
         probe.view(),
         &params(StateKind::Bipolar, Dynamics::Asynchronous, 20, 0),
@@ -496,7 +492,7 @@ fn synchronous_two_cycles_are_detected() {
             .row_mut(b)
             .assign(&hopfield::probe_with_overlap(p.row(b % 2), 0.0, 4, b as u32).unwrap());
     }
-    let r = hopfield::recall_cpu(w.view(), probes.view(), &sync).unwrap();
+    let r = recall::recall_cpu(w.view(), probes.view(), &sync).unwrap();
     for (b, o) in r.outcome.iter().enumerate() {
         if *o == Outcome::Cycle2 {
             let t =
@@ -511,12 +507,12 @@ fn synchronous_two_cycles_are_detected() {
     if let Some(gpu) = common::gpu() {
         assert!(r.outcome.contains(&Outcome::Cycle2), "{:?}", r.outcome);
         let on_gpu =
-            pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &sync)).unwrap();
+            pollster::block_on(recall::recall_gpu(&gpu, w.view(), probes.view(), &sync)).unwrap();
         assert_eq!(on_gpu, r);
         let swap = array![[0., 1.], [1., 0.]];
         let pair = array![[1., -1.]];
-        let out = pollster::block_on(hopfield::recall_gpu(&gpu, swap.view(), pair.view(), &sync))
-            .unwrap();
+        let out =
+            pollster::block_on(recall::recall_gpu(&gpu, swap.view(), pair.view(), &sync)).unwrap();
         assert_eq!((out.outcome[0], out.sweeps_used[0]), (Outcome::Cycle2, 2));
     }
 }
@@ -649,14 +645,14 @@ fn invalid_inputs_are_refused_with_the_field_named() {
     assert!(e.contains("q0: q(0) is 1.5"), "{e}");
     let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
     let probes = p.slice(s![0..1, ..]);
-    let e = msg(hopfield::recall_cpu(
+    let e = msg(recall::recall_cpu(
         w.view(),
         probes,
         &params(StateKind::Bipolar, Dynamics::Synchronous, 0, 0),
     )
     .unwrap_err());
     assert!(e.contains("max_sweeps"), "{e}");
-    let e = msg(hopfield::recall_cpu(
+    let e = msg(recall::recall_cpu(
         w.view(),
         probes,
         &params(StateKind::Binary, Dynamics::Synchronous, 5, 0),
@@ -665,14 +661,14 @@ fn invalid_inputs_are_refused_with_the_field_named() {
     assert!(e.contains("binary states are 0 or 1"), "{e}");
     let mut diag = w.clone();
     diag[[3, 3]] = 1.0;
-    let e = msg(hopfield::recall_cpu(
+    let e = msg(recall::recall_cpu(
         diag.view(),
         probes,
         &params(StateKind::Bipolar, Dynamics::Synchronous, 5, 0),
     )
     .unwrap_err());
     assert!(e.contains("weight (3, 3)") && e.contains("diagonal"), "{e}");
-    let e = msg(hopfield::recall_cpu(
+    let e = msg(recall::recall_cpu(
         w.slice(s![..19, ..19]),
         probes,
         &params(StateKind::Bipolar, Dynamics::Synchronous, 5, 0),
@@ -688,6 +684,7 @@ fn invalid_inputs_are_refused_with_the_field_named() {
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 10,
         seed: 0,
+        tie: Tie::Keep,
     };
     let e = msg(spec.validate().unwrap_err());
     for field in ["p_values/1", "p_values/2", "q0_values/1", "trials"] {
@@ -726,7 +723,7 @@ fn traced_recall_matches_the_batched_recall() {
                     .row_mut(b)
                     .assign(&hopfield::probe_with_overlap(p.row(b), 0.3, 4, b as u32).unwrap());
             }
-            let r = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+            let r = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
             for b in 0..6 {
                 let t = hopfield::recall_trace(w.view(), probes.row(b), p.view(), &pr, b as u32)
                     .unwrap();
@@ -764,6 +761,7 @@ fn sweep(
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 50,
         seed: 31,
+        tie: Tie::Keep,
     }
 }
 
@@ -810,7 +808,7 @@ fn hebb_loses_the_pattern_beyond_a_quarter_of_n() {
         for t in 0..trials {
             let pats = hopfield::random_patterns(p, n, 77, t as u32).unwrap();
             let w = hopfield::weights(pats.view(), Storage::Hebb).unwrap();
-            let r = hopfield::recall_cpu(
+            let r = recall::recall_cpu(
                 w.view(),
                 pats.slice(s![0..1, ..]),
                 &params(StateKind::Bipolar, Dynamics::Asynchronous, 50, t as u32),
@@ -839,7 +837,7 @@ fn pseudo_inverse_stores_every_pattern_up_to_n_minus_1() {
     for p in [10, 50, 90, 99] {
         let pats = hopfield::random_patterns(p, n, 13, p as u32).unwrap();
         let w = hopfield::weights(pats.view(), Storage::PseudoInverse).unwrap();
-        let r = hopfield::recall_cpu(
+        let r = recall::recall_cpu(
             w.view(),
             pats.view(),
             &params(StateKind::Bipolar, Dynamics::Asynchronous, 5, 0),
@@ -905,9 +903,9 @@ fn gpu_recall_matches_cpu() {
             for dynamics in [Dynamics::Asynchronous, Dynamics::Synchronous] {
                 let pr = params(kind, dynamics, 40, 5);
                 let probes = probes_for(p.view(), 18, kind, 3);
-                let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+                let cpu = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
                 let out =
-                    pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &pr))
+                    pollster::block_on(recall::recall_gpu(&gpu, w.view(), probes.view(), &pr))
                         .unwrap();
                 let what = format!("{storage:?} {kind:?} {dynamics:?}");
                 if storage == Storage::Hebb {
@@ -946,9 +944,9 @@ fn gpu_recall_resumes_across_dispatches_and_chunks() {
     }
     for dynamics in [Dynamics::Asynchronous, Dynamics::Synchronous] {
         let pr = params(StateKind::Bipolar, dynamics, 60, 1);
-        let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+        let cpu = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
         let out =
-            pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
+            pollster::block_on(recall::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
         assert_eq!(cpu, out, "{dynamics:?}");
         let longest = *cpu.sweeps_used.iter().max().unwrap();
         assert!(
@@ -960,8 +958,8 @@ fn gpu_recall_resumes_across_dispatches_and_chunks() {
     let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
     let probes = probes_for(p.view(), 2100, StateKind::Binary, 6);
     let pr = params(StateKind::Binary, Dynamics::Asynchronous, 20, 3);
-    let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
-    let out = pollster::block_on(hopfield::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
+    let cpu = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+    let out = pollster::block_on(recall::recall_gpu(&gpu, w.view(), probes.view(), &pr)).unwrap();
     assert_eq!(cpu, out, "2100 probes in two chunks");
 }
 
@@ -1035,7 +1033,7 @@ fn gpu_refuses_weights_larger_than_a_binding_before_allocating() {
     let w = zero.broadcast((6000, 6000)).unwrap();
     let probe = Array2::<f32>::ones((1, 6000));
     let pr = params(StateKind::Bipolar, Dynamics::Asynchronous, 1, 0);
-    match pollster::block_on(hopfield::recall_gpu(&gpu, w, probe.view(), &pr)) {
+    match pollster::block_on(recall::recall_gpu(&gpu, w, probe.view(), &pr)) {
         Err(Error::TooLarge { needed, limit, .. }) => assert!(needed > limit),
         other => panic!("expected a size error, got {:?}", other.map(|r| r.outcome)),
     }
@@ -1048,11 +1046,11 @@ fn a_lost_device_continues_on_the_cpu_with_a_notice() {
     let w = hopfield::weights(p.view(), Storage::Storkey).unwrap();
     let probes = probes_for(p.view(), 12, StateKind::Bipolar, 1);
     let pr = params(StateKind::Bipolar, Dynamics::Asynchronous, 20, 9);
-    let expected = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+    let expected = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
     let mut engine = Engine::Gpu(Box::new(gpu));
     engine.gpu().expect("gpu").simulate_loss();
     let (r, notice) =
-        pollster::block_on(hopfield::recall(&mut engine, w.view(), probes.view(), &pr)).unwrap();
+        pollster::block_on(recall::recall(&mut engine, w.view(), probes.view(), &pr)).unwrap();
     assert!(notice.expect("a notice").contains("continues on the CPU"));
     assert_eq!(engine.info().kind, "cpu");
     assert_eq!(r, expected);
@@ -1081,7 +1079,7 @@ fn recall_benchmark() {
         let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
         let count = 512;
         let probes = probes_for(p.view(), count, StateKind::Bipolar, 2);
-        let report = |backend: &str, r: &hopfield::Recall, seconds: f64| {
+        let report = |backend: &str, r: &recall::Recall, seconds: f64| {
             let updates: u64 = r.sweeps_used.iter().map(|&s| u64::from(s) * n as u64).sum();
             println!(
                 r#"{{"bench":"recall","n":{n},"p":{},"probes":{count},"backend":"{backend}","seconds":{seconds:.4},"unit_updates_per_s":{:.3e},"probes_per_s":{:.1}}}"#,
@@ -1091,14 +1089,14 @@ fn recall_benchmark() {
             );
         };
         let t = std::time::Instant::now();
-        let cpu = hopfield::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+        let cpu = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
         report("cpu", &cpu, t.elapsed().as_secs_f64());
         if let (true, Some(g)) = (use_gpu, &gpu) {
             // The first call builds the pipeline; time the second.
-            pollster::block_on(hopfield::recall_gpu(g, w.view(), probes.view(), &pr)).unwrap();
+            pollster::block_on(recall::recall_gpu(g, w.view(), probes.view(), &pr)).unwrap();
             let t = std::time::Instant::now();
             let out =
-                pollster::block_on(hopfield::recall_gpu(g, w.view(), probes.view(), &pr)).unwrap();
+                pollster::block_on(recall::recall_gpu(g, w.view(), probes.view(), &pr)).unwrap();
             report(
                 gpu_name.as_deref().unwrap_or("gpu"),
                 &out,
@@ -1116,6 +1114,7 @@ fn recall_benchmark() {
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 100,
         seed: 1,
+        tie: Tie::Keep,
     };
     let mut engines = vec![("cpu".to_string(), Engine::cpu("bench"))];
     let mut bench_results = Vec::new();
@@ -1157,4 +1156,287 @@ fn recall_benchmark() {
     if let [cpu, gpu] = &bench_results[..] {
         assert_eq!(cpu, gpu);
     }
+}
+
+// 004's worked recalls in the lecture's own visiting orders (issue 8 §5): the fields and energies of the slides,
+// step by step, through the traced recall the lab uses.
+#[test]
+fn lecture_orders_give_the_slides_steps() {
+    // TC-07, order 1, 3, 5, 2, 4 on binary states: fields −2, −2, +2, +2, 0; only unit 5 changes.
+    let patterns = rows(&[
+        &binary_to_bipolar(&[0., 1., 0., 1., 1.]),
+        &binary_to_bipolar(&[1., 0., 1., 1., 0.]),
+    ]);
+    let w = hopfield::weights(patterns.view(), Storage::Hebb).unwrap();
+    let probe = array![0., 1., 0., 1., 0.];
+    let pr = params(StateKind::Binary, Dynamics::Asynchronous, 10, 0);
+    let t = hopfield::recall_trace_in_order(
+        w.view(),
+        probe.view(),
+        patterns.view(),
+        &pr,
+        &[0, 2, 4, 1, 3],
+    )
+    .unwrap();
+    let first: Vec<(usize, f64, bool)> = t.updates[..5]
+        .iter()
+        .map(|u| (u.unit, u.field, u.flipped))
+        .collect();
+    assert_eq!(
+        first,
+        vec![
+            (0, -2.0, false),
+            (2, -2.0, false),
+            (4, 2.0, true),
+            (1, 2.0, false),
+            (3, 0.0, false)
+        ]
+    );
+    assert_eq!(
+        t.states.row(t.states.nrows() - 1),
+        array![0., 1., 0., 1., 1.]
+    );
+    assert_eq!((t.sweeps_used, t.outcome), (2, Outcome::FixedPoint));
+    // The second sweep repeats the order.
+    let units: Vec<usize> = t.updates[5..].iter().map(|u| u.unit).collect();
+    assert_eq!(units, vec![0, 2, 4, 1, 3]);
+
+    // TC-09, order 2, 3, 8, 5, 1, 6, 4, 7, 9 on ±1 letters from T′: E = −12, −32 after s2, s3 rejected at +8.
+    let p = tuc();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    let t_bad = Array1::from(binary_to_bipolar(&[1., 0., 1., 0., 1., 0., 0., 1., 0.]));
+    let order = [1, 2, 7, 4, 0, 5, 3, 6, 8];
+    let pr = params(StateKind::Bipolar, Dynamics::Asynchronous, 50, 0);
+    let t = hopfield::recall_trace_in_order(w.view(), t_bad.view(), p.view(), &pr, &order).unwrap();
+    assert_eq!(&t.energy[..3], &[-12.0, -32.0, -32.0]);
+    assert_eq!(
+        (
+            t.updates[0].unit,
+            t.updates[0].delta_energy,
+            t.updates[0].flipped
+        ),
+        (1, -20.0, true)
+    );
+    assert_eq!(
+        (
+            t.updates[1].unit,
+            t.updates[1].delta_energy,
+            t.updates[1].flipped
+        ),
+        (2, 8.0, false)
+    );
+    assert_eq!(t.states.row(t.states.nrows() - 1), p.row(0));
+    assert_eq!(*t.energy.last().unwrap(), -32.0);
+
+    // TC-08 on binary states in the letters' order: T′ and U′ recall T and U.
+    let l = lecture_letters();
+    let tu = rows(&[&l[0].bipolar(), &l[1].bipolar()]);
+    let w = hopfield::weights(tu.view(), Storage::Hebb).unwrap();
+    let pr = params(StateKind::Binary, Dynamics::Asynchronous, 10, 0);
+    for (bad, target) in [
+        (array![1., 0., 1., 0., 1., 0., 0., 1., 0.], 0),
+        (array![1., 0., 1., 0., 0., 1., 1., 1., 0.], 1),
+    ] {
+        let t =
+            hopfield::recall_trace_in_order(w.view(), bad.view(), tu.view(), &pr, &order).unwrap();
+        let last = t.states.row(t.states.nrows() - 1).to_owned();
+        assert_eq!(last.mapv(|v| 2.0 * v - 1.0), tu.row(target));
+    }
+}
+
+#[test]
+fn fixed_orders_are_checked() {
+    let p = tuc();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    let probe = p.row(0).to_owned();
+    let asy = params(StateKind::Bipolar, Dynamics::Asynchronous, 5, 0);
+    for bad in [
+        &[0usize, 1, 2][..],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 7],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 9],
+    ] {
+        let e = hopfield::recall_trace_in_order(w.view(), probe.view(), p.view(), &asy, bad)
+            .expect_err("not a permutation");
+        assert!(e.to_string().contains("each of the 9 units once"), "{e}");
+    }
+    let sync = params(StateKind::Bipolar, Dynamics::Synchronous, 5, 0);
+    let order: Vec<usize> = (0..9).collect();
+    let e = hopfield::recall_trace_in_order(w.view(), probe.view(), p.view(), &sync, &order)
+        .expect_err("synchronous");
+    assert!(e.to_string().contains("asynchronous"), "{e}");
+}
+
+// 002's sgn(0) = +1 against 004's "keep": unit 4 of the five-neuron example has no input at all.
+#[test]
+fn the_tie_rule_decides_units_on_a_zero_field() {
+    let patterns = rows(&[
+        &binary_to_bipolar(&[0., 1., 0., 1., 1.]),
+        &binary_to_bipolar(&[1., 0., 1., 1., 0.]),
+    ]);
+    let w = hopfield::weights(patterns.view(), Storage::Hebb).unwrap();
+    let probe = array![[0., 1., 0., 0., 0.]];
+    let keep = params(StateKind::Binary, Dynamics::Asynchronous, 10, 3);
+    let up = RecallParams {
+        tie: Tie::Up,
+        ..keep
+    };
+    let k = recall::recall_cpu(w.view(), probe.view(), &keep).unwrap();
+    let u = recall::recall_cpu(w.view(), probe.view(), &up).unwrap();
+    assert_eq!(
+        k.states.row(0),
+        array![0., 1., 0., 0., 1.],
+        "unit 4 kept off"
+    );
+    assert_eq!(
+        u.states.row(0),
+        array![0., 1., 0., 1., 1.],
+        "sgn(0) = +1 turns it on: s1"
+    );
+    // Flips at a tie have ΔE = 0, so the energy never rises with either rule.
+    for pr in [keep, up] {
+        let t = hopfield::recall_trace(w.view(), probe.row(0), patterns.view(), &pr, 0).unwrap();
+        assert!(t.energy.windows(2).all(|e| e[1] <= e[0]), "{:?}", t.energy);
+        for u in &t.updates {
+            assert!(!u.flipped || u.delta_energy <= 0.0, "{u:?}");
+        }
+    }
+}
+
+// A threshold U: units go high only above it; E = −½ sᵀWs + U Σ s never rises and the recorded energies are
+// exact; fixed points satisfy s_i = high ⇔ h_i ≥ U (ties kept).
+#[test]
+fn thresholds_shift_the_sign_rule_and_the_energy() {
+    let p = tuc();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    for kind in [StateKind::Bipolar, StateKind::Binary] {
+        for u in [-2.0f32, 1.0, 2.5] {
+            let pr = RecallParams {
+                threshold: u,
+                ..params(kind, Dynamics::Asynchronous, 50, 9)
+            };
+            for row in 0..3 {
+                let probe = hopfield::probe_with_overlap(p.row(row), 0.6, 4, row as u32)
+                    .unwrap()
+                    .mapv(|v| kind.from_bipolar(v));
+                let t = hopfield::recall_trace(w.view(), probe.view(), p.view(), &pr, row as u32)
+                    .unwrap();
+                assert!(
+                    t.energy.windows(2).all(|e| e[1] <= e[0]),
+                    "{kind:?} U = {u}"
+                );
+                let last = t.states.row(t.states.nrows() - 1);
+                assert_eq!(
+                    *t.energy.last().unwrap(),
+                    hopfield::energy_with_threshold(w.view(), last, u),
+                    "{kind:?} U = {u}"
+                );
+                if t.outcome == Outcome::FixedPoint {
+                    let h = hopfield::field(w.view(), last);
+                    for i in 0..9 {
+                        let hi = f64::from(u);
+                        assert!(
+                            (last[i] == 1.0 && h[i] >= hi) || (last[i] != 1.0 && h[i] <= hi),
+                            "{kind:?} U = {u}, unit {i}: s = {}, h = {}",
+                            last[i],
+                            h[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // E(s) with U = 1 adds Σ s.
+    let t = p.row(0);
+    assert_eq!(
+        hopfield::energy_with_threshold(w.view(), t, 1.0),
+        -32.0 + t.sum() as f64
+    );
+}
+
+// The GPU follows the threshold and the tie rule exactly (integer Hebb weights of an even number of patterns
+// put many fields exactly on an even threshold).
+#[test]
+fn gpu_follows_the_threshold_and_the_tie_rule() {
+    let Some(gpu) = common::gpu() else { return };
+    let n = 40;
+    let p = hopfield::random_patterns(4, n, 17, 0).unwrap();
+    let w = hopfield::weights(p.view(), Storage::Hebb).unwrap();
+    for kind in [StateKind::Bipolar, StateKind::Binary] {
+        for dynamics in [Dynamics::Asynchronous, Dynamics::Synchronous] {
+            for (threshold, tie) in [
+                (0.0, Tie::Up),
+                (2.0, Tie::Keep),
+                (2.0, Tie::Up),
+                (-3.5, Tie::Up),
+            ] {
+                let pr = RecallParams {
+                    threshold,
+                    tie,
+                    ..params(kind, dynamics, 40, 5)
+                };
+                let probes = probes_for(p.view(), 24, kind, 6);
+                let cpu = recall::recall_cpu(w.view(), probes.view(), &pr).unwrap();
+                let out =
+                    pollster::block_on(recall::recall_gpu(&gpu, w.view(), probes.view(), &pr))
+                        .unwrap();
+                assert_eq!(cpu, out, "{kind:?} {dynamics:?} U = {threshold} {tie:?}");
+            }
+        }
+    }
+    // And a capacity sweep with sgn(0) = +1 (the GPU batches many networks).
+    let spec = SweepSpec {
+        n: 50,
+        storage: Storage::Hebb,
+        p_values: vec![2, 4, 6, 8],
+        q0_values: vec![1.0, 0.6, 0.2],
+        trials: 0..6,
+        dynamics: Dynamics::Asynchronous,
+        max_sweeps: 30,
+        seed: 12,
+        tie: Tie::Up,
+    };
+    let cpu =
+        pollster::block_on(hopfield::capacity_sweep(&mut Engine::cpu("test"), &spec)).unwrap();
+    let g = pollster::block_on(hopfield::capacity_sweep(
+        &mut Engine::Gpu(Box::new(gpu)),
+        &spec,
+    ))
+    .unwrap();
+    assert_eq!(cpu, g);
+    let keep = pollster::block_on(hopfield::capacity_sweep(
+        &mut Engine::cpu("test"),
+        &SweepSpec {
+            tie: Tie::Keep,
+            ..spec
+        },
+    ))
+    .unwrap();
+    assert_ne!(
+        cpu.overlap_sum, keep.overlap_sum,
+        "ties occur at even P and N: the rule matters"
+    );
+}
+
+// The retrieval rate (004 §2-7 after Takasaki): final overlaps ≥ 0.95 and ≥ 0.90, counted exactly.
+#[test]
+fn retrieval_rates_count_final_overlaps_above_the_thresholds() {
+    let spec = sweep(100, Storage::Hebb, (1..=30).collect(), vec![0.6, 1.0], 20);
+    let s = pollster::block_on(hopfield::capacity_sweep(&mut Engine::cpu("test"), &spec)).unwrap();
+    let (r95, r90, exact) = (s.retrieval_rate(0), s.retrieval_rate(1), s.exact_fraction());
+    for i in 0..30 {
+        for j in 0..2 {
+            assert!(
+                exact[[i, j]] <= r95[[i, j]] && r95[[i, j]] <= r90[[i, j]],
+                "P = {}",
+                i + 1
+            );
+        }
+    }
+    // From 20 % flipped units, few memories come back; past the lecture's 0.14 N hardly any.
+    assert_eq!(r95[[0, 0]], 1.0);
+    assert!(r90[[4, 0]] >= 0.9, "P = 5: {}", r90[[4, 0]]);
+    assert!(r95[[29, 0]] <= 0.3, "P = 30: {}", r95[[29, 0]]);
+    let c = hopfield::capacity_bounds(100);
+    assert!((c.hebb_exact_all - 100.0 / (4.0 * 100f64.ln())).abs() < 1e-12);
+    assert!((c.hebb_exact_all - 5.43).abs() < 5e-3, "{c:?}");
 }

@@ -293,8 +293,11 @@ fn hopfield_lab_stores_shipped_digits() {
         p_max: 7,
         q0_steps: 10,
         trials: 2,
-        dynamics: hebbian_playground::kernels::recall::Dynamics::Synchronous,
+        dynamics: hebbian_playground::nets::hopfield::Dynamics::Synchronous,
         max_sweeps: 1,
+        tie: hebbian_playground::nets::hopfield::Tie::Keep,
+        qt_p: vec![],
+        qt_storage: hebbian_playground::nets::hopfield::Storage::Hebb,
     };
     let big = big.to_any();
     let mut stepped = Run::start(&big, &Engine::cpu("test"), &store).expect("start");
@@ -338,5 +341,293 @@ fn hopfield_lab_stores_shipped_digits() {
         err.to_string()
             .contains("the shipped MNIST digits are not loaded"),
         "{err}"
+    );
+}
+
+fn hopfield_frame(
+    edit: impl FnOnce(&mut hebbian_playground::labs::hopfield::Params),
+    store: &DataStore,
+) -> (Run, hebbian_playground::protocol::Frame) {
+    let mut s = hebbian_playground::labs::hopfield::default_state();
+    edit(&mut s.params);
+    let any = s.to_any();
+    assert!(
+        labs::validate(&any).is_empty(),
+        "{:?}",
+        labs::validate(&any)
+    );
+    let mut run = Run::start(&any, &Engine::cpu("test"), store).expect("start");
+    let f = run.snapshot();
+    (run, f)
+}
+
+fn plot<'a>(
+    f: &'a hebbian_playground::protocol::Frame,
+    id: &str,
+) -> &'a hebbian_playground::protocol::PlotBody {
+    &f.plots
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("no plot {id}"))
+        .body
+}
+
+// Issue 8 §5: the worked examples as the lectures work them, by default and on request.
+#[test]
+fn hopfield_worked_examples_follow_the_lectures() {
+    use hebbian_playground::labs::hopfield::{Example, UpdateOrder, WorkedStates};
+    use hebbian_playground::protocol::PlotBody;
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    // Default: 004's T′ (T with unit 2 off) in the lecture's order 2, 3, 8, …: E = −12, −32, s3 rejected (+8).
+    let (_, f) = hopfield_frame(|_| {}, &store);
+    assert_eq!(metric(&f, "worked example: energy of the probe"), -12.0);
+    assert_eq!(metric(&f, "worked example: final energy"), -32.0);
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        0.0
+    );
+    let PlotBody::Bars { categories, series } = plot(&f, "worked_steps") else {
+        panic!("bars")
+    };
+    assert_eq!(&categories[..3], ["i=2 ✓", "i=3", "i=8"]);
+    assert_eq!(&series[0].values[..2], [-20.0, 8.0]);
+    let PlotBody::Xy { series: energy, .. } = plot(&f, "worked_energy") else {
+        panic!("xy")
+    };
+    let e: Vec<f64> = energy[0].points.iter().map(|p| p[1]).collect();
+    assert_eq!(&e[..3], [-12.0, -32.0, -32.0]);
+    // W of T, U, C (004 L1484) as a heatmap, row i = 1 at the bottom.
+    let PlotBody::Xy {
+        heatmap: Some(hm), ..
+    } = plot(&f, "worked_weights")
+    else {
+        panic!("heatmap")
+    };
+    assert_eq!((hm.nx, hm.ny), (9, 9));
+    assert_eq!(
+        &hm.values[..9],
+        [0.0, 1.0, 3.0, 1.0, -1.0, -1.0, 1.0, 3.0, 1.0]
+    );
+    assert_eq!(
+        &hm.values[36..45],
+        [-1.0, 1.0, -1.0, -3.0, 0.0, -1.0, -3.0, -1.0, -3.0]
+    );
+    // The five neurons in the order 1, 3, 5, 2, 4 on 0/1 states: E(01010) = 0, E(s1 = 01011) = −2.
+    let (_, f) = hopfield_frame(|p| p.worked.kind = Example::FiveNeurons, &store);
+    let PlotBody::Bars { categories, .. } = plot(&f, "worked_steps") else {
+        panic!("bars")
+    };
+    assert_eq!(categories, &["i=1", "i=3", "i=5 ✓", "i=2", "i=4"]);
+    assert_eq!(metric(&f, "worked example: final energy"), -2.0);
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        0.0
+    );
+    let PlotBody::Xy {
+        heatmap: Some(hm), ..
+    } = plot(&f, "worked_weights")
+    else {
+        panic!("heatmap")
+    };
+    assert_eq!(&hm.values[15..20], [0.0; 5], "row 4 of W is zero");
+    // Letters on 0/1 states: with T, U and C, the binary fields Σ_j w_ij s_j = ½ (W (2s − 1))_i + ½ Σ_j w_ij
+    // carry a bias, and T′ falls into C; with T and U only (004's `4.Hopfield(1).py`, TC-08) it comes back to T.
+    let (_, f) = hopfield_frame(|p| p.worked.states = WorkedStates::Binary, &store);
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        2.0
+    );
+    let (_, f) = hopfield_frame(
+        |p| {
+            p.worked.states = WorkedStates::Binary;
+            p.worked.letters.truncate(2);
+        },
+        &store,
+    );
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        0.0
+    );
+    let PlotBody::Images {
+        value_range,
+        images,
+        ..
+    } = plot(&f, "worked_images")
+    else {
+        panic!("images")
+    };
+    assert_eq!(*value_range, [0.0, 1.0]);
+    assert_eq!(
+        images[0].pixels,
+        [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    );
+    // A high threshold U switches every unit off: with U = 20 no field reaches it (|h_i| ≤ Σ_j |w_ij| ≤ 14).
+    let (_, f) = hopfield_frame(
+        |p| {
+            p.worked.threshold = 20.0;
+            p.worked.order = UpdateOrder::Random;
+        },
+        &store,
+    );
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        -1.0
+    );
+    let PlotBody::Images { images, .. } = plot(&f, "worked_images") else {
+        panic!("images")
+    };
+    assert_eq!(images.last().unwrap().pixels, [-1.0; 9]);
+    // The lecture's order needs 3 × 3 letters.
+    let mut s = hebbian_playground::labs::hopfield::default_state();
+    s.params.worked.letters = vec![hebbian_playground::data::letters::Pattern::new(
+        "bar",
+        2,
+        2,
+        &[1, 0, 0, 1],
+    )];
+    s.params.worked.draw_probe = false;
+    let errs = labs::validate(&s.to_any());
+    assert!(errs.iter().any(|e| e.path == "worked/order"), "{errs:?}");
+}
+
+// Issue 8 §5: 002's q(t) curves are trial 0 of the capacity sweep; α, retrieval rates and the smallest q(0)
+// that recovers a memory; up to 100 stored digits.
+#[test]
+fn hopfield_capacity_views_and_many_digits() {
+    use hebbian_playground::nets::hopfield::{self, Storage, SweepSpec, Tie};
+    use hebbian_playground::protocol::PlotBody;
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    let (mut run, f) = hopfield_frame(
+        |p| {
+            p.capacity.p_max = 16;
+            p.capacity.trials = 3;
+            p.capacity.qt_p = vec![2, 9, 16];
+        },
+        &store,
+    );
+    let c = hebbian_playground::labs::hopfield::default_state()
+        .params
+        .capacity;
+    let spec = SweepSpec {
+        n: 100,
+        storage: Storage::Hebb,
+        p_values: (1..=16).collect(),
+        q0_values: (1..=10).map(|k| k as f32 / 10.0).collect(),
+        trials: 0..1,
+        dynamics: c.dynamics,
+        max_sweeps: c.max_sweeps,
+        seed: 42,
+        tie: Tie::Keep,
+    };
+    let trial0 =
+        pollster::block_on(hopfield::capacity_sweep(&mut Engine::cpu("test"), &spec)).unwrap();
+    let mean = trial0.mean_overlap();
+    for (k, p) in [2usize, 9, 16].into_iter().enumerate() {
+        let PlotBody::Xy { series, .. } = plot(&f, &format!("capacity_qt_{}", k + 1)) else {
+            panic!("xy")
+        };
+        assert_eq!(series.len(), 10);
+        for (j, s) in series.iter().enumerate() {
+            let last = s.points.last().unwrap()[1];
+            assert_eq!(last as f32, mean[[p - 1, j]], "P = {p}, q(0) column {j}");
+        }
+    }
+    assert!(f.plots.iter().all(|p| p.id != "capacity_qt_4"));
+    let done = pollster::block_on(run.advance(&mut Engine::cpu("test"), 0)).unwrap();
+    let PlotBody::Xy {
+        series, x_range, ..
+    } = plot(&done, "capacity_retrieval")
+    else {
+        panic!("xy")
+    };
+    assert_eq!(*x_range, Some([0.0, 0.17]));
+    assert_eq!(series[0].points[0], [0.01, 1.0], "P = 1 always retrieved");
+    assert!(series.iter().any(|s| {
+        s.name
+            .starts_with("0.14 N, the lecture's capacity (0.138 N")
+    }));
+    let PlotBody::Xy { series, .. } = plot(&done, "capacity_basin") else {
+        panic!("xy")
+    };
+    assert_eq!(series.len(), 3);
+    let hebb_p1 = metric(&done, "Hebb: smallest q(0) recovering P = 1");
+    assert!(hebb_p1 > 0.0 && hebb_p1 <= 0.2, "{hebb_p1}");
+    assert_eq!(series[0].points[0], [1.0, hebb_p1]);
+    assert!(metric(&done, "pseudo-inverse: smallest q(0) recovering P = 16") <= 1.0);
+    assert!(
+        metric(
+            &done,
+            "Hebb: largest α = P/N with ≥ 90 % retrieved (final q ≥ 0.95) from q(0) = 0.60"
+        ) < metric(
+            &done,
+            "pseudo-inverse: largest α = P/N with ≥ 90 % retrieved (final q ≥ 0.95) from q(0) = 0.60"
+        )
+    );
+    assert_eq!(metric(&done, "0.14 N: the lecture's capacity"), 14.0);
+    // 100 digits, as 004 stores with the pseudo-inverse rule.
+    let (_, f) = hopfield_frame(
+        |p| {
+            p.digits.count = 100;
+            p.digits.probe = 57;
+        },
+        &store,
+    );
+    let PlotBody::Images { images, .. } = plot(&f, "digits_images") else {
+        panic!("images")
+    };
+    assert_eq!(
+        images.len(),
+        10 + 1 + 1 + 3,
+        "ten memories, the damaged one, the probe, three recalls"
+    );
+    for rule in ["Hebb", "pseudo-inverse", "Storkey"] {
+        let q = metric(
+            &f,
+            &format!("digits, {rule}: final overlap with the damaged digit"),
+        );
+        assert!(q.is_finite() && q.abs() <= 1.0, "{rule}: {q}");
+    }
+}
+
+/// The default Hopfield experiment as a link from before issue 8's §5 (made by that commit's CLI), and the metrics
+/// that commit's CLI printed for it. New parameters default to the old behaviour, so the link still opens and
+/// every one of its numbers is unchanged, bit for bit (new metrics may be added).
+#[test]
+fn hopfield_links_from_before_the_lecture_features_keep_their_numbers() {
+    let link = include_str!("fixtures/hopfield-before-issue8.link").trim();
+    let expected: Vec<(String, Option<f64>)> =
+        serde_json::from_str(include_str!("fixtures/hopfield-before-issue8.metrics.json"))
+            .expect("metrics fixture");
+    let s = hebbian_playground::state::decode(link).expect("the old link decodes");
+    assert!(labs::validate(&s).is_empty(), "{:?}", labs::validate(&s));
+    assert!(s.params["worked"].get("order").is_none(), "an old link");
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    let mut engine = Engine::cpu("test");
+    let mut run = Run::start(&s, &engine, &store).expect("start");
+    let f = pollster::block_on(run.advance(&mut engine, 0)).expect("run");
+    let got: Vec<(&str, Option<u64>)> = f
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.value.map(f64::to_bits)))
+        .collect();
+    let mut at = 0;
+    for (name, value) in &expected {
+        let k = got[at..]
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("metric {name} is missing or out of order"));
+        at += k;
+        assert_eq!(got[at].1, value.map(f64::to_bits), "{name}");
+    }
+    // The old numbers come first, in their old order.
+    assert_eq!(
+        got[..expected.len()]
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>(),
+        expected.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
     );
 }

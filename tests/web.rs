@@ -198,12 +198,7 @@ async fn hopfield_recall_matches_cpu_on_webgpu() {
             } else {
                 StateKind::Bipolar
             };
-            let params = RecallParams {
-                kind,
-                dynamics,
-                max_sweeps: 30,
-                seed: 8,
-            };
+            let params = RecallParams::new(kind, dynamics, 30, 8);
             let mut probes = ndarray::Array2::zeros((10, n));
             for b in 0..10 {
                 let probe =
@@ -212,10 +207,17 @@ async fn hopfield_recall_matches_cpu_on_webgpu() {
                     .row_mut(b)
                     .assign(&probe.mapv(|v| kind.from_bipolar(v)));
             }
-            let cpu = hopfield::recall_cpu(w.view(), probes.view(), &params).expect("cpu");
-            let out = hopfield::recall_gpu(&gpu, w.view(), probes.view(), &params)
-                .await
-                .expect("gpu recall");
+            let cpu =
+                hebbian_playground::kernels::recall::recall_cpu(w.view(), probes.view(), &params)
+                    .expect("cpu");
+            let out = hebbian_playground::kernels::recall::recall_gpu(
+                &gpu,
+                w.view(),
+                probes.view(),
+                &params,
+            )
+            .await
+            .expect("gpu recall");
             if storage == Storage::Hebb {
                 assert_eq!(cpu, out, "{dynamics:?}");
             } else {
@@ -242,6 +244,7 @@ async fn hopfield_capacity_sweep_matches_cpu_on_webgpu() {
         dynamics: Dynamics::Asynchronous,
         max_sweeps: 30,
         seed: 5,
+        tie: hopfield::Tie::Keep,
     };
     let mut gpu_engine = Engine::new(BackendChoice::Gpu).await.expect("gpu");
     let on_gpu = hopfield::capacity_sweep(&mut gpu_engine, &spec)

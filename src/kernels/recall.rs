@@ -1,14 +1,15 @@
 //! Batched Hopfield recall: many probes relaxed at once, one GPU workgroup per probe (kernels/recall.wgsl),
 //! its CPU twin, and the dispatcher that falls back from the one to the other.
 //!
-//! Dynamics (004 §2-1, 002 eq. 1): the sign rule with threshold 0, s_i ← high if h_i > 0, low if h_i < 0, and
-//! unchanged if h_i = 0. The lectures' code keeps the state on a tie; 002's sgn sends 0 to +1, which would let
-//! a unit with no input at all (row 4 of the 5-neuron example) flip, so we keep. Binary states (0/1) use the
-//! binary state in the field, as in the worked example of 004 §2-2. The weights must have a zero diagonal:
-//! Hopfield units do not feed back onto themselves, and the energy argument (a flip lowers E by |2 h_i|) rests
-//! on it.
-//! - Asynchronous: a sweep visits every unit once, in a fresh random order per sweep, each unit seeing the
-//!   flips before it. A sweep without a flip is a fixed point.
+//! Dynamics (004 §2-1, 002 eq. 1): the sign rule with threshold U (the same U_i = U for every unit, 0 by
+//! default), s_i ← high if h_i > U, low if h_i < U; on a tie h_i = U the unit keeps its state (004's code, the
+//! default) or goes high (002's sgn(0) = +1), as `RecallParams::tie` says (types in `nets::hopfield`). Binary
+//! states (0/1) use the binary state in the field, as in the worked example of 004 §2-2. The weights must have
+//! a zero diagonal: Hopfield units do not feed back onto themselves, and the energy argument (a flip changes
+//! E = −½ sᵀWs + U Σ s by −Δs (h_i − U), never upwards) rests on it.
+//! - Asynchronous: a sweep visits every unit once, in a fresh random order per sweep (or, on the CPU only, a
+//!   fixed order given by the caller: the lectures' worked examples), each unit seeing the flips before it. A
+//!   sweep without a flip is a fixed point.
 //! - Synchronous: every unit from the same old state. Besides fixed points, a symmetric W can settle into a
 //!   two-cycle (state(t) = state(t−2) ≠ state(t−1)); that is detected and reported.
 //!
@@ -31,10 +32,9 @@
 //! GPU's invocation 0 would stall on).
 use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
+use crate::nets::hopfield::{Dynamics, Outcome, RecallParams, StateKind, Tie};
 use crate::rng::{self, Purpose};
 use ndarray::{Array2, ArrayView2, s};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 /// The most units of a network: 6144² f32 weights are 144 MiB, which the CPU holds; the portable GPU binding
 /// (128 MiB) holds W up to N = 5792, beyond which recall runs on the CPU with a notice.
@@ -58,83 +58,6 @@ const PROBES_PER_CHUNK: usize = 2048;
 /// Asynchronous sweeps of every probe that a round of dispatches should cover before the host reads the
 /// progress back (most recalls settle within a few sweeps).
 const SWEEPS_PER_ROUND: usize = 8;
-
-/// What a unit's two states are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StateKind {
-    /// 0 / 1 (004's worked examples); fields use the binary state.
-    Binary,
-    /// −1 / +1.
-    Bipolar,
-}
-
-impl StateKind {
-    /// The "off" state: 0 or −1 ("on" is 1 for both).
-    pub fn low(self) -> f32 {
-        match self {
-            Self::Binary => 0.0,
-            Self::Bipolar => -1.0,
-        }
-    }
-
-    /// A bipolar value (±1) in this kind.
-    pub fn from_bipolar(self, x: f32) -> f32 {
-        match self {
-            Self::Binary => (x + 1.0) / 2.0,
-            Self::Bipolar => x,
-        }
-    }
-
-    /// A state of this kind as bipolar (2s − 1 for binary states).
-    pub fn to_bipolar(self, s: f32) -> f32 {
-        match self {
-            Self::Binary => 2.0 * s - 1.0,
-            Self::Bipolar => s,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Binary => "binary states are 0 or 1",
-            Self::Bipolar => "bipolar states are −1 or +1",
-        }
-    }
-}
-
-/// How units are updated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Dynamics {
-    /// All units at once from the same old state (002's exercise).
-    Synchronous,
-    /// One unit at a time, in a fresh seeded random order every sweep (004, Hopfield 1982).
-    Asynchronous,
-}
-
-/// How a probe's recall ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A sweep changed nothing.
-    FixedPoint,
-    /// Synchronous only: the state returned to the one two sweeps before, and would alternate forever.
-    Cycle2,
-    /// Still changing after the last allowed sweep.
-    MaxSweeps,
-}
-
-/// How to recall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecallParams {
-    pub kind: StateKind,
-    pub dynamics: Dynamics,
-    /// Sweeps at most (1 to 10 000); a sweep is one update of every unit.
-    pub max_sweeps: u32,
-    /// Seed of the asynchronous visiting orders.
-    pub seed: u32,
-}
 
 /// The result of recalling a batch of probes.
 #[derive(Clone, Debug, PartialEq)]
@@ -257,23 +180,31 @@ pub(crate) enum Event<'a> {
     Swept(&'a [f32]),
 }
 
-fn decide(h: f32, s: f32, low: f32) -> f32 {
-    if h > 0.0 {
+/// The sign rule: high above the threshold, low below it, and on the threshold as `params.tie` says. Comparing
+/// h with U (not h − U with 0) is exact, so the GPU decides the same.
+fn decide(h: f32, s: f32, params: &RecallParams) -> f32 {
+    if h > params.threshold {
         1.0
-    } else if h < 0.0 {
-        low
+    } else if h < params.threshold {
+        params.kind.low()
     } else {
-        s
+        match params.tie {
+            Tie::Keep => s,
+            Tie::Up => 1.0,
+        }
     }
 }
 
 /// Relaxes state `s` of probe `index` with weights `wt` (transposed, row-major, N × N): the CPU twin of one
-/// workgroup of recall.wgsl. Returns the sweeps used and the outcome.
+/// workgroup of recall.wgsl. `fixed_order` (a permutation of 0..N, checked by the caller) replaces the seeded
+/// visiting orders of asynchronous sweeps: every sweep visits the units in that order. Returns the sweeps used
+/// and the outcome.
 pub(crate) fn relax(
     wt: &[f32],
     s: &mut [f32],
     params: &RecallParams,
     index: u32,
+    fixed_order: Option<&[u32]>,
     observe: &mut impl FnMut(Event<'_>),
 ) -> (u32, Outcome) {
     let n = s.len();
@@ -289,12 +220,15 @@ pub(crate) fn relax(
         Dynamics::Asynchronous => {
             let mut order = vec![0u32; n];
             for t in 0..params.max_sweeps {
-                sweep_order(&mut order, params.seed, index, t);
+                match fixed_order {
+                    Some(fixed) => order.copy_from_slice(fixed),
+                    None => sweep_order(&mut order, params.seed, index, t),
+                }
                 let mut changed = false;
                 for &i in &order {
                     let i = i as usize;
                     let before = s[i];
-                    let after = decide(h[i], before, low);
+                    let after = decide(h[i], before, params);
                     observe(Event::Update {
                         unit: i,
                         field: h[i],
@@ -325,7 +259,7 @@ pub(crate) fn relax(
             for t in 0..params.max_sweeps {
                 let (mut any, mut same) = (false, true);
                 for j in 0..n {
-                    next[j] = decide(h[j], s[j], low);
+                    next[j] = decide(h[j], s[j], params);
                     observe(Event::Update {
                         unit: j,
                         field: h[j],
@@ -360,13 +294,27 @@ pub(crate) fn relax(
 }
 
 pub(crate) fn check_params(params: &RecallParams) -> Result<()> {
+    let mut e = Vec::new();
     if !(1..=MAX_SWEEPS).contains(&params.max_sweeps) {
-        return Err(Error::Invalid(vec![FieldError::new(
+        e.push(FieldError::new(
             "max_sweeps",
             format!("{} sweeps; choose 1 to {MAX_SWEEPS}", params.max_sweeps),
-        )]));
+        ));
     }
-    Ok(())
+    if !params.threshold.is_finite() {
+        e.push(FieldError::new(
+            "threshold",
+            format!(
+                "the threshold U is {}; it must be a finite number",
+                params.threshold
+            ),
+        ));
+    }
+    if e.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(e))
+    }
 }
 
 /// Checks a weight matrix: square, 1 to MAX_UNITS units, finite, zero diagonal. Returns N.
@@ -475,6 +423,7 @@ fn relax_cpu_from(
             s,
             params,
             first + b as u32,
+            None,
             &mut |_| {},
         );
         out.sweeps_used[b] = sweeps;
@@ -493,6 +442,10 @@ struct GpuParams {
     max_sweeps: u32,
     seed: u32,
     budget: u32,
+    threshold: f32,
+    /// 1: a unit whose field equals the threshold goes high (002's sgn(0) = +1); 0: it keeps its state.
+    tie_up: u32,
+    _pad: [u32; 2],
 }
 
 /// Recalls every probe on the GPU, with the same results as [`recall_cpu`]. Refuses a W larger than one
@@ -638,6 +591,9 @@ async fn relax_gpu_from(
             max_sweeps: params.max_sweeps,
             seed: params.seed,
             budget: LOOP_BUDGET,
+            threshold: params.threshold,
+            tie_up: u32::from(params.tie == Tie::Up),
+            _pad: [0; 2],
         };
         let uniform = gpu.uniform("recall params", bytemuck::bytes_of(&uniform))?;
         let buffers = [&uniform, &wt, &net, &states, &fields, &scratch, &progress];

@@ -21,6 +21,12 @@ struct RecallParams {
     seed: u32,
     // Loop iterations one invocation of `relax` may run in one dispatch.
     budget: u32,
+    // The threshold U of every unit.
+    threshold: f32,
+    // 1: a unit whose field equals the threshold goes high (002's sgn(0) = +1); 0: it keeps its state.
+    tie_up: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RecallParams;
@@ -82,15 +88,16 @@ fn low() -> f32 {
     return select(0.0, -1.0, params.bipolar == 1u);
 }
 
-// The sign rule with threshold 0; a field of exactly 0 keeps the state (the lectures' code does the same).
+// The sign rule with threshold U, as recall::decide: a field equal to U keeps the state (004's code) or, with
+// tie_up, sends the unit high (002's sgn(0) = +1).
 fn decide(h: f32, s: f32) -> f32 {
-    if (h > 0.0) {
+    if (h > params.threshold) {
         return 1.0;
     }
-    if (h < 0.0) {
+    if (h < params.threshold) {
         return low();
     }
-    return s;
+    return select(s, 1.0, params.tie_up == 1u);
 }
 
 // The visiting order of one sweep, as recall::sweep_order: Fisher–Yates from the identity, draw m (m = 0 … N−2)

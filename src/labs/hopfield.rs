@@ -7,15 +7,19 @@
 //! heatmaps fill in live and a long sweep shows its progress.
 //!
 //! Differences from the sources, on purpose: 002 defines sgn(0) = +1 while 004's code keeps a unit on a zero
-//! field; we keep it (`nets::hopfield`), which only matters on exact ties. 002's listings for the capacity sweeps
-//! take `np.sign` of M and multiply the update by the old state (typos); we iterate eq. 1 as written.
+//! field; both are offered (`Tie`), keeping the unit by default, which only matters on exact ties. 002's listings
+//! for the capacity sweeps take `np.sign` of M and multiply the update by the old state (typos); we iterate eq. 1
+//! as written. 002's memory-storage estimate takes 80 years for 31 536 000 s (one year); the exercise redoes the
+//! arithmetic. The lectures' digits are `x[:100]` in data order; ours are the first training digits of each class
+//! in turn (for up to 10 digits, one of each class), so that few digits are already diverse.
 use crate::data::letters::{self, Pattern};
 use crate::data::store::DataStore;
 use crate::data::{Dataset, Split};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
-use crate::kernels::recall::{Dynamics, RecallParams, StateKind};
-use crate::nets::hopfield::{self, Storage, SweepSpec, Trace};
+use crate::nets::hopfield::{
+    self, Dynamics, RETRIEVAL_THRESHOLDS, RecallParams, StateKind, Storage, SweepSpec, Tie, Trace,
+};
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series,
 };
@@ -54,6 +58,10 @@ pub struct Iterations {
     /// Iterations T at most (the run stops earlier at a fixed point).
     #[schemars(title = "T (sweeps at most)", range(min = 1, max = 200))]
     pub sweeps: u32,
+    /// A unit on a zero field keeps its state (004's code) or goes to +1 (002's sgn(0) = +1).
+    #[serde(default)]
+    #[schemars(title = "on a zero field")]
+    pub tie: Tie,
 }
 
 /// Cells 4–5: the capacity sweep.
@@ -75,6 +83,27 @@ pub struct Capacity {
     pub dynamics: Dynamics,
     #[schemars(title = "sweeps at most", range(min = 1, max = 200))]
     pub max_sweeps: u32,
+    /// A unit on a zero field keeps its state (004's code) or goes to +1 (002's sgn(0) = +1).
+    #[serde(default)]
+    #[schemars(title = "on a zero field")]
+    pub tie: Tie,
+    /// 002's q(t) curves: for each of these P (up to four), q(t) of memory 1 from every q(0) value, in the
+    /// network of the sweep's first trial (its probes, too). Empty: none.
+    #[serde(default)]
+    #[schemars(
+        title = "q(t) curves for P =",
+        length(max = 4),
+        inner(range(min = 1, max = 400))
+    )]
+    pub qt_p: Vec<u32>,
+    /// The storage rule of the q(t) curves.
+    #[serde(default = "hebb")]
+    #[schemars(title = "q(t) curves: storage rule")]
+    pub qt_storage: Storage,
+}
+
+fn hebb() -> Storage {
+    Storage::Hebb
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -85,6 +114,35 @@ pub enum Example {
     /// The letters below (T, U, C by default; draw your own), one of them corrupted.
     Letters,
 }
+
+/// The order in which a worked example's asynchronous sweeps visit the units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateOrder {
+    /// A fresh seeded random order every sweep.
+    #[default]
+    Random,
+    /// The lecture's fixed order, every sweep: 1, 3, 5, 2, 4 for the five neurons (004 §2-2), 2, 3, 8, 5, 1, 6,
+    /// 4, 7, 9 for 3 × 3 letters (004 §2-6).
+    Lecture,
+}
+
+/// The unit states of a worked example.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkedStates {
+    /// As the lecture works the example: 0/1 for the five neurons (004 §2-2), ±1 for the letters (004 §2-6).
+    #[default]
+    Example,
+    /// 0 / 1, fields from the binary state (004's `4.Hopfield(1).py` recalls T and U this way).
+    Binary,
+    /// −1 / +1.
+    Bipolar,
+}
+
+/// The lecture's visiting orders (1-based, as printed).
+const FIVE_NEURON_ORDER: [usize; 5] = [1, 3, 5, 2, 4];
+const LETTER_ORDER: [usize; 9] = [2, 3, 8, 5, 1, 6, 4, 7, 9];
 
 /// Cell 6: worked examples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -108,18 +166,35 @@ pub struct Worked {
     /// The drawn probe (one pattern on the letters' grid).
     #[schemars(extend("x-when" = "letters"))]
     pub probe_drawing: Vec<Pattern>,
+    /// The order of the asynchronous updates.
+    #[serde(default)]
+    #[schemars(title = "update order")]
+    pub order: UpdateOrder,
+    /// 0/1 or ±1 units.
+    #[serde(default)]
+    #[schemars(title = "states")]
+    pub states: WorkedStates,
+    /// The threshold U_i = U of every unit (004 §2-1): s_i → high if h_i > U, low if h_i < U.
+    #[serde(default)]
+    #[schemars(title = "threshold U", range(min = -20.0, max = 20.0))]
+    pub threshold: f32,
+    /// A unit with h_i = U keeps its state (004's code) or goes high (002's sgn(0) = +1).
+    #[serde(default)]
+    #[schemars(title = "at h = U")]
+    pub tie: Tie,
 }
 
 /// Cell 7: MNIST digits as memories (004 §2-7 … 2-11).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Digits {
-    /// Memories: the first training digit of each class 0, 1, 2, … (correlated patterns: all share a dark
-    /// background).
-    #[schemars(title = "digits stored", range(min = 1, max = 10))]
+    /// Memories: the first training digit of each class 0, 1, 2, …, then the second of each class, and so on
+    /// (correlated patterns: all share a dark background). 004 stores 100 digits with the pseudo-inverse rule
+    /// and 50 with Storkey's.
+    #[schemars(title = "digits stored", range(min = 1, max = 100))]
     pub count: u32,
     /// Which stored digit the probe damages (0 = the first).
-    #[schemars(title = "probe digit", range(min = 0, max = 9))]
+    #[schemars(title = "probe digit", range(min = 0, max = 99))]
     pub probe: u32,
     /// Pixels above this grey level are +1, the rest −1 (004: > 0).
     #[schemars(title = "binarise above", range(min = 0.0, max = 0.99))]
@@ -155,6 +230,7 @@ pub fn default_state() -> StateDoc<Params> {
                 dynamics: Dynamics::Synchronous,
                 q0: 0.4,
                 sweeps: 10,
+                tie: Tie::Keep,
             },
             capacity: Capacity {
                 n: 100,
@@ -163,6 +239,9 @@ pub fn default_state() -> StateDoc<Params> {
                 trials: 10,
                 dynamics: Dynamics::Asynchronous,
                 max_sweeps: 20,
+                tie: Tie::Keep,
+                qt_p: vec![1, 10, 15, 25],
+                qt_storage: Storage::Hebb,
             },
             worked: Worked {
                 kind: Example::Letters,
@@ -170,9 +249,15 @@ pub fn default_state() -> StateDoc<Params> {
                 probe: 0,
                 flips: 2,
                 storage: Storage::Hebb,
-                draw_probe: false,
-                // 004's corrupted T (TC-09): T with units 2 and 9 flipped.
+                // 004's worked recall (TC-09): its corrupted T′, visited in its order, so that the student sees
+                // the lecture's energies −12, −32 and the rejected −24.
+                draw_probe: true,
+                // 004's corrupted T′: T (111 010 010) with unit 2 flipped off.
                 probe_drawing: vec![Pattern::new("probe", 3, 3, &[1, 0, 1, 0, 1, 0, 0, 1, 0])],
+                order: UpdateOrder::Lecture,
+                states: WorkedStates::Example,
+                threshold: 0.0,
+                tie: Tie::Keep,
             },
             digits: Digits {
                 count: 3,
@@ -189,6 +274,9 @@ pub fn default_state() -> StateDoc<Params> {
         hidden: vec![],
     }
 }
+
+/// Memories drawn in the digits cell (all are stored).
+const SHOWN_DIGITS: usize = 10;
 
 const RULES: [Storage; 3] = [Storage::Hebb, Storage::PseudoInverse, Storage::Storkey];
 
@@ -253,8 +341,29 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
     if work > 50_000_000_000 {
         e.push(FieldError::new("capacity/trials", "this sweep is too large (trials × P × q(0) values × sweeps × N² > 5·10¹⁰): lower one of them"));
     }
+    for (k, &qp) in c.qt_p.iter().enumerate() {
+        if qp >= c.n {
+            e.push(FieldError::new(
+                format!("capacity/qt_p/{k}"),
+                format!("P = {qp}: choose fewer memories than the N = {} units", c.n),
+            ));
+        }
+    }
     let w = &p.worked;
     if w.kind == Example::Letters {
+        if w.order == UpdateOrder::Lecture
+            && let Some(l) = w.letters.first()
+            && l.rows * l.cols != LETTER_ORDER.len() as u32
+        {
+            e.push(FieldError::new(
+                "worked/order",
+                format!(
+                    "the lecture's order visits the 9 units of 3 × 3 letters; these letters are {}×{}: \
+                     choose the random order",
+                    l.rows, l.cols
+                ),
+            ));
+        }
         e.extend(letters::validate(&w.letters, "worked/letters"));
         if w.draw_probe {
             e.extend(letters::validate(&w.probe_drawing, "worked/probe_drawing"));
@@ -295,8 +404,8 @@ pub fn validate(p: &Params) -> Vec<FieldError> {
         }
     }
     let d = &p.digits;
-    if !(1..=10).contains(&d.count) {
-        e.push(FieldError::new("digits/count", "1 to 10 digits"));
+    if !(1..=100).contains(&d.count) {
+        e.push(FieldError::new("digits/count", "1 to 100 digits"));
     }
     if d.probe >= d.count {
         e.push(FieldError::new(
@@ -388,10 +497,8 @@ impl Run {
         let patterns = hopfield::random_patterns(it.memories as usize, n, seed, 0)?;
         let w = hopfield::weights(patterns.view(), it.storage)?;
         let params = RecallParams {
-            kind: StateKind::Bipolar,
-            dynamics: it.dynamics,
-            max_sweeps: it.sweeps,
-            seed,
+            tie: it.tie,
+            ..RecallParams::new(StateKind::Bipolar, it.dynamics, it.sweeps, seed)
         };
         let target = patterns.row(0);
         let forward = hopfield::recall_trace(
@@ -408,7 +515,7 @@ impl Run {
             &params,
             1,
         )?;
-        let mut plots = vec![weights_plot(
+        let mut plots = vec![matrix_heatmap(
             "weights",
             &format!(
                 "Weights W (N = {n}, P = {}, {})",
@@ -445,25 +552,114 @@ impl Run {
                 "",
             ),
         ];
+        plots.extend(self.qt_curves()?);
         plots.extend(self.worked()?);
         plots.extend(self.digits()?);
         self.pending = plots;
         Ok(())
     }
 
+    /// 002's q(t) curves: for each chosen P, the network of the capacity sweep's first trial (its first P
+    /// patterns, stored by `qt_storage`), and q(t) of memory 1 from every q(0) of the sweep. The probes and the
+    /// visiting orders are those of the sweep's trial 0 (stream index (P − 1) · |q(0)| + j), so with the sweep's
+    /// rule a curve ends where that trial ended.
+    fn qt_curves(&mut self) -> Result<Vec<Plot>> {
+        let c = self.state.params.capacity.clone();
+        let seed = self.state.seed;
+        let Some(&most) = c.qt_p.iter().max() else {
+            return Ok(Vec::new());
+        };
+        let n = c.n as usize;
+        let patterns = hopfield::random_patterns(most as usize, n, seed, 0)?;
+        let params = RecallParams {
+            tie: c.tie,
+            ..RecallParams::new(StateKind::Bipolar, c.dynamics, c.max_sweeps, seed)
+        };
+        let nq = self.q0_values.len();
+        let mut plots = Vec::new();
+        for (k, &p) in c.qt_p.iter().enumerate() {
+            let stored = patterns.slice(ndarray::s![..p as usize, ..]);
+            let w = match hopfield::weights(stored, c.qt_storage) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.notices.push(format!(
+                        "q(t) curves, P = {p}, {}: {e}",
+                        rule_name(c.qt_storage)
+                    ));
+                    continue;
+                }
+            };
+            let target = stored.row(0);
+            let mut traces = Vec::new();
+            for (j, &q0) in self.q0_values.iter().enumerate() {
+                let index = ((p as usize - 1) * nq + j) as u32;
+                let probe = hopfield::probe_with_overlap(target, q0, seed, index)?;
+                traces.push(hopfield::recall_trace(
+                    w.view(),
+                    probe.view(),
+                    stored,
+                    &params,
+                    index,
+                )?);
+            }
+            let longest = traces.iter().map(|t| t.overlaps.nrows()).max().unwrap_or(1);
+            let series = traces
+                .iter()
+                .map(|t| {
+                    let q: Vec<f32> = t.overlaps.index_axis(Axis(1), 0).to_vec();
+                    // A fixed point stays put: drawn on to the longest curve, as 002's plots run T sweeps.
+                    let until = if t.outcome == hopfield::Outcome::FixedPoint {
+                        longest
+                    } else {
+                        q.len()
+                    };
+                    Series {
+                        name: format!("q(0) = {:.2}", q[0]),
+                        mark: Mark::Line,
+                        color: None,
+                        points: (0..until)
+                            .map(|i| [i as f64, f64::from(q[i.min(q.len() - 1)])])
+                            .collect(),
+                    }
+                })
+                .collect();
+            plots.push(Plot {
+                id: format!("capacity_qt_{}", k + 1),
+                title: format!(
+                    "q(t) with P = {p} (α = {:.2}, {}, N = {n})",
+                    f64::from(p) / n as f64,
+                    rule_name(c.qt_storage)
+                ),
+                x_label: "sweep t".into(),
+                y_label: "q(t)".into(),
+                body: PlotBody::Xy {
+                    x_range: Some([0.0, (longest - 1).max(1) as f64]),
+                    y_range: Some([-1.05, 1.05]),
+                    equal_aspect: false,
+                    series,
+                    heatmap: None,
+                },
+            });
+        }
+        Ok(plots)
+    }
+
     /// Cell 6: the worked example's memories, probe and recall, with the energy after every update.
     fn worked(&mut self) -> Result<Vec<Plot>> {
         let wk = self.state.params.worked.clone();
         let seed = self.state.seed;
-        let (names, patterns, probe, kind, rows, cols) = match wk.kind {
+        // Patterns (±1), the probe (±1), the lecture's state kind and order, the grid.
+        let (names, patterns, probe, lecture_kind, lecture_order, rows, cols) = match wk.kind {
             Example::FiveNeurons => {
                 let p =
                     ndarray::arr2(&[[-1.0f32, 1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0, -1.0]]);
                 (
                     vec!["s1".to_string(), "s2".to_string()],
                     p,
-                    ndarray::arr1(&[0.0f32, 1.0, 0.0, 1.0, 0.0]),
+                    // The probe 01010 (004 §2-2).
+                    ndarray::arr1(&[-1.0f32, 1.0, -1.0, 1.0, -1.0]),
                     StateKind::Binary,
+                    &FIVE_NEURON_ORDER[..],
                     1,
                     5,
                 )
@@ -487,19 +683,39 @@ impl Run {
                     p,
                     probe,
                     StateKind::Bipolar,
+                    &LETTER_ORDER[..],
                     l[0].rows,
                     l[0].cols,
                 )
             }
         };
+        let kind = match wk.states {
+            WorkedStates::Example => lecture_kind,
+            WorkedStates::Binary => StateKind::Binary,
+            WorkedStates::Bipolar => StateKind::Bipolar,
+        };
+        let probe = probe.mapv(|v| kind.from_bipolar(v));
         let w = hopfield::weights(patterns.view(), wk.storage)?;
         let params = RecallParams {
-            kind,
-            dynamics: Dynamics::Asynchronous,
-            max_sweeps: 50,
-            seed,
+            threshold: wk.threshold,
+            tie: wk.tie,
+            ..RecallParams::new(kind, Dynamics::Asynchronous, 50, seed)
         };
-        let trace = hopfield::recall_trace(w.view(), probe.view(), patterns.view(), &params, 2)?;
+        let trace = match wk.order {
+            UpdateOrder::Random => {
+                hopfield::recall_trace(w.view(), probe.view(), patterns.view(), &params, 2)?
+            }
+            UpdateOrder::Lecture => {
+                let order: Vec<usize> = lecture_order.iter().map(|i| i - 1).collect();
+                hopfield::recall_trace_in_order(
+                    w.view(),
+                    probe.view(),
+                    patterns.view(),
+                    &params,
+                    &order,
+                )?
+            }
+        };
         let last = trace.states.row(trace.states.nrows() - 1);
         let mut images: Vec<Image> = names
             .iter()
@@ -554,7 +770,14 @@ impl Run {
         };
         let energy = Plot {
             id: "worked_energy".into(),
-            title: "Energy E = −½ sᵀWs after every update".into(),
+            title: if wk.threshold == 0.0 {
+                "Energy E = −½ sᵀWs after every update".into()
+            } else {
+                format!(
+                    "Energy E = −½ sᵀWs + U Σ s (U = {}) after every update",
+                    wk.threshold
+                )
+            },
             x_label: "update".into(),
             y_label: "E".into(),
             body: PlotBody::Xy {
@@ -577,9 +800,16 @@ impl Run {
         };
         // The first sweep's updates, as the lectures work them: the field, and ΔE = 2 s_i h_i of a flip.
         let first: Vec<_> = trace.updates.iter().take(patterns.ncols()).collect();
+        let order = match wk.order {
+            UpdateOrder::Random => "a random order",
+            UpdateOrder::Lecture => "the lecture's order",
+        };
         let steps = Plot {
             id: "worked_steps".into(),
-            title: "First sweep: ΔE of flipping each visited unit (flipped when ΔE < 0)".into(),
+            title: format!(
+                "ΔE of a flip, first sweep in {order} (✓ flipped: ΔE < 0{})",
+                if wk.tie == Tie::Up { " or h = U" } else { "" }
+            ),
             x_label: "unit visited (in order)".into(),
             y_label: "ΔE".into(),
             body: PlotBody::Bars {
@@ -593,7 +823,12 @@ impl Run {
                 }],
             },
         };
-        Ok(vec![grid, energy, steps])
+        let weights = matrix_heatmap(
+            "worked_weights",
+            &format!("W of {} ({})", names.join(", "), rule_name(wk.storage)),
+            w.view(),
+        );
+        Ok(vec![grid, weights, energy, steps])
     }
 
     /// Cell 7: the chosen digits stored by each rule, one damaged digit recalled by each.
@@ -602,13 +837,21 @@ impl Run {
         let dg = self.state.params.digits.clone();
         let seed = self.state.seed;
         let train = d.indices(Split::Train);
-        let picks: Vec<usize> = (0..dg.count as u8)
-            .map(|c| {
+        // Memory k is training digit number ⌊k / 10⌋ of class k mod 10: one of each class first.
+        let picks: Vec<usize> = (0..dg.count as usize)
+            .map(|k| {
+                let c = (k % 10) as u8;
                 train
                     .iter()
                     .copied()
-                    .find(|&i| d.labels[i] == c)
-                    .ok_or_else(|| crate::error::Error::Data(format!("no training digit {c}")))
+                    .filter(|&i| d.labels[i] == c)
+                    .nth(k / 10)
+                    .ok_or_else(|| {
+                        crate::error::Error::Data(format!(
+                            "fewer than {} training digits {c}",
+                            k / 10 + 1
+                        ))
+                    })
             })
             .collect::<Result<_>>()?;
         let mut patterns = d.rows(&picks);
@@ -629,16 +872,13 @@ impl Run {
                 3,
             )?;
         }
-        let params = RecallParams {
-            kind: StateKind::Bipolar,
-            dynamics: Dynamics::Asynchronous,
-            max_sweeps: 30,
-            seed,
-        };
+        let params = RecallParams::new(StateKind::Bipolar, Dynamics::Asynchronous, 30, seed);
+        // The first ten memories (and the damaged one), then the probe and the recalls.
         let mut images: Vec<Image> = patterns
             .rows()
             .into_iter()
             .enumerate()
+            .filter(|&(k, _)| k < SHOWN_DIGITS || k == dg.probe as usize)
             .map(|(k, p)| Image {
                 label: format!("memory {k}"),
                 pixels: p.iter().map(|&v| f64::from(v)).collect(),
@@ -695,14 +935,21 @@ impl Run {
         }
         let grid = Plot {
             id: "digits_images".into(),
-            title: format!(
-                "{} digits stored; digit {} damaged and recalled by each rule",
-                dg.count, dg.probe
-            ),
+            title: if dg.count as usize > SHOWN_DIGITS {
+                format!(
+                    "{} digits stored (the first {SHOWN_DIGITS} shown); digit {} damaged and recalled by each rule",
+                    dg.count, dg.probe
+                )
+            } else {
+                format!(
+                    "{} digits stored; digit {} damaged and recalled by each rule",
+                    dg.count, dg.probe
+                )
+            },
             x_label: String::new(),
             y_label: String::new(),
             body: PlotBody::Images {
-                cols: (dg.count + 4).min(8),
+                cols: (images.len() as u32).min(8),
                 width: 28,
                 height: 28,
                 channels: 1,
@@ -771,6 +1018,7 @@ impl Run {
                 dynamics: c.dynamics,
                 max_sweeps: c.max_sweeps,
                 seed: self.state.seed,
+                tie: c.tie,
             };
             let mut part = hopfield::capacity_sweep(engine, &spec).await?;
             self.notices.extend(part.notice.take());
@@ -793,6 +1041,8 @@ impl Run {
         self.undrawn = self.sweeps.len().saturating_sub(1);
         if !self.sweeps.is_empty() {
             plots.push(self.capacity_plot());
+            plots.push(self.retrieval_plot());
+            plots.push(self.basin_plot());
         }
         Frame {
             step: u64::from(self.step),
@@ -871,22 +1121,7 @@ impl Run {
             })
             .collect();
         if self.state.view.theory {
-            let b = hopfield::capacity_bounds(c.n as usize);
-            for (name, x) in [
-                ("0.138 N", b.hebb_with_errors),
-                ("N / (2 ln N)", b.hebb_exact),
-                ("N / √(2 ln N)", b.storkey),
-                ("N", b.pseudo_inverse),
-            ] {
-                if x <= f64::from(c.p_max) * 1.05 {
-                    series.push(Series {
-                        name: format!("{name} = {x:.1}"),
-                        mark: Mark::Dashed,
-                        color: None,
-                        points: vec![[x, 0.0], [x, 1.0]],
-                    });
-                }
-            }
+            series.extend(theory_lines(c.n, f64::from(c.p_max) * 1.05, false));
         }
         Plot {
             id: "capacity_curve".into(),
@@ -906,12 +1141,126 @@ impl Run {
         }
     }
 
+    /// The q(0) column of the 20 %-corrupted probes (Takasaki's retrieval rate, 004 §2-7): the q(0) value whose
+    /// realised overlap is nearest 0.6.
+    fn retrieval_column(&self, sweep: &hopfield::Sweep) -> usize {
+        let dist = |q: f32| (f64::from(q) - RETRIEVAL_Q0).abs();
+        (0..sweep.realised_q0.len())
+            .min_by(|&a, &b| dist(sweep.realised_q0[a]).total_cmp(&dist(sweep.realised_q0[b])))
+            .unwrap_or(0)
+    }
+
+    /// The retrieval rate against α = P/N from 20 %-corrupted probes, for overlap thresholds 0.95 and 0.90.
+    fn retrieval_plot(&self) -> Plot {
+        let c = &self.state.params.capacity;
+        let n = f64::from(c.n);
+        let mut q0 = RETRIEVAL_Q0;
+        let mut series = Vec::new();
+        for d in &self.sweeps {
+            let j = self.retrieval_column(&d.sweep);
+            q0 = f64::from(d.sweep.realised_q0[j]);
+            for (k, (num, den)) in RETRIEVAL_THRESHOLDS.iter().enumerate() {
+                let rate = d.sweep.retrieval_rate(k);
+                series.push(Series {
+                    name: format!(
+                        "{}: final q ≥ {:.2}",
+                        rule_name(d.rule),
+                        *num as f64 / *den as f64
+                    ),
+                    // One colour per rule; the stricter threshold with markers.
+                    mark: if k == 0 { Mark::Trajectory } else { Mark::Line },
+                    color: Some(rule_color(d.rule).into()),
+                    points: (0..c.p_max as usize)
+                        .map(|i| [(i + 1) as f64 / n, f64::from(rate[[i, j]])])
+                        .collect(),
+                });
+            }
+        }
+        let top = (f64::from(c.p_max) + 1.0) / n;
+        if self.state.view.theory {
+            series.extend(theory_lines(c.n, top * n, true));
+        }
+        Plot {
+            id: "capacity_retrieval".into(),
+            title: format!(
+                "Retrieval rate from probes with {:.0} % of units flipped (q(0) = {q0:.2}, N = {})",
+                (1.0 - q0) * 50.0,
+                c.n
+            ),
+            x_label: "α = P / N".into(),
+            y_label: "fraction retrieved".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, top]),
+                y_range: Some([-0.02, 1.02]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    /// Per P, the smallest q(0) of the grid from which recall still recovers the memory: the mean final overlap
+    /// is ≥ 0.9 from it and from every larger q(0). None when even q(0) = 1 fails.
+    fn smallest_q0(&self, sweep: &hopfield::Sweep) -> Vec<Option<f64>> {
+        let mean = sweep.mean_overlap();
+        let n = sweep.n;
+        mean.rows()
+            .into_iter()
+            .map(|row| {
+                let from = row
+                    .iter()
+                    .rposition(|&q| q < RECOVERED)
+                    .map_or(0, |j| j + 1);
+                // The probes' overlap (N − 2k) / N in f64 (0.1, not 0.1 widened from f32).
+                self.q0_values.get(from).map(|&q0| {
+                    (n as f64 - 2.0 * hopfield::flips_for_overlap(n, q0) as f64) / n as f64
+                })
+            })
+            .collect()
+    }
+
+    fn basin_plot(&self) -> Plot {
+        let c = &self.state.params.capacity;
+        let series = self
+            .sweeps
+            .iter()
+            .map(|d| Series {
+                name: rule_name(d.rule).into(),
+                mark: Mark::Trajectory,
+                color: None,
+                points: self
+                    .smallest_q0(&d.sweep)
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, q)| q.map(|q| [(i + 1) as f64, q]))
+                    .collect(),
+            })
+            .collect();
+        Plot {
+            id: "capacity_basin".into(),
+            title: format!(
+                "Smallest q(0) that still recovers the memory (mean final q ≥ {RECOVERED} from it up to 1; N = {})",
+                c.n
+            ),
+            x_label: "P (memories)".into(),
+            y_label: "smallest q(0)".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, f64::from(c.p_max) + 1.0]),
+                y_range: Some([0.0, 1.05]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
     pub fn metrics(&self) -> Vec<Metric> {
         let mut m = self.worked_metrics.clone();
         let c = &self.state.params.capacity;
         let b = hopfield::capacity_bounds(c.n as usize);
         m.push(Metric::new("N / (2 ln N)", b.hebb_exact, "memories"));
         m.push(Metric::new("0.138 N", b.hebb_with_errors, "memories"));
+
         let top = self.q0_values.len() - 1;
         // Only finished rules: a rule's numbers over part of its trials would read as final.
         for d in self
@@ -941,7 +1290,107 @@ impl Run {
                 "memories",
             ));
         }
+        // The newer capacity numbers come after all of the older ones, which keep their order (tested with a
+        // link from before them).
+        m.push(Metric::new(
+            "N / (4 ln N): every memory exact at once",
+            b.hebb_exact_all,
+            "memories",
+        ));
+        m.push(Metric::new(
+            "0.14 N: the lecture's capacity",
+            f64::from(c.n) * 14.0 / 100.0,
+            "memories",
+        ));
+        for d in self
+            .sweeps
+            .iter()
+            .filter(|d| d.sweep.trials == c.trials as usize)
+        {
+            let j = self.retrieval_column(&d.sweep);
+            for (k, (num, den)) in RETRIEVAL_THRESHOLDS.iter().enumerate() {
+                let rate = d.sweep.retrieval_rate(k);
+                let largest = (0..c.p_max as usize)
+                    .take_while(|&i| rate[[i, j]] >= 0.9)
+                    .count();
+                m.push(Metric::new(
+                    format!(
+                        "{}: largest α = P/N with ≥ 90 % retrieved (final q ≥ {:.2}) from q(0) = {:.2}",
+                        rule_name(d.rule),
+                        *num as f64 / *den as f64,
+                        d.sweep.realised_q0[j]
+                    ),
+                    largest as f64 / f64::from(c.n),
+                    "",
+                ));
+            }
+            // Per P up to the first P that no q(0) recovers.
+            for (i, q) in self.smallest_q0(&d.sweep).iter().enumerate() {
+                m.push(Metric::new(
+                    format!(
+                        "{}: smallest q(0) recovering P = {}",
+                        rule_name(d.rule),
+                        i + 1
+                    ),
+                    q.unwrap_or(f64::NAN),
+                    "",
+                ));
+                if q.is_none() {
+                    break;
+                }
+            }
+        }
         m
+    }
+}
+
+/// q(0) of the probes with 20 % of their units flipped (004 §2-7, after Takasaki 2007).
+const RETRIEVAL_Q0: f64 = 0.6;
+/// The mean final overlap from which a memory counts as recovered.
+const RECOVERED: f32 = 0.9;
+
+/// The theory lines at P ≤ `p_top` as vertical dashed lines from 0 to 1, at P (or at α = P / N with `alpha`).
+fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
+    let b = hopfield::capacity_bounds(n as usize);
+    [
+        (
+            "0.14 N, the lecture's capacity (0.138 N asymptotically)",
+            b.hebb_with_errors,
+            "#d62728",
+        ),
+        ("N / (2 ln N): one memory exact", b.hebb_exact, "#9467bd"),
+        (
+            "N / (4 ln N): all memories exact",
+            b.hebb_exact_all,
+            "#8c564b",
+        ),
+        ("N / √(2 ln N): Storkey", b.storkey, "#e377c2"),
+        ("N: pseudo-inverse", b.pseudo_inverse, "#7f7f7f"),
+    ]
+    .into_iter()
+    .filter(|&(_, x, _)| x <= p_top)
+    .map(|(name, x, color)| {
+        let (name, x) = if alpha {
+            let a = x / f64::from(n);
+            (format!("{name}: α = {a:.3}"), a)
+        } else {
+            (format!("{name} = {x:.1}"), x)
+        };
+        Series {
+            name,
+            mark: Mark::Dashed,
+            color: Some(color.into()),
+            points: vec![[x, 0.0], [x, 1.0]],
+        }
+    })
+    .collect()
+}
+
+fn rule_color(s: Storage) -> &'static str {
+    match s {
+        Storage::Hebb | Storage::HebbNormalised => "#1f77b4",
+        Storage::PseudoInverse => "#ff7f0e",
+        Storage::Storkey => "#2ca02c",
     }
 }
 
@@ -954,50 +1403,91 @@ fn rule_id(s: Storage) -> &'static str {
     }
 }
 
-fn weights_plot(id: &str, title: &str, w: ArrayView2<'_, f32>) -> Plot {
+/// Cells per axis of a drawn matrix at most: larger matrices are shown as means over square blocks of units
+/// (a heatmap draws one rectangle per cell).
+const MAX_CELLS: usize = 128;
+
+/// Means of `rows × cols` values over blocks of `br × bc`, row-major from the first row.
+fn block_means(v: ArrayView2<'_, f32>, br: usize, bc: usize) -> (usize, usize, Vec<f64>) {
+    let (r, c) = v.dim();
+    let (nr, nc) = (r.div_ceil(br), c.div_ceil(bc));
+    let mut out = Vec::with_capacity(nr * nc);
+    for i in 0..nr {
+        for j in 0..nc {
+            let block = v.slice(ndarray::s![
+                i * br..((i + 1) * br).min(r),
+                j * bc..((j + 1) * bc).min(c)
+            ]);
+            out.push(block.iter().map(|&x| f64::from(x)).sum::<f64>() / block.len() as f64);
+        }
+    }
+    (nr, nc, out)
+}
+
+/// A weight matrix as a heatmap: presynaptic unit j across, unit i up (unit 1 at the bottom), w_ij in the cell.
+fn matrix_heatmap(id: &str, title: &str, w: ArrayView2<'_, f32>) -> Plot {
     let n = w.nrows();
-    let m = w
-        .iter()
-        .fold(0.0f32, |m, v| m.max(v.abs()))
-        .max(f32::MIN_POSITIVE);
+    let b = n.div_ceil(MAX_CELLS);
+    let (ny, nx, values) = block_means(w, b, b);
+    let top = (ny * b) as f64 + 0.5;
+    let right = (nx * b) as f64 + 0.5;
+    let title = if b > 1 {
+        format!("{title} (means over {b} × {b} blocks)")
+    } else {
+        title.to_string()
+    };
     Plot {
         id: id.into(),
-        title: title.into(),
-        x_label: String::new(),
-        y_label: String::new(),
-        body: PlotBody::Images {
-            cols: 1,
-            width: n as u32,
-            height: n as u32,
-            channels: 1,
-            value_range: [f64::from(-m), f64::from(m)],
-            images: vec![Image {
-                label: "black −, white +".into(),
-                pixels: w.iter().map(|&v| f64::from(v)).collect(),
-            }],
+        title,
+        x_label: "j (presynaptic unit)".into(),
+        y_label: "i (unit)".into(),
+        body: PlotBody::Xy {
+            x_range: Some([0.5, right]),
+            y_range: Some([0.5, top]),
+            equal_aspect: true,
+            series: Vec::new(),
+            heatmap: Some(Heatmap {
+                x_range: [0.5, right],
+                y_range: [0.5, top],
+                nx: nx as u32,
+                ny: ny as u32,
+                values,
+                label: "w_ij".into(),
+            }),
         },
     }
 }
 
-/// 002's N × T matrix: unit a in row a, iteration t in column t.
+/// 002's N × T matrix as a heatmap: iteration t across, unit a up (unit 1 at the bottom), v_a(t) in the cell.
 fn raster_plot(id: &str, title: &str, t: &Trace) -> Plot {
     let (steps, n) = t.states.dim();
-    let pixels = t.states.t().iter().map(|&v| f64::from(v)).collect();
+    let b = n.div_ceil(MAX_CELLS);
+    // Rows of the heatmap are units: the states transposed, N × (T + 1).
+    let (ny, nx, values) = block_means(t.states.t(), b, 1);
+    let top = (ny * b) as f64 + 0.5;
+    let title = if b > 1 {
+        format!("{title} (means over {b} units)")
+    } else {
+        title.to_string()
+    };
     Plot {
         id: id.into(),
-        title: title.into(),
-        x_label: String::new(),
-        y_label: String::new(),
-        body: PlotBody::Images {
-            cols: 1,
-            width: steps as u32,
-            height: n as u32,
-            channels: 1,
-            value_range: [-1.0, 1.0],
-            images: vec![Image {
-                label: format!("units (rows) × iterations 0…{} (columns)", steps - 1),
-                pixels,
-            }],
+        title,
+        x_label: format!("iteration t (0 … {})", steps - 1),
+        y_label: "unit a".into(),
+        body: PlotBody::Xy {
+            x_range: Some([-0.5, nx as f64 - 0.5]),
+            y_range: Some([0.5, top]),
+            equal_aspect: false,
+            series: Vec::new(),
+            heatmap: Some(Heatmap {
+                x_range: [-0.5, nx as f64 - 0.5],
+                y_range: [0.5, top],
+                nx: nx as u32,
+                ny: ny as u32,
+                values,
+                label: "v_a(t)".into(),
+            }),
         },
     }
 }
@@ -1035,38 +1525,35 @@ fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
 
 pub fn cells() -> Vec<Cell> {
     let text = super::text::LabText::parse(include_str!("hopfield.md"));
+    let plot = |id: &str| Cell::Plot { id: id.into() };
+    let row = |ids: &[&str]| Cell::PlotRow {
+        ids: ids.iter().map(|&id| id.into()).collect(),
+    };
     vec![
         text.prose("intro"),
         Cell::Controls {
             title: "One network, one probe".into(),
             fields: vec!["iterations".into()],
         },
-        Cell::Plot {
-            id: "weights".into(),
-        },
+        plot("weights"),
         text.exercise("ex1"),
-        Cell::PlotRow {
-            ids: vec!["raster".into(), "raster_inverse".into()],
-        },
-        Cell::Plot {
-            id: "overlap".into(),
-        },
+        row(&["raster", "raster_inverse"]),
+        plot("overlap"),
         text.exercise("ex2"),
         Cell::Controls {
             title: "Capacity sweep".into(),
             fields: vec!["capacity".into()],
         },
         Cell::Run,
-        Cell::PlotRow {
-            ids: vec![
-                "capacity_hebb".into(),
-                "capacity_pinv".into(),
-                "capacity_storkey".into(),
-            ],
-        },
-        Cell::Plot {
-            id: "capacity_curve".into(),
-        },
+        row(&["capacity_hebb", "capacity_pinv", "capacity_storkey"]),
+        plot("capacity_curve"),
+        row(&["capacity_retrieval", "capacity_basin"]),
+        row(&[
+            "capacity_qt_1",
+            "capacity_qt_2",
+            "capacity_qt_3",
+            "capacity_qt_4",
+        ]),
         text.exercise("ex3"),
         text.exercise("ex4"),
         Cell::Controls {
@@ -1082,27 +1569,20 @@ pub fn cells() -> Vec<Cell> {
             title: "Draw the probe (used when \"draw the probe\" is on): click cells to corrupt it"
                 .into(),
         },
-        Cell::Plot {
-            id: "worked_images".into(),
-        },
-        Cell::PlotRow {
-            ids: vec!["worked_energy".into(), "worked_steps".into()],
-        },
+        plot("worked_images"),
+        row(&["worked_weights", "worked_energy", "worked_steps"]),
+        text.exercise("ex5"),
         Cell::Controls {
             title: "MNIST digits as memories".into(),
             fields: vec!["digits".into()],
         },
-        Cell::Plot {
-            id: "digits_images".into(),
-        },
-        Cell::Plot {
-            id: "digits_energy".into(),
-        },
+        plot("digits_images"),
+        plot("digits_energy"),
         text.exercise("ex6"),
+        text.exercise("ex7"),
         Cell::Metrics {
             title: "Results".into(),
         },
-        text.exercise("ex5"),
     ]
 }
 

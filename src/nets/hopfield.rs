@@ -1,28 +1,137 @@
-//! Hopfield networks (lectures 004 §2, exercise 002): storage rules, energy, fields and overlaps, single-unit
-//! updates for the worked examples, a traced recall for raster and energy plots, and capacity sweeps over
-//! (P, q(0)). Batched recall itself (CPU twin, GPU kernel, dispatcher) is kernels/recall.rs, re-exported here.
+//! Hopfield networks (lectures 004 §2, exercise 002): the types a user of recall sees (state kinds, dynamics,
+//! the rule on the threshold, outcomes, recall parameters), storage rules, energy, fields and overlaps,
+//! single-unit updates for the worked examples, a traced recall for raster and energy plots, and capacity sweeps
+//! over (P, q(0)). Batched recall itself (CPU twin, GPU kernel, dispatcher) is `kernels::recall`.
 //!
 //! Conventions:
 //! - Patterns are bipolar, P × N of ±1. States are binary (0/1) or bipolar (±1), see [`StateKind`].
-//! - Energy E = −½ sᵀ W s of the state as given (binary states: the binary vector, as in 004 §2-2), summed in
-//!   f64. With a zero diagonal, changing unit i by Δs changes E by −Δs · h_i (h = W s): 2 s_i h_i for a bipolar
-//!   flip. The sign rule only flips a unit against its field's sign, so asynchronous updates never raise E.
+//! - Energy E = −½ sᵀ W s + U Σ_i s_i of the state as given (binary states: the binary vector, as in 004 §2-2),
+//!   summed in f64; U is the threshold (0 unless chosen). With a zero diagonal, changing unit i by Δs changes E
+//!   by −Δs · (h_i − U) (h = W s): 2 s_i h_i for a bipolar flip at U = 0. The sign rule only moves a unit the
+//!   way its field points, so asynchronous updates never raise E.
 //! - Overlap q_m = s · ξ^m / N with s taken bipolar (2s − 1 for binary states).
-//! - Random numbers: `Purpose::Hopfield`, one stream group per use ([`Stream`]).
-pub use crate::kernels::recall::{
-    Dynamics, MAX_PROBES, MAX_SWEEPS, MAX_UNITS, Outcome, Recall, RecallParams, StateKind, Stream,
-    recall, recall_cpu, recall_gpu,
-};
-
+//! - Random numbers: `Purpose::Hopfield`, one stream group per use (`kernels::recall::Stream`).
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
-use crate::kernels::recall::{self as kernel, Event, Networks};
+use crate::kernels::recall::{
+    self as kernel, Event, MAX_PROBES, MAX_SWEEPS, MAX_UNITS, Networks, Stream,
+};
 use crate::rng;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, s};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+
+/// What a unit's two states are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKind {
+    /// 0 / 1 (004's worked examples); fields use the binary state.
+    Binary,
+    /// −1 / +1.
+    Bipolar,
+}
+
+impl StateKind {
+    /// The "off" state: 0 or −1 ("on" is 1 for both).
+    pub fn low(self) -> f32 {
+        match self {
+            Self::Binary => 0.0,
+            Self::Bipolar => -1.0,
+        }
+    }
+
+    /// A bipolar value (±1) in this kind.
+    pub fn from_bipolar(self, x: f32) -> f32 {
+        match self {
+            Self::Binary => (x + 1.0) / 2.0,
+            Self::Bipolar => x,
+        }
+    }
+
+    /// A state of this kind as bipolar (2s − 1 for binary states).
+    pub fn to_bipolar(self, s: f32) -> f32 {
+        match self {
+            Self::Binary => 2.0 * s - 1.0,
+            Self::Bipolar => s,
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Binary => "binary states are 0 or 1",
+            Self::Bipolar => "bipolar states are −1 or +1",
+        }
+    }
+}
+
+/// How units are updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Dynamics {
+    /// All units at once from the same old state (002's exercise).
+    Synchronous,
+    /// One unit at a time, in a fresh seeded random order every sweep (004, Hopfield 1982).
+    Asynchronous,
+}
+
+/// What a unit does when its field equals the threshold exactly (h_i = U_i; with U = 0, a zero field). The
+/// sources differ: 002 defines sgn(0) = +1, while 004's code leaves the unit as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tie {
+    /// The unit keeps its state (004's code: `==0 → unchanged`). Only this makes "flip iff ΔE < 0" exact.
+    #[default]
+    Keep,
+    /// The unit goes high, +1 (or 1 for binary states): 002's sgn(z) = +1 for z ≥ 0. Such a flip has ΔE = 0,
+    /// and a unit with no input at all (row 4 of 004's 5-neuron example) is pushed up.
+    Up,
+}
+
+/// How a probe's recall ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A sweep changed nothing.
+    FixedPoint,
+    /// Synchronous only: the state returned to the one two sweeps before, and would alternate forever.
+    Cycle2,
+    /// Still changing after the last allowed sweep.
+    MaxSweeps,
+}
+
+/// How to recall.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallParams {
+    pub kind: StateKind,
+    pub dynamics: Dynamics,
+    /// Sweeps at most (1 to 10 000); a sweep is one update of every unit.
+    pub max_sweeps: u32,
+    /// Seed of the asynchronous visiting orders.
+    pub seed: u32,
+    /// The threshold U_i = U of every unit (004 §2-1; 0 by default): high above it, low below it.
+    #[serde(default)]
+    pub threshold: f32,
+    /// What a unit with h_i = U does.
+    #[serde(default)]
+    pub tie: Tie,
+}
+
+impl RecallParams {
+    /// Threshold 0, ties kept (what every recall did before the threshold and the tie rule were parameters).
+    pub fn new(kind: StateKind, dynamics: Dynamics, max_sweeps: u32, seed: u32) -> Self {
+        Self {
+            kind,
+            dynamics,
+            max_sweeps,
+            seed,
+            threshold: 0.0,
+            tie: Tie::Keep,
+        }
+    }
+}
 
 /// The most patterns stored in one network.
 pub const MAX_PATTERNS: usize = 4096;
@@ -206,11 +315,27 @@ pub fn field(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>) -> Array1<f64> {
 
 /// E = −½ sᵀ W s, summed in f64. Panics if the shapes disagree.
 pub fn energy(w: ArrayView2<'_, f32>, s: ArrayView1<'_, f32>) -> f64 {
-    -0.5 * field(w, s)
-        .iter()
-        .zip(s)
-        .map(|(h, s)| h * f64::from(*s))
-        .sum::<f64>()
+    energy_with_threshold(w, s, 0.0)
+}
+
+/// E = −½ sᵀ W s + U Σ_i s_i (every unit with threshold U), summed in f64. Panics if the shapes disagree.
+pub fn energy_with_threshold(
+    w: ArrayView2<'_, f32>,
+    s: ArrayView1<'_, f32>,
+    threshold: f32,
+) -> f64 {
+    let e = -0.5
+        * field(w, s)
+            .iter()
+            .zip(s)
+            .map(|(h, s)| h * f64::from(*s))
+            .sum::<f64>();
+    // Without a threshold, exactly the energy as computed before U existed (−0.0 stays −0.0).
+    if threshold == 0.0 {
+        e
+    } else {
+        e + f64::from(threshold) * s.iter().map(|&v| f64::from(v)).sum::<f64>()
+    }
 }
 
 /// The overlaps q_m = s · ξ^m / N of state `s` (of `kind`) with every pattern (rows of `patterns`, ±1).
@@ -252,7 +377,7 @@ pub fn flip_delta_energy(
     flip_energy(s[i], kind, unit_field(w, s, i))
 }
 
-/// ΔE of flipping a unit in state `s` with field `h`.
+/// ΔE of flipping a unit in state `s` with field `h` minus its threshold.
 fn flip_energy(s: f32, kind: StateKind, h: f64) -> f64 {
     let flipped = if s == 1.0 { kind.low() } else { 1.0 };
     -f64::from(flipped - s) * h
@@ -264,7 +389,8 @@ pub struct UnitUpdate {
     pub unit: usize,
     /// h_i before the update.
     pub field: f64,
-    /// Whether the sign rule changed the unit (ΔE < 0); a field of exactly 0 keeps it.
+    /// Whether the sign rule changed the unit: ΔE < 0, or ΔE = 0 on a tie with [`Tie::Up`] (with
+    /// [`Tie::Keep`] a field equal to the threshold keeps the unit).
     pub flipped: bool,
     /// What flipping the unit does to E, whether or not it flipped: negative for a flip, ≥ 0 for a unit kept
     /// (the lectures' "flip if ΔE < 0").
@@ -407,9 +533,9 @@ pub struct Trace {
     pub outcome: Outcome,
 }
 
-/// Recalls one probe (of `params.kind`) as [`recall_cpu`] does with stream index `index` (the same states and
-/// sweeps as probe `index` of a batch), recording every step. `patterns` (±1, any number of rows) are the
-/// memories the overlaps are taken with.
+/// Recalls one probe (of `params.kind`) as `kernels::recall::recall_cpu` does with stream index `index` (the
+/// same states and sweeps as probe `index` of a batch), recording every step. `patterns` (±1, any number of
+/// rows) are the memories the overlaps are taken with.
 pub fn recall_trace(
     w: ArrayView2<'_, f32>,
     probe: ArrayView1<'_, f32>,
@@ -417,22 +543,70 @@ pub fn recall_trace(
     params: &RecallParams,
     index: u32,
 ) -> Result<Trace> {
+    check_index(index)?;
+    trace(w, probe, patterns, params, index, None)
+}
+
+/// Recalls one probe asynchronously with every sweep visiting the units in `order` (a permutation of 0..N, e.g.
+/// the lectures' [1, 3, 5, 2, 4] written 0-based), recording every step as [`recall_trace`] does.
+/// `params.dynamics` must be asynchronous (a synchronous sweep has no order) and `params.seed` is unused.
+pub fn recall_trace_in_order(
+    w: ArrayView2<'_, f32>,
+    probe: ArrayView1<'_, f32>,
+    patterns: ArrayView2<'_, f32>,
+    params: &RecallParams,
+    order: &[usize],
+) -> Result<Trace> {
+    if params.dynamics != Dynamics::Asynchronous {
+        return Err(Error::Invalid(vec![FieldError::new(
+            "dynamics",
+            "a fixed visiting order needs asynchronous updates (a synchronous sweep updates every unit at once)",
+        )]));
+    }
+    let n = w.nrows();
+    let mut seen = vec![false; n];
+    let ok = order.len() == n
+        && order
+            .iter()
+            .all(|&i| i < n && !std::mem::replace(&mut seen[i], true));
+    if !ok {
+        return Err(Error::Invalid(vec![FieldError::new(
+            "order",
+            format!(
+                "the visiting order {:?} must name each of the {n} units once",
+                order.iter().map(|i| i + 1).collect::<Vec<_>>()
+            ),
+        )]));
+    }
+    let order: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+    trace(w, probe, patterns, params, 0, Some(&order))
+}
+
+fn trace(
+    w: ArrayView2<'_, f32>,
+    probe: ArrayView1<'_, f32>,
+    patterns: ArrayView2<'_, f32>,
+    params: &RecallParams,
+    index: u32,
+    order: Option<&[u32]>,
+) -> Result<Trace> {
     let n = kernel::check_weights(w)?;
     kernel::check_params(params)?;
-    check_index(index)?;
     kernel::check_states(probe.insert_axis(Axis(0)), n, params.kind, "probe")?;
     kernel::check_states(patterns, n, StateKind::Bipolar, "pattern")?;
     let nets = Networks::single(w);
     let mut s = probe.to_vec();
     let mut states = s.clone();
-    let mut energies = vec![energy(w, probe)];
+    let mut energies = vec![energy_with_threshold(w, probe, params.threshold)];
     let mut updates = Vec::new();
     let asynchronous = params.dynamics == Dynamics::Asynchronous;
+    let u = f64::from(params.threshold);
     let (sweeps_used, outcome) = kernel::relax(
         nets.transposed(0),
         &mut s,
         params,
         index,
+        order,
         &mut |event| match event {
             Event::Update {
                 unit,
@@ -440,7 +614,7 @@ pub fn recall_trace(
                 before,
                 after,
             } => {
-                let delta_energy = flip_energy(before, params.kind, f64::from(field));
+                let delta_energy = flip_energy(before, params.kind, f64::from(field) - u);
                 let flipped = after != before;
                 updates.push(UnitUpdate {
                     unit,
@@ -456,7 +630,11 @@ pub fn recall_trace(
             Event::Swept(state) => {
                 states.extend_from_slice(state);
                 if !asynchronous {
-                    energies.push(energy(w, ArrayView1::from(state)));
+                    energies.push(energy_with_threshold(
+                        w,
+                        ArrayView1::from(state),
+                        params.threshold,
+                    ));
                 }
             }
         },
@@ -480,11 +658,14 @@ pub fn recall_trace(
 /// The theory lines of a capacity plot for N units (TC-16). Meaningful for N ≥ 2 (ln 1 = 0).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct CapacityBounds {
-    /// 0.138 N: Hebb with a few per cent of recall errors allowed (Amit, Gutfreund & Sompolinsky; 004 rounds it
-    /// to 0.14 N).
+    /// 0.138 N: Hebb with a few per cent of recall errors allowed, the asymptotic value for large N (Amit,
+    /// Gutfreund & Sompolinsky 1985); 004 §2-7 quotes it rounded, as 0.14 N.
     pub hebb_with_errors: f64,
-    /// N / (2 ln N): Hebb with every pattern recalled exactly (Amit & Gutfreund 1986, 004 §2-7).
+    /// N / (2 ln N): Hebb with one given pattern a fixed point, recalled exactly with probability → 1 (Amit &
+    /// Gutfreund 1986, 004 §2-7; McEliece et al. 1987).
     pub hebb_exact: f64,
+    /// N / (4 ln N): Hebb with all P patterns fixed points at once (McEliece et al. 1987): the stricter bound.
+    pub hebb_exact_all: f64,
     /// N / √(2 ln N): Storkey's rule (Storkey 1997).
     pub storkey: f64,
     /// N: the pseudo-inverse rule (patterns must be linearly independent).
@@ -497,6 +678,7 @@ pub fn capacity_bounds(n: usize) -> CapacityBounds {
     CapacityBounds {
         hebb_with_errors: 0.138 * n,
         hebb_exact: n / two_ln,
+        hebb_exact_all: n / (2.0 * two_ln),
         storkey: n / libm::sqrt(two_ln),
         pseudo_inverse: n,
     }
@@ -520,7 +702,14 @@ pub struct SweepSpec {
     pub dynamics: Dynamics,
     pub max_sweeps: u32,
     pub seed: u32,
+    /// What a unit on a zero field does (the threshold is 0 in a sweep).
+    #[serde(default)]
+    pub tie: Tie,
 }
+
+/// The final overlaps from which a probe counts as retrieved, as exact fractions (numerator, denominator): the
+/// retrieval rate of Takasaki 2007 (cited in 004 §2-7) uses 0.95 and 0.90.
+pub const RETRIEVAL_THRESHOLDS: [(i64, i64); 2] = [(19, 20), (9, 10)];
 
 /// The result of a capacity sweep: rows follow `p_values`, columns `q0_values`. The tallies are integers so that
 /// the parts of a sweep merge into exactly the numbers of the whole.
@@ -536,6 +725,8 @@ pub struct Sweep {
     pub overlap_sum: Array2<i64>,
     /// Trials that ended exactly on the target (final overlap 1).
     pub exact_count: Array2<u32>,
+    /// Trials whose final overlap with the target reached each of [`RETRIEVAL_THRESHOLDS`] (0.95, 0.90).
+    pub retrieved_count: [Array2<u32>; 2],
     /// Set when the GPU failed and the sweep went on on the CPU, or when a network was too large for it.
     pub notice: Option<String>,
 }
@@ -551,6 +742,13 @@ impl Sweep {
     pub fn exact_fraction(&self) -> Array2<f32> {
         let per = self.trials as f64;
         self.exact_count.mapv(|c| (f64::from(c) / per) as f32)
+    }
+
+    /// Fraction of trials whose final overlap reached threshold k of [`RETRIEVAL_THRESHOLDS`]: the retrieval
+    /// rate.
+    pub fn retrieval_rate(&self, k: usize) -> Array2<f32> {
+        let per = self.trials as f64;
+        self.retrieved_count[k].mapv(|c| (f64::from(c) / per) as f32)
     }
 
     /// Adds the trials of another part of the same sweep (same N, P and q(0) values).
@@ -569,6 +767,9 @@ impl Sweep {
         self.trials += other.trials;
         self.overlap_sum += &other.overlap_sum;
         self.exact_count += &other.exact_count;
+        for (mine, theirs) in self.retrieved_count.iter_mut().zip(&other.retrieved_count) {
+            *mine += theirs;
+        }
         if self.notice.is_none() {
             self.notice = other.notice;
         }
@@ -714,8 +915,13 @@ async fn flush(
     {
         let target = &batch.targets[net as usize * n..(net as usize + 1) * n];
         let agree = state.iter().zip(target).filter(|(s, t)| s == t).count();
-        tally.overlap_sum[[p, q]] += 2 * agree as i64 - n as i64;
+        let dot = 2 * agree as i64 - n as i64;
+        tally.overlap_sum[[p, q]] += dot;
         tally.exact_count[[p, q]] += u32::from(agree == n);
+        // q = dot / N ≥ num / den, in integers.
+        for (count, (num, den)) in tally.retrieved_count.iter_mut().zip(RETRIEVAL_THRESHOLDS) {
+            count[[p, q]] += u32::from(dot * den >= num * n as i64);
+        }
     }
     Ok(())
 }
@@ -729,10 +935,13 @@ pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Swe
     spec.validate()?;
     let (n, np, nq) = (spec.n, spec.p_values.len(), spec.q0_values.len());
     let params = RecallParams {
-        kind: StateKind::Bipolar,
-        dynamics: spec.dynamics,
-        max_sweeps: spec.max_sweeps,
-        seed: spec.seed,
+        tie: spec.tie,
+        ..RecallParams::new(
+            StateKind::Bipolar,
+            spec.dynamics,
+            spec.max_sweeps,
+            spec.seed,
+        )
     };
     let p_max = spec.p_values[np - 1];
     let mut tally = Sweep {
@@ -745,6 +954,7 @@ pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Swe
         trials: spec.trials.len(),
         overlap_sum: Array2::zeros((np, nq)),
         exact_count: Array2::zeros((np, nq)),
+        retrieved_count: [Array2::zeros((np, nq)), Array2::zeros((np, nq))],
         notice: None,
     };
     // Validation keeps every probe number below MAX_PROBES, which fits a u32.

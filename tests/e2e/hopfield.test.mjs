@@ -1,6 +1,7 @@
 // End-to-end tests of the Hopfield lab in the built site (dist/): every plot draws (weights, rasters, overlaps,
-// worked example, capacity heatmaps and curve), WebGPU (SwiftShader) and the CPU give the same capacity
-// results, the link reproduces the CLI's numbers exactly, and the worked example matches the lectures (TC-09).
+// q(t) curves, worked example with its W, capacity heatmaps, curves against P and α, basins), WebGPU
+// (SwiftShader) and the CPU give the same capacity results, the link reproduces the CLI's numbers exactly, and
+// the worked example matches the lectures (TC-09).
 //
 // Run: node --test tests/e2e/hopfield.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -11,10 +12,16 @@ import { join } from 'node:path';
 import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
 
 const LONG = 180_000;
-const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', 'worked_images', 'worked_energy', 'worked_steps', 'digits_images', 'digits_energy'];
-const SWEEP = ['capacity_hebb', 'capacity_pinv', 'capacity_storkey', 'capacity_curve'];
-// A smaller sweep than the default keeps the test quick on SwiftShader.
-const SMALL = { n: 64, p_max: 16, q0_steps: 4, trials: 4, dynamics: 'asynchronous', max_sweeps: 10 };
+const QT = ['capacity_qt_1', 'capacity_qt_2', 'capacity_qt_3', 'capacity_qt_4'];
+const STATIC = ['weights', 'raster', 'raster_inverse', 'overlap', ...QT, 'worked_images', 'worked_weights', 'worked_energy',
+  'worked_steps', 'digits_images', 'digits_energy'];
+const SWEEP = ['capacity_hebb', 'capacity_pinv', 'capacity_storkey', 'capacity_curve', 'capacity_retrieval', 'capacity_basin'];
+// A smaller sweep than the default keeps the test quick on SwiftShader. 0.6 is on its q(0) grid (0.2, 0.4, …):
+// the retrieval rate's 20 % flipped units.
+const SMALL = {
+  n: 64, p_max: 16, q0_steps: 5, trials: 4, dynamics: 'asynchronous', max_sweeps: 10, tie: 'keep', qt_p: [1, 4, 8, 16],
+  qt_storage: 'hebb',
+};
 
 let server;
 let context;
@@ -67,10 +74,25 @@ test('every plot draws; the worked example is the lectures T/U/C case; GPU and C
   await assertPlotsDrawn(gpu.page, STATIC, { margin: 300 });
   const g = await runToEnd(gpu.page);
   await assertPlotsDrawn(gpu.page, SWEEP, { margin: 300 });
-  // TC-09: storing T, U, C; T damaged in two units starts at E = −12 and ends at E(T) = −32 on T.
+  // TC-09: storing T, U, C; 004's T′ (T with unit 2 off, the default drawn probe) in the lecture's order
+  // 2, 3, 8, …: E(T′) = −12, flipping s2 gives −32, flipping s3 would give −24 (ΔE = +8) and is rejected; it ends
+  // at E(T) = −32 on T.
   assert.equal(g['worked example: energy of the probe'], -12);
   assert.equal(g['worked example: final energy'], -32);
   assert.equal(g['worked example: recalled memory (index, −1: none)'], 0);
+  const steps = await gpu.page.evaluate(() => window.playground.plots.get('worked_steps').handle.plot);
+  assert.deepEqual(steps.categories.slice(0, 2), ['i=2 ✓', 'i=3']);
+  assert.deepEqual(steps.series[0].values.slice(0, 2), [-20, 8]);
+  const energy = await gpu.page.evaluate(() => window.playground.plots.get('worked_energy').handle.plot);
+  assert.deepEqual(energy.series[0].points.slice(0, 3).map((p) => p[1]), [-12, -32, -32]);
+  const probe = await gpu.page.evaluate(() => window.playground.state.params.worked);
+  assert.equal(probe.draw_probe, true);
+  assert.equal(probe.probe_drawing[0].cells, '#.#.#..#.');
+  // Capacity against α = P/N, from 20 % flipped units (q(0) = 0.6), and the basin per P.
+  const retrieval = await gpu.page.evaluate(() => window.playground.plots.get('capacity_retrieval').handle.plot);
+  assert.equal(retrieval.x_label, 'α = P / N');
+  assert.match(retrieval.title, /20 % of units flipped \(q\(0\) = 0\.59/);
+  assert.ok(g['Hebb: smallest q(0) recovering P = 1'] <= 0.2, JSON.stringify(g));
   // The mirror attractor: from near −v¹ the network ends on −v¹.
   assert.equal(g['final q from near −v¹'], -1);
   assert.equal(g['final q from the probe'], 1);
@@ -126,13 +148,15 @@ test('a drawn probe, corrupted by clicking its cells, is recalled with the energ
   await page.locator('[name="worked/draw_probe"]').check();
   await page.waitForFunction(() => window.playground.state.params.worked.draw_probe === true);
   await idle(page, 0);
-  // The default drawing is 004's corrupted T: E(T') = −12, recalled to T at −32 (TC-09).
+  // The default drawing is 004's corrupted T′: E(T′) = −12, recalled to T at −32 (TC-09).
   const metric = (name) => page.evaluate((name) => window.playground.frame.metrics.find((m) => m.name === name)?.value, name);
   await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: energy of the probe' && m.value === -12));
   assert.equal(await metric('worked example: final energy'), -32);
   // Click the probe's centre cell (row 1, column 1) off: the probe changes and so does its energy.
   const editor = page.locator('.pattern-editor[data-path="worked/probe_drawing"]');
   const grid = editor.locator('.pattern-grid[data-pattern="0"]');
+  // The capacity cells above are tall: bring the editor into the viewport, where the mouse can reach it.
+  await grid.scrollIntoViewIfNeeded();
   const box = await grid.boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForFunction(() => window.playground.state.params.worked.probe_drawing[0].cells === '#.#....#.');
@@ -140,5 +164,33 @@ test('a drawn probe, corrupted by clicking its cells, is recalled with the energ
   await idle(page, 0);
   // The clicked probe is in the link.
   assert.match(await page.evaluate(() => location.hash), /^#s=1\./);
+  assert.deepEqual(errors, []);
+});
+
+test('the worked examples switch to the five neurons, 0/1 states, a random order and a threshold', async () => {
+  const { page, errors } = await openLab('cpu');
+  const metric = (name) => page.evaluate((name) => window.playground.frame.metrics.find((m) => m.name === name)?.value, name);
+  await page.locator('[name="worked/kind"]').selectOption('five_neurons');
+  // The old frame's step-0 marks stay set until the new frame arrives: wait for the new example's plot itself.
+  await page.waitForFunction(() => window.playground.plots.get('worked_steps').handle?.plot.categories.length === 5, null,
+    { timeout: LONG });
+  await idle(page, 0);
+  // TC-07 in the order 1, 3, 5, 2, 4 on 0/1 states: only unit 5 turns on, ending on s1 = 01011 (E = −2).
+  const steps = await page.evaluate(() => window.playground.plots.get('worked_steps').handle.plot.categories);
+  assert.deepEqual(steps, ['i=1', 'i=3', 'i=5 ✓', 'i=2', 'i=4']);
+  assert.equal(await metric('worked example: final energy'), -2);
+  await assertPlotsDrawn(page, ['worked_weights', 'worked_steps'], { margin: 300 });
+  await page.locator('[name="worked/order"]').selectOption('random');
+  await page.locator('[name="worked/states"]').selectOption('bipolar');
+  // Both edits drawn: a random order, and ±1 states (the images' range starts at −1).
+  await page.waitForFunction(() => window.playground.plots.get('worked_steps').handle?.plot.title.includes('a random order')
+    && window.playground.plots.get('worked_images').handle?.plot.value_range[0] === -1, null, { timeout: LONG });
+  await idle(page, 0);
+  assert.equal(await metric('worked example: recalled memory (index, −1: none)'), 0);
+  await page.locator('[name="worked/threshold"]').fill('10');
+  await page.locator('[name="worked/threshold"]').blur();
+  await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: recalled memory (index, −1: none)'
+    && m.value === -1), null, { timeout: LONG });
+  assert.equal(await page.evaluate(() => window.playground.state.params.worked.threshold), 10);
   assert.deepEqual(errors, []);
 });

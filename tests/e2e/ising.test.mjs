@@ -89,6 +89,17 @@ test('ordered below T_c, disordered above, and the link reproduces the CLI numbe
   const hot = await openWith({ side: 64, sweeps: 200, kt: 5.0, start: 'up' }, 'cpu');
   const h = await runToEnd(hot.page);
   assert.ok(h['mean |m| over the second half'] < 0.2, JSON.stringify(h));
+  // In a field h the ground state is every spin along h: −2 − |h| per spin, drawn as the dashed line; the
+  // source's kT = 2.2 is said to lie below T_c.
+  const field = await openWith({ side: 16, sweeps: 20, kt: 2.2, h: -0.5 }, 'cpu');
+  await runToEnd(field.page);
+  const energy = await field.page.evaluate(() => window.playground.plots.get('energy').handle.plot);
+  const ground = energy.series.find((s) => s.name.startsWith('ground state'));
+  assert.equal(ground.name, 'ground state −2 − |h| = -2.5');
+  assert.deepEqual(ground.points.map((p) => p[1]), [-2.5, -2.5]);
+  assert.match(energy.title, /kT = 2\.2 \(below T_c ≈ 2\.269\)/);
+  await assertPlotsDrawn(field.page, ['energy']);
+  assert.deepEqual(field.errors, []);
   // An odd side is refused next to its field, and nothing runs.
   await hot.page.locator('[name="side"]').fill('33');
   await hot.page.locator('[name="side"]').blur();
