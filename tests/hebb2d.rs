@@ -376,7 +376,7 @@ fn the_activation_heatmap_is_w_dot_u_on_the_grid() {
     use hebbian_playground::protocol::PlotBody;
     use hebbian_playground::rng::{self, Purpose};
     for seed in [42, 7] {
-        let mut s = hebb2d::default_state();
+        let mut s = hebb2d::Hebb2d::default_state();
         s.seed = seed;
         let mut run =
             Run::start(&s.to_any(), &Engine::cpu("test"), &Default::default()).expect("start");

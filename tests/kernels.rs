@@ -195,7 +195,8 @@ fn bench_dispatch_overhead() {
 fn bench_cpu_gemm() {
     use hebbian_playground::kernels::matmul;
     for n in [256usize, 512, 1024] {
-        let a = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((i * 31 + j * 17) % 97) as f32 / 97.0);
+        let a =
+            ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((i * 31 + j * 17) % 97) as f32 / 97.0);
         let b = a.t().to_owned();
         let reps = (2048 / n).pow(2).max(1);
         let _ = matmul::product_cpu(a.view(), b.view());

@@ -266,7 +266,7 @@ fn hopfield_lab_stores_shipped_digits() {
     // correlated digits spoils the recall; the pseudo-inverse and Storkey rules recover the digit exactly.
     let mut store = DataStore::default();
     store.set_mnist(mnist());
-    let s = hebbian_playground::labs::hopfield::default_state().to_any();
+    let s = <hebbian_playground::labs::hopfield::Hopfield as hebbian_playground::labs::Lab>::default_state().to_any();
     assert_eq!(
         labs::needs(&s),
         Some(hebbian_playground::data::store::Need::Mnist)
@@ -287,7 +287,7 @@ fn hopfield_lab_stores_shipped_digits() {
     );
     // A sweep too large for one step runs a block of trials per step (the heatmap says how many so far); step by
     // step it ends on exactly the numbers of one Run.
-    let mut big = hebbian_playground::labs::hopfield::default_state();
+    let mut big = <hebbian_playground::labs::hopfield::Hopfield as hebbian_playground::labs::Lab>::default_state();
     big.params.capacity = hebbian_playground::labs::hopfield::Capacity {
         n: 512,
         p_max: 7,
@@ -348,7 +348,7 @@ fn hopfield_frame(
     edit: impl FnOnce(&mut hebbian_playground::labs::hopfield::Params),
     store: &DataStore,
 ) -> (Run, hebbian_playground::protocol::Frame) {
-    let mut s = hebbian_playground::labs::hopfield::default_state();
+    let mut s = <hebbian_playground::labs::hopfield::Hopfield as hebbian_playground::labs::Lab>::default_state();
     edit(&mut s.params);
     let any = s.to_any();
     assert!(
@@ -479,7 +479,7 @@ fn hopfield_worked_examples_follow_the_lectures() {
     };
     assert_eq!(images.last().unwrap().pixels, [-1.0; 9]);
     // The lecture's order needs 3 × 3 letters.
-    let mut s = hebbian_playground::labs::hopfield::default_state();
+    let mut s = <hebbian_playground::labs::hopfield::Hopfield as hebbian_playground::labs::Lab>::default_state();
     s.params.worked.letters = vec![hebbian_playground::data::letters::Pattern::new(
         "bar",
         2,
@@ -507,7 +507,7 @@ fn hopfield_capacity_views_and_many_digits() {
         },
         &store,
     );
-    let c = hebbian_playground::labs::hopfield::default_state()
+    let c = <hebbian_playground::labs::hopfield::Hopfield as hebbian_playground::labs::Lab>::default_state()
         .params
         .capacity;
     let spec = SweepSpec {

@@ -48,24 +48,54 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     )]
 }
 
-// The CPU's matrix products, one routine for every GEMM-shaped piece of work in the crate (whitening, batched
-// learning rules, outer-product storage): ndarray's product, backed by the matrixmultiply crate (pure Rust,
-// cache-blocked, AVX2/FMA kernels chosen at run time natively; compiles to wasm). Its GFLOP/s beside NumPy's are
-// in README (`cargo test --release --test zca -- --ignored gemm`).
+// The CPU's matrix products: one routine, `gemm`, for every GEMM-shaped piece of work in the crate (whitening,
+// batched learning rules, outer-product storage). It is faer's matrix product (pure Rust, cache-blocked SIMD
+// kernels chosen at run time; already our eigensolver's library): ~2.5× ndarray's matrixmultiply on this machine,
+// on both cores natively (faer's global parallelism) and sequential in wasm, which has no threads. Figures beside
+// NumPy's are in README (`scripts/bench.sh`).
+
+/// a · b.
+fn gemm(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
+    let (m, n) = (a.nrows(), b.ncols());
+    let mut out = Array2::<f32>::zeros((m, n));
+    if m == 0 || n == 0 {
+        return out;
+    }
+    let slice = out
+        .as_slice_mut()
+        .expect("a freshly allocated array is contiguous");
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(slice, m, n),
+        faer::Accum::Replace,
+        faer_view(a),
+        faer_view(b),
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
+}
+
+/// The same matrix as a faer view, sharing memory (any strides, transposed views included).
+fn faer_view(a: ArrayView2<'_, f32>) -> faer::MatRef<'_, f32> {
+    let [rs, cs] = [a.strides()[0], a.strides()[1]];
+    // SAFETY: ndarray guarantees that `as_ptr` with these element strides addresses exactly the view's
+    // nrows × ncols elements, all valid and immutable for the view's lifetime: what faer's raw view requires.
+    unsafe { faer::MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), rs, cs) }
+}
 
 /// CPU twin of the Gram matrix: AᵀA.
 pub fn gram_cpu(a: ArrayView2<f32>) -> Array2<f32> {
-    a.t().dot(&a)
+    gemm(a.t(), a)
 }
 
 /// CPU twin of the product: A·B.
 pub fn product_cpu(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
-    a.dot(&b)
+    gemm(a, b)
 }
 
 /// AᵀB without forming Aᵀ (a strided view): the batched outer products of learning rules.
 pub fn product_tn_cpu(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
-    a.t().dot(&b)
+    gemm(a.t(), b)
 }
 
 /// AᵀA on the GPU, reading A at most `block_rows` rows per dispatch.

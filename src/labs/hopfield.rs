@@ -12,8 +12,10 @@
 //! as written. 002's memory-storage estimate takes 80 years for 31 536 000 s (one year); the exercise redoes the
 //! arithmetic. The lectures' digits are `x[:100]` in data order; ours are the first training digits of each class
 //! in turn (for up to 10 digits, one of each class), so that few digits are already diverse.
+use super::{Lab, LabRun};
 use crate::data::letters::{self, Pattern};
 use crate::data::store::DataStore;
+use crate::data::store::Need;
 use crate::data::{Dataset, Split};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
@@ -23,22 +25,10 @@ use crate::nets::hopfield::{
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series,
 };
-use crate::state::{StateDoc, VERSION, View};
+use crate::state::{StateDoc, View};
 use ndarray::{Array2, ArrayView2, Axis};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-pub const ID: &str = "hopfield";
-
-pub fn info() -> LabInfo {
-    LabInfo {
-        id: ID,
-        title: "Hopfield networks",
-        summary: "Store memories in a network of ±1 units, recall them from damaged cues, find where recall fails \
-                  as memories are added, and compare Hebb, pseudo-inverse and Storkey storage.",
-        source: "002_d2834d1b93b7e24e.txt, 004_01ab2769c1683046.txt",
-    }
-}
 
 /// Cells 1–3: one network, one probe.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -216,13 +206,92 @@ pub struct Params {
     pub digits: Digits,
 }
 
-pub fn default_state() -> StateDoc<Params> {
-    let tuc = letters::lecture_letters().into_iter().take(3).collect();
-    StateDoc {
-        version: VERSION,
-        lab: ID.into(),
-        seed: 42,
-        params: Params {
+/// The lab.
+pub struct Hopfield;
+
+impl Lab for Hopfield {
+    const ID: &'static str = "hopfield";
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        LabInfo {
+            id: Self::ID,
+            title: "Hopfield networks",
+            summary: "Store memories in a network of ±1 units, recall them from damaged cues, find where recall fails \
+                      as memories are added, and compare Hebb, pseudo-inverse and Storkey storage.",
+            source: "002_d2834d1b93b7e24e.txt, 004_01ab2769c1683046.txt",
+        }
+    }
+
+    /// The notebook, in reading order.
+    fn cells() -> Vec<Cell> {
+        let text = super::text::LabText::parse(include_str!("hopfield.md"));
+        let plot = |id: &str| Cell::Plot { id: id.into() };
+        let row = |ids: &[&str]| Cell::PlotRow {
+            ids: ids.iter().map(|&id| id.into()).collect(),
+        };
+        vec![
+            text.prose("intro"),
+            Cell::Controls {
+                title: "One network, one probe".into(),
+                fields: vec!["iterations".into()],
+            },
+            plot("weights"),
+            text.exercise("ex1"),
+            row(&["raster", "raster_inverse"]),
+            plot("overlap"),
+            text.exercise("ex2"),
+            Cell::Controls {
+                title: "Capacity sweep".into(),
+                fields: vec!["capacity".into()],
+            },
+            Cell::Run,
+            row(&["capacity_hebb", "capacity_pinv", "capacity_storkey"]),
+            plot("capacity_curve"),
+            row(&["capacity_retrieval", "capacity_basin"]),
+            row(&[
+                "capacity_qt_1",
+                "capacity_qt_2",
+                "capacity_qt_3",
+                "capacity_qt_4",
+            ]),
+            text.exercise("ex3"),
+            text.exercise("ex4"),
+            Cell::Controls {
+                title: "Worked examples (004)".into(),
+                fields: vec!["worked".into()],
+            },
+            Cell::PatternEditor {
+                path: "worked/letters".into(),
+                title: "Draw the memories".into(),
+            },
+            Cell::PatternEditor {
+                path: "worked/probe_drawing".into(),
+                title:
+                    "Draw the probe (used when \"draw the probe\" is on): click cells to corrupt it"
+                        .into(),
+            },
+            plot("worked_images"),
+            row(&["worked_weights", "worked_energy", "worked_steps"]),
+            text.exercise("ex5"),
+            Cell::Controls {
+                title: "MNIST digits as memories".into(),
+                fields: vec!["digits".into()],
+            },
+            plot("digits_images"),
+            plot("digits_energy"),
+            text.exercise("ex6"),
+            text.exercise("ex7"),
+            Cell::Metrics {
+                title: "Results".into(),
+            },
+        ]
+    }
+
+    fn default_params() -> Params {
+        let tuc = letters::lecture_letters().into_iter().take(3).collect();
+        Params {
             iterations: Iterations {
                 n: 100,
                 memories: 1,
@@ -266,12 +335,129 @@ pub fn default_state() -> StateDoc<Params> {
                 blank_from: 18,
                 flip_percent: 0.0,
             },
-        },
-        view: View {
+        }
+    }
+
+    /// One step of the capacity sweep per frame: its heatmaps fill block by block.
+    fn default_view() -> View {
+        View {
             speed: 1,
             theory: true,
-        },
-        hidden: vec![],
+        }
+    }
+
+    /// Rules across fields: memories within N, the work budget of a sweep, letters and probes that fit.
+    fn validate(p: &Params) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        let it = &p.iterations;
+        if it.memories > it.n {
+            e.push(FieldError::new(
+                "iterations/memories",
+                format!("at most N = {} memories (got {})", it.n, it.memories),
+            ));
+        }
+        let c = &p.capacity;
+        if c.p_max >= c.n {
+            e.push(FieldError::new(
+                "capacity/p_max",
+                format!(
+                    "at most N − 1 memories (the pseudo-inverse needs P < N; got {})",
+                    c.p_max
+                ),
+            ));
+        }
+        // Work of one rule's sweep in unit updates, bounded so a browser CPU finishes in well under a minute.
+        let work = u64::from(c.trials)
+            * u64::from(c.p_max)
+            * u64::from(c.q0_steps)
+            * u64::from(c.max_sweeps)
+            * u64::from(c.n).pow(2);
+        if work > 50_000_000_000 {
+            e.push(FieldError::new("capacity/trials", "this sweep is too large (trials × P × q(0) values × sweeps × N² > 5·10¹⁰): lower one of them"));
+        }
+        for (k, &qp) in c.qt_p.iter().enumerate() {
+            if qp >= c.n {
+                e.push(FieldError::new(
+                    format!("capacity/qt_p/{k}"),
+                    format!("P = {qp}: choose fewer memories than the N = {} units", c.n),
+                ));
+            }
+        }
+        let w = &p.worked;
+        if w.kind == Example::Letters {
+            if w.order == UpdateOrder::Lecture
+                && let Some(l) = w.letters.first()
+                && l.rows * l.cols != LETTER_ORDER.len() as u32
+            {
+                e.push(FieldError::new(
+                    "worked/order",
+                    format!(
+                        "the lecture's order visits the 9 units of 3 × 3 letters; these letters are {}×{}: \
+                         choose the random order",
+                        l.rows, l.cols
+                    ),
+                ));
+            }
+            e.extend(letters::validate(&w.letters, "worked/letters"));
+            if w.draw_probe {
+                e.extend(letters::validate(&w.probe_drawing, "worked/probe_drawing"));
+                if let (Some(p), Some(l)) = (w.probe_drawing.first(), w.letters.first())
+                    && (p.rows, p.cols) != (l.rows, l.cols)
+                {
+                    e.push(FieldError::new(
+                        "worked/probe_drawing",
+                        format!(
+                            "the probe is {}×{} but the letters are {}×{}: draw it on the same grid",
+                            p.rows, p.cols, l.rows, l.cols
+                        ),
+                    ));
+                }
+            }
+            if w.probe as usize >= w.letters.len() {
+                e.push(FieldError::new(
+                    "worked/probe",
+                    format!(
+                        "there are {} letters (0 to {})",
+                        w.letters.len(),
+                        w.letters.len().saturating_sub(1)
+                    ),
+                ));
+            }
+            if let Some(l) = w.letters.first()
+                && w.flips > l.rows * l.cols
+            {
+                e.push(FieldError::new(
+                    "worked/flips",
+                    format!(
+                        "a {}×{} pattern has {} units",
+                        l.rows,
+                        l.cols,
+                        l.rows * l.cols
+                    ),
+                ));
+            }
+        }
+        let d = &p.digits;
+        if d.probe >= d.count {
+            e.push(FieldError::new(
+                "digits/probe",
+                format!(
+                    "choose one of the {} stored digits (0 to {})",
+                    d.count,
+                    d.count.saturating_sub(1)
+                ),
+            ));
+        }
+        e
+    }
+
+    /// The MNIST cell needs the shipped digits.
+    fn needs(_p: &Params) -> Option<Need> {
+        Some(Need::Mnist)
+    }
+
+    fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
+        Run::new(state, store)
     }
 }
 
@@ -287,149 +473,6 @@ fn rule_name(s: Storage) -> &'static str {
         Storage::PseudoInverse => "pseudo-inverse",
         Storage::Storkey => "Storkey",
     }
-}
-
-pub fn validate(p: &Params) -> Vec<FieldError> {
-    let mut e = Vec::new();
-    let it = &p.iterations;
-    if !(4..=1024).contains(&it.n) {
-        e.push(FieldError::new("iterations/n", "4 to 1024 units"));
-    }
-    if !(1..=200).contains(&it.memories) || it.memories > it.n {
-        e.push(FieldError::new(
-            "iterations/memories",
-            format!("1 to min(200, N) memories (got {})", it.memories),
-        ));
-    }
-    if !(-1.0..=1.0).contains(&it.q0) {
-        e.push(FieldError::new(
-            "iterations/q0",
-            "an overlap lies in [−1, 1]",
-        ));
-    }
-    if !(1..=200).contains(&it.sweeps) {
-        e.push(FieldError::new("iterations/sweeps", "1 to 200 sweeps"));
-    }
-    let c = &p.capacity;
-    if !(4..=1024).contains(&c.n) {
-        e.push(FieldError::new("capacity/n", "4 to 1024 units"));
-    }
-    if !(1..=400).contains(&c.p_max) || c.p_max >= c.n {
-        e.push(FieldError::new(
-            "capacity/p_max",
-            format!(
-                "1 to N − 1 memories (the pseudo-inverse needs P < N; got {})",
-                c.p_max
-            ),
-        ));
-    }
-    if !(1..=20).contains(&c.q0_steps) {
-        e.push(FieldError::new("capacity/q0_steps", "1 to 20 values"));
-    }
-    if !(1..=200).contains(&c.trials) {
-        e.push(FieldError::new("capacity/trials", "1 to 200 trials"));
-    }
-    if !(1..=200).contains(&c.max_sweeps) {
-        e.push(FieldError::new("capacity/max_sweeps", "1 to 200 sweeps"));
-    }
-    // Work of one rule's sweep in unit updates, bounded so a browser CPU finishes in well under a minute.
-    let work = u64::from(c.trials)
-        * u64::from(c.p_max)
-        * u64::from(c.q0_steps)
-        * u64::from(c.max_sweeps)
-        * u64::from(c.n).pow(2);
-    if work > 50_000_000_000 {
-        e.push(FieldError::new("capacity/trials", "this sweep is too large (trials × P × q(0) values × sweeps × N² > 5·10¹⁰): lower one of them"));
-    }
-    for (k, &qp) in c.qt_p.iter().enumerate() {
-        if qp >= c.n {
-            e.push(FieldError::new(
-                format!("capacity/qt_p/{k}"),
-                format!("P = {qp}: choose fewer memories than the N = {} units", c.n),
-            ));
-        }
-    }
-    let w = &p.worked;
-    if w.kind == Example::Letters {
-        if w.order == UpdateOrder::Lecture
-            && let Some(l) = w.letters.first()
-            && l.rows * l.cols != LETTER_ORDER.len() as u32
-        {
-            e.push(FieldError::new(
-                "worked/order",
-                format!(
-                    "the lecture's order visits the 9 units of 3 × 3 letters; these letters are {}×{}: \
-                     choose the random order",
-                    l.rows, l.cols
-                ),
-            ));
-        }
-        e.extend(letters::validate(&w.letters, "worked/letters"));
-        if w.draw_probe {
-            e.extend(letters::validate(&w.probe_drawing, "worked/probe_drawing"));
-            if let (Some(p), Some(l)) = (w.probe_drawing.first(), w.letters.first())
-                && (p.rows, p.cols) != (l.rows, l.cols)
-            {
-                e.push(FieldError::new(
-                    "worked/probe_drawing",
-                    format!(
-                        "the probe is {}×{} but the letters are {}×{}: draw it on the same grid",
-                        p.rows, p.cols, l.rows, l.cols
-                    ),
-                ));
-            }
-        }
-        if w.probe as usize >= w.letters.len() {
-            e.push(FieldError::new(
-                "worked/probe",
-                format!(
-                    "there are {} letters (0 to {})",
-                    w.letters.len(),
-                    w.letters.len().saturating_sub(1)
-                ),
-            ));
-        }
-        if let Some(l) = w.letters.first()
-            && w.flips > l.rows * l.cols
-        {
-            e.push(FieldError::new(
-                "worked/flips",
-                format!(
-                    "a {}×{} pattern has {} units",
-                    l.rows,
-                    l.cols,
-                    l.rows * l.cols
-                ),
-            ));
-        }
-    }
-    let d = &p.digits;
-    if !(1..=100).contains(&d.count) {
-        e.push(FieldError::new("digits/count", "1 to 100 digits"));
-    }
-    if d.probe >= d.count {
-        e.push(FieldError::new(
-            "digits/probe",
-            format!(
-                "choose one of the {} stored digits (0 to {})",
-                d.count,
-                d.count.saturating_sub(1)
-            ),
-        ));
-    }
-    if !(0.0..1.0).contains(&d.threshold) {
-        e.push(FieldError::new(
-            "digits/threshold",
-            "a grey level in [0, 1)",
-        ));
-    }
-    if d.blank_from > 28 {
-        e.push(FieldError::new("digits/blank_from", "a row from 0 to 28"));
-    }
-    if !(0.0..=50.0).contains(&d.flip_percent) {
-        e.push(FieldError::new("digits/flip_percent", "0 to 50 %"));
-    }
-    e
 }
 
 /// Work of one step of the capacity sweep, in probes × N² (a probe's recall costs about N² for its first fields
@@ -461,7 +504,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
+    fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
         let c = &state.params.capacity;
         let q0_values = (1..=c.q0_steps)
             .map(|k| k as f32 / c.q0_steps as f32)
@@ -483,10 +526,6 @@ impl Run {
         };
         run.prepare()?;
         Ok(run)
-    }
-
-    pub fn check_limits(&self, _engine: &Engine) -> Result<()> {
-        Ok(())
     }
 
     /// Cells 1–3 and 6.
@@ -973,15 +1012,6 @@ impl Run {
         Ok(vec![grid, curve])
     }
 
-    pub fn reset(&mut self) {
-        self.step = 0;
-        self.sweeps.clear();
-        self.undrawn = 0;
-        if let Err(e) = self.prepare() {
-            self.notices.push(e.to_string());
-        }
-    }
-
     /// Steps per storage rule.
     fn blocks(&self) -> u32 {
         self.state.params.capacity.trials.div_ceil(self.block)
@@ -989,70 +1019,6 @@ impl Run {
 
     fn total(&self) -> u32 {
         RULES.len() as u32 * self.blocks()
-    }
-
-    pub fn done(&self) -> bool {
-        self.step >= self.total()
-    }
-
-    pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        let todo = if max_steps == 0 {
-            self.total()
-        } else {
-            max_steps
-        };
-        for _ in 0..todo {
-            if self.done() {
-                break;
-            }
-            let (rule_index, block) = (self.step / self.blocks(), self.step % self.blocks());
-            let rule = RULES[rule_index as usize];
-            let c = &self.state.params.capacity;
-            let first = (block * self.block) as usize;
-            let spec = SweepSpec {
-                n: c.n as usize,
-                storage: rule,
-                p_values: (1..=c.p_max as usize).collect(),
-                q0_values: self.q0_values.clone(),
-                trials: first..(first + self.block as usize).min(c.trials as usize),
-                dynamics: c.dynamics,
-                max_sweeps: c.max_sweeps,
-                seed: self.state.seed,
-                tie: c.tie,
-            };
-            let mut part = hopfield::capacity_sweep(engine, &spec).await?;
-            self.notices.extend(part.notice.take());
-            match self.sweeps.last_mut() {
-                Some(done) if block > 0 => done.sweep.merge(part)?,
-                _ => self.sweeps.push(Done { rule, sweep: part }),
-            }
-            self.step += 1;
-        }
-        Ok(self.frame())
-    }
-
-    pub fn frame(&mut self) -> Frame {
-        let mut plots = std::mem::take(&mut self.pending);
-        // Every rule that progressed since the last frame (one advance can finish several when run to the end);
-        // the last may still be filling, so it is drawn again next time.
-        for done in &self.sweeps[self.undrawn.min(self.sweeps.len())..] {
-            plots.push(self.heatmap(done));
-        }
-        self.undrawn = self.sweeps.len().saturating_sub(1);
-        if !self.sweeps.is_empty() {
-            plots.push(self.capacity_plot());
-            plots.push(self.retrieval_plot());
-            plots.push(self.basin_plot());
-        }
-        Frame {
-            step: u64::from(self.step),
-            total: u64::from(self.total()),
-            done: self.done(),
-            plots,
-            metrics: self.metrics(),
-            notices: std::mem::take(&mut self.notices),
-            datasets: Vec::new(),
-        }
     }
 
     fn heatmap(&self, d: &Done) -> Plot {
@@ -1253,8 +1219,99 @@ impl Run {
             },
         }
     }
+}
 
-    pub fn metrics(&self) -> Vec<Metric> {
+impl LabRun for Run {
+    /// The largest buffers on the GPU: the weight matrices of one batch of the capacity sweep (a block of trials,
+    /// every P), and the iterations cell's W.
+    fn check_limits(&self, engine: &Engine) -> Result<()> {
+        let Some(gpu) = engine.gpu() else {
+            return Ok(());
+        };
+        let c = &self.state.params.capacity;
+        let networks = c.p_max as usize * self.block as usize;
+        gpu.check_size(
+            "the weight matrices of one batch of the capacity sweep",
+            hopfield::sweep_weight_bytes(c.n as usize, networks),
+        )?;
+        let n = u64::from(self.state.params.iterations.n);
+        gpu.check_size("the weight matrix", n * n * 4)
+    }
+
+    fn reset(&mut self) {
+        self.step = 0;
+        self.sweeps.clear();
+        self.undrawn = 0;
+        if let Err(e) = self.prepare() {
+            self.notices.push(e.to_string());
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.step >= self.total()
+    }
+
+    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+        let todo = if max_steps == 0 {
+            self.total()
+        } else {
+            max_steps
+        };
+        for _ in 0..todo {
+            if self.done() {
+                break;
+            }
+            let (rule_index, block) = (self.step / self.blocks(), self.step % self.blocks());
+            let rule = RULES[rule_index as usize];
+            let c = &self.state.params.capacity;
+            let first = (block * self.block) as usize;
+            let spec = SweepSpec {
+                n: c.n as usize,
+                storage: rule,
+                p_values: (1..=c.p_max as usize).collect(),
+                q0_values: self.q0_values.clone(),
+                trials: first..(first + self.block as usize).min(c.trials as usize),
+                dynamics: c.dynamics,
+                max_sweeps: c.max_sweeps,
+                seed: self.state.seed,
+                tie: c.tie,
+            };
+            let mut part = hopfield::capacity_sweep(engine, &spec).await?;
+            self.notices.extend(part.notice.take());
+            match self.sweeps.last_mut() {
+                Some(done) if block > 0 => done.sweep.merge(part)?,
+                _ => self.sweeps.push(Done { rule, sweep: part }),
+            }
+            self.step += 1;
+        }
+        Ok(self.frame())
+    }
+
+    fn frame(&mut self) -> Frame {
+        let mut plots = std::mem::take(&mut self.pending);
+        // Every rule that progressed since the last frame (one advance can finish several when run to the end);
+        // the last may still be filling, so it is drawn again next time.
+        for done in &self.sweeps[self.undrawn.min(self.sweeps.len())..] {
+            plots.push(self.heatmap(done));
+        }
+        self.undrawn = self.sweeps.len().saturating_sub(1);
+        if !self.sweeps.is_empty() {
+            plots.push(self.capacity_plot());
+            plots.push(self.retrieval_plot());
+            plots.push(self.basin_plot());
+        }
+        Frame {
+            step: u64::from(self.step),
+            total: u64::from(self.total()),
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices: std::mem::take(&mut self.notices),
+            datasets: Vec::new(),
+        }
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
         let mut m = self.worked_metrics.clone();
         let c = &self.state.params.capacity;
         let b = hopfield::capacity_bounds(c.n as usize);
@@ -1520,132 +1577,5 @@ fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
             ],
             heatmap: None,
         },
-    }
-}
-
-pub fn cells() -> Vec<Cell> {
-    let text = super::text::LabText::parse(include_str!("hopfield.md"));
-    let plot = |id: &str| Cell::Plot { id: id.into() };
-    let row = |ids: &[&str]| Cell::PlotRow {
-        ids: ids.iter().map(|&id| id.into()).collect(),
-    };
-    vec![
-        text.prose("intro"),
-        Cell::Controls {
-            title: "One network, one probe".into(),
-            fields: vec!["iterations".into()],
-        },
-        plot("weights"),
-        text.exercise("ex1"),
-        row(&["raster", "raster_inverse"]),
-        plot("overlap"),
-        text.exercise("ex2"),
-        Cell::Controls {
-            title: "Capacity sweep".into(),
-            fields: vec!["capacity".into()],
-        },
-        Cell::Run,
-        row(&["capacity_hebb", "capacity_pinv", "capacity_storkey"]),
-        plot("capacity_curve"),
-        row(&["capacity_retrieval", "capacity_basin"]),
-        row(&[
-            "capacity_qt_1",
-            "capacity_qt_2",
-            "capacity_qt_3",
-            "capacity_qt_4",
-        ]),
-        text.exercise("ex3"),
-        text.exercise("ex4"),
-        Cell::Controls {
-            title: "Worked examples (004)".into(),
-            fields: vec!["worked".into()],
-        },
-        Cell::PatternEditor {
-            path: "worked/letters".into(),
-            title: "Draw the memories".into(),
-        },
-        Cell::PatternEditor {
-            path: "worked/probe_drawing".into(),
-            title: "Draw the probe (used when \"draw the probe\" is on): click cells to corrupt it"
-                .into(),
-        },
-        plot("worked_images"),
-        row(&["worked_weights", "worked_energy", "worked_steps"]),
-        text.exercise("ex5"),
-        Cell::Controls {
-            title: "MNIST digits as memories".into(),
-            fields: vec!["digits".into()],
-        },
-        plot("digits_images"),
-        plot("digits_energy"),
-        text.exercise("ex6"),
-        text.exercise("ex7"),
-        Cell::Metrics {
-            title: "Results".into(),
-        },
-    ]
-}
-
-/// The lab.
-pub struct Hopfield;
-
-impl super::Lab for Hopfield {
-    const ID: &'static str = ID;
-    type Params = Params;
-    type Run = Run;
-
-    fn info() -> LabInfo {
-        info()
-    }
-
-    fn cells() -> Vec<Cell> {
-        cells()
-    }
-
-    fn default_params() -> Params {
-        default_state().params
-    }
-
-    fn default_view() -> View {
-        default_state().view
-    }
-
-    fn validate(p: &Params) -> Vec<FieldError> {
-        validate(p)
-    }
-
-    /// The MNIST cell needs the shipped digits.
-    fn needs(_p: &Params) -> Option<crate::data::store::Need> {
-        Some(crate::data::store::Need::Mnist)
-    }
-
-    fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
-        Run::new(state, store)
-    }
-}
-
-impl super::LabRun for Run {
-    fn check_limits(&self, engine: &Engine) -> Result<()> {
-        Run::check_limits(self, engine)
-    }
-
-    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        Run::advance(self, engine, max_steps).await
-    }
-
-    fn frame(&mut self) -> Frame {
-        Run::frame(self)
-    }
-
-    fn metrics(&self) -> Vec<Metric> {
-        Run::metrics(self)
-    }
-
-    fn reset(&mut self) {
-        Run::reset(self)
-    }
-
-    fn done(&self) -> bool {
-        Run::done(self)
     }
 }

@@ -17,7 +17,6 @@ use crate::kernels::recall::{
     self as kernel, Event, MAX_PROBES, MAX_SWEEPS, MAX_UNITS, Networks, Stream,
 };
 use crate::rng;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, s};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -141,6 +140,13 @@ pub const MAX_PATTERNS: usize = 4096;
 const BATCH_WEIGHT_BYTES: usize = 64 << 20;
 const BATCH_STATE_VALUES: usize = 4 << 20;
 
+/// The bytes of weight matrices a capacity sweep holds on the GPU at once, for `networks` networks of `n` units
+/// (one batch; a single network however large), so a lab can refuse what a device cannot hold before starting.
+pub fn sweep_weight_bytes(n: usize, networks: usize) -> u64 {
+    let one = n * n * 4;
+    (one * networks.max(1)).min(BATCH_WEIGHT_BYTES.max(one)) as u64
+}
+
 /// How patterns become weights. Every rule gives a symmetric W with a zero diagonal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -212,14 +218,16 @@ impl Learner {
 
     /// Stores the rows of `patterns` (checked ±1), in order.
     fn add(&mut self, patterns: ArrayView2<'_, f32>) -> Result<()> {
-        let x = patterns.mapv(f64::from);
         match self.storage {
-            // One matrix product for the whole block, Ξᵀ Ξ: the sum of the outer products, exact in f64.
+            // Hebb's outer-product storage for the whole block, Ξᵀ Ξ, through the plasticity module's one matrix
+            // product: sums of ±1 products are integers (at most MAX_PATTERNS), exact in f32 and in any order.
             Storage::Hebb | Storage::HebbNormalised => {
-                general_mat_mul(1.0, &x.t(), &x, 1.0, &mut self.w);
-                self.stored += x.nrows();
+                let sum = crate::plasticity::outer_product_sum(patterns, patterns);
+                self.w.zip_mut_with(&sum, |w, &s| *w += f64::from(s));
+                self.stored += patterns.nrows();
             }
             Storage::Storkey | Storage::PseudoInverse => {
+                let x = patterns.mapv(f64::from);
                 for row in x.rows() {
                     let row = row
                         .as_slice()
