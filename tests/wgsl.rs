@@ -68,4 +68,7 @@ fn prelude_constants_come_from_rust() {
     for (p, name) in hebbian_playground::rng::Purpose::ALL {
         assert!(lib.contains(&format!("const {name}: u32 = {}u;", p as u32)));
     }
+    for (o, name) in hebbian_playground::nets::hopfield::Outcome::ALL {
+        assert!(lib.contains(&format!("const {name}: u32 = {}u;", o as u32)));
+    }
 }

@@ -27,6 +27,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         random::layouts(),
         matmul::layouts(),
         ising::layouts(),
+        recall::layouts(),
     ]
     .into_iter()
     .flatten()

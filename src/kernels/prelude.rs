@@ -1,7 +1,10 @@
-//! The WGSL prelude: constants that Rust and WGSL share (rule ids, random-stream purposes, sentinels),
+//! The WGSL prelude: constants that Rust and WGSL share (rule ids, random-stream purposes and ids, recall outcome
+//! codes, sentinels),
 //! generated from their Rust definitions and prepended to every kernel, so no value is copied by hand; and the
 //! Rust side of every struct shared with WGSL (size and field offsets), which tests/wgsl.rs checks against the
 //! layout naga computes for the kernel.
+use super::recall::Stream;
+use crate::nets::hopfield::Outcome;
 use crate::plasticity::Rule;
 use crate::rng::Purpose;
 use std::fmt::Write as _;
@@ -15,6 +18,11 @@ pub fn library() -> String {
     for (purpose, name) in Purpose::ALL {
         let _ = writeln!(s, "const {name}: u32 = {}u;", purpose as u32);
     }
+    let _ = writeln!(s, "const OUTCOME_RUNNING: u32 = {}u;", Outcome::RUNNING);
+    for (outcome, name) in Outcome::ALL {
+        let _ = writeln!(s, "const {name}: u32 = {}u;", outcome as u32);
+    }
+    let _ = writeln!(s, "const STREAM_ORDER: u32 = {}u;", Stream::Order as u32);
     let _ = writeln!(
         s,
         "const NOT_DIVERGED: u32 = {}u;",

@@ -120,6 +120,24 @@ pub fn sweep_order(order: &mut [u32], seed: u32, index: u32, sweep: u32) {
     }
 }
 
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "recall",
+        "RecallParams",
+        GpuParams,
+        n,
+        probes,
+        first,
+        bipolar,
+        synchronous,
+        max_sweeps,
+        seed,
+        budget,
+        threshold,
+        tie_up
+    )]
+}
+
 pub fn source() -> String {
     format!(
         "{}\n{}",
@@ -622,12 +640,8 @@ async fn relax_gpu_from(
         };
         for (b, p) in codes.chunks_exact(4).enumerate() {
             out.sweeps_used[*done + b] = p[0];
-            out.outcome[*done + b] = match p[1] {
-                1 => Outcome::FixedPoint,
-                2 => Outcome::Cycle2,
-                3 => Outcome::MaxSweeps,
-                other => return Err(Error::Gpu(format!("unknown recall outcome {other}"))),
-            };
+            out.outcome[*done + b] = Outcome::from_code(p[1])
+                .ok_or_else(|| Error::Gpu(format!("unknown recall outcome {}", p[1])))?;
         }
         *done = end;
     }

@@ -42,19 +42,14 @@ struct RecallParams {
 // probes × N: asynchronous, the sweep's visiting order; synchronous, 1 where the unit flipped in the last sweep
 // (zero-filled by wgpu before the first).
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;
-// probes × 4, zero-filled before the first dispatch: sweeps completed, outcome (RUNNING, FIXED, CYCLE, MAX),
+// probes × 4, zero-filled before the first dispatch: sweeps completed, outcome (an OUTCOME_* code),
 // position in the sweep (asynchronous: the next unit of the order; synchronous: the next flipped column to
 // add), and flags (bit 0: a unit flipped in this sweep; synchronous, bit 1: a flip differs from the last
 // sweep's, bit 2: this sweep's units are decided).
 @group(0) @binding(6) var<storage, read_write> progress: array<vec4<u32>>;
 
 const WG: u32 = 64u;
-// rng::Purpose::Hopfield and recall::Stream::Order.
-const STREAM_ORDER: u32 = 1u;
-const RUNNING: u32 = 0u;
-const FIXED: u32 = 1u;
-const CYCLE: u32 = 2u;
-const MAX: u32 = 3u;
+// PURPOSE_HOPFIELD, STREAM_ORDER and the OUTCOME_* codes come from the generated prelude.
 const FLIPPED: u32 = 1u;
 const MISMATCH: u32 = 2u;
 const DECIDED: u32 = 4u;
@@ -139,11 +134,11 @@ fn relax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     var changed = 0u;
     loop {
         spent += 1u;
-        if (p.y != RUNNING) {
+        if (p.y != OUTCOME_RUNNING) {
             break;
         }
         if (p.x == params.max_sweeps) {
-            p.y = MAX;
+            p.y = OUTCOME_MAX;
             break;
         }
         workgroupBarrier();
@@ -248,12 +243,12 @@ fn relax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
         let st = p.w;
         p.w = 0u;
         if ((st & FLIPPED) == 0u) {
-            p.y = FIXED;
+            p.y = OUTCOME_FIXED;
             break;
         }
         if (params.synchronous == 1u && (st & MISMATCH) == 0u) {
             // The same units flipped as in the last sweep: state(t + 1) = state(t − 1) ≠ state(t).
-            p.y = CYCLE;
+            p.y = OUTCOME_CYCLE;
             break;
         }
     }

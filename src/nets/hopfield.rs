@@ -93,11 +93,30 @@ pub enum Tie {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A sweep changed nothing.
-    FixedPoint,
+    FixedPoint = 1,
     /// Synchronous only: the state returned to the one two sweeps before, and would alternate forever.
-    Cycle2,
+    Cycle2 = 2,
     /// Still changing after the last allowed sweep.
-    MaxSweeps,
+    MaxSweeps = 3,
+}
+
+impl Outcome {
+    /// The code the recall kernel writes while a probe is still running (0: the zero-filled start).
+    pub const RUNNING: u32 = 0;
+    /// Every outcome with its WGSL constant (the discriminant is the code the recall kernel writes).
+    pub const ALL: [(Outcome, &'static str); 3] = [
+        (Outcome::FixedPoint, "OUTCOME_FIXED"),
+        (Outcome::Cycle2, "OUTCOME_CYCLE"),
+        (Outcome::MaxSweeps, "OUTCOME_MAX"),
+    ];
+
+    /// The outcome a kernel's code stands for; None for a running probe or a code no kernel writes.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(o, _)| *o as u32 == code)
+            .map(|(o, _)| *o)
+    }
 }
 
 /// How to recall.
