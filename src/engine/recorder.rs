@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use std::rc::Rc;
 
 /// A buffer living on the device for a run.
+#[derive(Debug)]
 pub struct Tensor {
     buffer: wgpu::Buffer,
     bytes: u64,
@@ -29,6 +30,7 @@ impl Tensor {
 }
 
 /// A pipeline and its bind group, built once per run.
+#[derive(Debug)]
 pub struct Kernel {
     pipeline: Rc<wgpu::ComputePipeline>,
     group: wgpu::BindGroup,
@@ -91,6 +93,7 @@ impl Gpu {
                 .device()
                 .push_error_scope(wgpu::ErrorFilter::OutOfMemory),
             encoder: self.device().create_command_encoder(&Default::default()),
+            pass: None,
             reads: Vec::new(),
         }
     }
@@ -102,6 +105,8 @@ pub struct Recorder<'g> {
     validation: wgpu::ErrorScopeGuard,
     memory: wgpu::ErrorScopeGuard,
     encoder: wgpu::CommandEncoder,
+    /// The compute pass consecutive dispatches share; ended before a copy or a clear, which need the encoder.
+    pass: Option<wgpu::ComputePass<'static>>,
     /// Staging buffers holding what `submit` returns, with their byte counts.
     reads: Vec<(wgpu::Buffer, u64)>,
 }
@@ -118,7 +123,11 @@ impl Recorder<'_> {
         group: &wgpu::BindGroup,
         groups: u32,
     ) {
-        let mut pass = self.encoder.begin_compute_pass(&Default::default());
+        let pass = self.pass.get_or_insert_with(|| {
+            self.encoder
+                .begin_compute_pass(&Default::default())
+                .forget_lifetime()
+        });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(groups, 1, 1);
@@ -126,6 +135,7 @@ impl Recorder<'_> {
 
     /// Zeroes `t` on the device.
     pub fn clear(&mut self, t: &Tensor) {
+        self.pass = None;
         self.encoder.clear_buffer(&t.buffer, 0, None);
     }
 
@@ -136,6 +146,7 @@ impl Recorder<'_> {
 
     pub(super) fn read_buffer(&mut self, buffer: &wgpu::Buffer, bytes: u64) {
         let staging = self.gpu.staging(bytes);
+        self.pass = None;
         self.encoder
             .copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
         self.reads.push((staging, bytes));
@@ -149,8 +160,10 @@ impl Recorder<'_> {
             validation,
             memory,
             encoder,
+            pass,
             reads,
         } = self;
+        drop(pass);
         if gpu.is_lost() {
             return Err(Error::Gpu("the GPU device was lost".into()));
         }

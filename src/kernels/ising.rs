@@ -12,11 +12,10 @@
 //! possible (neighbour sum, spin) pairs and passed as a table; the kernel only compares the u32-derived
 //! uniform (exact in f32) with the table entry. The changes of Σ s and Σ_bonds s·s' are counted exactly as
 //! integers, per sweep, on both.
-use crate::engine::Gpu;
+use crate::engine::{Gpu, Kernel, Tensor};
 use crate::error::{Error, Result};
 use crate::rng::{self, Purpose};
 use std::num::NonZeroU32;
-use std::rc::Rc;
 
 /// Stream group of the Metropolis draws under `Purpose::Ising` (the random starts use `GROUP_START`).
 pub const GROUP_METROPOLIS: u32 = 0;
@@ -127,14 +126,12 @@ struct Params {
 pub struct GpuLattice {
     device: wgpu::Device,
     k: usize,
-    step: wgpu::Buffer,
-    params: wgpu::Buffer,
-    spins: wgpu::Buffer,
-    records: wgpu::Buffer,
-    sweep_pipeline: Rc<wgpu::ComputePipeline>,
-    tick_pipeline: Rc<wgpu::ComputePipeline>,
-    sweep_group: wgpu::BindGroup,
-    tick_group: wgpu::BindGroup,
+    step: Tensor,
+    params: Tensor,
+    spins: Tensor,
+    records: Tensor,
+    sweep: Kernel,
+    tick: Kernel,
 }
 
 pub fn source() -> String {
@@ -157,15 +154,21 @@ impl GpuLattice {
         let bytes = (k * k * 4) as u64;
         gpu.check_size("the Ising lattice", bytes)?;
         gpu.check_workgroups("the Ising lattice", workgroups(k))?;
-        let sweep_pipeline = gpu.pipeline("ising", &source(), "half_sweep").await?;
-        let tick_pipeline = gpu.pipeline("ising tick", &source(), "tick").await?;
         let wide: Vec<i32> = spins.iter().map(|&s| i32::from(s)).collect();
-        let step = gpu.storage("ising step", &[0; 8])?;
-        let params = gpu.uniform("ising params", &[0; size_of::<Params>()])?;
-        let spins = gpu.storage("ising lattice", bytemuck::cast_slice(&wide))?;
-        let records = gpu.storage("ising records", &[0; MAX_CHUNK_SWEEPS as usize * 8])?;
-        let sweep_group = gpu.bind_group(&sweep_pipeline, &[&step, &params, &spins, &records]);
-        let tick_group = gpu.bind_group(&tick_pipeline, &[&step]);
+        let step = gpu.tensor("ising step", 8)?;
+        let params = gpu.uniform_tensor("ising params", size_of::<Params>() as u64)?;
+        let spins = gpu.tensor_from("ising lattice", bytemuck::cast_slice(&wide))?;
+        let records = gpu.tensor("ising records", u64::from(MAX_CHUNK_SWEEPS) * 8)?;
+        let source = source();
+        let sweep = gpu
+            .kernel(
+                "ising",
+                &source,
+                "half_sweep",
+                &[&step, &params, &spins, &records],
+            )
+            .await?;
+        let tick = gpu.kernel("ising tick", &source, "tick", &[&step]).await?;
         Ok(Self {
             device: gpu.device().clone(),
             k,
@@ -173,10 +176,8 @@ impl GpuLattice {
             params,
             spins,
             records,
-            sweep_pipeline,
-            tick_pipeline,
-            sweep_group,
-            tick_group,
+            sweep,
+            tick,
         })
     }
 
@@ -221,9 +222,8 @@ impl GpuLattice {
         }
     }
 
-    /// One command buffer of `n` ≥ 1 sweeps from sweep `base`. Every half-sweep but the last is encoded
-    /// here with a `tick` after it; the last goes through `Gpu::dispatch`, which also reads back the
-    /// records (and the lattice when `read_lattice`).
+    /// One submit of `n` ≥ 1 sweeps from sweep `base`: every half-sweep followed by a `tick` (but the last),
+    /// then the records read back (and the lattice when `read_lattice`).
     async fn chunk(
         &self,
         gpu: &Gpu,
@@ -249,44 +249,21 @@ impl GpuLattice {
             _pad: [0; 2],
             table: padded,
         };
-        let queue = gpu.queue();
-        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        queue.write_buffer(&self.step, 0, bytemuck::cast_slice(&[base, 0u32]));
+        gpu.write(&self.params, bytemuck::bytes_of(&params));
+        gpu.write(&self.step, bytemuck::cast_slice(&[base, 0u32]));
         let groups = workgroups(k);
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.clear_buffer(&self.records, 0, None);
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for _ in 1..2 * n {
-                pass.set_pipeline(&self.sweep_pipeline);
-                pass.set_bind_group(0, &self.sweep_group, &[]);
-                pass.dispatch_workgroups(groups, 1, 1);
-                pass.set_pipeline(&self.tick_pipeline);
-                pass.set_bind_group(0, &self.tick_group, &[]);
-                pass.dispatch_workgroups(1, 1, 1);
-            }
+        let mut rec = gpu.record();
+        rec.clear(&self.records);
+        for _ in 1..2 * n {
+            rec.dispatch(&self.sweep, groups);
+            rec.dispatch(&self.tick, 1);
         }
-        queue.submit([encoder.finish()]);
-        let (memory, validation) = (memory.pop(), validation.pop());
-        if let Some(e) = memory.await {
-            return Err(Error::Gpu(format!("out of GPU memory: {e}")));
-        }
-        if let Some(e) = validation.await {
-            return Err(Error::Gpu(format!("kernel rejected: {e}")));
-        }
-        let mut read = vec![(&self.records, u64::from(n) * 8)];
+        rec.dispatch(&self.sweep, groups);
+        rec.read(&self.records, u64::from(n) * 8);
         if read_lattice {
-            read.push((&self.spins, (k * k * 4) as u64));
+            rec.read(&self.spins, (k * k * 4) as u64);
         }
-        gpu.dispatch(
-            &self.sweep_pipeline,
-            &[&self.step, &self.params, &self.spins, &self.records],
-            groups,
-            &read,
-        )
-        .await
+        rec.submit().await
     }
 }
 

@@ -172,6 +172,7 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
     let slots = job.n_slots as usize;
     let mut records = Array3::<f32>::zeros((trajs.len(), slots, 2));
     let first_slot = job.start / job.record_every;
+    let rule = Rule::ALL[job.rule as usize];
     for (i, t) in trajs.iter_mut().enumerate() {
         let d = i as u32 / job.trials;
         let r = i as u32 % job.trials;
@@ -183,7 +184,6 @@ pub fn advance_cpu(job: &Job, dists: &[Dist], trajs: &mut [Traj]) -> Array3<f32>
                 let x = rng::philox4x32([step, 0, 0, 0], key);
                 let u = dist.sample(rng::normal_pair(x[0], x[1]));
                 let v = t.w[0] * u[0] + t.w[1] * u[1];
-                let rule = Rule::ALL[job.rule as usize];
                 let dw = [
                     plasticity::delta(rule, v, u[0], t.w[0], t.ubar[0], t.theta),
                     plasticity::delta(rule, v, u[1], t.w[1], t.ubar[1], t.theta),
