@@ -16,6 +16,9 @@ use crate::state::{AnyState, StateDoc, VERSION, View};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A lab: typed parameters with their ranges (in the schema), defaults, notebook cells, rules across fields,
 /// the data it needs, and how a run starts.
@@ -91,9 +94,23 @@ fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
     ranges
 }
 
-fn schema_of<L: Lab>() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(StateDoc<L::Params>))
-        .unwrap_or(serde_json::Value::Null)
+/// The JSON Schema of lab `L`'s state, generated once per thread: validation reads it on every edit in the
+/// page and every start.
+fn schema_of<L: Lab>() -> Rc<serde_json::Value> {
+    thread_local! {
+        static SCHEMAS: RefCell<HashMap<&'static str, Rc<serde_json::Value>>> = RefCell::default();
+    }
+    SCHEMAS.with_borrow_mut(|schemas| {
+        schemas
+            .entry(L::ID)
+            .or_insert_with(|| {
+                Rc::new(
+                    serde_json::to_value(schemars::schema_for!(StateDoc<L::Params>))
+                        .unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .clone()
+    })
 }
 
 fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
@@ -141,7 +158,7 @@ macro_rules! registry {
 
         pub fn manifest(id: &str) -> Result<Manifest> {
             $(if id == <$lab>::ID {
-                return Ok(Manifest { info: <$lab>::info(), cells: <$lab>::cells(), schema: schema_of::<$lab>() });
+                return Ok(Manifest { info: <$lab>::info(), cells: <$lab>::cells(), schema: (*schema_of::<$lab>()).clone() });
             })*
             Err(unknown(id))
         }
@@ -156,7 +173,7 @@ macro_rules! registry {
         /// JSON Schema of the lab's state document.
         pub fn schema(id: &str) -> Result<serde_json::Value> {
             $(if id == <$lab>::ID {
-                return Ok(schema_of::<$lab>());
+                return Ok((*schema_of::<$lab>()).clone());
             })*
             Err(unknown(id))
         }
