@@ -11,8 +11,14 @@ use serde::{Deserialize, Serialize};
 /// The current state-document version. Bump it with a step in `migrate` when the document changes shape.
 pub const VERSION: u32 = 1;
 
-/// Upper bound on a decoded state, refused before inflating further (a link is not a place for megabytes).
-const MAX_STATE_BYTES: usize = 64 * 1024;
+/// Upper bound on a state document as compact JSON, the form a link carries: refused before inflating further
+/// (a link is not a place for megabytes), and the same bound for state files and the embed API, so that every
+/// state that runs also has a link.
+pub const MAX_STATE_BYTES: usize = 64 * 1024;
+
+/// Upper bound on the text handed to [`decode`] (a state file, pretty-printed, or a link), checked before
+/// parsing: a 50 MB file would otherwise take gigabytes to parse before its first error.
+pub const MAX_STATE_TEXT: usize = 1 << 20;
 
 /// One experiment: which lab, its seed, its parameters and how it is shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -73,18 +79,39 @@ impl<P: Serialize> StateDoc<P> {
     }
 }
 
-/// The fragment (without `#`) for a state.
-pub fn encode_fragment(state: &AnyState) -> String {
-    let json = serde_json::to_vec(state).unwrap_or_default();
+/// The fragment (without `#`) for a state: `s=<version>.<base64url(deflate(json))>.<check>`, where `check` is
+/// the base64url CRC-32 of the compressed bytes, so that a damaged link is refused instead of opening with, say,
+/// another seed. Refused when the state is larger than a link may hold.
+pub fn encode_fragment(state: &AnyState) -> Result<String> {
+    let json = serde_json::to_vec(state).map_err(|e| Error::Link(e.to_string()))?;
+    check_size(json.len())?;
     let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
-    format!(
-        "s={VERSION}.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed)
-    )
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    Ok(format!(
+        "s={VERSION}.{}.{}",
+        b64.encode(&packed),
+        b64.encode(crc32fast::hash(&packed).to_be_bytes())
+    ))
+}
+
+fn check_size(json_bytes: usize) -> Result<()> {
+    if json_bytes > MAX_STATE_BYTES {
+        return Err(Error::Link(format!(
+            "the state holds {} KiB; a state (and so its link) holds at most 64 KiB",
+            json_bytes.div_ceil(1024)
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a fragment (with or without `#`) or a plain JSON state document.
 pub fn decode(text: &str) -> Result<AnyState> {
+    if text.len() > MAX_STATE_TEXT {
+        return Err(Error::Link(format!(
+            "the state is {:.1} MB of text; a state is kilobytes (at most 1 MiB of text is read)",
+            text.len() as f64 / 1e6
+        )));
+    }
     let text = text.trim();
     let text = text.strip_prefix('#').unwrap_or(text);
     let json: serde_json::Value = if text.starts_with('{') {
@@ -94,14 +121,39 @@ pub fn decode(text: &str) -> Result<AnyState> {
         let body = text.strip_prefix("s=").ok_or_else(|| {
             Error::Link("the link does not hold an experiment (expected '#s=…')".into())
         })?;
-        let (_, payload) = body
+        let (version, rest) = body
             .split_once('.')
             .ok_or_else(|| Error::Link("the link is damaged: no version before the data".into()))?;
-        let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .map_err(|_| {
-                Error::Link("the link is damaged: its data is not valid base64url".into())
-            })?;
+        match version.parse::<u32>() {
+            Ok(v) if (1..=VERSION).contains(&v) => {}
+            Ok(v) if v > VERSION => {
+                return Err(Error::Link(format!(
+                    "this link was made by a newer release (link version {v}; this page reads up to {VERSION})"
+                )));
+            }
+            _ => {
+                return Err(Error::Link(format!(
+                    "the link is damaged: '{}' is not a link version",
+                    version.chars().take(12).collect::<String>()
+                )));
+            }
+        }
+        // Links made before the checksum have none; they open as before.
+        let (payload, check) = rest
+            .split_once('.')
+            .map_or((rest, None), |(p, c)| (p, Some(c)));
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let packed = b64.decode(payload.trim_end_matches('=')).map_err(|_| {
+            Error::Link("the link is damaged: its data is not valid base64url".into())
+        })?;
+        if let Some(check) = check
+            && b64.decode(check).ok().as_deref()
+                != Some(&crc32fast::hash(&packed).to_be_bytes()[..])
+        {
+            return Err(Error::Link(
+                "the link is damaged: its checksum does not match its data (was it cut or retyped?)".into(),
+            ));
+        }
         let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_STATE_BYTES)
             .map_err(|e| {
                 Error::Link(match e.status {
@@ -116,8 +168,72 @@ pub fn decode(text: &str) -> Result<AnyState> {
             .map_err(|e| Error::Link(format!("the link's data is not a state document: {e}")))?
     };
     let json = migrate(json)?;
-    serde_json::from_value(json)
-        .map_err(|e| Error::Link(format!("the link's state document is malformed: {e}")))
+    let state: AnyState = serde_path_to_error::deserialize(json).map_err(|e| {
+        Error::Link(format!(
+            "the state document is malformed: {}",
+            field_message(&e.path().to_string(), e.inner())
+        ))
+    })?;
+    check_size(serde_json::to_vec(&state).map_or(usize::MAX, |j| j.len()))?;
+    Ok(state)
+}
+
+/// "`path`: what was expected, what came", in plain words instead of serde's Rust type names
+/// (`params.steps: expected a whole number, got the string "2000"`).
+pub fn field_message(path: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde_json appends " at line L column C"; the path says where, and values have no lines.
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    let plain = match text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))
+        .and_then(|t| t.split_once(", expected "))
+    {
+        Some((got, expected)) => format!(
+            "expected {}, got {}",
+            plain_type(expected),
+            plain_value(got)
+        ),
+        None => text.to_string(),
+    };
+    if path.is_empty() || path == "." {
+        plain
+    } else {
+        format!("{path}: {plain}")
+    }
+}
+
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number ≥ 0".into(),
+        "i8" | "i16" | "i32" | "i64" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        e if e.starts_with("struct ") || e == "a map" => "an object".into(),
+        e => e.to_string(),
+    }
+}
+
+fn plain_value(got: &str) -> String {
+    let unquoted = |v: &str| v.trim_matches('`').chars().take(40).collect::<String>();
+    if let Some(v) = got.strip_prefix("string ") {
+        format!("the string {}", v.chars().take(40).collect::<String>())
+    } else if let Some(v) = got
+        .strip_prefix("integer ")
+        .or_else(|| got.strip_prefix("floating point "))
+    {
+        format!("the number {}", unquoted(v))
+    } else if let Some(v) = got.strip_prefix("boolean ") {
+        unquoted(v)
+    } else {
+        match got {
+            "sequence" => "a list".into(),
+            "map" => "an object".into(),
+            "unit value" | "null" => "nothing (null)".into(),
+            other => other.chars().take(40).collect(),
+        }
+    }
 }
 
 /// Brings an older state document to `VERSION`.

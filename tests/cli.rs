@@ -1,4 +1,8 @@
 //! The `hebbian` CLI end to end: listing, schema, default state, runs from files, links and URLs, errors.
+mod common;
+
+use hebbian_playground::labs;
+use hebbian_playground::state::AnyState;
 use std::process::{Command, Output};
 
 fn hebbian(args: &[&str]) -> Output {
@@ -209,5 +213,78 @@ fn data_files_and_their_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{full:?}: {err}");
         assert!(err.contains(message), "{full:?}: {err:?} lacks {message:?}");
+    }
+}
+
+/// What an attack run found `run` panicking or aborting on (before every entry point validated), and what it
+/// found `link` accepting and `run` then refusing: (lab, JSON pointer into the params, value, field named).
+const HOSTILE: &[(&str, &str, &str, &str)] = &[
+    ("hopfield", "/worked/letters", "[]", "worked/letters"),
+    ("hopfield", "/worked/probe", "63", "worked/probe"),
+    ("hopfield", "/digits/count", "0", "digits/count"),
+    ("hopfield", "/digits/probe", "3", "digits/probe"),
+    ("ising", "/sweeps", "4294967295", "sweeps"),
+    (
+        "datasets",
+        "/corruption/flip_percent",
+        "100000",
+        "corruption/flip_percent",
+    ),
+    (
+        "datasets",
+        "/corruption/blank_rows",
+        "100",
+        "corruption/blank_rows",
+    ),
+    ("hebb2d", "/steps", "\"2000\"", "steps"),
+    ("hebb2d", "/__proto__", "{}", ""),
+];
+
+/// Every state `link` or the page refuses, `run` refuses too, before allocating anything: exit status 2 and the
+/// field named, never a panic (101) or an abort (134).
+#[test]
+fn run_refuses_what_link_refuses_naming_the_field() {
+    let mut cases: Vec<(AnyState, String)> = Vec::new();
+    for lab in labs::catalog() {
+        cases.extend(common::states::out_of_range(lab.id));
+    }
+    for &(lab, pointer, value, field) in HOSTILE {
+        let mut s = labs::default_state(lab).expect("lab");
+        let (parent, key) = pointer.rsplit_once('/').expect("pointer");
+        let parent = if parent.is_empty() {
+            &mut s.params
+        } else {
+            s.params.pointer_mut(parent).expect("parent")
+        };
+        parent[key] = serde_json::from_str(value).expect("value");
+        cases.push((s, field.to_string()));
+    }
+    let mut s = labs::default_state("hebb2d").expect("lab");
+    s.hidden = vec!["no_such_parameter".into()];
+    cases.push((s, "hidden".into()));
+    for (i, (state, field)) in cases.iter().enumerate() {
+        let file = tmp(
+            &format!("refused-{i}.json"),
+            &serde_json::to_string(state).expect("json"),
+        );
+        let file = file.to_str().expect("utf-8 path");
+        assert!(
+            !labs::validate(state).is_empty(),
+            "{field}: the page accepts it"
+        );
+        for command in [&["link", file][..], &["run", file, "--backend", "cpu"]] {
+            let out = hebbian(command);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command:?} {field}: {stderr}");
+            let named = if field.is_empty() {
+                "invalid parameters: ".to_string()
+            } else {
+                format!("{field}: ")
+            };
+            assert!(
+                stderr.contains(&named),
+                "{command:?}: {field} not named in {stderr}"
+            );
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! on the CPU, every plot and dataset cell it lays out is filled by some frame, every parameter has a control,
 //! every block of its Markdown is used once, and ranges come from the schema. A new lab is covered by adding
 //! it to the registry.
+mod common;
+
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
@@ -129,66 +131,18 @@ fn every_markdown_block_is_used_once() {
     }
 }
 
-/// Numeric fields reachable through objects (not arrays or enums), with their schemas.
-fn numeric_fields(
-    root: &serde_json::Value,
-    schema: &serde_json::Value,
-    path: &str,
-    out: &mut Vec<(String, serde_json::Value)>,
-) {
-    let schema = match schema.get("$ref").and_then(serde_json::Value::as_str) {
-        Some(r) => root.pointer(&r[1..]).expect("$ref target"),
-        None => schema,
-    };
-    if let Some(props) = schema
-        .get("properties")
-        .and_then(serde_json::Value::as_object)
-    {
-        for (k, sub) in props {
-            numeric_fields(root, sub, &format!("{path}/{k}"), out);
-        }
-    } else if schema.get("minimum").is_some() || schema.get("maximum").is_some() {
-        out.push((path.to_string(), schema.clone()));
-    }
-}
-
 /// Every numeric bound of every lab's schema is enforced: a value just outside it is refused at its field.
 #[test]
 fn every_schema_bound_is_enforced_at_its_field() {
     for id in ids() {
-        let state = labs::default_state(id).expect("default state");
-        let schema = labs::schema(id).expect("schema");
-        let mut fields = Vec::new();
-        numeric_fields(&schema, &schema["properties"]["params"], "", &mut fields);
-        let mut tried = 0;
-        for (path, sub) in fields {
-            for (bound, delta) in [("minimum", -1.0), ("maximum", 1.0)] {
-                let Some(b) = sub.get(bound).and_then(serde_json::Value::as_f64) else {
-                    continue;
-                };
-                let integer = sub["type"] == "integer";
-                if b.abs() >= 1e9 || (integer && bound == "minimum" && b == 0.0) {
-                    continue; // machine-width bounds, and unsigned zero: serde refuses those
-                }
-                let mut bad = state.clone();
-                let out = if integer {
-                    serde_json::json!((b + delta) as i64)
-                } else {
-                    serde_json::json!(b + delta * b.abs().max(1e-3))
-                };
-                let Some(slot) = bad.params.pointer_mut(&path) else {
-                    continue; // a field of an enum variant the default does not use
-                };
-                *slot = out.clone();
-                let errs = labs::validate(&bad);
-                let field = &path[1..];
-                assert!(
-                    errs.iter().any(|e| e.path == field),
-                    "{id}: {field} = {out} not refused at its field: {errs:?}"
-                );
-                tried += 1;
-            }
+        let cases = common::states::out_of_range(id);
+        assert!(!cases.is_empty(), "{id}: no bounds tried");
+        for (bad, field) in cases {
+            let errs = labs::validate(&bad);
+            assert!(
+                errs.iter().any(|e| e.path == field),
+                "{id}: {field} out of range not refused at its field: {errs:?}"
+            );
         }
-        assert!(tried > 0, "{id}: no bounds tried");
     }
 }

@@ -152,16 +152,47 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(|e| Error::Io(e.to_string()))
 }
 
-/// A state from a file path, a permalink URL or a bare fragment.
+/// A state from a file path, a permalink URL or a bare fragment. Files are read up to the size a state can
+/// have, so a huge or wrong file is refused before parsing.
 fn load_state(arg: &str) -> Result<AnyState> {
-    let path = std::path::Path::new(arg);
+    let path = Path::new(arg);
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
+        let cap = state::MAX_STATE_TEXT as u64;
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len > cap {
+            return Err(Error::Io(format!(
+                "{arg} is {:.1} MB; a state file is kilobytes (at most 1 MiB is read)",
+                len as f64 / 1e6
+            )));
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_string(&mut std::io::Read::take(f, cap + 1), &mut text)
+            })
             .map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
         return state::decode(&text);
     }
     let fragment = arg.split_once('#').map_or(arg, |(_, f)| f);
+    let looks_like_state =
+        fragment.trim_start().starts_with("s=") || fragment.trim_start().starts_with('{');
+    if !looks_like_state {
+        return Err(Error::Io(format!(
+            "no file named {}, and it is not a link either (links hold '#s=…')",
+            arg.chars().take(80).collect::<String>()
+        )));
+    }
     state::decode(fragment)
+}
+
+/// A state that `link` and `run` both accept: one function, so that they cannot disagree.
+fn load_valid_state(arg: &str) -> Result<AnyState> {
+    let s = load_state(arg)?;
+    let errs = labs::validate(&s);
+    if !errs.is_empty() {
+        return Err(Error::Invalid(errs));
+    }
+    Ok(s)
 }
 
 async fn run(command: Command) -> Result<String> {
@@ -175,15 +206,11 @@ async fn run(command: Command) -> Result<String> {
         Command::Schema { lab } => json(&labs::schema(&lab)?),
         Command::State { lab } => json(&labs::default_state(&lab)?),
         Command::Link { file, base } => {
-            let s = load_state(&file)?;
-            let errs = labs::validate(&s);
-            if !errs.is_empty() {
-                return Err(Error::Invalid(errs));
-            }
+            let s = load_valid_state(&file)?;
             Ok(format!(
                 "{base}?lab={}#{}",
                 s.lab,
-                state::encode_fragment(&s)
+                state::encode_fragment(&s)?
             ))
         }
         Command::Run {
@@ -193,7 +220,8 @@ async fn run(command: Command) -> Result<String> {
             timing,
             data,
         } => {
-            let s = load_state(&state)?;
+            // Before the engine starts or data loads: a refused state costs nothing.
+            let s = load_valid_state(&state)?;
             let choice: BackendChoice = backend.parse()?;
             let mut engine = Engine::new(choice).await?;
             let store = data.store(labs::needs(&s))?;

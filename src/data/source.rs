@@ -6,7 +6,7 @@ use super::letters::{self, Pattern};
 use super::loader::Kind;
 use super::photos::Patches;
 use super::store::{DataStore, Need};
-use super::{Dataset, shipped};
+use super::{Dataset, Shape, shipped};
 use crate::error::{FieldError, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,26 @@ impl Source {
             | SourceKind::UserMnist
             | SourceKind::UserCifar10 => Vec::new(),
         }
+    }
+
+    /// The shape of the samples, known from the parameters alone (so that checks that depend on it, such as
+    /// rows to blank, run when a state is validated, not when it starts); None for the user's files.
+    pub fn shape(&self) -> Option<Shape> {
+        Some(match self.kind {
+            SourceKind::Mnist => Shape::image(1, 28, 28),
+            SourceKind::Iris => Shape::table(4),
+            SourceKind::Letters => {
+                let first = self.letters.patterns.first()?;
+                Shape::image(1, first.rows, first.cols)
+            }
+            SourceKind::Blobs | SourceKind::Gaussians => Shape::table(2),
+            SourceKind::RandomPatterns => {
+                Shape::image(1, self.random_patterns.rows, self.random_patterns.cols)
+            }
+            SourceKind::Ising => Shape::image(1, self.ising.side, self.ising.side),
+            SourceKind::Patches => Shape::image(1, self.patches.size, self.patches.size),
+            SourceKind::UserMnist | SourceKind::UserCifar10 => return None,
+        })
     }
 
     /// The dataset, generated from `seed` or taken from the store. Validate first.

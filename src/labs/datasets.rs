@@ -133,6 +133,12 @@ impl Lab for Datasets {
             SourceKind::RandomPatterns | SourceKind::Ising => Some(0),
         };
         e.extend(p.preprocess.validate(classes, "preprocess"));
+        // The user's files' shape is known once loaded: `check_limits` checks the rows to blank then.
+        let shape = p
+            .source
+            .shape()
+            .unwrap_or(crate::data::Shape::image(1, u32::MAX, 1));
+        e.extend(p.corruption.validate(shape, "corruption"));
         e
     }
 

@@ -91,7 +91,38 @@ fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
     };
     ranges.retain(|r| !rules.iter().any(|e| e.path == r.path));
     ranges.extend(rules);
+    ranges.extend(check_hidden(&props["params"], &schema, &state.hidden));
     ranges
+}
+
+/// A classroom link hides parameters by name: each must be one of the lab's parameters, once (which also
+/// bounds the list a link can carry).
+fn check_hidden(
+    params: &serde_json::Value,
+    root: &serde_json::Value,
+    hidden: &[String],
+) -> Vec<FieldError> {
+    let params = ranges::resolve(root, params);
+    let known = params["properties"].as_object();
+    let mut errs = Vec::new();
+    for (i, name) in hidden.iter().enumerate() {
+        let shown: String = name.chars().take(40).collect();
+        if !known.is_some_and(|k| k.contains_key(name)) {
+            errs.push(FieldError::new(
+                "hidden",
+                format!("'{shown}' is not a parameter of this lab"),
+            ));
+        } else if hidden[..i].contains(name) {
+            errs.push(FieldError::new(
+                "hidden",
+                format!("'{shown}' is listed twice"),
+            ));
+        }
+        if errs.len() >= 3 {
+            break;
+        }
+    }
+    errs
 }
 
 /// The JSON Schema of lab `L`'s state, generated once per thread: validation reads it on every edit in the
@@ -114,8 +145,17 @@ fn schema_of<L: Lab>() -> Rc<serde_json::Value> {
 }
 
 fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
-    let params = serde_json::from_value(state.params.clone())
-        .map_err(|e| Error::Invalid(vec![FieldError::new("params", e.to_string())]))?;
+    let params = serde_path_to_error::deserialize(state.params.clone()).map_err(|e| {
+        // Paths in field errors join with `/` ("worked/probe"), as the page's controls are addressed.
+        let path = e
+            .path()
+            .to_string()
+            .replace(['.', '['], "/")
+            .replace(']', "");
+        let path = path.trim_matches('/').to_string();
+        let message = crate::state::field_message("", e.inner());
+        Error::Invalid(vec![FieldError::new(path, message)])
+    })?;
     Ok(StateDoc {
         version: state.version,
         lab: state.lab.clone(),

@@ -83,7 +83,7 @@ fn join(path: &str, child: &str) -> String {
 }
 
 /// Follows `$ref: "#/$defs/Name"` (schemars' only form of reference).
-fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+pub fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     let mut s = schema;
     // References never chain deeply; the bound stops a malformed schema from looping.
     for _ in 0..16 {

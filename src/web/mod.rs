@@ -60,7 +60,7 @@ pub fn decode_link(fragment: &str) -> Result<JsValue, JsError> {
 /// The URL fragment (without `#`) of a state.
 #[wasm_bindgen]
 pub fn encode_link(state: JsValue) -> Result<String, JsError> {
-    Ok(state::encode_fragment(&from_js(state)?))
+    state::encode_fragment(&from_js(state)?).map_err(js_err)
 }
 
 /// `[{path, message}]`, empty when the state can run.

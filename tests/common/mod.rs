@@ -3,6 +3,8 @@
 pub mod compare;
 #[allow(dead_code)] // each test crate uses its own part
 pub mod golden;
+#[allow(dead_code)]
+pub mod states;
 
 use hebbian_playground::engine::Gpu;
 
