@@ -4,6 +4,7 @@ mod common;
 
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::Lab as _;
+use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::hebb2d::{self, Params};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::plasticity::Rule;
@@ -23,8 +24,8 @@ fn run_with(engine: &mut Engine, s: &StateDoc<Params>) -> Frame {
         "{:?}",
         labs::validate(&any)
     );
-    let mut run = Run::start(&any, engine, &Default::default()).expect("start");
-    pollster::block_on(run.advance(engine, 0)).expect("run")
+    let mut run = Run::start(&any, &Default::default()).expect("start");
+    pollster::block_on(run.advance(engine, &Chunk::steps(0))).expect("run")
 }
 
 fn run(s: &StateDoc<Params>) -> Frame {
@@ -165,12 +166,14 @@ fn chunked_runs_equal_one_shot_runs() {
     // The page advances frame by frame; the CLI runs in one go. Both must give the same numbers.
     let s = state(|p| p.rule = Rule::Instar).to_any();
     let mut engine = Engine::cpu("test");
-    let mut whole = Run::start(&s, &engine, &Default::default()).expect("start");
-    let one = pollster::block_on(whole.advance(&mut engine, 0)).expect("run");
-    let mut chunked = Run::start(&s, &engine, &Default::default()).expect("start");
+    let mut whole = Run::start(&s, &Default::default()).expect("start");
+    let one = pollster::block_on(whole.advance(&mut engine, &Chunk::steps(0))).expect("run");
+    let mut chunked = Run::start(&s, &Default::default()).expect("start");
     let mut last = None;
     while !chunked.done() {
-        last = Some(pollster::block_on(chunked.advance(&mut engine, 37)).expect("chunk"));
+        last = Some(
+            pollster::block_on(chunked.advance(&mut engine, &Chunk::steps(37))).expect("chunk"),
+        );
     }
     let last = last.expect("frames");
     let values = |f: &Frame| {
@@ -216,16 +219,15 @@ fn impossible_parameters_get_clear_messages() {
         psd.message
     );
     assert!(errs.iter().any(|e| e.path == "eta"), "{errs:?}");
-    assert!(Run::start(&bad.to_any(), &Engine::cpu("test"), &Default::default()).is_err());
+    assert!(Run::start(&bad.to_any(), &Default::default()).is_err());
+    // The largest run the ranges allow stays within the budget (it is estimated, and the page asks first).
     let huge = state(|p| {
         p.steps = 1_000_000;
         p.trials = 1024;
     });
-    assert!(
-        labs::validate(&huge.to_any())
-            .iter()
-            .any(|e| e.message.contains("exceeds"))
-    );
+    assert!(labs::validate(&huge.to_any()).is_empty());
+    let cost = labs::estimate(&huge.to_any()).expect("estimate");
+    assert!(cost.browser_seconds > labs::budget::ASK_SECONDS, "{cost:?}");
 }
 
 #[test]
@@ -378,9 +380,9 @@ fn the_activation_heatmap_is_w_dot_u_on_the_grid() {
     for seed in [42, 7] {
         let mut s = hebb2d::Hebb2d::default_state();
         s.seed = seed;
-        let mut run =
-            Run::start(&s.to_any(), &Engine::cpu("test"), &Default::default()).expect("start");
-        let f = pollster::block_on(run.advance(&mut Engine::cpu("test"), 1)).expect("step");
+        let mut run = Run::start(&s.to_any(), &Default::default()).expect("start");
+        let f = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(1)))
+            .expect("step");
         let PlotBody::Xy {
             series,
             heatmap: Some(hm),

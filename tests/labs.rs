@@ -7,6 +7,7 @@ mod common;
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
+use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::{Cell, Frame};
 use std::collections::BTreeSet;
@@ -53,12 +54,13 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
         assert_eq!(labs::validate(&state), vec![], "{id}");
         let manifest = labs::manifest(id).expect("manifest");
         let mut engine = Engine::cpu("test");
-        let mut run = Run::start(&state, &engine, &store).expect("start");
+        let mut run = Run::start(&state, &store).expect("start");
         let mut seen = BTreeSet::new();
         filled(&run.snapshot(), &mut seen);
         let mut frames = 0;
         while !run.done() {
-            let f = pollster::block_on(run.advance(&mut engine, 0)).expect("advance");
+            let f =
+                pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
             filled(&f, &mut seen);
             frames += 1;
             assert!(frames < 10_000, "{id}: a run to the end never ends");

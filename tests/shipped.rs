@@ -8,6 +8,7 @@ use hebbian_playground::data::store::DataStore;
 use hebbian_playground::data::{Split, Values};
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::Lab as _;
+use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run, datasets};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,10 +126,10 @@ fn run_datasets(
         labs::validate(&any)
     );
     let mut engine = Engine::cpu("test");
-    let mut run = Run::start(&any, &engine, store).expect("start");
+    let mut run = Run::start(&any, store).expect("start");
     let first = run.snapshot();
     assert_eq!(first.datasets.len(), 1);
-    let frame = pollster::block_on(run.advance(&mut engine, 0)).expect("advance");
+    let frame = pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
     assert!(frame.done);
     assert_eq!(frame.datasets.len(), 1, "the prepared view");
     frame
@@ -196,7 +197,7 @@ fn datasets_lab_runs_every_builtin_source() {
     // A missing shipped asset is a readable error, not a panic.
     let mut s = datasets::Datasets::default_state();
     s.params.source.kind = SourceKind::Patches;
-    let err = Run::start(&s.to_any(), &Engine::cpu("test"), &DataStore::default())
+    let err = Run::start(&s.to_any(), &DataStore::default())
         .err()
         .expect("no photos loaded");
     assert!(
@@ -271,7 +272,7 @@ fn hopfield_lab_stores_shipped_digits() {
         labs::needs(&s),
         Some(hebbian_playground::data::store::Need::Mnist)
     );
-    let mut run = Run::start(&s, &Engine::cpu("test"), &store).expect("start");
+    let mut run = Run::start(&s, &store).expect("start");
     let f = run.snapshot();
     assert!(metric(&f, "digits, Hebb: final overlap with the damaged digit") < 0.95);
     assert_eq!(
@@ -300,9 +301,9 @@ fn hopfield_lab_stores_shipped_digits() {
         qt_storage: hebbian_playground::nets::hopfield::Storage::Hebb,
     };
     let big = big.to_any();
-    let mut stepped = Run::start(&big, &Engine::cpu("test"), &store).expect("start");
+    let mut stepped = Run::start(&big, &store).expect("start");
     let mut engine = Engine::cpu("test");
-    let first = pollster::block_on(stepped.advance(&mut engine, 1)).expect("step");
+    let first = pollster::block_on(stepped.advance(&mut engine, &Chunk::steps(1))).expect("step");
     assert_eq!(
         (first.step, first.total),
         (1, 6),
@@ -323,10 +324,10 @@ fn hopfield_lab_stores_shipped_digits() {
         "no final numbers yet"
     );
     while !stepped.done() {
-        pollster::block_on(stepped.advance(&mut engine, 1)).expect("step");
+        pollster::block_on(stepped.advance(&mut engine, &Chunk::steps(1))).expect("step");
     }
-    let mut whole = Run::start(&big, &Engine::cpu("test"), &store).expect("start");
-    let all = pollster::block_on(whole.advance(&mut engine, 0)).expect("run");
+    let mut whole = Run::start(&big, &store).expect("start");
+    let all = pollster::block_on(whole.advance(&mut engine, &Chunk::steps(0))).expect("run");
     assert!(all.done);
     assert_eq!(
         format!("{:?}", stepped.metrics()),
@@ -334,7 +335,7 @@ fn hopfield_lab_stores_shipped_digits() {
     );
     assert!(metric(&all, "Hebb: largest P with ≥ 90 % exact recall") >= 1.0);
     // Without the digits the lab says what is missing instead of running.
-    let err = Run::start(&s, &Engine::cpu("test"), &DataStore::default())
+    let err = Run::start(&s, &DataStore::default())
         .err()
         .expect("no digits");
     assert!(
@@ -356,7 +357,7 @@ fn hopfield_frame(
         "{:?}",
         labs::validate(&any)
     );
-    let mut run = Run::start(&any, &Engine::cpu("test"), store).expect("start");
+    let mut run = Run::start(&any, store).expect("start");
     let f = run.snapshot();
     (run, f)
 }
@@ -535,7 +536,7 @@ fn hopfield_capacity_views_and_many_digits() {
         }
     }
     assert!(f.plots.iter().all(|p| p.id != "capacity_qt_4"));
-    let done = pollster::block_on(run.advance(&mut Engine::cpu("test"), 0)).unwrap();
+    let done = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0))).unwrap();
     let PlotBody::Xy {
         series, x_range, ..
     } = plot(&done, "capacity_retrieval")
@@ -606,8 +607,8 @@ fn hopfield_links_from_before_the_lecture_features_keep_their_numbers() {
     let mut store = DataStore::default();
     store.set_mnist(mnist());
     let mut engine = Engine::cpu("test");
-    let mut run = Run::start(&s, &engine, &store).expect("start");
-    let f = pollster::block_on(run.advance(&mut engine, 0)).expect("run");
+    let mut run = Run::start(&s, &store).expect("start");
+    let f = pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("run");
     let got: Vec<(&str, Option<u64>)> = f
         .metrics
         .iter()

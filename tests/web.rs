@@ -11,6 +11,7 @@ use compare::assert_close;
 use hebbian_playground::engine::{BackendChoice, Engine, Gpu};
 use hebbian_playground::kernels::random;
 use hebbian_playground::kernels::trajectories::{self, Dist, Job, Traj};
+use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::plasticity::Rule;
 use wasm_bindgen_test::*;
@@ -59,8 +60,11 @@ async fn plasticity_matches_cpu_on_webgpu() {
 async fn the_cpu_path_in_wasm_gives_the_native_bits() {
     let state = labs::default_state("hebb2d").expect("lab");
     let mut engine = Engine::new(BackendChoice::Cpu).await.expect("cpu");
-    let mut run = Run::start(&state, &engine, &Default::default()).expect("start");
-    let frame = run.advance(&mut engine, 0).await.expect("run");
+    let mut run = Run::start(&state, &Default::default()).expect("start");
+    let frame = run
+        .advance(&mut engine, &Chunk::steps(0))
+        .await
+        .expect("run");
     let bits = |name: &str| {
         frame
             .metrics
@@ -80,14 +84,14 @@ async fn the_whole_lab_agrees_between_webgpu_and_cpu() {
     let state = labs::default_state("hebb2d").expect("lab");
     let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
     let mut gpu = Engine::new(BackendChoice::Gpu).await.expect("webgpu");
-    let a = Run::start(&state, &cpu, &Default::default())
+    let a = Run::start(&state, &Default::default())
         .expect("start")
-        .advance(&mut cpu, 0)
+        .advance(&mut cpu, &Chunk::steps(0))
         .await
         .expect("cpu run");
-    let b = Run::start(&state, &gpu, &Default::default())
+    let b = Run::start(&state, &Default::default())
         .expect("start")
-        .advance(&mut gpu, 0)
+        .advance(&mut gpu, &Chunk::steps(0))
         .await
         .expect("gpu run");
     assert!(b.notices.is_empty(), "{:?}", b.notices);

@@ -7,9 +7,11 @@ use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::{DataStore, Need};
 use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::error::{Error, Result};
+use hebbian_playground::labs::budget::{self, Chunk, Cost};
 use hebbian_playground::labs::{self, Run};
+use hebbian_playground::protocol::Plot;
 use hebbian_playground::state::{self, AnyState};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -64,6 +66,76 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/")]
         base: String,
     },
+}
+
+/// The CLI looks at its progress about once a second (the page, every 80 ms).
+const CLI_CHUNK_MS: f64 = 1000.0;
+
+/// The estimate and a progress bar on stderr, for runs estimated over a few seconds (a bar that redraws in
+/// place on a terminal, a line per 10 % otherwise).
+struct Progress {
+    shown: bool,
+    terminal: bool,
+    estimate: f64,
+    last_tenth: u64,
+}
+
+impl Progress {
+    fn new(cost: &Cost) -> Self {
+        let shown = cost.seconds >= 3.0;
+        if shown {
+            eprintln!(
+                "estimated {} on the reference machine's CPU, {} of memory",
+                budget::duration(cost.seconds),
+                budget::bytes(cost.bytes)
+            );
+        }
+        Self {
+            shown,
+            terminal: std::io::stderr().is_terminal(),
+            estimate: cost.seconds,
+            last_tenth: 0,
+        }
+    }
+
+    fn show(&mut self, step: u64, total: u64, seconds: f64) {
+        if !self.shown || total == 0 {
+            return;
+        }
+        let done = step as f64 / total as f64;
+        let line = format!(
+            "[{:<30}] {:>3.0} %  {} of about {}",
+            "=".repeat((done * 30.0) as usize),
+            done * 100.0,
+            budget::duration(seconds),
+            budget::duration(self.estimate.max(seconds))
+        );
+        let tenth = (done * 10.0) as u64;
+        if self.terminal {
+            eprint!("\r{line}");
+        } else if tenth > self.last_tenth {
+            self.last_tenth = tenth;
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown && self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+/// The most memory this process has held (Linux's VmHWM), for comparing runs with their estimates; 0 elsewhere.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// Where scripts/setup.sh puts the shipped data (the page serves the same files as data/).
@@ -223,11 +295,31 @@ async fn run(command: Command) -> Result<String> {
             // Before the engine starts or data loads: a refused state costs nothing.
             let s = load_valid_state(&state)?;
             let choice: BackendChoice = backend.parse()?;
+            let cost = labs::estimate(&s)?;
+            let mut progress = Progress::new(&cost);
             let mut engine = Engine::new(choice).await?;
             let store = data.store(labs::needs(&s))?;
-            let mut run = Run::start(&s, &engine, &store)?;
+            let mut run = Run::start(&s, &store)?;
             let started = std::time::Instant::now();
-            let frame = run.advance(&mut engine, 0).await?;
+            let clock = || started.elapsed().as_secs_f64() * 1e3;
+            // Chunks as in the page (plots that changed since the last chunk, notices raised in it), kept whole.
+            let (mut drawn, mut datasets, mut notices) = (Vec::new(), Vec::new(), Vec::new());
+            let frame = loop {
+                let mut frame = run
+                    .advance(&mut engine, &Chunk::new(0, CLI_CHUNK_MS, &clock))
+                    .await?;
+                for plot in std::mem::take(&mut frame.plots) {
+                    drawn.retain(|p: &Plot| p.id != plot.id);
+                    drawn.push(plot);
+                }
+                datasets.append(&mut frame.datasets);
+                notices.append(&mut frame.notices);
+                progress.show(frame.step, frame.total, started.elapsed().as_secs_f64());
+                if frame.done {
+                    break frame;
+                }
+            };
+            progress.finish();
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
             let mut report = serde_json::json!({
                 "lab": s.lab,
@@ -235,16 +327,19 @@ async fn run(command: Command) -> Result<String> {
                 "engine": engine.info(),
                 "step": frame.step,
                 "metrics": frame.metrics,
-                "notices": frame.notices,
+                "notices": notices,
             });
             if plots {
                 report["plots"] =
-                    serde_json::to_value(&frame.plots).map_err(|e| Error::Io(e.to_string()))?;
+                    serde_json::to_value(&drawn).map_err(|e| Error::Io(e.to_string()))?;
                 report["datasets"] =
-                    serde_json::to_value(&frame.datasets).map_err(|e| Error::Io(e.to_string()))?;
+                    serde_json::to_value(&datasets).map_err(|e| Error::Io(e.to_string()))?;
             }
             if timing {
                 report["elapsed_ms"] = elapsed_ms.into();
+                report["estimate"] =
+                    serde_json::to_value(&cost).map_err(|e| Error::Io(e.to_string()))?;
+                report["peak_rss_bytes"] = peak_rss_bytes().into();
             }
             json(&report)
         }

@@ -2,6 +2,7 @@
 //! preprocessing the later labs use (003's `restrict_classes`, binarisation, the bipolar map, corruption, ZCA
 //! whitening). Step 0 shows the data as loaded; the single update applies the preprocessing to the training
 //! split and shows the result, so a student sees exactly what a network would be fed.
+use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::preprocess::{Corruption, Preprocess};
 use crate::data::source::{Source, SourceKind};
@@ -133,13 +134,75 @@ impl Lab for Datasets {
             SourceKind::RandomPatterns | SourceKind::Ising => Some(0),
         };
         e.extend(p.preprocess.validate(classes, "preprocess"));
-        // The user's files' shape is known once loaded: `check_limits` checks the rows to blank then.
+        // The user's files' shape is known once loaded: the run's start checks the rows to blank then.
         let shape = p
             .source
             .shape()
             .unwrap_or(crate::data::Shape::image(1, u32::MAX, 1));
         e.extend(p.corruption.validate(shape, "corruption"));
         e
+    }
+
+    /// Generating or converting the samples, preprocessing the training split and, with ZCA, the covariance
+    /// (fit rows × d² products), its eigendecomposition (about d³) and the whitening (rows × d²). The user's
+    /// files are counted at their format's largest training split (48,000 MNIST digits, 40,000 CIFAR-10 images).
+    fn cost(p: &Params) -> Cost {
+        let (samples, dim) = samples_and_dim(&p.source);
+        let train = if p.preprocess.per_split > 0 {
+            samples.min(f64::from(p.preprocess.per_split))
+        } else {
+            samples
+        };
+        let mut cost = Cost::default()
+            .work(
+                "values generated or read",
+                "source",
+                samples * dim,
+                NS_PER_VALUE,
+            )
+            .work(
+                "values preprocessed",
+                "preprocess",
+                train * dim,
+                NS_PER_VALUE,
+            )
+            .memory("the dataset", "source", samples * dim * 4.0)
+            .memory(
+                "the preprocessed training split",
+                "preprocess/per_split",
+                train * dim * 4.0,
+            );
+        if p.zca.enabled {
+            let fit = train.min((MAX_ZCA_VALUES as f64 / dim).floor());
+            cost = cost
+                .work_in(
+                    "covariance products",
+                    "zca",
+                    fit * dim * dim,
+                    NS_PER_PRODUCT,
+                    BROWSER_NS_PER_PRODUCT,
+                )
+                .work_in(
+                    "eigendecomposition (d³)",
+                    "zca",
+                    dim * dim * dim,
+                    NS_PER_EIG,
+                    BROWSER_NS_PER_EIG,
+                )
+                .work_in(
+                    "whitening products",
+                    "zca",
+                    train * dim * dim,
+                    NS_PER_PRODUCT,
+                    BROWSER_NS_PER_PRODUCT,
+                )
+                .memory(
+                    "the covariance, its eigenvectors and the whitening matrix",
+                    "zca",
+                    dim * dim * 8.0 * ZCA_MATRICES,
+                );
+        }
+        cost
     }
 
     fn needs(p: &Params) -> Option<Need> {
@@ -150,6 +213,40 @@ impl Lab for Datasets {
         Run::new(state, store)
     }
 }
+
+/// Samples and values per sample a source gives (for the user's files, the largest its format allows).
+fn samples_and_dim(s: &Source) -> (f64, f64) {
+    let dim = s.shape().map_or(0.0, |sh| sh.dim() as f64);
+    match s.kind {
+        SourceKind::Mnist => (10_000.0, dim),
+        SourceKind::Iris => (150.0, dim),
+        SourceKind::Letters => (s.letters.patterns.len() as f64, dim),
+        SourceKind::Blobs => (f64::from(s.blobs.count) * s.blobs.centres.len() as f64, dim),
+        SourceKind::Gaussians => (
+            f64::from(s.gaussians.count) * s.gaussians.gaussians.len() as f64,
+            dim,
+        ),
+        SourceKind::RandomPatterns => (f64::from(s.random_patterns.count), dim),
+        SourceKind::Ising => (f64::from(s.ising.count), dim),
+        SourceKind::Patches => (f64::from(s.patches.count), dim),
+        SourceKind::UserMnist => (48_000.0, 784.0),
+        SourceKind::UserCifar10 => (40_000.0, 3072.0),
+    }
+}
+
+/// Nanoseconds per value generated, read or preprocessed on the reference machine's CPU (native release; see
+/// README, "Budgets").
+const NS_PER_VALUE: f64 = 10.0;
+/// Nanoseconds per multiply-add of the covariance (f64) and whitening products, natively (both cores) and in
+/// wasm (one thread; from the page's 210 s for ZCA on 4096 patches of 64 × 64).
+const NS_PER_PRODUCT: f64 = 0.05;
+const BROWSER_NS_PER_PRODUCT: f64 = 0.75;
+/// Nanoseconds per d³ of the symmetric eigendecomposition, natively (0.8 measured at d = 2025) and in wasm.
+const NS_PER_EIG: f64 = 1.0;
+const BROWSER_NS_PER_EIG: f64 = 1.5;
+/// d × d f64 matrices alive at once during the fit (covariance, eigenvectors, the eigensolver's workspace, the
+/// whitening matrix); peak memory measured at d = 1024 and 2025 fits within it.
+const ZCA_MATRICES: f64 = 8.0;
 
 /// ZCA is fitted on at most this many training rows × features (e.g. 10,000 CIFAR-10 images or all 8,000
 /// shipped digits), which keeps a browser fit to seconds; the CLI fits bigger sets through `hebbian data`.
@@ -168,6 +265,11 @@ pub struct Run {
 impl Run {
     fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
         let data = state.params.source.build(state.seed, store)?;
+        // The user's files' shape is known only now (validation checked every other source's).
+        let errs = state.params.corruption.validate(data.shape, "corruption");
+        if !errs.is_empty() {
+            return Err(crate::error::Error::Invalid(errs));
+        }
         let mut run = Self {
             state,
             data,
@@ -182,20 +284,6 @@ impl Run {
 }
 
 impl LabRun for Run {
-    fn check_limits(&self, _engine: &Engine) -> Result<()> {
-        if let Err(e) = self
-            .state
-            .params
-            .corruption
-            .validate(self.data.shape, "corruption")
-            .first()
-            .map_or(Ok(()), |e| Err(e.clone()))
-        {
-            return Err(crate::error::Error::Invalid(vec![e]));
-        }
-        Ok(())
-    }
-
     fn reset(&mut self) {
         self.step = 0;
         let d = &self.data;
@@ -221,7 +309,9 @@ impl LabRun for Run {
     }
 
     /// Applies the preprocessing to the training split (one step; nothing more to do after it).
-    async fn advance(&mut self, engine: &mut Engine, _max_steps: u32) -> Result<Frame> {
+    /// One step that cannot be cut: its cost is bounded by the budget instead (the eigendecomposition of ZCA
+    /// is one library call).
+    async fn advance(&mut self, engine: &mut Engine, _chunk: &Chunk<'_>) -> Result<Frame> {
         if self.done() {
             return Ok(self.frame());
         }

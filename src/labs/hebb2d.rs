@@ -8,6 +8,7 @@
 //! elementwise and its first activation plot multiplies elementwise; we use the dot product v = wᵀu that the
 //! equations define. The listing clips with w_max = 1 while the text asks for 2; w_max is a parameter
 //! (default 2, the text's value).
+use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::store::DataStore;
 use crate::engine::Engine;
@@ -235,13 +236,6 @@ impl Lab for Hebb2d {
                 ));
             }
         }
-        let updates = u64::from(p.steps) * u64::from(p.trials) * p.inputs.len() as u64;
-        if updates > MAX_UPDATES {
-            errs.push(FieldError::new(
-                "steps",
-                format!("steps × trials × distributions = {updates} exceeds {MAX_UPDATES}; lower steps or trials"),
-            ));
-        }
         if p.record_every > 0 && p.steps / p.record_every > MAX_RECORDS {
             errs.push(FieldError::new(
                 "record_every",
@@ -254,13 +248,43 @@ impl Lab for Hebb2d {
         errs
     }
 
+    /// One update of one run is a few flops and four random draws; the recorded path of each distribution's
+    /// first run and the runs' states are what a run holds.
+    fn cost(p: &Params) -> Cost {
+        let runs = f64::from(p.trials) * p.inputs.len() as f64;
+        let records = f64::from(p.steps / p.record_every.max(1) + 1);
+        Cost::default()
+            .work(
+                "weight updates",
+                "steps",
+                f64::from(p.steps) * runs,
+                NS_PER_UPDATE,
+            )
+            .memory(
+                "the recorded paths",
+                "record_every",
+                p.inputs.len() as f64 * records * PATH_POINT_BYTES,
+            )
+            .memory(
+                "the runs' states and one piece of recorded weights",
+                "trials",
+                runs * (2 * std::mem::size_of::<Traj>() + std::mem::size_of::<SlopeFit>()) as f64
+                    + PIECE_UPDATES as f64 * 8.0,
+            )
+    }
+
     fn start(state: StateDoc<Params>, _store: &DataStore) -> Result<Run> {
         Run::new(state)
     }
 }
 
-/// Work beyond which a run would take minutes on a laptop CPU.
-const MAX_UPDATES: u64 = 200_000_000;
+/// Nanoseconds per weight update on the reference machine's CPU (native release, simple Hebb, the costliest
+/// rule: 139 ns measured over 64 × 3 runs of 100,000 updates; see README, "Budgets").
+const NS_PER_UPDATE: f64 = 140.0;
+/// A recorded point of a path as held (step and w) and as sent in a frame's JSON.
+const PATH_POINT_BYTES: f64 = 12.0 + 40.0;
+/// Updates (over all runs) computed between two looks at the chunk's clock: about 30 ms of wasm.
+const PIECE_UPDATES: u32 = 1 << 16;
 /// Recorded points per trajectory beyond which the plots become unreadable and memory grows.
 const MAX_RECORDS: u32 = 100_000;
 
@@ -309,6 +333,55 @@ pub struct Run {
 }
 
 impl Run {
+    /// `steps` more updates of every run.
+    async fn piece(
+        &mut self,
+        engine: &mut Engine,
+        steps: u32,
+        notices: &mut Vec<String>,
+    ) -> Result<()> {
+        let p = &self.state.params;
+        let re = p.record_every;
+        let job = Job::new(
+            p.rule,
+            self.state.seed,
+            p.trials,
+            self.trajs.len() as u32,
+            self.step,
+            steps,
+            re,
+        )
+        .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
+        let (records, notice) = trajectories::advance(
+            engine,
+            &job,
+            &self.dists,
+            &mut self.trajs,
+            &mut self.resident,
+        )
+        .await?;
+        notices.extend(notice);
+        let half = p.steps / 2;
+        let trials = p.trials as usize;
+        let first_slot = self.step / re;
+        for i in 0..self.trajs.len() {
+            for s in 0..job.n_slots {
+                let at = (first_slot + s + 1) * re;
+                let w = [records[[i, s as usize, 0]], records[[i, s as usize, 1]]];
+                if i % trials == 0 {
+                    self.paths[i / trials].push((at, w));
+                }
+                let norm = libm::hypot(f64::from(w[0]), f64::from(w[1]));
+                if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
+                    self.fits[i].add(f64::from(at), libm::log(norm));
+                }
+            }
+        }
+        self.step += steps;
+        notices.extend(self.divergence_notices());
+        Ok(())
+    }
+
     /// Step 0 of a validated state.
     fn new(state: StateDoc<Params>) -> Result<Self> {
         let p = &state.params;
@@ -725,74 +798,27 @@ impl LabRun for Run {
         self.step >= self.state.params.steps
     }
 
-    /// Checks the buffers a chunk of `speed` updates needs against the engine's limits, before any work.
-    fn check_limits(&self, engine: &Engine) -> Result<()> {
-        if let Some(gpu) = engine.gpu() {
-            let p = &self.state.params;
-            let chunk = if self.state.view.speed == 0 {
-                p.steps
-            } else {
-                self.state.view.speed.min(p.steps)
-            };
-            let slots = u64::from(chunk / p.record_every + 1);
-            gpu.check_size(
-                "the recorded trajectories of one frame",
-                self.trajs.len() as u64 * slots * 8,
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Advances by up to `max_steps` updates (0: to the end) and returns the frame to draw.
-    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        let p = self.state.params.clone();
+    /// Advances by up to `chunk.max_steps` updates (0: to the end), in pieces of about [`PIECE_UPDATES`], until
+    /// the chunk's deadline; returns the frame to draw.
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+        let (steps, re) = (self.state.params.steps, self.state.params.record_every);
+        let remaining = steps - self.step;
+        // Animated chunks end on record boundaries, so that each frame draws up to the current step.
+        let want = if chunk.max_steps == 0 {
+            remaining
+        } else {
+            (chunk.max_steps.div_ceil(re) * re).max(re).min(remaining)
+        };
+        let end = self.step + want;
+        // Records land at multiples of `re` whatever a piece's start, so pieces need not follow them.
+        let piece = (PIECE_UPDATES / self.trajs.len() as u32).max(1);
         let mut notices = Vec::new();
-        let remaining = p.steps - self.step;
-        if remaining > 0 {
-            let re = p.record_every;
-            // Keep chunk boundaries on record boundaries so record slots line up (the last chunk may be short).
-            let want = if max_steps == 0 {
-                remaining
-            } else {
-                (max_steps.div_ceil(re) * re).max(re)
-            };
-            let steps = want.min(remaining);
-            let job = Job::new(
-                p.rule,
-                self.state.seed,
-                p.trials,
-                self.trajs.len() as u32,
-                self.step,
-                steps,
-                re,
-            )
-            .with_rates(p.eta as f32, p.w_max as f32, p.tau as f32);
-            let (records, notice) = trajectories::advance(
-                engine,
-                &job,
-                &self.dists,
-                &mut self.trajs,
-                &mut self.resident,
-            )
-            .await?;
-            notices.extend(notice);
-            let half = p.steps / 2;
-            let first_slot = self.step / re;
-            for i in 0..self.trajs.len() {
-                for s in 0..job.n_slots {
-                    let at = (first_slot + s + 1) * re;
-                    let w = [records[[i, s as usize, 0]], records[[i, s as usize, 1]]];
-                    if i % p.trials as usize == 0 {
-                        self.paths[i / p.trials as usize].push((at, w));
-                    }
-                    let norm = libm::hypot(f64::from(w[0]), f64::from(w[1]));
-                    if at >= half && norm > 0.0 && self.trajs[i].diverged_at == NOT_DIVERGED {
-                        self.fits[i].add(f64::from(at), libm::log(norm));
-                    }
-                }
+        while self.step < end {
+            self.piece(engine, piece.min(end - self.step), &mut notices)
+                .await?;
+            if chunk.over() {
+                break;
             }
-            self.step += steps;
-            notices.extend(self.divergence_notices());
         }
         let mut frame = self.frame();
         frame.notices = notices;

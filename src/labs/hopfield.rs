@@ -12,6 +12,7 @@
 //! as written. 002's memory-storage estimate takes 80 years for 31 536 000 s (one year); the exercise redoes the
 //! arithmetic. The lectures' digits are `x[:100]` in data order; ours are the first training digits of each class
 //! in turn (for up to 10 digits, one of each class), so that few digits are already diverse.
+use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::letters::{self, Pattern};
 use crate::data::store::DataStore;
@@ -20,7 +21,8 @@ use crate::data::{Dataset, Split};
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
 use crate::nets::hopfield::{
-    self, Dynamics, RETRIEVAL_THRESHOLDS, RecallParams, StateKind, Storage, SweepSpec, Tie, Trace,
+    self, Dynamics, RETRIEVAL_THRESHOLDS, RecallParams, StateKind, Storage, SweepCursor, SweepSpec,
+    Tie, Trace,
 };
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series,
@@ -346,7 +348,7 @@ impl Lab for Hopfield {
         }
     }
 
-    /// Rules across fields: memories within N, the work budget of a sweep, letters and probes that fit.
+    /// Rules across fields: memories within N, letters and probes that fit.
     fn validate(p: &Params) -> Vec<FieldError> {
         let mut e = Vec::new();
         let it = &p.iterations;
@@ -365,15 +367,6 @@ impl Lab for Hopfield {
                     c.p_max
                 ),
             ));
-        }
-        // Work of one rule's sweep in unit updates, bounded so a browser CPU finishes in well under a minute.
-        let work = u64::from(c.trials)
-            * u64::from(c.p_max)
-            * u64::from(c.q0_steps)
-            * u64::from(c.max_sweeps)
-            * u64::from(c.n).pow(2);
-        if work > 50_000_000_000 {
-            e.push(FieldError::new("capacity/trials", "this sweep is too large (trials × P × q(0) values × sweeps × N² > 5·10¹⁰): lower one of them"));
         }
         for (k, &qp) in c.qt_p.iter().enumerate() {
             if qp >= c.n {
@@ -451,6 +444,41 @@ impl Lab for Hopfield {
         e
     }
 
+    /// The capacity sweep dominates: for each of the three storage rules, every trial grows a network from
+    /// P = 1 to P_max (an update of W and a copy of it per P, about N² each, Storkey's and the pseudo-inverse's
+    /// costlier per unit than Hebb's matrix product) and recalls one probe per q(0) from each (N² for the first
+    /// fields, then N per flip). The digits cell stores up to 100 digits in a 784-unit network; the rest is small.
+    fn cost(p: &Params) -> Cost {
+        let c = &p.capacity;
+        let n2 = f64::from(c.n) * f64::from(c.n);
+        let networks = f64::from(c.trials) * f64::from(c.p_max);
+        let digits = 784.0 * 784.0 * (f64::from(p.digits.count) + 1.0);
+        Cost::default()
+            .work(
+                "network updates × N² (3 storage rules)",
+                "capacity/trials",
+                RULES.len() as f64 * networks * n2,
+                NS_PER_BUILD_N2,
+            )
+            .work(
+                "recalled probes × N²",
+                "capacity/q0_steps",
+                RULES.len() as f64 * networks * f64::from(c.q0_steps) * n2,
+                NS_PER_RECALL_N2,
+            )
+            .work("digit weights", "digits/count", digits, NS_PER_BUILD_N2)
+            .memory(
+                "one batch of networks and probes, and one trial's learner",
+                "capacity/n",
+                hopfield::BATCH_BYTES as f64 + n2 * 8.0 + f64::from(c.p_max) * f64::from(c.n) * 4.0,
+            )
+            .memory(
+                "the shipped digits and the digits' network",
+                "digits/count",
+                10_000.0 * 784.0 * 5.0,
+            )
+    }
+
     /// The MNIST cell needs the shipped digits.
     fn needs(_p: &Params) -> Option<Need> {
         Some(Need::Mnist)
@@ -477,8 +505,17 @@ fn rule_name(s: Storage) -> &'static str {
 
 /// Work of one step of the capacity sweep, in probes × N² (a probe's recall costs about N² for its first fields
 /// and N per flip after): about 0.1 s of wasm CPU time (the default sweep, 9 × 10⁷ of it, takes 0.45 s in the
-/// browser benchmark), so frames come often; a step holds at least one whole trial.
+/// browser benchmark), so that animated frames come often; a step holds at least one whole trial.
 const STEP_WORK: usize = 1 << 24;
+/// Work between two looks at the chunk's clock, in the same unit: about 25 ms of wasm, so that even a step of
+/// one trial of N = 1024 hands back control in time.
+const PIECE_WORK: usize = 1 << 22;
+/// Nanoseconds per N² of a network update (the three rules' mean, with the copy into the batch: 14.6 measured
+/// at N = 1024 and N = 256) and of a probe's recall (the first fields are one matrix product; the flips after
+/// cost 0.75 at N = 1024, 20 sweeps at most), on the reference machine's CPU (native release; see README,
+/// "Budgets").
+const NS_PER_BUILD_N2: f64 = 15.0;
+const NS_PER_RECALL_N2: f64 = 1.0;
 
 /// The capacity sweep of one rule, over the trials run so far.
 struct Done {
@@ -493,6 +530,8 @@ pub struct Run {
     block: u32,
     q0_values: Vec<f32>,
     sweeps: Vec<Done>,
+    /// The step of the capacity sweep in progress, when a chunk's deadline cut it.
+    cursor: Option<SweepCursor>,
     /// The first sweep whose heatmap the next frame must draw.
     undrawn: usize,
     /// Static plots not yet sent (weights, iterations, worked example).
@@ -518,6 +557,7 @@ impl Run {
             block,
             q0_values,
             sweeps: Vec::new(),
+            cursor: None,
             undrawn: 0,
             pending: Vec::new(),
             notices: Vec::new(),
@@ -1222,24 +1262,9 @@ impl Run {
 }
 
 impl LabRun for Run {
-    /// The largest buffers on the GPU: the weight matrices of one batch of the capacity sweep (a block of trials,
-    /// every P), and the iterations cell's W.
-    fn check_limits(&self, engine: &Engine) -> Result<()> {
-        let Some(gpu) = engine.gpu() else {
-            return Ok(());
-        };
-        let c = &self.state.params.capacity;
-        let networks = c.p_max as usize * self.block as usize;
-        gpu.check_size(
-            "the weight matrices of one batch of the capacity sweep",
-            hopfield::sweep_weight_bytes(c.n as usize, networks),
-        )?;
-        let n = u64::from(self.state.params.iterations.n);
-        gpu.check_size("the weight matrix", n * n * 4)
-    }
-
     fn reset(&mut self) {
         self.step = 0;
+        self.cursor = None;
         self.sweeps.clear();
         self.undrawn = 0;
         if let Err(e) = self.prepare() {
@@ -1251,38 +1276,47 @@ impl LabRun for Run {
         self.step >= self.total()
     }
 
-    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-        let todo = if max_steps == 0 {
-            self.total()
-        } else {
-            max_steps
-        };
-        for _ in 0..todo {
-            if self.done() {
-                break;
-            }
+    /// Steps of the capacity sweep (a block of trials of one rule each), in pieces of about [`PIECE_WORK`], until
+    /// the chunk's step limit or deadline; a step cut by the deadline goes on from where it was.
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+        let mut todo = chunk.take(self.total() - self.step);
+        while todo > 0 {
             let (rule_index, block) = (self.step / self.blocks(), self.step % self.blocks());
             let rule = RULES[rule_index as usize];
-            let c = &self.state.params.capacity;
-            let first = (block * self.block) as usize;
-            let spec = SweepSpec {
-                n: c.n as usize,
-                storage: rule,
-                p_values: (1..=c.p_max as usize).collect(),
-                q0_values: self.q0_values.clone(),
-                trials: first..(first + self.block as usize).min(c.trials as usize),
-                dynamics: c.dynamics,
-                max_sweeps: c.max_sweeps,
-                seed: self.state.seed,
-                tie: c.tie,
+            let cursor = match &mut self.cursor {
+                Some(cursor) => cursor,
+                slot @ None => {
+                    let c = &self.state.params.capacity;
+                    let first = (block * self.block) as usize;
+                    slot.insert(SweepCursor::new(SweepSpec {
+                        n: c.n as usize,
+                        storage: rule,
+                        p_values: (1..=c.p_max as usize).collect(),
+                        q0_values: self.q0_values.clone(),
+                        trials: first..(first + self.block as usize).min(c.trials as usize),
+                        dynamics: c.dynamics,
+                        max_sweeps: c.max_sweeps,
+                        seed: self.state.seed,
+                        tie: c.tie,
+                    })?)
+                }
             };
-            let mut part = hopfield::capacity_sweep(engine, &spec).await?;
-            self.notices.extend(part.notice.take());
-            match self.sweeps.last_mut() {
-                Some(done) if block > 0 => done.sweep.merge(part)?,
-                _ => self.sweeps.push(Done { rule, sweep: part }),
+            cursor.advance(engine, PIECE_WORK).await?;
+            if cursor.done()
+                && let Some(cursor) = self.cursor.take()
+            {
+                let mut part = cursor.finish();
+                self.notices.extend(part.notice.take());
+                match self.sweeps.last_mut() {
+                    Some(done) if block > 0 => done.sweep.merge(part)?,
+                    _ => self.sweeps.push(Done { rule, sweep: part }),
+                }
+                self.step += 1;
+                todo -= 1;
             }
-            self.step += 1;
+            if chunk.over() {
+                break;
+            }
         }
         Ok(self.frame())
     }

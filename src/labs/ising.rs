@@ -7,6 +7,7 @@
 //! kT = 2.2 the "critical temperature"; it lies just below T_c = 2/ln(1+√2) ≈ 2.269, which the lab says. The listing picks k² random sites per epoch; the
 //! checkerboard sweep visits every site once per sweep, which has the same equilibrium (detailed balance holds
 //! for each half-sweep) and parallelises.
+use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::store::DataStore;
 use crate::engine::Engine;
@@ -133,6 +134,25 @@ impl Lab for IsingLab {
         e
     }
 
+    /// A Metropolis spin update is a table look-up and one random draw; the run holds the lattice and one
+    /// row of observables per sweep.
+    fn cost(p: &Params) -> Cost {
+        let spins = f64::from(p.side) * f64::from(p.side);
+        Cost::default()
+            .work(
+                "spin updates",
+                "sweeps",
+                spins * f64::from(p.sweeps),
+                NS_PER_SPIN,
+            )
+            .memory("the lattice", "side", spins * 4.0)
+            .memory(
+                "the magnetisation and energy after each sweep",
+                "sweeps",
+                f64::from(p.sweeps) * std::mem::size_of::<Observables>() as f64,
+            )
+    }
+
     fn start(state: StateDoc<Params>, _store: &DataStore) -> Result<Run> {
         Run::new(state)
     }
@@ -140,6 +160,11 @@ impl Lab for IsingLab {
 
 /// Points drawn per curve: longer histories are shown at evenly spaced sweeps (plus the last one).
 const MAX_POINTS: usize = 2000;
+/// Nanoseconds per spin update on the reference machine's CPU (native release: 15 at 100², 17 at 1024²; see
+/// README, "Budgets").
+const NS_PER_SPIN: f64 = 17.0;
+/// Spin updates between two looks at the chunk's clock: about 30 ms of wasm (a 1024² sweep is one piece).
+const PIECE_SPINS: u32 = 1 << 20;
 /// Largest side drawn pixel for pixel; bigger lattices are shown as block averages.
 const MAX_IMAGE_SIDE: usize = 256;
 
@@ -295,14 +320,6 @@ impl Run {
 }
 
 impl LabRun for Run {
-    fn check_limits(&self, engine: &Engine) -> Result<()> {
-        if let Some(gpu) = engine.gpu() {
-            let k = u64::from(self.state.params.side);
-            gpu.check_size("the Ising lattice", k * k * 4)?;
-        }
-        Ok(())
-    }
-
     fn reset(&mut self) {
         // The parameters were valid when the run started, so a fresh lattice cannot fail.
         if let Ok(ising) = Self::fresh(&self.state) {
@@ -315,18 +332,22 @@ impl LabRun for Run {
         self.ising.sweep() >= self.state.params.sweeps
     }
 
-    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
+    /// Sweeps in pieces of about [`PIECE_SPINS`] spin updates until the chunk's step limit or deadline.
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
         let left = self.state.params.sweeps.saturating_sub(self.ising.sweep());
-        let n = if max_steps == 0 {
-            left
-        } else {
-            max_steps.min(left)
-        };
+        let mut todo = chunk.take(left);
+        let side = self.state.params.side;
+        let piece = (PIECE_SPINS / (side * side)).max(1);
         let mut notices = Vec::new();
-        if n > 0 {
+        while todo > 0 {
+            let n = piece.min(todo);
             let (obs, notice) = self.ising.advance(engine, n).await?;
             self.history.extend(obs);
             notices.extend(notice);
+            todo -= n;
+            if chunk.over() {
+                break;
+            }
         }
         let mut frame = self.frame();
         frame.notices = notices;

@@ -1,6 +1,7 @@
 //! Labs: the `Lab` and `LabRun` traits every lab implements, and the registry that turns the list of labs
 //! into the dispatch the page, the worker and the CLI use. A new lab is one file (`<id>.rs` with its prose in
 //! `<id>.md`) and one line in `registry!` below; `tests/labs.rs` then checks it without further code.
+pub mod budget;
 pub mod datasets;
 pub mod hebb2d;
 pub mod hopfield;
@@ -13,6 +14,7 @@ use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::protocol::{Cell, Frame, LabInfo, Manifest, Metric};
 use crate::state::{AnyState, StateDoc, VERSION, View};
+use budget::{Chunk, Cost};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,6 +40,9 @@ pub trait Lab {
     }
     /// Rules across fields (ranges come from the schema and are checked by [`validate`] for every lab).
     fn validate(params: &Self::Params) -> Vec<FieldError>;
+    /// The lab's cost model: the work and memory these parameters ask for (see [`budget`]). Called on states
+    /// whose fields are in range; the rules across fields may not hold yet.
+    fn cost(params: &Self::Params) -> Cost;
     /// What must be loaded before a run can start; None when nothing.
     fn needs(_params: &Self::Params) -> Option<Need> {
         None
@@ -61,10 +66,9 @@ pub trait Lab {
 /// while computing them.
 #[allow(async_fn_in_trait)] // Runs live in one thread (the worker, or the CLI's); no Send bound is wanted.
 pub trait LabRun {
-    /// Refuses, before any allocation, a run whose buffers this engine cannot hold.
-    fn check_limits(&self, engine: &Engine) -> Result<()>;
-    /// Advances by up to `max_steps` steps (0: to the end) and returns the frame to draw.
-    async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame>;
+    /// Advances by the steps `chunk` allows, handing back control once its deadline has passed, and returns the
+    /// frame to draw.
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame>;
     /// The current frame, computing nothing (every plot, as after a reset of the page).
     fn frame(&mut self) -> Frame;
     fn metrics(&self) -> Vec<Metric>;
@@ -84,13 +88,18 @@ fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
     if let Ok(view) = serde_json::to_value(&state.view) {
         ranges::check(&schema, &props["view"], &view, "view", &mut ranges);
     }
-    let rules = match typed::<L>(state) {
+    let typed = typed::<L>(state);
+    let rules = match &typed {
         Ok(s) => L::validate(&s.params),
-        Err(Error::Invalid(parse)) => parse,
+        Err(Error::Invalid(parse)) => parse.clone(),
         Err(e) => vec![FieldError::new("", e.to_string())],
     };
     ranges.retain(|r| !rules.iter().any(|e| e.path == r.path));
     ranges.extend(rules);
+    // The budget last: its model may assume the fields are in range and consistent.
+    if let (true, Ok(s)) = (ranges.is_empty(), &typed) {
+        ranges.extend(L::cost(&s.params).check());
+    }
     ranges.extend(check_hidden(&props["params"], &schema, &state.hidden));
     ranges
 }
@@ -166,15 +175,18 @@ fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
     })
 }
 
-/// Starting a run validates, whatever the entry point (page, worker, embed API, CLI, link).
-fn start_lab<L: Lab>(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<L::Run> {
+/// Starting a run validates (ranges, rules, budget), whatever the entry point (page, worker, embed API, CLI,
+/// link).
+fn start_lab<L: Lab>(state: &AnyState, store: &DataStore) -> Result<L::Run> {
     let errs = validate_lab::<L>(state);
     if !errs.is_empty() {
         return Err(Error::Invalid(errs));
     }
-    let run = L::start(typed::<L>(state)?, store)?;
-    run.check_limits(engine)?;
-    Ok(run)
+    L::start(typed::<L>(state)?, store)
+}
+
+fn estimate_lab<L: Lab>(state: &AnyState) -> Result<Cost> {
+    Ok(L::cost(&typed::<L>(state)?.params))
 }
 
 fn unknown(id: &str) -> Error {
@@ -235,23 +247,31 @@ macro_rules! registry {
             None
         }
 
+        /// The estimated cost of a run of `state` (see [`budget`]).
+        pub fn estimate(state: &AnyState) -> Result<Cost> {
+            $(if state.lab == <$lab>::ID {
+                return estimate_lab::<$lab>(state);
+            })*
+            Err(unknown(&state.lab))
+        }
+
         /// A lab run in progress.
         pub enum Run {
             $($variant(Box<<$lab as Lab>::Run>)),*
         }
 
         impl Run {
-            /// Validates the state and prepares step 0 (sizes are checked against the engine before any
-            /// allocation). Data comes from `store`; see [`needs`] for what must be in it.
-            pub fn start(state: &AnyState, engine: &Engine, store: &DataStore) -> Result<Self> {
+            /// Validates the state (its budget included, so no allocation exceeds it) and prepares step 0.
+            /// Data comes from `store`; see [`needs`] for what must be in it.
+            pub fn start(state: &AnyState, store: &DataStore) -> Result<Self> {
                 $(if state.lab == <$lab>::ID {
-                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, engine, store)?)));
+                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, store)?)));
                 })*
                 Err(unknown(&state.lab))
             }
 
-            pub async fn advance(&mut self, engine: &mut Engine, max_steps: u32) -> Result<Frame> {
-                match self { $(Self::$variant(r) => r.advance(engine, max_steps).await),* }
+            pub async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+                match self { $(Self::$variant(r) => r.advance(engine, chunk).await),* }
             }
 
             /// The current frame, computing nothing.

@@ -158,13 +158,8 @@ pub const MAX_PATTERNS: usize = 4096;
 /// browser, and many networks per GPU dispatch.
 const BATCH_WEIGHT_BYTES: usize = 64 << 20;
 const BATCH_STATE_VALUES: usize = 4 << 20;
-
-/// The bytes of weight matrices a capacity sweep holds on the GPU at once, for `networks` networks of `n` units
-/// (one batch; a single network however large), so a lab can refuse what a device cannot hold before starting.
-pub fn sweep_weight_bytes(n: usize, networks: usize) -> u64 {
-    let one = n * n * 4;
-    (one * networks.max(1)).min(BATCH_WEIGHT_BYTES.max(one)) as u64
-}
+/// The most a batch holds: its weight matrices, and its probes with their states and results.
+pub const BATCH_BYTES: usize = BATCH_WEIGHT_BYTES + 3 * 4 * BATCH_STATE_VALUES;
 
 /// How patterns become weights. Every rule gives a symmetric W with a zero diagonal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -959,59 +954,117 @@ async fn flush(
 /// visiting orders, so a trial's numbers do not depend on which other trials run with it. Probes are recalled in
 /// batches of many networks, so the GPU runs them in parallel; the results do not depend on the engine.
 pub async fn capacity_sweep(engine: &mut Engine, spec: &SweepSpec) -> Result<Sweep> {
-    spec.validate()?;
-    let (n, np, nq) = (spec.n, spec.p_values.len(), spec.q0_values.len());
-    let params = RecallParams {
-        tie: spec.tie,
-        ..RecallParams::new(
-            StateKind::Bipolar,
-            spec.dynamics,
-            spec.max_sweeps,
-            spec.seed,
-        )
-    };
-    let p_max = spec.p_values[np - 1];
-    let mut tally = Sweep {
-        n,
-        realised_q0: spec
-            .q0_values
-            .iter()
-            .map(|&q0| (1.0 - 2.0 * flips_for_overlap(n, q0) as f64 / n as f64) as f32)
-            .collect(),
-        trials: spec.trials.len(),
-        overlap_sum: Array2::zeros((np, nq)),
-        exact_count: Array2::zeros((np, nq)),
-        retrieved_count: [Array2::zeros((np, nq)), Array2::zeros((np, nq))],
-        notice: None,
-    };
-    // Validation keeps every probe number below MAX_PROBES, which fits a u32.
-    let mut index = (spec.trials.start * np * nq) as u32;
-    let mut batch = Batch::new(n, index);
-    for t in spec.trials.clone() {
-        let patterns = random_patterns(p_max, n, spec.seed, t as u32)?;
-        let mut learner = Learner::new(spec.storage, n);
-        for (i, &p) in spec.p_values.iter().enumerate() {
+    let mut cursor = SweepCursor::new(spec.clone())?;
+    cursor.advance(engine, usize::MAX).await?;
+    Ok(cursor.finish())
+}
+
+/// A capacity sweep in progress, advanced by a bounded amount of work at a time so that a run can hand back
+/// control between chunks. A trial's networks grow from one P to the next, so its patterns and learner are kept
+/// between calls; the results are those of one call over the whole sweep, bit for bit.
+pub struct SweepCursor {
+    spec: SweepSpec,
+    params: RecallParams,
+    tally: Sweep,
+    /// The trial and the position in `p_values` of the next network.
+    trial: usize,
+    next_p: usize,
+    /// The current trial's patterns and learner.
+    current: Option<(Array2<f32>, Learner)>,
+    /// Stream index of the next probe.
+    index: u32,
+}
+
+impl SweepCursor {
+    pub fn new(spec: SweepSpec) -> Result<Self> {
+        spec.validate()?;
+        let (n, np, nq) = (spec.n, spec.p_values.len(), spec.q0_values.len());
+        let params = RecallParams {
+            tie: spec.tie,
+            ..RecallParams::new(
+                StateKind::Bipolar,
+                spec.dynamics,
+                spec.max_sweeps,
+                spec.seed,
+            )
+        };
+        let tally = Sweep {
+            n,
+            realised_q0: spec
+                .q0_values
+                .iter()
+                .map(|&q0| (1.0 - 2.0 * flips_for_overlap(n, q0) as f64 / n as f64) as f32)
+                .collect(),
+            trials: spec.trials.len(),
+            overlap_sum: Array2::zeros((np, nq)),
+            exact_count: Array2::zeros((np, nq)),
+            retrieved_count: [Array2::zeros((np, nq)), Array2::zeros((np, nq))],
+            notice: None,
+        };
+        Ok(Self {
+            // Validation keeps every probe number below MAX_PROBES, which fits a u32.
+            index: (spec.trials.start * np * nq) as u32,
+            trial: spec.trials.start,
+            next_p: 0,
+            current: None,
+            params,
+            tally,
+            spec,
+        })
+    }
+
+    pub fn done(&self) -> bool {
+        self.trial >= self.spec.trials.end
+    }
+
+    /// Builds networks and recalls their probes until about `work` probe × N² units are done (at least one
+    /// network) or the sweep ends.
+    pub async fn advance(&mut self, engine: &mut Engine, work: usize) -> Result<()> {
+        let (n, np) = (self.spec.n, self.spec.p_values.len());
+        let nq = self.spec.q0_values.len();
+        let mut batch = Batch::new(n, self.index);
+        let mut done = 0usize;
+        while !self.done() && done < work {
+            let t = self.trial;
+            let (patterns, learner) = match &mut self.current {
+                Some(current) => current,
+                slot @ None => slot.insert((
+                    random_patterns(self.spec.p_values[np - 1], n, self.spec.seed, t as u32)?,
+                    Learner::new(self.spec.storage, n),
+                )),
+            };
+            let (i, p) = (self.next_p, self.spec.p_values[self.next_p]);
             learner
                 .add(patterns.slice(s![learner.stored..p, ..]))
                 .map_err(|e| Error::Data(format!("trial {t}, P = {p}: {e}")))?;
             let full = (batch.nets.count() + 1) * n * n * 4 > BATCH_WEIGHT_BYTES
                 || (batch.cells.len() + nq) * n > BATCH_STATE_VALUES;
             if full && !batch.cells.is_empty() {
-                let done = std::mem::replace(&mut batch, Batch::new(n, index));
-                flush(engine, done, n, &params, &mut tally).await?;
+                let ready = std::mem::replace(&mut batch, Batch::new(n, self.index));
+                flush(engine, ready, n, &self.params, &mut self.tally).await?;
             }
             let net = batch.nets.push_symmetric(learner.weights().view());
             let target = patterns.row(t % p);
             batch.targets.extend(target.iter());
-            for (j, &q0) in spec.q0_values.iter().enumerate() {
-                let probe = probe_with_overlap(target, q0, spec.seed, index)?;
+            for (j, &q0) in self.spec.q0_values.iter().enumerate() {
+                let probe = probe_with_overlap(target, q0, self.spec.seed, self.index)?;
                 batch.probes.extend(probe.iter());
                 batch.net_of.push(net);
                 batch.cells.push((i, j));
-                index += 1;
+                self.index += 1;
+            }
+            done = done.saturating_add((nq + 1) * n * n);
+            self.next_p += 1;
+            if self.next_p == np {
+                (self.next_p, self.current) = (0, None);
+                self.trial += 1;
             }
         }
+        flush(engine, batch, n, &self.params, &mut self.tally).await
     }
-    flush(engine, batch, n, &params, &mut tally).await?;
-    Ok(tally)
+
+    /// The tally of the trials done.
+    pub fn finish(self) -> Sweep {
+        self.tally
+    }
 }

@@ -6,6 +6,7 @@ use crate::data::shipped;
 use crate::data::store::{DataStore, Need};
 use crate::engine::{BackendChoice, Engine};
 use crate::error::Error;
+use crate::labs::budget::Chunk;
 use crate::labs::{self, Run};
 use crate::state::{self, AnyState};
 use serde::Serialize;
@@ -61,6 +62,19 @@ pub fn decode_link(fragment: &str) -> Result<JsValue, JsError> {
 #[wasm_bindgen]
 pub fn encode_link(state: JsValue) -> Result<String, JsError> {
     state::encode_fragment(&from_js(state)?).map_err(js_err)
+}
+
+/// The estimated cost of a run of `state`: `{parts, seconds, browser_seconds, bytes}` (the page asks before
+/// starting a run estimated over `ask_seconds()` in the browser).
+#[wasm_bindgen]
+pub fn estimate(state: JsValue) -> Result<JsValue, JsError> {
+    to_js(&labs::estimate(&from_js(state)?).map_err(js_err)?)
+}
+
+/// Browser seconds beyond which the page asks before starting a run.
+#[wasm_bindgen]
+pub fn ask_seconds() -> f64 {
+    crate::labs::budget::ASK_SECONDS
 }
 
 /// `[{path, message}]`, empty when the state can run.
@@ -126,7 +140,7 @@ impl WorkerEngine {
         if !errs.is_empty() {
             return Err(js_err(Error::Invalid(errs)));
         }
-        let run = Run::start(&state, &inner.engine, &inner.store).map_err(js_err)?;
+        let run = Run::start(&state, &inner.store).map_err(js_err)?;
         inner.run = Some(run);
         Ok(())
     }
@@ -264,11 +278,12 @@ impl WorkerEngine {
         })
     }
 
-    /// Up to `max_steps` more updates (0: to the end); resolves to a frame.
+    /// Up to `max_steps` more updates (0: to the end), handing back control once `budget_ms` have passed;
+    /// resolves to a frame.
     // The borrow spans the GPU readback on purpose: worker.js never overlaps calls, and if one did, the
     // `try_borrow_mut` above turns it into a "busy" error instead of a panic.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub fn advance(&self, max_steps: u32) -> js_sys::Promise {
+    pub fn advance(&self, max_steps: u32, budget_ms: f64) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut guard = inner
@@ -278,7 +293,9 @@ impl WorkerEngine {
             let run = run
                 .as_mut()
                 .ok_or_else(|| JsError::new("nothing to run: start a state first"))?;
-            let frame = run.advance(engine, max_steps).await.map_err(js_err)?;
+            let clock = js_sys::Date::now;
+            let chunk = Chunk::new(max_steps, budget_ms, &clock);
+            let frame = run.advance(engine, &chunk).await.map_err(js_err)?;
             Ok(to_js(&frame)?)
         })
     }
