@@ -643,3 +643,96 @@ fn load_paths_reads_files_from_disk() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
+
+/// The longest message a bad file may produce: the page shows it in a box of a few lines.
+const LONGEST_MESSAGE: usize = 300;
+
+fn assert_short(message: &str) {
+    let chars = message.chars().count();
+    assert!(
+        chars <= LONGEST_MESSAGE,
+        "a message of {chars} characters: {message:.400}"
+    );
+}
+
+#[test]
+fn messages_quote_long_names_shortened() {
+    let c = Kind::Cifar10;
+    // A 20 KB file name, as a URL or a crafted browser file may give; member names up to the tar reader's
+    // 4 KB limit on GNU long names.
+    let long = |tail: &str| format!("{}{tail}", "n".repeat(20_000));
+    let member = |tail: &str| format!("{}/{tail}", "m".repeat(4000));
+    let records = cifar_records(&[1, 2], 0);
+    let named_member = |name: &str, data: &[u8]| {
+        let mut long_name = name.as_bytes().to_vec();
+        long_name.push(0);
+        let mut archive = tar(&[
+            Member {
+                name: "././@LongLink",
+                flag: b'L',
+                data: &long_name,
+            },
+            file("x", data),
+        ]);
+        archive.truncate(archive.len() - 1024);
+        archive
+    };
+    let archive = |members: &[Vec<u8>]| {
+        let mut out = members.concat();
+        out.resize(out.len() + 1024, 0);
+        out
+    };
+    let skipped: Vec<_> = (0..7)
+        .map(|i| named_member(&member(&format!("readme{i}.html")), b"hi"))
+        .collect();
+    let cases = [
+        // Not a CIFAR-10 file; then two files holding the same batch.
+        named(&[(&long(".bin"), records.clone())]),
+        named(&[
+            (&long("/data_batch_1.bin"), records.clone()),
+            (&long("/data_batch_1.bin.gz"), gzip(&records)),
+        ]),
+        // A truncated batch, plain and gzipped; corrupt gzip.
+        named(&[(&long("/test_batch.bin"), records[..100].to_vec())]),
+        named(&[(&long("/test_batch.bin.gz"), gzip(&records[..100]))]),
+        named(&[(&long(".gz"), gzip(&records)[..30].to_vec())]),
+        // Archives: only members that are not batches, two members holding one batch, a truncated member.
+        named(&[(&long(".tar"), archive(&skipped))]),
+        named(&[(
+            &long(".tar.gz"),
+            gzip(&archive(&[
+                named_member(&member("data_batch_1.bin"), &records),
+                named_member(&member("data_batch_1.bin"), &records),
+            ])),
+        )]),
+        named(&[(
+            &long(".tar"),
+            named_member(&member("data_batch_1.bin"), &records)[..1500].to_vec(),
+        )]),
+    ];
+    for files in &cases {
+        let message = load_error(c, files);
+        assert!(message.contains('…'), "{message:.400}");
+        assert_short(&message);
+    }
+    // MNIST: a file without its pair, counts that differ, a bad magic number.
+    let m = Kind::MnistIdx;
+    for files in [
+        named(&[(&long("train-images-idx3-ubyte"), idx_images(2, 28, 28, 0))]),
+        named(&[
+            (&long("train-images-idx3-ubyte"), idx_images(2, 28, 28, 0)),
+            (&long("train-labels-idx1-ubyte"), idx_labels(&[1, 2, 3])),
+        ]),
+        named(&[(
+            &long("train-labels-idx1-ubyte"),
+            vec![1, 2, 3, 4, 0, 0, 0, 0],
+        )]),
+    ] {
+        assert_short(&load_error(m, &files));
+    }
+    // Starting a file while another is open names both.
+    let mut loader = Loader::new(c);
+    loader.begin_file(&long("a"), None).unwrap();
+    assert_short(&loader.begin_file(&long("b"), None).unwrap_err().to_string());
+    assert_short(&"x".repeat(20_000).parse::<Kind>().unwrap_err().to_string());
+}

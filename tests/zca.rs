@@ -4,6 +4,7 @@
 mod common;
 
 use common::compare::assert_close;
+use hebbian_playground::data::photos::{self, Patches, Photo};
 use hebbian_playground::data::zca::{self, Rows, Samples, Zca};
 use hebbian_playground::data::{Dataset, Shape, Split, Values};
 use hebbian_playground::engine::Engine;
@@ -103,6 +104,78 @@ fn gram_and_product_match_cpu_on_odd_sizes() {
             1e-4,
             &format!("A·B of {n}×{d}, blocks of {block}"),
         );
+    }
+}
+
+/// 4096 grey patches of 16 × 16 pixels from the shipped photographs, centred in f32 as ZCA centres them:
+/// realistic data whose covariance spans four decades of eigenvalues, down to a few ε.
+fn photo_patches() -> (Array2<f32>, Array2<f32>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data/photos");
+    let photos: Vec<Photo> = photos::shipped()
+        .iter()
+        .map(|(file, title, _)| {
+            let png = std::fs::read(dir.join(file)).unwrap_or_else(|e| {
+                panic!("{file}: {e} (run scripts/setup.sh for the photographs)")
+            });
+            Photo::from_png(file, title, &png).expect("png")
+        })
+        .collect();
+    let d = Patches {
+        size: 16,
+        count: 4096,
+    }
+    .cut(&photos, 1)
+    .expect("patches");
+    let x = d.rows(&(0..d.len()).collect::<Vec<_>>());
+    let mean = x.mean_axis(ndarray::Axis(0)).expect("rows");
+    let centred = &x - &mean;
+    (x, centred)
+}
+
+/// f32's unit roundoff, 2^-24.
+const U: f64 = f32::EPSILON as f64 / 2.0;
+
+/// Worst-case error of the GPU's Gram entry (i, j) in units of u · Σ_k |a_ki a_kj|: each product is rounded
+/// once (1), each group of 16 products is summed plainly (15), and the compensated running sums and their
+/// final addition cost about one rounding each (2). A plain f32 running sum over k rows may lose up to k.
+const GRAM_ROUNDINGS: f64 = 18.0;
+
+#[test]
+fn gram_sums_are_compensated_over_long_inner_dimensions() {
+    let Some(gpu) = common::gpu() else { return };
+    // Realistic data, and a column whose plain f32 running sum drops every later term (1 + 10⁻⁸ rounds to 1):
+    // it finds a shader compiler that simplifies the compensation away.
+    let mut lost = Array2::<f32>::from_elem((4096, 2), 1e-4);
+    lost.row_mut(0).fill(1.0);
+    for (what, a) in [
+        ("photo patches", photo_patches().1),
+        ("1 then 4095 × 10⁻⁴", lost),
+    ] {
+        let exact = matmul::gram_cpu_f64(a.view());
+        let magnitude = matmul::gram_cpu_f64(a.mapv(f32::abs).view());
+        // One dispatch of 4096 rows, and 5 of at most 1000 accumulated across dispatches.
+        for block in [4096, 1000] {
+            let gpu_gram = pollster::block_on(matmul::gram_gpu_blocks(
+                &gpu,
+                a.nrows(),
+                a.ncols(),
+                block,
+                |r| CowArray::from(a.slice(s![r, ..])),
+            ))
+            .expect("gpu gram");
+            let worst = gpu_gram
+                .iter()
+                .zip(&exact)
+                .zip(&magnitude)
+                .map(|((g, e), m)| (g - e).abs() / (U * m))
+                .fold(0.0, f64::max);
+            eprintln!("{what}, blocks of {block}: worst Gram error {worst:.2} u of |A|ᵀ|A|");
+            assert!(
+                worst <= GRAM_ROUNDINGS,
+                "{what}, blocks of {block}: a Gram entry is {worst:.1} u of its terms' magnitude from the exact \
+                 sum (at most {GRAM_ROUNDINGS})"
+            );
+        }
     }
 }
 
@@ -328,6 +401,59 @@ fn gpu_fit_and_apply_match_the_cpu() {
             .is_none()
     );
     assert_eq!(engine.info().kind, "gpu");
+}
+
+/// W = f(Σ) with f(s) = (s + ε)^-½ (eigenvalues below zero count as zero, as in the fit).
+fn whitening(s: f64, eps: f64) -> f64 {
+    (s.max(0.0) + eps).powf(-0.5)
+}
+
+#[test]
+fn gpu_and_cpu_whiten_photo_patches_alike_within_the_propagated_rounding() {
+    let Some(gpu) = common::gpu() else { return };
+    let eps = f64::from(zca::DEFAULT_EPS);
+    let (x, a) = photo_patches();
+    let n = x.nrows();
+    let cpu = Zca::fit_cpu(x.view(), zca::DEFAULT_EPS, false).expect("cpu fit");
+    let out =
+        pollster::block_on(Zca::fit_gpu(&gpu, x.view(), zca::DEFAULT_EPS, false)).expect("gpu fit");
+    // The tolerance, derived: the CPU's covariance is exact to f64 rounding and the GPU's is off by at most
+    // E = 18 u |A|ᵀ|A| / (n − 1) elementwise (see GRAM_ROUNDINGS). To first order W = f(Σ) moves by
+    // δW = U (F ∘ Uᵀ δΣ U) Uᵀ, F the divided differences of f over the eigenvalues (up to ε^-3/2 / 2 for
+    // directions of no variance), so |δW| ≤ |U| (|F| ∘ |U|ᵀ E |U|) |U|ᵀ elementwise; rounding W to f32 adds
+    // u |W|.
+    let cov = matmul::gram_cpu_f64(a.view()) / (n - 1) as f64;
+    let e = matmul::gram_cpu_f64(a.mapv(f32::abs).view()) * (GRAM_ROUNDINGS * U / (n - 1) as f64);
+    let eigen = faer::Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| cov[[i, j]])
+        .self_adjoint_eigen(faer::Side::Lower)
+        .expect("eigen");
+    let lambda: Vec<f64> = eigen.S().column_vector().iter().copied().collect();
+    let u_abs = Array2::from_shape_fn(cov.dim(), |(i, k)| eigen.U()[(i, k)].abs());
+    let f = Array2::from_shape_fn(cov.dim(), |(p, q)| {
+        let (lp, lq) = (lambda[p], lambda[q]);
+        if (lp - lq).abs() > 1e-12 * lp.abs().max(lq.abs()) {
+            ((whitening(lp, eps) - whitening(lq, eps)) / (lp - lq)).abs()
+        } else {
+            0.5 * (lp.max(0.0) + eps).powf(-1.5)
+        }
+    });
+    let inner = u_abs.t().dot(&e).dot(&u_abs) * &f;
+    let bound = u_abs.dot(&inner).dot(&u_abs.t());
+    let (mut worst, mut ratio) = (0f64, 0f64);
+    for ((c, g), b) in cpu.matrix.iter().zip(&out.matrix).zip(&bound) {
+        let diff = f64::from((c - g).abs());
+        let allowed = b + U * f64::from(c.abs());
+        assert!(
+            diff <= allowed,
+            "W entry differs by {diff:e}, more than the propagated bound {allowed:e}"
+        );
+        worst = worst.max(diff);
+        ratio = ratio.max(diff / allowed);
+    }
+    eprintln!(
+        "W: largest |W| {}, largest GPU−CPU difference {worst:.3e}, at most {ratio:.2e} of its bound",
+        cpu.matrix.iter().fold(0f32, |m, v| m.max(v.abs()))
+    );
 }
 
 #[test]

@@ -40,8 +40,10 @@ const TEST: usize = 5;
 const META: &str = "batches.meta.txt";
 /// The official `batches.meta.txt` is 61 bytes; a bigger one is not a list of ten class names.
 const MAX_META: usize = 4096;
-/// How many skipped archive members an error lists.
+/// How many skipped archive members an error lists, and in how many characters at most (beyond the first,
+/// which is listed whatever its length): the message must fit the page's box.
 const LISTED: usize = 5;
+const LISTED_CHARS: usize = 160;
 
 /// One batch file's labels and pixels.
 struct Batch {
@@ -145,8 +147,11 @@ impl Reader {
 pub(super) struct Cifar {
     batches: [Option<Batch>; 6],
     meta: Option<(String, Vec<String>)>,
-    /// Archive members that are not CIFAR-10 files, for the message when no batch was found.
+    /// The first few archive members that are not CIFAR-10 files, for the message when no batch was found:
+    /// only these few, since an archive may hold millions.
     skipped: Vec<String>,
+    /// How many members were skipped in all.
+    skipped_count: usize,
     held: u64,
 }
 
@@ -193,7 +198,14 @@ impl Collect for Cifar {
             }));
         }
         if name.archived {
-            self.skipped.push(name.shown.clone());
+            let listed: usize = self.skipped.iter().map(|n| n.chars().count() + 2).sum();
+            if self.skipped.is_empty()
+                || (self.skipped.len() < LISTED
+                    && listed + name.shown.chars().count() <= LISTED_CHARS)
+            {
+                self.skipped.push(name.shown.clone());
+            }
+            self.skipped_count += 1;
             return Ok(None);
         }
         Err(Error::Data(format!(
@@ -242,9 +254,8 @@ impl Collect for Cifar {
         if self.batches.iter().all(Option::is_none) {
             let mut found = String::new();
             if !self.skipped.is_empty() {
-                let listed: Vec<_> = self.skipped.iter().take(LISTED).cloned().collect();
-                let more = self.skipped.len().saturating_sub(LISTED);
-                found = format!(" (found only {}", listed.join(", "));
+                let more = self.skipped_count - self.skipped.len();
+                found = format!(" (found only {}", self.skipped.join(", "));
                 if more > 0 {
                     found += &format!(" and {more} more");
                 }

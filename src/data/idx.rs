@@ -8,7 +8,7 @@
 //! Which split a file belongs to comes from its name (the official `t10k-…` and any name containing `test`
 //! are the test split, the rest train), whether it holds images or labels from its header.
 use super::loader::{Collect, Name, Part, reserve_within};
-use super::{Dataset, Shape, Split, Values, check_size};
+use super::{Dataset, Shape, Split, Values, check_size, shown_name};
 use crate::error::{Error, Result};
 
 /// The element type code of unsigned bytes.
@@ -64,7 +64,7 @@ pub struct Reader {
 impl Reader {
     pub fn new(file: &str, size: Option<u64>, held: u64) -> Self {
         Self {
-            file: file.to_owned(),
+            file: shown_name(file),
             size,
             held,
             header: Vec::with_capacity(16),

@@ -9,7 +9,7 @@
 //! [`MAX_DATASET_BYTES`](super::MAX_DATASET_BYTES) as soon as a header reveals it, before allocating.
 //!
 //! Every malformed input is an [`Error::Data`] naming the file and what is wrong; nothing here panics on input.
-use super::{Dataset, MAX_DATASET_BYTES, cifar, idx, tar};
+use super::{Dataset, MAX_DATASET_BYTES, cifar, idx, shown_name, tar};
 use crate::error::{Error, Result};
 use flate2::write::GzDecoder;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,8 @@ impl FromStr for Kind {
         Kind::ALL.into_iter().find(|k| k.id() == s).ok_or_else(|| {
             let known: Vec<_> = Kind::ALL.iter().map(|k| k.id()).collect();
             Error::Data(format!(
-                "unknown dataset file kind '{s}' (known: {})",
+                "unknown dataset file kind '{}' (known: {})",
+                shown_name(s),
                 known.join(", ")
             ))
         })
@@ -62,7 +63,7 @@ impl FromStr for Kind {
 /// How far loading has come, for a progress bar.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Progress {
-    /// The file being read, if one is open.
+    /// The file being read, if one is open (shortened as messages show it).
     pub file: Option<String>,
     /// Bytes of it received so far, as stored (compressed, for gzipped files).
     pub file_bytes: u64,
@@ -109,14 +110,15 @@ impl Loader {
     /// length in bytes when known, which lets a plain file's sizes be checked before its data arrives.
     pub fn begin_file(&mut self, name: &str, size: Option<u64>) -> Result<()> {
         self.run(|l| {
+            let shown = shown_name(name);
             if let Some(open) = &l.progress.file {
                 return Err(Error::Data(format!(
-                    "cannot start {name} while {open} is still being read"
+                    "cannot start {shown} while {open} is still being read"
                 )));
             }
             l.feed.begin(name, size);
-            l.names.push(name.to_owned());
-            l.progress.file = Some(name.to_owned());
+            l.names.push(shown.clone());
+            l.progress.file = Some(shown);
             l.progress.file_bytes = 0;
             l.progress.file_size = size;
             Ok(())
@@ -198,7 +200,7 @@ pub fn load_paths(kind: Kind, paths: &[PathBuf]) -> Result<Dataset> {
     let mut buffer = vec![0; 1 << 20];
     for path in paths {
         let name = path.display().to_string();
-        let io = |e: std::io::Error| Error::Io(format!("{name}: {e}"));
+        let io = |e: std::io::Error| Error::Io(format!("{}: {e}", shown_name(&name)));
         let mut file = std::fs::File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         loader.begin_file(&name, Some(size))?;
@@ -216,7 +218,7 @@ pub fn load_paths(kind: Kind, paths: &[PathBuf]) -> Result<Dataset> {
 
 /// A file or archive member as the format parsers see it.
 pub(super) struct Name {
-    /// How messages name it, e.g. `data_batch_1.bin (in cifar-10-binary.tar.gz)`.
+    /// How messages name it, e.g. `data_batch_1.bin (in cifar-10-binary.tar.gz)`; long names shortened.
     pub shown: String,
     /// Its bare file name in lower case, without folders or a `.gz` suffix: what roles are read from.
     pub base: String,
@@ -228,15 +230,16 @@ impl Name {
     fn loose(name: &str) -> Self {
         let base = base_name(name);
         Self {
-            shown: name.to_owned(),
+            shown: shown_name(name),
             base: base.strip_suffix(".gz").map(str::to_owned).unwrap_or(base),
             archived: false,
         }
     }
 
+    /// `archive` as already shown.
     fn member(member: &str, archive: &str) -> Self {
         Self {
-            shown: format!("{member} (in {archive})"),
+            shown: format!("{} (in {archive})", shown_name(member)),
             base: base_name(member),
             archived: true,
         }
@@ -305,7 +308,8 @@ impl<C: Collect> Stream<C> {
 
 impl<C: Collect> Feed for Stream<C> {
     fn begin(&mut self, name: &str, size: Option<u64>) {
-        self.open = Some((Decoder::new(name, size), Content::new(name)));
+        let file = Name::loose(name);
+        self.open = Some((Decoder::new(&file.shown, size), Content::new(file)));
     }
 
     fn push(&mut self, bytes: &[u8]) -> Result<()> {
@@ -346,6 +350,7 @@ type Sink<'a> = dyn FnMut(&[u8], Option<u64>) -> Result<()> + 'a;
 
 /// Gunzips a file that starts with gzip's magic bytes, and passes any other file through.
 struct Decoder {
+    /// As messages show it.
     name: String,
     size: Option<u64>,
     /// The first bytes, until there are enough to tell.
@@ -473,7 +478,7 @@ fn gzip_error(name: &str, e: &std::io::Error) -> Error {
 
 /// A file's decoded content: a tar archive when it starts with a valid tar header, else one dataset file.
 struct Content<P> {
-    name: String,
+    file: Name,
     /// The first block, until it is complete (or the file ends).
     head: Vec<u8>,
     route: Option<Route<P>>,
@@ -490,9 +495,9 @@ enum Route<P> {
 }
 
 impl<P: Part> Content<P> {
-    fn new(name: &str) -> Self {
+    fn new(file: Name) -> Self {
         Self {
-            name: name.to_owned(),
+            file,
             head: Vec::new(),
             route: None,
         }
@@ -516,19 +521,19 @@ impl<P: Part> Content<P> {
                 }
                 head = std::mem::take(&mut self.head);
                 self.route
-                    .insert(Route::new(files, &self.name, &head, size)?)
+                    .insert(Route::new(files, &self.file, &head, size)?)
             }
         };
-        route.push(files, &self.name, &head)?;
-        route.push(files, &self.name, bytes)
+        route.push(files, &self.file.shown, &head)?;
+        route.push(files, &self.file.shown, bytes)
     }
 
     fn finish<C: Collect<Part = P>>(self, files: &mut C, size: Option<u64>) -> Result<()> {
         let route = match self.route {
             Some(route) => route,
             None => {
-                let mut route = Route::new(files, &self.name, &self.head, size)?;
-                route.push(files, &self.name, &self.head)?;
+                let mut route = Route::new(files, &self.file, &self.head, size)?;
+                route.push(files, &self.file.shown, &self.head)?;
                 route
             }
         };
@@ -538,7 +543,7 @@ impl<P: Part> Content<P> {
                 if reader.files() == 0 {
                     return Err(Error::Data(format!(
                         "{}: the tar archive is empty (it holds no files)",
-                        self.name
+                        self.file.shown
                     )));
                 }
                 Ok(())
@@ -552,20 +557,21 @@ impl<P: Part> Content<P> {
 impl<P: Part> Route<P> {
     fn new<C: Collect<Part = P>>(
         files: &mut C,
-        name: &str,
+        file: &Name,
         head: &[u8],
         size: Option<u64>,
     ) -> Result<Self> {
         Ok(if tar::is_header(head) {
             Route::Tar {
-                reader: Box::new(tar::Reader::new(name)),
+                reader: Box::new(tar::Reader::new(&file.shown)),
                 member: None,
             }
         } else {
-            Route::File(files.open(&Name::loose(name), size)?)
+            Route::File(files.open(file, size)?)
         })
     }
 
+    /// `name`: the file as messages show it.
     fn push<C: Collect<Part = P>>(
         &mut self,
         files: &mut C,

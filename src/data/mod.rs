@@ -26,6 +26,22 @@ use serde::{Deserialize, Serialize};
 /// asks for more than this is refused before anything is allocated, since a browser tab cannot hold it anyway.
 pub const MAX_DATASET_BYTES: u64 = 512 << 20;
 
+/// The most characters of a file or member name that a message quotes.
+const SHOWN_NAME: usize = 60;
+
+/// A file or archive member name as messages quote it: whole when short, else its start and end around an
+/// ellipsis. Names come from the user's files (a crafted archive can name a member with 4 KB), and a
+/// message must fit the page's box.
+pub fn shown_name(name: &str) -> String {
+    let chars = name.chars().count();
+    if chars <= SHOWN_NAME {
+        return name.to_owned();
+    }
+    let head: String = name.chars().take(SHOWN_NAME / 2).collect();
+    let tail: String = name.chars().skip(chars - (SHOWN_NAME / 2 - 1)).collect();
+    format!("{head}…{tail}")
+}
+
 /// Channels × height × width of one sample. Tabular data is 1 × 1 × features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {

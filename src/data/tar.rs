@@ -6,8 +6,11 @@
 //! keeps one 512-byte block and hands each member's bytes on as they arrive, so any chunking works, down to
 //! one byte at a time.
 //!
-//! Only regular files are handed on; directories, links, devices and pax headers are skipped. GNU long names
-//! (`././@LongLink`) are supported, since GNU tar writes them for paths over 100 bytes.
+//! Only regular files are handed on; directories, links, devices and pax headers are skipped: their bytes are
+//! counted past, never kept, so an archive of any size or number of members streams in constant memory. GNU
+//! long names (`././@LongLink`) are supported, since GNU tar writes them for paths over 100 bytes, up to
+//! 4 KB; messages quote names shortened (`data::shown_name`).
+use super::shown_name;
 use crate::error::{Error, Result};
 
 /// Tar works in blocks of 512 bytes: headers are one block, member data is padded to a whole block.
@@ -56,7 +59,7 @@ enum Body {
 
 /// Splits a tar stream into its regular files, reporting malformed or truncated archives.
 pub struct Reader {
-    /// The archive's name, for messages.
+    /// The archive's name as messages show it.
     archive: String,
     block: [u8; BLOCK],
     filled: usize,
@@ -70,7 +73,7 @@ pub struct Reader {
 impl Reader {
     pub fn new(archive: &str) -> Self {
         Self {
-            archive: archive.to_owned(),
+            archive: shown_name(archive),
             block: [0; BLOCK],
             filled: 0,
             offset: 0,
@@ -155,7 +158,8 @@ impl Reader {
             State::Member {
                 name, size, left, ..
             } => Err(self.error(format!(
-                "truncated: member {name} needs {size} bytes but the archive ends after {}",
+                "truncated: member {} needs {size} bytes but the archive ends after {}",
+                shown_name(name),
                 size - left
             ))),
             State::Padding(_) => {

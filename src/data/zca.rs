@@ -7,7 +7,8 @@
 //! CHW tensors, samples are C×H×W everywhere in this crate, in the fit and in the transform alike.
 //!
 //! The covariance is the expensive part (n d² for CIFAR-10's 50 000 × 3072): it runs as a GPU Gram kernel
-//! (kernels/matmul) over centred row blocks, accumulated in f32. The eigendecomposition (d³) stays on the CPU
+//! (kernels/matmul) over centred row blocks, accumulated in compensated f32, or on the CPU in f64, so that both
+//! give the same matrix to a few units of f32 rounding. The eigendecomposition (d³) stays on the CPU
 //! in f64 with faer, so that eigenvalues near ε, which set how strongly a direction is amplified, are exact
 //! enough.
 use crate::data::{Dataset, check_size};
@@ -21,7 +22,7 @@ use std::ops::Range;
 pub const DEFAULT_EPS: f32 = 1e-3;
 
 /// Rows per CPU block: big enough for an efficient matrix product, small enough that the centred copy of a
-/// block of CIFAR-10 rows stays at 25 MB.
+/// block of CIFAR-10 rows stays at 25 MB (and its f64 copy for the covariance at 50 MB).
 const CPU_BLOCK_ROWS: usize = 2048;
 
 /// Samples to whiten, handed over a block of rows at a time so that a large dataset (CIFAR-10 is 614 MB as
@@ -272,25 +273,29 @@ fn centred_block(x: &impl Rows, range: Range<usize>, mean: &Array1<f32>) -> Arra
     b
 }
 
-/// X̃ᵀX̃ from f32 block products summed in f64.
+/// X̃ᵀX̃ of the f32 centred rows, in f64 (see `gram_gpu` for why).
 fn gram_cpu(x: &impl Rows, mean: &Array1<f32>) -> Array2<f64> {
     let (n, d) = (x.samples(), x.features());
     let mut gram = Array2::<f64>::zeros((d, d));
     for start in (0..n).step_by(CPU_BLOCK_ROWS) {
         let block = centred_block(x, start..(start + CPU_BLOCK_ROWS).min(n), mean);
-        gram.zip_mut_with(&matmul::gram_cpu(block.view()), |g, &b| *g += f64::from(b));
+        gram += &matmul::gram_cpu_f64(block.view());
     }
     gram
 }
 
-/// X̃ᵀX̃ from the GPU's Gram kernel, which accumulates over row blocks in f32.
+/// X̃ᵀX̃ of the same f32 centred rows from the GPU's Gram kernel, in compensated f32.
+///
+/// Both paths compute the Gram matrix of the same f32 values nearly exactly (the CPU in f64, the GPU within
+/// about 18 u of |X̃|ᵀ|X̃|, u = 2^-24), so that they give the same whitening: W's sensitivity to the
+/// covariance reaches ε^-3/2 / 2 ≈ 16 000 in directions of near-zero variance, which turned the plain f32
+/// sums' differences (~90 u) into W entries up to 0.025 apart on MNIST (tests/zca.rs states the bound).
 async fn gram_gpu(gpu: &Gpu, x: &impl Rows, mean: &Array1<f32>) -> Result<Array2<f64>> {
     let (n, d) = (x.samples(), x.features());
-    let gram = matmul::gram_gpu_blocks(gpu, n, d, matmul::DEFAULT_BLOCK_ROWS, |r| {
+    matmul::gram_gpu_blocks(gpu, n, d, matmul::DEFAULT_BLOCK_ROWS, |r| {
         CowArray::from(centred_block(x, r, mean))
     })
-    .await?;
-    Ok(gram.mapv(f64::from))
+    .await
 }
 
 /// The whitening matrix from X̃ᵀX̃ of `n` samples.

@@ -26,7 +26,8 @@ struct GemmParams {
     accumulate: u32,
     upper: u32,
     tiles_p: u32,
-    _pad: u32,
+    /// Always 1: see `one` in matmul.wgsl.
+    one: f32,
 }
 
 pub fn source() -> String {
@@ -44,7 +45,8 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
         trans_a,
         accumulate,
         upper,
-        tiles_p
+        tiles_p,
+        one
     )]
 }
 
@@ -54,10 +56,13 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
 // on both cores natively (faer's global parallelism) and sequential in wasm, which has no threads. Figures beside
 // NumPy's are in README (`scripts/bench.sh`).
 
-/// a · b.
-fn gemm(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
+/// a · b, in f32 or f64.
+fn gemm<T: ndarray::LinalgScalar + faer::traits::ComplexField>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+) -> Array2<T> {
     let (m, n) = (a.nrows(), b.ncols());
-    let mut out = Array2::<f32>::zeros((m, n));
+    let mut out = Array2::<T>::zeros((m, n));
     if m == 0 || n == 0 {
         return out;
     }
@@ -69,14 +74,14 @@ fn gemm(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
         faer::Accum::Replace,
         faer_view(a),
         faer_view(b),
-        1.0,
+        T::one(),
         faer::get_global_parallelism(),
     );
     out
 }
 
 /// The same matrix as a faer view, sharing memory (any strides, transposed views included).
-fn faer_view(a: ArrayView2<'_, f32>) -> faer::MatRef<'_, f32> {
+fn faer_view<T>(a: ArrayView2<'_, T>) -> faer::MatRef<'_, T> {
     let [rs, cs] = [a.strides()[0], a.strides()[1]];
     // SAFETY: ndarray guarantees that `as_ptr` with these element strides addresses exactly the view's
     // nrows × ncols elements, all valid and immutable for the view's lifetime: what faer's raw view requires.
@@ -86,6 +91,13 @@ fn faer_view(a: ArrayView2<'_, f32>) -> faer::MatRef<'_, f32> {
 /// CPU twin of the Gram matrix: AᵀA.
 pub fn gram_cpu(a: ArrayView2<f32>) -> Array2<f32> {
     gemm(a.t(), a)
+}
+
+/// AᵀA in f64: products of f32 values are exact in f64 and the sums lose about 2^-53 of their terms'
+/// magnitude, so this is the Gram matrix of `a` as closely as the GPU's compensated f32 sums can be compared.
+pub fn gram_cpu_f64(a: ArrayView2<f32>) -> Array2<f64> {
+    let a = a.mapv(f64::from);
+    gemm(a.t(), a.view())
 }
 
 /// CPU twin of the product: A·B.
@@ -98,24 +110,27 @@ pub fn product_tn_cpu(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     gemm(a.t(), b)
 }
 
-/// AᵀA on the GPU, reading A at most `block_rows` rows per dispatch.
+/// AᵀA on the GPU, reading A at most `block_rows` rows per dispatch, rounded to f32 like its CPU twin's.
 pub async fn gram_gpu(gpu: &Gpu, a: ArrayView2<'_, f32>, block_rows: usize) -> Result<Array2<f32>> {
-    gram_gpu_blocks(gpu, a.nrows(), a.ncols(), block_rows, |r| {
+    let gram = gram_gpu_blocks(gpu, a.nrows(), a.ncols(), block_rows, |r| {
         CowArray::from(a.slice(s![r, ..]))
     })
-    .await
+    .await?;
+    Ok(gram.mapv(|g| g as f32))
 }
 
 /// AᵀA on the GPU for an A of `rows` × `cols` that is never whole in memory: `block` hands over the rows in
 /// a range (e.g. centred on the fly). Blocks have at most `block_rows` rows, fewer when a block would not
-/// fit one storage binding. Accumulates in f32 on the device.
+/// fit one storage binding. Accumulates in compensated f32 on the device (a sum and its rounding error, see
+/// matmul.wgsl), which the result adds in f64: within a few units of f32 rounding of the terms' magnitude
+/// however many rows there are.
 pub async fn gram_gpu_blocks<'a>(
     gpu: &Gpu,
     rows: usize,
     cols: usize,
     block_rows: usize,
     mut block: impl FnMut(Range<usize>) -> CowArray<'a, f32, Ix2>,
-) -> Result<Array2<f32>> {
+) -> Result<Array2<f64>> {
     if rows == 0 || cols == 0 {
         return Ok(Array2::zeros((cols, cols)));
     }
@@ -131,6 +146,7 @@ pub async fn gram_gpu_blocks<'a>(
     )?;
     let pipeline = gpu.pipeline("matmul", &source(), "gemm").await?;
     let c = output(gpu, "gram", c_bytes);
+    let c_lo = output(gpu, "gram rounding errors", c_bytes);
     let mut start = 0;
     let mut read = Vec::new();
     while start < rows {
@@ -152,18 +168,30 @@ pub async fn gram_gpu_blocks<'a>(
             accumulate: 1,
             upper: 1,
             tiles_p: tiles as u32,
-            _pad: 0,
+            one: 1.0,
         };
         let uniform = gpu.uniform("gram params", bytemuck::bytes_of(&params))?;
         // The last block reads C back. The others read one value: waiting for each block keeps one block in
         // flight, so the host never queues uploads faster than the GPU consumes them.
-        let bytes = if end == rows { c_bytes } else { 4 };
+        let last = end == rows;
+        let reads: &[(&wgpu::Buffer, u64)] = if last {
+            &[(&c, c_bytes), (&c_lo, c_bytes)]
+        } else {
+            &[(&c, 4)]
+        };
         read = gpu
-            .dispatch(&pipeline, &[&uniform, &a, &a, &c], groups, &[(&c, bytes)])
+            .dispatch(&pipeline, &[&uniform, &a, &a, &c, &c_lo], groups, reads)
             .await?;
         start = end;
     }
-    let mut gram = Array2::from_shape_vec((cols, cols), bytemuck::pod_collect_to_vec(&read[0]))
+    let hi: Vec<f32> = bytemuck::pod_collect_to_vec(&read[0]);
+    let lo: Vec<f32> = bytemuck::pod_collect_to_vec(&read[1]);
+    let sum = hi
+        .iter()
+        .zip(&lo)
+        .map(|(&h, &l)| f64::from(h) + f64::from(l))
+        .collect();
+    let mut gram = Array2::from_shape_vec((cols, cols), sum)
         .map_err(|e| Error::Gpu(format!("unexpected Gram matrix layout: {e}")))?;
     for i in 1..cols {
         for j in 0..i {
@@ -227,6 +255,8 @@ impl<'g> RightFactor<'g> {
         let max_groups = wgpu::Limits::default().max_compute_workgroups_per_dimension as usize;
         let step = rows_per_block(block_rows, k.max(p), TILE * (max_groups / tiles_p).max(1));
         let pipeline = gpu.pipeline("matmul", &source(), "gemm").await?;
+        // A product does not accumulate, so the kernel's rounding-error output is never written.
+        let unused = output(gpu, "unused rounding errors", 4);
         let mut start = 0;
         while start < n {
             let end = (start + step).min(n);
@@ -246,13 +276,13 @@ impl<'g> RightFactor<'g> {
                 accumulate: 0,
                 upper: 0,
                 tiles_p: tiles_p as u32,
-                _pad: 0,
+                one: 1.0,
             };
             let uniform = gpu.uniform("product params", bytemuck::bytes_of(&params))?;
             let read = gpu
                 .dispatch(
                     &pipeline,
-                    &[&uniform, &block, &self.buffer, &out],
+                    &[&uniform, &block, &self.buffer, &out, &unused],
                     groups,
                     &[(&out, y_bytes)],
                 )

@@ -3,6 +3,13 @@
 // One workgroup of 16×16 invocations computes a 64×64 tile of C; each invocation owns a 4×4 grid of it with
 // stride 16 (rows ty + 16r, columns tx + 16c), so neighbouring invocations touch neighbouring addresses. The
 // inner dimension goes through workgroup memory 16 at a time: two 16×64 tiles, 8 KiB of the portable 16 KiB.
+//
+// Sums are compensated, so that a long inner dimension costs no accuracy: a plain f32 running sum over k terms
+// loses up to k·u of the terms' magnitude (u = 2^-24; a 4096-row Gram block lost ~90 u in practice), and ZCA
+// amplifies covariance errors by up to ε^-3/2 / 2 ≈ 16 000. Each group of 16 products is summed plainly (at
+// most 16 u of its magnitude), then added to the running sum with its exact rounding error kept in a second
+// value (Knuth's two-sum, additions only, so a contracted multiply-add cannot change it). Across the
+// dispatches of a Gram matrix, `c_lo` keeps the rounding error of `c` the same way; the host adds the two.
 
 struct GemmParams {
     // Rows of op(A) and of C.
@@ -19,13 +26,18 @@ struct GemmParams {
     upper: u32,
     // Column tiles of C: ceil(p / 64).
     tiles_p: u32,
-    _pad: u32,
+    // Always 1.0. Multiplying by it keeps compilers from simplifying the two-sums below: with the inexact
+    // algebra shader compilers may use, (s + x) − s is x and the rounding error comes out as 0 (lavapipe did
+    // exactly that), but a value only known when the kernel runs cannot be folded.
+    one: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// The rounding error of `c` when accumulating (c + c_lo is the sum); unused otherwise.
+@group(0) @binding(4) var<storage, read_write> c_lo: array<f32>;
 
 const TILE: u32 = 64u;
 const KT: u32 = 16u;
@@ -52,7 +64,17 @@ fn load_b(kk: u32, j: u32) -> f32 {
     return b[kk * params.p + j];
 }
 
-fn store_row(i: u32, j0: u32, v: vec4<f32>) {
+// Adds x to the compensated sum (s, e): afterwards s + e is the exact total, up to the rounding of e.
+fn two_sum(s: ptr<function, vec4<f32>>, e: ptr<function, vec4<f32>>, x: vec4<f32>) {
+    let one = params.one;
+    let t = (*s + x) * one;
+    let z = (t - *s) * one;
+    *e += (*s - (t - z) * one) * one + (x - z) * one;
+    *s = t;
+}
+
+// Stores (or accumulates) row i of the tile: the sum v with its compensation e.
+fn store_row(i: u32, j0: u32, v: vec4<f32>, e: vec4<f32>) {
     if (i >= params.m) {
         return;
     }
@@ -61,9 +83,14 @@ fn store_row(i: u32, j0: u32, v: vec4<f32>) {
         if (j < params.p) {
             let idx = i * params.p + j;
             if (params.accumulate == 1u) {
-                c[idx] += v[q];
+                let one = params.one;
+                let s = c[idx];
+                let t = (s + v[q]) * one;
+                let z = (t - s) * one;
+                c_lo[idx] += ((s - (t - z) * one) * one + (v[q] - z) * one) + e[q];
+                c[idx] = t;
             } else {
-                c[idx] = v[q];
+                c[idx] = v[q] + e[q];
             }
         }
     }
@@ -94,10 +121,14 @@ fn gemm(
     let tx = lid.x;
     let ty = lid.y;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var sum0 = vec4<f32>(0.0);
+    var sum1 = vec4<f32>(0.0);
+    var sum2 = vec4<f32>(0.0);
+    var sum3 = vec4<f32>(0.0);
+    var err0 = vec4<f32>(0.0);
+    var err1 = vec4<f32>(0.0);
+    var err2 = vec4<f32>(0.0);
+    var err3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < params.k; k0 += KT) {
         // 1024 values per tile, four per invocation. Consecutive invocations read consecutive addresses:
         // along i for Aᵀ and along kk for A (both stored row-major), along j for B.
@@ -117,6 +148,10 @@ fn gemm(
             b_tile[kb * TILE + j] = load_b(k0 + kb, j0 + j);
         }
         workgroupBarrier();
+        var acc0 = vec4<f32>(0.0);
+        var acc1 = vec4<f32>(0.0);
+        var acc2 = vec4<f32>(0.0);
+        var acc3 = vec4<f32>(0.0);
         for (var kk = 0u; kk < KT; kk++) {
             let base = kk * TILE;
             let bv = vec4<f32>(b_tile[base + tx], b_tile[base + tx + 16u], b_tile[base + tx + 32u], b_tile[base + tx + 48u]);
@@ -125,10 +160,14 @@ fn gemm(
             acc2 += a_tile[base + ty + 32u] * bv;
             acc3 += a_tile[base + ty + 48u] * bv;
         }
+        two_sum(&sum0, &err0, acc0);
+        two_sum(&sum1, &err1, acc1);
+        two_sum(&sum2, &err2, acc2);
+        two_sum(&sum3, &err3, acc3);
         workgroupBarrier();
     }
-    store_row(i0 + ty, j0 + tx, acc0);
-    store_row(i0 + ty + 16u, j0 + tx, acc1);
-    store_row(i0 + ty + 32u, j0 + tx, acc2);
-    store_row(i0 + ty + 48u, j0 + tx, acc3);
+    store_row(i0 + ty, j0 + tx, sum0, err0);
+    store_row(i0 + ty + 16u, j0 + tx, sum1, err1);
+    store_row(i0 + ty + 32u, j0 + tx, sum2, err2);
+    store_row(i0 + ty + 48u, j0 + tx, sum3, err3);
 }
