@@ -73,7 +73,7 @@ async function getState(page, id) {
 }
 
 const errorsReceived = (page) => page.evaluate(() => window.received.filter((m) => m.type === 'hebbian:error'));
-const labMessages = (lab) => lab.locator('#messages .message.error').allTextContents();
+const labMessages = (lab) => lab.locator('#messages .message.error span').allTextContents();
 
 /** Exit status and stderr of the native CLI (which exits 2 when it refuses its input). */
 function cliRefusal(args) {
@@ -171,16 +171,23 @@ test('a burst of 2000 set_state messages: the lab answers at once and the last s
   await page.close();
 });
 
-test('message types named like Object.prototype members do nothing', async () => {
+test('message types named like Object.prototype members: the embed API ignores them, the worker calls them unknown', async () => {
   const { page, lab, errors } = await openHost();
   const base = await getState(page, 'base');
-  for (const type of ['hasOwnProperty', 'valueOf', '__proto__', 'constructor', 'toString', 'isPrototypeOf']) {
-    await send(page, { type, id: type, state: { ...base, seed: 5 } });
-  }
+  const types = ['hasOwnProperty', 'valueOf', '__proto__', 'constructor', 'toString', 'isPrototypeOf'];
+  for (const type of types) await send(page, { type, id: type, state: { ...base, seed: 5 } });
   // Messages are handled in order: once this answers, every message above has been handled.
   assert.deepEqual(await getState(page, 'barrier'), base);
   assert.deepEqual(await errorsReceived(page), []);
   assert.deepEqual(await labMessages(lab), []);
+
+  // The engine worker's handler table, sent the same names by the page.
+  await lab.evaluate((types) => {
+    for (const type of types) window.playground.client.worker.postMessage({ type });
+  }, types);
+  await lab.waitForFunction((n) => document.querySelectorAll('#messages .message.error').length >= n, types.length, { timeout: REPLY })
+    .catch(async () => assert.fail(JSON.stringify(await labMessages(lab))));
+  assert.deepEqual(await labMessages(lab), types.map((type) => `unknown worker message ${JSON.stringify(type)}`));
   assert.deepEqual(errors, []);
   await page.close();
 });
