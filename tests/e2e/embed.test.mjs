@@ -167,6 +167,21 @@ test('a burst of 2000 set_state messages: the lab answers at once and the last s
   assert.equal(await lab.evaluate(() => window.playground.state.seed), 1000 + N - 1);
   assert.equal(await lab.inputValue('input[name="seed"]'), String(1000 + N - 1));
   assert.deepEqual(await errorsReceived(page), []);
+
+  // A burst whose last state cannot run: that one is refused with its id, and the lab keeps its experiment.
+  await page.evaluate(({ base, N }) => {
+    const frame = document.getElementById('lab').contentWindow;
+    for (let i = 0; i < N; i++) {
+      const state = structuredClone(base);
+      state.seed = i;
+      if (i === N - 1) state.params.inputs[0].corr = 1.5;
+      frame.postMessage({ type: 'hebbian:set_state', state, id: `burst ${i}` }, location.origin);
+    }
+  }, { base, N });
+  const refused = await reply(page, 'hebbian:error', `burst ${N - 1}`);
+  assert.match(refused.message, /inputs\/0\/corr: .*positive semidefinite/);
+  assert.equal((await getState(page, 'after refused burst')).seed, 1000 + N - 1);
+  assert.equal((await errorsReceived(page)).length, 1);
   assert.deepEqual(errors, []);
   await page.close();
 });
