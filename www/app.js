@@ -39,8 +39,7 @@ function initialState(wasm, query) {
   let lab = query.get('lab');
   if (fragment) {
     try {
-      const state = wasm.decode_link(fragment);
-      const errors = wasm.validate(state);
+      const { state, errors } = wasm.decode_link(fragment);
       if (errors.length === 0) return state;
       lab = labIds.includes(state.lab) ? state.lab : lab;
       showMessage(`This link's settings cannot run (${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}). Showing the lab's defaults instead.`, 'error');

@@ -285,7 +285,7 @@ self.onmessage = (/** @type {MessageEvent<ToWorker>} */ { data }) => {
     return;
   }
   inbox = inbox.then(async () => {
-    const handler = /** @type {((msg: ToWorker) => unknown) | undefined} */ (handlers[/** @type {ToWorker['type']} */ (data && data.type)]);
+    const handler = /** @type {((msg: ToWorker) => unknown) | undefined} */ (data && Object.hasOwn(handlers, data.type) ? handlers[/** @type {ToWorker['type']} */ (data.type)] : undefined);
     if (!handler) return fail(`unknown worker message ${JSON.stringify(data && data.type)}`);
     if (!engine && data.type !== 'init') return fail('the engine failed to start');
     try {

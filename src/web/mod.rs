@@ -52,10 +52,25 @@ pub fn default_state(lab: &str) -> Result<JsValue, JsError> {
     to_js(&labs::default_state(lab).map_err(js_err)?)
 }
 
-/// The state in a URL fragment; throws an Error whose message says what is wrong with the link.
+/// What a link holds: `{state, errors}` for a URL fragment or a plain JSON state document, `errors`
+/// (`[{path, message}]`) empty when the state can run; throws an Error whose message says what is wrong with an
+/// unreadable link (an unknown state version included).
+///
+/// It validates here, on the decoded JSON, and not later on the JS object: turned into a JS object, a
+/// `"__proto__"` key sets the object's prototype instead of becoming a field, so `validate` would never see
+/// that unknown field, which the CLI refuses.
 #[wasm_bindgen]
-pub fn decode_link(fragment: &str) -> Result<JsValue, JsError> {
-    to_js(&state::decode(fragment).map_err(js_err)?)
+pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
+    #[derive(Serialize)]
+    struct Decoded {
+        errors: Vec<crate::error::FieldError>,
+        state: AnyState,
+    }
+    let state = state::decode(text).map_err(js_err)?;
+    to_js(&Decoded {
+        errors: labs::validate(&state),
+        state,
+    })
 }
 
 /// The URL fragment (without `#`) of a state.

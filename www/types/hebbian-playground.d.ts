@@ -9,8 +9,11 @@ export default function init(): Promise<unknown>;
 export function labs(): LabInfo[];
 export function manifest(lab: string): Manifest;
 export function default_state(lab: string): AnyState;
-/** Throws an Error whose message says what is wrong with the link. */
-export function decode_link(fragment: string): AnyState;
+/**
+ * A link's (or a JSON state document's) state, with its validation errors (empty when it can run). Throws an
+ * Error whose message says what is wrong with an unreadable link.
+ */
+export function decode_link(text: string): { state: AnyState; errors: FieldError[] };
 export function encode_link(state: AnyState): string;
 /** Empty when the state can run. */
 export function validate(state: AnyState): FieldError[];
