@@ -11,6 +11,7 @@ use hebbian_playground::data::loader::Kind;
 use hebbian_playground::data::store::Need;
 use hebbian_playground::engine::EngineInfo;
 use hebbian_playground::error::FieldError;
+use hebbian_playground::labs::budget::{Cost, Part};
 use hebbian_playground::protocol::*;
 use hebbian_playground::state::{StateDoc, View};
 use std::path::Path;
@@ -58,6 +59,8 @@ fn declarations() -> String {
     declare::<Need>(&cfg, &mut out);
     declare::<Kind>(&cfg, &mut out);
     declare::<EngineInfo>(&cfg, &mut out);
+    declare::<Cost>(&cfg, &mut out);
+    declare::<Part>(&cfg, &mut out);
     out
 }
 

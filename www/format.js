@@ -65,3 +65,25 @@ export function megabytes(loaded, total) {
   const mb = (/** @type {number} */ bytes) => (bytes / 1e6).toFixed(1);
   return `${mb(loaded)}${total ? ` / ${mb(total)}` : ''} MB`;
 }
+
+/**
+ * A duration for estimates: "45 s", "12 min", "2.5 h" (as the engine's messages write them).
+ * @param {number} seconds
+ */
+export function duration(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+
+/**
+ * A count in words-friendly scientific notation: "2.3 × 10⁹", plain below 10⁴.
+ * @param {number} x
+ */
+export function count(x) {
+  if (Math.abs(x) < 1e4) return String(Math.round(x));
+  const [mantissa, exponent] = x.toExponential(1).split('e');
+  return `${mantissa} × 10${[...String(Number(exponent))].map((c) => SUPERSCRIPT[c]).join('')}`;
+}

@@ -19,6 +19,8 @@ export class RunBar {
    * @param {{tools: HTMLElement[], element: HTMLElement}} share the share tools and their panel
    */
   constructor(actions, share) {
+    /** @type {HTMLElement | null} */
+    this.question = null;
     const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
       el('button', { type: 'button', textContent: text, title, onclick: fn });
     this.buttons = {
@@ -55,6 +57,27 @@ export class RunBar {
       el('div', { className: 'runbar-row' }, el('label', { className: 'control' }, el('span', { className: 'control-label', textContent: 'seed' }), this.seedInput, dice), this.viewBox),
       el('div', { className: 'runbar-row' }, ...share.tools, this.engineLine),
       share.element);
+  }
+
+  /**
+   * A question under the buttons ("This run is estimated at about 4 min … Run it?"), answered by its buttons;
+   * replaced by the next question, removed by `clearQuestion`.
+   * @param {string} text
+   * @param {string} yes the confirming button's label
+   * @param {() => void} onYes
+   */
+  ask(text, yes, onYes) {
+    this.clearQuestion();
+    const no = el('button', { type: 'button', textContent: 'Cancel', onclick: () => this.clearQuestion() });
+    const ok = el('button', { type: 'button', className: 'primary', textContent: yes, onclick: () => { this.clearQuestion(); onYes(); } });
+    this.question = el('div', { className: 'runbar-row question', role: 'alertdialog' }, el('span', { textContent: text }), ok, no);
+    this.buttonRow.after(this.question);
+    ok.focus();
+  }
+
+  clearQuestion() {
+    this.question?.remove();
+    this.question = null;
   }
 
   /** @param {number} seed */

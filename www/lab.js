@@ -10,6 +10,7 @@ import { showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
 import { el } from './dom.js';
+import { count, duration } from './format.js';
 import { datasetCell, exerciseCell, metricsCell, plotSlot, proseCell, showMetrics, typeset } from './lab-cells.js';
 import { RunBar } from './lab-runbar.js';
 import { SharePanel, permalink } from './lab-share.js';
@@ -59,6 +60,7 @@ export class LabPage {
     this.running = false;
     this.hasRun = false; // the worker holds a run of this.state (false while it starts or waits for data)
     this.invalid = false; // the last edit did not validate
+    this.confirmed = ''; // the state whose long run the user agreed to
     /** @type {{frame: ((frame: Frame) => void)[], done: ((frame: Frame) => void)[]}} */
     this.listeners = { frame: [], done: [] };
     this.share = new SharePanel({
@@ -69,7 +71,7 @@ export class LabPage {
       fields: () => this.controlBlocks.flatMap((c) => c.fields),
     });
     this.runBar = new RunBar({
-      run: () => this.client.run(),
+      run: () => this.run(),
       pause: () => this.client.pause(),
       step: () => this.client.step(),
       reset: () => this.reset(),
@@ -273,7 +275,28 @@ export class LabPage {
     this.restart();
   }
 
+  // Run, asking first when the run is estimated over a minute in the browser (once per experiment: a run
+  // paused and resumed, or reset, does not ask again).
+  run() {
+    const key = JSON.stringify(this.state);
+    const cost = this.wasm.estimate(this.state);
+    if (cost.browser_seconds <= this.wasm.ask_seconds() || this.confirmed === key) {
+      this.client.run();
+      return;
+    }
+    const work = cost.parts.filter((p) => p.units > 0).sort((a, b) => b.seconds - a.seconds)[0];
+    const detail = work ? ` (${count(work.units)} ${work.what})` : '';
+    this.runBar.ask(
+      `This run is estimated at about ${duration(cost.browser_seconds)} on your computer's CPU${detail}. You can pause it at any time.`,
+      'Run it',
+      () => {
+        this.confirmed = key;
+        this.client.run();
+      });
+  }
+
   restart() {
+    this.runBar.clearQuestion();
     for (const p of this.plots.values()) {
       if (p.handle) disposePlot(p.handle);
       p.handle = null;

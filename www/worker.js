@@ -8,6 +8,7 @@ import init, { WorkerEngine } from './hebbian-playground.js';
 /** @typedef {import('./types/messages').FromWorker} FromWorker */
 /** @typedef {import('./types/protocol').DataFormat} DataFormat */
 /** @typedef {import('./types/protocol').Need} Need */
+/** @typedef {import('./types/protocol').Frame} Frame */
 
 // Set by 'init'; no other message is handled before (see onmessage).
 /** @type {WorkerEngine} */
@@ -48,31 +49,77 @@ function setRunning(value) {
   post({ type: 'running', running });
 }
 
+// A chunk of a run hands back control after this long (the engine looks at the clock between pieces of work),
+// so that Pause, Reset and edits take effect within about one chunk at every speed.
+const CHUNK_MS = 80;
+// At speed 0 (no animation) the page is sent the run's state this often, not after every chunk.
+const QUIET_FRAME_MS = 500;
+
+// Frames computed but not yet sent (speed 0): plots by id (the latest wins), notices and datasets in order.
+/** @type {Frame | null} */
+let held = null;
+let lastSent = 0;
+// The step the engine's run is at (Step runs until it moves on).
+let stepNow = 0;
+// Bumped by start and reset: a chunk that was in flight then belongs to the run before, and its frame is dropped.
+let generation = 0;
+
+/** @param {Frame} frame */
+function hold(frame) {
+  if (!held) {
+    held = frame;
+    return;
+  }
+  const plots = new Map(held.plots.map((p) => [p.id, p]));
+  for (const p of frame.plots) {
+    plots.delete(p.id);
+    plots.set(p.id, p);
+  }
+  held = { ...frame, plots: [...plots.values()], notices: [...held.notices, ...frame.notices], datasets: [...held.datasets, ...frame.datasets] };
+}
+
+function sendHeld() {
+  if (!held) return;
+  post({ type: 'frame', frame: held });
+  held = null;
+  lastSent = performance.now();
+}
+
 async function advanceOnce() {
   const kindBefore = engine.info().kind;
-  const frame = await engine.advance(speed);
-  post({ type: 'frame', frame });
+  const ours = generation;
+  const frame = await engine.advance(speed, CHUNK_MS);
+  if (ours !== generation) return frame;
+  stepNow = frame.step;
+  hold(frame);
+  if (speed > 0 || frame.done || performance.now() - lastSent >= QUIET_FRAME_MS) sendHeld();
   if (engine.info().kind !== kindBefore) post({ type: 'engine', info: engine.info() });
   return frame;
 }
 
-async function loop() {
+// Runs chunks until the end, a pause, or (for Step) the first chunk that completes a step: a step of a large
+// experiment can span many chunks, and Pause still interrupts it.
+async function loop(stepOnly = false) {
+  const from = stepNow;
   while (running) {
     let frame;
     try {
       frame = await serial(advanceOnce);
     } catch (e) {
+      sendHeld();
       fail(e);
       setRunning(false);
       return;
     }
-    if (frame.done) {
+    if (frame.done || (stepOnly && frame.step > from)) {
+      sendHeld();
       setRunning(false);
       return;
     }
-    // Yield so pause/reset messages get in, and pace the animation to about one frame per display frame.
-    await pause(16);
+    // Yield so pause/reset messages get in; animated runs are paced to about one frame per display frame.
+    await pause(speed > 0 && !stepOnly ? 16 : 0);
   }
+  sendHeld();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -223,6 +270,8 @@ const handlers = {
   },
   async start({ state }) {
     setRunning(false);
+    generation += 1;
+    held = null;
     hasRun = false;
     speed = state.view.speed;
     try {
@@ -240,6 +289,7 @@ const handlers = {
       throw e;
     }
     hasRun = true;
+    stepNow = 0;
     post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
   },
   run() {
@@ -250,14 +300,18 @@ const handlers = {
   pause() {
     setRunning(false);
   },
-  async step() {
+  step() {
     if (running || !hasRun) return;
-    await serial(advanceOnce);
+    setRunning(true);
+    loop(true);
   },
   async reset() {
     if (!hasRun) return;
     setRunning(false);
+    generation += 1;
+    held = null;
     await serial(() => engine.reset());
+    stepNow = 0;
     post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
   },
   async lose_device() {

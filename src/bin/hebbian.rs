@@ -299,8 +299,9 @@ async fn run(command: Command) -> Result<String> {
             let mut progress = Progress::new(&cost);
             let mut engine = Engine::new(choice).await?;
             let store = data.store(labs::needs(&s))?;
-            let mut run = Run::start(&s, &store)?;
+            // The start is timed too: some labs compute their first cells there.
             let started = std::time::Instant::now();
+            let mut run = Run::start(&s, &store)?;
             let clock = || started.elapsed().as_secs_f64() * 1e3;
             // Chunks as in the page (plots that changed since the last chunk, notices raised in it), kept whole.
             let (mut drawn, mut datasets, mut notices) = (Vec::new(), Vec::new(), Vec::new());

@@ -41,6 +41,7 @@ pub struct Blobs {
     /// Standard deviation of every blob.
     pub spread: f32,
     /// Samples per blob.
+    #[schemars(range(min = 1, max = 100000))]
     pub count: u32,
 }
 
@@ -57,10 +58,14 @@ pub struct Gaussian2d {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomPatterns {
+    #[schemars(range(min = 1, max = 100000))]
     pub count: u32,
     /// Units per pattern, shown as a rows × cols grid.
+    #[schemars(range(min = 1, max = 32))]
     pub rows: u32,
+    #[schemars(range(min = 1, max = 32))]
     pub cols: u32,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub p_on: f32,
 }
 
@@ -68,8 +73,11 @@ pub struct RandomPatterns {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IsingLattices {
+    #[schemars(range(min = 2, max = 256))]
     pub side: u32,
+    #[schemars(range(min = 1, max = 100000))]
     pub count: u32,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub p_up: f32,
 }
 

@@ -84,8 +84,10 @@ impl Photo {
 #[serde(deny_unknown_fields)]
 pub struct Patches {
     /// Side of the square patches, in pixels.
+    #[schemars(range(min = 2, max = 64))]
     pub size: u32,
     /// Patches in all, spread evenly over the photographs.
+    #[schemars(range(min = 1, max = 100000))]
     pub count: u32,
 }
 

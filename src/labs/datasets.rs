@@ -237,9 +237,10 @@ fn samples_and_dim(s: &Source) -> (f64, f64) {
 /// Nanoseconds per value generated, read or preprocessed on the reference machine's CPU (native release; see
 /// README, "Budgets").
 const NS_PER_VALUE: f64 = 10.0;
-/// Nanoseconds per multiply-add of the covariance (f64) and whitening products, natively (both cores) and in
-/// wasm (one thread; from the page's 210 s for ZCA on 4096 patches of 64 × 64).
-const NS_PER_PRODUCT: f64 = 0.05;
+/// Nanoseconds per multiply-add of the covariance (f64) and whitening products, natively (both cores; 0.1 covers
+/// the shipped digits' whitening with their loading) and in wasm (one thread; from the page's 210 s for ZCA on
+/// 4096 patches of 64 × 64).
+const NS_PER_PRODUCT: f64 = 0.1;
 const BROWSER_NS_PER_PRODUCT: f64 = 0.75;
 /// Nanoseconds per d³ of the symmetric eigendecomposition, natively (0.8 measured at d = 2025) and in wasm.
 const NS_PER_EIG: f64 = 1.0;
@@ -247,6 +248,9 @@ const BROWSER_NS_PER_EIG: f64 = 1.5;
 /// d × d f64 matrices alive at once during the fit (covariance, eigenvectors, the eigensolver's workspace, the
 /// whitening matrix); peak memory measured at d = 1024 and 2025 fits within it.
 const ZCA_MATRICES: f64 = 8.0;
+/// Bytes per training value held while whitening: the f64 rows the covariance is summed from, the whitened
+/// f32 rows and the f64 rows of the check of their covariance (100,000 random patterns measured 332 MB).
+const ZCA_BYTES_PER_VALUE: f64 = 20.0;
 
 /// ZCA is fitted on at most this many training rows × features (e.g. 10,000 CIFAR-10 images or all 8,000
 /// shipped digits), which keeps a browser fit to seconds; the CLI fits bigger sets through `hebbian data`.

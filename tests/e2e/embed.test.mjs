@@ -212,7 +212,7 @@ test('a link with "__proto__" in its params is refused by the page, the embed AP
   const text = JSON.stringify(cli(['state', 'hebb2d'])).replace('"params":{', '"params":{"__proto__":{"polluted":1},');
   assert.ok(Object.hasOwn(JSON.parse(text).params, '__proto__'));
   const link = `s=1.${deflateRawSync(Buffer.from(text)).toString('base64url')}`;
-  const field = /params: unknown field `__proto__`/;
+  const field = /__proto__: unknown field `__proto__`/;
 
   // The CLI: `link` and `run` refuse the state document, `run` the link too.
   const file = join(tmp, 'proto.json');

@@ -1,7 +1,7 @@
 // The wasm module's exports (src/web/mod.rs), as trunk's wasm-bindgen build serves them at
 // ./hebbian-playground.js. tsconfig.json's rootDirs lets `import … from './hebbian-playground.js'` in www/
 // resolve here. wasm-bindgen types every JsValue as `any`; these are the shapes src/web/mod.rs serialises.
-import type { DataFormat, FieldError, Frame, LabInfo, Manifest, Need } from './protocol';
+import type { Cost, DataFormat, FieldError, Frame, LabInfo, Manifest, Need } from './protocol';
 import type { AnyState, Backend, EngineInfo } from './messages';
 
 export default function init(): Promise<unknown>;
@@ -17,6 +17,10 @@ export function decode_link(text: string): { state: AnyState; errors: FieldError
 export function encode_link(state: AnyState): string;
 /** Empty when the state can run. */
 export function validate(state: AnyState): FieldError[];
+/** The estimated cost of a run of a valid state. */
+export function estimate(state: AnyState): Cost;
+/** Browser seconds beyond which the page asks before starting a run. */
+export function ask_seconds(): number;
 
 /** Upload progress of a load (src/data/loader.rs `Progress`). */
 export interface LoadProgress {
@@ -43,7 +47,8 @@ export class WorkerEngine {
   photo_files(): string[];
   forget(format: DataFormat): boolean;
   user_datasets(): [DataFormat, unknown][];
-  advance(max_steps: number): Promise<Frame>;
+  /** Up to `max_steps` steps (0: to the end), handing back control once `budget_ms` have passed. */
+  advance(max_steps: number, budget_ms: number): Promise<Frame>;
   snapshot(): Frame;
   reset(): void;
   lose_device(): boolean;

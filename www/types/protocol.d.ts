@@ -203,3 +203,41 @@ reason: string,
  * Adapter name and backend when on the GPU.
  */
 adapter: string | null, };
+
+/**
+ * A run's estimated cost, the sum of its parts.
+ */
+export type Cost = { parts: Array<Part>, 
+/**
+ * Seconds on the reference machine's CPU, natively.
+ */
+seconds: number, 
+/**
+ * Seconds in the page's CPU engine (wasm).
+ */
+browser_seconds: number, bytes: number, };
+
+/**
+ * One part of a run's cost: work (units × seconds per unit) and memory, blamed on the field that drives it.
+ */
+export type Part = { 
+/**
+ * What is counted ("spin updates", "the recorded trajectories").
+ */
+what: string, 
+/**
+ * The parameter that refusing this part names (a params path as validation uses).
+ */
+field: string, 
+/**
+ * Units of work (0 for a memory-only part).
+ */
+units: number, 
+/**
+ * Estimated seconds on the reference machine's CPU.
+ */
+seconds: number, 
+/**
+ * Bytes held while the run lives.
+ */
+bytes: number, };

@@ -1,0 +1,245 @@
+//! Every state is refused or runs within its estimate. Each lab's numeric fields are set to their extremes one
+//! at a time, and the sizes of one group (the params object they sit in) to their maxima two at a time; each
+//! state that validation accepts is run by the release CLI for up to `WATCH` seconds. A run that ends must have
+//! taken at most `SLACK` × its estimate (plus the process's start), a run still going must have been estimated
+//! long, and neither may hold much more memory than estimated.
+//!
+//! Timing needs the optimised build the estimates were measured with: `scripts/test.sh` runs this file with
+//! `cargo test --release --test budgets`; in a debug build it only checks that nothing panics.
+mod common;
+
+use hebbian_playground::labs;
+use hebbian_playground::state::AnyState;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a run is watched before it counts as "still going".
+const WATCH: f64 = 3.0;
+/// How far a measured time may exceed the estimate (the machine is shared with other tests and builds).
+const SLACK: f64 = 3.0;
+/// Starting the process, the engine and loading the shipped digits, beyond any estimate.
+const START_SECONDS: f64 = 1.0;
+/// Memory beyond the estimate that any run holds: the binary, the allocator, the shipped data as loaded.
+const BASE_BYTES: f64 = 150e6;
+
+fn release() -> bool {
+    !cfg!(debug_assertions)
+}
+
+/// Switches that add work when on (ZCA whitening), tried on with every base.
+const WORK_SWITCHES: &[&str] = &["/zca/enabled"];
+
+/// The default state, and one per variant of each `kind` choice (a dataset source) other than the user's own
+/// files (which the test does not have); each also with every [`WORK_SWITCHES`] on.
+fn bases(id: &str) -> Vec<(String, AnyState)> {
+    let mut base = labs::default_state(id).expect("lab");
+    base.view.speed = 0;
+    let schema = labs::schema(id).expect("schema");
+    let mut out = vec![("default".to_string(), base.clone())];
+    for pointer in ["/source/kind"] {
+        let Some(current) = base.params.pointer(pointer).cloned() else {
+            continue;
+        };
+        let text = schema.to_string();
+        for kind in [
+            "mnist",
+            "iris",
+            "letters",
+            "blobs",
+            "gaussians",
+            "random_patterns",
+            "ising",
+            "patches",
+        ] {
+            if Value::from(kind) != current && text.contains(&format!("\"{kind}\"")) {
+                let mut s = base.clone();
+                *s.params.pointer_mut(pointer).expect("kind") = kind.into();
+                out.push((format!("{pointer} = {kind}"), s));
+            }
+        }
+    }
+    let switched: Vec<_> = out
+        .iter()
+        .flat_map(|(name, s)| {
+            WORK_SWITCHES.iter().filter_map(move |w| {
+                let mut s = s.clone();
+                *s.params.pointer_mut(w)? = true.into();
+                Some((format!("{name}, {w} on"), s))
+            })
+        })
+        .collect();
+    out.extend(switched);
+    out
+}
+
+/// The states to try: from each base, extremes one field at a time and pairs of sizes of one group at their
+/// maxima.
+fn states(id: &str) -> Vec<(String, AnyState)> {
+    let mut out = Vec::new();
+    for (name, base) in bases(id) {
+        out.extend(
+            variations(id, &base)
+                .into_iter()
+                .map(|(v, s)| (format!("{name}; {v}"), s)),
+        );
+    }
+    out
+}
+
+fn variations(id: &str, base: &AnyState) -> Vec<(String, AnyState)> {
+    // A dataset source's fields matter only when it is the chosen one.
+    let kind = base
+        .params
+        .pointer("/source/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let fields: Vec<_> = common::states::numeric_fields(id)
+        .into_iter()
+        .filter(|(path, _)| {
+            path.strip_prefix("/source/")
+                .is_none_or(|rest| rest.split('/').next() == Some(kind))
+        })
+        .collect();
+    let bound = |schema: &Value, key: &str| {
+        schema
+            .get(key)
+            .and_then(Value::as_f64)
+            .filter(|b| b.abs() < 1e9)
+    };
+    let set = |s: &AnyState, path: &str, schema: &Value, v: f64| -> Option<AnyState> {
+        let mut s = s.clone();
+        let slot = s.params.pointer_mut(path)?;
+        *slot = if schema["type"] == "integer" {
+            serde_json::json!(v as i64)
+        } else {
+            serde_json::json!(v)
+        };
+        Some(s)
+    };
+    let mut out = vec![("as is".to_string(), base.clone())];
+    for (path, schema) in &fields {
+        for key in ["minimum", "maximum"] {
+            if let Some(s) = bound(schema, key).and_then(|b| set(base, path, schema, b)) {
+                out.push((format!("{path} = {key}"), s));
+            }
+        }
+    }
+    // Sizes: whole-number fields spanning at least two decades.
+    let sizes: Vec<_> = fields
+        .iter()
+        .filter(|(_, s)| s["type"] == "integer" && bound(s, "maximum").is_some_and(|m| m >= 100.0))
+        .collect();
+    for (i, (a, sa)) in sizes.iter().enumerate() {
+        for (b, sb) in &sizes[i + 1..] {
+            let group = |p: &str| {
+                p.rsplit_once('/')
+                    .map_or(String::new(), |(g, _)| g.to_string())
+            };
+            if group(a) != group(b) {
+                continue;
+            }
+            let both = set(base, a, sa, bound(sa, "maximum").unwrap_or(0.0))
+                .and_then(|s| set(&s, b, sb, bound(sb, "maximum").unwrap_or(0.0)));
+            if let Some(s) = both {
+                out.push((format!("{a} and {b} = maximum"), s));
+            }
+        }
+    }
+    out
+}
+
+/// VmHWM of a running process, in bytes.
+fn peak_rss(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024.0)
+}
+
+#[test]
+fn every_state_is_refused_or_runs_within_its_estimate() {
+    let dir = std::env::temp_dir().join(format!("hebbian-budgets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for lab in labs::catalog() {
+        for (name, state) in states(lab.id) {
+            let errs = labs::validate(&state);
+            if !errs.is_empty() {
+                assert!(
+                    errs.iter().all(|e| !e.message.is_empty()),
+                    "{name}: {errs:?}"
+                );
+                continue;
+            }
+            let cost = labs::estimate(&state).expect("estimate");
+            let file = dir.join("state.json");
+            std::fs::write(&file, serde_json::to_string(&state).expect("json")).expect("write");
+            let started = Instant::now();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hebbian"))
+                .args(["run", "--backend", "cpu", file.to_str().expect("utf-8")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run hebbian");
+            let mut peak = 0.0f64;
+            let status = loop {
+                peak = peak.max(peak_rss(child.id()).unwrap_or(0.0));
+                if let Some(status) = child.try_wait().expect("wait") {
+                    break Some(status);
+                }
+                if started.elapsed().as_secs_f64() > WATCH {
+                    child.kill().expect("kill");
+                    child.wait().expect("reap");
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let line = format!(
+                "{:<9} {name}: estimated {:.2} s, {:.0} MB; {} after {seconds:.2} s, peak {:.0} MB",
+                lab.id,
+                cost.seconds,
+                cost.bytes / 1e6,
+                if status.is_some() {
+                    "done"
+                } else {
+                    "still going"
+                },
+                peak / 1e6
+            );
+            match status {
+                Some(s) if !s.success() => {
+                    let mut err = String::new();
+                    std::io::Read::read_to_string(
+                        &mut child.stderr.take().expect("stderr"),
+                        &mut err,
+                    )
+                    .ok();
+                    failures.push(format!("{line}: exit {s}: {err}"));
+                }
+                Some(_) if release() && seconds > SLACK * cost.seconds + START_SECONDS => {
+                    failures.push(format!("{line}: slower than estimated"));
+                }
+                None if release() && SLACK * cost.seconds + START_SECONDS < WATCH => {
+                    failures.push(format!("{line}: still going, though estimated short"));
+                }
+                _ => {}
+            }
+            if peak > 1.5 * cost.bytes + BASE_BYTES {
+                failures.push(format!("{line}: more memory than estimated"));
+            }
+            report.push(line);
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(report.len() > 20, "too few states ran: {report:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
