@@ -200,6 +200,11 @@ impl Lab for Datasets {
                     "the covariance, its eigenvectors and the whitening matrix",
                     "zca",
                     dim * dim * 8.0 * ZCA_MATRICES,
+                )
+                .memory(
+                    "the training split's working copies while whitening",
+                    "zca",
+                    train * dim * ZCA_BYTES_PER_VALUE,
                 );
         }
         cost
