@@ -140,6 +140,11 @@ impl Lab for Datasets {
             .shape()
             .unwrap_or(crate::data::Shape::image(1, u32::MAX, 1));
         e.extend(p.corruption.validate(shape, "corruption"));
+        // A covariance needs two samples; a class restriction can leave fewer still, which the start checks.
+        let (samples, _) = samples_and_dim(&p.source);
+        if p.zca.enabled && (samples < 2.0 || p.preprocess.per_split == 1) {
+            e.push(FieldError::new("zca/enabled", ZCA_TOO_FEW));
+        }
         e
     }
 
@@ -257,6 +262,8 @@ const ZCA_MATRICES: f64 = 8.0;
 /// f32 rows and the f64 rows of the check of their covariance (100,000 random patterns measured 332 MB).
 const ZCA_BYTES_PER_VALUE: f64 = 20.0;
 
+const ZCA_TOO_FEW: &str = "whitening estimates a covariance from the training samples: it needs at least 2 (take more samples)";
+
 /// ZCA is fitted on at most this many training rows × features (e.g. 10,000 CIFAR-10 images or all 8,000
 /// shipped digits), which keeps a browser fit to seconds; the CLI fits bigger sets through `hebbian data`.
 const MAX_ZCA_VALUES: usize = 40_000_000;
@@ -274,6 +281,13 @@ pub struct Run {
 impl Run {
     fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
         let data = state.params.source.build(state.seed, store)?;
+        let p = &state.params;
+        if p.zca.enabled && p.preprocess.indices(&data, Split::Train, state.seed).len() < 2 {
+            return Err(crate::error::Error::Invalid(vec![FieldError::new(
+                "zca/enabled",
+                ZCA_TOO_FEW,
+            )]));
+        }
         // The user's files' shape is known only now (validation checked every other source's).
         let errs = state.params.corruption.validate(data.shape, "corruption");
         if !errs.is_empty() {
