@@ -425,3 +425,26 @@ fn the_activation_heatmap_is_w_dot_u_on_the_grid() {
         );
     }
 }
+
+/// A state whose records at speed 0 would pass the GPU's 128 MiB binding in one piece (an attack run found
+/// "--backend auto" refusing it, while the CPU ran it in 15 s) runs on the GPU in pieces, with no refusal.
+#[test]
+fn the_largest_runs_go_to_the_gpu_in_pieces() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut s = state(|p| {
+        p.steps = 48828;
+        p.trials = 1024;
+        let extra = p.inputs[0].clone();
+        p.inputs.push(extra);
+    });
+    s.view.speed = 0;
+    let mut engine = Engine::Gpu(Box::new(gpu));
+    let mut run = Run::start(&s.to_any(), &Default::default()).expect("start");
+    let started = std::time::Instant::now();
+    let clock = || started.elapsed().as_secs_f64() * 1e3;
+    let frame = pollster::block_on(run.advance(&mut engine, &Chunk::new(0, 50.0, &clock)))
+        .expect("a chunk");
+    assert!(frame.step > 0 && frame.step < 48828, "step {}", frame.step);
+    assert!(frame.notices.is_empty(), "{:?}", frame.notices);
+    assert_eq!(engine.info().kind, "gpu");
+}
