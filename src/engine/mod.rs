@@ -103,8 +103,8 @@ impl Engine {
     /// keeps the GPU for the next; any other GPU failure (a lost device, out of memory, a rejected kernel) moves
     /// the engine to the CPU for the rest of the run, with a notice. Either way `cpu` carries on from `state` as
     /// the GPU left it, so GPU work commits results to `state` only when they are complete, or records there
-    /// how far it got. (Runs whose sizes no device could hold are refused before they start, by the labs'
-    /// `check_limits`.)
+    /// how far it got. (Runs larger than the host's memory budget are refused before they start, by the labs'
+    /// cost models: see `labs::budget`.)
     pub async fn run<S: ?Sized, T>(
         &mut self,
         state: &mut S,
