@@ -207,9 +207,9 @@ impl Lab for Datasets {
                     dim * dim * 8.0 * ZCA_MATRICES,
                 )
                 .memory(
-                    "the training split's working copies while whitening",
+                    "f64 copies of the rows the covariances are summed from (the fit, then the check)",
                     "zca",
-                    train * dim * ZCA_BYTES_PER_VALUE,
+                    (fit + train) * dim * 8.0,
                 );
         }
         cost
@@ -258,9 +258,6 @@ const BROWSER_NS_PER_EIG: f64 = 1.5;
 /// d × d f64 matrices alive at once during the fit (covariance, eigenvectors, the eigensolver's workspace, the
 /// whitening matrix); peak memory measured at d = 1024 and 2025 fits within it.
 const ZCA_MATRICES: f64 = 8.0;
-/// Bytes per training value held while whitening: the f64 rows the covariance is summed from, the whitened
-/// f32 rows and the f64 rows of the check of their covariance (100,000 random patterns measured 332 MB).
-const ZCA_BYTES_PER_VALUE: f64 = 20.0;
 
 const ZCA_TOO_FEW: &str = "whitening estimates a covariance from the training samples: it needs at least 2 (take more samples)";
 
