@@ -67,13 +67,13 @@ export function megabytes(loaded, total) {
 }
 
 /**
- * A duration for estimates: "45 s", "12 min", "2.5 h" (as the engine's messages write them).
+ * A duration for estimates: "45 s", "12 min", "1 h", "2.5 h" (as the engine's messages write them).
  * @param {number} seconds
  */
 export function duration(seconds) {
   if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
+  if (seconds < 3570) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1).replace(/\.0$/, '')} h`;
 }
 
 const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };

@@ -171,14 +171,14 @@ pub fn short(x: f64) -> String {
     format!("{:.1} × 10{digits}", x / 10f64.powf(e))
 }
 
-/// "45 s", "12 min", "2.5 h".
+/// "45 s", "12 min", "1 h", "2.5 h".
 pub fn duration(seconds: f64) -> String {
     if seconds < 90.0 {
         format!("{seconds:.0} s")
-    } else if seconds < 5400.0 {
+    } else if seconds < 3570.0 {
         format!("{:.0} min", seconds / 60.0)
     } else {
-        format!("{:.1} h", seconds / 3600.0)
+        format!("{:.1} h", seconds / 3600.0).replace(".0 h", " h")
     }
 }
 

@@ -188,7 +188,7 @@ impl Lab for Datasets {
                     BROWSER_NS_PER_PRODUCT,
                 )
                 .work_in(
-                    "eigendecomposition (d³)",
+                    "eigendecomposition steps (d³)",
                     "zca",
                     dim * dim * dim,
                     NS_PER_EIG,

@@ -455,18 +455,23 @@ impl Lab for Hopfield {
         let digits = 784.0 * 784.0 * (f64::from(p.digits.count) + 1.0);
         Cost::default()
             .work(
-                "network updates × N² (3 storage rules)",
+                "weight updates while storing (3 rules)",
                 "capacity/trials",
                 RULES.len() as f64 * networks * n2,
                 NS_PER_BUILD_N2,
             )
             .work(
-                "recalled probes × N²",
+                "recall operations",
                 "capacity/q0_steps",
                 RULES.len() as f64 * networks * f64::from(c.q0_steps) * n2,
                 NS_PER_RECALL_N2,
             )
-            .work("digit weights", "digits/count", digits, NS_PER_BUILD_N2)
+            .work(
+                "weight updates storing digits",
+                "digits/count",
+                digits,
+                NS_PER_BUILD_N2,
+            )
             .memory(
                 "one batch of networks and probes, and one trial's learner",
                 "capacity/n",
