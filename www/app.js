@@ -76,6 +76,9 @@ async function main() {
   const state = initialState(wasm, query);
   if (!state) {
     history.replaceState(null, '', location.pathname);
+    // No engine starts on the lab list: the badge would say "starting…" for ever.
+    const badge = document.getElementById('engine-badge');
+    if (badge) badge.hidden = true;
     landing(root, wasm);
     return;
   }

@@ -66,6 +66,12 @@ impl Gpu {
         })
     }
 
+    /// Whether the adapter is a software renderer running on the processor (SwiftShader, lavapipe): there the
+    /// CPU engine, without the emulation, is 10–20 times faster.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     pub fn adapter_name(&self) -> String {
         let name = if self.info.name.is_empty() {
             "unnamed adapter"

@@ -115,6 +115,8 @@ test('the landing page lists the labs and loads cleanly', async () => {
   assert.match(labs[0].title, /Hebbian/);
   assert.ok(labs[0].summary.length > 20, `summary: ${labs[0].summary}`);
   assert.equal(await page.locator('h1').textContent(), 'Labs');
+  // No engine starts on the lab list: no badge stuck on "starting…".
+  assert.equal(await page.locator('#engine-badge').isVisible(), false);
   assert.equal(await page.locator('#messages .message').count(), 0);
   assert.equal(await page.evaluate(() => window.playground), undefined);
   // The link leads to the lab.
@@ -125,8 +127,19 @@ test('the landing page lists the labs and loads cleanly', async () => {
   await page.close();
 });
 
-test('the lab runs on WebGPU and draws every plot', async () => {
+test('the automatic engine choice leaves a software WebGPU (SwiftShader) for the faster CPU engine, and says why', async () => {
   const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  // The adapter is there, and it is a CPU device.
+  assert.ok(await page.evaluate(async () => Boolean(await navigator.gpu.requestAdapter())));
+  const line = page.locator('.engine-line');
+  assert.equal(await line.getAttribute('data-kind'), 'cpu');
+  assert.match(await line.textContent(), /WebGPU here runs on the processor.*the CPU engine is faster/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the lab runs on WebGPU and draws every plot', async () => {
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d&backend=gpu');
   assert.equal(await page.locator('.engine-line').getAttribute('data-kind'), 'gpu');
   assert.match(await page.locator('.engine-line').textContent(), /^Engine: GPU/);
   assert.equal(await page.locator('#engine-badge').getAttribute('data-kind'), 'gpu');
@@ -377,7 +390,7 @@ test('the example host page sizes the iframe and drives the lab by postMessage',
 });
 
 test('a lost GPU device mid-run: the run finishes on the CPU and says so', async () => {
-  const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d&backend=gpu');
   assert.equal(await page.locator('.engine-line').getAttribute('data-kind'), 'gpu');
   await setControl(page, 'speed', 10);
   await page.waitForFunction(() => window.playground.state.view.speed === 10);
@@ -414,7 +427,7 @@ test('a lost GPU device mid-run: the run finishes on the CPU and says so', async
 });
 
 test('Step, Reset and Pause', async () => {
-  const { page, errors } = await open(gpuContext, '?lab=hebb2d');
+  const { page, errors } = await open(gpuContext, '?lab=hebb2d&backend=gpu');
   const step = () => page.evaluate(() => window.playground.frame.step);
   const stepTo = (n) => page.waitForFunction((n) => window.playground.frame.step === n, n, { timeout: LONG });
   // A frame holds `speed` updates rounded up to whole recording intervals (hebb2d.rs keeps chunk boundaries on
