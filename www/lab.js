@@ -6,7 +6,7 @@
 import { buildControls, getPath, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
 import { EngineClient } from './engine.js';
 import { renderPlot, updatePlot, disposePlot } from './plots.js';
-import { showMessage } from './messages.js';
+import { clearMessages, showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
 import { el } from './dom.js';
@@ -83,7 +83,7 @@ export class LabPage {
       onEngine: (info) => this.showEngine(info),
       onFrame: (frame) => this.onFrame(frame),
       onRunning: (running) => this.setRunning(running),
-      onError: (message) => showMessage(message, 'error'),
+      onError: (message) => showMessage(message, 'error', 'run'),
       onNoRun: () => {
         this.hasRun = false;
         this.updateButtons();
@@ -240,7 +240,7 @@ export class LabPage {
     if (errors.length) {
       let rest = errors;
       for (const host of this.errorHosts()) rest = showErrors(host, rest);
-      for (const e of rest) showMessage(`${e.path}: ${e.message}`, 'error');
+      for (const e of rest) showMessage(`${e.path}: ${e.message}`, 'error', 'run');
       this.invalid = true;
       this.updateButtons();
       return;
@@ -297,6 +297,7 @@ export class LabPage {
 
   restart() {
     this.runBar.clearQuestion();
+    clearMessages('run');
     for (const p of this.plots.values()) {
       if (p.handle) disposePlot(p.handle);
       p.handle = null;
@@ -375,7 +376,7 @@ export class LabPage {
     }
     for (const plot of frame.plots) this.pending.set(plot.id, plot);
     for (const view of frame.datasets) this.showDataset(view);
-    for (const n of frame.notices) showMessage(n, 'warning');
+    for (const n of frame.notices) showMessage(n, 'warning', 'run');
     this.runBar.showProgress(frame);
     this.renderMetrics(frame.metrics);
     // Draw once per display frame, whatever the worker's pace: the main thread stays free.

@@ -1,6 +1,14 @@
 // @ts-check
-// User-facing messages (errors, warnings, notices) in the page's message area; text only, never HTML.
-export function showMessage(text, level = 'info') {
+// User-facing messages (errors, warnings, notices) in the page's message area, which stays in view at the bottom
+// of the window; text only, never HTML. A message about the current run (`scope` 'run': a notice of the engine,
+// a refused edit) goes when the experiment changes (`clearMessages('run')`); others stay until dismissed.
+
+/**
+ * @param {string} text
+ * @param {'info' | 'warning' | 'error'} level
+ * @param {'page' | 'run'} scope
+ */
+export function showMessage(text, level = 'info', scope = 'page') {
   const area = document.getElementById('messages');
   if (!area) return;
   // The same warning twice in a row adds nothing.
@@ -9,6 +17,7 @@ export function showMessage(text, level = 'info') {
   const box = document.createElement('div');
   box.className = `message ${level}`;
   box.dataset.text = text;
+  box.dataset.scope = scope;
   box.setAttribute('role', level === 'error' ? 'alert' : 'status');
   const span = document.createElement('span');
   span.textContent = text;
@@ -21,4 +30,12 @@ export function showMessage(text, level = 'info') {
   box.append(span, close);
   area.append(box);
   if (level === 'info') setTimeout(() => box.remove(), 6000);
+}
+
+/**
+ * Removes the messages of `scope` (the lab calls it when the experiment changes: they were about the run before).
+ * @param {'page' | 'run'} scope
+ */
+export function clearMessages(scope) {
+  for (const box of document.querySelectorAll(`#messages .message[data-scope="${scope}"]`)) box.remove();
 }

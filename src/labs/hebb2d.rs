@@ -288,6 +288,15 @@ const PIECE_UPDATES: u32 = 1 << 16;
 /// Recorded points per trajectory beyond which the plots become unreadable and memory grows.
 const MAX_RECORDS: u32 = 100_000;
 
+/// A large number as the page's metrics table writes it (JavaScript's `toExponential(4)`: "1.8447e+19").
+fn like_the_page(x: f64) -> String {
+    let text = format!("{x:.4e}");
+    match text.split_once('e') {
+        Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+        _ => text,
+    }
+}
+
 /// Least-squares slope of ln‖w‖ against the step, over the second half of the run.
 #[derive(Clone, Copy, Default)]
 struct SlopeFit {
@@ -452,17 +461,26 @@ impl Run {
         let trials = self.state.params.trials as usize;
         let mut out = Vec::new();
         for d in 0..self.dists.len() {
-            let first = self.trajs[d * trials..(d + 1) * trials]
+            let runs = &self.trajs[d * trials..(d + 1) * trials];
+            let first = runs
                 .iter()
-                .filter_map(|t| (t.diverged_at != NOT_DIVERGED).then_some(t.diverged_at));
-            if let Some(at) = first.min()
+                .filter_map(|t| (t.diverged_at != NOT_DIVERGED).then_some(t.diverged_at))
+                .min();
+            if let Some(at) = first
                 && !self.reported_divergence[d]
             {
                 self.reported_divergence[d] = true;
+                // The number the metrics table shows (max ‖w‖), written as the page writes it.
+                let max = runs
+                    .iter()
+                    .map(|t| f64::from(t.max_norm))
+                    .fold(0.0, f64::max);
                 out.push(format!(
-                    "The rule diverged on Σ{} at update {at}: ‖w‖ passed 10³⁰ and that run stopped there. \
-                     Lower η or the number of updates, or pick a bounded rule (clipped Hebb, Oja).",
-                    d + 1
+                    "The rule diverged on Σ{} at update {at}: the next update would have taken ‖w‖ past 10³⁰, so \
+                     that run stopped there (the table's max ‖w‖, {} so far, is its last finite value). Lower η \
+                     or the number of updates, or pick a bounded rule (clipped Hebb, Oja).",
+                    d + 1,
+                    like_the_page(max)
                 ));
             }
         }

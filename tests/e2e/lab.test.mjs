@@ -473,3 +473,30 @@ test('Step, Reset and Pause', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a diverging run warns where the student is looking, with the number the table shows, until the experiment changes', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await commit(page, { params: { eta: 0.1, trials: 1 } });
+  // The student is at the run bar, far down the page.
+  await page.locator('.runbar').scrollIntoViewIfNeeded();
+  await runToEnd(page);
+  const warnings = page.locator('#messages .message.warning');
+  await warnings.first().waitFor();
+  assert.equal(await warnings.count(), 3, 'one warning per diverging distribution');
+  const inView = await warnings.first().evaluate((box) => {
+    const r = box.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight && r.width > 0;
+  });
+  assert.ok(inView, 'the warning is outside the viewport');
+  // The warning's ‖w‖ is the metrics table's max ‖w‖ for that distribution, written the same way.
+  for (const text of await warnings.allTextContents()) {
+    const [, sigma, shown] = /diverged on (Σ\d).*max ‖w‖, (\S+) so far/.exec(text) ?? [];
+    const cell = await page.locator('.metrics tr', { hasText: `${sigma} max ‖w‖` }).locator('td').nth(1).textContent();
+    assert.equal(shown, cell, text);
+  }
+  // A new experiment: the old run's warnings go.
+  await commit(page, { params: { eta: 0.001 } });
+  assert.equal(await warnings.count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
