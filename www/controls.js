@@ -161,21 +161,55 @@ function numberInput(row, prop, value, commit) {
     if (v === null) return markInvalid(row, 'enter a number');
     commit(v);
   });
-  const span = prop.maximum - prop.minimum;
-  if (!integer && Number.isFinite(span) && span > 0 && span <= 20) {
-    const slider = document.createElement('input');
-    slider.type = 'range';
-    slider.min = String(prop.minimum);
-    slider.max = String(prop.maximum);
-    slider.step = String(span / 200);
-    slider.value = String(shown(value, prop));
-    slider.setAttribute('aria-label', `${prop.title || ''} slider`);
-    slider.addEventListener('input', () => (input.value = slider.value));
-    slider.addEventListener('change', () => commit(Number(slider.value)));
-    input.addEventListener('change', () => (slider.value = input.value));
-    return [input, slider];
+  const slider = sliderFor(prop, value, integer);
+  if (!slider) return [input];
+  slider.setAttribute('aria-label', `${prop.title || ''} slider`);
+  slider.addEventListener('input', () => (input.value = String(slider.valueOf())));
+  slider.addEventListener('change', () => commit(slider.valueOf()));
+  // A typed value is kept exactly; the slider only moves to the nearest position.
+  input.addEventListener('change', () => slider.show(Number(input.value)));
+  return [input, slider];
+}
+
+const LOG_POSITIONS = 1000;
+
+/**
+ * The slider of a number field, or null when none helps: linear for a small real range, logarithmic for a
+ * positive range that spans two decades or more (η from 10⁻⁶ to 1, kT, τ, updates), so that every decade gets
+ * the same room. `valueOf()` is the value at the slider's position (rounded to 2 significant digits on a log
+ * scale, to a whole number for integers); `show(v)` moves it to `v`.
+ * @returns {(HTMLInputElement & {valueOf(): number, show(v: number): void}) | null}
+ */
+function sliderFor(prop, value, integer) {
+  const { minimum: lo, maximum: hi } = prop;
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) return null;
+  const log = lo > 0 && hi / lo >= 100;
+  if (!log && (integer || hi - lo > 20)) return null;
+  const slider = /** @type {any} */ (document.createElement('input'));
+  slider.type = 'range';
+  if (log) {
+    const [a, b] = [Math.log10(lo), Math.log10(hi)];
+    slider.min = '0';
+    slider.max = String(LOG_POSITIONS);
+    slider.step = '1';
+    slider.dataset.scale = 'log';
+    slider.valueOf = () => {
+      const v = 10 ** (a + (Number(slider.value) / LOG_POSITIONS) * (b - a));
+      return Math.min(hi, Math.max(lo, integer ? Math.round(v) : Number(v.toPrecision(2))));
+    };
+    slider.show = (v) => {
+      const clamped = Math.min(hi, Math.max(lo, Number.isFinite(v) && v > 0 ? v : lo));
+      slider.value = String(Math.round(((Math.log10(clamped) - a) / (b - a)) * LOG_POSITIONS));
+    };
+  } else {
+    slider.min = String(lo);
+    slider.max = String(hi);
+    slider.step = String((hi - lo) / 200);
+    slider.valueOf = () => Number(slider.value);
+    slider.show = (v) => (slider.value = String(v));
   }
-  return [input];
+  slider.show(Number(shown(value, prop)));
+  return slider;
 }
 
 // A fixed number of numbers (a 2-D point): one number field each, named path/0, path/1, …

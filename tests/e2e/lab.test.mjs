@@ -500,3 +500,30 @@ test('a diverging run warns where the student is looking, with the number the ta
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('parameters spanning decades get log sliders, and typed values are kept exactly', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  const slider = page.locator('.control[data-path="eta"] input[type=range]');
+  assert.equal(await slider.getAttribute('data-scale'), 'log');
+  // η runs from 10⁻⁶ to 1: the default 10⁻³ sits mid-way (before, a linear slider of step 0.005 could not show it).
+  assert.equal(Number(await slider.inputValue()), 500);
+  // Two thirds of the way: 10⁻².
+  await slider.evaluate((s) => {
+    s.value = '667';
+    s.dispatchEvent(new Event('input'));
+    s.dispatchEvent(new Event('change'));
+  });
+  await page.waitForFunction(() => window.playground.state.params.eta === 0.01);
+  assert.equal(await page.locator('[name="eta"]').inputValue(), '0.01');
+  // A typed value stays as typed; the slider follows to the nearest position.
+  await setControl(page, 'eta', '0.00123');
+  await page.waitForFunction(() => window.playground.state.params.eta === 0.00123);
+  assert.equal(Number(await slider.inputValue()), Math.round(((Math.log10(0.00123) + 6) / 6) * 1000));
+  // Whole numbers over decades too (updates 1 to 10⁶), rounded to whole values.
+  const steps = page.locator('.control[data-path="steps"] input[type=range]');
+  assert.equal(await steps.getAttribute('data-scale'), 'log');
+  // A narrow real range keeps a linear slider (the correlation ρ of Σ1).
+  assert.equal(await page.locator('.control[data-path="inputs/0/corr"] input[type=range]').getAttribute('data-scale'), null);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
