@@ -1,7 +1,7 @@
 // @ts-check
 // Grouped bars (kind "bars"): one group per category, one bar per series.
 import { tick } from './format.js';
-import { LAYOUT, PALETTE, gridRect, legendOption, valueAxis } from './plot-common.js';
+import { LAYOUT, PALETTE, chartHead, gridRect, valueAxis } from './plot-common.js';
 
 /**
  * @param {import('./plot-common.js').BarsPlot} plot
@@ -9,9 +9,10 @@ import { LAYOUT, PALETTE, gridRect, legendOption, valueAxis } from './plot-commo
  * @param {number} height
  */
 export function barsOption(plot, width, height) {
-  const legend = legendOption(plot.series.map((s) => s.name));
-  const grid = gridRect(width, height, legend ? LAYOUT.gridTopLegend : LAYOUT.gridTopPlain, LAYOUT.right, null);
+  const { title, legend, top } = chartHead(plot.title, plot.series.map((s) => s.name), width);
+  const grid = gridRect(width, height, top, LAYOUT.right, null);
   return {
+    title: [title],
     grid: { ...grid, outerBoundsMode: 'none' },
     xAxis: { type: 'category', name: plot.x_label, nameLocation: 'middle', nameGap: 28, data: plot.categories },
     yAxis: { ...valueAxis(plot.y_label, null, 48), scale: false }, // Bars start at 0.

@@ -15,8 +15,7 @@ export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '
 // Pixel layout of the cartesian plots (the grid is placed by hand so that `equal_aspect` can make it square and
 // the colour bar can sit right next to it).
 export const LAYOUT = {
-  titleTop: 6, legendTop: 30, gridTopPlain: 42, gridTopLegend: 64,
-  left: 68, right: 24, rightColourBar: 96, bottom: 52, colourBarGap: 18,
+  titleTop: 6, left: 68, right: 24, rightColourBar: 96, bottom: 52, colourBarGap: 18,
 };
 
 /**
@@ -27,14 +26,85 @@ export function colourOf(series, index) {
   return series.color || PALETTE[index % PALETTE.length];
 }
 
-/** @param {string[]} names */
-export function legendOption(names) {
+const TITLE_FONT = 'bold 14px sans-serif';
+const TITLE_LINE = 18;
+const LEGEND_FONT = '12px sans-serif';
+const LEGEND_ROW = 20;
+// A legend item: its 25-pixel symbol, the 5-pixel gap before its text, the 10-pixel gap to the next item.
+const LEGEND_ITEM_EXTRA = 40;
+
+/** @type {CanvasRenderingContext2D | null} */
+let measurer = null;
+/**
+ * @param {string} text
+ * @param {string} font
+ */
+function textWidth(text, font) {
+  measurer ??= document.createElement('canvas').getContext('2d');
+  if (!measurer) return text.length * 8;
+  measurer.font = font;
+  return measurer.measureText(text).width;
+}
+
+/**
+ * `text` broken into lines no wider than `width` at word boundaries (a word wider than a line is cut).
+ * @param {string} text
+ * @param {string} font
+ * @param {number} width
+ */
+function wrap(text, font, width) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (!line || textWidth(next, font) <= width) {
+      line = next;
+      continue;
+    }
+    lines.push(line);
+    line = word;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
+}
+
+/**
+ * The head of a chart, laid out for its width: the title wrapped on as many lines as it needs (never cut, so a
+ * PNG export carries it whole), the legend wrapped on rows (never paged), and where the plot area starts.
+ * @param {string} title
+ * @param {string[]} names series names (empty names have no legend entry)
+ * @param {number} width chart width in pixels
+ */
+export function chartHead(title, names, width) {
+  // Leave room for the toolbar in the top-right corner.
+  const lines = wrap(title, TITLE_FONT, Math.max(40, width - 110));
+  const legendTop = LAYOUT.titleTop + lines.length * TITLE_LINE + 6;
   const named = [...new Set(names.filter((n) => n !== ''))];
-  if (named.length === 0) return null;
-  return {
-    id: 'legend', type: 'scroll', top: LAYOUT.legendTop, left: 'center', data: named, itemHeight: 10,
-    textStyle: { fontSize: 12 },
+  const title0 = {
+    id: 'title',
+    text: lines.join('\n'),
+    left: 8,
+    top: LAYOUT.titleTop,
+    textStyle: { fontSize: 14, fontWeight: 'bold', lineHeight: TITLE_LINE },
   };
+  if (named.length === 0) return { title: title0, legend: null, top: legendTop + 12 };
+  // Rows as ECharts packs them: items left to right until the next would pass the legend's width.
+  const legendWidth = Math.max(60, width - 24);
+  let rows = 1;
+  let used = 0;
+  for (const name of named) {
+    const w = textWidth(name, LEGEND_FONT) + LEGEND_ITEM_EXTRA;
+    if (used > 0 && used + w > legendWidth) {
+      rows += 1;
+      used = 0;
+    }
+    used += w;
+  }
+  const legend = {
+    id: 'legend', type: 'plain', top: legendTop, left: 'center', width: legendWidth, data: named, itemHeight: 10,
+    itemGap: 10, textStyle: { fontSize: 12 },
+  };
+  return { title: title0, legend, top: legendTop + rows * LEGEND_ROW + 14 };
 }
 
 /**

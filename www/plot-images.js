@@ -1,6 +1,6 @@
 // @ts-check
 // Image grids (kind "images"): small grey or colour images with their labels, drawn with sharp pixels.
-import { LAYOUT, colourImages } from './plot-common.js';
+import { chartHead, colourImages } from './plot-common.js';
 
 /** @typedef {import('./plot-common.js').ImagesPlot} ImagesPlot */
 
@@ -18,7 +18,7 @@ function imageGridLayout(plot, width, height) {
   const rows = Math.max(1, Math.ceil(n / cols));
   const labelH = plot.images.some((img) => img.label !== '') ? 14 : 0;
   const gap = 6;
-  const top = LAYOUT.gridTopPlain - 10;
+  const top = chartHead(plot.title, [], width).top - 10;
   const pad = 8;
   const scale = Math.max(0.1, Math.min(
     ((width - 2 * pad) / cols - gap) / plot.width,
@@ -36,8 +36,11 @@ function imageGridLayout(plot, width, height) {
   };
 }
 
-/** @param {ImagesPlot} plot */
-export function imagesOption(plot) {
+/**
+ * @param {ImagesPlot} plot
+ * @param {number} width chart width in pixels (for the title's lines)
+ */
+export function imagesOption(plot, width) {
   const [lo, hi] = plot.value_range;
   const span = hi - lo || 1;
   // The canvases of this frame, drawn at the scale last asked for. ECharts draws images with smoothing, so each
@@ -49,6 +52,7 @@ export function imagesOption(plot) {
     return cache.get(key);
   };
   return {
+    title: [chartHead(plot.title, [], width).title],
     tooltip: {
       trigger: 'item',
       renderMode: 'richText',

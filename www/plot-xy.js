@@ -1,7 +1,7 @@
 // @ts-check
 // Cartesian plots (kind "xy"): scatter, lines, trajectories and arrows, optionally over a heatmap with a colour bar.
 import { tick, axisEnd } from './format.js';
-import { LAYOUT, colourOf, gridRect, heatmapCells, legendOption, valueAxis } from './plot-common.js';
+import { LAYOUT, chartHead, colourOf, gridRect, heatmapCells, valueAxis } from './plot-common.js';
 
 /** @typedef {import('./plot-common.js').XyPlot} XyPlot */
 /** @typedef {import('./plot-common.js').Heatmap} Heatmap */
@@ -12,17 +12,14 @@ const HEATMAP_COLORS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '
 const HEATMAP_ID = 'heatmap';
 
 /**
- * The ECharts option of an xy plot at a chart size in pixels (`titles`: the plot's title component, to which a
- * heatmap adds its colour bar's label).
+ * The ECharts option of an xy plot at a chart size in pixels.
  * @param {XyPlot} plot
  * @param {number} width
  * @param {number} height
- * @param {object[]} titles
  */
-export function xyOption(plot, width, height, titles) {
+export function xyOption(plot, width, height) {
   const hm = plot.heatmap;
-  const legend = legendOption(plot.series.map((s) => s.name));
-  const top = legend ? LAYOUT.gridTopLegend : LAYOUT.gridTopPlain;
+  const { title, legend, top } = chartHead(plot.title, plot.series.map((s) => s.name), width);
   const right = hm ? LAYOUT.rightColourBar : LAYOUT.right;
 
   /** @type {number[] | null} */
@@ -39,6 +36,7 @@ export function xyOption(plot, width, height, titles) {
 
   const series = [];
   const option = {
+    title: [title],
     grid: { ...grid, outerBoundsMode: 'none' }, // Exact pixels: never shrink the grid to fit the labels.
     xAxis: valueAxis(plot.x_label, xRange, 28),
     yAxis: valueAxis(plot.y_label, yRange, 48),
@@ -69,12 +67,12 @@ export function xyOption(plot, width, height, titles) {
       textStyle: { fontSize: 11 },
       inRange: { color: HEATMAP_COLORS },
     }];
-    option.title = [...titles, {
+    option.title = [title, {
       id: 'colour-bar-label',
       text: hm.label,
       left: barLeft - 4,
       top: grid.top,
-      textStyle: { fontSize: 11, fontWeight: 'normal', width: width - barLeft, overflow: 'truncate' },
+      textStyle: { fontSize: 11, fontWeight: 'normal', lineHeight: 14, width: width - barLeft, overflow: 'break' },
     }];
   }
 

@@ -138,21 +138,10 @@ export function disposePlot(handle) {
  * @param {number} height
  */
 function buildOption(plot, width, height) {
-  const base = {
-    animation: false,
-    title: [{
-      id: 'title',
-      text: plot.title,
-      left: 8,
-      top: LAYOUT.titleTop,
-      // Leave room for the toolbar in the top-right corner.
-      textStyle: { fontSize: 14, fontWeight: 'bold', width: Math.max(40, width - 110), overflow: 'truncate' },
-    }],
-  };
   switch (plot.kind) {
-    case 'xy': return { ...base, ...xyOption(plot, width, height, base.title) };
-    case 'bars': return { ...base, ...barsOption(plot, width, height) };
-    case 'images': return { ...base, ...imagesOption(plot) };
+    case 'xy': return { animation: false, ...xyOption(plot, width, height) };
+    case 'bars': return { animation: false, ...barsOption(plot, width, height) };
+    case 'images': return { animation: false, ...imagesOption(plot, width) };
     default: throw new Error(`unknown plot kind ${JSON.stringify(/** @type {{kind: unknown}} */ (plot).kind)}`);
   }
 }

@@ -527,3 +527,28 @@ test('parameters spanning decades get log sliders, and typed values are kept exa
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('plot titles are never cut and legends wrap instead of paging, also on a phone', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hopfield&backend=cpu');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.done, null, { timeout: LONG });
+  await page.waitForTimeout(500); // the charts' resize to the phone width
+  const charts = await page.evaluate(() => [...window.playground.plots.values()]
+    .filter((p) => p.handle?.plot)
+    .map((p) => {
+      const option = p.handle.chart.getOption();
+      return { id: p.handle.plot.id, title: p.handle.plot.title, shown: option.title[0].text, legends: option.legend.map((l) => l.type) };
+    }));
+  assert.ok(charts.length >= 6, `${charts.length} charts`);
+  let wrapped = 0;
+  for (const c of charts) {
+    // The whole title, only broken into lines.
+    assert.equal(c.shown.replaceAll('\n', ' '), c.title.replace(/\s+/g, ' ').trim(), c.id);
+    if (c.shown.includes('\n')) wrapped += 1;
+    assert.ok(c.legends.every((t) => t === 'plain'), `${c.id}: legend ${c.legends}`);
+  }
+  assert.ok(wrapped > 0, 'no title needed a second line at 390 px: the test shows nothing');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
