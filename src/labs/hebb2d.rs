@@ -491,6 +491,11 @@ impl Run {
         format!("Σ{}", d + 1)
     }
 
+    /// Σd's colour in every plot of the lab (the page's palette without its red, which marks w and the axes).
+    fn colour(d: usize) -> String {
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"][d % 4].into()
+    }
+
     fn axis(&self, d: usize) -> (f64, f64, Option<[f64; 2]>) {
         theory::principal_axis(self.state.params.inputs[d].drive(self.state.params.rule))
     }
@@ -501,7 +506,7 @@ impl Run {
         e.filter(|_| self.state.view.theory).map(|e| Series {
             name: format!("principal axis of {}", Self::name(d)),
             mark: Mark::Dashed,
-            color: None,
+            color: Some(Self::colour(d)),
             points: vec![
                 [-half_len * e[0], -half_len * e[1]],
                 [half_len * e[0], half_len * e[1]],
@@ -517,7 +522,7 @@ impl Run {
             .map(|(d, s)| Series {
                 name: Self::name(d),
                 mark: Mark::Scatter,
-                color: None,
+                color: Some(Self::colour(d)),
                 points: s.clone(),
             })
             .collect();
@@ -647,7 +652,7 @@ impl Run {
             .map(|(d, path)| Series {
                 name: Self::name(d),
                 mark: Mark::Line,
-                color: None,
+                color: Some(Self::colour(d)),
                 points: path
                     .iter()
                     .map(|(t, w)| {
@@ -689,10 +694,16 @@ impl Run {
                         _ => "‖w‖ = 1".into(),
                     };
                     if p.rule == Rule::Hebb || d == 0 {
+                        // A distribution's theory line is dashed in its colour; a bound shared by all is grey.
+                        let color = if p.rule == Rule::Hebb {
+                            Self::colour(d)
+                        } else {
+                            "#555555".into()
+                        };
                         series.push(Series {
                             name,
                             mark: Mark::Dashed,
-                            color: None,
+                            color: Some(color),
                             points,
                         });
                     }
@@ -721,7 +732,7 @@ impl Run {
                 e.map(|e| Series {
                     name: Self::name(d),
                     mark: Mark::Line,
-                    color: None,
+                    color: Some(Self::colour(d)),
                     points: self.paths[d]
                         .iter()
                         .map(|(t, w)| [f64::from(*t), angle_deg(*w, e)])

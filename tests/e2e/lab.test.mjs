@@ -552,3 +552,25 @@ test('plot titles are never cut and legends wrap instead of paging, also on a ph
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('each distribution keeps its colour in every plot, its theory line dashed in the same colour', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await runToEnd(page);
+  const colours = await page.evaluate(() => {
+    const out = {};
+    for (const id of ['inputs', 'norm', 'angle']) {
+      const plot = window.playground.plots.get(id).handle.plot;
+      out[id] = Object.fromEntries(plot.series.map((s) => [s.name, s.color]));
+    }
+    return out;
+  });
+  for (const sigma of ['Σ1', 'Σ2', 'Σ3']) {
+    assert.ok(colours.norm[sigma], `${sigma} has no colour`);
+    assert.equal(colours.inputs[sigma], colours.norm[sigma], `${sigma}: inputs vs norm`);
+    assert.equal(colours.norm[`theory: slope ηλ₁ on ${sigma}`], colours.norm[sigma], `${sigma}: theory line`);
+  }
+  // The angle plot has no Σ1 (isotropic): Σ2 and Σ3 must not take Σ1's and Σ2's colours.
+  for (const sigma of ['Σ2', 'Σ3']) assert.equal(colours.angle[sigma], colours.norm[sigma], `${sigma}: angle vs norm`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
