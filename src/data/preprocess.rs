@@ -48,6 +48,7 @@ pub struct Preprocess {
     #[schemars(title = "binarise to 0/1 (1 above the threshold)")]
     pub binarise: bool,
     /// The binarisation threshold (004 uses 0.2 on MNIST).
+    #[schemars(title = "binarisation threshold")]
     pub threshold: f32,
     /// Map values in [0, 1] to 2v − 1: 0/1 becomes −1/+1. Data that is already ±1 (e.g. the letters as ±1) is
     /// left as it is, with a notice, and so is data outside [0, 1].
@@ -296,10 +297,16 @@ pub struct Corruption {
     #[schemars(title = "flip this % of units")]
     pub flip_percent: f32,
     /// Blank this many image rows, starting at `blank_from` (set to `blank_value`).
+    #[schemars(title = "blank this many rows")]
     pub blank_rows: u32,
+    /// The first blanked row (0 is the top).
+    #[schemars(title = "first blanked row")]
     pub blank_from: u32,
+    /// What blanked units are set to (0 is "unknown" for ±1 units: no vote either way).
+    #[schemars(title = "value of blanked units")]
     pub blank_value: f32,
     /// Standard deviation of added Gaussian noise.
+    #[schemars(title = "noise σ")]
     pub noise_sigma: f32,
 }
 
