@@ -72,6 +72,11 @@ pub enum Alphabet {
 impl Alphabet {
     /// The alphabet of `values`. Values that fit both binary and bipolar data (only 1s, or none) take `tie`.
     pub fn of<'a>(values: impl IntoIterator<Item = &'a f32>, tie: Alphabet) -> Alphabet {
+        Self::read(values).unwrap_or(tie)
+    }
+
+    /// The alphabet of `values`; None when they fit both binary and bipolar data (only 1s, or none).
+    pub fn read<'a>(values: impl IntoIterator<Item = &'a f32>) -> Option<Alphabet> {
         let (mut zero, mut minus, mut other) = (false, false, false);
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         for &v in values {
@@ -86,10 +91,10 @@ impl Alphabet {
             }
         }
         match (zero, minus, other) {
-            (false, false, false) => tie,
-            (true, false, false) => Alphabet::Binary,
-            (false, true, false) => Alphabet::Bipolar,
-            _ => Alphabet::Real { lo, hi },
+            (false, false, false) => None,
+            (true, false, false) => Some(Alphabet::Binary),
+            (false, true, false) => Some(Alphabet::Bipolar),
+            _ => Some(Alphabet::Real { lo, hi }),
         }
     }
 
@@ -172,13 +177,17 @@ impl Preprocess {
             let t = self.threshold;
             x.mapv_inplace(|v| if v > t { 1.0 } else { 0.0 });
         }
-        let mut tie = if self.binarise {
-            Alphabet::Binary
-        } else {
-            dataset_alphabet(d)
+        // Rows of only 1s: binary after binarisation, else as the dataset is (read only then: it is a scan).
+        let tie = || {
+            if self.binarise {
+                Alphabet::Binary
+            } else {
+                dataset_alphabet(d)
+            }
         };
+        let mut alphabet = Alphabet::read(x.iter());
         if self.bipolar {
-            match Alphabet::of(x.iter(), tie) {
+            match alphabet.unwrap_or_else(tie) {
                 Alphabet::Bipolar => notices.push(
                     "The values are already ±1: \"map 0/1 to ±1\" left them as they are (2v − 1 would have \
                      made −3 and 1). Untick it; to see the map at work, start from 0/1 data (for the letters, \
@@ -193,15 +202,14 @@ impl Preprocess {
                 )),
                 _ => {
                     x.mapv_inplace(|v| 2.0 * v - 1.0);
-                    tie = Alphabet::Bipolar;
+                    alphabet = Some(Alphabet::read(x.iter()).unwrap_or(Alphabet::Bipolar));
                     mapped = true;
                 }
             }
         }
-        let alphabet = Alphabet::of(x.iter(), tie);
         Prepared {
+            alphabet: alphabet.unwrap_or_else(tie),
             x,
-            alphabet,
             mapped,
             notices,
         }
@@ -213,15 +221,14 @@ fn dataset_alphabet(d: &Dataset) -> Alphabet {
     match &d.values {
         super::Values::Real(v) => Alphabet::of(v, Alphabet::Bipolar),
         super::Values::Bytes { data, scale } => {
-            let (lo, hi) = d.value_range();
-            let only = |b: u8| f32::from(b) * scale;
-            if data.iter().all(|&b| only(b) == 0.0 || only(b) == 1.0) {
-                if lo == 0.0 {
+            if data.iter().all(|&b| b == 0 || f32::from(b) * scale == 1.0) {
+                if data.contains(&0) {
                     Alphabet::Binary
                 } else {
                     Alphabet::Bipolar
                 }
             } else {
+                let (lo, hi) = d.value_range();
                 Alphabet::Real { lo, hi }
             }
         }
