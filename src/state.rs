@@ -9,7 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The current state-document version. Bump it with a step in `migrate` when the document changes shape.
-pub const VERSION: u32 = 1;
+/// 2: the Datasets lab's corruption lost its `bipolar` box (a flip now follows the data's own values).
+pub const VERSION: u32 = 2;
 
 /// Upper bound on a state document as compact JSON, the form a link carries: refused before inflating further
 /// (a link is not a place for megabytes), and the same bound for state files and the embed API, so that every
@@ -236,6 +237,19 @@ fn plain_value(got: &str) -> String {
     }
 }
 
+/// Version 1 → 2: the Datasets lab's `corruption.bipolar` said whether a flip negates or computes 1 − v; a
+/// flip now stays inside the alphabet the data has (0/1 or ±1), so the box is dropped. Where it disagreed with
+/// the data it wrote values outside the alphabet (2s on ±1 letters), so nothing a student meant is lost.
+fn from_1(doc: &mut serde_json::Value) {
+    if doc.get("lab").and_then(serde_json::Value::as_str) == Some("datasets")
+        && let Some(c) = doc
+            .pointer_mut("/params/corruption")
+            .and_then(serde_json::Value::as_object_mut)
+    {
+        c.remove("bipolar");
+    }
+}
+
 /// Brings an older state document to `VERSION`.
 pub fn migrate(mut doc: serde_json::Value) -> Result<serde_json::Value> {
     let version = doc
@@ -243,14 +257,17 @@ pub fn migrate(mut doc: serde_json::Value) -> Result<serde_json::Value> {
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| Error::Link("the state document has no version number".into()))?;
     match version {
-        // Version 1 is the first published shape; future steps go here as `1 => { …; version = 2 }`.
-        1 => {}
         v if v > u64::from(VERSION) => {
             return Err(Error::Link(format!(
                 "this link was made by a newer release (state version {v}; this page reads up to {VERSION})"
             )));
         }
-        v => return Err(Error::Link(format!("unknown state version {v}"))),
+        0 => return Err(Error::Link("unknown state version 0".into())),
+        _ => {}
+    }
+    // One step per version, run in turn from the document's version up to `VERSION`.
+    if version < 2 {
+        from_1(&mut doc);
     }
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("version".into(), VERSION.into());

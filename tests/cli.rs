@@ -52,7 +52,10 @@ fn run_from_file_link_and_url_give_the_same_report() {
     let from_file = stdout_json(&hebbian(&["run", file, "--backend", "cpu"]));
     let link = String::from_utf8(hebbian(&["link", file]).stdout).expect("utf-8");
     assert!(
-        link.starts_with("http://127.0.0.1:8080/?lab=hebb2d#s=1."),
+        link.starts_with(&format!(
+            "http://127.0.0.1:8080/?lab=hebb2d#s={}.",
+            hebbian_playground::state::VERSION
+        )),
         "{link}"
     );
     let from_url = stdout_json(&hebbian(&["run", link.trim(), "--backend", "cpu"]));

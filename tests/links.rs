@@ -14,7 +14,7 @@ fn a_link_restores_the_exact_state() {
     s.params["inputs"][2]["corr"] = serde_json::json!(-0.3);
     s.hidden = vec!["rule".into()];
     let fragment = state::encode_fragment(&s).expect("encode");
-    assert!(fragment.starts_with("s=1."));
+    assert!(fragment.starts_with(&format!("s={}.", state::VERSION)));
     assert!(
         fragment.len() < 400,
         "compact: {} characters",
@@ -30,6 +30,7 @@ fn a_link_restores_the_exact_state() {
 #[test]
 fn damaged_links_say_what_is_wrong() {
     let good = state::encode_fragment(&default()).expect("encode");
+    let prefix = format!("s={}.", state::VERSION);
     let cases = [
         ("nonsense".to_string(), "does not hold an experiment"),
         ("s=1".to_string(), "no version"),
@@ -41,9 +42,9 @@ fn damaged_links_say_what_is_wrong() {
         ),
         (good[..good.len() / 2 + 1].to_string(), "damaged"),
         (format!("{}A", &good[..good.len() - 1]), "damaged"),
-        (good.replacen("s=1.", "s=x.", 1), "not a link version"),
-        (good.replacen("s=1.", "s=0.", 1), "not a link version"),
-        (good.replacen("s=1.", "s=7.", 1), "newer release"),
+        (good.replacen(&prefix, "s=x.", 1), "not a link version"),
+        (good.replacen(&prefix, "s=0.", 1), "not a link version"),
+        (good.replacen(&prefix, "s=7.", 1), "newer release"),
     ];
     for (link, expected) in cases {
         match state::decode(&link) {
@@ -115,6 +116,36 @@ fn links_from_earlier_releases_still_open() {
     assert_eq!(s.params["rule"], "oja");
 }
 
+/// A Datasets link from before issue 9 (state version 1, made by that commit's CLI: letters, "bipolar" map and
+/// a 20 % flip, with the corruption's own `bipolar` box unticked, which wrote 2s). It opens without that box, and
+/// its run now keeps the letters ±1.
+const DATASETS_BEFORE_ISSUE_9: &str = include_str!("fixtures/datasets-before-issue9.link");
+
+#[test]
+fn datasets_links_with_the_corruptions_bipolar_box_still_open() {
+    let s = state::decode(DATASETS_BEFORE_ISSUE_9.trim()).expect("old link decodes");
+    assert_eq!(
+        (s.lab.as_str(), s.seed, s.version),
+        ("datasets", 7, state::VERSION)
+    );
+    assert!(labs::validate(&s).is_empty(), "{:?}", labs::validate(&s));
+    assert_eq!(s.params["corruption"]["flip_percent"], 20.0);
+    assert!(s.params["corruption"].get("bipolar").is_none());
+    assert_eq!(s.params["source"]["letters"]["bipolar"], true);
+    assert_eq!(s.params["preprocess"]["bipolar"], true);
+    // The step only touches version-1 Datasets documents: a current one with the box is refused.
+    let mut doc = serde_json::to_value(&s).expect("json");
+    doc["params"]["corruption"]["bipolar"] = true.into();
+    let e = state::decode(&doc.to_string()).expect("decodes");
+    assert!(!labs::validate(&e).is_empty());
+    // And only Datasets documents: another lab's params keep what they have (and are checked as ever).
+    let mut hebb = serde_json::to_value(default()).expect("json");
+    hebb["version"] = 1.into();
+    hebb["params"]["corruption"] = serde_json::json!({"bipolar": true});
+    let opened = state::decode(&hebb.to_string()).expect("decodes");
+    assert_eq!(opened.params["corruption"]["bipolar"], true);
+}
+
 /// Every one-character change of a link is refused or opens the very same experiment: the checksum catches
 /// what the inflater lets through (before it, one of ~400 random flips turned seed 42 into 12).
 #[test]
@@ -122,7 +153,7 @@ fn a_damaged_link_never_opens_another_experiment() {
     let mut s = default();
     s.seed = 42;
     let good = state::encode_fragment(&s).expect("encode");
-    let data_start = "s=1.".len();
+    let data_start = format!("s={}.", state::VERSION).len();
     let mut refused = 0;
     for i in data_start..good.len() {
         for c in ['A', 'f', '0', '-', '_'] {

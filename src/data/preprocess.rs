@@ -2,6 +2,11 @@
 //! shuffling and batching, scaling, binarisation, the bipolar map and corruption. Everything random draws from
 //! the experiment seed (stream group per transform), so a permalink reproduces the same batches and the same
 //! corrupted bits. ZCA whitening, the one step heavy enough for the GPU, lives in `zca.rs`.
+//!
+//! The value transforms know the [`Alphabet`] of their input, read from the values themselves: the bipolar map
+//! 2v − 1 is for values in [0, 1] (it is skipped, with a notice, on data that is already ±1 or lies outside
+//! [0, 1]), and a flip stays inside the data's alphabet (1 − v on 0/1, −v on ±1, the mirror image in the middle
+//! of the value range on other data).
 use super::{Dataset, Shape, Split};
 use crate::error::FieldError;
 use crate::rng::{self, Purpose};
@@ -40,11 +45,87 @@ pub struct Preprocess {
     pub per_split: u32,
     pub scale: Scale,
     /// Binarise: 1 where the value exceeds `threshold`, else 0.
+    #[schemars(title = "binarise to 0/1 (1 above the threshold)")]
     pub binarise: bool,
     /// The binarisation threshold (004 uses 0.2 on MNIST).
+    #[schemars(title = "binarisation threshold")]
     pub threshold: f32,
-    /// Map v ∈ [0, 1] to 2v − 1 (bipolar ±1 for binary data).
+    /// Map values in [0, 1] to 2v − 1: 0/1 becomes −1/+1. Data that is already ±1 (e.g. the letters as ±1) is
+    /// left as it is, with a notice, and so is data outside [0, 1].
+    #[schemars(title = "map 0/1 to ±1 (2v − 1)")]
     pub bipolar: bool,
+}
+
+/// The values a set of rows takes, as far as the transforms need to know: what a flip means, and whether the
+/// bipolar map applies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Alphabet {
+    /// Only 0 and 1 (binary units): a flip is 1 − v.
+    Binary,
+    /// Only −1 and +1 (bipolar units): a flip is −v.
+    Bipolar,
+    /// Any other values, within [lo, hi]: a flip is the mirror image lo + hi − v in the middle of that range
+    /// (for images in [0, 1], 1 − v, the negative).
+    Real { lo: f32, hi: f32 },
+}
+
+impl Alphabet {
+    /// The alphabet of `values`. Values that fit both binary and bipolar data (only 1s, or none) take `tie`.
+    pub fn of<'a>(values: impl IntoIterator<Item = &'a f32>, tie: Alphabet) -> Alphabet {
+        Self::read(values).unwrap_or(tie)
+    }
+
+    /// The alphabet of `values`; None when they fit both binary and bipolar data (only 1s, or none).
+    pub fn read<'a>(values: impl IntoIterator<Item = &'a f32>) -> Option<Alphabet> {
+        let (mut zero, mut minus, mut other) = (false, false, false);
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &v in values {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            if v == 0.0 {
+                zero = true;
+            } else if v == -1.0 {
+                minus = true;
+            } else if v != 1.0 {
+                other = true;
+            }
+        }
+        match (zero, minus, other) {
+            (false, false, false) => None,
+            (true, false, false) => Some(Alphabet::Binary),
+            (false, true, false) => Some(Alphabet::Bipolar),
+            _ => Some(Alphabet::Real { lo, hi }),
+        }
+    }
+
+    /// The flipped value of `v`, inside the alphabet.
+    pub fn flip(self, v: f32) -> f32 {
+        match self {
+            Alphabet::Binary => 1.0 - v,
+            Alphabet::Bipolar => -v,
+            Alphabet::Real { lo, hi } => lo + hi - v,
+        }
+    }
+
+    /// In words, for the summary line and notices: "0/1", "±1" or "real values".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Alphabet::Binary => "0/1",
+            Alphabet::Bipolar => "±1",
+            Alphabet::Real { .. } => "real values",
+        }
+    }
+}
+
+/// Rows after [`Preprocess::rows`]: the values, their alphabet and what the transforms had to say (a map
+/// skipped, and why).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub x: Array2<f32>,
+    pub alphabet: Alphabet,
+    /// Whether the bipolar map was applied (asked for, and the values were in [0, 1]).
+    pub mapped: bool,
+    pub notices: Vec<String>,
 }
 
 impl Preprocess {
@@ -84,19 +165,81 @@ impl Preprocess {
         idx
     }
 
-    /// The samples at `indices`, transformed.
-    pub fn rows(&self, d: &Dataset, indices: &[usize]) -> Array2<f32> {
+    /// The samples at `indices`, transformed, with their alphabet. Rows of only 1s are binary after
+    /// binarisation, bipolar after the bipolar map, else take the alphabet of the whole dataset as loaded
+    /// (bipolar when that too is only 1s).
+    pub fn rows(&self, d: &Dataset, indices: &[usize]) -> Prepared {
         let mut x = d.rows(indices);
+        let mut notices = Vec::new();
+        let mut mapped = false;
         scale(&mut x, self.scale);
         if self.binarise {
             let t = self.threshold;
             x.mapv_inplace(|v| if v > t { 1.0 } else { 0.0 });
         }
+        // Rows of only 1s: binary after binarisation, else as the dataset is (read only then: it is a scan).
+        let tie = || {
+            if self.binarise {
+                Alphabet::Binary
+            } else {
+                dataset_alphabet(d)
+            }
+        };
+        let mut alphabet = Alphabet::read(x.iter());
         if self.bipolar {
-            x.mapv_inplace(|v| 2.0 * v - 1.0);
+            match alphabet.unwrap_or_else(tie) {
+                Alphabet::Bipolar => notices.push(
+                    "The values are already ±1: \"map 0/1 to ±1\" left them as they are (2v − 1 would have \
+                     made −3 and 1). Untick it; to see the map at work, start from 0/1 data (for the letters, \
+                     untick \"letters as ±1\")."
+                        .into(),
+                ),
+                Alphabet::Real { lo, hi } if lo < 0.0 || hi > 1.0 => notices.push(format!(
+                    "\"map 0/1 to ±1\" is for values in 0…1; these span {}…{}, so it was skipped \
+                     (binarise first, or scale with max-abs into −1…1).",
+                    round(lo),
+                    round(hi)
+                )),
+                _ => {
+                    x.mapv_inplace(|v| 2.0 * v - 1.0);
+                    alphabet = Some(Alphabet::read(x.iter()).unwrap_or(Alphabet::Bipolar));
+                    mapped = true;
+                }
+            }
         }
-        x
+        Prepared {
+            alphabet: alphabet.unwrap_or_else(tie),
+            x,
+            mapped,
+            notices,
+        }
     }
+}
+
+/// The alphabet of the whole dataset as loaded (bipolar when it holds only 1s).
+fn dataset_alphabet(d: &Dataset) -> Alphabet {
+    match &d.values {
+        super::Values::Real(v) => Alphabet::of(v, Alphabet::Bipolar),
+        super::Values::Bytes { data, scale } => {
+            if data.iter().all(|&b| b == 0 || f32::from(b) * scale == 1.0) {
+                if data.contains(&0) {
+                    Alphabet::Binary
+                } else {
+                    Alphabet::Bipolar
+                }
+            } else {
+                let (lo, hi) = d.value_range();
+                Alphabet::Real { lo, hi }
+            }
+        }
+    }
+}
+
+/// A value for a message: at most 4 significant digits.
+fn round(v: f32) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
 }
 
 /// 003's `restrict_classes`: the indices whose label is (keep) or is not (!keep) in `classes`.
@@ -155,16 +298,23 @@ pub fn scale(x: &mut Array2<f32>, how: Scale) {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Corruption {
-    /// Percentage of units flipped in every sample (exactly round(p · dim / 100), at distinct places).
+    /// Percentage of units flipped in every sample (exactly round(p · dim / 100), at distinct places). A flip
+    /// stays in the data's alphabet: 1 − v on 0/1 data, −v on ±1 data, the mirror image in the middle of the
+    /// value range on other data (1 − v on images in [0, 1]).
+    #[schemars(title = "flip this % of units")]
     pub flip_percent: f32,
     /// Blank this many image rows, starting at `blank_from` (set to `blank_value`).
+    #[schemars(title = "blank this many rows")]
     pub blank_rows: u32,
+    /// The first blanked row (0 is the top).
+    #[schemars(title = "first blanked row")]
     pub blank_from: u32,
+    /// What blanked units are set to (0 is "unknown" for ±1 units: no vote either way).
+    #[schemars(title = "value of blanked units")]
     pub blank_value: f32,
     /// Standard deviation of added Gaussian noise.
+    #[schemars(title = "noise σ")]
     pub noise_sigma: f32,
-    /// Whether values are bipolar (a flip negates) or binary (a flip is 1 − v).
-    pub bipolar: bool,
 }
 
 impl Corruption {
@@ -205,8 +355,15 @@ impl Corruption {
     }
 
     /// Corrupts rows in place; row r uses stream index `first + r`, so a sample is damaged the same way
-    /// whichever batch it is in.
-    pub fn apply(&self, x: &mut Array2<f32>, shape: Shape, seed: u32, first: u32) {
+    /// whichever batch it is in. A flip stays inside `alphabet` (that of the rows as preprocessed).
+    pub fn apply(
+        &self,
+        x: &mut Array2<f32>,
+        shape: Shape,
+        seed: u32,
+        first: u32,
+        alphabet: Alphabet,
+    ) {
         let dim = x.ncols();
         let flips = ((self.flip_percent / 100.0) * dim as f32).round() as usize;
         for (r, mut row) in x.rows_mut().into_iter().enumerate() {
@@ -220,7 +377,7 @@ impl Corruption {
                     let j = (k + (u * (dim - k) as f32) as usize).min(dim - 1);
                     units.swap(k, j);
                     let v = &mut row[units[k]];
-                    *v = if self.bipolar { -*v } else { 1.0 - *v };
+                    *v = alphabet.flip(*v);
                 }
             }
             if self.blank_rows > 0 {
@@ -299,8 +456,29 @@ mod tests {
             bipolar: true,
             ..Default::default()
         };
-        let x = p.rows(&d, &[0, 30]);
-        assert!(x.iter().all(|&v| v == 1.0 || v == -1.0));
+        let prepared = p.rows(&d, &[0, 30]);
+        assert!(prepared.x.iter().all(|&v| v == 1.0 || v == -1.0));
+        assert_eq!(prepared.alphabet, Alphabet::Bipolar);
+        assert!(prepared.mapped && prepared.notices.is_empty());
+        // Grey levels in [0, 1] map into [−1, 1]; standardised values (outside [0, 1]) are left, with a notice.
+        let grey = Preprocess {
+            bipolar: true,
+            ..Default::default()
+        }
+        .rows(&d, &[0, 1]);
+        assert!(grey.mapped && grey.x[[0, 0]] == -1.0);
+        let standardised = Preprocess {
+            scale: Scale::Standardise,
+            bipolar: true,
+            ..Default::default()
+        }
+        .rows(&d, &(0..40).collect::<Vec<_>>());
+        assert!(!standardised.mapped);
+        assert!(
+            standardised.notices[0].contains("is for values in 0…1"),
+            "{:?}",
+            standardised.notices
+        );
         let mut z = d.rows(&(0..40).collect::<Vec<_>>());
         scale(&mut z, Scale::Standardise);
         let m = z.mean_axis(Axis(0)).unwrap();
@@ -310,18 +488,35 @@ mod tests {
     }
 
     #[test]
+    fn alphabets_are_read_from_the_values() {
+        let of = |v: &[f32]| Alphabet::of(v, Alphabet::Binary);
+        assert_eq!(of(&[0.0, 1.0, 1.0]), Alphabet::Binary);
+        assert_eq!(of(&[-1.0, 1.0]), Alphabet::Bipolar);
+        assert_eq!(of(&[1.0, 1.0]), Alphabet::Binary, "only 1s: the tie");
+        assert_eq!(of(&[-1.0, 0.0, 1.0]), Alphabet::Real { lo: -1.0, hi: 1.0 });
+        assert_eq!(of(&[0.5, 2.0]), Alphabet::Real { lo: 0.5, hi: 2.0 });
+        assert_eq!(Alphabet::Real { lo: -3.0, hi: 1.0 }.flip(1.0), -3.0);
+    }
+
+    #[test]
     fn corruption_flips_exactly_and_blanks_rows() {
         let shape = Shape::image(1, 10, 10);
         let mut x = Array2::from_elem((3, 100), 1.0f32);
         let c = Corruption {
             flip_percent: 10.0,
-            bipolar: true,
             ..Default::default()
         };
-        c.apply(&mut x, shape, 4, 0);
+        c.apply(&mut x, shape, 4, 0, Alphabet::Bipolar);
         for row in x.rows() {
             assert_eq!(row.iter().filter(|&&v| v == -1.0).count(), 10);
         }
+        // The same flips on 0/1 data write 0s, and on real data the mirror image in the range's middle.
+        let mut z = Array2::from_elem((3, 100), 1.0f32);
+        c.apply(&mut z, shape, 4, 0, Alphabet::Binary);
+        assert_eq!(z.mapv(|v| 2.0 * v - 1.0), x);
+        let mut r = Array2::from_elem((1, 100), 0.25f32);
+        c.apply(&mut r, shape, 4, 0, Alphabet::Real { lo: 0.0, hi: 1.0 });
+        assert_eq!(r.iter().filter(|&&v| v == 0.75).count(), 10);
         let mut y = Array2::from_elem((1, 100), 1.0f32);
         let b = Corruption {
             blank_rows: 5,
@@ -330,7 +525,7 @@ mod tests {
             ..Default::default()
         };
         assert!(b.validate(shape, "").is_empty());
-        b.apply(&mut y, shape, 4, 0);
+        b.apply(&mut y, shape, 4, 0, Alphabet::Bipolar);
         assert_eq!(y.iter().filter(|&&v| v == 0.0).count(), 50);
         assert_eq!(y[[0, 49]], 1.0);
         assert!(

@@ -42,7 +42,8 @@ pub enum SourceKind {
 pub struct LetterSet {
     /// Draw on a pattern's grid to change it.
     pub patterns: Vec<Pattern>,
-    /// −1 / +1 instead of 0 / 1.
+    /// Cells on are +1 and off −1 (the lectures' bipolar form); unticked, on is 1 and off 0.
+    #[schemars(title = "letters as ±1 (else 0/1)")]
     pub bipolar: bool,
 }
 

@@ -4,7 +4,7 @@
 //! split and shows the result, so a student sees exactly what a network would be fed.
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
-use crate::data::preprocess::{Corruption, Preprocess};
+use crate::data::preprocess::{Alphabet, Corruption, Preprocess};
 use crate::data::source::{Source, SourceKind};
 use crate::data::store::DataStore;
 use crate::data::store::Need;
@@ -339,7 +339,10 @@ impl LabRun for Run {
         let d = self.data.clone();
         let seed = self.state.seed;
         let train = p.preprocess.indices(&d, Split::Train, seed);
-        let mut x = p.preprocess.rows(&d, &train);
+        let prepared = p.preprocess.rows(&d, &train);
+        let mapped = prepared.mapped;
+        self.notices.extend(prepared.notices);
+        let mut x = prepared.x;
         let mut whitened_offdiag = None;
         if p.zca.enabled {
             let fit_rows = (MAX_ZCA_VALUES / d.dim().max(1)).min(x.nrows());
@@ -361,7 +364,13 @@ impl LabRun for Run {
             zca.apply_cpu(x.view_mut())?;
             whitened_offdiag = Some(max_offdiag_cov(&x));
         }
-        p.corruption.apply(&mut x, d.shape, seed, 0);
+        // Flips stay in the alphabet of the rows as they are now (whitened rows are real values).
+        let alphabet = if p.zca.enabled {
+            Alphabet::of(x.iter(), prepared.alphabet)
+        } else {
+            prepared.alphabet
+        };
+        p.corruption.apply(&mut x, d.shape, seed, 0, alphabet);
         let per_class = p.examples as usize;
         let picked = pick_examples(&d, &train, per_class);
         let (shown_idx, shown_rows) = if d.shape.is_image() {
@@ -374,13 +383,16 @@ impl LabRun for Run {
         };
         let splits = Split::ALL.map(|s| p.preprocess.indices(&d, s, seed));
         let mut view = dataset_view("prepared", &d, &shown_idx, &shown_rows, per_class, &splits);
-        view.examples.title = format!("Examples as the labs see them ({})", describe(p));
-        self.views.push(view);
+        view.examples.title = format!("Examples as the labs see them ({})", describe(p, mapped));
+        // The summary line describes the data as the labs get it: the samples kept, the training split's values
+        // after every transform.
         let (lo, hi) = x
             .iter()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
                 (lo.min(v), hi.max(v))
             });
+        prepared_summary(&mut view, &splits, lo, hi, Alphabet::of(x.iter(), alphabet));
+        self.views.push(view);
         self.metrics = vec![
             Metric::new("training samples after restriction", train.len() as f64, ""),
             Metric::new("features", d.dim() as f64, ""),
@@ -416,7 +428,33 @@ impl LabRun for Run {
     }
 }
 
-fn describe(p: &Params) -> String {
+/// The prepared view's summary line: the samples per split after restriction and subsets, and the value range
+/// (and, for 0/1 or ±1 data, the alphabet) of the training split after every transform.
+fn prepared_summary(
+    view: &mut crate::protocol::DatasetView,
+    splits: &[Vec<usize>; 3],
+    lo: f32,
+    hi: f32,
+    alphabet: Alphabet,
+) {
+    let s = &mut view.summary;
+    s.name = format!("{}, after preprocessing", s.name);
+    [s.train, s.validation, s.test] = [splits[0].len(), splits[1].len(), splits[2].len()];
+    s.count = s.train + s.validation + s.test;
+    if lo <= hi {
+        (s.min, s.max) = (lo, hi);
+    }
+    view.line = s.to_string();
+    if matches!(alphabet, Alphabet::Binary | Alphabet::Bipolar) {
+        view.line = view.line.replacen(
+            &format!("values {}…{}", s.min, s.max),
+            &format!("values {}…{} ({} only)", s.min, s.max, alphabet.describe()),
+            1,
+        );
+    }
+}
+
+fn describe(p: &Params, mapped: bool) -> String {
     let mut parts = Vec::new();
     if !p.preprocess.classes.is_empty() {
         parts.push(format!("classes {:?}", p.preprocess.classes));
@@ -424,8 +462,8 @@ fn describe(p: &Params) -> String {
     if p.preprocess.binarise {
         parts.push(format!("binarised at {}", p.preprocess.threshold));
     }
-    if p.preprocess.bipolar {
-        parts.push("bipolar".into());
+    if mapped {
+        parts.push("0/1 mapped to ±1".into());
     }
     if p.zca.enabled {
         parts.push(format!("ZCA ε = {}", p.zca.eps));

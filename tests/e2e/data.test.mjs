@@ -289,7 +289,9 @@ test('restricting the classes to 0 and 1 keeps exactly those two', async () => {
   assert.equal(await page.inputValue('input[name="preprocess/classes"]'), '0, 1');
   await waitView(page, 'data', /10000 samples/);
   await button(page, 'Run').click();
-  await waitView(page, 'prepared', /10000 samples/);
+  // The prepared line counts the samples kept, not the dataset as loaded.
+  const prepared = await waitView(page, 'prepared', /after preprocessing/);
+  assert.match(prepared, /after preprocessing: \d+ samples \(1704 train \//);
   const { classes, examples, metrics } = await page.evaluate(() => ({
     classes: window.playground.plots.get('prepared:classes').handle.plot,
     examples: window.playground.plots.get('prepared:examples').handle.plot,
@@ -346,6 +348,34 @@ test('Iris shows a scatter; other sources show only their own settings', async (
   assert.equal(await page.locator('[name="source/letters/bipolar"]').isVisible(), false);
   assert.equal(await page.locator('.pattern-editor').isVisible(), false);
   assert.equal(await page.locator('body').textContent().then((t) => t.includes('add a distribution')), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('letters already ±1: "map 0/1 to ±1" leaves them alone and says so, a 20 % flip stays ±1, the line tells', async () => {
+  const { page, errors } = await open(context, '?lab=datasets&backend=cpu');
+  await waitView(page, 'data', /10000 samples/);
+  await setControl(page, 'source/kind', 'letters');
+  await waitView(page, 'data', /Letter patterns \(bipolar/);
+  // The two remaining "bipolar" boxes say what they do; the corruption has none.
+  const labelOf = (path) => page.locator(`.control[data-path="${path}"] .control-label`).textContent();
+  assert.equal(await labelOf('source/letters/bipolar'), 'letters as ±1 (else 0/1)');
+  assert.equal(await labelOf('preprocess/bipolar'), 'map 0/1 to ±1 (2v − 1)');
+  assert.equal(await page.locator('[name="corruption/bipolar"]').count(), 0);
+  await page.locator('[name="preprocess/bipolar"]').check();
+  await setControl(page, 'corruption/flip_percent', '20');
+  await page.waitForFunction(() => {
+    const p = window.playground.state.params;
+    return p.preprocess.bipolar === true && p.corruption.flip_percent === 20;
+  });
+  await button(page, 'Run').click();
+  const line = await waitView(page, 'prepared', /after preprocessing/);
+  assert.match(line, /values -1…1 \(±1 only\)/);
+  const pixels = await page.evaluate(() => window.playground.plots.get('prepared:examples').handle.plot.images.flatMap((i) => i.pixels));
+  assert.deepEqual([...new Set(pixels)].sort(), [-1, 1]);
+  const warnings = await page.locator('#messages .message.warning').allTextContents();
+  assert.ok(warnings.some((w) => w.includes('already ±1')), JSON.stringify(warnings));
+  assert.deepEqual(await errorTexts(page), []);
   assert.deepEqual(errors, []);
   await page.close();
 });
