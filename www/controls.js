@@ -15,7 +15,8 @@ export function resolve(root, node) {
   return n;
 }
 
-const label = (name, schema) => schema.title || name.replaceAll('_', ' ');
+/** A field's on-screen label: its schema title, else its name in words. */
+export const label = (name, schema) => schema.title || name.replaceAll('_', ' ');
 const isNumber = (s) => s && (s.type === 'number' || s.type === 'integer');
 const shown = (v, prop) => field(v, prop.format === 'float');
 

@@ -23,9 +23,10 @@ export function permalink(fragment) {
 export class SharePanel {
   /**
    * @param {{embed: boolean, title: string, state: () => AnyState, link: (state?: AnyState) => string,
-   *          fields: () => string[]}} source
+   *          fields: () => string[], label: (name: string) => string}} source
    *   `state`: the experiment now; `link`: its permalink (or another state's); `fields`: the names a classroom
-   *   link can hide. The embed snippet is offered only on the site, not inside an embed.
+   *   link can hide, `label` their on-screen labels. The embed snippet is offered only on the site, not inside
+   *   an embed.
    */
   constructor(source) {
     this.source = source;
@@ -66,7 +67,7 @@ export class SharePanel {
     const state = this.source.state();
     if (kind === 'classroom') {
       const names = this.source.fields();
-      const checks = names.map((n) => el('label', { className: 'check' }, el('input', { type: 'checkbox', value: n, checked: state.hidden.includes(n) }), ` ${n.replaceAll('_', ' ')}`));
+      const checks = names.map((n) => el('label', { className: 'check' }, el('input', { type: 'checkbox', value: n, checked: state.hidden.includes(n) }), ` ${this.source.label(n)}`));
       const out = el('input', { type: 'text', readOnly: true, className: 'link-out', name: 'classroom-link' });
       const make = () => {
         const hidden = checks.map((c) => /** @type {HTMLInputElement} */ (c.querySelector('input'))).filter((i) => i.checked).map((i) => i.value);
@@ -78,9 +79,28 @@ export class SharePanel {
     } else {
       const url = new URL(this.source.link());
       url.searchParams.set('embed', '1');
-      const snippet = `<iframe src="${url}" style="width:100%;border:0" height="900" title="${this.source.title}" loading="lazy"></iframe>`;
-      box.replaceChildren(el('p', { textContent: 'Paste into a course page (see the README for sizing and the postMessage API):' }),
-        el('textarea', { readOnly: true, rows: 3, value: snippet, className: 'embed-out' }));
+      box.replaceChildren(el('p', { textContent: 'Paste into a course page: the frame resizes itself to the lab.' }),
+        el('textarea', { readOnly: true, rows: 8, value: embedSnippet(url.toString(), this.source.title), className: 'embed-out' }));
     }
   }
+}
+
+/**
+ * An iframe of the lab with the script that sizes it to the lab's reported height (the lab posts
+ * `hebbian:height` whenever its content changes), first sized to this page's height without the site header.
+ * @param {string} url
+ * @param {string} title
+ */
+export function embedSnippet(url, title) {
+  const id = `hebbian-${Math.random().toString(36).slice(2, 8)}`;
+  const header = document.getElementById('chrome')?.offsetHeight ?? 0;
+  const height = Math.ceil(document.documentElement.scrollHeight - header);
+  const attr = (/** @type {string} */ v) => v.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+  return `<iframe id="${id}" src="${attr(url)}" style="width:100%;border:0" height="${height}" title="${attr(title)}" loading="lazy"></iframe>
+<script>
+  addEventListener('message', (e) => {
+    const frame = document.getElementById('${id}');
+    if (e.source === frame.contentWindow && e.data && e.data.type === 'hebbian:height') frame.height = e.data.height;
+  });
+</script>`;
 }

@@ -3,7 +3,7 @@
 // and draws its frames. Used both on the site and inside an embed iframe. The cells live in their own modules:
 // lab-cells.js (prose, exercises, plot slots, datasets, metrics), lab-runbar.js (the run bar), lab-share.js
 // (copy link, classroom link, embed snippet), controls.js, pattern-editor.js and data-panel.js.
-import { buildControls, getPath, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
+import { buildControls, getPath, label, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
 import { EngineClient } from './engine.js';
 import { renderPlot, updatePlot, disposePlot } from './plots.js';
 import { clearMessages, showMessage } from './messages.js';
@@ -69,6 +69,7 @@ export class LabPage {
       state: () => this.state,
       link: (s) => this.link(s),
       fields: () => this.controlBlocks.flatMap((c) => c.fields),
+      label: (name) => label(name, resolve(this.schema, this.schema.$defs.Params.properties[name])),
     });
     this.runBar = new RunBar({
       run: () => this.run(),

@@ -124,8 +124,18 @@ export function valueAxis(name, range, gap) {
     scale: true, // Automatic ranges need not include 0.
     axisLine: { show: true, onZero: false },
     splitLine: { show: true },
-    axisLabel: { hideOverlap: true },
+    axisLabel: { hideOverlap: true, formatter: axisNumber },
   };
+}
+
+/**
+ * A tick label: as is below 10⁴, compact scientific notation from there ("2e5", "1.5e19"), so that the labels of
+ * a diverging trajectory fit the margin instead of being clipped.
+ * @param {number} v
+ */
+export function axisNumber(v) {
+  if (Math.abs(v) < 1e4) return String(Number(v.toPrecision(6)));
+  return Number(v.toPrecision(3)).toExponential().replace('e+', 'e');
 }
 
 /**

@@ -494,6 +494,12 @@ test('a diverging run warns where the student is looking, with the number the ta
     const cell = await page.locator('.metrics tr', { hasText: `${sigma} max ‖w‖` }).locator('td').nth(1).textContent();
     assert.equal(shown, cell, text);
   }
+  // The diverged trajectories' axes label 10¹⁹ compactly (before, "18,000,000,000,000,000,000" was clipped).
+  const labels = await page.evaluate(() => {
+    const axis = window.playground.plots.get('traj_1').handle.chart.getOption().yAxis[0];
+    return [axis.axisLabel.formatter(1.8e19), axis.axisLabel.formatter(-250000), axis.axisLabel.formatter(0.25)];
+  });
+  assert.deepEqual(labels, ['1.8e19', '-2.5e5', '0.25']);
   // A new experiment: the old run's warnings go.
   await commit(page, { params: { eta: 0.001 } });
   assert.equal(await warnings.count(), 0);
@@ -572,5 +578,32 @@ test('each distribution keeps its colour in every plot, its theory line dashed i
   // The angle plot has no Σ1 (isotropic): Σ2 and Σ3 must not take Σ1's and Σ2's colours.
   for (const sigma of ['Σ2', 'Σ3']) assert.equal(colours.angle[sigma], colours.norm[sigma], `${sigma}: angle vs norm`);
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the classroom panel names controls by their labels, and the embed snippet sizes its frame by itself', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await button(page, 'Classroom link…').click();
+  const labels = await page.locator('.share .checks label').allTextContents();
+  assert.ok(labels.some((l) => l.trim() === 'η (learning rate)'), labels.join(' | '));
+  assert.ok(!labels.some((l) => l.trim() === 'eta'), labels.join(' | '));
+  await button(page, 'Embed…').click();
+  const snippet = await page.locator('.embed-out').inputValue();
+  assert.match(snippet, /<script>[\s\S]*hebbian:height[\s\S]*<\/script>/);
+  // Pasted into an empty course page, the frame takes the lab's height.
+  const host = await plainContext.newPage();
+  await host.setContent(`<!doctype html><body style="margin:0">${snippet}</body>`);
+  const frame = host.locator('iframe');
+  await host.waitForFunction(() => {
+    const f = document.querySelector('iframe');
+    return f.height && Number(f.height) > 300;
+  }, null, { timeout: LONG });
+  const lab = host.frames().find((f) => f.url().includes('embed=1'));
+  await lab.waitForFunction(() => document.getElementById('app')?.dataset.drawnStep === '0', null, { timeout: LONG });
+  await host.waitForTimeout(500);
+  const [height, content] = [Number(await frame.getAttribute('height')), await lab.evaluate(() => Math.ceil(document.documentElement.scrollHeight))];
+  assert.ok(Math.abs(height - content) <= 2, `frame ${height} px, lab ${content} px`);
+  assert.deepEqual(errors, []);
+  await host.close();
   await page.close();
 });
