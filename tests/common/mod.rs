@@ -1,6 +1,8 @@
 //! Shared test helpers: the native GPU (lavapipe in CI) when one is present.
 #[allow(dead_code)]
 pub mod compare;
+#[allow(dead_code)]
+pub mod datasets;
 #[allow(dead_code)] // each test crate uses its own part
 pub mod golden;
 #[allow(dead_code)]
