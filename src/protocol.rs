@@ -43,12 +43,16 @@ pub enum Cell {
     Plot { id: String },
     /// Plot slots side by side (small multiples, e.g. one panel per distribution); empty slots stay hidden.
     PlotRow { ids: Vec<String> },
-    /// An exercise prompt with hints revealed one by one.
+    /// An exercise prompt with hints revealed one by one, and its answer for the teacher's view.
     Exercise {
         title: String,
         prompt_html: String,
         hints_html: Vec<String>,
+        /// Shown only in the teacher's view (`?teacher=1`).
+        answer_html: Option<String>,
     },
+    /// Notes for teachers (learning goals, expected observations), shown only in the teacher's view.
+    Teacher { title: String, html: String },
     /// A table of the run's metrics (keys of `Frame::metrics`).
     Metrics { title: String },
     /// A dataset: summary line, example images per class and class counts per split, filled by frames carrying

@@ -58,7 +58,8 @@ async fn plasticity_matches_cpu_on_webgpu() {
 
 #[wasm_bindgen_test]
 async fn the_cpu_path_in_wasm_gives_the_native_bits() {
-    let state = labs::default_state("hebb2d").expect("lab");
+    let mut state = labs::default_state("hebb2d").expect("lab");
+    state.seed = golden::SEED;
     let mut engine = Engine::new(BackendChoice::Cpu).await.expect("cpu");
     let mut run = Run::start(&state, &Default::default()).expect("start");
     let frame = run

@@ -20,6 +20,9 @@ export const label = (name, schema) => schema.title || name.replaceAll('_', ' ')
 const isNumber = (s) => s && (s.type === 'number' || s.type === 'integer');
 const shown = (v, prop) => field(v, prop.format === 'float');
 
+// The paths whose help line the reader opened: the controls are rebuilt after every edit, the open lines stay.
+const openHelp = new Set();
+
 // Builds the controls of `fields` (top-level keys of `value`) into `container`. Paths in `skip` are drawn
 // elsewhere (the pattern editor) and left out here.
 // onEdit(path, newValue) is called for every edit; the caller validates and re-renders errors with showErrors.
@@ -30,6 +33,12 @@ export function buildControls(container, { root, schema, fields, value, onEdit, 
     const prop = resolve(root, schema.properties[name]);
     if (!prop || skip.has(name)) continue;
     container.append(when(control(ctx, name, name, prop, value[name]), prop, ''));
+  }
+  // Screen readers read a field's help line with the field.
+  for (const help of container.querySelectorAll('.control > .help')) {
+    for (const input of help.parentElement?.querySelectorAll(':scope > input, :scope > select') ?? []) {
+      input.setAttribute('aria-describedby', help.id);
+    }
   }
   refreshWhen(container, value);
 }
@@ -82,7 +91,7 @@ function control(ctx, name, path, prop, value) {
     }
     return set;
   }
-  const { row, text } = controlRow(name, path, prop);
+  const { row, text, help } = controlRow(name, path, prop);
   const options = prop.oneOf || (prop.enum && prop.enum.map((c) => ({ const: c })));
   let input;
   if (options) {
@@ -95,6 +104,9 @@ function control(ctx, name, path, prop, value) {
       input.append(opt);
     }
     input.value = value;
+    // The help line explains the field and the choice made.
+    const chosen = options.find((o) => String(o.const) === String(value));
+    if (help) help.textContent = [prop.description, chosen && chosen.description].filter(Boolean).join(' ');
     input.addEventListener('change', () => ctx.onEdit(path, input.value));
   } else if (prop.type === 'boolean') {
     input = document.createElement('input');
@@ -116,7 +128,8 @@ function control(ctx, name, path, prop, value) {
   return row;
 }
 
-// A label row: the name, then (appended by the caller) the inputs, the unit and the error line.
+// A label row: the name, its help button, then (appended by the caller) the inputs, the unit, the help line and
+// the error line. The help line opens by a tap or a key, not only by hovering (touch screens have no hover).
 function controlRow(name, path, prop) {
   const row = document.createElement('label');
   row.className = 'control';
@@ -126,16 +139,42 @@ function controlRow(name, path, prop) {
   text.className = 'control-label';
   text.textContent = label(name, prop);
   row.append(text);
+  /** @type {HTMLElement | null} */
+  let help = null;
+  if (prop.description || (prop.oneOf || []).some((o) => o.description)) {
+    help = document.createElement('span');
+    help.className = 'help';
+    help.id = `help:${path}`;
+    help.textContent = prop.description || '';
+    help.hidden = !openHelp.has(path);
+    const toggle = document.createElement('button');
+    toggle.type = 'button';
+    toggle.className = 'help-toggle';
+    toggle.textContent = '?';
+    toggle.setAttribute('aria-label', `What is “${label(name, prop)}”?`);
+    toggle.setAttribute('aria-controls', help.id);
+    toggle.setAttribute('aria-expanded', String(!help.hidden));
+    const line = help;
+    toggle.addEventListener('click', (e) => {
+      e.preventDefault(); // a button inside a label would also focus the label's input
+      line.hidden = !line.hidden;
+      if (line.hidden) openHelp.delete(path);
+      else openHelp.add(path);
+      toggle.setAttribute('aria-expanded', String(!line.hidden));
+    });
+    text.after(toggle);
+  }
   if (prop['x-unit']) {
     const unit = document.createElement('span');
     unit.className = 'unit';
     unit.textContent = prop['x-unit'];
     row.append(unit);
   }
+  if (help) row.append(help);
   const err = document.createElement('span');
   err.className = 'field-error';
   row.append(err);
-  return { row, text };
+  return { row, text, help };
 }
 
 function markInvalid(row, message) {

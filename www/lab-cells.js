@@ -20,6 +20,20 @@ export function typeset(root) {
       // Leave the TeX source visible.
     }
   }
+  fitDisplayMath(root);
+}
+
+/**
+ * Shrinks display equations wider than the column (a phone) to fit, down to 60 %; wider ones still scroll.
+ * A cut-off equation whose end a student never scrolls to is worse than small type.
+ * @param {HTMLElement} root
+ */
+export function fitDisplayMath(root) {
+  for (const span of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('span.math[data-display="1"]'))) {
+    span.style.fontSize = '';
+    const [need, have] = [span.scrollWidth, span.clientWidth];
+    if (have > 0 && need > have) span.style.fontSize = `${Math.max(0.6, (have - 2) / need)}em`;
+  }
 }
 
 /** @param {Extract<Cell, {kind: 'prose'}>} cell */
@@ -29,8 +43,11 @@ export function proseCell(cell) {
   return div;
 }
 
-/** @param {Extract<Cell, {kind: 'exercise'}>} cell */
-export function exerciseCell(cell) {
+/**
+ * @param {Extract<Cell, {kind: 'exercise'}>} cell
+ * @param {boolean} teacher whether to add the answer (the teacher's view)
+ */
+export function exerciseCell(cell, teacher) {
   const prompt = el('div', { className: 'prompt' });
   prompt.innerHTML = cell.prompt_html;
   const box = el('section', { className: 'cell exercise' }, el('h3', { textContent: cell.title }), prompt);
@@ -39,7 +56,22 @@ export function exerciseCell(cell) {
     body.innerHTML = html;
     box.append(el('details', { className: 'hint' }, el('summary', { textContent: `Hint ${i + 1}` }), body));
   });
+  if (teacher && cell.answer_html) {
+    const body = el('div');
+    body.innerHTML = cell.answer_html;
+    box.append(el('details', { className: 'answer' }, el('summary', { textContent: 'Answer (teacher\'s view)' }), body));
+  }
   return box;
+}
+
+/**
+ * Notes for teachers: learning goals and what a class should observe.
+ * @param {Extract<Cell, {kind: 'teacher'}>} cell
+ */
+export function teacherCell(cell) {
+  const body = el('div');
+  body.innerHTML = cell.html; // sanitised in Rust like prose
+  return el('section', { className: 'cell teacher' }, el('h3', { textContent: cell.title }), body);
 }
 
 /**

@@ -9,14 +9,23 @@ import { showMessage } from './messages.js';
 
 /**
  * The page's own address showing `fragment` (a state's encoded link), without the options that only concern
- * this visit (?embed, ?backend).
+ * this visit (?embed, ?backend, ?teacher: a link copied in the teacher's view is for students).
  * @param {string} fragment
  */
 export function permalink(fragment) {
   const url = new URL(location.href);
-  url.searchParams.delete('embed');
-  url.searchParams.delete('backend');
+  for (const option of ['embed', 'backend', 'teacher']) url.searchParams.delete(option);
   url.hash = fragment;
+  return url.toString();
+}
+
+/**
+ * The teacher's view of a permalink (answers and learning goals shown).
+ * @param {string} link
+ */
+export function teacherLink(link) {
+  const url = new URL(link);
+  url.searchParams.set('teacher', '1');
   return url.toString();
 }
 
@@ -75,7 +84,9 @@ export class SharePanel {
       };
       checks.forEach((c) => c.addEventListener('change', make));
       make();
-      box.replaceChildren(el('p', { textContent: 'Hide these controls from students:' }), el('div', { className: 'checks' }, ...checks), out);
+      const teacher = el('a', { href: teacherLink(this.source.link()), textContent: "Open the teacher's view", className: 'teacher-link', target: '_blank' });
+      box.replaceChildren(el('p', { textContent: 'Hide these controls from students:' }), el('div', { className: 'checks' }, ...checks), out,
+        el('p', {}, teacher, ' (learning goals, what the class should observe, answers to the exercises; students\' links never show them).'));
     } else {
       const url = new URL(this.source.link());
       url.searchParams.set('embed', '1');

@@ -11,7 +11,7 @@ import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
 import { el } from './dom.js';
 import { count, duration } from './format.js';
-import { datasetCell, exerciseCell, metricsCell, plotSlot, proseCell, showMetrics, typeset } from './lab-cells.js';
+import { datasetCell, exerciseCell, fitDisplayMath, metricsCell, plotSlot, proseCell, showMetrics, teacherCell, typeset } from './lab-cells.js';
 import { RunBar } from './lab-runbar.js';
 import { SharePanel, permalink } from './lab-share.js';
 
@@ -31,7 +31,8 @@ export class LabPage {
    * @param {HTMLElement} root
    * @param {typeof import('./hebbian-playground.js')} wasm the main-thread bindings
    * @param {AnyState} state
-   * @param {{backend: Backend, embed: boolean}} options
+   * @param {{backend: Backend, embed: boolean, teacher: boolean}} options `teacher`: the teacher's view (answers,
+   *   learning goals) from ?teacher=1
    */
   constructor(root, wasm, state, options) {
     this.root = root;
@@ -108,6 +109,7 @@ export class LabPage {
     }
     this.render();
     this.restart();
+    addEventListener('resize', () => fitDisplayMath(this.root));
   }
 
   // Whether the lab's `source` param can read the user's own files (then the page shows the data panel).
@@ -132,6 +134,7 @@ export class LabPage {
     const nodes = [];
     if (!this.options.embed) {
       nodes.push(el('h1', { textContent: m.info.title }), el('p', { className: 'summary', textContent: m.info.summary }));
+      if (this.options.teacher) nodes.push(el('p', { className: 'teacher-banner', textContent: "Teacher's view: learning goals, expected observations and the answers to the exercises are shown. Students' links do not show them." }));
     }
     this.controlBlocks = [];
     for (const cell of m.cells) {
@@ -164,7 +167,9 @@ export class LabPage {
       case 'plot_row':
         return el('div', { className: 'cell plot-row' }, ...cell.ids.map((id) => this.plotSlot(id, 'plot')));
       case 'exercise':
-        return exerciseCell(cell);
+        return exerciseCell(cell, this.options.teacher);
+      case 'teacher':
+        return this.options.teacher ? teacherCell(cell) : el('div', { hidden: true });
       case 'metrics': {
         const { section, body } = metricsCell(cell.title);
         this.metricsBody = body;

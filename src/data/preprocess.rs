@@ -28,8 +28,9 @@ pub enum Scale {
     None,
     /// Subtract each feature's mean.
     Center,
-    /// Subtract each feature's mean, divide by its (population) standard deviation, as 004's SOM does for Iris;
-    /// a constant feature is only centred.
+    // As the self-organising-map lecture standardises Iris.
+    /// Subtract each feature's mean, divide by its (population) standard deviation; a constant feature is only
+    /// centred.
     Standardise,
     /// Divide by the largest absolute value, into [−1, 1].
     MaxAbs,
@@ -39,7 +40,8 @@ pub enum Scale {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preprocess {
-    /// Keep only these classes (empty: all). 003's `restrict_classes`.
+    // The credit-assignment notebook's `restrict_classes`.
+    /// Keep only these classes (empty: all).
     pub classes: Vec<u32>,
     /// At most this many samples per split, taken after a seeded shuffle (0: all).
     pub per_split: u32,
@@ -47,7 +49,7 @@ pub struct Preprocess {
     /// Binarise: 1 where the value exceeds `threshold`, else 0.
     #[schemars(title = "binarise to 0/1 (1 above the threshold)")]
     pub binarise: bool,
-    /// The binarisation threshold (004 uses 0.2 on MNIST).
+    /// The binarisation threshold (the lectures use 0.2 on MNIST).
     #[schemars(title = "binarisation threshold")]
     pub threshold: f32,
     /// Map values in [0, 1] to 2v − 1: 0/1 becomes −1/+1. Data that is already ±1 (e.g. the letters as ±1) is

@@ -66,6 +66,7 @@ impl Lab for Datasets {
         let text = super::text::LabText::parse(include_str!("datasets.md"));
         vec![
             text.prose("intro"),
+            text.teacher("goals"),
             Cell::Controls {
                 title: "Dataset".into(),
                 fields: vec!["source".into()],
@@ -94,6 +95,7 @@ impl Lab for Datasets {
             text.exercise("restrict"),
             text.exercise("corrupt"),
             text.exercise("whitening"),
+            text.prose("sources"),
         ]
     }
 

@@ -27,6 +27,8 @@ use std::rc::Rc;
 pub trait Lab {
     /// The id in links and URLs (`?lab=ID`); never changes once published.
     const ID: &'static str;
+    /// The seed of the default experiment (a lab picks one whose draws make its exercises' point).
+    const DEFAULT_SEED: u32 = 42;
     type Params: Clone + Serialize + DeserializeOwned + JsonSchema;
     type Run: LabRun;
 
@@ -54,7 +56,7 @@ pub trait Lab {
         StateDoc {
             version: VERSION,
             lab: Self::ID.into(),
-            seed: 42,
+            seed: Self::DEFAULT_SEED,
             params: Self::default_params(),
             view: Self::default_view(),
             hidden: vec![],

@@ -12,7 +12,14 @@
 //! First hint …
 //! <!-- hint -->
 //! Second hint …
+//! <!-- answer -->
+//! The answer, shown only in the teacher's view …
+//! <!-- teacher goals: Learning goals -->
+//! Notes for teachers (goals, what to expect), shown only in the teacher's view …
 //! ```
+//!
+//! Every exercise has an answer and every lab ends with a `prose sources` block saying which documents it
+//! follows and where it differs from them (both checked by `tests/labs.rs`).
 //!
 //! The lab's `cells()` names the blocks where they belong. A missing name is a bug in the lab, found by
 //! `tests/labs.rs` (every lab's cells are built there, and every block must be used exactly once).
@@ -35,7 +42,18 @@ enum Kind {
         title: &'static str,
         prompt: String,
         hints: Vec<String>,
+        answer: Option<String>,
     },
+    Teacher {
+        title: &'static str,
+        text: String,
+    },
+}
+
+/// `key: Title` (or just `key`, which then is the title too).
+fn key_and_title(rest: &'static str) -> (&'static str, &'static str) {
+    let (key, title) = rest.split_once(':').unwrap_or((rest, rest));
+    (key.trim(), title.trim())
 }
 
 impl LabText {
@@ -55,24 +73,48 @@ impl LabText {
                     kind: Kind::Prose(String::new()),
                 }),
                 Some(m) if m.starts_with("exercise ") => {
-                    let rest = &m["exercise ".len()..];
-                    let (key, title) = rest.split_once(':').unwrap_or((rest, rest));
+                    let (key, title) = key_and_title(&m["exercise ".len()..]);
                     blocks.push(Block {
-                        key: key.trim(),
+                        key,
                         kind: Kind::Exercise {
-                            title: title.trim(),
+                            title,
                             prompt: String::new(),
                             hints: Vec::new(),
+                            answer: None,
+                        },
+                    });
+                }
+                Some(m) if m.starts_with("teacher ") => {
+                    let (key, title) = key_and_title(&m["teacher ".len()..]);
+                    blocks.push(Block {
+                        key,
+                        kind: Kind::Teacher {
+                            title,
+                            text: String::new(),
                         },
                     });
                 }
                 Some("hint") => {
                     if let Some(Block {
-                        kind: Kind::Exercise { hints, .. },
+                        kind:
+                            Kind::Exercise {
+                                hints,
+                                answer: None,
+                                ..
+                            },
                         ..
                     }) = blocks.last_mut()
                     {
                         hints.push(String::new());
+                    }
+                }
+                Some("answer") => {
+                    if let Some(Block {
+                        kind: Kind::Exercise { answer, .. },
+                        ..
+                    }) = blocks.last_mut()
+                    {
+                        *answer = Some(String::new());
                     }
                 }
                 _ => {
@@ -80,7 +122,11 @@ impl LabText {
                         continue;
                     };
                     let text = match &mut block.kind {
-                        Kind::Prose(text) => text,
+                        Kind::Prose(text) | Kind::Teacher { text, .. } => text,
+                        Kind::Exercise {
+                            answer: Some(answer),
+                            ..
+                        } => answer,
                         Kind::Exercise { prompt, hints, .. } => hints.last_mut().unwrap_or(prompt),
                     };
                     text.push_str(line);
@@ -103,13 +149,33 @@ impl LabText {
             .unwrap_or_else(|| panic!("the lab's Markdown has no block '{key}'"))
     }
 
+    /// Blocks that are exercises without an answer (for the test that every exercise has one).
+    pub fn unanswered(&self) -> Vec<&'static str> {
+        let missing = |b: &&Block| {
+            matches!(&b.kind, Kind::Exercise { answer, .. }
+                if answer.as_deref().is_none_or(|a| a.trim().is_empty()))
+        };
+        self.blocks.iter().filter(missing).map(|b| b.key).collect()
+    }
+
     /// The prose block `key` as a cell.
     pub fn prose(&self, key: &str) -> Cell {
         match &self.block(key).kind {
             Kind::Prose(md) => Cell::Prose {
                 html: crate::markdown::to_html(md.trim()),
             },
-            Kind::Exercise { .. } => panic!("block '{key}' is an exercise, not prose"),
+            _ => panic!("block '{key}' is not prose"),
+        }
+    }
+
+    /// The teacher's block `key` as a cell (shown only in the teacher's view).
+    pub fn teacher(&self, key: &str) -> Cell {
+        match &self.block(key).kind {
+            Kind::Teacher { title, text } => Cell::Teacher {
+                title: (*title).into(),
+                html: crate::markdown::to_html(text.trim()),
+            },
+            _ => panic!("block '{key}' is not a teacher's block"),
         }
     }
 
@@ -120,6 +186,7 @@ impl LabText {
                 title,
                 prompt,
                 hints,
+                answer,
             } => Cell::Exercise {
                 title: (*title).into(),
                 prompt_html: crate::markdown::to_html(prompt.trim()),
@@ -127,8 +194,11 @@ impl LabText {
                     .iter()
                     .map(|h| crate::markdown::to_html(h.trim()))
                     .collect(),
+                answer_html: answer
+                    .as_deref()
+                    .map(|a| crate::markdown::to_html(a.trim())),
             },
-            Kind::Prose(_) => panic!("block '{key}' is prose, not an exercise"),
+            _ => panic!("block '{key}' is not an exercise"),
         }
     }
 }
@@ -141,18 +211,29 @@ mod tests {
     fn blocks_split_on_markers() {
         let t = LabText::parse(
             "intro ignored\n<!-- prose a -->\nSome $x^2$ text\n\n<!-- exercise e: Ex 1 · Title: colon -->\nDo it\n\
-             <!-- hint -->\nfirst\n<!-- hint -->\nsecond\n",
+             <!-- hint -->\nfirst\n<!-- hint -->\nsecond\n<!-- answer -->\nforty-two\n\
+             <!-- teacher goals: Learning goals -->\nGoals\n<!-- exercise f: Ex 2 -->\nOpen\n",
         );
-        assert_eq!(t.keys(), ["a", "e"]);
+        assert_eq!(t.keys(), ["a", "e", "goals", "f"]);
+        assert_eq!(t.unanswered(), ["f"]);
         let Cell::Exercise {
-            title, hints_html, ..
+            title,
+            hints_html,
+            answer_html,
+            ..
         } = t.exercise("e")
         else {
             panic!("not an exercise")
         };
         assert_eq!(title, "Ex 1 · Title: colon");
         assert_eq!(hints_html.len(), 2);
-        assert!(hints_html[1].contains("second"));
+        assert!(hints_html[1].contains("second") && !hints_html[1].contains("forty"));
+        assert!(answer_html.is_some_and(|a| a.contains("forty-two")));
+        let Cell::Teacher { title, html } = t.teacher("goals") else {
+            panic!("not a teacher's block")
+        };
+        assert_eq!(title, "Learning goals");
+        assert!(html.contains("Goals") && !html.contains("Open"), "{html}");
         let Cell::Prose { html } = t.prose("a") else {
             panic!("not prose")
         };

@@ -254,7 +254,7 @@ test('tampered links show a readable error and the defaults', async () => {
     // The lab still renders, with the defaults.
     assert.equal(await page.inputValue('input[name="steps"]'), '2000', c.name);
     assert.equal(await page.inputValue('input[name="inputs/1/corr"]'), '0.4', c.name);
-    assert.equal(await page.evaluate(() => window.playground.state.seed), 42, c.name);
+    assert.equal(await page.evaluate(() => window.playground.state.seed), 55, c.name);
     assert.ok(await page.locator('[data-plot-id="inputs"] canvas').count() > 0, c.name);
     // Nothing from the link became markup.
     assert.equal(await page.locator('img').count(), 0, c.name);
@@ -359,9 +359,9 @@ test('the example host page sizes the iframe and drives the lab by postMessage',
 
   // set_state with another seed: a fresh run with other numbers
   await page.getByRole('button', { name: 'Try another seed', exact: true }).click();
-  await lab.waitForFunction(() => window.playground.state.seed === 43);
-  assert.equal((await received('hebbian:state'))[0].state.seed, 42);
-  assert.equal(await lab.inputValue('input[name="seed"]'), '43');
+  await lab.waitForFunction(() => window.playground.state.seed === 56);
+  assert.equal((await received('hebbian:state'))[0].state.seed, 55);
+  assert.equal(await lab.inputValue('input[name="seed"]'), '56');
   await lab.waitForFunction(() => window.playground.frame.step === 0 && !window.playground.running);
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await page.waitForFunction(() => window.received.filter((m) => m.type === 'hebbian:done').length === 2, null, { timeout: LONG });
@@ -383,7 +383,7 @@ test('the example host page sizes the iframe and drives the lab by postMessage',
   const [refused] = await received('hebbian:error');
   assert.equal(refused.id, 'bad');
   assert.match(refused.message, /inputs\/0\/corr: .*positive semidefinite/);
-  assert.equal(await lab.evaluate(() => window.playground.state.seed), 43);
+  assert.equal(await lab.evaluate(() => window.playground.state.seed), 56);
   assert.equal(await lab.evaluate(() => window.playground.state.params.inputs[0].corr), 0);
   assert.deepEqual(errors, []);
   await page.close();
@@ -605,5 +605,62 @@ test('the classroom panel names controls by their labels, and the embed snippet 
   assert.ok(Math.abs(height - content) <= 2, `frame ${height} px, lab ${content} px`);
   assert.deepEqual(errors, []);
   await host.close();
+  await page.close();
+});
+
+test("the teacher's view shows goals and answers that students' pages and links never carry", async () => {
+  const { page: student, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  assert.equal(await student.locator('.exercise .answer').count(), 0);
+  assert.equal(await student.locator('.teacher').count(), 0);
+  // The Sources note closes the lab.
+  assert.equal(await student.locator('#app > .cell').last().locator('h3').textContent(), 'Sources');
+  await button(student, 'Classroom link…').click();
+  const href = await student.locator('.share a.teacher-link').getAttribute('href');
+  assert.match(href, /[?&]teacher=1/);
+  await student.close();
+
+  const { page } = await open(plainContext, `${href.slice(href.indexOf('?'))}&backend=cpu`);
+  await page.locator('.teacher h3').first().waitFor();
+  assert.ok(await page.locator('.teacher-banner').isVisible());
+  const exercises = await page.locator('.exercise').count();
+  assert.equal(await page.locator('.exercise .answer').count(), exercises, 'every exercise has its answer');
+  await page.locator('.exercise .answer summary').first().click();
+  assert.ok((await page.locator('.exercise .answer').first().textContent()).length > 100);
+  // A link copied in the teacher's view is a student's link.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const copied = await page.evaluate(() => window.playground.share.copyLink());
+  assert.doesNotMatch(copied, /teacher=/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('every field explains itself on a tap or a key, without hovering', async () => {
+  const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const row = page.locator('.control[data-path="normalise_init"]');
+  const help = row.locator('.help');
+  assert.equal(await help.isVisible(), false);
+  const toggle = row.locator('.help-toggle');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  await toggle.click();
+  await help.waitFor({ state: 'visible' });
+  assert.match(await help.textContent(), /unit length/);
+  assert.equal(await row.locator('input').getAttribute('aria-describedby'), await help.getAttribute('id'));
+  // It stays open while the controls are rebuilt after an edit, and the checkbox was not toggled by the tap.
+  assert.equal(await row.locator('input').isChecked(), true);
+  await page.fill('input[name="steps"]', '1000');
+  await page.press('input[name="steps"]', 'Enter');
+  await page.locator('.control[data-path="normalise_init"] .help').waitFor({ state: 'visible' });
+  // A choice explains the option chosen, too; the keyboard opens it.
+  const rule = page.locator('.control[data-path="rule"]');
+  await rule.locator('.help-toggle').focus();
+  await page.keyboard.press('Enter');
+  await rule.locator('.help').waitFor({ state: 'visible' });
+  assert.ok((await rule.locator('.help').textContent()).length > 10);
+  // Every field with a description has its help button.
+  const missing = await page.evaluate(() => [...document.querySelectorAll('.control[title]')]
+    .filter((r) => !r.querySelector(':scope > .help-toggle')).map((r) => r.dataset.path));
+  assert.deepEqual(missing, []);
+  assert.deepEqual(errors, []);
   await page.close();
 });

@@ -24,7 +24,11 @@ schema: StateSchema, };
 /**
  * One notebook cell.
  */
-export type Cell = { "kind": "prose", html: string, } | { "kind": "controls", title: string, fields: Array<string>, } | { "kind": "run" } | { "kind": "plot", id: string, } | { "kind": "plot_row", ids: Array<string>, } | { "kind": "exercise", title: string, prompt_html: string, hints_html: Array<string>, } | { "kind": "metrics", title: string, } | { "kind": "dataset", id: string, } | { "kind": "pattern_editor", path: string, title: string, };
+export type Cell = { "kind": "prose", html: string, } | { "kind": "controls", title: string, fields: Array<string>, } | { "kind": "run" } | { "kind": "plot", id: string, } | { "kind": "plot_row", ids: Array<string>, } | { "kind": "exercise", title: string, prompt_html: string, hints_html: Array<string>, 
+/**
+ * Shown only in the teacher's view (`?teacher=1`).
+ */
+answer_html: string | null, } | { "kind": "teacher", title: string, html: string, } | { "kind": "metrics", title: string, } | { "kind": "dataset", id: string, } | { "kind": "pattern_editor", path: string, title: string, };
 
 /**
  * A snapshot of a run: progress, the plots that changed since the previous frame, the metrics so far.

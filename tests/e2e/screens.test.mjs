@@ -1,0 +1,89 @@
+// Every lab as a student sees it after a default run, at desktop (1440 × 900) and phone (390 × 844) sizes, and
+// its teacher's view at desktop size: full-page screenshots kept in target/screenshots/ for review (the test
+// run's artifact), and the checks a screenshot review would make on every lab: nothing wider than a phone's
+// screen, every plot that is shown has drawn something, no console error.
+//
+// Run: node --test tests/e2e/screens.test.mjs (builds dist/ first unless HEBBIAN_SKIP_BUILD is set).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DIST, REPO, buildSite, launch, serve, watchConsole } from './harness.mjs';
+
+const SHOTS = join(REPO, 'target', 'screenshots');
+const LONG = 180_000;
+const SIZES = [{ name: 'desktop', width: 1440, height: 900 }, { name: 'phone', width: 390, height: 844 }];
+
+let server;
+let context;
+
+before(async () => {
+  buildSite();
+  await mkdir(SHOTS, { recursive: true });
+  server = await serve(DIST);
+  context = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+/** The lab ids the landing page lists. */
+async function labIds() {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.locator('.lab-list li').first().waitFor();
+  const ids = await page.locator('.lab-list li').evaluateAll((items) => items.map((li) => li.dataset.lab));
+  await page.close();
+  return ids;
+}
+
+/** Opens a lab at a size, runs its default experiment to the end, and returns the page. */
+async function ranLab(id, size, query = '') {
+  const page = await context.newPage();
+  const errors = watchConsole(page);
+  await page.setViewportSize({ width: size.width, height: size.height });
+  await page.goto(`${server.url}/?lab=${id}&backend=cpu${query}`);
+  const idle = () => page.waitForFunction(() => {
+    const p = window.playground;
+    return p && p.engine && p.frame && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.step);
+  }, null, { timeout: LONG });
+  await idle();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.done && !window.playground.running
+    && document.getElementById('app').dataset.drawnStep === String(window.playground.frame.total), null, { timeout: LONG });
+  return { page, errors };
+}
+
+test('every lab, run with its defaults, reads at desktop and phone sizes (screenshots kept for review)', async () => {
+  const ids = await labIds();
+  assert.ok(ids.length >= 4, ids.join());
+  for (const id of ids) {
+    for (const size of SIZES) {
+      const { page, errors } = await ranLab(id, size);
+      const where = `${id} at ${size.width} × ${size.height}`;
+      await page.screenshot({ path: join(SHOTS, `${id}-${size.name}.png`), fullPage: true });
+      const wide = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: innerWidth }));
+      assert.ok(wide.page <= wide.window, `${where}: the page is ${wide.page} px wide`);
+      // Every plot that is shown has drawn: its canvas holds pixels that are neither blank nor white.
+      const blank = await page.evaluate(() => [...document.querySelectorAll('[data-plot-id]')]
+        .filter((slot) => !slot.hidden && slot.offsetParent !== null)
+        .filter((slot) => {
+          const canvas = slot.querySelector('canvas');
+          if (!canvas) return true;
+          const ctx = canvas.getContext('2d');
+          const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+          let drawn = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && Math.min(data[i], data[i + 1], data[i + 2]) < 200) drawn++;
+          return drawn < 200;
+        }).map((slot) => slot.dataset.plotId));
+      assert.deepEqual(blank, [], `${where}: plots without drawing`);
+      assert.deepEqual(errors, [], where);
+      await page.close();
+    }
+    const { page } = await ranLab(id, SIZES[0], '&teacher=1');
+    await page.screenshot({ path: join(SHOTS, `${id}-teacher.png`), fullPage: true });
+    await page.close();
+  }
+});
