@@ -108,7 +108,10 @@ export function chartHead(title, names, width) {
 }
 
 /**
- * Axis options shared by the cartesian kinds.
+ * Axis options shared by the cartesian kinds. A given range keeps its ends (a lab pads [0, 1] to [−0.02, 1.02]
+ * so that curves at 0 and 1 are not drawn on the frame), and ECharts puts its round ticks inside it, but it also
+ * labels the two ends: 1.02 printed over 1, 31 over 30. Those end labels are left blank unless they fall on the
+ * round grid. Automatic ranges are rounded by ECharts itself.
  * @param {string} name
  * @param {number[] | null} range
  * @param {number} gap
@@ -124,8 +127,33 @@ export function valueAxis(name, range, gap) {
     scale: true, // Automatic ranges need not include 0.
     axisLine: { show: true, onZero: false },
     splitLine: { show: true },
-    axisLabel: { hideOverlap: true, formatter: axisNumber },
+    axisLabel: { hideOverlap: true, formatter: range ? roundTicksOnly(range) : axisNumber },
   };
+}
+
+/**
+ * The tick label formatter of an axis with this fixed range: blank at an end that is off the round grid.
+ * @param {number[]} range
+ */
+export function roundTicksOnly(range) {
+  const span = range[1] - range[0];
+  if (!(span > 0)) return axisNumber;
+  const step = tickStep(span);
+  const offGridEnd = (/** @type {number} */ v) => range.some((end) => Math.abs(v - end) <= span * 1e-9)
+    && Math.abs(v / step - Math.round(v / step)) > 1e-6;
+  return (/** @type {number} */ v) => (offGridEnd(v) ? '' : axisNumber(v));
+}
+
+/**
+ * The tick spacing ECharts picks for a value axis spanning `span` (its `nice(span / 5, true)`: 1, 2, 3, 5 or
+ * 10 × 10ᵏ).
+ * @param {number} span
+ */
+export function tickStep(span) {
+  const raw = span / 5;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / power;
+  return (f < 1.5 ? 1 : f < 2.5 ? 2 : f < 4 ? 3 : f < 7 ? 5 : 10) * power;
 }
 
 /**

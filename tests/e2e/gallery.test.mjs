@@ -360,6 +360,29 @@ test('text from plots is never parsed as HTML', async () => {
   assert.ok(result.csv[1].includes('"<img src=x onerror=""window.__pwned=1"">"'), 'CSV quotes a name with quotes');
 });
 
+test('axis end labels never print over their neighbours: padded ends stay blank, round ends are labelled', async () => {
+  const labels = await page.evaluate(async () => {
+    const { renderPlot } = await import('/plots.js');
+    const slot = document.createElement('div');
+    document.body.append(slot);
+    const shown = (handle, axis) => handle.chart.getModel().getComponent(axis, 0).axis.getViewLabels()
+      .map((l) => l.formattedLabel).filter((l) => l !== '');
+    const line = { name: 'q', mark: 'line', color: null, points: [[0, 0], [31, 1]] };
+    const plot = (x, y) => ({ id: 'ends', title: 'ends', x_label: 'P', y_label: 'q', kind: 'xy', x_range: x, y_range: y,
+      equal_aspect: false, heatmap: null, series: [line] });
+    const padded = renderPlot(slot, plot([0, 31], [-0.02, 1.02]));
+    const a = { x: shown(padded, 'xAxis'), y: shown(padded, 'yAxis') };
+    const round = renderPlot(slot, plot([0, 30], [-1, 1]));
+    const b = { x: shown(round, 'xAxis'), y: shown(round, 'yAxis') };
+    slot.remove();
+    return { a, b };
+  });
+  assert.ok(!labels.a.y.includes('-0.02') && !labels.a.y.includes('1.02'), labels.a.y.join(' '));
+  assert.ok(labels.a.y.includes('0') && labels.a.y.includes('1'), labels.a.y.join(' '));
+  assert.ok(!labels.a.x.includes('31') && labels.a.x.includes('30'), labels.a.x.join(' '));
+  assert.ok(labels.b.x.includes('30') && labels.b.y.includes('-1') && labels.b.y.includes('1'), JSON.stringify(labels.b));
+});
+
 test('the page logged no errors', () => {
   assert.deepEqual(errors, []);
 });
