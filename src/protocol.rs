@@ -6,6 +6,19 @@
 //! (not on wasm, where the derive would only add weight).
 use serde::Serialize;
 
+/// Colours of things in plots, in the order labs hand them out (Okabe and Ito's palette: every pair stays
+/// distinguishable under protanopia, deuteranopia and tritanopia, which `tests/colours.rs` checks).
+/// www/plot-common.js gives series without a colour the same list in the same order.
+pub const PALETTE: [&str; 7] = [
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
+];
+
+/// The colour of a vector drawn as an arrow (a weight vector), the palette's vermillion.
+pub const ARROW: &str = PALETTE[5];
+
+/// Reference lines shared by every series (a bound, a ground state): grey, which no palette colour is.
+pub const REFERENCE: &str = "#555555";
+
 /// One line in the lab list.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]

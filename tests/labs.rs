@@ -9,7 +9,7 @@ use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
-use hebbian_playground::protocol::{Cell, Frame};
+use hebbian_playground::protocol::{Cell, Frame, PALETTE, PlotBody};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -46,6 +46,27 @@ fn filled(frame: &Frame, seen: &mut BTreeSet<String>) {
     seen.extend(frame.datasets.iter().map(|d| d.id.clone()));
 }
 
+/// Series colours of a frame that are neither from the colour-blind-safe palette nor grey.
+fn off_palette(frame: &Frame) -> Vec<String> {
+    let grey = |c: &str| {
+        let c = c.trim_start_matches("rgba(").trim_start_matches("rgb(");
+        let v: Vec<&str> = c.trim_end_matches(')').split(',').map(str::trim).collect();
+        (v.len() >= 3 && v[0] == v[1] && v[1] == v[2])
+            || (c.len() == 7 && c[1..3] == c[3..5] && c[3..5] == c[5..7])
+    };
+    frame
+        .plots
+        .iter()
+        .filter_map(|p| match &p.body {
+            PlotBody::Xy { series, .. } => Some(series),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|s| s.color.clone())
+        .filter(|c| !PALETTE.contains(&c.as_str()) && !grey(c))
+        .collect()
+}
+
 #[test]
 fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
     let store = store();
@@ -57,11 +78,13 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
         let mut run = Run::start(&state, &store).expect("start");
         let mut seen = BTreeSet::new();
         filled(&run.snapshot(), &mut seen);
+        let mut colours = BTreeSet::new();
         let mut frames = 0;
         while !run.done() {
             let f =
                 pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
             filled(&f, &mut seen);
+            colours.extend(off_palette(&f));
             frames += 1;
             assert!(frames < 10_000, "{id}: a run to the end never ends");
         }
@@ -74,6 +97,13 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
             .collect();
         assert!(missing.is_empty(), "{id}: cells never filled: {missing:?}");
         assert!(seen.iter().any(|s| s.starts_with("traj_")) || id != "hebb2d");
+        // Being rewritten for issue 9 in other branches; removed from this list when they land.
+        if !["hopfield", "ising"].contains(&id) {
+            assert!(
+                colours.is_empty(),
+                "{id}: colours outside the palette: {colours:?}"
+            );
+        }
     }
 }
 

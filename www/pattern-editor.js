@@ -1,8 +1,10 @@
 // @ts-check
 // The pattern editor of a `pattern_editor` cell: the binary patterns at a params path (letters.rs `Pattern`:
 // {name, rows, cols, cells: "#.#…"}) drawn on small grids. Click or drag on a grid to paint cells, rename, add a
-// blank pattern of the same size, remove one, or start a new set of another size (up to 32×32). Every edit goes
-// to `onEdit(path, value)`, the lab's validate-and-commit path, so the permalink carries the drawing.
+// blank pattern of the same size, remove one, or start a new set of another size (up to 32×32). From the
+// keyboard: Tab to a grid, arrows move the cursor cell, Space or Enter switches it (a screen reader hears the
+// cell and its state). Every edit goes to `onEdit(path, value)`, the lab's validate-and-commit path, so the
+// permalink carries the drawing.
 import { el } from './dom.js';
 
 const MAX_SIDE = 32; // letters.rs MAX_SIDE
@@ -25,7 +27,11 @@ export class PatternEditor {
     this.path = cell.path;
     this.onEdit = onEdit;
     this.patterns = [];
+    /** @type {{pattern: number, cell: number} | null} the keyboard cursor, kept while the editor is redrawn */
+    this.cursor = null;
     this.list = el('div', { className: 'patterns' });
+    this.spoken = el('p', { className: 'sr-only' });
+    this.spoken.setAttribute('aria-live', 'polite');
     this.rows = el('input', { type: 'number', min: 1, max: MAX_SIDE, step: 1, value: 5, name: 'new-set-rows' });
     this.cols = el('input', { type: 'number', min: 1, max: MAX_SIDE, step: 1, value: 5, name: 'new-set-cols' });
     this.addButton = el('button', { type: 'button', className: 'small', textContent: 'add a blank pattern', onclick: () => this.add() });
@@ -34,8 +40,8 @@ export class PatternEditor {
     this.newSetRow.classList.add('new-set');
     this.element = el('section', { className: 'cell pattern-editor', hidden: true },
       el('h3', { textContent: cell.title }),
-      el('p', { className: 'hint', textContent: 'Click or drag on a grid to switch cells on and off.' }),
-      errorRow(this.path, this.list),
+      el('p', { className: 'hint', textContent: 'Click or drag on a grid to switch cells on and off (or Tab to a grid, move with the arrow keys, switch with Space).' }),
+      errorRow(this.path, this.list), this.spoken,
       el('div', { className: 'editor-tools' }, this.addButton, this.newSetRow));
     this.element.dataset.path = this.path;
   }
@@ -45,8 +51,13 @@ export class PatternEditor {
     this.element.hidden = !shown;
     if (!shown) return;
     this.patterns = patterns;
+    const refocus = this.cursor !== null && this.list.contains(document.activeElement);
     this.list.replaceChildren(...patterns.map((p, i) => this.card(p, i)));
     this.addButton.disabled = patterns.length >= MAX_PATTERNS || patterns.length === 0;
+    // A key press commits, which redraws the grids: keep the keyboard where it was.
+    if (refocus && this.cursor) {
+      /** @type {HTMLCanvasElement | null} */ (this.list.querySelector(`canvas[data-pattern="${this.cursor.pattern}"]`))?.focus();
+    }
   }
 
   card(p, i) {
@@ -70,8 +81,11 @@ export class PatternEditor {
     canvas.dataset.pattern = i;
     canvas.dataset.rows = p.rows;
     canvas.dataset.cols = p.cols;
-    canvas.setAttribute('aria-label', `pattern ${p.name}: ${p.rows} × ${p.cols} cells`);
+    canvas.setAttribute('aria-label', `pattern ${p.name}: ${p.rows} × ${p.cols} cells; arrow keys move, Space switches a cell`);
+    canvas.tabIndex = 0;
     const cells = [...p.cells];
+    /** @returns {number} the keyboard cursor's cell in this grid, or −1 */
+    const cursorCell = () => (this.cursor && this.cursor.pattern === i && this.cursor.cell < cells.length ? this.cursor.cell : -1);
     // Light on dark, as the dataset's image plots show the patterns (off: black, on: white).
     const draw = () => {
       const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')); // a 2-D canvas made here
@@ -93,7 +107,43 @@ export class PatternEditor {
         ctx.lineTo(canvas.width, y * cell + 0.5);
       }
       ctx.stroke();
+      const k = cursorCell();
+      if (k >= 0 && document.activeElement === canvas) {
+        ctx.strokeStyle = '#ff7f0e';
+        ctx.lineWidth = 3;
+        ctx.strokeRect((k % p.cols) * cell + 1.5, Math.floor(k / p.cols) * cell + 1.5, cell - 3, cell - 3);
+      }
     };
+    const say = (/** @type {number} */ k) => {
+      this.spoken.textContent = `${p.name}: row ${Math.floor(k / p.cols) + 1}, column ${(k % p.cols) + 1}, ${cells[k] === ON ? 'on' : 'off'}`;
+    };
+    canvas.addEventListener('focus', () => {
+      if (cursorCell() < 0) this.cursor = { pattern: i, cell: 0 };
+      say(cursorCell());
+      draw();
+    });
+    canvas.addEventListener('blur', draw);
+    canvas.addEventListener('keydown', (e) => {
+      let k = cursorCell();
+      if (k < 0) k = 0;
+      const [r, c] = [Math.floor(k / p.cols), k % p.cols];
+      const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+      if (e.key in moves) {
+        const [dr, dc] = moves[/** @type {keyof typeof moves} */ (e.key)];
+        const [r2, c2] = [Math.min(p.rows - 1, Math.max(0, r + dr)), Math.min(p.cols - 1, Math.max(0, c + dc))];
+        this.cursor = { pattern: i, cell: r2 * p.cols + c2 };
+        say(this.cursor.cell);
+        draw();
+      } else if (e.key === ' ' || e.key === 'Enter') {
+        cells[k] = cells[k] === ON ? OFF : ON;
+        this.cursor = { pattern: i, cell: k };
+        say(k);
+        this.commit(this.patterns.map((q, j) => (j === i ? { ...q, cells: cells.join('') } : q)));
+      } else {
+        return;
+      }
+      e.preventDefault(); // no page scrolling while drawing
+    });
     const at = (e) => {
       const r = canvas.getBoundingClientRect();
       const x = Math.floor(((e.clientX - r.left) / r.width) * p.cols);

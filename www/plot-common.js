@@ -9,8 +9,8 @@
 /** @typedef {import('./types/protocol').Heatmap} Heatmap */
 /** @typedef {import('./types/protocol').Series} Series */
 
-export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
-  '#bcbd22', '#17becf'];
+// Okabe and Ito's colour-blind-safe palette, as src/protocol.rs PALETTE (tests/colours.rs keeps them equal).
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#000000'];
 
 // Pixel layout of the cartesian plots (the grid is placed by hand so that `equal_aspect` can make it square and
 // the colour bar can sit right next to it).

@@ -14,6 +14,7 @@
 //       Redraws an existing chart with a new plot object (typically the next frame of the same plot id). It reuses
 //       the chart: one setOption that replaces the series, no animation, no progressive rendering, so 30 frames a
 //       second with a few thousand points neither flicker nor allocate a new canvas.
+//   The chart element has role "img" and an aria-label: the title and a one-line summary (plot-text.js).
 //   disposePlot(handle) -> void
 //       Stops following the container size and frees the chart; the container is emptied.
 //   plotToPNG(handle) -> string
@@ -56,6 +57,7 @@ import { xyOption } from './plot-xy.js';
 import { barsOption } from './plot-bars.js';
 import { imagesOption } from './plot-images.js';
 import { buildToolbar } from './plot-export.js';
+import { describePlot } from './plot-text.js';
 
 export { plotToCSV, plotToPNG } from './plot-export.js';
 
@@ -85,6 +87,7 @@ export function renderPlot(container, plot, { toolbar = true } = {}) {
   chartEl.className = 'plot-chart';
   chartEl.style.width = '100%';
   chartEl.style.height = 'var(--plot-height, 360px)';
+  chartEl.setAttribute('role', 'img'); // its aria-label (plot-text.js) says what the canvas shows
   root.append(chartEl);
   container.replaceChildren(root);
 
@@ -121,6 +124,9 @@ export function updatePlot(handle, plot) {
     chart.setOption(option, { replaceMerge: ['series', 'visualMap', 'title', 'legend'] });
   }
   handle.plot = plot;
+  const alt = describePlot(plot);
+  const chartEl = handle.chart.getDom();
+  if (chartEl.getAttribute('aria-label') !== alt) chartEl.setAttribute('aria-label', alt);
 }
 
 /** @param {PlotHandle} handle */

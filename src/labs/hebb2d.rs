@@ -499,7 +499,7 @@ impl Run {
 
     /// Σd's colour in every plot of the lab (the page's palette without its red, which marks w and the axes).
     fn colour(d: usize) -> String {
-        ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"][d % 4].into()
+        crate::protocol::PALETTE[d % 4].into()
     }
 
     fn axis(&self, d: usize) -> (f64, f64, Option<[f64; 2]>) {
@@ -535,7 +535,7 @@ impl Run {
         series.push(Series {
             name: "weight vector w".into(),
             mark: Mark::Arrows,
-            color: Some("#d62728".into()),
+            color: Some(crate::protocol::ARROW.into()),
             points: vec![[0.0, 0.0], self.w_demo],
         });
         Plot {
@@ -573,7 +573,7 @@ impl Run {
                 series: vec![Series {
                     name: "weight vector w".into(),
                     mark: Mark::Arrows,
-                    color: Some("#d62728".into()),
+                    color: Some(crate::protocol::ARROW.into()),
                     points: vec![[0.0, 0.0], self.w_demo],
                 }],
                 heatmap: Some(Heatmap {
@@ -610,13 +610,13 @@ impl Run {
             Series {
                 name: format!("w every {} updates", self.state.params.record_every),
                 mark: Mark::Trajectory,
-                color: Some("#1f77b4".into()),
+                color: Some(Self::colour(d)),
                 points: path,
             },
             Series {
                 name: "current w".into(),
                 mark: Mark::Arrows,
-                color: Some("#d62728".into()),
+                color: Some(crate::protocol::ARROW.into()),
                 points: vec![[0.0, 0.0], last],
             },
         ];
@@ -704,7 +704,7 @@ impl Run {
                         let color = if p.rule == Rule::Hebb {
                             Self::colour(d)
                         } else {
-                            "#555555".into()
+                            crate::protocol::REFERENCE.into()
                         };
                         series.push(Series {
                             name,

@@ -485,6 +485,34 @@ test('letters: drawing in the pattern editor changes the state and the link', as
   await second.page.close();
 });
 
+test('letters: the pattern editor works from the keyboard and says where the cursor is', async () => {
+  const { page, errors } = await open(context, '?lab=datasets&backend=cpu');
+  await waitView(page, 'data', /10000 samples/);
+  await setControl(page, 'source/kind', 'letters');
+  await waitView(page, 'data', /Letter patterns/);
+  const cells = () => page.evaluate(() => window.playground.state.params.source.letters.patterns[1].cells);
+  assert.equal(await cells(), '#.##.####'); // U
+  // Tab order reaches the grids; focus U's grid, move to row 2, column 2 (the centre) and switch it on.
+  await page.locator('.pattern-grid[data-pattern="1"]').focus();
+  const spoken = page.locator('.pattern-editor [aria-live]');
+  assert.equal(await spoken.textContent(), 'U: row 1, column 1, on');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await spoken.textContent(), 'U: row 2, column 2, off');
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => window.playground.state.params.source.letters.patterns[1].cells === '#.#######');
+  // The redrawn grid keeps the focus and the cursor: Space again switches the same cell back.
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.pattern), '1');
+  assert.equal(await spoken.textContent(), 'U: row 2, column 2, on');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.playground.state.params.source.letters.patterns[1].cells === '#.##.####');
+  // The arrows stop at the edges.
+  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowLeft');
+  assert.equal(await spoken.textContent(), 'U: row 2, column 1, on');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('your own files: loaded from the file input, kept across reloads, forgotten', async () => {
   const ctx = await launch({ webgpu: false });
   try {

@@ -383,6 +383,28 @@ test('axis end labels never print over their neighbours: padded ends stay blank,
   assert.ok(labels.b.x.includes('30') && labels.b.y.includes('-1') && labels.b.y.includes('1'), JSON.stringify(labels.b));
 });
 
+test('every plot has a text alternative: its title and what it shows, kept up to date', async () => {
+  const alts = await page.evaluate(() => Object.fromEntries(Object.entries(window.gallery.handles)
+    .map(([id, h]) => [id, { role: h.chart.getDom().getAttribute('role'), label: h.chart.getDom().getAttribute('aria-label'), title: h.plot.title }])));
+  for (const id of IDS) {
+    const a = alts[id];
+    assert.equal(a.role, 'img', id);
+    assert.ok(a.label.startsWith(`${a.title}.`), `${id}: ${a.label}`);
+    assert.ok(a.label.length > a.title.length + 20, `${id}: ${a.label}`);
+    assert.match(a.label, /from -?[0-9.e+-]+ to -?[0-9.e+-]+/, id);
+  }
+  assert.match(alts.patterns.label, /images? of \d+ × \d+ pixels/);
+  assert.match(alts.rules.label, /bars of .* for \d+ categories/i);
+  // A new frame updates it.
+  const label = await page.evaluate(async () => {
+    const { updatePlot } = await import('/plots.js');
+    const h = window.gallery.handles.trajectory;
+    updatePlot(h, { ...h.plot, series: h.plot.series.map((s) => ({ ...s, points: s.points.map(([x, y]) => [x * 1000, y]) })) });
+    return h.chart.getDom().getAttribute('aria-label');
+  });
+  assert.notEqual(label, alts.trajectory.label);
+});
+
 test('the page logged no errors', () => {
   assert.deepEqual(errors, []);
 });
