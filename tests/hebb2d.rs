@@ -202,6 +202,43 @@ fn cpu_and_gpu_agree_on_the_whole_lab() {
     }
 }
 
+/// What `auto` compares engines with: steps per millisecond after an uncounted first step, on both engines;
+/// nothing to tell for a run that ends in its first step.
+#[test]
+fn throughput_is_measured_on_both_engines() {
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64()
+            * 1e3
+    };
+    let s = state(|p| {
+        p.steps = 400;
+        p.trials = 2;
+    })
+    .to_any();
+    let store = Default::default();
+    let mut engines = vec![Engine::cpu("test")];
+    engines.extend(common::gpu().map(|g| Engine::Gpu(Box::new(g))));
+    for mut engine in engines {
+        let rate = pollster::block_on(labs::throughput(&s, &store, &mut engine, 50.0, &clock))
+            .expect("measured")
+            .expect("a rate");
+        assert!(rate.is_finite() && rate > 0.0, "{rate}");
+    }
+    let one = state(|p| p.steps = 1).to_any();
+    let none = pollster::block_on(labs::throughput(
+        &one,
+        &store,
+        &mut Engine::cpu("test"),
+        50.0,
+        &clock,
+    ))
+    .expect("measured");
+    assert_eq!(none, None);
+}
+
 #[test]
 fn impossible_parameters_get_clear_messages() {
     let bad = state(|p| {

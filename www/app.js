@@ -82,7 +82,7 @@ async function main() {
     landing(root, wasm);
     return;
   }
-  const page = new LabPage(root, wasm, state, { backend, embed, teacher: query.get('teacher') === '1' });
+  const page = new LabPage(root, wasm, state, { backend, embed, teacher: query.get('teacher') === '1', calibrate: query.get('calibrate') === '1' });
   window.playground = page; // for the console and the end-to-end tests
   if (embed) connectEmbed(page);
 }

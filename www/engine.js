@@ -18,21 +18,54 @@
  * @property {(format: DataFormat, line: string) => void} onDataLoaded
  * @property {(format: DataFormat, message: string, cancelled: boolean) => void} onDataError
  * @property {(format: DataFormat) => void} onForgotten
+ * @property {(figures: {adapter: string, cpu: number, gpu: number}) => void} onMeasured
  */
+
+// `auto`'s measurements, per lab, in this browser: {[lab]: {adapter, cpu, gpu}} (steps per millisecond).
+const MEASURED_KEY = 'hebbian:engine-measured';
+
+/**
+ * The figures measured for `lab` on an earlier visit, or null (none, or storage unavailable).
+ * @param {string} lab
+ * @returns {{adapter: string, cpu: number, gpu: number} | null}
+ */
+export function rememberedFigures(lab) {
+  try {
+    const all = JSON.parse(localStorage.getItem(MEASURED_KEY) || '{}');
+    const f = all && all[lab];
+    return f && typeof f.adapter === 'string' && f.cpu > 0 && f.gpu > 0 ? { adapter: f.adapter, cpu: f.cpu, gpu: f.gpu } : null;
+  } catch {
+    return null; // storage blocked or a value we did not write: measure again
+  }
+}
+
+/**
+ * @param {string} lab
+ * @param {{adapter: string, cpu: number, gpu: number}} figures
+ */
+export function rememberFigures(lab, { adapter, cpu, gpu }) {
+  try {
+    const all = JSON.parse(localStorage.getItem(MEASURED_KEY) || '{}');
+    localStorage.setItem(MEASURED_KEY, JSON.stringify({ ...(all && typeof all === 'object' ? all : {}), [lab]: { adapter, cpu, gpu } }));
+  } catch {
+    // Private browsing may refuse storage: the next visit measures again.
+  }
+}
 
 export class EngineClient {
   /**
    * @param {import('./types/messages').Backend} backend
    * @param {EngineCallbacks} callbacks
+   * @param {import('./types/messages').Measure | null} measure what `auto` measures (see worker.js)
    */
-  constructor(backend, callbacks) {
+  constructor(backend, callbacks, measure = null) {
     this.callbacks = callbacks;
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = ({ data }) => this.dispatch(data);
     this.worker.onerror = (e) => callbacks.onError(`the engine worker failed to start: ${e.message || 'unknown error'}`);
     /** @type {Promise<import('./types/protocol').EngineInfo>} the engine's info, once it runs */
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
-    this.send({ type: 'init', backend });
+    this.send({ type: 'init', backend, measure });
   }
 
   /** @param {FromWorker} msg */
@@ -69,6 +102,9 @@ export class EngineClient {
         break;
       case 'forgotten':
         cb.onForgotten(msg.format);
+        break;
+      case 'measured':
+        cb.onMeasured(msg);
         break;
       default:
         break;

@@ -122,14 +122,15 @@ export class RunBar {
    * @param {EngineInfo} info
    */
   showEngine(info) {
-    const text = info.kind === 'gpu' ? `GPU · ${info.adapter}` : 'CPU';
+    const text = info.kind === 'gpu' ? 'GPU' : 'CPU';
     const badge = document.getElementById('engine-badge');
     if (badge) {
       badge.textContent = text;
-      badge.title = info.reason;
+      // The adapter's technical name is for whoever hovers; the line below says it in words.
+      badge.title = info.adapter ? `${info.reason} [${info.adapter}]` : info.reason;
       badge.dataset.kind = info.kind;
     }
-    this.engineLine.textContent = info.kind === 'gpu' ? `Engine: ${text}` : `Engine: CPU (${info.reason})`;
+    this.engineLine.textContent = `Engine: ${text} (${info.reason})`;
     this.engineLine.dataset.kind = info.kind;
   }
 }

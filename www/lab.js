@@ -4,7 +4,7 @@
 // lab-cells.js (prose, exercises, plot slots, datasets, metrics), lab-runbar.js (the run bar), lab-share.js
 // (copy link, classroom link, embed snippet), controls.js, pattern-editor.js and data-panel.js.
 import { buildControls, getPath, label, pathShown, refreshWhen, resolve, setPath, showErrors } from './controls.js';
-import { EngineClient } from './engine.js';
+import { EngineClient, rememberFigures, rememberedFigures } from './engine.js';
 import { renderPlot, updatePlot, disposePlot } from './plots.js';
 import { clearMessages, showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
@@ -31,8 +31,9 @@ export class LabPage {
    * @param {HTMLElement} root
    * @param {typeof import('./hebbian-playground.js')} wasm the main-thread bindings
    * @param {AnyState} state
-   * @param {{backend: Backend, embed: boolean, teacher: boolean}} options `teacher`: the teacher's view (answers,
-   *   learning goals) from ?teacher=1
+   * @param {{backend: Backend, embed: boolean, teacher: boolean, calibrate: boolean}} options `teacher`: the
+   *   teacher's view (answers, learning goals) from ?teacher=1; `calibrate`: `auto` measures both engines anew,
+   *   even a software WebGPU (?calibrate=1)
    */
   constructor(root, wasm, state, options) {
     this.root = root;
@@ -96,7 +97,8 @@ export class LabPage {
       onDataLoaded: (format, line) => this.panel?.loaded(format, line),
       onDataError: (format, message, cancelled) => this.panel?.failed(format, message, cancelled),
       onForgotten: (format) => this.panel?.forgotten(format),
-    });
+      onMeasured: (figures) => rememberFigures(state.lab, figures),
+    }, options.backend === 'auto' ? { remembered: rememberedFigures(state.lab), force: options.calibrate } : null);
     /** @type {DataPanel | null} */
     this.panel = null;
     if (this.readsUserData()) {

@@ -258,14 +258,38 @@ async function loadUser(format, getSources) {
   }
 }
 
+// `auto` on a GPU compares the engines on the lab's own work, once, at the first start whose data is loaded:
+// it applies the figures the page remembered for this adapter, or measures both engines (~0.3 s each) and sends
+// the figures back to be remembered. Set by 'init' (null: nothing to measure, e.g. a chosen backend).
+/** @type {import('./types/messages').Measure | null} */
+let measure = null;
+const MEASURE_MS = 300;
+
+/** @param {import('./types/messages').AnyState} state */
+async function chooseEngine(state) {
+  const wanted = measure;
+  measure = null;
+  const info = engine.info();
+  if (!wanted || info.kind !== 'gpu') return;
+  const adapter = info.adapter ?? '';
+  if (wanted.remembered && wanted.remembered.adapter === adapter) {
+    engine.prefer(wanted.remembered.cpu, wanted.remembered.gpu);
+  } else {
+    const figures = await serial(() => engine.measure(state, MEASURE_MS));
+    if (figures) post({ type: 'measured', adapter, cpu: figures.cpu, gpu: figures.gpu });
+  }
+  post({ type: 'engine', info: engine.info() });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Handlers
 
 /** @type {{[K in ToWorker['type']]?: (msg: Extract<ToWorker, {type: K}>) => unknown}} */
 const handlers = {
-  async init({ backend }) {
+  async init({ backend, measure: wanted }) {
     await init();
-    engine = await WorkerEngine.create(backend || 'auto');
+    engine = await WorkerEngine.create(backend || 'auto', Boolean(wanted && wanted.force));
+    measure = wanted;
     post({ type: 'engine', info: engine.info() });
   },
   async start({ state }) {
@@ -283,6 +307,7 @@ const handlers = {
         return;
       }
       if (need) await loadShipped(need);
+      await chooseEngine(state);
       await serial(() => engine.start(state));
     } catch (e) {
       post({ type: 'no_run' });

@@ -72,6 +72,15 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// The device as a student would name it: its name, or "this graphics device" when the browser hides it.
+    pub fn device_name(&self) -> String {
+        if self.info.name.is_empty() {
+            "this graphics device".into()
+        } else {
+            self.info.name.clone()
+        }
+    }
+
     pub fn adapter_name(&self) -> String {
         let name = if self.info.name.is_empty() {
             "unnamed adapter"

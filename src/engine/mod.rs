@@ -79,6 +79,11 @@ impl Engine {
         }
     }
 
+    /// Leaves a working GPU for the CPU engine, which `measured` found faster on the work at hand.
+    pub fn prefer_cpu(&mut self, reason: impl Into<String>) {
+        *self = Self::cpu(reason);
+    }
+
     pub fn cpu(reason: impl Into<String>) -> Self {
         Self::Cpu {
             reason: reason.into(),
@@ -94,7 +99,7 @@ impl Engine {
             },
             Self::Gpu(gpu) => EngineInfo {
                 kind: "gpu",
-                reason: "running on your graphics card through WebGPU".into(),
+                reason: format!("running on {} through WebGPU", gpu.device_name()),
                 adapter: Some(gpu.adapter_name()),
             },
         }
@@ -142,5 +147,91 @@ impl Engine {
             reason: format!("switched to CPU after a GPU failure: {cause}"),
         };
         notice
+    }
+}
+
+/// The two engines measured on one lab's work (steps per millisecond, see `labs::throughput`): how `auto`
+/// chooses when the adapter is a graphics card, where either may win (a small lab on a laptop's integrated GPU
+/// can run faster on the CPU, whose work needs no submission and readback).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    pub cpu: f64,
+    pub gpu: f64,
+}
+
+impl Measured {
+    /// The CPU must win clearly: within 10 % the GPU stays (it keeps the processor free for the page).
+    pub fn cpu_is_faster(&self) -> bool {
+        self.cpu > 1.1 * self.gpu
+    }
+
+    /// Why this engine runs the lab, in words a student reads. `earlier`: the figures were measured on an
+    /// earlier visit and remembered by this browser.
+    pub fn reason(&self, adapter: &str, earlier: bool) -> String {
+        let when = if earlier {
+            "measured earlier in this browser"
+        } else {
+            "measured just now"
+        };
+        if self.cpu_is_faster() {
+            format!(
+                "the CPU engine runs this lab {} faster than WebGPU on {adapter} ({when}), so it runs it",
+                times(self.cpu / self.gpu)
+            )
+        } else {
+            format!(
+                "WebGPU on {adapter} runs this lab {} the speed of the CPU engine ({when})",
+                times(self.gpu / self.cpu)
+            )
+        }
+    }
+}
+
+/// "3.2×" for a ratio, "about 1×" near even.
+fn times(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        "far".into()
+    } else if ratio < 1.15 {
+        "about 1×".into()
+    } else {
+        format!("{:.1}×", ratio)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Measured;
+
+    #[test]
+    fn the_measured_choice_says_why_in_words() {
+        let cpu_wins = Measured { cpu: 3.2, gpu: 1.0 };
+        assert!(cpu_wins.cpu_is_faster());
+        assert_eq!(
+            cpu_wins.reason("SwiftShader", false),
+            "the CPU engine runs this lab 3.2× faster than WebGPU on SwiftShader (measured just now), so it runs it"
+        );
+        let gpu_wins = Measured { cpu: 1.0, gpu: 8.0 };
+        assert!(!gpu_wins.cpu_is_faster());
+        assert!(
+            gpu_wins
+                .reason("Intel Iris", true)
+                .contains("8.0× the speed")
+        );
+        // Near even, the GPU stays.
+        assert!(
+            !Measured {
+                cpu: 1.05,
+                gpu: 1.0
+            }
+            .cpu_is_faster()
+        );
+        assert!(
+            Measured {
+                cpu: 1.05,
+                gpu: 1.0
+            }
+            .reason("A", false)
+            .contains("about 1×")
+        );
     }
 }

@@ -296,6 +296,31 @@ macro_rules! registry {
     };
 }
 
+/// How fast `engine` runs `state`: steps per millisecond of `clock` over about `budget_ms`, after a first step
+/// that is not counted (it compiles pipelines and uploads data); None when the run ends within that step. The
+/// automatic engine choice compares the engines on the lab at hand with it (see web/mod.rs).
+pub async fn throughput(
+    state: &AnyState,
+    store: &DataStore,
+    engine: &mut Engine,
+    budget_ms: f64,
+    clock: &dyn Fn() -> f64,
+) -> Result<Option<f64>> {
+    let mut run = Run::start(state, store)?;
+    let warm = run
+        .advance(engine, &Chunk::new(1, f64::INFINITY, clock))
+        .await?;
+    if run.done() {
+        return Ok(None);
+    }
+    let t0 = clock();
+    let frame = run
+        .advance(engine, &Chunk::new(0, budget_ms, clock))
+        .await?;
+    let ms = (clock() - t0).max(1e-3);
+    Ok(Some((frame.step - warm.step) as f64 / ms))
+}
+
 registry! {
     Hebb2d => hebb2d::Hebb2d,
     Datasets => datasets::Datasets,

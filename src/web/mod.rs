@@ -4,7 +4,7 @@ use crate::data::loader::{Kind, Loader};
 use crate::data::photos::{self, Photo};
 use crate::data::shipped;
 use crate::data::store::{DataStore, Need};
-use crate::engine::{BackendChoice, Engine};
+use crate::engine::{BackendChoice, Engine, Measured};
 use crate::error::Error;
 use crate::labs::budget::Chunk;
 use crate::labs::{self, Run};
@@ -100,6 +100,8 @@ pub fn validate(state: JsValue) -> Result<JsValue, JsError> {
 
 struct Inner {
     engine: Engine,
+    /// Why the GPU runs the lab, once `auto` has measured it against the CPU (the engine's own reason otherwise).
+    gpu_note: Option<String>,
     run: Option<Run>,
     store: DataStore,
     /// The files being streamed in, and what they are for.
@@ -114,16 +116,25 @@ pub struct WorkerEngine {
 
 #[wasm_bindgen]
 impl WorkerEngine {
-    /// `choice`: "auto", "cpu" or "gpu" ("gpu" falls back to the CPU with the reason when it must).
-    pub async fn create(choice: String) -> Result<WorkerEngine, JsError> {
+    /// `choice`: "auto", "cpu" or "gpu" ("gpu" falls back to the CPU with the reason when it must). With
+    /// `measure_software`, `auto` keeps even a software WebGPU so that [`Self::measure`] can compare it with the
+    /// CPU instead of leaving it by rule (`?calibrate=1`).
+    pub async fn create(choice: String, measure_software: bool) -> Result<WorkerEngine, JsError> {
         let choice: BackendChoice = choice.parse().map_err(js_err)?;
-        let engine = match Engine::new(choice).await {
-            Ok(engine) => engine,
-            Err(e) => Engine::cpu(format!("{e}: running on CPU")),
+        let engine = match choice {
+            BackendChoice::Auto if measure_software => {
+                match Engine::new(BackendChoice::Gpu).await {
+                    Ok(engine) => Ok(engine),
+                    Err(_) => Engine::new(choice).await,
+                }
+            }
+            _ => Engine::new(choice).await,
         };
+        let engine = engine.unwrap_or_else(|e| Engine::cpu(format!("{e}: running on CPU")));
         Ok(WorkerEngine {
             inner: Rc::new(RefCell::new(Inner {
                 engine,
+                gpu_note: None,
                 run: None,
                 store: DataStore::default(),
                 loading: None,
@@ -133,14 +144,64 @@ impl WorkerEngine {
 
     /// `{kind, reason, adapter}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        to_js(
-            &self
-                .inner
-                .try_borrow()
-                .map_err(|_| JsError::new("the engine is busy"))?
-                .engine
-                .info(),
-        )
+        let inner = self
+            .inner
+            .try_borrow()
+            .map_err(|_| JsError::new("the engine is busy"))?;
+        let mut info = inner.engine.info();
+        if let (Some(note), "gpu") = (&inner.gpu_note, info.kind) {
+            info.reason = note.clone();
+        }
+        to_js(&info)
+    }
+
+    /// `auto` on a GPU: runs `state` for about `budget_ms` on each engine and keeps the faster. Resolves to
+    /// `{cpu, gpu}` (steps per millisecond) for the page to remember, or null when there is nothing to compare
+    /// (not on a GPU, or the run ends too soon to tell).
+    #[allow(clippy::await_holding_refcell_ref)] // as in `advance`: worker.js never overlaps calls
+    pub fn measure(&self, state: JsValue, budget_ms: f64) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let state = from_js(state)?;
+            let mut guard = inner
+                .try_borrow_mut()
+                .map_err(|_| JsError::new("the engine is busy"))?;
+            let Inner { engine, store, .. } = &mut *guard;
+            if engine.gpu().is_none() {
+                return Ok(JsValue::NULL);
+            }
+            let clock = js_sys::Date::now;
+            let gpu = labs::throughput(&state, store, engine, budget_ms, &clock).await;
+            let cpu =
+                labs::throughput(&state, store, &mut Engine::cpu(""), budget_ms, &clock).await;
+            let (Ok(Some(gpu)), Ok(Some(cpu))) = (gpu, cpu) else {
+                return Ok(JsValue::NULL);
+            };
+            let measured = Measured { cpu, gpu };
+            drop(guard);
+            Self::apply(&inner, measured, false);
+            Ok(to_js(&serde_json::json!({ "cpu": cpu, "gpu": gpu }))?)
+        })
+    }
+
+    /// Applies figures measured on an earlier visit (remembered by the page for this lab and adapter).
+    pub fn prefer(&self, cpu: f64, gpu: f64) {
+        Self::apply(&self.inner, Measured { cpu, gpu }, true);
+    }
+
+    fn apply(inner: &Rc<RefCell<Inner>>, measured: Measured, earlier: bool) {
+        let Ok(mut inner) = inner.try_borrow_mut() else {
+            return;
+        };
+        let Some(adapter) = inner.engine.gpu().map(|g| g.device_name()) else {
+            return;
+        };
+        let reason = measured.reason(&adapter, earlier);
+        if measured.cpu_is_faster() {
+            inner.engine.prefer_cpu(reason);
+        } else {
+            inner.gpu_note = Some(reason);
+        }
     }
 
     /// Prepares a run of `state` at step 0 (throws with the reasons when the state cannot run).

@@ -160,6 +160,41 @@ test('the lab runs on WebGPU and draws every plot', async () => {
   await page.close();
 });
 
+test("`auto` measures both engines on the lab at hand, keeps the faster, says why, and remembers it", async () => {
+  // A small experiment (SwiftShader needs seconds per GPU piece of the default run).
+  const { page: maker } = await open(plainContext, '?lab=hebb2d&backend=cpu');
+  const link = await maker.evaluate(() => {
+    const s = structuredClone(window.playground.state);
+    return window.playground.link({ ...s, params: { ...s.params, steps: 300, trials: 2 } });
+  });
+  await maker.close();
+  const path = `?lab=hebb2d&calibrate=1${link.slice(link.indexOf('#'))}`;
+  // ?calibrate=1 measures even a software WebGPU, which the rule would leave unmeasured.
+  const { page, errors } = await open(gpuContext, path);
+  const line = page.locator('.engine-line');
+  await page.waitForFunction(() => /measured/.test(document.querySelector('.engine-line')?.textContent ?? ''), null, { timeout: LONG });
+  const text = await line.textContent();
+  const figures = await page.evaluate(() => JSON.parse(localStorage.getItem('hebbian:engine-measured')).hebb2d);
+  assert.ok(figures.cpu > 0 && figures.gpu > 0, JSON.stringify(figures));
+  assert.match(figures.adapter, /\S/);
+  // On SwiftShader the CPU engine wins by far, and the badge says so in words.
+  assert.ok(figures.cpu > figures.gpu, JSON.stringify(figures));
+  assert.equal(await line.getAttribute('data-kind'), 'cpu');
+  assert.match(text, /the CPU engine runs this lab [0-9.]+× faster than WebGPU on .* \(measured just now\)/);
+  assert.doesNotMatch(text, /BrowserWebGpu|unnamed adapter/);
+  await runToEnd(page);
+  await page.close();
+  // The next visit uses the remembered figures instead of measuring again.
+  const again = await open(gpuContext, path);
+  const text2 = await again.page.locator('.engine-line').textContent();
+  assert.match(text2, /measured earlier in this browser/);
+  assert.equal(await again.page.locator('.engine-line').getAttribute('data-kind'), 'cpu');
+  assert.deepEqual(await again.page.evaluate(() => JSON.parse(localStorage.getItem('hebbian:engine-measured')).hebb2d), figures);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(again.errors, []);
+  await again.page.close();
+});
+
 test('a changed experiment survives its link exactly', async () => {
   const { page, errors } = await open(plainContext, '?lab=hebb2d&backend=cpu');
   await setControl(page, 'eta', 0.002);

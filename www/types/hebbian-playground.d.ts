@@ -33,8 +33,13 @@ export interface LoadProgress {
 
 export class WorkerEngine {
   private constructor();
-  static create(choice: Backend): Promise<WorkerEngine>;
+  /** `measure_software`: `auto` keeps a software WebGPU so that `measure` can compare it (?calibrate=1). */
+  static create(choice: Backend, measure_software: boolean): Promise<WorkerEngine>;
   info(): EngineInfo;
+  /** `auto` on a GPU: both engines on `state` for ~budget_ms each, the faster kept; null when nothing to compare. */
+  measure(state: AnyState, budget_ms: number): Promise<{ cpu: number; gpu: number } | null>;
+  /** Applies figures measured on an earlier visit. */
+  prefer(cpu: number, gpu: number): void;
   start(state: AnyState): void;
   missing(state: AnyState): Need | null;
   load_begin(need: Need): void;

@@ -17,7 +17,7 @@ export type Progress =
   | { type: 'progress'; done: false; what: string; loaded: number; total: number | null; unit: 'bytes' | 'files' };
 
 export type ToWorker =
-  | { type: 'init'; backend: Backend }
+  | { type: 'init'; backend: Backend; measure: Measure | null }
   | { type: 'start'; state: AnyState }
   | { type: 'run' }
   | { type: 'pause' }
@@ -32,6 +32,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'engine'; info: EngineInfo }
+  // `auto` measured both engines on the lab (steps per millisecond), for the page to remember.
+  | { type: 'measured'; adapter: string; cpu: number; gpu: number }
   | { type: 'frame'; frame: Frame }
   | { type: 'running'; running: boolean }
   | { type: 'error'; message: string }
@@ -45,3 +47,10 @@ export type FromWorker =
   | { type: 'forgotten'; format: DataFormat }
   /** The answer to `lose_device` (tests): whether there was a GPU device to lose. */
   | { type: 'device_lost_simulated'; done: boolean };
+
+/** What `auto` measures on a GPU: the figures remembered from an earlier visit (same adapter), or none; `force`
+ *  also measures a software WebGPU (?calibrate=1). */
+export interface Measure {
+  remembered: { adapter: string; cpu: number; gpu: number } | null;
+  force: boolean;
+}
