@@ -5,7 +5,8 @@
 //! long, and neither may hold much more memory than estimated.
 //!
 //! Timing needs the optimised build the estimates were measured with: `scripts/test.sh` runs this file with
-//! `cargo test --release --test budgets`; a debug `cargo test` skips it.
+//! `cargo test --profile budgets --test budgets` (optimised like release, built faster; see Cargo.toml); a debug
+//! `cargo test` skips it.
 mod common;
 
 use hebbian_playground::labs;
@@ -162,7 +163,7 @@ fn peak_rss(pid: u32) -> Option<f64> {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "timing needs the release build: cargo test --release --test budgets"
+    ignore = "timing needs an optimised build: cargo test --profile budgets --test budgets"
 )]
 fn every_state_is_refused_or_runs_within_its_estimate() {
     let dir = std::env::temp_dir().join(format!("hebbian-budgets-{}", std::process::id()));
