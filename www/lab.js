@@ -409,7 +409,7 @@ export class LabPage {
       if (slot) {
         slot.cell.hidden = false;
         if (slot.handle) updatePlot(slot.handle, plot);
-        else slot.handle = renderPlot(slot.cell, plot);
+        else slot.handle = renderPlot(slot.cell, plot, { prefix: this.state.lab });
       }
     }
     if (this.pending.size) {

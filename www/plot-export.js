@@ -90,7 +90,11 @@ export function plotToCSV(plot) {
  * The PNG and CSV buttons of a chart (they export the plot the handle shows when clicked).
  * @param {PlotHandle} handle
  */
-export function buildToolbar(handle) {
+/**
+ * @param {PlotHandle} handle
+ * @param {string} prefix the downloads' file name prefix (see fileStem)
+ */
+export function buildToolbar(handle, prefix) {
   const bar = document.createElement('div');
   bar.className = 'plot-toolbar';
   Object.assign(bar.style, { position: 'absolute', top: '4px', right: '4px', display: 'flex', gap: '4px', zIndex: 1 });
@@ -99,16 +103,17 @@ export function buildToolbar(handle) {
     b.type = 'button';
     b.textContent = text;
     b.title = `Download ${what}`;
+    b.setAttribute('aria-label', `Download ${what} of this plot`);
     Object.assign(b.style, { font: '11px sans-serif', padding: '1px 6px', cursor: 'pointer' });
     b.addEventListener('click', onClick);
     bar.append(b);
   };
   // renderPlot draws a plot before anyone can click.
   const plot = () => /** @type {Plot} */ (handle.plot);
-  button('PNG', 'the picture (PNG)', () => download(plotToPNG(handle), `${fileStem(plot().id)}.png`));
+  button('PNG', 'the picture (PNG)', () => download(plotToPNG(handle), `${fileStem(plot(), prefix)}.png`));
   button('CSV', 'the data (CSV)', () => {
     const url = URL.createObjectURL(new Blob([plotToCSV(plot())], { type: 'text/csv' }));
-    download(url, `${fileStem(plot().id)}.csv`);
+    download(url, `${fileStem(plot(), prefix)}.csv`);
     // Revoking at once can cancel the download in some browsers.
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   });
@@ -127,10 +132,29 @@ function download(url, filename) {
   a.click();
 }
 
-/** @param {string} id */
-function fileStem(id) {
-  const stem = String(id).replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.]+/, '');
-  return stem === '' ? 'plot' : stem;
+// Letters of the plot titles spelled out in file names (a download named "Σ3" is hard to type in a shell).
+const SPELLED = {
+  α: 'alpha', β: 'beta', γ: 'gamma', δ: 'delta', ε: 'epsilon', η: 'eta', θ: 'theta', κ: 'kappa', λ: 'lambda',
+  μ: 'mu', ρ: 'rho', σ: 'sigma', Σ: 'sigma', τ: 'tau', φ: 'phi', ω: 'omega', '₀': '0', '₁': '1', '₂': '2', '₃': '3',
+  '‖': '', '·': '-', '×': 'x', '−': '-',
+};
+
+/**
+ * A download's file name without extension: `<prefix>-<the title in plain letters>` (e.g.
+ * "hebb2d-weight-trajectory-on-sigma3-var-1-1-rho-0-9"), at most 80 characters, cut at a word; the plot id
+ * when the title has no letters or digits.
+ * @param {Plot} plot
+ * @param {string} prefix what the plot belongs to (the lab's id), or ''
+ */
+export function fileStem(plot, prefix) {
+  const plain = [...String(plot.title)].map((c) => SPELLED[/** @type {keyof typeof SPELLED} */ (c)] ?? c).join('')
+    .normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  let words = plain.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  if (words === '') words = String(plot.id).replace(/[^A-Za-z0-9_-]+/g, '_') || 'plot';
+  const stem = prefix ? `${prefix.replace(/[^A-Za-z0-9_-]+/g, '_')}-${words}` : words;
+  if (stem.length <= 80) return stem;
+  const cut = stem.slice(0, 80);
+  return cut.includes('-') ? cut.slice(0, cut.lastIndexOf('-')) : cut;
 }
 
 /** @param {unknown} s */

@@ -5,11 +5,12 @@
 // layout, axes) in plot-common.js.
 //
 // Public API
-//   renderPlot(container, plot, {toolbar = true} = {}) -> PlotHandle
+//   renderPlot(container, plot, {toolbar = true, prefix = ''} = {}) -> PlotHandle
 //       Creates a chart inside `container` and draws `plot`. The container's children are replaced (a plot
 //       rendered there before is disposed first). With `toolbar`, a small overlay in the top-right corner offers
-//       two buttons, "PNG" and "CSV", that download `<plot id>.png` and `<plot id>.csv` (the id with characters
-//       outside [A-Za-z0-9_.-] replaced by "_"). The chart follows the size of the container (ResizeObserver).
+//       two buttons, "PNG" and "CSV", that download `<prefix>-<title in plain letters>.png` and `.csv`
+//       (plot-export.js fileStem: "hebb2d-weight-trajectory-on-sigma3-…"; the id when the title has no
+//       letters). The chart follows the size of the container (ResizeObserver).
 //   updatePlot(handle, plot) -> void
 //       Redraws an existing chart with a new plot object (typically the next frame of the same plot id). It reuses
 //       the chart: one setOption that replaces the series, no animation, no progressive rendering, so 30 frames a
@@ -74,10 +75,10 @@ const handleIn = new WeakMap();
 /**
  * @param {HTMLElement} container
  * @param {Plot} plot
- * @param {{toolbar?: boolean}} [options]
+ * @param {{toolbar?: boolean, prefix?: string}} [options]
  * @returns {PlotHandle}
  */
-export function renderPlot(container, plot, { toolbar = true } = {}) {
+export function renderPlot(container, plot, { toolbar = true, prefix = '' } = {}) {
   const previous = handleIn.get(container);
   if (previous) disposePlot(previous);
   const root = document.createElement('div');
@@ -93,7 +94,7 @@ export function renderPlot(container, plot, { toolbar = true } = {}) {
 
   /** @type {PlotHandle} */
   const handle = { container, chart: echarts.init(chartEl, null, { renderer: 'canvas' }), plot: null };
-  if (toolbar) root.append(buildToolbar(handle));
+  if (toolbar) root.append(buildToolbar(handle, prefix));
   updatePlot(handle, plot);
 
   // The layout is in pixels, so a new size needs a new option. Redrawing does not change the size of chartEl

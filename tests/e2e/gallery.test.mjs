@@ -234,7 +234,7 @@ test('PNG export gives a PNG of the whole chart', async () => {
   }
 });
 
-test('the toolbar downloads <id>.png and <id>.csv', async () => {
+test('the toolbar downloads files named after what the plot shows', async () => {
   const save = async (button) => {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -243,10 +243,22 @@ test('the toolbar downloads <id>.png and <id>.csv', async () => {
     return { name: download.suggestedFilename(), body: await readFile(await download.path()) };
   };
   const csv = await save('CSV');
-  assert.equal(csv.name, 'rules.csv');
+  assert.equal(csv.name, 'final-angle-and-norm-by-rule.csv');
   assert.match(csv.body.toString('utf8'), /^category,series,value\nHebb,angle to PC1 \(rad\),0\.9\n/);
   const png = await save('PNG');
-  assert.equal(png.name, 'rules.png');
+  assert.equal(png.name, 'final-angle-and-norm-by-rule.png');
+  // In a lab: the lab's id first, Greek letters spelled out, at most 80 characters cut at a word.
+  const names = await page.evaluate(async () => {
+    const { fileStem } = await import('/plot-export.js');
+    return [
+      fileStem({ id: 'traj_3', title: 'Weight trajectory on Σ3 (var 1, 1, ρ = 0.9)' }, 'hebb2d'),
+      fileStem({ id: 'x y', title: '‖·‖' }, ''),
+      fileStem({ id: 'long', title: 'word '.repeat(40) }, 'lab'),
+    ];
+  });
+  assert.equal(names[0], 'hebb2d-weight-trajectory-on-sigma3-var-1-1-rho-0-9');
+  assert.equal(names[1], 'x_y');
+  assert.ok(names[2].length <= 80 && names[2].endsWith('word') && names[2].startsWith('lab-word-'), names[2]);
   assert.equal(png.body.subarray(1, 4).toString('latin1'), 'PNG');
 });
 
