@@ -21,12 +21,15 @@ export function plotToPNG(handle) {
  */
 export function plotToCSV(plot) {
   const lines = [];
+  /** @param {string[]} header @param {string[][]} rows */
   const section = (header, rows) => {
     if (rows.length === 0) return;
     if (lines.length > 0) lines.push('');
-    lines.push(header);
+    lines.push(header.map(csvText).join(','));
     for (const row of rows) lines.push(row.join(','));
   };
+  // Columns are named after the axes they hold, units included ("update", "angle (degrees)").
+  const [x, y] = plot.kind === 'images' ? ['', ''] : [plot.x_label || 'x', plot.y_label || 'y'];
   switch (plot.kind) {
     case 'xy': {
       const hm = plot.heatmap;
@@ -35,7 +38,7 @@ export function plotToCSV(plot) {
         const rows = [];
         heatmapCells(hm, (x0, y0, x1, y1, v) => rows.push([name, exact((x0 + x1) / 2), exact((y0 + y1) / 2),
           exact(v)]));
-        section('heatmap,x,y,value', rows);
+        section(['heatmap', x, y, hm.label || 'value'], rows);
       }
       const points = [];
       const arrows = [];
@@ -50,8 +53,8 @@ export function plotToCSV(plot) {
           for (const p of s.points) points.push([name, exact(p[0]), exact(p[1])]);
         }
       }
-      section('series,x,y', points);
-      section('series,x0,y0,x1,y1', arrows);
+      section(['series', x, y], points);
+      section(['series', `${x} (tail)`, `${y} (tail)`, `${x} (head)`, `${y} (head)`], arrows);
       break;
     }
     case 'bars': {
@@ -59,7 +62,7 @@ export function plotToCSV(plot) {
       plot.categories.forEach((category, ci) => {
         for (const s of plot.series) rows.push([csvText(category), csvText(s.name), exact(s.values[ci])]);
       });
-      section('category,series,value', rows);
+      section(['category', 'series', plot.y_label || 'value'], rows);
       break;
     }
     case 'images': {
@@ -77,7 +80,7 @@ export function plotToCSV(plot) {
           }
         }
       });
-      section(channels === 3 ? 'image,row,col,red,green,blue' : 'image,row,col,value', rows);
+      section(channels === 3 ? ['image', 'row', 'col', 'red', 'green', 'blue'] : ['image', 'row', 'col', 'value'], rows);
       break;
     }
     default:
@@ -88,9 +91,6 @@ export function plotToCSV(plot) {
 
 /**
  * The PNG and CSV buttons of a chart (they export the plot the handle shows when clicked).
- * @param {PlotHandle} handle
- */
-/**
  * @param {PlotHandle} handle
  * @param {string} prefix the downloads' file name prefix (see fileStem)
  */

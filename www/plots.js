@@ -21,12 +21,14 @@
 //   plotToPNG(handle) -> string
 //       A `data:image/png;base64,…` URL of the drawn chart on a white background.
 //   plotToCSV(plot) -> string
-//       The plot's data as CSV text (header rows included, "\n" line ends). Needs no DOM. An xy plot gives one
-//       section per part it has, separated by an empty line: `heatmap,x,y,value` (cell centres), `series,x,y`
-//       (scatter, line, dashed and trajectory series), `series,x0,y0,x1,y1` (arrows). Bars give
-//       `category,series,value`; images give `image,row,col,value`, colour images (channels = 3)
-//       `image,row,col,red,green,blue` (row 0 is the top row; the image column holds the image's label, or
-//       `#index` when the label is empty).
+//       The plot's data as CSV text (header rows included, "\n" line ends). Needs no DOM. Columns are named after
+//       the axes they hold, units included. An xy plot gives one section per part it has, separated by an empty
+//       line: `heatmap,<x label>,<y label>,<colour-bar label>` (cell centres), `series,<x label>,<y label>`
+//       (scatter, line, dashed and trajectory series), `series,<x label> (tail),<y label> (tail),<x label>
+//       (head),<y label> (head)` (arrows). Bars give `category,series,<y label>`; images give
+//       `image,row,col,value`, colour images (channels = 3) `image,row,col,red,green,blue` (row 0 is the top
+//       row; the image column holds the image's label, or `#index` when the label is empty). Empty labels read
+//       x, y and value.
 //
 // PlotHandle: {container, chart, plot}. `chart` is the ECharts instance (tests use `chart.convertToPixel`), `plot`
 // the plot last drawn. Treat both as read-only.

@@ -198,9 +198,11 @@ test('CSV export has one row per point, arrow, cell, bar and pixel', async () =>
   const pointCount = (p, arrows) => p.series.filter((s) => (s.mark === 'arrows') === arrows)
     .reduce((n, s) => n + (arrows ? s.points.length / 2 : s.points.length), 0);
 
-  assert.deepEqual(shape('clusters'), [['series,x,y', 450], ['series,x0,y0,x1,y1', 2]]);
-  assert.deepEqual(shape('landscape'), [['heatmap,x,y,value', 48 * 36], ['series,x,y', 1], ['series,x0,y0,x1,y1', 1]]);
-  assert.deepEqual(shape('trajectory'), [['series,x,y', pointCount(plots.trajectory, false)]]);
+  // Columns are named after the axes (units included), not x and y.
+  assert.deepEqual(shape('clusters'), [['series,x₁,x₂', 450], ['series,x₁ (tail),x₂ (tail),x₁ (head),x₂ (head)', 2]]);
+  assert.deepEqual(shape('landscape'), [['heatmap,w₁,w₂,E(w)', 48 * 36], ['series,w₁,w₂', 1],
+    ['series,w₁ (tail),w₂ (tail),w₁ (head),w₂ (head)', 1]]);
+  assert.deepEqual(shape('trajectory'), [['series,w₁,w₂', pointCount(plots.trajectory, false)]]);
   assert.deepEqual(shape('rules'), [['category,series,value', 5 * 3]]);
   assert.deepEqual(shape('fields'), [['image,row,col,value', 16 * 28 * 28]]);
   assert.deepEqual(shape('patterns'), [['image,row,col,value', 6 * 3 * 3]]);
