@@ -679,7 +679,7 @@ fn sweep_settings_are_checked_at_their_fields() {
     let s = sweep_state(|_| {});
     let cost = labs::estimate(&s.to_any()).expect("cost");
     let units: f64 = cost.parts.iter().map(|p| p.units).sum();
-    assert_eq!(units, 100.0 * 100.0 * 21.0 * 700.0);
+    assert_eq!(units, 100.0 * 100.0 * 21.0 * 600.0);
     // The default sweep runs well under 10 s in the browser's CPU engine.
     assert!(cost.browser_seconds < 10.0, "{}", cost.browser_seconds);
 }
@@ -706,12 +706,12 @@ fn a_sweep_frame_does_a_piece_of_work_at_least_and_reports_sweeps() {
     let mut run = Run::start(&any, &Default::default()).expect("start");
     let f = block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(5))).expect("frame");
     assert_eq!(f.step, 64);
-    assert_eq!(f.total, 21 * 700);
+    assert_eq!(f.total, 21 * 600);
     let lattice = f.plots.iter().find(|p| p.id == "lattice").expect("lattice");
     assert!(
         lattice
             .title
-            .starts_with("kT = 1 (temperature 1 of 21), sweep 64 of 700 there"),
+            .starts_with("kT = 1 (temperature 1 of 21): sweep 64 of 600 at this kT"),
         "{}",
         lattice.title
     );

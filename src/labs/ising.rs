@@ -93,7 +93,7 @@ impl Default for Sweep {
             kt_to: 3.0,
             temperatures: 21,
             equilibration: 200,
-            measurement: 500,
+            measurement: 400,
             start: SweepStart::ContinueFromPrevious,
         }
     }
@@ -327,6 +327,8 @@ const MAX_IMAGE_SIDE: usize = 256;
 /// Blocks of the measurement sweeps whose means give the standard errors (batch means: consecutive sweeps are
 /// correlated, blocks of many sweeps much less).
 const BLOCKS: usize = 10;
+/// How far from T_c the sweep's metrics compare with Onsager (finite-size rounding is strongest near T_c).
+const AWAY_FROM_T_C: f64 = 0.3;
 /// Points of the theory curves over the swept range.
 const THEORY_POINTS: usize = 241;
 /// One colour per quantity across the lab: measured and theory (dashed) alike.
@@ -496,7 +498,7 @@ impl Run {
             Some(s) => {
                 let w = &self.state.params.sweep;
                 format!(
-                    "kT = {} (temperature {} of {}), sweep {} of {} there ({} discarded, then {} measured); {counts}",
+                    "kT = {} (temperature {} of {}): sweep {} of {} at this kT ({} discarded, then {} measured); {counts}",
                     number(self.ising.kt()),
                     s.index + 1,
                     w.temperatures,
@@ -639,7 +641,7 @@ impl Run {
                 "Onsager's u (infinite lattice)",
             ),
             _ => (
-                "Heat capacity per spin against kT, from the energy's fluctuations k²(⟨e²⟩ − ⟨e⟩²)/kT²",
+                "Heat capacity per spin against kT, c = k²(⟨e²⟩ − ⟨e⟩²)/kT²",
                 "c",
                 "measured c",
                 "Onsager's c (infinite lattice)",
@@ -671,7 +673,8 @@ impl Run {
             .map(value)
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max);
-        let c_top = (measured_top * 1.3).max(2.0);
+        // Onsager's c diverges at T_c: the axis ends a little above the measured peak, at a multiple of ½.
+        let c_top = ((measured_top * 1.2).max(2.0) * 2.0).ceil() / 2.0;
         if theory {
             let xs = (0..THEORY_POINTS)
                 .map(|i| range[0] + (range[1] - range[0]) * i as f64 / (THEORY_POINTS - 1) as f64);
@@ -703,7 +706,7 @@ impl Run {
                     name: "T_c ≈ 2.269".into(),
                     mark: Mark::Dashed,
                     color: Some(REFERENCE.into()),
-                    points: vec![[ising::T_C, 0.0], [ising::T_C, 1.05]],
+                    points: vec![[ising::T_C, 0.0], [ising::T_C, 1.0]],
                 });
             }
         }
@@ -725,7 +728,7 @@ impl Run {
             body: PlotBody::Xy {
                 x_range: Some(range),
                 y_range: match id {
-                    "sweep_m" => Some([0.0, 1.05]),
+                    "sweep_m" => Some([0.0, 1.0]),
                     "sweep_e" => None,
                     _ => Some([0.0, c_top]),
                 },
@@ -848,14 +851,21 @@ impl Run {
             ),
         ];
         if p.h == 0.0 {
+            // Finite-size rounding is strongest near T_c; away from it the lattice should follow Onsager.
+            let away = |f: fn(&Point) -> f64| {
+                pts.iter()
+                    .filter(|q| (q.kt - ising::T_C).abs() >= AWAY_FROM_T_C)
+                    .map(f)
+                    .fold(f64::NAN, f64::max)
+            };
             m.push(Metric::new(
-                "largest |mean |m| − m₀| (Onsager)",
-                largest(|q| (q.abs_m - onsager_magnetisation(q.kt).unwrap_or(0.0)).abs()),
+                "largest |mean |m| − m₀| away from T_c (|kT − T_c| ≥ 0.3)",
+                away(|q| (q.abs_m - onsager_magnetisation(q.kt).unwrap_or(0.0)).abs()),
                 "",
             ));
             m.push(Metric::new(
-                "largest |mean energy − u| (Onsager)",
-                largest(|q| (q.energy - onsager_energy(q.kt)).abs()),
+                "largest |mean energy − u| away from T_c (|kT − T_c| ≥ 0.3)",
+                away(|q| (q.energy - onsager_energy(q.kt)).abs()),
                 "",
             ));
         }
