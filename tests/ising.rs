@@ -6,8 +6,16 @@ mod common;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::error::Error;
 use hebbian_playground::kernels::ising as kernel;
+use hebbian_playground::labs::budget::Chunk;
+use hebbian_playground::labs::ising::{
+    self as lab, IsingLab, Mode, Params, SweepStart, elliptic_k_e, onsager_heat_capacity,
+    onsager_magnetisation,
+};
+use hebbian_playground::labs::{self, Lab as _, Run};
 use hebbian_playground::nets::ising::{Ising, Lattice, Observables, Start, T_C};
+use hebbian_playground::protocol::{Frame, PlotBody};
 use hebbian_playground::rng;
+use hebbian_playground::state::StateDoc;
 use pollster::block_on;
 
 const HALF: Start = Start::Random { p_up: 0.5 };
@@ -401,4 +409,310 @@ fn ising_benchmark() {
             report(&format!("gpu: {backend}"), k, per_call, sweeps, s);
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// The lab's temperature sweep (labs/ising.rs) and Onsager's exact curves.
+
+#[test]
+fn onsagers_energy_has_its_known_values() {
+    // u(T_c) = −√2 exactly (the elliptic term's factor vanishes there); u → −2 as T → 0.
+    assert!((lab::onsager_energy(T_C) + std::f64::consts::SQRT_2).abs() < 1e-9);
+    assert!((lab::onsager_energy(0.05) + 2.0).abs() < 1e-12);
+    assert!((lab::onsager_energy(0.5) + 2.0).abs() < 1e-6);
+    // Against the formula in 30-digit arithmetic (mpmath's ellipk).
+    for (kt, u) in [
+        (1.0, -1.997_160_204_112_251_1),
+        (1.5, -1.951_116_573_078_376_8),
+        (2.0, -1.745_564_575_312_554),
+        (2.5, -1.106_079_203_745_791),
+        (3.0, -0.817_309_592_502_420_1),
+        (20.0, -0.100_418_010_620_293_66),
+    ] {
+        assert!(
+            (lab::onsager_energy(kt) - u).abs() < 1e-12,
+            "kT {kt}: {}",
+            lab::onsager_energy(kt)
+        );
+    }
+    // The same numbers as the test's own formula (std functions) away from T_c, and continuous through T_c.
+    for i in 1..400 {
+        let kt = 0.05 + f64::from(i) * 0.05;
+        assert!(
+            (lab::onsager_energy(kt) - onsager_energy(kt)).abs() < 1e-9,
+            "kT {kt}"
+        );
+    }
+    for d in [1e-3, 1e-6, 1e-9] {
+        for kt in [T_C - d, T_C + d] {
+            assert!(
+                (lab::onsager_energy(kt) + std::f64::consts::SQRT_2).abs() < 20.0 * d.sqrt(),
+                "kT {kt}: {}",
+                lab::onsager_energy(kt)
+            );
+        }
+    }
+}
+
+#[test]
+fn elliptic_integrals_and_the_heat_capacity_are_right() {
+    let (k, e) = elliptic_k_e(0.0);
+    assert!((k - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
+    assert!((e - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
+    // Tabulated values at κ = 1/√2 (Abramowitz & Stegun 17.3).
+    let (k, e) = elliptic_k_e(std::f64::consts::FRAC_1_SQRT_2);
+    assert!((k - 1.854_074_677_301_372).abs() < 1e-13, "K = {k}");
+    assert!((e - 1.350_643_881_047_675_5).abs() < 1e-12, "E = {e}");
+    // c = du/dT, by central differences.
+    for kt in [0.8, 1.0, 1.5, 2.0, 2.2, 2.25, 2.3, 2.5, 3.0, 5.0] {
+        let d = 1e-5;
+        let numeric = (lab::onsager_energy(kt + d) - lab::onsager_energy(kt - d)) / (2.0 * d);
+        let c = onsager_heat_capacity(kt).expect("away from T_c");
+        assert!(
+            (c - numeric).abs() < 1e-5 * c.max(1.0),
+            "kT {kt}: c = {c}, du/dT = {numeric}"
+        );
+    }
+    assert_eq!(onsager_heat_capacity(T_C), None);
+}
+
+fn sweep_state(f: impl FnOnce(&mut Params)) -> StateDoc<Params> {
+    let mut s = IsingLab::default_state();
+    s.params.kind = Mode::TemperatureSweep;
+    f(&mut s.params);
+    s
+}
+
+fn run_sweep(engine: &mut Engine, s: &StateDoc<Params>) -> Frame {
+    let any = s.to_any();
+    assert_eq!(labs::validate(&any), vec![]);
+    let mut run = Run::start(&any, &Default::default()).expect("start");
+    let f = block_on(run.advance(engine, &Chunk::steps(0))).expect("run");
+    assert!(f.done && run.done());
+    f
+}
+
+/// The points of series `name` in plot `id`.
+fn series(frame: &Frame, id: &str, name: &str) -> Vec<[f64; 2]> {
+    let plot = frame.plots.iter().find(|p| p.id == id).expect("plot");
+    let PlotBody::Xy { series, .. } = &plot.body else {
+        panic!("{id} is not an xy plot")
+    };
+    series
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{id} has no series {name}"))
+        .points
+        .clone()
+}
+
+fn metric(frame: &Frame, name: &str) -> Option<f64> {
+    frame
+        .metrics
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no metric {name}"))
+        .value
+}
+
+#[test]
+fn the_sweep_follows_onsager_on_a_large_lattice() {
+    // 64 × 64, kT = 1.5, 2.5, 3.5 heated from the ordered lattice, 200 sweeps discarded and 800 averaged per
+    // temperature. Away from T_c finite-size effects are small: |m| within 0.01 of m₀ = 0.9865 at 1.5, near 0
+    // at 3.5 (|m| ~ √(χ kT / k²) ≈ 0.03), the energy within 0.01 of u.
+    let s = sweep_state(|p| {
+        p.side = 64;
+        p.sweep.kt_from = 1.5;
+        p.sweep.kt_to = 3.5;
+        p.sweep.temperatures = 3;
+        p.sweep.equilibration = 200;
+        p.sweep.measurement = 800;
+    });
+    let f = run_sweep(&mut Engine::cpu("test"), &s);
+    let m = series(&f, "sweep_m", "measured ⟨|m|⟩");
+    let e = series(&f, "sweep_e", "measured ⟨e⟩");
+    assert_eq!(m.iter().map(|p| p[0]).collect::<Vec<_>>(), [1.5, 2.5, 3.5]);
+    let m0 = onsager_magnetisation(1.5).expect("below T_c");
+    assert!(
+        (m[0][1] - m0).abs() < 0.01,
+        "|m| = {} at 1.5, m₀ {m0}",
+        m[0][1]
+    );
+    assert!(m[2][1] < 0.08, "|m| = {} at 3.5", m[2][1]);
+    for p in [e[0], e[2]] {
+        let u = lab::onsager_energy(p[0]);
+        assert!(
+            (p[1] - u).abs() < 0.01,
+            "kT {}: e = {}, u = {u}",
+            p[0],
+            p[1]
+        );
+    }
+    // Above T_c (2.5) the measured |m| is small and the energy still close to u.
+    assert!(m[1][1] < 0.3, "|m| = {} at 2.5", m[1][1]);
+    assert!((e[1][1] - lab::onsager_energy(2.5)).abs() < 0.02);
+    // The crossing of ½ lies between 1.5 and 2.5; the standard errors are small and the curves drawn.
+    let tc =
+        metric(&f, "T_c estimate: kT where mean |m| first falls below 0.5").expect("a crossing");
+    assert!((1.5..2.5).contains(&tc), "{tc}");
+    assert!(metric(&f, "largest standard error of mean energy").expect("se") < 0.01);
+    assert_eq!(metric(&f, "temperatures done"), Some(3.0));
+    assert!(series(&f, "sweep_m", "Onsager's m₀ (infinite lattice)").len() > 200);
+    assert!(series(&f, "sweep_c", "Onsager's c (infinite lattice)").len() > 200);
+    let band = series(&f, "sweep_m", "± 1 standard error (10 batch means)");
+    assert_eq!(band.len(), 3, "one of the two band lines");
+}
+
+#[test]
+fn the_sweep_is_identical_on_the_gpu_and_the_cpu_for_every_start() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut on_gpu = Engine::Gpu(Box::new(gpu));
+    for start in [
+        SweepStart::ContinueFromPrevious,
+        SweepStart::Ordered,
+        SweepStart::Random,
+    ] {
+        for h in [0.0, 0.2] {
+            let s = sweep_state(|p| {
+                p.side = 16;
+                p.h = h;
+                p.sweep.kt_from = 1.0;
+                p.sweep.kt_to = 3.0;
+                p.sweep.temperatures = 4;
+                p.sweep.equilibration = 7;
+                p.sweep.measurement = 30;
+                p.sweep.start = start;
+            });
+            let c = run_sweep(&mut Engine::cpu("test"), &s);
+            let g = run_sweep(&mut on_gpu, &s);
+            assert_eq!(on_gpu.info().kind, "gpu");
+            let json = |f: &Frame| serde_json::to_string(&(&f.plots, &f.metrics)).expect("json");
+            assert_eq!(json(&c), json(&g), "{start:?}, h {h}");
+        }
+    }
+}
+
+#[test]
+fn sweep_starts_differ_as_asked() {
+    let frame = |start, from: f64, to: f64| {
+        let s = sweep_state(|p| {
+            p.side = 16;
+            p.sweep.kt_from = from;
+            p.sweep.kt_to = to;
+            p.sweep.temperatures = 2;
+            p.sweep.equilibration = 0;
+            p.sweep.measurement = 3;
+            p.sweep.start = start;
+        });
+        series(
+            &run_sweep(&mut Engine::cpu("test"), &s),
+            "sweep_m",
+            "measured ⟨|m|⟩",
+        )
+    };
+    // kT = 4 then 5: an annealed sweep enters kT = 5 with the disordered lattice kT = 4 left, an ordered one
+    // with all spins +1 again (the first temperature is the same for both).
+    let ordered = frame(SweepStart::Ordered, 4.0, 5.0);
+    let annealed = frame(SweepStart::ContinueFromPrevious, 4.0, 5.0);
+    assert_eq!(ordered[0], annealed[0]);
+    assert!(
+        ordered[1][1] > annealed[1][1] + 0.1,
+        "{ordered:?} {annealed:?}"
+    );
+    // At kT = 1 a random start stays disordered over three sweeps, an ordered one ordered.
+    let random = frame(SweepStart::Random, 1.0, 2.0);
+    let ordered = frame(SweepStart::Ordered, 1.0, 2.0);
+    assert!(
+        random[0][1] < 0.5 && ordered[0][1] > 0.95,
+        "{random:?} {ordered:?}"
+    );
+}
+
+#[test]
+fn sweep_settings_are_checked_at_their_fields() {
+    let errors = |f: &dyn Fn(&mut Params)| {
+        let s = sweep_state(f);
+        labs::validate(&s.to_any())
+            .into_iter()
+            .map(|e| (e.path, e.message))
+            .collect::<Vec<_>>()
+    };
+    for (from, to) in [(3.0, 1.0), (2.0, 2.0)] {
+        let e = errors(&|p| {
+            p.sweep.kt_from = from;
+            p.sweep.kt_to = to;
+        });
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "sweep/kt_to");
+        assert!(e[0].1.contains("above kT from"), "{}", e[0].1);
+    }
+    assert_eq!(
+        errors(&|p| p.sweep.temperatures = 1)[0].0,
+        "sweep/temperatures"
+    );
+    assert_eq!(
+        errors(&|p| p.sweep.measurement = 0)[0].0,
+        "sweep/measurement"
+    );
+    assert_eq!(errors(&|p| p.sweep.kt_from = 0.0)[0].0, "sweep/kt_from");
+    // The budget counts every temperature's sweeps, and names the heavier of equilibration and measurement.
+    let e = errors(&|p| {
+        p.side = 1024;
+        p.sweep.temperatures = 200;
+        p.sweep.measurement = 1000;
+        p.sweep.equilibration = 10;
+    });
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, "sweep/measurement");
+    assert!(e[0].1.contains("limit"), "{}", e[0].1);
+    let e = errors(&|p| {
+        p.side = 1024;
+        p.sweep.temperatures = 50;
+        p.sweep.equilibration = 5000;
+    });
+    assert_eq!(e[0].0, "sweep/equilibration");
+    // One temperature ignores the sweep's settings (they stay in the state, hidden).
+    let mut s = sweep_state(|p| p.sweep.kt_from = 5.0);
+    s.params.kind = Mode::OneTemperature;
+    assert_eq!(labs::validate(&s.to_any()), vec![]);
+    // The estimate: k² × temperatures × (equilibration + measurement) spin updates.
+    let s = sweep_state(|_| {});
+    let cost = labs::estimate(&s.to_any()).expect("cost");
+    let units: f64 = cost.parts.iter().map(|p| p.units).sum();
+    assert_eq!(units, 100.0 * 100.0 * 21.0 * 600.0);
+    // The default sweep runs well under 10 s in the browser's CPU engine.
+    assert!(cost.browser_seconds < 10.0, "{}", cost.browser_seconds);
+}
+
+#[test]
+fn links_made_before_the_sweep_open_as_one_temperature() {
+    let mut any = IsingLab::default_state().to_any();
+    let params = any.params.as_object_mut().expect("object");
+    params.remove("kind");
+    params.remove("sweep");
+    assert_eq!(labs::validate(&any), vec![]);
+    let normal = labs::normalise(any);
+    assert_eq!(normal.params["kind"], "one_temperature");
+    assert_eq!(normal.params["sweep"]["temperatures"], 21);
+    assert_eq!(normal, IsingLab::default_state().to_any());
+}
+
+#[test]
+fn a_sweep_frame_does_a_piece_of_work_at_least_and_reports_sweeps() {
+    // At the lab's speed (5 sweeps per frame) a sweep's frame still holds about 2²⁰ spin updates (64 sweeps of
+    // 128²), and the steps count sweeps over all temperatures.
+    let s = sweep_state(|p| p.side = 128);
+    let any = s.to_any();
+    let mut run = Run::start(&any, &Default::default()).expect("start");
+    let f = block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(5))).expect("frame");
+    assert_eq!(f.step, 64);
+    assert_eq!(f.total, 21 * 600);
+    let lattice = f.plots.iter().find(|p| p.id == "lattice").expect("lattice");
+    assert!(
+        lattice
+            .title
+            .starts_with("kT = 1 (temperature 1 of 21): sweep 64 of 600 at this kT"),
+        "{}",
+        lattice.title
+    );
 }

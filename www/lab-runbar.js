@@ -17,8 +17,10 @@ export class RunBar {
    *          seed: () => number, setSeed: (seed: number) => void}} actions
    *   `seed`: the experiment's seed now; `setSeed`: the user chose another one.
    * @param {{tools: HTMLElement[], element: HTMLElement}} share the share tools and their panel
+   * @param {string} stepWord what a step of the lab's runs is ("update", "sweep": the schema's `x-step`)
    */
-  constructor(actions, share) {
+  constructor(actions, share, stepWord = 'update') {
+    this.stepWord = stepWord;
     /** @type {HTMLElement | null} */
     this.question = null;
     const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
@@ -94,7 +96,7 @@ export class RunBar {
   /** @param {Frame} frame */
   showProgress(frame) {
     this.progress.value = frame.total ? frame.step / frame.total : 0;
-    this.progressText.textContent = `update ${frame.step} / ${frame.total}`;
+    this.progressText.textContent = `${this.stepWord} ${frame.step} / ${frame.total}`;
   }
 
   waitForData() {

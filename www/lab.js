@@ -81,7 +81,7 @@ export class LabPage {
       cancelLoad: () => this.client.cancelLoad(),
       seed: () => this.state.seed,
       setSeed: (seed) => this.commit({ ...this.state, seed }),
-    }, this.share);
+    }, this.share, this.schema.$defs.Params['x-step'] || 'update');
     this.client = new EngineClient(options.backend, {
       onEngine: (info) => this.showEngine(info),
       onFrame: (frame) => this.onFrame(frame),

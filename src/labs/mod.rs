@@ -241,6 +241,19 @@ macro_rules! registry {
             vec![FieldError::new("", unknown(&state.lab).to_string())]
         }
 
+        /// `state` with its params as the lab reads them: every field present, with the defaults of fields
+        /// that a link made before they existed lacks (the page builds its controls from the params it holds).
+        /// A state whose params do not parse comes back as it is.
+        pub fn normalise(state: AnyState) -> AnyState {
+            $(if state.lab == <$lab>::ID {
+                return match typed::<$lab>(&state) {
+                    Ok(typed) => typed.to_any(),
+                    Err(_) => state,
+                };
+            })*
+            state
+        }
+
         /// What must be loaded (shipped assets, the user's files) before `state` can start; None when nothing.
         pub fn needs(state: &AnyState) -> Option<Need> {
             $(if state.lab == <$lab>::ID {

@@ -50,6 +50,12 @@ pub struct Lattice {
 impl Lattice {
     /// A start of side `k`; a random start draws from (seed, `Purpose::Ising`, group `GROUP_START`).
     pub fn new(k: usize, start: Start, seed: u32) -> Result<Self> {
+        Self::new_numbered(k, start, seed, 0)
+    }
+
+    /// As [`Lattice::new`], with a random start from stream index `number` (0 is `new`'s): the starts of a
+    /// temperature sweep's temperatures, each its own draw.
+    pub fn new_numbered(k: usize, start: Start, seed: u32, number: u32) -> Result<Self> {
         invalid(
             check_side(k)
                 .into_iter()
@@ -60,7 +66,10 @@ impl Lattice {
             Start::Up => vec![1; k * k],
             Start::Down => vec![-1; k * k],
             Start::Random { p_up } => {
-                let key = [seed, rng::stream(Purpose::Ising, kernel::GROUP_START, 0)];
+                let key = [
+                    seed,
+                    rng::stream(Purpose::Ising, kernel::GROUP_START, number),
+                ];
                 let p = p_up as f32;
                 (0..k * k)
                     .map(|i| {
@@ -239,6 +248,18 @@ impl Ising {
 
     pub fn lattice(&self) -> &Lattice {
         &self.lattice
+    }
+
+    /// Replaces the lattice by a fresh start (random starts from stream index `number`, see
+    /// [`Lattice::new_numbered`]) and keeps the sweep counter, so that the sweeps that follow draw numbers no
+    /// earlier sweep drew: a temperature sweep restarts this way at each temperature.
+    pub fn restart(&mut self, start: Start, number: u32) -> Result<()> {
+        let lattice = Lattice::new_numbered(self.lattice.k, start, self.seed, number)?;
+        self.spin_sum = lattice.spin_sum();
+        self.bond_sum = lattice.bond_sum();
+        self.lattice = lattice;
+        self.device = None;
+        Ok(())
     }
 
     /// The spins for drawing, row-major.

@@ -66,7 +66,7 @@ pub fn decode_link(text: &str) -> Result<JsValue, JsError> {
         errors: Vec<crate::error::FieldError>,
         state: AnyState,
     }
-    let state = state::decode(text).map_err(js_err)?;
+    let state = labs::normalise(state::decode(text).map_err(js_err)?);
     to_js(&Decoded {
         errors: labs::validate(&state),
         state,

@@ -1,6 +1,7 @@
 // End-to-end tests of the Ising lab in the built site (dist/): the lattice and both curves draw on WebGPU
 // (SwiftShader) and on the CPU, the GPU's checkerboard gives the CPU's lattice bit for bit, the permalink
-// reproduces the CLI's numbers, and physics: ordered below T_c, disordered above.
+// reproduces the CLI's numbers, and physics: ordered below T_c, disordered above. The temperature sweep draws
+// |m|, e and c against kT with Onsager's curves, the same on WebGPU and the CPU, and its permalink restores it.
 //
 // Run: node --test tests/e2e/ising.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -107,4 +108,82 @@ test('ordered below T_c, disordered above, and the link reproduces the CLI numbe
   assert.ok(await hot.page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(cold.errors, []);
   assert.deepEqual(hot.errors, []);
+});
+
+const SWEEP = {
+  kind: 'temperature_sweep',
+  side: 16,
+  sweep: { kt_from: 1.0, kt_to: 3.5, temperatures: 6, equilibration: 20, measurement: 60, start: 'continue_from_previous' },
+};
+const SWEEP_PLOTS = ['lattice', 'sweep_m', 'sweep_e', 'sweep_c'];
+
+test('a temperature sweep draws its plots, agrees on WebGPU and the CPU, and its link restores it', async () => {
+  const cpu = await openWith(SWEEP, 'cpu');
+  // The sweep's controls show, the one-temperature ones hide.
+  assert.ok(await cpu.page.locator('[name="sweep/kt_to"]').isVisible());
+  assert.ok(await cpu.page.locator('[name="kt"]').isHidden());
+  const m = await runToEnd(cpu.page);
+  assert.equal(await cpu.page.locator('.progress-text').textContent(), `sweep ${6 * 80} / ${6 * 80}`);
+  assert.equal(m['temperatures done'], 6);
+  assert.ok(m['T_c estimate: kT where mean |m| first falls below 0.5'] > 1.5, JSON.stringify(m));
+  await assertPlotsDrawn(cpu.page, SWEEP_PLOTS);
+  const plot = await cpu.page.evaluate(() => window.playground.plots.get('sweep_m').handle.plot);
+  const measured = plot.series.find((s) => s.name === 'measured ⟨|m|⟩');
+  const onsager = plot.series.find((s) => s.name === "Onsager's m₀ (infinite lattice)");
+  assert.deepEqual(measured.points.map((p) => p[0]), [1, 1.5, 2, 2.5, 3, 3.5]);
+  assert.equal(onsager.mark, 'dashed');
+  assert.equal(onsager.color, measured.color);
+  // The same sweep on WebGPU: the same numbers.
+  const gpu = await openWith(SWEEP, 'gpu');
+  assert.equal(await gpu.page.evaluate(() => window.playground.engine.kind), 'gpu');
+  assert.deepEqual(await runToEnd(gpu.page), m);
+  await assertPlotsDrawn(gpu.page, ['sweep_m']);
+  // The permalink opens the sweep again, and it runs to the same numbers (and the CLI's).
+  const url = await cpu.page.evaluate(() => location.href);
+  assert.match(url, /#s=/);
+  const again = await gpuContext.newPage();
+  await again.setViewportSize({ width: 1200, height: 1000 });
+  const errors = watchConsole(again);
+  await again.goto(url);
+  await again.waitForFunction(() => window.playground?.frame && document.getElementById('app').dataset.drawnStep === '0', null, { timeout: LONG });
+  const state = await again.evaluate(() => window.playground.state);
+  assert.equal(state.params.kind, 'temperature_sweep');
+  assert.deepEqual(state.params.sweep, SWEEP.sweep);
+  assert.deepEqual(await runToEnd(again), m);
+  await assertPlotsDrawn(again, ['sweep_e', 'sweep_c']);
+  const file = join(tmp, 'sweep.json');
+  await writeFile(file, JSON.stringify(state));
+  const report = cli(['run', file, '--backend', 'cpu']);
+  assert.deepEqual(Object.fromEntries(report.metrics.map((x) => [x.name, x.value])), m);
+  // kT to at or below kT from is refused next to its field.
+  await again.locator('[name="sweep/kt_to"]').fill('0.5');
+  await again.locator('[name="sweep/kt_to"]').blur();
+  await again.waitForFunction(() => document.querySelector('.control[data-path="sweep/kt_to"] .field-error')?.textContent.includes('above kT from'));
+  assert.ok(await again.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  assert.deepEqual(cpu.errors, []);
+  assert.deepEqual(gpu.errors, []);
+  assert.deepEqual(errors, []);
+  await Promise.all([cpu.page.close(), gpu.page.close(), again.close()]);
+});
+
+test('a link made before the sweep existed opens as one temperature', async () => {
+  const page = await gpuContext.newPage();
+  await page.goto(`${server.url}/?lab=ising&backend=cpu`);
+  await page.waitForFunction(() => window.playground?.frame, null, { timeout: LONG });
+  // The default state without the fields the sweep added.
+  const link = await page.evaluate(() => {
+    const p = window.playground;
+    const { kind, sweep, ...params } = p.state.params;
+    return p.wasm.encode_link({ ...p.state, params });
+  });
+  await page.close();
+  const old = await gpuContext.newPage();
+  const errors = watchConsole(old);
+  await old.goto(`${server.url}/?lab=ising&backend=cpu#${link}`);
+  await old.waitForFunction(() => window.playground?.frame && document.getElementById('app').dataset.drawnStep === '0', null, { timeout: LONG });
+  assert.equal(await old.evaluate(() => window.playground.state.params.kind), 'one_temperature');
+  assert.ok(await old.locator('[name="kt"]').isVisible());
+  assert.ok(await old.locator('[name="sweep/kt_to"]').isHidden());
+  assert.deepEqual(errors, []);
+  await old.close();
 });

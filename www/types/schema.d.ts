@@ -19,6 +19,7 @@ export interface Schema {
   'x-unit'?: string;
   'x-when'?: string;
   'x-item-label'?: string;
+  'x-step'?: string;
 }
 
 /** The schema of a state document (`Manifest.schema`): the lab's params and the common view options. */
