@@ -13,7 +13,9 @@ use crate::data::store::DataStore;
 use crate::engine::Engine;
 use crate::error::{FieldError, Result};
 use crate::nets::ising::{self, Observables, Start};
-use crate::protocol::{Cell, Frame, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series};
+use crate::protocol::{
+    Cell, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, REFERENCE, Series,
+};
 use crate::state::{StateDoc, View};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -181,6 +183,7 @@ impl Lab for IsingLab {
         let text = super::text::LabText::parse(include_str!("ising.md"));
         vec![
             text.prose("intro"),
+            text.teacher("goals"),
             Cell::Controls {
                 title: "Lattice".into(),
                 fields: vec![
@@ -212,6 +215,7 @@ impl Lab for IsingLab {
             },
             text.exercise("ex1"),
             text.exercise("ex2"),
+            text.prose("sources"),
         ]
     }
 
@@ -332,12 +336,11 @@ const AWAY_FROM_T_C: f64 = 0.3;
 /// Points of the theory curves over the swept range.
 const THEORY_POINTS: usize = 241;
 /// One colour per quantity across the lab: measured and theory (dashed) alike.
-const M_COLOUR: &str = "#1f77b4";
-const M_BAND: &str = "rgba(31, 119, 180, 0.4)";
-const E_COLOUR: &str = "#d95f02";
-const E_BAND: &str = "rgba(217, 95, 2, 0.4)";
-const C_COLOUR: &str = "#2ca02c";
-const REFERENCE: &str = "#888";
+const M_COLOUR: &str = PALETTE[0];
+const M_BAND: &str = "rgba(0, 114, 178, 0.4)"; // PALETTE[0], translucent
+const E_COLOUR: &str = PALETTE[1];
+const E_BAND: &str = "rgba(230, 159, 0, 0.4)"; // PALETTE[1], translucent
+const C_COLOUR: &str = PALETTE[2];
 
 /// A quantity read from a [`Point`].
 type Of = fn(&Point) -> f64;
