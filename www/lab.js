@@ -236,8 +236,12 @@ export class LabPage {
         onEdit: (path, v) => this.edit({ ...this.state, params: setPath(this.state.params, path, v) }),
       });
     }
+    // The speed counts the lab's own steps ("sweeps/frame" in the Ising lab), as the progress text does.
+    const view = structuredClone(this.schema.$defs.View);
+    const step = this.schema.$defs.Params['x-step'];
+    if (step && view.properties.speed) view.properties.speed['x-unit'] = `${step}s/frame`;
     buildControls(this.runBar.viewBox, {
-      root: this.schema, schema: this.schema.$defs.View, fields: Object.keys(this.schema.$defs.View.properties),
+      root: this.schema, schema: view, fields: Object.keys(view.properties),
       value: this.state.view, onEdit: (path, v) => this.edit({ ...this.state, view: setPath(this.state.view, path, v) }),
     });
   }
