@@ -1,4 +1,5 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
+pub mod hebbconv;
 pub mod ising;
 pub mod matmul;
 pub mod prelude;
@@ -17,6 +18,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("matmul", matmul::source()),
         ("recall", recall::source()),
         ("ising", ising::source()),
+        ("hebbconv", hebbconv::source()),
     ]
 }
 
@@ -28,6 +30,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         matmul::layouts(),
         ising::layouts(),
         recall::layouts(),
+        hebbconv::layouts(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,347 @@
+//! Hebbian convolution on the GPU (kernels/hebbconv.wgsl): the forward pass y = conv(x, w) with reflect padding
+//! and stride, and the Hebbian correlation Σ_{n,p} r[n,k,p]·patch_{n,p}(x) that every competition mode's update
+//! is built from, both as implicit GEMMs reading patches straight from x (no unfolded patch matrix exists).
+//!
+//! [`ConvGpu`] holds one layer's tensors on the device for a run (input, weights, output, coefficients, the
+//! correlation and its split-K slices) with its three kernels bound once, so that a training step records its
+//! dispatches into a [`Recorder`](crate::engine::Recorder) without allocating. [`forward_gpu`] and
+//! [`correlate_gpu`] are one-shot wrappers (tests, single evaluations).
+use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::error::{Error, Result};
+use ndarray::{Array4, ArrayView4};
+
+/// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbconv.wgsl.
+const TILE: usize = 64;
+const SUM_WORKGROUP: usize = 256;
+/// Workgroups the correlation aims for: its C_out × C_in·k² tiles alone are few for a first layer (96 × 75 is
+/// four tiles), so its reduction over positions is split until about this many run at once.
+const TARGET_WORKGROUPS: usize = 512;
+/// The fewest positions a slice of the correlation sums (a multiple of the 16-deep tile step).
+const MIN_SLICE: usize = 256;
+
+/// The shape of one convolution: a batch of N images of C_in × H × W, C_out filters of k × k, stride, reflect
+/// padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl ConvShape {
+    pub fn ho(&self) -> usize {
+        (self.h + 2 * self.pad - self.k) / self.stride + 1
+    }
+
+    pub fn wo(&self) -> usize {
+        (self.w + 2 * self.pad - self.k) / self.stride + 1
+    }
+
+    /// Entries of one filter: C_in·k².
+    pub fn filter_len(&self) -> usize {
+        self.c_in * self.k * self.k
+    }
+
+    /// Output positions of the batch: N·Ho·Wo.
+    pub fn positions(&self) -> usize {
+        self.n * self.ho() * self.wo()
+    }
+
+    /// Refuses shapes the kernels do not define: reflect padding needs pad < H, W (as PyTorch), the filter must
+    /// fit the padded image, and every index must fit 32 bits.
+    pub fn check(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::Gpu(format!("convolution {self:?}: {why}")));
+        if self.n == 0 || self.c_in == 0 || self.c_out == 0 || self.k == 0 || self.stride == 0 {
+            return bad("every size must be at least 1".into());
+        }
+        if self.pad >= self.h || self.pad >= self.w {
+            return bad("reflect padding must be smaller than the image".into());
+        }
+        if self.k > self.h + 2 * self.pad || self.k > self.w + 2 * self.pad {
+            return bad("the filter is larger than the padded image".into());
+        }
+        let largest = [
+            self.n * self.c_in * self.h * self.w,
+            self.n * self.c_out * self.ho() * self.wo(),
+            self.c_out * self.filter_len(),
+        ];
+        if largest.iter().any(|&e| e >= u32::MAX as usize / 2) {
+            return bad("too many values for 32-bit indices".into());
+        }
+        Ok(())
+    }
+
+    /// How the correlation's reduction over positions is split: (slices, positions per slice).
+    fn splits(&self) -> (usize, usize) {
+        let tiles = self.c_out.div_ceil(TILE) * self.filter_len().div_ceil(TILE);
+        let most = self.positions().div_ceil(MIN_SLICE).max(1);
+        let splits = TARGET_WORKGROUPS.div_ceil(tiles).clamp(1, most);
+        let per = self.positions().div_ceil(splits).next_multiple_of(16);
+        (self.positions().div_ceil(per), per)
+    }
+
+    fn params(&self, correlation: bool) -> ConvParams {
+        let (splits, per) = self.splits();
+        let cols = if correlation {
+            self.filter_len()
+        } else {
+            self.positions()
+        };
+        ConvParams {
+            n: self.n as u32,
+            c_in: self.c_in as u32,
+            h: self.h as u32,
+            w: self.w as u32,
+            c_out: self.c_out as u32,
+            k: self.k as u32,
+            stride: self.stride as u32,
+            pad: self.pad as u32,
+            ho: self.ho() as u32,
+            wo: self.wo() as u32,
+            tiles_j: cols.div_ceil(TILE) as u32,
+            tiles_i: self.c_out.div_ceil(TILE) as u32,
+            splits: splits as u32,
+            j_per_split: per as u32,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ConvParams {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    k: u32,
+    stride: u32,
+    pad: u32,
+    ho: u32,
+    wo: u32,
+    tiles_j: u32,
+    tiles_i: u32,
+    splits: u32,
+    j_per_split: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+pub fn source() -> String {
+    include_str!("hebbconv.wgsl").to_string()
+}
+
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "hebbconv",
+        "ConvParams",
+        ConvParams,
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        k,
+        stride,
+        pad,
+        ho,
+        wo,
+        tiles_j,
+        tiles_i,
+        splits,
+        j_per_split
+    )]
+}
+
+/// One convolution layer's tensors and kernels on the device, made once per run.
+pub struct ConvGpu {
+    pub shape: ConvShape,
+    /// Input [N, C_in, H, W], written by the previous layer or uploaded.
+    pub x: Tensor,
+    /// Weights [C_out, C_in, k, k].
+    pub w: Tensor,
+    /// Output [N, C_out, Ho, Wo].
+    pub y: Tensor,
+    /// Post-synaptic coefficients of the update [N, C_out, Ho, Wo] (written by the competition).
+    pub r: Tensor,
+    /// Σ_{n,p} r·patch, [C_out, C_in, k, k].
+    pub correlation: Tensor,
+    slices: Tensor,
+    forward: Kernel,
+    correlate: Kernel,
+    sum: Kernel,
+    groups: [u32; 3],
+}
+
+impl ConvGpu {
+    pub async fn new(gpu: &Gpu, shape: ConvShape) -> Result<Self> {
+        shape.check()?;
+        let f32s = |n: usize| (n * 4) as u64;
+        let (splits, _) = shape.splits();
+        let out_len = shape.n * shape.c_out * shape.ho() * shape.wo();
+        let w_len = shape.c_out * shape.filter_len();
+        let x = gpu.tensor(
+            "convolution input",
+            f32s(shape.n * shape.c_in * shape.h * shape.w),
+        )?;
+        let w = gpu.tensor("convolution weights", f32s(w_len))?;
+        let y = gpu.tensor("convolution output", f32s(out_len))?;
+        let r = gpu.tensor("update coefficients", f32s(out_len))?;
+        let correlation = gpu.tensor("Hebbian correlation", f32s(w_len))?;
+        let slices = gpu.tensor("Hebbian correlation slices", f32s(splits * w_len))?;
+        let uniform = |what: &str, p: ConvParams| -> Result<Tensor> {
+            let t = gpu.uniform_tensor(what, std::mem::size_of::<ConvParams>() as u64)?;
+            gpu.write(&t, bytemuck::bytes_of(&p));
+            Ok(t)
+        };
+        let forward_params = uniform("convolution shape", shape.params(false))?;
+        let correlate_params = uniform("correlation shape", shape.params(true))?;
+        let src = source();
+        let forward = gpu
+            .kernel(
+                "hebbconv_forward",
+                &src,
+                "forward",
+                &[&forward_params, &w, &x, &y],
+            )
+            .await?;
+        let correlate = gpu
+            .kernel(
+                "hebbconv_correlate",
+                &src,
+                "correlate",
+                &[&correlate_params, &r, &x, &slices],
+            )
+            .await?;
+        let sum = gpu
+            .kernel(
+                "hebbconv_sum",
+                &src,
+                "sum_splits",
+                &[&correlate_params, &slices, &x, &correlation],
+            )
+            .await?;
+        let forward_groups = shape.c_out.div_ceil(TILE) * shape.positions().div_ceil(TILE);
+        let correlate_groups =
+            splits * shape.c_out.div_ceil(TILE) * shape.filter_len().div_ceil(TILE);
+        let sum_groups = w_len.div_ceil(SUM_WORKGROUP);
+        let groups = [forward_groups, correlate_groups, sum_groups].map(|g| g as u32);
+        for (what, g) in ["forward pass", "correlation", "correlation sum"]
+            .iter()
+            .zip(groups)
+        {
+            gpu.check_workgroups(&format!("the convolution's {what}"), g)?;
+        }
+        Ok(Self {
+            shape,
+            x,
+            w,
+            y,
+            r,
+            correlation,
+            slices,
+            forward,
+            correlate,
+            sum,
+            groups,
+        })
+    }
+
+    /// y = conv(x, w).
+    pub fn record_forward(&self, rec: &mut Recorder<'_>) {
+        rec.dispatch(&self.forward, self.groups[0]);
+    }
+
+    /// correlation = Σ_{n,p} r·patch(x).
+    pub fn record_correlate(&self, rec: &mut Recorder<'_>) {
+        rec.dispatch(&self.correlate, self.groups[1]);
+        rec.dispatch(&self.sum, self.groups[2]);
+    }
+
+    /// Bytes of the slices buffer (for memory estimates).
+    pub fn scratch_bytes(&self) -> u64 {
+        self.slices.bytes()
+    }
+}
+
+fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
+    a.as_standard_layout().iter().copied().collect()
+}
+
+fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
+    Array4::from_shape_vec(dim, bytemuck::pod_collect_to_vec(bytes))
+        .map_err(|e| Error::Gpu(format!("unexpected result layout: {e}")))
+}
+
+/// conv(x, w) on the GPU: x [N, C_in, H, W], w [C_out, C_in, k, k], reflect padding `pad`, `stride`.
+pub async fn forward_gpu(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    w: ArrayView4<'_, f32>,
+    stride: usize,
+    pad: usize,
+) -> Result<Array4<f32>> {
+    let layer = ConvGpu::new(gpu, shape_of(x, w.dim().0, w.dim().2, stride, pad)).await?;
+    gpu.write(&layer.x, bytemuck::cast_slice(&values(x)));
+    gpu.write(&layer.w, bytemuck::cast_slice(&values(w)));
+    let mut rec = gpu.record();
+    layer.record_forward(&mut rec);
+    rec.read(&layer.y, layer.y.bytes());
+    let out = rec.submit().await?;
+    let s = layer.shape;
+    to_array(&out[0], (s.n, s.c_out, s.ho(), s.wo()))
+}
+
+/// Σ_{n,p} r[n,k,p]·patch_{n,p}(x) on the GPU: r [N, C_out, Ho, Wo] for filters of k × k.
+pub async fn correlate_gpu(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    r: ArrayView4<'_, f32>,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<Array4<f32>> {
+    let layer = ConvGpu::new(gpu, shape_of(x, r.dim().1, k, stride, pad)).await?;
+    let s = layer.shape;
+    if r.dim() != (s.n, s.c_out, s.ho(), s.wo()) {
+        return Err(Error::Gpu(format!(
+            "coefficients of shape {:?} for an output of {:?}",
+            r.dim(),
+            (s.n, s.c_out, s.ho(), s.wo())
+        )));
+    }
+    gpu.write(&layer.x, bytemuck::cast_slice(&values(x)));
+    gpu.write(&layer.r, bytemuck::cast_slice(&values(r)));
+    let mut rec = gpu.record();
+    layer.record_correlate(&mut rec);
+    rec.read(&layer.correlation, layer.correlation.bytes());
+    let out = rec.submit().await?;
+    to_array(&out[0], (s.c_out, s.c_in, s.k, s.k))
+}
+
+fn shape_of(
+    x: ArrayView4<'_, f32>,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> ConvShape {
+    let (n, c_in, h, w) = x.dim();
+    ConvShape {
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        k,
+        stride,
+        pad,
+    }
+}
