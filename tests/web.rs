@@ -4,6 +4,8 @@
 
 #[path = "common/compare.rs"]
 mod compare;
+#[path = "common/conv.rs"]
+mod conv;
 #[path = "common/golden.rs"]
 mod golden;
 
@@ -22,6 +24,57 @@ async fn gpu() -> Gpu {
     Gpu::new()
         .await
         .expect("the test browser must offer WebGPU (see webdriver.json)")
+}
+
+#[wasm_bindgen_test]
+async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
+    use hebbian_playground::kernels::hebbconv::{ConvShape, correlate_gpu, forward_gpu};
+    let gpu = gpu().await;
+    // Odd sides, stride 2, a batch of one; and 70 filters of 67 channels (two tiles each way).
+    for s in [
+        ConvShape {
+            n: 1,
+            c_in: 5,
+            h: 7,
+            w: 8,
+            c_out: 6,
+            k: 3,
+            stride: 2,
+            pad: 0,
+        },
+        ConvShape {
+            n: 2,
+            c_in: 67,
+            h: 5,
+            w: 6,
+            c_out: 70,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        },
+    ] {
+        let x = conv::filled((s.n, s.c_in, s.h, s.w), 1);
+        let w = conv::filled((s.c_out, s.c_in, s.k, s.k), 2);
+        let r = conv::filled((s.n, s.c_out, s.ho(), s.wo()), 3);
+        let y = forward_gpu(&gpu, x.view(), w.view(), s.stride, s.pad)
+            .await
+            .expect("forward");
+        assert_close(
+            &conv::forward_loops(x.view(), w.view(), &s),
+            &y,
+            1e-5,
+            "forward",
+        );
+        let c = correlate_gpu(&gpu, x.view(), r.view(), s.k, s.stride, s.pad)
+            .await
+            .expect("correlate");
+        assert_close(
+            &conv::correlate_loops(x.view(), r.view(), &s),
+            &c,
+            1e-5,
+            "correlation",
+        );
+    }
 }
 
 #[wasm_bindgen_test]

@@ -2,6 +2,8 @@
 #[allow(dead_code)]
 pub mod compare;
 #[allow(dead_code)]
+pub mod conv;
+#[allow(dead_code)]
 pub mod datasets;
 #[allow(dead_code)] // each test crate uses its own part
 pub mod golden;
