@@ -152,7 +152,11 @@ pub enum PlotBody {
         height: u32,
         /// 1: grey (or colour-mapped) pixels; 3: colour, pixels channel-major (all red, then green, then blue).
         channels: u32,
+        /// The values drawn black and white, in that order: [low, high] draws high values white (digits as
+        /// MNIST shows them); [high, low] draws them black, ink on paper (letters).
         value_range: [f64; 2],
+        /// Lines between the pixels, so that every cell of a small pattern reads as one unit.
+        grid: bool,
         images: Vec<Image>,
     },
 }
@@ -183,6 +187,11 @@ pub struct Series {
     /// CSS colour; the renderer picks from its palette when absent.
     pub color: Option<String>,
     pub points: Vec<[f64; 2]>,
+    /// The uncertainty of an average: (low, high) at every point (e.g. mean ± standard error over the trials),
+    /// drawn as a translucent area in the series' colour. Absent (and left out of the JSON): no band.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(optional))]
+    pub band: Option<Vec<[f64; 2]>>,
 }
 
 /// Values on a regular grid, row-major from the bottom row (`values[iy * nx + ix]`).
@@ -196,6 +205,11 @@ pub struct Heatmap {
     pub values: Vec<f64>,
     /// Label of the colour bar.
     pub label: String,
+    /// The values at the ends of the colour scale (values outside take the end colours). Heatmaps meant to be
+    /// compared side by side give the same range; absent (and left out of the JSON): the values' own extent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(optional))]
+    pub value_range: Option<[f64; 2]>,
 }
 
 /// One bar series.

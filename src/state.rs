@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 /// The current state-document version. Bump it with a step in `migrate` when the document changes shape.
 /// 2: the Datasets lab's corruption lost its `bipolar` box (a flip now follows the data's own values).
-pub const VERSION: u32 = 2;
+/// 3: the Hopfield lab's probe letter is chosen by its name, not by its index.
+pub const VERSION: u32 = 3;
 
 /// Upper bound on a state document as compact JSON, the form a link carries: refused before inflating further
 /// (a link is not a place for megabytes), and the same bound for state files and the embed API, so that every
@@ -250,6 +251,29 @@ fn from_1(doc: &mut serde_json::Value) {
     }
 }
 
+/// Version 2 → 3: the Hopfield lab's `worked.probe` was the index of the damaged letter among
+/// `worked.letters`; it is now that letter's name. An index with no letter (a document that was refused
+/// before) becomes its digits as a name, and is refused as before, naming the field.
+fn from_2(doc: &mut serde_json::Value) {
+    if doc.get("lab").and_then(serde_json::Value::as_str) != Some("hopfield") {
+        return;
+    }
+    let Some(worked) = doc
+        .pointer_mut("/params/worked")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(index) = worked.get("probe").and_then(serde_json::Value::as_u64) else {
+        return;
+    };
+    let name = usize::try_from(index)
+        .ok()
+        .and_then(|i| worked.get("letters")?.as_array()?.get(i)?.get("name")?.as_str())
+        .map_or_else(|| index.to_string(), str::to_string);
+    worked.insert("probe".into(), name.into());
+}
+
 /// Brings an older state document to `VERSION`.
 pub fn migrate(mut doc: serde_json::Value) -> Result<serde_json::Value> {
     let version = doc
@@ -268,6 +292,9 @@ pub fn migrate(mut doc: serde_json::Value) -> Result<serde_json::Value> {
     // One step per version, run in turn from the document's version up to `VERSION`.
     if version < 2 {
         from_1(&mut doc);
+    }
+    if version < 3 {
+        from_2(&mut doc);
     }
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("version".into(), VERSION.into());

@@ -223,7 +223,7 @@ fn data_files_and_their_errors() {
 /// found `link` accepting and `run` then refusing: (lab, JSON pointer into the params, value, field named).
 const HOSTILE: &[(&str, &str, &str, &str)] = &[
     ("hopfield", "/worked/letters", "[]", "worked/letters"),
-    ("hopfield", "/worked/probe", "63", "worked/probe"),
+    ("hopfield", "/worked/probe", "\"Z\"", "worked/probe"),
     ("hopfield", "/digits/count", "0", "digits/count"),
     ("hopfield", "/digits/probe", "3", "digits/probe"),
     ("ising", "/sweeps", "4294967295", "sweeps"),

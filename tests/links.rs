@@ -234,3 +234,66 @@ fn type_errors_name_the_field_in_plain_words() {
         .to_string();
     assert!(e.contains("seed: expected a whole number"), "{e}");
 }
+
+/// A Hopfield link from before the probe letter had a name (state version 2, made by that commit's CLI): seed
+/// 11, the worked example on T, U, C with `probe: 2` (C) damaged by one seeded flip, in a random order. It opens
+/// with the probe named "C" and runs the very same experiment: that commit's CLI printed the worked example's
+/// numbers below for it.
+const HOPFIELD_PROBE_INDEX: &str = include_str!("fixtures/hopfield-v2-probe-index.link");
+
+#[test]
+fn hopfield_links_with_a_probe_index_open_on_the_letter_of_that_name() {
+    use hebbian_playground::data::shipped;
+    use hebbian_playground::data::store::DataStore;
+    use hebbian_playground::engine::Engine;
+    use hebbian_playground::labs::budget::Chunk;
+    let link = HOPFIELD_PROBE_INDEX.trim();
+    assert!(link.starts_with("s=2."), "a version-2 link");
+    let s = state::decode(link).expect("old link decodes");
+    assert_eq!(
+        (s.lab.as_str(), s.seed, s.version),
+        ("hopfield", 11, state::VERSION)
+    );
+    assert_eq!(s.params["worked"]["probe"], "C");
+    assert!(labs::validate(&s).is_empty(), "{:?}", labs::validate(&s));
+    // The same experiment: the damaged C, recalled to C, with the energies the old release printed.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
+    let mut store = DataStore::default();
+    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped MNIST asset (run scripts/setup.sh)"));
+    let mut run = labs::Run::start(&s, &store).expect("start");
+    let f = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0))).expect("run");
+    let metric = |name: &str| {
+        f.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.value)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(metric("worked example: recalled memory (index, −1: none)"), 2.0);
+    assert_eq!(metric("worked example: energy of the probe"), -20.0);
+    assert_eq!(metric("worked example: final energy"), -40.0);
+    // The new link is a version-3 one and reopens the same state.
+    let again = state::decode(&state::encode_fragment(&s).expect("encode")).expect("decode");
+    assert_eq!(again, s);
+    // An index with no letter (refused before) is refused now, at the field, naming the letters.
+    let mut doc = serde_json::to_value(&s).expect("json");
+    doc["version"] = 2.into();
+    doc["params"]["worked"]["probe"] = 7.into();
+    let opened = state::decode(&doc.to_string()).expect("decodes");
+    let errs = labs::validate(&opened);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "worked/probe" && e.message.contains("T, U, C")),
+        "{errs:?}"
+    );
+    // Only version-2 Hopfield documents are touched: a current one with a number is refused as a type error.
+    doc["version"] = state::VERSION.into();
+    doc["params"]["worked"]["probe"] = 2.into();
+    let current = state::decode(&doc.to_string()).expect("decodes");
+    assert!(
+        labs::validate(&current)
+            .iter()
+            .any(|e| e.path == "worked/probe"),
+        "a number is no name"
+    );
+}

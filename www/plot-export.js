@@ -42,6 +42,8 @@ export function plotToCSV(plot) {
       }
       const points = [];
       const arrows = [];
+      // With any uncertainty band, every point row gets its (low, high) of y: empty for series without one.
+      const banded = plot.series.some((s) => s.band);
       for (const s of plot.series) {
         const name = csvText(s.name);
         if (s.mark === 'arrows') {
@@ -50,10 +52,15 @@ export function plotToCSV(plot) {
             arrows.push([name, exact(t[0]), exact(t[1]), exact(h[0]), exact(h[1])]);
           }
         } else {
-          for (const p of s.points) points.push([name, exact(p[0]), exact(p[1])]);
+          s.points.forEach((p, k) => {
+            const row = [name, exact(p[0]), exact(p[1])];
+            const b = s.band?.[k];
+            if (banded) row.push(...(b ? [exact(b[0]), exact(b[1])] : ['', '']));
+            points.push(row);
+          });
         }
       }
-      section(['series', x, y], points);
+      section(banded ? ['series', x, y, `${y} (low)`, `${y} (high)`] : ['series', x, y], points);
       section(['series', `${x} (tail)`, `${y} (tail)`, `${x} (head)`, `${y} (head)`], arrows);
       break;
     }

@@ -5,6 +5,7 @@ import { chartHead, colourImages } from './plot-common.js';
 /** @typedef {import('./plot-common.js').ImagesPlot} ImagesPlot */
 
 const UNDEFINED_PIXEL = [255, 0, 255];
+const GRID_COLOR = '#8c8c8c';
 
 /** Where the cells of an image grid go, for a chart of the given size. */
 /**
@@ -74,12 +75,13 @@ export function imagesOption(plot, width) {
         /** @type {object[]} */
         const children = [
           { type: 'image', style: { image: canvasFor(i, factor), x, y, width: g.imgW, height: g.imgH } },
-          {
-            type: 'rect',
-            shape: { x: x - 0.5, y: y - 0.5, width: g.imgW + 1, height: g.imgH + 1 },
-            style: { fill: null, stroke: '#9a9a9a', lineWidth: 1 },
-          },
         ];
+        if (plot.grid) children.push(...gridLines(plot, x, y, g.imgW, g.imgH));
+        children.push({
+          type: 'rect',
+          shape: { x: x - 0.5, y: y - 0.5, width: g.imgW + 1, height: g.imgH + 1 },
+          style: { fill: null, stroke: '#9a9a9a', lineWidth: 1 },
+        });
         const label = plot.images[i].label;
         if (label !== '') {
           children.push({
@@ -99,8 +101,32 @@ export function imagesOption(plot, width) {
 }
 
 /**
+ * Lines between the pixels of one image (`grid`): every unit of a small pattern in its own cell. Mid grey, so
+ * that they show on black and on white cells alike.
+ * @param {ImagesPlot} plot
+ * @param {number} x
+ * @param {number} y
+ * @param {number} w
+ * @param {number} h
+ */
+function gridLines(plot, x, y, w, h) {
+  const style = { stroke: GRID_COLOR, lineWidth: 1 };
+  const lines = [];
+  for (let c = 1; c < plot.width; c++) {
+    const at = x + (c * w) / plot.width;
+    lines.push({ type: 'line', shape: { x1: at, y1: y, x2: at, y2: y + h }, style });
+  }
+  for (let r = 1; r < plot.height; r++) {
+    const at = y + (r * h) / plot.height;
+    lines.push({ type: 'line', shape: { x1: x, y1: at, x2: x + w, y2: at }, style });
+  }
+  return lines;
+}
+
+/**
  * One image as a canvas enlarged `factor` times: grey from black (lo) to white (lo + span), or for colour images
- * each channel from 0 (lo) to 255 (lo + span).
+ * each channel from 0 (lo) to 255 (lo + span). A value range given high to low (span < 0) draws high values
+ * black: ink on paper.
  */
 /**
  * @param {ImagesPlot} plot

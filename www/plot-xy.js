@@ -10,6 +10,8 @@ import { LAYOUT, chartHead, colourOf, gridRect, heatmapCells, valueAxis } from '
 const HEATMAP_COLORS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58',
   '#b5de2b', '#fde725'];
 const HEATMAP_ID = 'heatmap';
+// Opacity of an uncertainty band: the line stays readable through it and overlapping bands still show.
+const BAND_OPACITY = 0.2;
 
 /**
  * The ECharts option of an xy plot at a chart size in pixels.
@@ -47,7 +49,8 @@ export function xyOption(plot, width, height) {
 
   if (hm) {
     series.push(heatmapSeries(hm));
-    const [lo, hi] = finiteExtent(hm.values);
+    // A fixed range (heatmaps compared side by side share one scale); values beyond it take the end colours.
+    const [lo, hi] = hm.value_range ?? finiteExtent(hm.values);
     const barLeft = grid.left + grid.width + LAYOUT.colourBarGap;
     option.visualMap = [{
       id: 'colour-bar',
@@ -79,6 +82,8 @@ export function xyOption(plot, width, height) {
   plot.series.forEach((s, i) => {
     const color = colourOf(s, i);
     const common = { id: `${s.mark}:${i}`, name: s.name, z: 3, progressive: 0, itemStyle: { color } };
+    // The band first, under its line (same name: the legend toggles both).
+    if (s.band) series.push(bandSeries({ ...common, id: `band:${i}` }, s.points, s.band, color));
     switch (s.mark) {
       case 'scatter':
         series.push(scatterSeries(common, s.points, 6));
@@ -202,6 +207,43 @@ function heatmapSeries(hm) {
         type: 'rect',
         shape: { x, y, width: Math.round(Math.max(a[0], b[0])) - x, height: Math.round(Math.max(a[1], b[1])) - y },
         style: { fill: api.visual('color') },
+      };
+    },
+  };
+}
+
+/**
+ * The uncertainty band of a series: one translucent polygon in its colour through (x, high) left to right and
+ * back through (x, low), under the lines. One data item per point (x, low, high), so that automatic axis ranges
+ * include the band; the polygon is drawn by the first item. Points without finite values break the band.
+ * @param {object} common
+ * @param {[number, number][]} points
+ * @param {[number, number][]} band
+ * @param {string} color
+ */
+function bandSeries(common, points, band, color) {
+  const data = [];
+  points.forEach((p, k) => {
+    const b = band[k];
+    if (b && [p[0], b[0], b[1]].every(Number.isFinite)) data.push([p[0], b[0], b[1]]);
+  });
+  return {
+    ...common,
+    type: 'custom',
+    z: 2, // Over a heatmap, under every line and marker.
+    clip: true,
+    silent: true, // The line under the pointer answers, not the area around it.
+    emphasis: { disabled: true },
+    encode: { x: 0, y: [1, 2] },
+    data,
+    renderItem(params, api) {
+      if (params.dataIndex !== 0 || data.length < 2) return null;
+      const upper = data.map((d) => api.coord([d[0], d[2]]));
+      const lower = data.map((d) => api.coord([d[0], d[1]])).reverse();
+      return {
+        type: 'polygon',
+        shape: { points: [...upper, ...lower] },
+        style: { fill: color, opacity: BAND_OPACITY, stroke: null },
       };
     },
   };

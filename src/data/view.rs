@@ -95,6 +95,7 @@ fn examples_plot(
             height: d.shape.height,
             channels: d.shape.channels,
             value_range,
+            grid: false,
             images,
         },
     }
@@ -118,6 +119,7 @@ fn scatter_plot(id: &str, d: &Dataset, indices: &[usize], rows: &Array2<f32>) ->
             .map(|(c, name)| Series {
                 name: name.clone(),
                 mark: Mark::Scatter,
+                band: None,
                 color: None,
                 points: (0..indices.len())
                     .filter(|&p| d.labels[indices[p]] as usize == c)
@@ -129,6 +131,7 @@ fn scatter_plot(id: &str, d: &Dataset, indices: &[usize], rows: &Array2<f32>) ->
         vec![Series {
             name: "samples".into(),
             mark: Mark::Scatter,
+            band: None,
             color: None,
             points: (0..indices.len()).map(point).collect(),
         }]

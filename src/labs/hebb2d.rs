@@ -512,6 +512,7 @@ impl Run {
         e.filter(|_| self.state.view.theory).map(|e| Series {
             name: format!("principal axis of {}", Self::name(d)),
             mark: Mark::Dashed,
+            band: None,
             color: Some(Self::colour(d)),
             points: vec![
                 [-half_len * e[0], -half_len * e[1]],
@@ -528,6 +529,7 @@ impl Run {
             .map(|(d, s)| Series {
                 name: Self::name(d),
                 mark: Mark::Scatter,
+                band: None,
                 color: Some(Self::colour(d)),
                 points: s.clone(),
             })
@@ -535,6 +537,7 @@ impl Run {
         series.push(Series {
             name: "weight vector w".into(),
             mark: Mark::Arrows,
+            band: None,
             color: Some(crate::protocol::ARROW.into()),
             points: vec![[0.0, 0.0], self.w_demo],
         });
@@ -573,6 +576,7 @@ impl Run {
                 series: vec![Series {
                     name: "weight vector w".into(),
                     mark: Mark::Arrows,
+                    band: None,
                     color: Some(crate::protocol::ARROW.into()),
                     points: vec![[0.0, 0.0], self.w_demo],
                 }],
@@ -583,6 +587,7 @@ impl Run {
                     ny: n,
                     values,
                     label: "v = w·u".into(),
+                    value_range: None,
                 }),
             },
         }
@@ -604,18 +609,21 @@ impl Run {
             Series {
                 name: "inputs".into(),
                 mark: Mark::Scatter,
+                band: None,
                 color: Some("rgba(128,128,128,0.35)".into()),
                 points: self.samples[d].clone(),
             },
             Series {
                 name: format!("w every {} updates", self.state.params.record_every),
                 mark: Mark::Trajectory,
+                band: None,
                 color: Some(Self::colour(d)),
                 points: path,
             },
             Series {
                 name: "current w".into(),
                 mark: Mark::Arrows,
+                band: None,
                 color: Some(crate::protocol::ARROW.into()),
                 points: vec![[0.0, 0.0], last],
             },
@@ -658,6 +666,7 @@ impl Run {
             .map(|(d, path)| Series {
                 name: Self::name(d),
                 mark: Mark::Line,
+                band: None,
                 color: Some(Self::colour(d)),
                 points: path
                     .iter()
@@ -709,6 +718,7 @@ impl Run {
                         series.push(Series {
                             name,
                             mark: Mark::Dashed,
+                            band: None,
                             color: Some(color),
                             points,
                         });
@@ -738,6 +748,7 @@ impl Run {
                 e.map(|e| Series {
                     name: Self::name(d),
                     mark: Mark::Line,
+                    band: None,
                     color: Some(Self::colour(d)),
                     points: self.paths[d]
                         .iter()

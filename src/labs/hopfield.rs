@@ -144,9 +144,9 @@ pub struct Worked {
     pub kind: Example,
     #[schemars(extend("x-when" = "letters"))]
     pub letters: Vec<Pattern>,
-    /// Which letter the probe damages (0 = the first).
-    #[schemars(title = "probe letter", range(min = 0, max = 63))]
-    pub probe: u32,
+    /// The letter the probe damages, by its name as the editor below shows it (the first letter of that name).
+    #[schemars(title = "probe letter", length(min = 1, max = 24))]
+    pub probe: String,
     /// Units flipped in the probe (the noise level), at seeded places.
     #[schemars(title = "flipped units", range(min = 0, max = 1024))]
     pub flips: u32,
@@ -174,6 +174,13 @@ pub struct Worked {
     #[serde(default)]
     #[schemars(title = "at h = U")]
     pub tie: Tie,
+}
+
+impl Worked {
+    /// The position of the probe letter among the letters: the first of its name.
+    pub fn probe_index(&self) -> Option<usize> {
+        self.letters.iter().position(|l| l.name == self.probe)
+    }
 }
 
 /// Cell 7: MNIST digits as memories (004 §2-7 … 2-11).
@@ -317,7 +324,7 @@ impl Lab for Hopfield {
             worked: Worked {
                 kind: Example::Letters,
                 letters: tuc,
-                probe: 0,
+                probe: "T".into(),
                 flips: 2,
                 storage: Storage::Hebb,
                 // 004's worked recall (TC-09): its corrupted T′, visited in its order, so that the student sees
@@ -406,13 +413,14 @@ impl Lab for Hopfield {
                     ));
                 }
             }
-            if w.probe as usize >= w.letters.len() {
+            if w.probe_index().is_none() {
+                let names: Vec<&str> = w.letters.iter().map(|l| l.name.as_str()).collect();
                 e.push(FieldError::new(
                     "worked/probe",
                     format!(
-                        "there are {} letters (0 to {})",
-                        w.letters.len(),
-                        w.letters.len().saturating_sub(1)
+                        "no letter is named '{}'; the letters are {}",
+                        w.probe,
+                        names.join(", ")
                     ),
                 ));
             }
@@ -700,6 +708,7 @@ impl Run {
                     Series {
                         name: format!("q(0) = {:.2}", q[0]),
                         mark: Mark::Line,
+                        band: None,
                         color: None,
                         points: (0..until)
                             .map(|i| [i as f64, f64::from(q[i.min(q.len() - 1)])])
@@ -755,7 +764,8 @@ impl Run {
                     l.iter().flat_map(Pattern::bipolar).collect(),
                 )
                 .map_err(|e| crate::error::Error::Data(e.to_string()))?;
-                let target = p.row(wk.probe as usize);
+                // Validation found the letter.
+                let target = p.row(wk.probe_index().unwrap_or(0));
                 let n = target.len();
                 let q0 = 1.0 - 2.0 * wk.flips.min(n as u32) as f32 / n as f32;
                 let probe = match wk.probe_drawing.first() {
@@ -848,7 +858,9 @@ impl Run {
                 width: cols,
                 height: rows,
                 channels: 1,
-                value_range: [low, 1.0],
+                // Ink on paper: on (+1) black, off (0 or −1) white, every unit in its own cell.
+                value_range: [1.0, low],
+                grid: true,
                 images,
             },
         };
@@ -871,6 +883,7 @@ impl Run {
                 series: vec![Series {
                     name: "E".into(),
                     mark: Mark::Trajectory,
+                    band: None,
                     color: Some("#c0392b".into()),
                     points: trace
                         .energy
@@ -1007,6 +1020,7 @@ impl Run {
             energy.push(Series {
                 name: rule_name(rule).into(),
                 mark: Mark::Line,
+                band: None,
                 color: None,
                 points: t
                     .energy
@@ -1038,6 +1052,7 @@ impl Run {
                 height: 28,
                 channels: 1,
                 value_range: [-1.0, 1.0],
+                grid: false,
                 images,
             },
         };
@@ -1107,7 +1122,9 @@ impl Run {
                     nx,
                     ny,
                     values,
-                    label: "final q".into(),
+                    label: "mean final q".into(),
+                    // One colour scale for the three rules, side by side (a mean below 0 takes the end colour).
+                    value_range: Some([0.0, 1.0]),
                 }),
             },
         }
@@ -1121,10 +1138,14 @@ impl Run {
             .iter()
             .map(|d| {
                 let exact = d.sweep.exact_fraction();
+                let se = d.sweep.fraction_std_err(&exact);
                 Series {
                     name: format!("{}: exact recall from q(0) = 1", rule_name(d.rule)),
                     mark: Mark::Trajectory,
-                    color: None,
+                    band: Some(fraction_band(
+                        (0..c.p_max as usize).map(|i| (exact[[i, top]], se[[i, top]])),
+                    )),
+                    color: Some(rule_color(d.rule).into()),
                     points: (0..c.p_max as usize)
                         .map(|i| [(i + 1) as f64, f64::from(exact[[i, top]])])
                         .collect(),
@@ -1137,8 +1158,9 @@ impl Run {
         Plot {
             id: "capacity_curve".into(),
             title: format!(
-                "Fraction of trials recalled exactly from q(0) = 1 (N = {})",
-                c.n
+                "Fraction of trials recalled exactly from q(0) = 1 (N = {}; bands: ± 1 standard error over {})",
+                c.n,
+                trials_so_far(&self.sweeps, c.trials)
             ),
             x_label: "P (memories)".into(),
             y_label: "fraction exact".into(),
@@ -1172,6 +1194,7 @@ impl Run {
             q0 = f64::from(d.sweep.realised_q0[j]);
             for (k, (num, den)) in RETRIEVAL_THRESHOLDS.iter().enumerate() {
                 let rate = d.sweep.retrieval_rate(k);
+                let se = d.sweep.fraction_std_err(&rate);
                 series.push(Series {
                     name: format!(
                         "{}: final q ≥ {:.2}",
@@ -1180,6 +1203,9 @@ impl Run {
                     ),
                     // One colour per rule; the stricter threshold with markers.
                     mark: if k == 0 { Mark::Trajectory } else { Mark::Line },
+                    band: Some(fraction_band(
+                        (0..c.p_max as usize).map(|i| (rate[[i, j]], se[[i, j]])),
+                    )),
                     color: Some(rule_color(d.rule).into()),
                     points: (0..c.p_max as usize)
                         .map(|i| [(i + 1) as f64 / n, f64::from(rate[[i, j]])])
@@ -1194,9 +1220,11 @@ impl Run {
         Plot {
             id: "capacity_retrieval".into(),
             title: format!(
-                "Retrieval rate from probes with {:.0} % of units flipped (q(0) = {q0:.2}, N = {})",
+                "Retrieval rate from probes with {:.0} % of units flipped (q(0) = {q0:.2}, N = {}; bands: ± 1 \
+                 standard error over {})",
                 (1.0 - q0) * 50.0,
-                c.n
+                c.n,
+                trials_so_far(&self.sweeps, c.trials)
             ),
             x_label: "α = P / N".into(),
             y_label: "fraction retrieved".into(),
@@ -1213,7 +1241,16 @@ impl Run {
     /// Per P, the smallest q(0) of the grid from which recall still recovers the memory: the mean final overlap
     /// is ≥ 0.9 from it and from every larger q(0). None when even q(0) = 1 fails.
     fn smallest_q0(&self, sweep: &hopfield::Sweep) -> Vec<Option<f64>> {
-        let mean = sweep.mean_overlap();
+        self.smallest_q0_shifted(sweep, 0.0)
+    }
+
+    /// [`Self::smallest_q0`] with the mean final overlap moved by `shift` standard errors: +1 and −1 give the
+    /// ends of its band.
+    fn smallest_q0_shifted(&self, sweep: &hopfield::Sweep, shift: f32) -> Vec<Option<f64>> {
+        let mut mean = sweep.mean_overlap();
+        if shift != 0.0 {
+            mean.scaled_add(shift, &sweep.overlap_std_err());
+        }
         let n = sweep.n;
         mean.rows()
             .into_iter()
@@ -1235,23 +1272,43 @@ impl Run {
         let series = self
             .sweeps
             .iter()
-            .map(|d| Series {
-                name: rule_name(d.rule).into(),
-                mark: Mark::Trajectory,
-                color: None,
-                points: self
+            .map(|d| {
+                let (low, high) = (
+                    self.smallest_q0_shifted(&d.sweep, 1.0),
+                    self.smallest_q0_shifted(&d.sweep, -1.0),
+                );
+                let (points, band) = self
                     .smallest_q0(&d.sweep)
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, q)| q.map(|q| [(i + 1) as f64, q]))
-                    .collect(),
+                    .filter_map(|(i, q)| {
+                        // A mean one standard error lower may recover from no q(0) at all: the band then
+                        // reaches the top of the grid.
+                        q.map(|q| {
+                            let top = 1.0f64;
+                            (
+                                [(i + 1) as f64, q],
+                                [low[i].unwrap_or(q).min(q), high[i].unwrap_or(top).max(q)],
+                            )
+                        })
+                    })
+                    .unzip();
+                Series {
+                    name: rule_name(d.rule).into(),
+                    mark: Mark::Trajectory,
+                    band: Some(band),
+                    color: Some(rule_color(d.rule).into()),
+                    points,
+                }
             })
             .collect();
         Plot {
             id: "capacity_basin".into(),
             title: format!(
-                "Smallest q(0) that still recovers the memory (mean final q ≥ {RECOVERED} from it up to 1; N = {})",
-                c.n
+                "Smallest q(0) that still recovers the memory (mean final q ≥ {RECOVERED} from it up to 1; N = {}; \
+                 bands: the same with the mean ± 1 standard error over {})",
+                c.n,
+                trials_so_far(&self.sweeps, c.trials)
             ),
             x_label: "P (memories)".into(),
             y_label: "smallest q(0)".into(),
@@ -1445,6 +1502,24 @@ const RETRIEVAL_Q0: f64 = 0.6;
 /// The mean final overlap from which a memory counts as recovered.
 const RECOVERED: f32 = 0.9;
 
+/// The band of a fraction of trials: fraction ± its standard error, within [0, 1].
+fn fraction_band(values: impl Iterator<Item = (f32, f32)>) -> Vec<[f64; 2]> {
+    values
+        .map(|(f, se)| {
+            let (f, se) = (f64::from(f), f64::from(se));
+            [(f - se).max(0.0), (f + se).min(1.0)]
+        })
+        .collect()
+}
+
+/// "10 trials", or "4 trials so far" while the sweeps in progress have not all of them.
+fn trials_so_far(sweeps: &[Done], trials: u32) -> String {
+    match sweeps.iter().map(|d| d.sweep.trials).min() {
+        Some(t) if t < trials as usize => format!("{t} trials so far"),
+        _ => format!("{trials} trials"),
+    }
+}
+
 /// The theory lines at P ≤ `p_top` as vertical dashed lines from 0 to 1, at P (or at α = P / N with `alpha`).
 fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
     let b = hopfield::capacity_bounds(n as usize);
@@ -1475,6 +1550,7 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
         Series {
             name,
             mark: Mark::Dashed,
+            band: None,
             color: Some(color.into()),
             points: vec![[x, 0.0], [x, 1.0]],
         }
@@ -1549,6 +1625,7 @@ fn matrix_heatmap(id: &str, title: &str, w: ArrayView2<'_, f32>) -> Plot {
                 ny: ny as u32,
                 values,
                 label: "w_ij".into(),
+                value_range: None,
             }),
         },
     }
@@ -1583,6 +1660,7 @@ fn raster_plot(id: &str, title: &str, t: &Trace) -> Plot {
                 ny: ny as u32,
                 values,
                 label: "v_a(t)".into(),
+                value_range: Some([-1.0, 1.0]),
             }),
         },
     }
@@ -1592,6 +1670,7 @@ fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
     let curve = |name: &str, t: &Trace| Series {
         name: name.into(),
         mark: Mark::Trajectory,
+        band: None,
         color: None,
         points: t
             .overlaps

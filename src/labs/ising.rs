@@ -523,6 +523,7 @@ impl Run {
                 height: side as u32,
                 channels: 1,
                 value_range: [-1.0, 1.0],
+                grid: false,
                 images: vec![Image {
                     label: String::new(),
                     pixels: pixels.into_iter().map(f64::from).collect(),
@@ -557,6 +558,7 @@ impl Run {
         let mut series = vec![Series {
             name: which.into(),
             mark: Mark::Line,
+            band: None,
             color: Some(if energy_plot { E_COLOUR } else { M_COLOUR }.into()),
             points,
         }];
@@ -571,6 +573,7 @@ impl Run {
                         format!("ground state −2 − |h| = {ground}")
                     },
                     mark: Mark::Dashed,
+                    band: None,
                     color: Some(REFERENCE.into()),
                     points: vec![[0.0, ground], [total, ground]],
                 });
@@ -579,6 +582,7 @@ impl Run {
                     series.push(Series {
                         name: "Onsager's u (infinite lattice)".into(),
                         mark: Mark::Dashed,
+                        band: None,
                         color: Some(E_COLOUR.into()),
                         points: vec![[0.0, u], [total, u]],
                     });
@@ -589,6 +593,7 @@ impl Run {
                     series.push(Series {
                         name: name.into(),
                         mark: Mark::Dashed,
+                        band: None,
                         color: Some(M_COLOUR.into()),
                         points: vec![[0.0, sign * m], [total, sign * m]],
                     });
@@ -653,6 +658,7 @@ impl Run {
         let mut series = vec![Series {
             name: measured_name.into(),
             mark: Mark::Trajectory,
+            band: None,
             color: Some(colour.into()),
             points: points.iter().map(|q| [q.kt, value(q)]).collect(),
         }];
@@ -663,6 +669,7 @@ impl Run {
                 series.push(Series {
                     name: "± 1 standard error (10 batch means)".into(),
                     mark: Mark::Line,
+                    band: None,
                     color: Some(band.into()),
                     points: points
                         .iter()
@@ -701,6 +708,7 @@ impl Run {
             series.push(Series {
                 name: theory_name.into(),
                 mark: Mark::Dashed,
+                band: None,
                 color: Some(colour.into()),
                 points: line,
             });
@@ -708,6 +716,7 @@ impl Run {
                 series.push(Series {
                     name: "T_c ≈ 2.269".into(),
                     mark: Mark::Dashed,
+                    band: None,
                     color: Some(REFERENCE.into()),
                     points: vec![[ising::T_C, 0.0], [ising::T_C, 1.0]],
                 });

@@ -745,6 +745,8 @@ pub struct Sweep {
     pub trials: usize,
     /// Sum over the trials of N × the final overlap with the target (agreeing minus disagreeing units).
     pub overlap_sum: Array2<i64>,
+    /// Sum over the trials of its square (N² q²), for the spread of the final overlaps.
+    pub overlap_sq_sum: Array2<i64>,
     /// Trials that ended exactly on the target (final overlap 1).
     pub exact_count: Array2<u32>,
     /// Trials whose final overlap with the target reached each of [`RETRIEVAL_THRESHOLDS`] (0.95, 0.90).
@@ -758,6 +760,39 @@ impl Sweep {
     pub fn mean_overlap(&self) -> Array2<f32> {
         let per = (self.n * self.trials) as f64;
         self.overlap_sum.mapv(|s| (s as f64 / per) as f32)
+    }
+
+    /// Standard error of [`Self::mean_overlap`]: the trials' sample standard deviation over √trials (0 for one
+    /// trial, where there is no spread to measure).
+    pub fn overlap_std_err(&self) -> Array2<f32> {
+        let (n, t) = (self.n as f64, self.trials as f64);
+        let mut se = Array2::zeros(self.overlap_sum.dim());
+        if self.trials < 2 {
+            return se;
+        }
+        ndarray::Zip::from(&mut se)
+            .and(&self.overlap_sum)
+            .and(&self.overlap_sq_sum)
+            .for_each(|e, &s, &sq| {
+                // Integer sums: Σx² − (Σx)²/T exactly as far as f64 holds them (N² T ≤ 2⁴⁰ here).
+                let (s, sq) = (s as f64, sq as f64);
+                let var = ((sq - s * s / t) / (t - 1.0)).max(0.0) / (n * n);
+                *e = (var / t).sqrt() as f32;
+            });
+        se
+    }
+
+    /// Standard error of a fraction of the trials (the mean of a 0/1 outcome): √(f (1 − f) / (T − 1)), the
+    /// sample standard deviation over √T (0 for one trial).
+    pub fn fraction_std_err(&self, fraction: &Array2<f32>) -> Array2<f32> {
+        let t = self.trials as f64;
+        fraction.mapv(|f| {
+            if self.trials < 2 {
+                return 0.0;
+            }
+            let f = f64::from(f);
+            ((f * (1.0 - f)).max(0.0) / (t - 1.0)).sqrt() as f32
+        })
     }
 
     /// Fraction of trials that ended exactly on the target.
@@ -788,6 +823,7 @@ impl Sweep {
         }
         self.trials += other.trials;
         self.overlap_sum += &other.overlap_sum;
+        self.overlap_sq_sum += &other.overlap_sq_sum;
         self.exact_count += &other.exact_count;
         for (mine, theirs) in self.retrieved_count.iter_mut().zip(&other.retrieved_count) {
             *mine += theirs;
@@ -939,6 +975,7 @@ async fn flush(
         let agree = state.iter().zip(target).filter(|(s, t)| s == t).count();
         let dot = 2 * agree as i64 - n as i64;
         tally.overlap_sum[[p, q]] += dot;
+        tally.overlap_sq_sum[[p, q]] += dot * dot;
         tally.exact_count[[p, q]] += u32::from(agree == n);
         // q = dot / N ≥ num / den, in integers.
         for (count, (num, den)) in tally.retrieved_count.iter_mut().zip(RETRIEVAL_THRESHOLDS) {
@@ -997,6 +1034,7 @@ impl SweepCursor {
                 .collect(),
             trials: spec.trials.len(),
             overlap_sum: Array2::zeros((np, nq)),
+            overlap_sq_sum: Array2::zeros((np, nq)),
             exact_count: Array2::zeros((np, nq)),
             retrieved_count: [Array2::zeros((np, nq)), Array2::zeros((np, nq))],
             notice: None,

@@ -89,7 +89,7 @@ test('set_state refuses state versions this page cannot read, and the URL keeps 
   const hash = await lab.evaluate(() => location.hash);
   const cases = [
     { version: 99, message: /newer release \(state version 99/ },
-    { version: 3, message: /newer release \(state version 3/ },
+    { version: 4, message: /newer release \(state version 4/ },
     { version: 0, message: /unknown state version 0/ },
   ];
   for (const { version, message } of cases) {

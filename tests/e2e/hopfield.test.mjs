@@ -163,7 +163,7 @@ test('a drawn probe, corrupted by clicking its cells, is recalled with the energ
   await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: energy of the probe' && m.value !== -12));
   await idle(page, 0);
   // The clicked probe is in the link.
-  assert.match(await page.evaluate(() => location.hash), /^#s=2\./);
+  assert.match(await page.evaluate(() => location.hash), /^#s=3\./);
   assert.deepEqual(errors, []);
 });
 

@@ -205,7 +205,7 @@ test('a changed experiment survives its link exactly', async () => {
   const url = await page.evaluate(() => location.href);
   const state = await page.evaluate(() => window.playground.state);
   assert.match(url, /[?&]lab=hebb2d/);
-  assert.match(url, /#s=2\./);
+  assert.match(url, /#s=3\./);
 
   const second = await open(plainContext, url.slice(server.url.length + 1));
   assert.equal(await second.page.inputValue('input[name="eta"]'), '0.002');
@@ -272,7 +272,7 @@ test('tampered links show a readable error and the defaults', async () => {
     return { real, corr: w.encode_link(corr), xss: w.encode_link(xss) };
   });
   await helper.close();
-  assert.match(links.real, /^s=2\./);
+  assert.match(links.real, /^s=3\./);
   const cases = [
     { name: 'garbage', hash: 's=1.garbage!!', message: /could not be read/ },
     { name: 'truncated', hash: links.real.slice(0, Math.floor(links.real.length / 2)), message: /could not be read/ },
