@@ -269,7 +269,14 @@ fn from_2(doc: &mut serde_json::Value) {
     };
     let name = usize::try_from(index)
         .ok()
-        .and_then(|i| worked.get("letters")?.as_array()?.get(i)?.get("name")?.as_str())
+        .and_then(|i| {
+            worked
+                .get("letters")?
+                .as_array()?
+                .get(i)?
+                .get("name")?
+                .as_str()
+        })
         .map_or_else(|| index.to_string(), str::to_string);
     worked.insert("probe".into(), name.into());
 }

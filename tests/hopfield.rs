@@ -1025,6 +1025,57 @@ fn a_sweep_in_parts_merges_into_the_whole() {
     assert!(e.contains("N = 40") && e.contains("N = 41"), "{e}");
 }
 
+// The standard errors behind the lab's bands: the trials' sample standard deviation over √trials, as computed
+// from each trial's own final overlap (one-trial sweeps) and its own exact recall.
+#[test]
+fn standard_errors_are_those_of_the_trials() {
+    let mut cpu = Engine::cpu("test");
+    let whole = sweep(40, Storage::Hebb, vec![2, 5, 9], vec![0.4, 1.0], 7);
+    let all = pollster::block_on(hopfield::capacity_sweep(&mut cpu, &whole)).unwrap();
+    let each: Vec<_> = (0..7)
+        .map(|t| {
+            let spec = SweepSpec {
+                trials: t..t + 1,
+                ..whole.clone()
+            };
+            pollster::block_on(hopfield::capacity_sweep(&mut cpu, &spec)).unwrap()
+        })
+        .collect();
+    let se = all.overlap_std_err();
+    let exact = all.exact_fraction();
+    let exact_se = all.fraction_std_err(&exact);
+    let sample_se = |xs: &[f64]| {
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64;
+        (var / xs.len() as f64).sqrt()
+    };
+    let mut spread = false;
+    for i in 0..3 {
+        for j in 0..2 {
+            let q: Vec<f64> = each
+                .iter()
+                .map(|s| f64::from(s.mean_overlap()[[i, j]]))
+                .collect();
+            let hit: Vec<f64> = each
+                .iter()
+                .map(|s| f64::from(s.exact_count[[i, j]]))
+                .collect();
+            assert!(
+                (f64::from(se[[i, j]]) - sample_se(&q)).abs() < 1e-6,
+                "({i}, {j})"
+            );
+            assert!(
+                (f64::from(exact_se[[i, j]]) - sample_se(&hit)).abs() < 1e-6,
+                "({i}, {j})"
+            );
+            spread |= se[[i, j]] > 0.0;
+        }
+    }
+    assert!(spread, "some cell's trials differ");
+    // One trial has no spread to measure.
+    assert!(each[0].overlap_std_err().iter().all(|&e| e == 0.0));
+}
+
 #[test]
 fn gpu_refuses_weights_larger_than_a_binding_before_allocating() {
     let Some(gpu) = common::gpu() else { return };

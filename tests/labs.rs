@@ -188,9 +188,7 @@ fn every_markdown_block_is_used_once() {
 #[test]
 fn every_lab_teaches_with_answers_goals_and_sources_and_no_file_names() {
     let mut problems = Vec::new();
-    // Their pages are being rewritten for issue 9 in other branches; removed from this list when they land.
-    let pending = ["hopfield"];
-    for id in ids().into_iter().filter(|id| !pending.contains(id)) {
+    for id in ids() {
         let manifest = labs::manifest(id).expect("manifest");
         let mut student = format!("{}\n{}\n", manifest.info.title, manifest.info.summary);
         // Field titles and descriptions are the controls' labels and help text.

@@ -259,9 +259,12 @@ fn hopfield_links_with_a_probe_index_open_on_the_letter_of_that_name() {
     // The same experiment: the damaged C, recalled to C, with the energies the old release printed.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
     let mut store = DataStore::default();
-    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped MNIST asset (run scripts/setup.sh)"));
+    store.set_mnist(
+        shipped::mnist_from_dir(&dir).expect("the shipped MNIST asset (run scripts/setup.sh)"),
+    );
     let mut run = labs::Run::start(&s, &store).expect("start");
-    let f = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0))).expect("run");
+    let f =
+        pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0))).expect("run");
     let metric = |name: &str| {
         f.metrics
             .iter()
@@ -269,7 +272,10 @@ fn hopfield_links_with_a_probe_index_open_on_the_letter_of_that_name() {
             .and_then(|m| m.value)
             .unwrap_or_else(|| panic!("{name}"))
     };
-    assert_eq!(metric("worked example: recalled memory (index, −1: none)"), 2.0);
+    assert_eq!(
+        metric("worked example: recalled memory (index, −1: none)"),
+        2.0
+    );
     assert_eq!(metric("worked example: energy of the probe"), -20.0);
     assert_eq!(metric("worked example: final energy"), -40.0);
     // The new link is a version-3 one and reopens the same state.

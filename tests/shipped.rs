@@ -431,13 +431,16 @@ fn hopfield_worked_examples_follow_the_lectures() {
     );
     let PlotBody::Images {
         value_range,
+        grid,
         images,
         ..
     } = plot(&f, "worked_images")
     else {
         panic!("images")
     };
-    assert_eq!(*value_range, [0.0, 1.0]);
+    // Ink on paper, in cells: on (1) black, off (0) white, a line between the units.
+    assert_eq!(*value_range, [1.0, 0.0]);
+    assert!(*grid);
     assert_eq!(
         images[0].pixels,
         [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
@@ -609,5 +612,119 @@ fn hopfield_links_from_before_the_lecture_features_keep_their_numbers() {
             .map(|(n, _)| *n)
             .collect::<Vec<_>>(),
         expected.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+    );
+}
+
+// Issue 9: averaged curves carry their uncertainty, the three capacity maps share one colour scale, the rasters
+// have time across, the letters are ink on paper, the probe letter is chosen by name, and Exercise 5 sits right
+// after the plots it asks about.
+#[test]
+fn hopfield_plots_a_class_can_read() {
+    use hebbian_playground::labs::hopfield::Hopfield;
+    use hebbian_playground::protocol::{Cell, PlotBody};
+    let mut store = DataStore::default();
+    store.set_mnist(mnist());
+    let (mut run, f) = hopfield_frame(
+        |p| {
+            p.capacity.p_max = 16;
+            p.capacity.trials = 6;
+            p.worked.probe = "U".into();
+            p.worked.draw_probe = false;
+            p.worked.flips = 0;
+        },
+        &store,
+    );
+    // The probe letter by name: U undamaged is recalled as U (memory 1).
+    assert_eq!(
+        metric(&f, "worked example: recalled memory (index, −1: none)"),
+        1.0
+    );
+    let PlotBody::Images { images, .. } = plot(&f, "worked_images") else {
+        panic!("images")
+    };
+    assert_eq!(images[3].label, "probe");
+    assert_eq!(images[3].pixels, images[1].pixels, "the probe is U");
+    // The rasters: time across, units up, one colour scale for ±1.
+    for id in ["raster", "raster_inverse"] {
+        let p = f.plots.iter().find(|p| p.id == id).expect("raster");
+        assert!(p.x_label.starts_with("time t"), "{}", p.x_label);
+        assert_eq!(p.y_label, "unit a");
+        let PlotBody::Xy {
+            heatmap: Some(hm), ..
+        } = &p.body
+        else {
+            panic!("heatmap")
+        };
+        assert_eq!(hm.value_range, Some([-1.0, 1.0]));
+        assert_eq!(hm.ny, 100, "one row per unit");
+    }
+    let done = pollster::block_on(run.advance(&mut Engine::cpu("test"), &Chunk::steps(0))).unwrap();
+    // One colour scale for the three capacity maps.
+    for id in ["capacity_hebb", "capacity_pinv", "capacity_storkey"] {
+        let PlotBody::Xy {
+            heatmap: Some(hm), ..
+        } = plot(&done, id)
+        else {
+            panic!("{id}")
+        };
+        assert_eq!(hm.value_range, Some([0.0, 1.0]), "{id}");
+    }
+    // Every averaged curve has a band around it, as long as its points, that holds the mean.
+    for id in ["capacity_curve", "capacity_retrieval", "capacity_basin"] {
+        let p = done.plots.iter().find(|p| p.id == id).expect("plot");
+        assert!(
+            p.title.contains("standard error over 6 trials"),
+            "{}",
+            p.title
+        );
+        let PlotBody::Xy { series, .. } = &p.body else {
+            panic!("xy")
+        };
+        let averaged: Vec<_> = series
+            .iter()
+            .filter(|s| s.mark != hebbian_playground::protocol::Mark::Dashed)
+            .collect();
+        assert!(!averaged.is_empty());
+        let mut width = false;
+        for s in averaged {
+            let band = s
+                .band
+                .as_ref()
+                .unwrap_or_else(|| panic!("{id}: {} has no band", s.name));
+            assert_eq!(band.len(), s.points.len(), "{id}: {}", s.name);
+            for (p, b) in s.points.iter().zip(band) {
+                assert!(
+                    b[0] <= p[1] && p[1] <= b[1],
+                    "{id}: {} at {p:?}: {b:?}",
+                    s.name
+                );
+            }
+            width |= band.iter().any(|b| b[1] > b[0]);
+        }
+        // Somewhere the trials disagree (not for the pseudo-inverse's exact recall, always 1 here), so a band
+        // has a width.
+        assert!(width, "{id}");
+    }
+    // Theory lines are no averages: no band, and none in their JSON.
+    let json = serde_json::to_value(&done.plots).unwrap();
+    let theory = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["series"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["mark"] == "dashed")
+        .collect::<Vec<_>>();
+    assert!(!theory.is_empty() && theory.iter().all(|s| s.get("band").is_none()));
+    // Exercise 5 comes right after the row of the energy and the ΔE plots it asks about.
+    let cells = Hopfield::cells();
+    let at = cells
+        .iter()
+        .position(|c| matches!(c, Cell::Exercise { title, .. } if title.starts_with("Exercise 5")))
+        .expect("exercise 5");
+    assert!(
+        matches!(&cells[at - 1], Cell::PlotRow { ids } if ids.iter().any(|i| i == "worked_energy")
+            && ids.iter().any(|i| i == "worked_steps")),
+        "{:?}",
+        cells[at - 1]
     );
 }

@@ -169,6 +169,7 @@ function receptiveFields() {
     height: size,
     channels: 1,
     value_range: [-1, 1],
+    grid: false,
     images,
   };
 }
@@ -198,6 +199,7 @@ function patterns() {
     height: 3,
     channels: 1,
     value_range: [0, 1],
+    grid: true, // Each unit of a small pattern in its own cell.
     images,
   };
 }
@@ -229,6 +231,7 @@ function colours() {
     height: size,
     channels: 3,
     value_range: [0, 1],
+    grid: false,
     images,
   };
 }

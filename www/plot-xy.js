@@ -48,6 +48,10 @@ export function xyOption(plot, width, height) {
   };
 
   if (hm) {
+    // Cells one unit wide around whole numbers (units, iterations, P): ticks on whole numbers only, never on
+    // the cells' edges (an iteration 0.5 means nothing).
+    if (unitCells(hm.x_range, hm.nx)) Object.assign(option.xAxis, { minInterval: 1 });
+    if (unitCells(hm.y_range, hm.ny)) Object.assign(option.yAxis, { minInterval: 1 });
     series.push(heatmapSeries(hm));
     // A fixed range (heatmaps compared side by side share one scale); values beyond it take the end colours.
     const [lo, hi] = hm.value_range ?? finiteExtent(hm.values);
@@ -181,6 +185,16 @@ function finiteExtent(values) {
   if (!(lo <= hi)) return [0, 1];
   if (lo === hi) return [lo - 0.5, hi + 0.5];
   return [lo, hi];
+}
+
+/**
+ * Whether `n` cells over `range` are one unit wide and centred on whole numbers.
+ * @param {number[]} range
+ * @param {number} n
+ */
+function unitCells(range, n) {
+  const near = (a, b) => Math.abs(a - b) < 1e-9;
+  return near((range[1] - range[0]) / n, 1) && near(range[0] + 0.5, Math.round(range[0] + 0.5));
 }
 
 /** @param {Heatmap} hm */

@@ -50,7 +50,8 @@ pub struct Iterations {
     /// Iterations T at most (the run stops earlier at a fixed point).
     #[schemars(title = "T (sweeps at most)", range(min = 1, max = 200))]
     pub sweeps: u32,
-    /// A unit on a zero field keeps its state (004's code) or goes to +1 (002's sgn(0) = +1).
+    /// A unit on a zero field keeps its state (as the second lecture's code does) or goes to +1 (the first
+    /// lecture's sgn(0) = +1).
     #[serde(default)]
     #[schemars(title = "on a zero field")]
     pub tie: Tie,
@@ -75,12 +76,13 @@ pub struct Capacity {
     pub dynamics: Dynamics,
     #[schemars(title = "sweeps at most", range(min = 1, max = 200))]
     pub max_sweeps: u32,
-    /// A unit on a zero field keeps its state (004's code) or goes to +1 (002's sgn(0) = +1).
+    /// A unit on a zero field keeps its state (as the second lecture's code does) or goes to +1 (the first
+    /// lecture's sgn(0) = +1).
     #[serde(default)]
     #[schemars(title = "on a zero field")]
     pub tie: Tie,
-    /// 002's q(t) curves: for each of these P (up to four), q(t) of memory 1 from every q(0) value, in the
-    /// network of the sweep's first trial (its probes, too). Empty: none.
+    /// The first lecture's q(t) curves: for each of these P (up to four), q(t) of memory 1 from every q(0)
+    /// value, in the network of the sweep's first trial (its probes, too). Empty: none.
     #[serde(default)]
     #[schemars(
         title = "q(t) curves for P =",
@@ -101,7 +103,7 @@ fn hebb() -> Storage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Example {
-    /// 004's 5-neuron network: s1 = 01011, s2 = 10110, probe 01010 (TC-07).
+    /// The second lecture's 5-neuron network: memories s1 = 01011 and s2 = 10110, probe 01010.
     FiveNeurons,
     /// The letters below (T, U, C by default; draw your own), one of them corrupted.
     Letters,
@@ -114,8 +116,8 @@ pub enum UpdateOrder {
     /// A fresh seeded random order every sweep.
     #[default]
     Random,
-    /// The lecture's fixed order, every sweep: 1, 3, 5, 2, 4 for the five neurons (004 §2-2), 2, 3, 8, 5, 1, 6,
-    /// 4, 7, 9 for 3 × 3 letters (004 §2-6).
+    /// The lecture's fixed order, every sweep: 1, 3, 5, 2, 4 for the five neurons, 2, 3, 8, 5, 1, 6, 4, 7, 9
+    /// for 3 × 3 letters.
     Lecture,
 }
 
@@ -123,10 +125,10 @@ pub enum UpdateOrder {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkedStates {
-    /// As the lecture works the example: 0/1 for the five neurons (004 §2-2), ±1 for the letters (004 §2-6).
+    /// As the lecture works the example: 0/1 for the five neurons, ±1 for the letters.
     #[default]
     Example,
-    /// 0 / 1, fields from the binary state (004's `4.Hopfield(1).py` recalls T and U this way).
+    /// 0 / 1, fields from the binary state (the lecture's first letter code recalls T and U this way).
     Binary,
     /// −1 / +1.
     Bipolar,
@@ -166,11 +168,12 @@ pub struct Worked {
     #[serde(default)]
     #[schemars(title = "states")]
     pub states: WorkedStates,
-    /// The threshold U_i = U of every unit (004 §2-1): s_i → high if h_i > U, low if h_i < U.
+    /// The threshold U_i = U of every unit: s_i → high if h_i > U, low if h_i < U.
     #[serde(default)]
     #[schemars(title = "threshold U", range(min = -20.0, max = 20.0))]
     pub threshold: f32,
-    /// A unit with h_i = U keeps its state (004's code) or goes high (002's sgn(0) = +1).
+    /// A unit with h_i = U keeps its state (as the second lecture's code does) or goes high (the first
+    /// lecture's sgn(0) = +1).
     #[serde(default)]
     #[schemars(title = "at h = U")]
     pub tie: Tie,
@@ -183,22 +186,22 @@ impl Worked {
     }
 }
 
-/// Cell 7: MNIST digits as memories (004 §2-7 … 2-11).
+/// Cell 7: MNIST digits as memories.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Digits {
     /// Memories: the first training digit of each class 0, 1, 2, …, then the second of each class, and so on
-    /// (correlated patterns: all share a dark background). 004 stores 100 digits with the pseudo-inverse rule
-    /// and 50 with Storkey's.
+    /// (correlated patterns: all share a dark background). The lecture stores 100 digits with the
+    /// pseudo-inverse rule and 50 with Storkey's.
     #[schemars(title = "digits stored", range(min = 1, max = 100))]
     pub count: u32,
     /// Which stored digit the probe damages (0 = the first).
     #[schemars(title = "probe digit", range(min = 0, max = 99))]
     pub probe: u32,
-    /// Pixels above this grey level are +1, the rest −1 (004: > 0).
+    /// Pixels above this grey level are +1, the rest −1 (the lecture: > 0).
     #[schemars(title = "binarise above", range(min = 0.0, max = 0.99))]
     pub threshold: f32,
-    /// Rows from this one to the bottom are set to −1 (004 blanks rows 18–27); 28: none.
+    /// Rows from this one to the bottom are set to −1 (the lecture blanks rows 18–27); 28: none.
     #[schemars(title = "blank from row", range(min = 0, max = 28))]
     pub blank_from: u32,
     /// Percentage of pixels flipped on top.
@@ -242,6 +245,7 @@ impl Lab for Hopfield {
         };
         vec![
             text.prose("intro"),
+            text.teacher("goals"),
             Cell::Controls {
                 title: "One network, one probe".into(),
                 fields: vec!["iterations".into()],
@@ -268,7 +272,7 @@ impl Lab for Hopfield {
             text.exercise("ex3"),
             text.exercise("ex4"),
             Cell::Controls {
-                title: "Worked examples (004)".into(),
+                title: "Worked examples (the second lecture)".into(),
                 fields: vec!["worked".into()],
             },
             Cell::PatternEditor {
@@ -295,6 +299,7 @@ impl Lab for Hopfield {
             Cell::Metrics {
                 title: "Results".into(),
             },
+            text.prose("sources"),
         ]
     }
 
@@ -314,7 +319,7 @@ impl Lab for Hopfield {
                 n: 100,
                 p_max: 30,
                 q0_steps: 10,
-                trials: 10,
+                trials: 100,
                 dynamics: Dynamics::Asynchronous,
                 max_sweeps: 20,
                 tie: Tie::Keep,
@@ -1646,7 +1651,7 @@ fn raster_plot(id: &str, title: &str, t: &Trace) -> Plot {
     Plot {
         id: id.into(),
         title,
-        x_label: format!("iteration t (0 … {})", steps - 1),
+        x_label: format!("time t (iterations 0 … {})", steps - 1),
         y_label: "unit a".into(),
         body: PlotBody::Xy {
             x_range: Some([-0.5, nx as f64 - 0.5]),
@@ -1683,7 +1688,7 @@ fn overlap_plot(forward: &Trace, mirror: &Trace) -> Plot {
     Plot {
         id: "overlap".into(),
         title: "Overlap q(t) = v(t)·v¹ / N".into(),
-        x_label: "iteration t".into(),
+        x_label: "time t (iterations)".into(),
         y_label: "q(t)".into(),
         body: PlotBody::Xy {
             x_range: None,

@@ -26,7 +26,7 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StateKind {
-    /// 0 / 1 (004's worked examples); fields use the binary state.
+    /// 0 / 1 (the second lecture's worked examples); fields use the binary state.
     Binary,
     /// −1 / +1.
     Bipolar,
@@ -69,22 +69,22 @@ impl StateKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dynamics {
-    /// All units at once from the same old state (002's exercise).
+    /// All units at once from the same old state (the first lecture's exercise).
     Synchronous,
-    /// One unit at a time, in a fresh seeded random order every sweep (004, Hopfield 1982).
+    /// One unit at a time, in a fresh seeded random order every sweep (the second lecture, Hopfield 1982).
     Asynchronous,
 }
 
 /// What a unit does when its field equals the threshold exactly (h_i = U_i; with U = 0, a zero field). The
-/// sources differ: 002 defines sgn(0) = +1, while 004's code leaves the unit as it was.
+/// lectures differ: the first defines sgn(0) = +1, while the second one's code leaves the unit as it was.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tie {
-    /// The unit keeps its state (004's code: `==0 → unchanged`). Only this makes "flip iff ΔE < 0" exact.
+    /// The unit keeps its state (the second lecture's code). Only this makes "flip iff ΔE < 0" exact.
     #[default]
     Keep,
-    /// The unit goes high, +1 (or 1 for binary states): 002's sgn(z) = +1 for z ≥ 0. Such a flip has ΔE = 0,
-    /// and a unit with no input at all (row 4 of 004's 5-neuron example) is pushed up.
+    /// The unit goes high, +1 (or 1 for binary states): the first lecture's sgn(z) = +1 for z ≥ 0. Such a flip
+    /// has ΔE = 0, and a unit with no input at all (row 4 of the five-neuron example) is pushed up.
     Up,
 }
 
@@ -165,18 +165,20 @@ pub const BATCH_BYTES: usize = BATCH_WEIGHT_BYTES + 3 * 4 * BATCH_STATE_VALUES;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Storage {
-    /// Hebb's outer-product rule w_ij = Σ_p ξ_i^p ξ_j^p, w_ii = 0 (004 §2-1, 002 eq. 2): integer weights.
+    // Sources: 004 §2-1, 002 eq. 2.
+    /// Hebb's outer-product rule w_ij = Σ_p ξ_i^p ξ_j^p, w_ii = 0: integer weights.
     Hebb,
-    /// The same divided by N (004 §2-7, `7.Hopfield(hebbian).py`): the same dynamics, energies divided by N.
+    // Source: 004 §2-7, `7.Hopfield(hebbian).py`.
+    /// The same divided by N: the same dynamics, energies divided by N.
     HebbNormalised,
-    /// 002 eq. 3–4: M = Σ_{m,m'} ξ^m C_{mm'} ξ^{m'}ᵀ with C the inverse of the P × P overlap matrix
-    /// Σ_a ξ_a^m ξ_a^{m'} as written (no 1/N, so M ξ = ξ: M projects onto the patterns' span; the 1/N convention
-    /// would make it N times larger, with the same dynamics), then the diagonal zeroed. Not the listing's
-    /// `pinv` of `x @ pinv(x) / m` (notes §2-9). Needs linearly independent patterns, so P ≤ N.
+    // 002 eq. 3–4, as written. Not 004's listing's `pinv` of `x @ pinv(x) / m` (notes §2-9).
+    /// M = Σ_{m,m'} ξ^m C_{mm'} ξ^{m'}ᵀ with C the inverse of the P × P overlap matrix Σ_a ξ_a^m ξ_a^{m'}
+    /// (no 1/N, so M ξ = ξ: M projects onto the patterns' span; the 1/N convention would make it N times
+    /// larger, with the same dynamics), then the diagonal zeroed. Needs linearly independent patterns, so P ≤ N.
     PseudoInverse,
     /// Storkey 1997: w^p_ij = w^{p−1}_ij + (ξ_i ξ_j − ξ_i h_ji − h_ij ξ_j) / N with h_ij = Σ_{k≠i,j} w^{p−1}_ik ξ_k,
-    /// patterns one after another, every pair updated symmetrically, w_ii = 0. Not the listing's random pair
-    /// sampling with batch sums (notes, code defect 5).
+    /// patterns one after another, every pair updated symmetrically, w_ii = 0.
+    // Not 004's listing's random pair sampling with batch sums (notes, code defect 5).
     Storkey,
 }
 

@@ -85,7 +85,16 @@ equal_aspect: boolean, series: Array<Series>, heatmap: Heatmap | null, } | { "ki
 /**
  * 1: grey (or colour-mapped) pixels; 3: colour, pixels channel-major (all red, then green, then blue).
  */
-channels: number, value_range: [number, number], images: Array<Image>, });
+channels: number, 
+/**
+ * The values drawn black and white, in that order: [low, high] draws high values white (digits as
+ * MNIST shows them); [high, low] draws them black, ink on paper (letters).
+ */
+value_range: [number, number], 
+/**
+ * Lines between the pixels, so that every cell of a small pattern reads as one unit.
+ */
+grid: boolean, images: Array<Image>, });
 
 /**
  * The kinds of plot the renderer knows.
@@ -98,7 +107,16 @@ equal_aspect: boolean, series: Array<Series>, heatmap: Heatmap | null, } | { "ki
 /**
  * 1: grey (or colour-mapped) pixels; 3: colour, pixels channel-major (all red, then green, then blue).
  */
-channels: number, value_range: [number, number], images: Array<Image>, };
+channels: number, 
+/**
+ * The values drawn black and white, in that order: [low, high] draws high values white (digits as
+ * MNIST shows them); [high, low] draws them black, ink on paper (letters).
+ */
+value_range: [number, number], 
+/**
+ * Lines between the pixels, so that every cell of a small pattern reads as one unit.
+ */
+grid: boolean, images: Array<Image>, };
 
 /**
  * How a series is drawn.
@@ -112,7 +130,12 @@ export type Series = { name: string, mark: Mark,
 /**
  * CSS colour; the renderer picks from its palette when absent.
  */
-color: string | null, points: Array<[number, number]>, };
+color: string | null, points: Array<[number, number]>, 
+/**
+ * The uncertainty of an average: (low, high) at every point (e.g. mean ± standard error over the trials),
+ * drawn as a translucent area in the series' colour. Absent (and left out of the JSON): no band.
+ */
+band?: Array<[number, number]>, };
 
 /**
  * Values on a regular grid, row-major from the bottom row (`values[iy * nx + ix]`).
@@ -121,7 +144,12 @@ export type Heatmap = { x_range: [number, number], y_range: [number, number], nx
 /**
  * Label of the colour bar.
  */
-label: string, };
+label: string, 
+/**
+ * The values at the ends of the colour scale (values outside take the end colours). Heatmaps meant to be
+ * compared side by side give the same range; absent (and left out of the JSON): the values' own extent.
+ */
+value_range?: [number, number], };
 
 /**
  * One bar series.
