@@ -1,7 +1,7 @@
 // @ts-check
 // Cartesian plots (kind "xy"): scatter, lines, trajectories and arrows, optionally over a heatmap with a colour bar.
 import { tick, axisEnd } from './format.js';
-import { LAYOUT, chartHead, colourOf, gridRect, heatmapCells, valueAxis } from './plot-common.js';
+import { LAYOUT, axisNumber, chartHead, colourOf, gridRect, heatmapCells, valueAxis } from './plot-common.js';
 
 /** @typedef {import('./plot-common.js').XyPlot} XyPlot */
 /** @typedef {import('./plot-common.js').Heatmap} Heatmap */
@@ -50,8 +50,12 @@ export function xyOption(plot, width, height) {
   if (hm) {
     // Cells one unit wide around whole numbers (units, iterations, P): ticks on whole numbers only, never on
     // the cells' edges (an iteration 0.5 means nothing).
-    if (unitCells(hm.x_range, hm.nx)) Object.assign(option.xAxis, { minInterval: 1 });
-    if (unitCells(hm.y_range, hm.ny)) Object.assign(option.yAxis, { minInterval: 1 });
+    const wholeTicks = (/** @type {ReturnType<typeof valueAxis>} */ axis) => {
+      Object.assign(axis, { minInterval: 1 });
+      axis.axisLabel.formatter = (v) => (Number.isInteger(v) ? axisNumber(v) : '');
+    };
+    if (unitCells(hm.x_range, hm.nx)) wholeTicks(option.xAxis);
+    if (unitCells(hm.y_range, hm.ny)) wholeTicks(option.yAxis);
     series.push(heatmapSeries(hm));
     // A fixed range (heatmaps compared side by side share one scale); values beyond it take the end colours.
     const [lo, hi] = hm.value_range ?? finiteExtent(hm.values);
@@ -86,8 +90,6 @@ export function xyOption(plot, width, height) {
   plot.series.forEach((s, i) => {
     const color = colourOf(s, i);
     const common = { id: `${s.mark}:${i}`, name: s.name, z: 3, progressive: 0, itemStyle: { color } };
-    // The band first, under its line (same name: the legend toggles both).
-    if (s.band) series.push(bandSeries({ ...common, id: `band:${i}` }, s.points, s.band, color));
     switch (s.mark) {
       case 'scatter':
         series.push(scatterSeries(common, s.points, 6));
@@ -112,6 +114,9 @@ export function xyOption(plot, width, height) {
       default:
         throw new Error(`unknown mark ${JSON.stringify(s.mark)}`);
     }
+    // The band after its line, so that the legend shows the line's symbol; drawn under it (z) and toggled with
+    // it by the legend (same name).
+    if (s.band) series.push(bandSeries({ ...common, id: `band:${i}` }, s.points, s.band, color));
   });
   return option;
 }

@@ -184,7 +184,7 @@ test('the worked examples switch to the five neurons, 0/1 states, a random order
   await page.locator('[name="worked/states"]').selectOption('bipolar');
   // Both edits drawn: a random order, and ±1 states (the images' range starts at −1).
   await page.waitForFunction(() => window.playground.plots.get('worked_steps').handle?.plot.title.includes('a random order')
-    && window.playground.plots.get('worked_images').handle?.plot.value_range[0] === -1, null, { timeout: LONG });
+    && window.playground.plots.get('worked_images').handle?.plot.value_range[1] === -1, null, { timeout: LONG });
   await idle(page, 0);
   assert.equal(await metric('worked example: recalled memory (index, −1: none)'), 0);
   await page.locator('[name="worked/threshold"]').fill('10');
@@ -192,5 +192,101 @@ test('the worked examples switch to the five neurons, 0/1 states, a random order
   await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: recalled memory (index, −1: none)'
     && m.value === -1), null, { timeout: LONG });
   assert.equal(await page.evaluate(() => window.playground.state.params.worked.threshold), 10);
+  assert.deepEqual(errors, []);
+});
+
+/**
+ * A chart's canvases drawn over white, as the reader sees them: `at(points)` gives the RGBA values at (x, y) in
+ * CSS pixels, `count(rgb, tolerance)` the number of pixels of a colour.
+ */
+function chartPixels(page, id) {
+  const read = (f, arg) => page.evaluate(({ id, arg, f }) => {
+    const chart = window.playground.plots.get(id).handle.chart;
+    const dom = chart.getDom();
+    const box = dom.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const out = document.createElement('canvas');
+    out.width = Math.round(box.width * dpr);
+    out.height = Math.round(box.height * dpr);
+    const ctx = out.getContext('2d');
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, out.width, out.height);
+    for (const c of dom.querySelectorAll('canvas')) {
+      const r = c.getBoundingClientRect();
+      ctx.drawImage(c, (r.left - box.left) * dpr, (r.top - box.top) * dpr, r.width * dpr, r.height * dpr);
+    }
+    if (f === 'at') {
+      return arg.map(([x, y]) => [...ctx.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data]);
+    }
+    const { data } = ctx.getImageData(0, 0, out.width, out.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (arg.rgb.every((v, k) => Math.abs(data[i + k] - v) <= arg.tolerance)) n++;
+    }
+    return n;
+  }, { id, arg, f });
+  return { at: (points) => read('at', points), count: (rgb, tolerance) => read('count', { rgb, tolerance }) };
+}
+
+test('averages show their bands, the capacity maps share a scale, rasters run in time, letters are ink', async () => {
+  const { page, errors } = await openLab('cpu');
+  await runToEnd(page);
+  const option = (id) => page.evaluate((id) => {
+    const o = window.playground.plots.get(id).handle.chart.getOption();
+    return { visualMap: o.visualMap?.map((v) => [v.min, v.max]), x: o.xAxis?.[0], y: o.yAxis?.[0] };
+  }, id);
+  // One colour scale for the three capacity maps, as drawn.
+  const scales = await Promise.all(['capacity_hebb', 'capacity_pinv', 'capacity_storkey'].map(async (id) => (await option(id)).visualMap[0]));
+  assert.deepEqual(scales, [[0, 1], [0, 1], [0, 1]]);
+  // Hebb's exact-recall curve has a band: translucent blue (its colour at 20 % over white) fills part of the plot.
+  const band = await chartPixels(page, 'capacity_curve').count([210, 228, 240], 4);
+  assert.ok(band > 300, `${band} pixels of Hebb's band`);
+  const plot = await page.evaluate(() => window.playground.plots.get('capacity_curve').handle.plot);
+  assert.match(plot.title, /standard error over 4 trials/);
+  const csv = await page.evaluate(async () => {
+    const { plotToCSV } = await import('./plot-export.js');
+    return plotToCSV(window.playground.plots.get('capacity_curve').handle.plot);
+  });
+  const lines = csv.split('\n');
+  assert.equal(lines[0], 'series,x,y,low,high');
+  const row = lines.find((l) => l.startsWith('Hebb: exact recall') && l.split(',')[1] === '8').split(',');
+  assert.ok(Number(row[3]) <= Number(row[2]) && Number(row[2]) <= Number(row[4]), row.join(','));
+  assert.ok(lines.some((l) => l.startsWith('N / (2 ln N)') && l.endsWith(',,')), 'theory lines have no band');
+  // The raster: time across in whole iterations, units up.
+  const raster = await option('raster');
+  assert.match(raster.x.name, /^time t/);
+  assert.equal(raster.x.minInterval, 1);
+  assert.equal(raster.y.name, 'unit a');
+  // The letters: memory T's top-left cell (+1, ink) is dark, the cell below it (−1, paper) light.
+  const [x, y, w, h] = await page.evaluate(() => {
+    const chart = window.playground.plots.get('worked_images').handle.chart;
+    const images = chart.getZr().storage.getDisplayList().filter((e) => e.type === 'image');
+    const first = images.reduce((a, b) => (b.style.x < a.style.x ? b : a));
+    const [gx, gy] = first.transformCoordToGlobal(first.style.x, first.style.y);
+    return [gx, gy, first.style.width, first.style.height];
+  });
+  const [ink, paper] = await chartPixels(page, 'worked_images').at([[x + w / 6, y + h / 6], [x + w / 6, y + h / 2]]);
+  assert.ok(ink.slice(0, 3).every((v) => v < 60), `+1 drawn ${ink}`);
+  assert.ok(paper.slice(0, 3).every((v) => v > 200), `−1 drawn ${paper}`);
+  // Between two paper cells (rows 1 and 2 of the first column), a grey grid line.
+  const across = await chartPixels(page, 'worked_images').at([-2, -1, 0, 1, 2].map((d) => [x + w / 6, y + (2 * h) / 3 + d]));
+  const darkest = Math.min(...across.map((p) => p[0]));
+  assert.ok(darkest > 60 && darkest < 200, `grid line ${JSON.stringify(across)}`);
+  assert.deepEqual(errors, []);
+});
+
+test('the probe letter is chosen by its name', async () => {
+  const { page, errors } = await openLab('cpu');
+  await page.locator('[name="worked/draw_probe"]').uncheck();
+  await page.locator('[name="worked/flips"]').fill('0');
+  await page.locator('[name="worked/flips"]').blur();
+  await page.locator('[name="worked/probe"]').fill('C');
+  await page.locator('[name="worked/probe"]').blur();
+  await page.waitForFunction(() => window.playground.state.params.worked.probe === 'C' && !window.playground.state.params.worked.draw_probe);
+  await page.waitForFunction(() => window.playground.frame.metrics.some((m) => m.name === 'worked example: recalled memory (index, −1: none)' && m.value === 2), null, { timeout: LONG });
+  // A name no letter has is refused at the field, naming the letters.
+  await page.locator('[name="worked/probe"]').fill('Q');
+  await page.locator('[name="worked/probe"]').blur();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="worked/probe"] .field-error')?.textContent.includes('T, U, C'));
   assert.deepEqual(errors, []);
 });
