@@ -23,7 +23,7 @@ function summary(plot) {
       if (named.length > 0 || plot.series.some((s) => s.points.length > 0)) {
         const xs = plot.series.flatMap((s) => s.points.map((p) => p[0]));
         const ys = plot.series.flatMap((s) => s.points.map((p) => p[1]));
-        parts.push(`${axis(plot.y_label, 'y')} against ${axis(plot.x_label, 'x')}${names(named.map((s) => `${s.name} (${mark(s.mark)})`))}`);
+        parts.push(`${axis(plot.y_label, 'y')} against ${axis(plot.x_label, 'x')}${names(named.map((s) => `${s.name} (${mark(s.mark)}${s.band ? ' with an uncertainty band' : ''})`))}`);
         parts.push(`x ${span(xs)}, y ${span(ys)}`);
       }
       if (plot.heatmap) {

@@ -25,7 +25,7 @@ use crate::nets::hopfield::{
     Tie, Trace,
 };
 use crate::protocol::{
-    BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, Plot, PlotBody, Series,
+    BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, Series,
 };
 use crate::state::{StateDoc, View};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -702,7 +702,8 @@ impl Run {
             let longest = traces.iter().map(|t| t.overlaps.nrows()).max().unwrap_or(1);
             let series = traces
                 .iter()
-                .map(|t| {
+                .enumerate()
+                .map(|(j, t)| {
                     let q: Vec<f32> = t.overlaps.index_axis(Axis(1), 0).to_vec();
                     // A fixed point stays put: drawn on to the longest curve, as 002's plots run T sweeps.
                     let until = if t.outcome == hopfield::Outcome::FixedPoint {
@@ -714,7 +715,8 @@ impl Run {
                         name: format!("q(0) = {:.2}", q[0]),
                         mark: Mark::Line,
                         band: None,
-                        color: None,
+                        // Ten curves and more: a colour ramp in q(0) order (the palette has seven colours).
+                        color: Some(ramp(j as f64 / (nq.max(2) - 1) as f64)),
                         points: (0..until)
                             .map(|i| [i as f64, f64::from(q[i.min(q.len() - 1)])])
                             .collect(),
@@ -889,7 +891,7 @@ impl Run {
                     name: "E".into(),
                     mark: Mark::Trajectory,
                     band: None,
-                    color: Some("#c0392b".into()),
+                    color: Some(PALETTE[5].into()),
                     points: trace
                         .energy
                         .iter()
@@ -1532,16 +1534,25 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
         (
             "0.14 N, the lecture's capacity (0.138 N asymptotically)",
             b.hebb_with_errors,
-            "#d62728",
+            PALETTE[5],
         ),
-        ("N / (2 ln N): one memory exact", b.hebb_exact, "#9467bd"),
+        ("N / (2 ln N): one memory exact", b.hebb_exact, PALETTE[3]),
         (
             "N / (4 ln N): all memories exact",
             b.hebb_exact_all,
-            "#8c564b",
+            PALETTE[6],
         ),
-        ("N / √(2 ln N): Storkey", b.storkey, "#e377c2"),
-        ("N: pseudo-inverse", b.pseudo_inverse, "#7f7f7f"),
+        // The bounds of the other rules in their rule's colour.
+        (
+            "N / √(2 ln N): Storkey",
+            b.storkey,
+            rule_color(Storage::Storkey),
+        ),
+        (
+            "N: pseudo-inverse",
+            b.pseudo_inverse,
+            rule_color(Storage::PseudoInverse),
+        ),
     ]
     .into_iter()
     .filter(|&(_, x, _)| x <= p_top)
@@ -1563,11 +1574,35 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
     .collect()
 }
 
+/// A colour of the heatmaps' viridis map at `t` in [0, 1], up to its green (its yellow end is too light for a
+/// line on white): dark blue for 0.
+fn ramp(t: f64) -> String {
+    const STOPS: [[f64; 3]; 8] = [
+        [68.0, 1.0, 84.0],
+        [72.0, 40.0, 120.0],
+        [62.0, 73.0, 137.0],
+        [49.0, 104.0, 142.0],
+        [38.0, 130.0, 142.0],
+        [31.0, 158.0, 137.0],
+        [53.0, 183.0, 121.0],
+        [110.0, 206.0, 88.0],
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let (i, f) = (
+        (x.floor() as usize).min(STOPS.len() - 2),
+        x - x.floor().min((STOPS.len() - 2) as f64),
+    );
+    let c: Vec<u8> = (0..3)
+        .map(|k| (STOPS[i][k] + (STOPS[i + 1][k] - STOPS[i][k]) * f).round() as u8)
+        .collect();
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
 fn rule_color(s: Storage) -> &'static str {
     match s {
-        Storage::Hebb | Storage::HebbNormalised => "#1f77b4",
-        Storage::PseudoInverse => "#ff7f0e",
-        Storage::Storkey => "#2ca02c",
+        Storage::Hebb | Storage::HebbNormalised => PALETTE[0],
+        Storage::PseudoInverse => PALETTE[1],
+        Storage::Storkey => PALETTE[2],
     }
 }
 

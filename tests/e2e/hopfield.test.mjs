@@ -238,8 +238,9 @@ test('averages show their bands, the capacity maps share a scale, rasters run in
   // One colour scale for the three capacity maps, as drawn.
   const scales = await Promise.all(['capacity_hebb', 'capacity_pinv', 'capacity_storkey'].map(async (id) => (await option(id)).visualMap[0]));
   assert.deepEqual(scales, [[0, 1], [0, 1], [0, 1]]);
-  // Hebb's exact-recall curve has a band: translucent blue (its colour at 20 % over white) fills part of the plot.
-  const band = await chartPixels(page, 'capacity_curve').count([210, 228, 240], 4);
+  // Hebb's exact-recall curve has a band: translucent blue (its colour #0072B2 at 20 % over white) fills part of
+  // the plot.
+  const band = await chartPixels(page, 'capacity_curve').count([204, 227, 240], 4);
   assert.ok(band > 300, `${band} pixels of Hebb's band`);
   const plot = await page.evaluate(() => window.playground.plots.get('capacity_curve').handle.plot);
   assert.match(plot.title, /standard error over 4 trials/);
@@ -248,7 +249,7 @@ test('averages show their bands, the capacity maps share a scale, rasters run in
     return plotToCSV(window.playground.plots.get('capacity_curve').handle.plot);
   });
   const lines = csv.split('\n');
-  assert.equal(lines[0], 'series,x,y,low,high');
+  assert.equal(lines[0], 'series,P (memories),fraction exact,fraction exact (low),fraction exact (high)');
   const row = lines.find((l) => l.startsWith('Hebb: exact recall') && l.split(',')[1] === '8').split(',');
   assert.ok(Number(row[3]) <= Number(row[2]) && Number(row[2]) <= Number(row[4]), row.join(','));
   assert.ok(lines.some((l) => l.startsWith('N / (2 ln N)') && l.endsWith(',,')), 'theory lines have no band');
