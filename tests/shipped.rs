@@ -529,7 +529,7 @@ fn hopfield_capacity_views_and_many_digits() {
     assert_eq!(series[0].points[0], [0.01, 1.0], "P = 1 always retrieved");
     assert!(series.iter().any(|s| {
         s.name
-            .starts_with("0.14 N, the lecture's capacity (0.138 N")
+            .starts_with("the lecture's 0.14 N (large N: 0.138 N)")
     }));
     let PlotBody::Xy { series, .. } = plot(&done, "capacity_basin") else {
         panic!("xy")

@@ -47,6 +47,10 @@ export function xyOption(plot, width, height) {
     series,
   };
 
+  // Points on whole x only (iterations, sweeps, numbers of memories): ticks on whole numbers, never "t = 0.5".
+  if (plot.series.some((s) => s.points.length > 0) && plot.series.every((s) => s.points.every((p) => Number.isInteger(p[0])))) {
+    Object.assign(option.xAxis, { minInterval: 1 });
+  }
   if (hm) {
     // Cells one unit wide around whole numbers (units, iterations, P): ticks on whole numbers only, never on
     // the cells' edges (an iteration 0.5 means nothing).

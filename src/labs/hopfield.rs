@@ -1147,7 +1147,8 @@ impl Run {
                 let exact = d.sweep.exact_fraction();
                 let se = d.sweep.fraction_std_err(&exact);
                 Series {
-                    name: format!("{}: exact recall from q(0) = 1", rule_name(d.rule)),
+                    // The title says what is plotted: short names keep the legend on few rows on a phone.
+                    name: rule_name(d.rule).into(),
                     mark: Mark::Trajectory,
                     band: Some(fraction_band(
                         (0..c.p_max as usize).map(|i| (exact[[i, top]], se[[i, top]])),
@@ -1532,7 +1533,7 @@ fn theory_lines(n: u32, p_top: f64, alpha: bool) -> Vec<Series> {
     let b = hopfield::capacity_bounds(n as usize);
     [
         (
-            "0.14 N, the lecture's capacity (0.138 N asymptotically)",
+            "the lecture's 0.14 N (large N: 0.138 N)",
             b.hebb_with_errors,
             PALETTE[5],
         ),

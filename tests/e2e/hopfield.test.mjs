@@ -250,7 +250,7 @@ test('averages show their bands, the capacity maps share a scale, rasters run in
   });
   const lines = csv.split('\n');
   assert.equal(lines[0], 'series,P (memories),fraction exact,fraction exact (low),fraction exact (high)');
-  const row = lines.find((l) => l.startsWith('Hebb: exact recall') && l.split(',')[1] === '8').split(',');
+  const row = lines.find((l) => l.startsWith('Hebb,') && l.split(',')[1] === '8').split(',');
   assert.ok(Number(row[3]) <= Number(row[2]) && Number(row[2]) <= Number(row[4]), row.join(','));
   assert.ok(lines.some((l) => l.startsWith('N / (2 ln N)') && l.endsWith(',,')), 'theory lines have no band');
   // The raster: time across in whole iterations, units up.
