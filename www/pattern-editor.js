@@ -86,16 +86,16 @@ export class PatternEditor {
     const cells = [...p.cells];
     /** @returns {number} the keyboard cursor's cell in this grid, or −1 */
     const cursorCell = () => (this.cursor && this.cursor.pattern === i && this.cursor.cell < cells.length ? this.cursor.cell : -1);
-    // Light on dark, as the dataset's image plots show the patterns (off: black, on: white).
+    // Ink on paper, as the labs' plots show drawn patterns (on: black, off: white).
     const draw = () => {
       const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')); // a 2-D canvas made here
-      ctx.fillStyle = '#000000';
-      ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.fillStyle = '#ffffff';
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = '#000000';
       cells.forEach((c, k) => {
         if (c === ON) ctx.fillRect((k % p.cols) * cell, Math.floor(k / p.cols) * cell, cell, cell);
       });
-      ctx.strokeStyle = '#6b7385';
+      ctx.strokeStyle = '#9aa1ad';
       ctx.lineWidth = 1;
       ctx.beginPath();
       for (let x = 0; x <= p.cols; x++) {

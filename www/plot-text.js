@@ -24,11 +24,11 @@ function summary(plot) {
         const xs = plot.series.flatMap((s) => s.points.map((p) => p[0]));
         const ys = plot.series.flatMap((s) => s.points.map((p) => p[1]));
         parts.push(`${axis(plot.y_label, 'y')} against ${axis(plot.x_label, 'x')}${names(named.map((s) => `${s.name} (${mark(s.mark)}${s.band ? ' with an uncertainty band' : ''})`))}`);
-        parts.push(`x ${span(xs)}, y ${span(ys)}`);
+        parts.push(`${axis(plot.x_label, 'x')} ${span(xs)}, ${axis(plot.y_label, 'y')} ${span(ys)}`);
       }
       if (plot.heatmap) {
         const hm = plot.heatmap;
-        parts.push(`${parts.length ? 'over ' : ''}a ${hm.nx} × ${hm.ny} heatmap of ${hm.label || 'values'} ${span(hm.values)} over x ${span(hm.x_range)}, y ${span(hm.y_range)}`);
+        parts.push(`${parts.length ? 'over ' : ''}a ${hm.nx} × ${hm.ny} heatmap of ${hm.label || 'values'} ${span(hm.values)} over ${axis(plot.x_label, 'x')} ${span(hm.x_range)}, ${axis(plot.y_label, 'y')} ${span(hm.y_range)}`);
       }
       return parts.length ? `${sentence(parts.join('; '))}.` : 'Nothing drawn yet.';
     }

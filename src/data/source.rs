@@ -77,6 +77,11 @@ pub struct Source {
 }
 
 impl Source {
+    /// Whether the samples are drawn patterns (letters, random ±1 patterns), shown as ink on paper.
+    pub fn is_drawn(&self) -> bool {
+        matches!(self.kind, SourceKind::Letters | SourceKind::RandomPatterns)
+    }
+
     pub fn new(kind: SourceKind) -> Self {
         Self {
             kind,

@@ -31,6 +31,19 @@ pub fn dataset_view(
     }
 }
 
+/// Draws an examples grid as ink on paper, every value in its own cell: the highest value black, the lowest
+/// white, as the Hopfield lab and the pattern editor draw letters and other drawn patterns.
+pub fn as_ink(plot: &mut Plot) {
+    if let PlotBody::Images {
+        value_range, grid, ..
+    } = &mut plot.body
+    {
+        let [lo, hi] = *value_range;
+        *value_range = [hi.max(lo), lo.min(hi)];
+        *grid = true;
+    }
+}
+
 /// Which rows (positions in `indices`) to show: the first `per_class` of each class, in class order; without
 /// labels (or with more than 64 classes), the first `per_class × 4` samples.
 pub fn pick_examples(d: &Dataset, indices: &[usize], per_class: usize) -> Vec<usize> {

@@ -8,7 +8,7 @@ use crate::data::preprocess::{Alphabet, Corruption, Preprocess};
 use crate::data::source::{Source, SourceKind};
 use crate::data::store::DataStore;
 use crate::data::store::Need;
-use crate::data::view::{dataset_view, pick_examples};
+use crate::data::view::{as_ink, dataset_view, pick_examples};
 use crate::data::zca::Zca;
 use crate::data::{Dataset, Split};
 use crate::engine::Engine;
@@ -322,7 +322,11 @@ impl LabRun for Run {
         };
         let rows = d.rows(&shown);
         let splits = Split::ALL.map(|s| d.indices(s));
-        self.views = vec![dataset_view("data", d, &shown, &rows, per_class, &splits)];
+        let mut view = dataset_view("data", d, &shown, &rows, per_class, &splits);
+        if self.state.params.source.is_drawn() {
+            as_ink(&mut view.examples);
+        }
+        self.views = vec![view];
         self.metrics = Vec::new();
     }
 
@@ -385,6 +389,9 @@ impl LabRun for Run {
         };
         let splits = Split::ALL.map(|s| p.preprocess.indices(&d, s, seed));
         let mut view = dataset_view("prepared", &d, &shown_idx, &shown_rows, per_class, &splits);
+        if p.source.is_drawn() {
+            as_ink(&mut view.examples);
+        }
         view.examples.title = format!("Examples as the labs see them ({})", describe(p, mapped));
         // The summary line describes the data as the labs get it: the samples kept, the training split's values
         // after every transform.
