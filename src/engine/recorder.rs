@@ -82,6 +82,32 @@ impl Gpu {
         Ok(Kernel { pipeline, group })
     }
 
+    /// The kernel `entry` of `source` with each tensor bound at its binding number of group 0: for the entry
+    /// points of one module that use different subsets of its bindings (auto layouts hold only the bindings an
+    /// entry uses).
+    pub async fn kernel_at(
+        &self,
+        name: &'static str,
+        source: &str,
+        entry: &str,
+        tensors: &[(u32, &Tensor)],
+    ) -> Result<Kernel> {
+        let pipeline = self.pipeline(name, source, entry).await?;
+        let entries: Vec<wgpu::BindGroupEntry> = tensors
+            .iter()
+            .map(|(binding, t)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: t.buffer.as_entire_binding(),
+            })
+            .collect();
+        let group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(name),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        Ok(Kernel { pipeline, group })
+    }
+
     /// Starts recording work for one submit.
     pub fn record(&self) -> Recorder<'_> {
         Recorder {

@@ -1,5 +1,6 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod hebbconv;
+pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
 pub mod prelude;
@@ -19,6 +20,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("recall", recall::source()),
         ("ising", ising::source()),
         ("hebbconv", hebbconv::source()),
+        ("hebbupdate", hebbupdate::source()),
     ]
 }
 
@@ -31,6 +33,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         ising::layouts(),
         recall::layouts(),
         hebbconv::layouts(),
+        hebbupdate::layouts(),
     ]
     .into_iter()
     .flatten()
