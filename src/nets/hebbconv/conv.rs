@@ -98,9 +98,18 @@ pub fn reflect_pad(x: ArrayView4<f32>, pad: usize) -> Array4<f32> {
     let cols: Vec<usize> = (0..w + 2 * pad)
         .map(|j| reflect_index(j as isize - pad as isize, w))
         .collect();
-    Array4::from_shape_fn((n, c, h + 2 * pad, w + 2 * pad), |(a, b, i, j)| {
-        x[[a, b, rows[i], cols[j]]]
-    })
+    let mut out = Array4::zeros((n, c, h + 2 * pad, w + 2 * pad));
+    for (src, mut dst) in x.outer_iter().zip(out.outer_iter_mut()) {
+        for (sp, mut dp) in src.outer_iter().zip(dst.outer_iter_mut()) {
+            for (i, mut drow) in dp.outer_iter_mut().enumerate() {
+                let srow = sp.row(rows[i]);
+                for (d, &cj) in drow.iter_mut().zip(&cols) {
+                    *d = srow[cj];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Zero padding (`nn.Conv2d`'s, for the backprop baseline and the surround kernel).
@@ -188,8 +197,16 @@ pub fn forward_padded(xp: ArrayView4<f32>, w: ArrayView4<f32>, spec: &ConvSpec) 
                         for oy in 0..ho {
                             let src = plane.row(oy * st + i);
                             let mut dst = out.row_mut(oy);
-                            for ox in 0..wo {
-                                dst[ox] += wij * src[ox * st + j];
+                            match (src.as_slice(), dst.as_slice_mut(), st) {
+                                (Some(src), Some(dst), 1) => dst
+                                    .iter_mut()
+                                    .zip(&src[j..j + wo])
+                                    .for_each(|(d, &v)| *d += wij * v),
+                                _ => {
+                                    for ox in 0..wo {
+                                        dst[ox] += wij * src[ox * st + j];
+                                    }
+                                }
                             }
                         }
                     }
@@ -258,8 +275,19 @@ pub fn correlate_padded(xp: ArrayView4<f32>, r: ArrayView4<f32>, spec: &ConvSpec
                         for oy in 0..ho {
                             let src = plane.row(oy * st + i);
                             let rr = rm.row(oy);
-                            for ox in 0..wo {
-                                acc += rr[ox] * src[ox * st + j];
+                            match (src.as_slice(), rr.as_slice(), st) {
+                                (Some(src), Some(rr), 1) => {
+                                    acc += rr
+                                        .iter()
+                                        .zip(&src[j..j + wo])
+                                        .map(|(a, b)| a * b)
+                                        .sum::<f32>()
+                                }
+                                _ => {
+                                    for ox in 0..wo {
+                                        acc += rr[ox] * src[ox * st + j];
+                                    }
+                                }
                             }
                         }
                         dw[[c, 0, i, j]] += acc;
