@@ -571,3 +571,87 @@ fn softhebb_rates_shrink_toward_unit_norm() {
         assert!((s - 1.0).abs() < 1e-5);
     }
 }
+
+#[test]
+fn depthwise_layers_compete_over_positions_within_each_channel() {
+    // Hard-WTA in a depthwise layer: r[n, c, ·] is one-hot over the positions of channel c, so Δw_c =
+    // y_max·patch_at_argmax − y_max·w_c.
+    let s = ConvSpec::depthwise(3, 3, 1);
+    let x = seq4((2, 3, 5, 4), 0.83);
+    let w = seq4((3, 1, 3, 3), 0.47);
+    let y = conv::forward(x.view(), w.view(), &s);
+    let xp = conv::reflect_pad(x.view(), 1);
+    let params = CompetitionParams::new(Competition::HardWta);
+    let dw = competition::delta(
+        &params,
+        &mut CompetitionState::default(),
+        xp.view(),
+        &y,
+        None,
+        w.view(),
+        &s,
+    );
+    let mut r = Array4::<f32>::zeros(y.dim());
+    for n in 0..2 {
+        for c in 0..3 {
+            let plane = y.slice(ndarray::s![n, c, .., ..]);
+            let (mut bi, mut bv) = ((0, 0), f32::NEG_INFINITY);
+            for ((i, j), &v) in plane.indexed_iter() {
+                if v > bv {
+                    (bi, bv) = ((i, j), v);
+                }
+            }
+            r[[n, c, bi.0, bi.1]] = bv;
+        }
+    }
+    let mut want = naive_correlate(&x, &r, &s);
+    for c in 0..3 {
+        let sum: f32 = r.slice(ndarray::s![.., c, .., ..]).sum();
+        let mut f = want.slice_mut(ndarray::s![c, .., .., ..]);
+        f.zip_mut_with(&w.slice(ndarray::s![c, .., .., ..]), |d, &wv| {
+            *d -= sum * wv
+        });
+    }
+    close(dw.view(), want.view(), 1e-5, "depthwise hard-WTA");
+    // Soft-WTA over positions: per (n, c) one positive entry, the rest negative, |r| summing to 1.
+    let y3 = y.clone().into_shape_with_order((2, 3, 20)).unwrap();
+    let perm = y3.view().permuted_axes([0, 2, 1]);
+    let sr = competition::soft_wta(perm, 1.0);
+    for n in 0..2 {
+        for c in 0..3 {
+            let col: Vec<f32> = (0..20).map(|p| sr[[n, p, c]]).collect();
+            assert_eq!(col.iter().filter(|&&v| v > 0.0).count(), 1);
+            assert!((col.iter().map(|v| v.abs()).sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn printed_quirks_and_variants_run() {
+    // The printed per-position cosine, surround modulation, BCM, Dale and pre-synaptic couplings in one
+    // network each, on a small E (depthwise) preset.
+    let preset = Preset::new(Arch::E, [3, 12, 12], 16, 10).unwrap();
+    let x = seq4((2, 3, 12, 12), 0.21);
+    let mut configs = Vec::new();
+    let mut c = HebbConfig::thesis(Competition::HardWta);
+    c.activation = Activation::Cosine(Cosine::PerPosition);
+    c.surround = true;
+    configs.push(c);
+    configs.push(HebbConfig::thesis(Competition::Bcm));
+    let mut c = HebbConfig::thesis(Competition::HardWta);
+    c.dale = true;
+    configs.push(c);
+    let mut c = HebbConfig::thesis(Competition::HardWta);
+    c.presynaptic = Some((competition::PreKind::Softmax, competition::PreDim::Input));
+    configs.push(c);
+    for config in configs {
+        let mut net = Network::new(preset.clone(), config, 3);
+        net.unsupervised_step(x.view()).unwrap();
+        net.unsupervised_step(x.view()).unwrap();
+        if config.dale {
+            assert!(net.weights().iter().all(|w| w.iter().all(|&v| v >= 0.0)));
+        }
+        let f = net.features(x.view()).unwrap();
+        assert!(f.iter().all(|v| v.is_finite()), "{config:?}");
+    }
+}
