@@ -71,11 +71,13 @@ pub enum Purpose {
     Hopfield = 6,
     /// The Ising model: group 0 Metropolis acceptance, group 1 random starts (the sweep is in the counter).
     Ising = 7,
+    /// Hebbian convolutional networks: group = the layer's index (depth first), initial weights.
+    HebbConv = 8,
 }
 
 impl Purpose {
     /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
-    pub const ALL: [(Purpose, &'static str); 7] = [
+    pub const ALL: [(Purpose, &'static str); 8] = [
         (Purpose::Samples, "PURPOSE_SAMPLES"),
         (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
         (Purpose::Inputs, "PURPOSE_INPUTS"),
@@ -83,6 +85,7 @@ impl Purpose {
         (Purpose::Data, "PURPOSE_DATA"),
         (Purpose::Hopfield, "PURPOSE_HOPFIELD"),
         (Purpose::Ising, "PURPOSE_ISING"),
+        (Purpose::HebbConv, "PURPOSE_HEBB_CONV"),
     ];
 }
 

@@ -1,3 +1,4 @@
 //! Network families that are more than a kernel: one file each (models, dynamics, observables).
+pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;

@@ -14,6 +14,7 @@
 //!
 //! The associative memories' outer-product storage (Hopfield's Hebb rule W = (1/N) Σ_μ ξ^μ ξ^μᵀ) is Hebb's
 //! batched update with the patterns as both pre- and post-synaptic activity: [`outer_product_sum`].
+pub mod competition;
 pub mod theory;
 
 use crate::kernels::matmul;

@@ -1,0 +1,193 @@
+//! The fixed layers around a Hebbian convolution (NCHW): BatchNorm without affine parameters, the Triangle
+//! activation, max and average pooling with PyTorch's semantics, and the surround-modulation DoG kernel.
+use super::conv::zero_pad;
+use ndarray::{Array1, Array4, ArrayView4, Axis, s};
+
+/// `BatchNorm2d(C, affine=False)`: running statistics (mean 0, variance 1 at start) and PyTorch's constants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm {
+    pub running_mean: Array1<f32>,
+    pub running_var: Array1<f32>,
+    /// Weight of the new batch in the running averages (PyTorch's `momentum`, 0.1).
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+impl BatchNorm {
+    pub fn new(channels: usize) -> Self {
+        Self {
+            running_mean: Array1::zeros(channels),
+            running_var: Array1::ones(channels),
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    }
+
+    /// Training: normalises with the batch's mean and biased variance over (N, H, W) and moves the running
+    /// mean and the *unbiased* running variance by `momentum` (as PyTorch does). Evaluation: normalises with
+    /// the running statistics.
+    pub fn forward(&mut self, x: ArrayView4<f32>, train: bool) -> Array4<f32> {
+        let (n, c, h, w) = x.dim();
+        let count = n * h * w;
+        let mut out = x.to_owned();
+        for ch in 0..c {
+            let plane = x.index_axis(Axis(1), ch);
+            let (mean, var) = if train && count > 0 {
+                let m = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / count as f64;
+                let v = plane
+                    .iter()
+                    .map(|&v| (f64::from(v) - m) * (f64::from(v) - m))
+                    .sum::<f64>();
+                let biased = v / count as f64;
+                let unbiased = if count > 1 {
+                    v / (count - 1) as f64
+                } else {
+                    biased
+                };
+                let mo = f64::from(self.momentum);
+                self.running_mean[ch] =
+                    ((1.0 - mo) * f64::from(self.running_mean[ch]) + mo * m) as f32;
+                self.running_var[ch] =
+                    ((1.0 - mo) * f64::from(self.running_var[ch]) + mo * unbiased) as f32;
+                (m as f32, biased as f32)
+            } else {
+                (self.running_mean[ch], self.running_var[ch])
+            };
+            let inv = 1.0 / (var + self.eps).sqrt();
+            out.index_axis_mut(Axis(1), ch)
+                .mapv_inplace(|v| (v - mean) * inv);
+        }
+        out
+    }
+}
+
+/// SoftHebb's Triangle: `ReLU(y − mean_c y)^power`, the mean over channels at each (n, h, w).
+pub fn triangle(y: ArrayView4<f32>, power: f32) -> Array4<f32> {
+    let mean = y.mean_axis(Axis(1)).expect("at least one channel");
+    let mut out = y.to_owned();
+    for mut img in out.axis_iter_mut(Axis(1)) {
+        img.zip_mut_with(&mean, |v, &m| {
+            let r = (*v - m).max(0.0);
+            *v = if power == 1.0 {
+                r
+            } else {
+                libm::powf(r, power)
+            };
+        });
+    }
+    out
+}
+
+/// ReLU (the backprop baseline's activation).
+pub fn relu(y: ArrayView4<f32>) -> Array4<f32> {
+    y.mapv(|v| v.max(0.0))
+}
+
+/// Output side of a pooling window (ceil_mode false): ⌊(h + 2p − k)/s⌋ + 1.
+pub fn pool_side(h: usize, k: usize, stride: usize, pad: usize) -> usize {
+    (h + 2 * pad).saturating_sub(k) / stride.max(1) + 1
+}
+
+/// `MaxPool2d(k, stride, pad)`: padding counts as −∞ (never wins).
+pub fn max_pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize) -> Array4<f32> {
+    pool(
+        x,
+        k,
+        stride,
+        pad,
+        f32::NEG_INFINITY,
+        |acc, v| acc.max(v),
+        |m| m,
+    )
+}
+
+/// `AvgPool2d(k, stride, pad)` with `count_include_pad=True`: padding counts as zeros and the divisor is k².
+pub fn avg_pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize) -> Array4<f32> {
+    let div = (k * k) as f32;
+    pool(x, k, stride, pad, 0.0, |acc, v| acc + v, |s| s / div)
+}
+
+fn pool(
+    x: ArrayView4<f32>,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    init: f32,
+    fold: impl Fn(f32, f32) -> f32,
+    finish: impl Fn(f32) -> f32,
+) -> Array4<f32> {
+    let (n, c, h, w) = x.dim();
+    let (ho, wo) = (pool_side(h, k, stride, pad), pool_side(w, k, stride, pad));
+    let mut out = Array4::zeros((n, c, ho, wo));
+    for b in 0..n {
+        for ch in 0..c {
+            let plane = x.slice(s![b, ch, .., ..]);
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut acc = init;
+                    for i in 0..k {
+                        let yy = (oy * stride + i) as isize - pad as isize;
+                        if yy < 0 || yy >= h as isize {
+                            continue;
+                        }
+                        for j in 0..k {
+                            let xx = (ox * stride + j) as isize - pad as isize;
+                            if xx >= 0 && xx < w as isize {
+                                acc = fold(acc, plane[[yy as usize, xx as usize]]);
+                            }
+                        }
+                    }
+                    out[[b, ch, oy, ox]] = finish(acc);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The surround-modulation kernel (notes §1.10, after Hasani et al. 2019): K(x, y) = [G_e/(2πσe²) −
+/// G_i/(2πσi²)] / K_centre with σe 1.2, σi 1.4, x, y ∈ {−2..2}, scaled so that the centre is 1.
+pub fn dog_kernel() -> [[f32; 5]; 5] {
+    let (se, si) = (1.2f64, 1.4f64);
+    let tau = std::f64::consts::TAU;
+    let raw = |x: f64, y: f64| {
+        let r2 = x * x + y * y;
+        libm::exp(-r2 / (2.0 * se * se)) / (tau * se * se)
+            - libm::exp(-r2 / (2.0 * si * si)) / (tau * si * si)
+    };
+    let centre = raw(0.0, 0.0);
+    let mut k = [[0.0f32; 5]; 5];
+    for (i, row) in k.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (raw(i as f64 - 2.0, j as f64 - 2.0) / centre) as f32;
+        }
+    }
+    k
+}
+
+/// Surround modulation: every channel cross-correlated with [`dog_kernel`] (depthwise, zero padding 2), so
+/// the shape is kept. The Hebbian layer applies it to y before the update (not to 1 × 1 layers).
+pub fn surround(y: ArrayView4<f32>) -> Array4<f32> {
+    let k = dog_kernel();
+    let yp = zero_pad(y, 2);
+    let (n, c, h, w) = y.dim();
+    let mut out = Array4::zeros((n, c, h, w));
+    for b in 0..n {
+        for ch in 0..c {
+            let plane = yp.slice(s![b, ch, .., ..]);
+            let mut dst = out.slice_mut(s![b, ch, .., ..]);
+            for (i, krow) in k.iter().enumerate() {
+                for (j, &kij) in krow.iter().enumerate() {
+                    for oy in 0..h {
+                        let src = plane.row(oy + i);
+                        let mut d = dst.row_mut(oy);
+                        for ox in 0..w {
+                            d[ox] += kij * src[ox + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
