@@ -80,6 +80,41 @@ fn gemm<T: ndarray::LinalgScalar + faer::traits::ComplexField>(
     out
 }
 
+/// out = a·b, or out += a·b with `accumulate`, in place (f32): the GEMM of the convolutions' im2col blocks.
+pub fn gemm_into(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+    mut out: ndarray::ArrayViewMut2<f32>,
+) {
+    assert_eq!(
+        (out.nrows(), out.ncols(), a.ncols()),
+        (a.nrows(), b.ncols(), b.nrows()),
+        "gemm shapes"
+    );
+    if out.is_empty() {
+        return;
+    }
+    let [rs, cs] = [out.strides()[0], out.strides()[1]];
+    let (m, n) = (out.nrows(), out.ncols());
+    // SAFETY: as in `faer_view`, for a mutable view: ndarray guarantees the pointer with these strides addresses
+    // exactly the view's elements, valid and exclusively borrowed for its lifetime.
+    let dst = unsafe { faer::MatMut::from_raw_parts_mut(out.as_mut_ptr(), m, n, rs, cs) };
+    let accum = if accumulate {
+        faer::Accum::Add
+    } else {
+        faer::Accum::Replace
+    };
+    faer::linalg::matmul::matmul(
+        dst,
+        accum,
+        faer_view(a),
+        faer_view(b),
+        1.0f32,
+        faer::get_global_parallelism(),
+    );
+}
+
 /// The same matrix as a faer view, sharing memory (any strides, transposed views included).
 fn faer_view<T>(a: ArrayView2<'_, T>) -> faer::MatRef<'_, T> {
     let [rs, cs] = [a.strides()[0], a.strides()[1]];

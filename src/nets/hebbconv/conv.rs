@@ -2,13 +2,12 @@
 //! Hebbian correlation Σ_{n,p} r·patch (the "yx" term of every update) and patch norms for the cosine activation.
 //!
 //! GEMM-shaped work goes through a bounded im2col scratch buffer (a block of whole images, at most
-//! [`SCRATCH_FLOATS`] floats) and ndarray's `general_mat_mul` (matrixmultiply's sgemm): the forward is
+//! [`SCRATCH_FLOATS`] floats) and the crate's CPU matrix product (faer, see kernels::matmul): the forward is
 //! W[K, C·k²] · cols[C·k², B·P] and the correlation accumulates r_b[K, B·P] · colsᵀ. A whole-batch unfolded
 //! matrix is never built (conv3 of architecture A would need 64 × 221,184 floats, 57 MB, per batch).
 //! Depthwise layers are matrix-vector shaped and run as direct loops.
-use ndarray::{
-    Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis, linalg::general_mat_mul, s,
-};
+use crate::kernels::matmul::gemm_into;
+use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis, s};
 
 /// Floats of im2col scratch per block (16 MiB): at least one whole image, as many more as fit.
 pub const SCRATCH_FLOATS: usize = 1 << 22;
@@ -231,7 +230,7 @@ pub fn forward_padded(xp: ArrayView4<f32>, w: ArrayView4<f32>, spec: &ConvSpec) 
         let mut o =
             ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut out[..spec.c_out * nb * p])
                 .expect("sized above");
-        general_mat_mul(1.0, &w2, &cols, 0.0, &mut o);
+        gemm_into(w2.view(), cols, false, o.view_mut());
         for b in 0..nb {
             let src = o.slice(s![.., b * p..(b + 1) * p]);
             let mut dst = y.index_axis_mut(Axis(0), n0 + b);
@@ -318,7 +317,7 @@ pub fn correlate_padded(xp: ArrayView4<f32>, r: ArrayView4<f32>, spec: &ConvSpec
                 .expect("r is [N, c_out, Ho, Wo]");
             rblock.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
         }
-        general_mat_mul(1.0, &rblock, &cols.t(), 1.0, &mut acc);
+        gemm_into(rblock.view(), cols.t(), true, acc.view_mut());
         n0 += nb;
     }
     dw.as_slice_mut()

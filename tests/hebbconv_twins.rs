@@ -1,0 +1,201 @@
+//! The Hebbian convolution's GPU kernels against their CPU twins (nets::hebbconv::conv and
+//! plasticity::competition) on lavapipe: the forward pass, the correlation, and one whole update step (competition,
+//! decay, Δw, max-abs normalisation, the step) for every per-position competition mode, with a layer rate and with
+//! SoftHebb's per-neuron rates, and under Dale's principle.
+mod common;
+
+use common::compare::assert_close;
+use common::conv::filled;
+use hebbian_playground::kernels::hebbconv::{ConvGpu, ConvShape, correlate_gpu, forward_gpu};
+use hebbian_playground::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
+use hebbian_playground::nets::hebbconv::conv::{self, ConvSpec};
+use hebbian_playground::plasticity::competition::{
+    self, Competition, CompetitionParams, CompetitionState, Rates,
+};
+use ndarray::Array4;
+
+fn spec_of(s: &ConvShape) -> ConvSpec {
+    ConvSpec {
+        stride: s.stride,
+        ..ConvSpec::new(s.c_in, s.c_out, s.k, s.pad)
+    }
+}
+
+const SHAPES: [ConvShape; 3] = [
+    ConvShape {
+        n: 2,
+        c_in: 3,
+        h: 9,
+        w: 7,
+        c_out: 70,
+        k: 5,
+        stride: 1,
+        pad: 2,
+    },
+    ConvShape {
+        n: 1,
+        c_in: 5,
+        h: 8,
+        w: 8,
+        c_out: 6,
+        k: 3,
+        stride: 2,
+        pad: 0,
+    },
+    ConvShape {
+        n: 3,
+        c_in: 19,
+        h: 5,
+        w: 6,
+        c_out: 9,
+        k: 3,
+        stride: 1,
+        pad: 1,
+    },
+];
+
+#[test]
+fn forward_and_correlation_match_the_cpu_twins() {
+    let Some(gpu) = common::gpu() else { return };
+    for (i, s) in SHAPES.iter().enumerate() {
+        let spec = spec_of(s);
+        let x = filled((s.n, s.c_in, s.h, s.w), 21 + i as u32);
+        let w = filled((s.c_out, s.c_in, s.k, s.k), 22 + i as u32);
+        let r = filled((s.n, s.c_out, s.ho(), s.wo()), 23 + i as u32);
+        let y_gpu = pollster::block_on(forward_gpu(&gpu, x.view(), w.view(), s.stride, s.pad))
+            .expect("gpu");
+        assert_close(
+            &conv::forward(x.view(), w.view(), &spec),
+            &y_gpu,
+            1e-5,
+            &format!("forward {s:?}"),
+        );
+        let c_gpu = pollster::block_on(correlate_gpu(
+            &gpu,
+            x.view(),
+            r.view(),
+            s.k,
+            s.stride,
+            s.pad,
+        ))
+        .expect("gpu");
+        assert_close(
+            &conv::correlate(x.view(), r.view(), &spec),
+            &c_gpu,
+            1e-5,
+            &format!("correlate {s:?}"),
+        );
+    }
+}
+
+/// One update step on the GPU from a given y: the layer's weights afterwards.
+fn gpu_step(
+    s: &ConvShape,
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    y: &Array4<f32>,
+    compete: Compete,
+    rate: Rate,
+    dale: bool,
+) -> Array4<f32> {
+    let gpu = common::gpu().expect("gpu");
+    pollster::block_on(async {
+        let layer = ConvGpu::new(&gpu, *s).await.expect("layer");
+        let update = UpdateGpu::new(&gpu, &layer, compete, rate, dale)
+            .await
+            .expect("update");
+        let flat = |a: &Array4<f32>| a.iter().copied().collect::<Vec<f32>>();
+        gpu.write(&layer.x, bytemuck::cast_slice(&flat(x)));
+        gpu.write(&layer.w, bytemuck::cast_slice(&flat(w)));
+        gpu.write(&layer.y, bytemuck::cast_slice(&flat(y)));
+        let mut rec = gpu.record();
+        update.record_compete(&mut rec);
+        layer.record_correlate(&mut rec);
+        update.record_step(&mut rec);
+        rec.read(&layer.w, layer.w.bytes());
+        let out = rec.submit().await.expect("submit");
+        Array4::from_shape_vec(w.dim(), bytemuck::pod_collect_to_vec(&out[0])).expect("shape")
+    })
+}
+
+/// The same step on the CPU.
+fn cpu_step(
+    s: &ConvShape,
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    y: &Array4<f32>,
+    params: &CompetitionParams,
+    rates: impl Fn(&Array4<f32>) -> Rates,
+    dale: bool,
+) -> Array4<f32> {
+    let spec = spec_of(s);
+    let xp = conv::reflect_pad(x.view(), s.pad);
+    let mut dw = competition::delta(
+        params,
+        &mut CompetitionState::default(),
+        xp.view(),
+        y,
+        None,
+        w.view(),
+        &spec,
+    );
+    competition::max_abs_normalise(&mut dw);
+    let mut w2 = w.clone();
+    competition::apply(&mut w2, dw.view(), &rates(w), dale);
+    w2
+}
+
+#[test]
+fn one_update_step_matches_the_cpu_for_every_channel_competition() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let modes = [
+        (Competition::None, Compete::None),
+        (Competition::HardWta, Compete::HardWta),
+        (Competition::SoftWta, Compete::SoftWta { t_inv: 0.65 }),
+        (Competition::AntiHard, Compete::AntiHard),
+    ];
+    for (i, s) in SHAPES.iter().enumerate() {
+        let x = filled((s.n, s.c_in, s.h, s.w), 31 + i as u32);
+        let w = filled((s.c_out, s.c_in, s.k, s.k), 32 + i as u32);
+        let y = conv::forward(x.view(), w.view(), &spec_of(s));
+        for (mode, compete) in modes {
+            let params = CompetitionParams {
+                t_inv: 0.65,
+                ..CompetitionParams::new(mode)
+            };
+            let want = cpu_step(s, &x, &w, &y, &params, |_| Rates::Layer(0.1), false);
+            let got = gpu_step(s, &x, &w, &y, compete, Rate::Layer(0.1), false);
+            assert_close(&want, &got, 1e-4, &format!("{mode:?} {s:?}"));
+        }
+        // SoftHebb's per-neuron rates, and Dale's |w|.
+        let params = CompetitionParams {
+            t_inv: 1.0,
+            ..CompetitionParams::new(Competition::SoftWta)
+        };
+        let want = cpu_step(
+            s,
+            &x,
+            &w,
+            &y,
+            &params,
+            |w| Rates::PerNeuron(competition::softhebb_rates(w.view(), 0.08, 0.5)),
+            true,
+        );
+        let got = gpu_step(
+            s,
+            &x,
+            &w,
+            &y,
+            Compete::SoftWta { t_inv: 1.0 },
+            Rate::SoftHebb {
+                lr0: 0.08,
+                power: 0.5,
+            },
+            true,
+        );
+        assert_close(&want, &got, 1e-4, &format!("SoftHebb rates, Dale {s:?}"));
+        assert!(got.iter().all(|&v| v >= 0.0));
+    }
+}
