@@ -2,6 +2,9 @@
 //! kernel, convolution and correlation against naive loops on odd sizes, reflect padding, the competition
 //! rules' known answers (one-hot masks, soft-WTA signs, max|Δw| = 1, the instar fixed point, BCM's θ), the
 //! fixed layers' known values, and seeded initialisation.
+mod common;
+
+use common::conv::{correlate_loops, forward_loops};
 use hebbian_playground::nets::hebbconv::conv::{self, Activation, ConvSpec, Cosine};
 use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
 use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
@@ -28,65 +31,6 @@ fn close(a: ArrayView4<f32>, b: ArrayView4<f32>, tol: f32, what: &str) {
             "{what}: element {i}: {x} vs {y}"
         );
     }
-}
-
-/// PyTorch reflect index, written out separately from the library's.
-fn reflect(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let i = if i < 0 { -i } else { i };
-    (if i >= n { 2 * (n - 1) - i } else { i }) as usize
-}
-
-/// The padded input's value at (b, c, y, x) in padded coordinates.
-fn xp(x: &Array4<f32>, b: usize, c: usize, y: usize, xx: usize, pad: usize) -> f32 {
-    let (_, _, h, w) = x.dim();
-    x[[
-        b,
-        c,
-        reflect(y as isize - pad as isize, h),
-        reflect(xx as isize - pad as isize, w),
-    ]]
-}
-
-fn naive_forward(x: &Array4<f32>, w: &Array4<f32>, s: &ConvSpec) -> Array4<f32> {
-    let (n, _, h, wd) = x.dim();
-    let ho = (h + 2 * s.pad - s.k) / s.stride + 1;
-    let wo = (wd + 2 * s.pad - s.k) / s.stride + 1;
-    Array4::from_shape_fn((n, s.c_out, ho, wo), |(b, o, oy, ox)| {
-        let mut acc = 0.0f64;
-        for i in 0..s.k {
-            for j in 0..s.k {
-                let (y, xx) = (oy * s.stride + i, ox * s.stride + j);
-                if s.depthwise {
-                    acc += f64::from(w[[o, 0, i, j]] * xp(x, b, o, y, xx, s.pad));
-                } else {
-                    for c in 0..s.c_in {
-                        acc += f64::from(w[[o, c, i, j]] * xp(x, b, c, y, xx, s.pad));
-                    }
-                }
-            }
-        }
-        acc as f32
-    })
-}
-
-fn naive_correlate(x: &Array4<f32>, r: &Array4<f32>, s: &ConvSpec) -> Array4<f32> {
-    let (n, _, ho, wo) = r.dim();
-    Array4::from_shape_fn(s.weight_shape(), |(o, c, i, j)| {
-        let mut acc = 0.0f64;
-        for b in 0..n {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let ch = if s.depthwise { o } else { c };
-                    acc += f64::from(
-                        r[[b, o, oy, ox]]
-                            * xp(x, b, ch, oy * s.stride + i, ox * s.stride + j, s.pad),
-                    );
-                }
-            }
-        }
-        acc as f32
-    })
 }
 
 fn odd_specs() -> Vec<(ConvSpec, (usize, usize, usize, usize))> {
@@ -208,7 +152,7 @@ fn forward_and_correlate_match_naive_loops_on_odd_sizes() {
         let y = conv::forward(x.view(), w.view(), &s);
         close(
             y.view(),
-            naive_forward(&x, &w, &s).view(),
+            forward_loops(x.view(), w.view(), &s).view(),
             1e-5,
             &format!("forward {s:?}"),
         );
@@ -216,7 +160,7 @@ fn forward_and_correlate_match_naive_loops_on_odd_sizes() {
         let dw = conv::correlate(x.view(), r.view(), &s);
         close(
             dw.view(),
-            naive_correlate(&x, &r, &s).view(),
+            correlate_loops(x.view(), r.view(), &s).view(),
             1e-5,
             &format!("correlate {s:?}"),
         );
@@ -347,7 +291,7 @@ fn update_equals_the_instar_formula() {
     let r = competition::hard_wta(y3.view())
         .into_shape_with_order((2, 3, 5, 5))
         .unwrap();
-    let mut want = naive_correlate(&x, &r, &s);
+    let mut want = correlate_loops(x.view(), r.view(), &s);
     for k in 0..3 {
         let c: f32 = r.slice(ndarray::s![.., k, .., ..]).sum();
         let mut f = want.slice_mut(ndarray::s![k, .., .., ..]);
@@ -604,7 +548,7 @@ fn depthwise_layers_compete_over_positions_within_each_channel() {
             r[[n, c, bi.0, bi.1]] = bv;
         }
     }
-    let mut want = naive_correlate(&x, &r, &s);
+    let mut want = correlate_loops(x.view(), r.view(), &s);
     for c in 0..3 {
         let sum: f32 = r.slice(ndarray::s![.., c, .., ..]).sum();
         let mut f = want.slice_mut(ndarray::s![c, .., .., ..]);

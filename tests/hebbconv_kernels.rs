@@ -4,7 +4,7 @@
 mod common;
 
 use common::compare::assert_close;
-use common::conv::{correlate_loops, filled, forward_loops};
+use common::conv::{correlate_loops, filled, forward_loops, spec_of};
 use hebbian_playground::kernels::hebbconv::{ConvShape, correlate_gpu, forward_gpu};
 
 const SHAPES: [ConvShape; 5] = [
@@ -70,7 +70,7 @@ fn the_forward_pass_is_the_convolution_on_awkward_sizes() {
     for (i, s) in SHAPES.iter().enumerate() {
         let x = filled((s.n, s.c_in, s.h, s.w), 1 + i as u32);
         let w = filled((s.c_out, s.c_in, s.k, s.k), 100 + i as u32);
-        let want = forward_loops(x.view(), w.view(), s);
+        let want = forward_loops(x.view(), w.view(), &spec_of(s));
         let got = pollster::block_on(forward_gpu(&gpu, x.view(), w.view(), s.stride, s.pad))
             .expect("forward on the GPU");
         assert_eq!(got.dim(), want.dim(), "{s:?}");
@@ -84,7 +84,7 @@ fn the_correlation_is_the_hebbian_yx_term_on_awkward_sizes() {
     for (i, s) in SHAPES.iter().enumerate() {
         let x = filled((s.n, s.c_in, s.h, s.w), 7 + i as u32);
         let r = filled((s.n, s.c_out, s.ho(), s.wo()), 300 + i as u32);
-        let want = correlate_loops(x.view(), r.view(), s);
+        let want = correlate_loops(x.view(), r.view(), &spec_of(s));
         let got = pollster::block_on(correlate_gpu(
             &gpu,
             x.view(),
@@ -115,7 +115,7 @@ fn a_split_correlation_adds_up() {
     };
     let x = filled((s.n, s.c_in, s.h, s.w), 11);
     let r = filled((s.n, s.c_out, s.ho(), s.wo()), 12);
-    let want = correlate_loops(x.view(), r.view(), &s);
+    let want = correlate_loops(x.view(), r.view(), &spec_of(&s));
     let got = pollster::block_on(correlate_gpu(
         &gpu,
         x.view(),

@@ -5,21 +5,14 @@
 mod common;
 
 use common::compare::assert_close;
-use common::conv::filled;
+use common::conv::{filled, spec_of};
 use hebbian_playground::kernels::hebbconv::{ConvGpu, ConvShape, correlate_gpu, forward_gpu};
 use hebbian_playground::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
-use hebbian_playground::nets::hebbconv::conv::{self, ConvSpec};
+use hebbian_playground::nets::hebbconv::conv;
 use hebbian_playground::plasticity::competition::{
     self, Competition, CompetitionParams, CompetitionState, Rates,
 };
 use ndarray::Array4;
-
-fn spec_of(s: &ConvShape) -> ConvSpec {
-    ConvSpec {
-        stride: s.stride,
-        ..ConvSpec::new(s.c_in, s.c_out, s.k, s.pad)
-    }
-}
 
 const SHAPES: [ConvShape; 3] = [
     ConvShape {

@@ -60,7 +60,7 @@ async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
             .await
             .expect("forward");
         assert_close(
-            &conv::forward_loops(x.view(), w.view(), &s),
+            &conv::forward_loops(x.view(), w.view(), &conv::spec_of(&s)),
             &y,
             1e-5,
             "forward",
@@ -69,7 +69,7 @@ async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
             .await
             .expect("correlate");
         assert_close(
-            &conv::correlate_loops(x.view(), r.view(), &s),
+            &conv::correlate_loops(x.view(), r.view(), &conv::spec_of(&s)),
             &c,
             1e-5,
             "correlation",

@@ -1,37 +1,54 @@
 //! Convolutions by direct nested loops over their definition (in f64), the oracle of the Hebbian convolution
 //! kernels natively and in the browser.
 use hebbian_playground::kernels::hebbconv::ConvShape;
+use hebbian_playground::nets::hebbconv::conv::ConvSpec;
 use ndarray::{Array4, ArrayView4};
 
-/// PyTorch's reflect padding: index i of the padded axis (i may be negative) in 0..n.
+/// The CPU's description of a GPU convolution shape (stride and padding kept; never depthwise).
+pub fn spec_of(s: &ConvShape) -> ConvSpec {
+    ConvSpec {
+        stride: s.stride,
+        ..ConvSpec::new(s.c_in, s.c_out, s.k, s.pad)
+    }
+}
+
+/// PyTorch's reflect padding, written out separately from the library's: index i of the padded axis (i may be
+/// negative) in 0..n.
 fn reflect(i: isize, n: usize) -> usize {
     let last = n as isize - 1;
     let j = i.abs();
     (if j > last { 2 * last - j } else { j }) as usize
 }
 
-fn patch_value(
-    x: ArrayView4<f32>,
-    s: &ConvShape,
-    img: usize,
-    ci: usize,
-    y: usize,
-    x0: usize,
-) -> f32 {
-    let iy = reflect(y as isize - s.pad as isize, s.h);
-    let ix = reflect(x0 as isize - s.pad as isize, s.w);
-    x[[img, ci, iy, ix]]
+/// The padded input's value at (img, c, y, x) in padded coordinates.
+fn padded(x: ArrayView4<f32>, img: usize, c: usize, y: usize, x0: usize, pad: usize) -> f32 {
+    let (_, _, h, w) = x.dim();
+    x[[
+        img,
+        c,
+        reflect(y as isize - pad as isize, h),
+        reflect(x0 as isize - pad as isize, w),
+    ]]
 }
 
-/// y[n, co, oy, ox] = Σ w[co, ci, ky, kx] · x_pad[n, ci, oy·s + ky, ox·s + kx], in f64.
-pub fn forward_loops(x: ArrayView4<f32>, w: ArrayView4<f32>, s: &ConvShape) -> Array4<f32> {
-    Array4::from_shape_fn((s.n, s.c_out, s.ho(), s.wo()), |(img, co, oy, ox)| {
+/// y[n, co, oy, ox] = Σ w[co, ci, ky, kx] · x_pad[n, ci, oy·s + ky, ox·s + kx] (depthwise: ci = co), in f64.
+pub fn forward_loops(x: ArrayView4<f32>, w: ArrayView4<f32>, s: &ConvSpec) -> Array4<f32> {
+    let (n, _, h, wd) = x.dim();
+    let ho = (h + 2 * s.pad - s.k) / s.stride + 1;
+    let wo = (wd + 2 * s.pad - s.k) / s.stride + 1;
+    Array4::from_shape_fn((n, s.c_out, ho, wo), |(img, co, oy, ox)| {
         let mut sum = 0f64;
-        for ci in 0..s.c_in {
-            for ky in 0..s.k {
-                for kx in 0..s.k {
-                    let v = patch_value(x, s, img, ci, oy * s.stride + ky, ox * s.stride + kx);
-                    sum += f64::from(w[[co, ci, ky, kx]]) * f64::from(v);
+        for ky in 0..s.k {
+            for kx in 0..s.k {
+                let (y, x0) = (oy * s.stride + ky, ox * s.stride + kx);
+                if s.depthwise {
+                    sum +=
+                        f64::from(w[[co, 0, ky, kx]]) * f64::from(padded(x, img, co, y, x0, s.pad));
+                } else {
+                    for ci in 0..s.c_in {
+                        sum += f64::from(w[[co, ci, ky, kx]])
+                            * f64::from(padded(x, img, ci, y, x0, s.pad));
+                    }
                 }
             }
         }
@@ -39,14 +56,17 @@ pub fn forward_loops(x: ArrayView4<f32>, w: ArrayView4<f32>, s: &ConvShape) -> A
     })
 }
 
-/// c[co, ci, ky, kx] = Σ_{n, oy, ox} r[n, co, oy, ox] · x_pad[n, ci, oy·s + ky, ox·s + kx], in f64.
-pub fn correlate_loops(x: ArrayView4<f32>, r: ArrayView4<f32>, s: &ConvShape) -> Array4<f32> {
-    Array4::from_shape_fn((s.c_out, s.c_in, s.k, s.k), |(co, ci, ky, kx)| {
+/// c[co, ci, ky, kx] = Σ_{n, oy, ox} r[n, co, oy, ox] · x_pad[n, ci, oy·s + ky, ox·s + kx] (depthwise: ci = co),
+/// in f64.
+pub fn correlate_loops(x: ArrayView4<f32>, r: ArrayView4<f32>, s: &ConvSpec) -> Array4<f32> {
+    let (n, _, ho, wo) = r.dim();
+    Array4::from_shape_fn(s.weight_shape(), |(co, ci, ky, kx)| {
+        let ch = if s.depthwise { co } else { ci };
         let mut sum = 0f64;
-        for img in 0..s.n {
-            for oy in 0..s.ho() {
-                for ox in 0..s.wo() {
-                    let v = patch_value(x, s, img, ci, oy * s.stride + ky, ox * s.stride + kx);
+        for img in 0..n {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let v = padded(x, img, ch, oy * s.stride + ky, ox * s.stride + kx, s.pad);
                     sum += f64::from(r[[img, co, oy, ox]]) * f64::from(v);
                 }
             }
