@@ -113,13 +113,10 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
             .collect();
         assert!(missing.is_empty(), "{id}: cells never filled: {missing:?}");
         assert!(seen.iter().any(|s| s.starts_with("traj_")) || id != "hebb2d");
-        // Being rewritten for issue 9 in other branches; removed from this list when they land.
-        if id != "hopfield" {
-            assert!(
-                colours.is_empty(),
-                "{id}: colours outside the palette: {colours:?}"
-            );
-        }
+        assert!(
+            colours.is_empty(),
+            "{id}: colours outside the palette: {colours:?}"
+        );
     }
 }
 
