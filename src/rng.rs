@@ -73,11 +73,14 @@ pub enum Purpose {
     Ising = 7,
     /// Hebbian convolutional networks: group = the layer's index (depth first), initial weights.
     HebbConv = 8,
+    /// Trained read-outs (the linear probe, the backprop baseline's head): group 0 initial weights, group 1
+    /// dropout masks (the batch in the counter), group 2 the order of training examples (the epoch).
+    Readout = 9,
 }
 
 impl Purpose {
     /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
-    pub const ALL: [(Purpose, &'static str); 8] = [
+    pub const ALL: [(Purpose, &'static str); 9] = [
         (Purpose::Samples, "PURPOSE_SAMPLES"),
         (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
         (Purpose::Inputs, "PURPOSE_INPUTS"),
@@ -86,6 +89,7 @@ impl Purpose {
         (Purpose::Hopfield, "PURPOSE_HOPFIELD"),
         (Purpose::Ising, "PURPOSE_ISING"),
         (Purpose::HebbConv, "PURPOSE_HEBB_CONV"),
+        (Purpose::Readout, "PURPOSE_READOUT"),
     ];
 }
 

@@ -2,3 +2,5 @@
 pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
+pub mod linear;
+pub mod optim;
