@@ -4,3 +4,4 @@ pub mod hopfield;
 pub mod ising;
 pub mod linear;
 pub mod optim;
+pub mod probe;
