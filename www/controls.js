@@ -99,7 +99,7 @@ function control(ctx, name, path, prop, value) {
     for (const o of options) {
       const opt = document.createElement('option');
       opt.value = o.const;
-      opt.textContent = String(o.const).replaceAll('_', ' ');
+      opt.textContent = o.title || String(o.const).replaceAll('_', ' ');
       if (o.description) opt.title = o.description;
       input.append(opt);
     }

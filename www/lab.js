@@ -239,7 +239,8 @@ export class LabPage {
     // The speed counts the lab's own steps ("sweeps/frame" in the Ising lab), as the progress text does.
     const view = structuredClone(this.schema.$defs.View);
     const step = this.schema.$defs.Params['x-step'];
-    if (step && view.properties.speed) view.properties.speed['x-unit'] = `${step}s/frame`;
+    const steps = this.schema.$defs.Params['x-steps'] || `${step}s`;
+    if (step && view.properties.speed) view.properties.speed['x-unit'] = `${steps}/frame`;
     buildControls(this.runBar.viewBox, {
       root: this.schema, schema: view, fields: Object.keys(view.properties),
       value: this.state.view, onEdit: (path, v) => this.edit({ ...this.state, view: setPath(this.state.view, path, v) }),

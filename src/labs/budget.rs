@@ -219,6 +219,11 @@ impl<'a> Chunk<'a> {
         }
     }
 
+    /// The clock's time in ms (0 for a chunk of [`Chunk::steps`]): labs time their phases with it.
+    pub fn now(&self) -> f64 {
+        (self.clock)()
+    }
+
     /// Whether the deadline has passed: the run should stop at the next point where it can.
     pub fn over(&self) -> bool {
         (self.clock)() >= self.until_ms

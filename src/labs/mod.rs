@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod datasets;
 pub mod hebb2d;
+pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
 pub mod ranges;
@@ -339,4 +340,5 @@ registry! {
     Datasets => datasets::Datasets,
     Hopfield => hopfield::Hopfield,
     Ising => ising::IsingLab,
+    HebbConv => hebbconv::HebbConv,
 }

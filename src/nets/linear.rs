@@ -83,9 +83,11 @@ pub fn softmax_cross_entropy(logits: ArrayView2<f32>, labels: &[u8]) -> (f32, Ar
     let mut loss = 0.0f64;
     for (mut row, &label) in grad.axis_iter_mut(Axis(0)).zip(labels) {
         let max = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let target = row[label as usize];
         row.mapv_inplace(|v| (v - max).exp());
         let sum = row.sum();
-        loss -= f64::from((row[label as usize] / sum).ln());
+        // −log softmax = max + ln Σ exp(v − max) − v_label: finite even where exp(v_label − max) is 0.
+        loss += f64::from(max - target) + f64::from(sum).ln();
         row.mapv_inplace(|v| v / sum / n);
         row[label as usize] -= 1.0 / n;
     }
@@ -131,6 +133,12 @@ mod tests {
         let logits = array![[0.0f32, 3f32.ln()], [1000.0, 0.0]];
         let (loss, grad) = softmax_cross_entropy(logits.view(), &[1, 0]);
         let want = (-(0.75f32).ln() + 0.0) / 2.0;
+        // A confident mistake costs the logit gap, not infinity.
+        let (wrong, _) = softmax_cross_entropy(logits.view(), &[1, 1]);
+        assert!(
+            (wrong - (-(0.75f32).ln() + 1000.0) / 2.0).abs() < 1e-3,
+            "{wrong}"
+        );
         assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
         let g = array![[0.125f32, -0.125], [0.0, 0.0]];
         assert!((grad - g).iter().all(|d| d.abs() < 1e-6));

@@ -68,10 +68,12 @@ pub fn triangle(y: ArrayView4<f32>, power: f32) -> Array4<f32> {
     for mut img in out.axis_iter_mut(Axis(1)) {
         img.zip_mut_with(&mean, |v, &m| {
             let r = (*v - m).max(0.0);
-            *v = if power == 1.0 {
+            // r^p as 2^(p·log2 r): libm's powf took a third of a network's forward time, exp2f and log2f a
+            // fraction of it (within 2 ulp; the same bits natively and in wasm).
+            *v = if power == 1.0 || r == 0.0 {
                 r
             } else {
-                libm::powf(r, power)
+                libm::exp2f(power * libm::log2f(r))
             };
         });
     }
@@ -119,26 +121,28 @@ fn pool(
     let (n, c, h, w) = x.dim();
     let (ho, wo) = (pool_side(h, k, stride, pad), pool_side(w, k, stride, pad));
     let mut out = Array4::zeros((n, c, ho, wo));
-    for b in 0..n {
-        for ch in 0..c {
-            let plane = x.slice(s![b, ch, .., ..]);
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let mut acc = init;
-                    for i in 0..k {
-                        let yy = (oy * stride + i) as isize - pad as isize;
-                        if yy < 0 || yy >= h as isize {
-                            continue;
-                        }
-                        for j in 0..k {
-                            let xx = (ox * stride + j) as isize - pad as isize;
-                            if xx >= 0 && xx < w as isize {
-                                acc = fold(acc, plane[[yy as usize, xx as usize]]);
-                            }
-                        }
+    let x = x.as_standard_layout();
+    let planes = x.as_slice().expect("standard layout").chunks_exact(h * w);
+    let outs = out.as_slice_mut().expect("fresh").chunks_exact_mut(ho * wo);
+    // The window of an output, clipped to the image: padding never changes a max, and an average divides by
+    // k² whatever the clipping (count_include_pad).
+    let span = |o: usize, side: usize| {
+        let start = (o * stride).saturating_sub(pad);
+        let end = (o * stride + k).saturating_sub(pad).min(side);
+        start..end.max(start)
+    };
+    for (plane, dst) in planes.zip(outs) {
+        for oy in 0..ho {
+            let rows = span(oy, h);
+            for ox in 0..wo {
+                let cols = span(ox, w);
+                let mut acc = init;
+                for yy in rows.clone() {
+                    for &v in &plane[yy * w + cols.start..yy * w + cols.end] {
+                        acc = fold(acc, v);
                     }
-                    out[[b, ch, oy, ox]] = finish(acc);
                 }
+                dst[oy * wo + ox] = finish(acc);
             }
         }
     }

@@ -213,6 +213,15 @@ pub fn ops(arch: Arch, c: usize, div: usize) -> Vec<Op> {
 
 /// Output shape [C, H, W] of `ops` on an input of that shape, or an error naming the op that does not fit.
 pub fn out_shape(ops: &[Op], input: [usize; 3]) -> Result<[usize; 3]> {
+    walk(ops, input, &mut |_, _| {})
+}
+
+/// [`out_shape`], calling `visit(op, its output shape)` for every op (inside residual blocks too).
+fn walk(
+    ops: &[Op],
+    input: [usize; 3],
+    visit: &mut dyn FnMut(&Op, [usize; 3]),
+) -> Result<[usize; 3]> {
     let [mut c, mut h, mut w] = input;
     for (i, op) in ops.iter().enumerate() {
         let bad =
@@ -250,8 +259,8 @@ pub fn out_shape(ops: &[Op], input: [usize; 3]) -> Result<[usize; 3]> {
                 );
             }
             Op::Residual { body, shortcut, .. } => {
-                let a = out_shape(body, [c, h, w])?;
-                let b = out_shape(shortcut, [c, h, w])?;
+                let a = walk(body, [c, h, w], visit)?;
+                let b = walk(shortcut, [c, h, w], visit)?;
                 if a != b {
                     return Err(bad(format!(
                         "a residual block whose branches give {a:?} and {b:?}"
@@ -261,6 +270,7 @@ pub fn out_shape(ops: &[Op], input: [usize; 3]) -> Result<[usize; 3]> {
             }
             _ => {}
         }
+        visit(op, [c, h, w]);
     }
     Ok([c, h, w])
 }
@@ -320,6 +330,28 @@ impl Preset {
     /// Widths divided by `div` (e.g. 4 or 8) on CIFAR-10's shape.
     pub fn reduced(arch: Arch, div: usize) -> Result<Self> {
         Self::new(arch, [3, 32, 32], div, 10)
+    }
+
+    /// Multiply-adds of the convolutions' forward pass for one image (the Hebbian correlation of a learning
+    /// pass costs as many again): what the labs' cost models count.
+    pub fn conv_macs(&self) -> f64 {
+        let mut macs = 0.0;
+        // The ops were checked against the input when the preset was made.
+        let _ = walk(&self.ops, self.input, &mut |op, [c, h, w]| {
+            if let Op::Conv(l) = op {
+                macs += (l.conv.fan_in() * c * h * w) as f64;
+            }
+        });
+        macs
+    }
+
+    /// Values of every op's output for one image: an upper bound on the activations a forward pass holds.
+    pub fn activation_values(&self) -> f64 {
+        let mut values = 0.0;
+        let _ = walk(&self.ops, self.input, &mut |_, [c, h, w]| {
+            values += (c * h * w) as f64;
+        });
+        values
     }
 
     /// Features the linear probe sees (C·H·W of the last op).
