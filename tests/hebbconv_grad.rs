@@ -20,6 +20,9 @@ use hebbian_playground::nets::linear::Linear;
 use hebbian_playground::rng;
 use ndarray::{Array2, Array4, array};
 
+/// An NCHW shape.
+type Shape = (usize, usize, usize, usize);
+
 /// Σ r·y in f64.
 fn dot(r: &Array4<f32>, y: &Array4<f32>) -> f64 {
     assert_eq!(r.dim(), y.dim(), "weights of the loss match the output");
@@ -59,7 +62,7 @@ fn check_all<D: ndarray::Dimension>(
 }
 
 /// Convolutions on odd sizes: (spec, padding, input shape).
-fn conv_cases() -> Vec<(ConvSpec, Padding, (usize, usize, usize, usize))> {
+fn conv_cases() -> Vec<(ConvSpec, Padding, Shape)> {
     let sp = |c_in, c_out, k, stride, pad, depthwise| ConvSpec {
         c_in,
         c_out,
@@ -150,7 +153,7 @@ fn batch_norm_gradients_match_finite_differences() {
 }
 
 /// Inputs in about ±[0.1, 1]: at least 0.1 from ReLU's kink.
-fn away_from_zero(shape: (usize, usize, usize, usize), salt: u32) -> Array4<f32> {
+fn away_from_zero(shape: Shape, salt: u32) -> Array4<f32> {
     filled(shape, salt).mapv(|v| if v < 0.0 { v - 0.1 } else { v + 0.1 })
 }
 
@@ -173,7 +176,7 @@ fn relu_gradient_matches_finite_differences() {
 /// a ladder of values whose deviations from their mean are all at least 0.1 (C 3: 0, 0.2, 0.7; C 5: 0, 0.2,
 /// 0.4, 0.9, 1.4), spread over the channels in a rotating order, moved by an arbitrary offset per column (which
 /// the Triangle removes) and jittered by less than 0.02.
-fn triangle_input(shape: (usize, usize, usize, usize), salt: u32) -> Array4<f32> {
+fn triangle_input(shape: Shape, salt: u32) -> Array4<f32> {
     let ladder: &[f32] = match shape.1 {
         3 => &[0.0, 0.2, 0.7],
         5 => &[0.0, 0.2, 0.4, 0.9, 1.4],
@@ -222,7 +225,7 @@ fn triangle_gradient_matches_finite_differences() {
 
 /// Distinct values at least 0.01 apart (a permutation of a grid, so no window has a tie): a step of 1e-3 never
 /// changes which entry a max-pool window takes.
-fn distinct(shape: (usize, usize, usize, usize), salt: u32) -> Array4<f32> {
+fn distinct(shape: Shape, salt: u32) -> Array4<f32> {
     let n = shape.0 * shape.1 * shape.2 * shape.3;
     let keys = filled(shape, salt);
     let mut order: Vec<usize> = (0..n).collect();
