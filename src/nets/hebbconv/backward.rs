@@ -134,8 +134,16 @@ pub fn conv_input_grad_padded(
                         for oy in 0..ho {
                             let src = g.row(oy);
                             let mut dst = plane.row_mut(oy * st + i);
-                            for ox in 0..wo {
-                                dst[ox * st + j] += wij * src[ox];
+                            match (src.as_slice(), dst.as_slice_mut(), st) {
+                                (Some(src), Some(dst), 1) => dst[j..j + wo]
+                                    .iter_mut()
+                                    .zip(src)
+                                    .for_each(|(d, &v)| *d += wij * v),
+                                _ => {
+                                    for ox in 0..wo {
+                                        dst[ox * st + j] += wij * src[ox];
+                                    }
+                                }
                             }
                         }
                     }
