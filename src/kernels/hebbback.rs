@@ -120,7 +120,6 @@ pub struct ConvBackGpu {
     pub dx: Tensor,
     /// dL/dw [C_out, C_in, k, k].
     pub dw: Tensor,
-    slices: Tensor,
     weight_grad: Kernel,
     sum: Kernel,
     input_grad: Kernel,
@@ -142,6 +141,7 @@ impl ConvBackGpu {
         let dy = gpu.tensor("output gradient", f32s(y_len))?;
         let dx = gpu.tensor("input gradient", f32s(x_len))?;
         let dw = gpu.tensor("weight gradient", f32s(w_len))?;
+        // The weight gradient's partial sums, reached only through the two kernels that bind it.
         let slices = gpu.tensor("weight gradient slices", f32s(splits * w_len))?;
         let uniform = |what: &str, p: BackParams| -> Result<Tensor> {
             let t = gpu.uniform_tensor(what, std::mem::size_of::<BackParams>() as u64)?;
@@ -193,7 +193,6 @@ impl ConvBackGpu {
             dy,
             dx,
             dw,
-            slices,
             weight_grad,
             sum,
             input_grad,
@@ -210,11 +209,6 @@ impl ConvBackGpu {
     /// dx = the input gradient of conv(pad(x), w) for dy.
     pub fn record_input_grad(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.input_grad, self.groups[2]);
-    }
-
-    /// Bytes of the slices buffer (for memory estimates).
-    pub fn scratch_bytes(&self) -> u64 {
-        self.slices.bytes()
     }
 }
 
