@@ -1,7 +1,7 @@
-//! CPU speed of the Hebbian convolution against this machine's sgemm (matrixmultiply through ndarray, one
-//! thread): GFLOP/s of `conv::forward`, `conv::correlate` (also the weight gradient of backprop) and the input
-//! gradient `backward::conv_input_grad_padded` on the layer shapes of architecture A (batch 64), images per
-//! second of the unsupervised step on reduced presets, and of the backprop baseline's training step (H). Not a test: run it with
+//! CPU speed of the Hebbian convolution against this machine's sgemm (matrixmultiply through ndarray, one thread):
+//! GFLOP/s of `conv::forward`, `conv::correlate` (also the weight gradient of backprop) and the input gradient
+//! `backward::conv_input_grad_padded` on the layer shapes of architecture A (batch 64), images per second of the
+//! unsupervised step on reduced presets, and of the backprop baseline's training step (H). Not a test: run it with
 //! `cargo run --release --example hebbconv_bench`.
 use hebbian_playground::nets::hebbconv::backward;
 use hebbian_playground::nets::hebbconv::baseline::Baseline;

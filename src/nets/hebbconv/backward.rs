@@ -391,16 +391,26 @@ pub fn avg_pool_backward(
 pub const DROPOUT: f32 = 0.5;
 
 /// PyTorch's inverted dropout mask for a [rows, cols] batch of features in training mode: each entry kept with
-/// probability 1 − p and then scaled by 1/(1 − p), so the mask holds 0 or 1/(1 − p). Entry j (row-major) is
-/// kept when uniform(word j mod 4 of philox([j/4, batch, 0, 0], [seed, stream(Readout, 1, 0)])) ≥ p.
-pub fn dropout_mask(rows: usize, cols: usize, p: f32, seed: u32, batch: u32) -> Array2<f32> {
+/// probability 1 − p and then scaled by 1/(1 − p), so the mask holds 0 or 1/(1 − p). Entry j (row-major) of
+/// batch b is kept when uniform(word j mod 4 of philox([b, b >> 32, j/4, (j/4) >> 32], [seed, stream(Readout,
+/// 1, 0)])) ≥ p: the layout of the linear probe's masks (nets::probe), so both read one stream the same way.
+pub fn dropout_mask(rows: usize, cols: usize, p: f32, seed: u32, batch: u64) -> Array2<f32> {
     let key = [seed, rng::stream(Purpose::Readout, 1, 0)];
     let scale = 1.0 / (1.0 - p);
     let mut mask = Array2::zeros((rows, cols));
     let mut words = [0u32; 4];
     for (j, m) in mask.iter_mut().enumerate() {
         if j % 4 == 0 {
-            words = rng::philox4x32([(j / 4) as u32, batch, 0, 0], key);
+            let block = (j / 4) as u64;
+            words = rng::philox4x32(
+                [
+                    batch as u32,
+                    (batch >> 32) as u32,
+                    block as u32,
+                    (block >> 32) as u32,
+                ],
+                key,
+            );
         }
         if rng::uniform(words[j % 4]) >= p {
             *m = scale;

@@ -237,7 +237,7 @@ impl Baseline {
         let out_shape = a.dim();
         let mask = train.then(|| {
             let n = out_shape.0;
-            backward::dropout_mask(n, a.len() / n, DROPOUT, self.seed, self.adam.steps() as u32)
+            backward::dropout_mask(n, a.len() / n, DROPOUT, self.seed, self.adam.steps() as u64)
         });
         let (feats, logits) =
             backward::head_forward(&self.head, a.view(), mask.as_ref().map(|m| m.view()));
