@@ -1,7 +1,10 @@
-//! CPU speed of the Hebbian convolution against this machine's sgemm (matrixmultiply through ndarray, one
-//! thread): GFLOP/s of `conv::forward` and `conv::correlate` on the layer shapes of architecture A (batch 64),
-//! and images per second of the unsupervised step on reduced presets. Not a test: run it with
+//! CPU speed of the Hebbian convolution against this machine's sgemm (matrixmultiply through ndarray, one thread):
+//! GFLOP/s of `conv::forward`, `conv::correlate` (also the weight gradient of backprop) and the input gradient
+//! `backward::conv_input_grad_padded` on the layer shapes of architecture A (batch 64), images per second of the
+//! unsupervised step on reduced presets, and of the backprop baseline's training step (H). Not a test: run it with
 //! `cargo run --release --example hebbconv_bench`.
+use hebbian_playground::nets::hebbconv::backward;
+use hebbian_playground::nets::hebbconv::baseline::Baseline;
 use hebbian_playground::nets::hebbconv::conv::{self, ConvSpec};
 use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
 use hebbian_playground::nets::hebbconv::{HebbConfig, Network};
@@ -76,12 +79,24 @@ fn main() {
         let tc = best(3, || {
             std::hint::black_box(conv::correlate(x.view(), y.view(), &spec));
         });
+        let (hp, wp) = (xs.2 + 2 * spec.pad, xs.3 + 2 * spec.pad);
+        let td = best(3, || {
+            std::hint::black_box(backward::conv_input_grad_padded(
+                w.view(),
+                y.view(),
+                &spec,
+                hp,
+                wp,
+            ));
+        });
         println!(
-            "{name}: forward {:.1} GFLOP/s ({:.0} ms), correlate {:.1} GFLOP/s ({:.0} ms)",
+            "{name}: forward {:.1} GFLOP/s ({:.0} ms), correlate {:.1} GFLOP/s ({:.0} ms), input gradient {:.1} GFLOP/s ({:.0} ms)",
             flop / tf / 1e9,
             tf * 1e3,
             flop / tc / 1e9,
-            tc * 1e3
+            tc * 1e3,
+            flop / td / 1e9,
+            td * 1e3
         );
     }
     // The whole unsupervised step (forward + every layer's update), batch 64.
@@ -105,5 +120,19 @@ fn main() {
                 64.0 / tf
             );
         }
+    }
+    // The backprop baseline's training step (forward, backward, Adam), batch 64.
+    for (div, input) in [(4, [3, 32, 32]), (16, [1, 28, 28]), (1, [3, 32, 32])] {
+        let mut net = Baseline::new(input, div, 10, 0).expect("H");
+        let x = fill((64, input[0], input[1], input[2]), 0.13);
+        let labels: Vec<u8> = (0..64).map(|i| (i % 10) as u8).collect();
+        let reps = if div == 1 { 1 } else { 3 };
+        let t = best(reps, || {
+            net.train_step(x.view(), &labels).expect("step");
+        });
+        println!(
+            "H/{div} on {input:?}: backprop training step {:.0} images/s",
+            64.0 / t
+        );
     }
 }

@@ -74,7 +74,8 @@ pub enum Purpose {
     /// Hebbian convolutional networks: group = the layer's index (depth first), initial weights.
     HebbConv = 8,
     /// Trained read-outs (the linear probe, the backprop baseline's head): group 0 initial weights, group 1
-    /// dropout masks (the batch in the counter), group 2 the order of training examples (the epoch).
+    /// dropout masks (the batch in the counter), group 2 the order of training examples (the epoch), group 3
+    /// the backprop baseline's convolution weights (index: the layer).
     Readout = 9,
 }
 

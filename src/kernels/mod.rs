@@ -1,4 +1,5 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
+pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbupdate;
 pub mod ising;
@@ -21,6 +22,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("ising", ising::source()),
         ("hebbconv", hebbconv::source()),
         ("hebbupdate", hebbupdate::source()),
+        ("hebbback", hebbback::source()),
     ]
 }
 
@@ -34,6 +36,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         recall::layouts(),
         hebbconv::layouts(),
         hebbupdate::layouts(),
+        hebbback::layouts(),
     ]
     .into_iter()
     .flatten()

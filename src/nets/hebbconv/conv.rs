@@ -76,7 +76,7 @@ impl ConvSpec {
 /// Source row of padded index `i` (−pad ≤ i < h + pad) under PyTorch's 'reflect' (the edge is not repeated:
 /// −1 → 1, h → h − 2). PyTorch refuses pad ≥ h; here the reflection repeats (period 2(h − 1)), and h = 1
 /// reflects onto its only row.
-fn reflect_index(i: isize, h: usize) -> usize {
+pub(super) fn reflect_index(i: isize, h: usize) -> usize {
     if h == 1 {
         return 0;
     }
@@ -134,7 +134,7 @@ fn padded_out(xp: &ArrayView4<f32>, spec: &ConvSpec) -> (usize, usize) {
 }
 
 /// Images per im2col block for `rows` × `p` columns per image.
-fn block_images(rows: usize, p: usize, n: usize) -> usize {
+pub(super) fn block_images(rows: usize, p: usize, n: usize) -> usize {
     (SCRATCH_FLOATS / (rows * p).max(1)).clamp(1, n.max(1))
 }
 

@@ -1,0 +1,307 @@
+//! Reverse mode of a convolution on the GPU (kernels/hebbback.wgsl): the weight gradient Σ_{n,p} dy·patch and the
+//! input gradient of y = conv(pad(x), w), with zero padding (`nn.Conv2d`, the backprop baseline) or reflect
+//! padding (the Hebbian layers, whose input gradients gradient-based views need), both as implicit GEMMs. Their
+//! CPU twins are `nets::hebbconv::backward::conv_backward` (GEMMs over im2col blocks, checked against finite
+//! differences in tests/hebbconv_grad.rs).
+//!
+//! [`ConvBackGpu`] holds one layer's tensors on the device with the three kernels bound once, so that a training
+//! step records its dispatches without allocating; [`input_grad_gpu`] and [`weight_grad_gpu`] are one-shot
+//! wrappers (tests, single evaluations).
+use super::hebbconv::ConvShape;
+use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::error::{Error, Result};
+use crate::nets::hebbconv::presets::Padding;
+use ndarray::{Array4, ArrayView4};
+
+/// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbback.wgsl.
+const TILE: usize = 64;
+const SUM_WORKGROUP: usize = 256;
+/// Workgroups the weight gradient aims for: its C_out × C_in·k² tiles alone are few for a first layer, so its
+/// reduction over positions is split until about this many run at once (as the Hebbian correlation does).
+const TARGET_WORKGROUPS: usize = 512;
+/// The fewest positions a slice of the weight gradient sums (a multiple of the 16-deep tile step).
+const MIN_SLICE: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackParams {
+    n: u32,
+    c_in: u32,
+    h: u32,
+    w: u32,
+    c_out: u32,
+    k: u32,
+    stride: u32,
+    pad: u32,
+    ho: u32,
+    wo: u32,
+    zero_pad: u32,
+    tiles_j: u32,
+    tiles_i: u32,
+    splits: u32,
+    j_per_split: u32,
+    _pad0: u32,
+}
+
+pub fn source() -> String {
+    include_str!("hebbback.wgsl").to_string()
+}
+
+pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
+    vec![super::prelude::layout!(
+        "hebbback",
+        "BackParams",
+        BackParams,
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        k,
+        stride,
+        pad,
+        ho,
+        wo,
+        zero_pad,
+        tiles_j,
+        tiles_i,
+        splits,
+        j_per_split
+    )]
+}
+
+/// How the weight gradient's reduction over positions is split: (slices, positions per slice).
+fn splits(s: &ConvShape) -> (usize, usize) {
+    let tiles = s.c_out.div_ceil(TILE) * s.filter_len().div_ceil(TILE);
+    let most = s.positions().div_ceil(MIN_SLICE).max(1);
+    let splits = TARGET_WORKGROUPS.div_ceil(tiles).clamp(1, most);
+    let per = s.positions().div_ceil(splits).next_multiple_of(16);
+    (s.positions().div_ceil(per), per)
+}
+
+fn params(s: &ConvShape, padding: Padding, input_grad: bool) -> BackParams {
+    let (splits, per) = splits(s);
+    let (rows, cols) = if input_grad {
+        (s.c_in, s.n * s.h * s.w)
+    } else {
+        (s.c_out, s.filter_len())
+    };
+    BackParams {
+        n: s.n as u32,
+        c_in: s.c_in as u32,
+        h: s.h as u32,
+        w: s.w as u32,
+        c_out: s.c_out as u32,
+        k: s.k as u32,
+        stride: s.stride as u32,
+        pad: s.pad as u32,
+        ho: s.ho() as u32,
+        wo: s.wo() as u32,
+        zero_pad: u32::from(padding == Padding::Zero),
+        tiles_j: cols.div_ceil(TILE) as u32,
+        tiles_i: rows.div_ceil(TILE) as u32,
+        splits: splits as u32,
+        j_per_split: per as u32,
+        _pad0: 0,
+    }
+}
+
+/// One convolution's reverse-mode tensors and kernels on the device, made once per run.
+pub struct ConvBackGpu {
+    pub shape: ConvShape,
+    pub padding: Padding,
+    /// The layer's input [N, C_in, H, W] (the forward pass's, unpadded).
+    pub x: Tensor,
+    /// Weights [C_out, C_in, k, k].
+    pub w: Tensor,
+    /// Upstream gradient dL/dy [N, C_out, Ho, Wo].
+    pub dy: Tensor,
+    /// dL/dx [N, C_in, H, W].
+    pub dx: Tensor,
+    /// dL/dw [C_out, C_in, k, k].
+    pub dw: Tensor,
+    weight_grad: Kernel,
+    sum: Kernel,
+    input_grad: Kernel,
+    groups: [u32; 3],
+}
+
+impl ConvBackGpu {
+    /// Shapes as [`ConvShape::check`] accepts them (its pad < H, W rule is reflect padding's; zero-padded layers
+    /// of the networks meet it too).
+    pub async fn new(gpu: &Gpu, shape: ConvShape, padding: Padding) -> Result<Self> {
+        shape.check()?;
+        let f32s = |n: usize| (n * 4) as u64;
+        let (splits, _) = splits(&shape);
+        let x_len = shape.n * shape.c_in * shape.h * shape.w;
+        let y_len = shape.n * shape.c_out * shape.ho() * shape.wo();
+        let w_len = shape.c_out * shape.filter_len();
+        let x = gpu.tensor("convolution input", f32s(x_len))?;
+        let w = gpu.tensor("convolution weights", f32s(w_len))?;
+        let dy = gpu.tensor("output gradient", f32s(y_len))?;
+        let dx = gpu.tensor("input gradient", f32s(x_len))?;
+        let dw = gpu.tensor("weight gradient", f32s(w_len))?;
+        // The weight gradient's partial sums, reached only through the two kernels that bind it.
+        let slices = gpu.tensor("weight gradient slices", f32s(splits * w_len))?;
+        let uniform = |what: &str, p: BackParams| -> Result<Tensor> {
+            let t = gpu.uniform_tensor(what, std::mem::size_of::<BackParams>() as u64)?;
+            gpu.write(&t, bytemuck::bytes_of(&p));
+            Ok(t)
+        };
+        let weight_params = uniform("weight gradient shape", params(&shape, padding, false))?;
+        let input_params = uniform("input gradient shape", params(&shape, padding, true))?;
+        let src = source();
+        let weight_grad = gpu
+            .kernel(
+                "hebbback_weight_grad",
+                &src,
+                "weight_grad",
+                &[&weight_params, &dy, &x, &slices],
+            )
+            .await?;
+        let sum = gpu
+            .kernel(
+                "hebbback_sum",
+                &src,
+                "sum_splits",
+                &[&weight_params, &slices, &x, &dw],
+            )
+            .await?;
+        let input_grad = gpu
+            .kernel(
+                "hebbback_input_grad",
+                &src,
+                "input_grad",
+                &[&input_params, &w, &dy, &dx],
+            )
+            .await?;
+        let weight_groups = splits * shape.c_out.div_ceil(TILE) * shape.filter_len().div_ceil(TILE);
+        let sum_groups = w_len.div_ceil(SUM_WORKGROUP);
+        let input_groups = shape.c_in.div_ceil(TILE) * (shape.n * shape.h * shape.w).div_ceil(TILE);
+        let groups = [weight_groups, sum_groups, input_groups].map(|g| g as u32);
+        for (what, g) in ["weight gradient", "weight gradient sum", "input gradient"]
+            .iter()
+            .zip(groups)
+        {
+            gpu.check_workgroups(&format!("the convolution's {what}"), g)?;
+        }
+        Ok(Self {
+            shape,
+            padding,
+            x,
+            w,
+            dy,
+            dx,
+            dw,
+            weight_grad,
+            sum,
+            input_grad,
+            groups,
+        })
+    }
+
+    /// dw = Σ_{n,p} dy·patch(x).
+    pub fn record_weight_grad(&self, rec: &mut Recorder<'_>) {
+        rec.dispatch(&self.weight_grad, self.groups[0]);
+        rec.dispatch(&self.sum, self.groups[1]);
+    }
+
+    /// dx = the input gradient of conv(pad(x), w) for dy.
+    pub fn record_input_grad(&self, rec: &mut Recorder<'_>) {
+        rec.dispatch(&self.input_grad, self.groups[2]);
+    }
+}
+
+fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
+    a.as_standard_layout().iter().copied().collect()
+}
+
+fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
+    Array4::from_shape_vec(dim, bytemuck::pod_collect_to_vec(bytes))
+        .map_err(|e| Error::Gpu(format!("unexpected result layout: {e}")))
+}
+
+/// Refuses a shape the kernels do not define and an upstream gradient that is not the shape of the layer's
+/// output.
+fn check_dy(s: &ConvShape, dy: &ArrayView4<'_, f32>) -> Result<()> {
+    s.check()?;
+    let want = (s.n, s.c_out, s.ho(), s.wo());
+    if dy.dim() != want {
+        return Err(Error::Gpu(format!(
+            "an output gradient of shape {:?} for an output of {want:?}",
+            dy.dim()
+        )));
+    }
+    Ok(())
+}
+
+/// dL/dx on the GPU of y = conv(pad(x), w) for the upstream gradient dy [N, C_out, Ho, Wo], x of [N, C_in, H, W]
+/// given as `input` = (N, C_in, H, W), w [C_out, C_in, k, k].
+pub async fn input_grad_gpu(
+    gpu: &Gpu,
+    input: (usize, usize, usize, usize),
+    w: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    stride: usize,
+    pad: usize,
+    padding: Padding,
+) -> Result<Array4<f32>> {
+    let (n, c_in, h, wd) = input;
+    let shape = ConvShape {
+        n,
+        c_in,
+        h,
+        w: wd,
+        c_out: w.dim().0,
+        k: w.dim().2,
+        stride,
+        pad,
+    };
+    check_dy(&shape, &dy)?;
+    if w.dim().1 != c_in || w.dim().3 != w.dim().2 {
+        return Err(Error::Gpu(format!(
+            "weights of shape {:?} for {c_in} input channels",
+            w.dim()
+        )));
+    }
+    let layer = ConvBackGpu::new(gpu, shape, padding).await?;
+    gpu.write(&layer.w, bytemuck::cast_slice(&values(w)));
+    gpu.write(&layer.dy, bytemuck::cast_slice(&values(dy)));
+    let mut rec = gpu.record();
+    layer.record_input_grad(&mut rec);
+    rec.read(&layer.dx, layer.dx.bytes());
+    let out = rec.submit().await?;
+    to_array(&out[0], input)
+}
+
+/// dL/dw on the GPU of y = conv(pad(x), w) for the upstream gradient dy [N, C_out, Ho, Wo], filters of k × k.
+pub async fn weight_grad_gpu(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    padding: Padding,
+) -> Result<Array4<f32>> {
+    let (n, c_in, h, w) = x.dim();
+    let shape = ConvShape {
+        n,
+        c_in,
+        h,
+        w,
+        c_out: dy.dim().1,
+        k,
+        stride,
+        pad,
+    };
+    check_dy(&shape, &dy)?;
+    let layer = ConvBackGpu::new(gpu, shape, padding).await?;
+    gpu.write(&layer.x, bytemuck::cast_slice(&values(x)));
+    gpu.write(&layer.dy, bytemuck::cast_slice(&values(dy)));
+    let mut rec = gpu.record();
+    layer.record_weight_grad(&mut rec);
+    rec.read(&layer.dw, layer.dw.bytes());
+    let out = rec.submit().await?;
+    to_array(&out[0], (shape.c_out, c_in, k, k))
+}
