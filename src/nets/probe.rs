@@ -3,7 +3,7 @@
 //! whole; and the [`Confusion`] matrix with the accuracy and macro-F1 it reports.
 use super::linear::{self, Linear};
 use super::optim::Adam;
-use crate::rng::{self, Purpose};
+use super::hebbconv::backward::dropout_mask;
 use ndarray::{Array2, ArrayView2};
 
 /// A linear read-out being trained.
@@ -39,35 +39,12 @@ impl Probe {
 
     /// One Adam step on a batch of features [N, F] with their labels; returns the batch's mean loss (with
     /// dropout, as PyTorch reports the training loss). Dropout keeps each feature with probability 1 − p and
-    /// scales it by 1/(1 − p); the mask of batch b, entry j, is uniform j of Philox(counter [b, j/4], stream
-    /// Readout group 1).
+    /// scales it by 1/(1 − p), with the mask of the batch's index ([`dropout_mask`], shared with the backprop
+    /// baseline's head).
     pub fn train_batch(&mut self, x: ArrayView2<f32>, labels: &[u8]) -> f32 {
         let mut x = x.to_owned();
-        let p = self.dropout;
-        if p > 0.0 {
-            let key = [self.seed, rng::stream(Purpose::Readout, 1, 0)];
-            let keep_scale = 1.0 / (1.0 - p);
-            let b = self.batches;
-            let mut draws = [0u32; 4];
-            for (j, v) in x.iter_mut().enumerate() {
-                if j % 4 == 0 {
-                    let block = (j / 4) as u64;
-                    draws = rng::philox4x32(
-                        [
-                            b as u32,
-                            (b >> 32) as u32,
-                            block as u32,
-                            (block >> 32) as u32,
-                        ],
-                        key,
-                    );
-                }
-                *v = if rng::uniform(draws[j % 4]) < p {
-                    0.0
-                } else {
-                    *v * keep_scale
-                };
-            }
+        if self.dropout > 0.0 {
+            x *= &dropout_mask(x.nrows(), x.ncols(), self.dropout, self.seed, self.batches);
         }
         let logits = self.head.forward(x.view());
         let (loss, dy) = linear::softmax_cross_entropy(logits.view(), labels);
@@ -153,6 +130,7 @@ impl Confusion {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng;
 
     /// Known answer (scikit-learn): y_true [0,0,1,1,2,2], y_pred [0,1,1,1,0,2] gives accuracy 4/6 and
     /// macro-F1 mean(1/2, 4/5, 2/3) = 0.6556…
