@@ -528,6 +528,10 @@ fn digits(d: &Dataset, split: Split, count: usize, seed: u32) -> (Array4<f32>, V
 /// evaluation mode, 78.4 / 59.4 / 44.8 % once 24 more training-mode passes without updates have settled them.
 /// Batches of 16 give the statistics 32 steps.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "20 s unoptimised: cargo test --profile budgets --test hebbconv_grad"
+)]
 fn baseline_learns_shipped_digits_in_one_epoch() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
     let d = shipped::mnist_from_dir(&dir).expect("the shipped MNIST digits (scripts/setup.sh)");

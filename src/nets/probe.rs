@@ -1,9 +1,9 @@
 //! The linear probe of the thesis's protocol (notes §3, phase 3): `Dropout(0.5) → Linear` on frozen features,
 //! trained by Adam (lr 1e-3) on softmax cross-entropy, one batch at a time so that features are never held
 //! whole; and the [`Confusion`] matrix with the accuracy and macro-F1 it reports.
+use super::hebbconv::backward::dropout_mask;
 use super::linear::{self, Linear};
 use super::optim::Adam;
-use super::hebbconv::backward::dropout_mask;
 use ndarray::{Array2, ArrayView2};
 
 /// A linear read-out being trained.
