@@ -1,5 +1,6 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod hebbconv;
+pub mod hebblayers;
 pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
@@ -20,6 +21,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("recall", recall::source()),
         ("ising", ising::source()),
         ("hebbconv", hebbconv::source()),
+        ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
     ]
 }
@@ -33,6 +35,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         ising::layouts(),
         recall::layouts(),
         hebbconv::layouts(),
+        hebblayers::layouts(),
         hebbupdate::layouts(),
     ]
     .into_iter()

@@ -1,0 +1,161 @@
+//! The Hebbian CNN on the GPU against its CPU reference on lavapipe: each layer kernel of
+//! kernels/hebblayers against its twin in nets::hebbconv (BatchNorm in training and evaluation, Triangle,
+//! pools, surround modulation, forward weights, the cosine activation) on odd sizes; then whole networks
+//! (nets::hebbconv::gpu::GpuNetwork against nets::hebbconv::Network) on reduced presets: features, and the
+//! weights and BatchNorm statistics after a few unsupervised steps, for every competition mode the GPU runs.
+mod common;
+
+use common::compare::assert_close;
+use common::conv::filled;
+use hebbian_playground::kernels::hebblayers::{
+    PoolKind, activate_gpu, batch_norm_gpu, forward_weights_gpu, pool_gpu, surround_gpu,
+    triangle_gpu,
+};
+use hebbian_playground::nets::hebbconv::conv::{self, Activation, ConvSpec, Cosine};
+use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
+use pollster::block_on;
+
+#[test]
+fn batch_norm_matches_the_cpu_in_training_and_evaluation() {
+    let Some(gpu) = common::gpu() else { return };
+    // Odd sizes, a batch of one, and a single value per channel (the unbiased variance falls back to the
+    // biased one).
+    for (i, dim) in [(3, 5, 7, 9), (1, 67, 3, 5), (2, 3, 1, 1), (1, 4, 1, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        // An offset and a scale per channel, as real activations have.
+        let x = filled(dim, 40 + i as u32).mapv(|v| 3.0 * v + 1.5);
+        let mut cpu = BatchNorm::new(dim.1);
+        cpu.running_mean.mapv_inplace(|_| 0.25);
+        let mut gpu_bn = cpu.clone();
+        for step in 0..2 {
+            let want = cpu.forward(x.view(), true);
+            let got = block_on(batch_norm_gpu(&gpu, x.view(), &mut gpu_bn, true)).expect("gpu");
+            assert_close(&want, &got, 1e-4, &format!("train {dim:?} step {step}"));
+            assert_close(
+                &cpu.running_mean,
+                &gpu_bn.running_mean,
+                1e-5,
+                &format!("running mean {dim:?}"),
+            );
+            assert_close(
+                &cpu.running_var,
+                &gpu_bn.running_var,
+                1e-5,
+                &format!("running variance {dim:?}"),
+            );
+        }
+        let want = cpu.forward(x.view(), false);
+        let before = gpu_bn.clone();
+        let got = block_on(batch_norm_gpu(&gpu, x.view(), &mut gpu_bn, false)).expect("gpu");
+        assert_close(&want, &got, 1e-4, &format!("eval {dim:?}"));
+        assert_eq!(before, gpu_bn, "evaluation leaves the running statistics");
+    }
+}
+
+#[test]
+fn triangle_pools_and_surround_match_the_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    for (i, dim) in [(2, 5, 9, 7), (1, 70, 6, 5), (3, 1, 4, 4)]
+        .into_iter()
+        .enumerate()
+    {
+        let x = filled(dim, 50 + i as u32);
+        for power in [0.7, 1.0, 1.4] {
+            let got = block_on(triangle_gpu(&gpu, x.view(), power)).expect("gpu");
+            assert_close(
+                &layers::triangle(x.view(), power),
+                &got,
+                1e-5,
+                &format!("Triangle {power} {dim:?}"),
+            );
+        }
+        // Architecture A's pools, B's and C's, an odd window with padding, and a window as wide as the image.
+        for (k, stride, pad) in [(4, 2, 1), (2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 2)] {
+            for kind in [PoolKind::Max, PoolKind::Avg] {
+                let want = match kind {
+                    PoolKind::Max => layers::max_pool(x.view(), k, stride, pad),
+                    PoolKind::Avg => layers::avg_pool(x.view(), k, stride, pad),
+                };
+                let got = block_on(pool_gpu(&gpu, x.view(), kind, k, stride, pad)).expect("gpu");
+                assert_eq!(want.dim(), got.dim());
+                assert_close(
+                    &want,
+                    &got,
+                    1e-6,
+                    &format!("{kind:?} pool {k}/{stride}/{pad} {dim:?}"),
+                );
+            }
+        }
+        let got = block_on(surround_gpu(&gpu, x.view())).expect("gpu");
+        assert_close(
+            &layers::surround(x.view()),
+            &got,
+            1e-5,
+            &format!("surround {dim:?}"),
+        );
+    }
+    // A pool PyTorch refuses (padding over half the window) is refused, not guessed at.
+    let x = filled((1, 2, 5, 5), 1);
+    assert!(block_on(pool_gpu(&gpu, x.view(), PoolKind::Max, 2, 2, 2)).is_err());
+}
+
+#[test]
+fn forward_weights_and_the_cosine_activation_match_the_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let w = filled((70, 5, 3, 3), 60);
+    for abs in [false, true] {
+        let base = if abs { w.mapv(f32::abs) } else { w.clone() };
+        let got = block_on(forward_weights_gpu(&gpu, w.view(), abs, None)).expect("gpu");
+        assert_close(&base, &got, 0.0, &format!("copy, abs {abs}"));
+        for mode in [Cosine::Filter, Cosine::PerPosition] {
+            let got = block_on(forward_weights_gpu(&gpu, w.view(), abs, Some(mode))).expect("gpu");
+            assert_close(
+                &conv::normalise_weights(base.view(), mode),
+                &got,
+                1e-5,
+                &format!("{mode:?}, abs {abs}"),
+            );
+        }
+    }
+    // Odd sides, stride 2, channels past a tile, a batch of one.
+    for (i, (spec, dim)) in [
+        (ConvSpec::new(3, 7, 5, 2), (2, 3, 9, 7)),
+        (
+            ConvSpec {
+                stride: 2,
+                ..ConvSpec::new(5, 6, 3, 0)
+            },
+            (1, 5, 8, 7),
+        ),
+        (ConvSpec::new(67, 70, 3, 1), (1, 67, 5, 6)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let x = filled(dim, 70 + i as u32);
+        let w = filled((spec.c_out, spec.c_in, spec.k, spec.k), 71 + i as u32);
+        for act in [
+            Activation::Linear,
+            Activation::Cosine(Cosine::Filter),
+            Activation::Cosine(Cosine::PerPosition),
+        ] {
+            let got = block_on(activate_gpu(
+                &gpu,
+                x.view(),
+                w.view(),
+                spec.stride,
+                spec.pad,
+                act,
+            ))
+            .expect("gpu");
+            assert_close(
+                &conv::activate(x.view(), w.view(), &spec, act),
+                &got,
+                1e-5,
+                &format!("{act:?} {spec:?}"),
+            );
+        }
+    }
+}
