@@ -12,7 +12,12 @@ use hebbian_playground::kernels::hebblayers::{
     triangle_gpu,
 };
 use hebbian_playground::nets::hebbconv::conv::{self, Activation, ConvSpec, Cosine};
+use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
 use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
+use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
+use hebbian_playground::nets::hebbconv::{HebbConfig, Network, Node};
+use hebbian_playground::plasticity::competition::Competition;
+use ndarray::Array4;
 use pollster::block_on;
 
 #[test]
@@ -158,4 +163,153 @@ fn forward_weights_and_the_cosine_activation_match_the_cpu() {
             );
         }
     }
+}
+
+/// The largest |cpu − gpu| / (1 + |cpu|) over two equally long sequences.
+fn worst<'a>(
+    cpu: impl IntoIterator<Item = &'a f32>,
+    gpu: impl IntoIterator<Item = &'a f32>,
+) -> f32 {
+    cpu.into_iter()
+        .zip(gpu)
+        .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+        .fold(0.0, f32::max)
+}
+
+/// Images in [0, 1) (pixel intensities) for `preset`, different for every `salt`.
+fn images(preset: &Preset, n: usize, salt: u32) -> Array4<f32> {
+    let [c, h, w] = preset.input;
+    filled((n, c, h, w), salt).mapv(|v| 0.5 * (v + 1.0))
+}
+
+/// The CPU network and its GPU twin, both from seed 3: `steps` unsupervised batches on each, then the
+/// weights, the BatchNorm running statistics and the features compared (features also before learning).
+fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize, tol: f32) {
+    let gpu = common::gpu().expect("gpu");
+    let what = format!(
+        "{:?}/{} on {:?}, batch {batch}, {:?}, {:?}, surround {}",
+        preset.arch,
+        preset.width_div,
+        preset.input,
+        config.competition.mode,
+        config.activation,
+        config.surround
+    );
+    let mut cpu = Network::new(preset.clone(), config, 3);
+    let mut net = block_on(GpuNetwork::new(&gpu, &cpu, batch)).expect("GPU network");
+    // Features of more images than a batch, so that the last submit is a short one.
+    let probe = images(preset, batch + batch.div_ceil(2), 99);
+    let want = cpu.features(probe.view()).expect("cpu features");
+    let got = block_on(net.features(&gpu, probe.view())).expect("gpu features");
+    assert_eq!(want.dim(), got.dim());
+    assert_close(
+        &want,
+        &got,
+        tol,
+        &format!("{what}: features before learning"),
+    );
+    for step in 0..steps {
+        let x = images(preset, batch, 100 + step as u32);
+        cpu.unsupervised_step(x.view()).expect("cpu step");
+        block_on(net.unsupervised_step(&gpu, x.view())).expect("gpu step");
+    }
+    let mut back = cpu.clone();
+    block_on(net.download(&gpu, &mut back)).expect("download");
+    for (i, (a, b)) in cpu.nodes.iter().zip(&back.nodes).enumerate() {
+        match (a, b) {
+            (Node::Conv(a), Node::Conv(b)) => {
+                eprintln!("{what}: op {i} weights, worst {:e}", worst(&a.w, &b.w));
+                assert_close(&a.w, &b.w, tol, &format!("{what}: op {i} weights"));
+            }
+            (Node::BatchNorm(a), Node::BatchNorm(b)) => {
+                assert_close(
+                    &a.running_mean,
+                    &b.running_mean,
+                    tol,
+                    &format!("{what}: op {i} mean"),
+                );
+                assert_close(
+                    &a.running_var,
+                    &b.running_var,
+                    tol,
+                    &format!("{what}: op {i} var"),
+                );
+            }
+            _ => {}
+        }
+    }
+    let want = cpu.features(probe.view()).expect("cpu features");
+    let got = block_on(net.features(&gpu, probe.view())).expect("gpu features");
+    eprintln!(
+        "{what}: features after learning, worst {:e}",
+        worst(&want, &got)
+    );
+    assert_close(
+        &want,
+        &got,
+        tol,
+        &format!("{what}: features after learning"),
+    );
+}
+
+fn mnist(arch: Arch, div: usize) -> Preset {
+    Preset::new(arch, [1, 28, 28], div, 10).expect("preset")
+}
+
+fn with_surround(mode: Competition) -> HebbConfig {
+    HebbConfig {
+        surround: true,
+        ..HebbConfig::thesis(mode)
+    }
+}
+
+#[test]
+fn architecture_a_on_mnist_learns_as_on_the_cpu() {
+    let preset = mnist(Arch::A, 8);
+    for config in [
+        HebbConfig::thesis(Competition::SoftWta),
+        HebbConfig::thesis(Competition::HardWta),
+        HebbConfig::thesis(Competition::None),
+        with_surround(Competition::HardWta),
+    ] {
+        twin(&preset, config, 4, 3, 1e-3);
+    }
+}
+
+#[test]
+fn architecture_c_on_mnist_learns_as_on_the_cpu() {
+    let preset = mnist(Arch::C, 8);
+    for config in [
+        HebbConfig::thesis(Competition::SoftWta),
+        HebbConfig::thesis(Competition::HardWta),
+        with_surround(Competition::HardWta),
+    ] {
+        twin(&preset, config, 4, 2, 1e-3);
+    }
+}
+
+/// A batch of one, odd image sides, channel counts that are not multiples of 64 (20, 77 and 308 filters, two
+/// and five tiles), colour input; SoftHebb with surround, anti-hard under Dale's principle, and the printed
+/// per-position cosine.
+#[test]
+fn odd_sizes_and_a_batch_of_one_learn_as_on_the_cpu() {
+    let preset = Preset::new(Arch::A, [3, 27, 25], 5, 10).expect("preset");
+    let dale = HebbConfig {
+        dale: true,
+        ..HebbConfig::thesis(Competition::AntiHard)
+    };
+    let per_position = HebbConfig {
+        activation: Activation::Cosine(Cosine::PerPosition),
+        ..with_surround(Competition::HardWta)
+    };
+    for config in [with_surround(Competition::SoftWta), dale, per_position] {
+        twin(&preset, config, 1, 3, 1e-3);
+    }
+    twin(
+        &mnist(Arch::C, 16),
+        HebbConfig::thesis(Competition::None),
+        3,
+        2,
+        1e-3,
+    );
 }

@@ -314,12 +314,12 @@ impl ConvGpu {
 }
 
 /// The values of `a` in row-major order (for an upload).
-pub(super) fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
+pub(crate) fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
     a.as_standard_layout().iter().copied().collect()
 }
 
 /// A read-back buffer as an array of shape `dim`.
-pub(super) fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
+pub(crate) fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
     Array4::from_shape_vec(dim, bytemuck::pod_collect_to_vec(bytes))
         .map_err(|e| Error::Gpu(format!("unexpected result layout: {e}")))
 }
