@@ -7,6 +7,7 @@ mod common;
 
 use common::compare::assert_close;
 use common::conv::filled;
+use hebbian_playground::error::Error;
 use hebbian_playground::kernels::hebblayers::{
     PoolKind, activate_gpu, batch_norm_gpu, forward_weights_gpu, pool_gpu, surround_gpu,
     triangle_gpu,
@@ -16,7 +17,7 @@ use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
 use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
 use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
 use hebbian_playground::nets::hebbconv::{HebbConfig, Network, Node};
-use hebbian_playground::plasticity::competition::Competition;
+use hebbian_playground::plasticity::competition::{Competition, PreDim, PreKind};
 use ndarray::Array4;
 use pollster::block_on;
 
@@ -182,9 +183,15 @@ fn images(preset: &Preset, n: usize, salt: u32) -> Array4<f32> {
     filled((n, c, h, w), salt).mapv(|v| 0.5 * (v + 1.0))
 }
 
+/// Tolerance of weights and BatchNorm statistics (lavapipe measured ≤ 7e-7 after 3 steps), and of features
+/// (≤ 7e-5 without competition, whose activations run into the thousands).
+const TOL_WEIGHTS: f32 = 1e-4;
+const TOL_FEATURES: f32 = 1e-3;
+
 /// The CPU network and its GPU twin, both from seed 3: `steps` unsupervised batches on each, then the
-/// weights, the BatchNorm running statistics and the features compared (features also before learning).
-fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize, tol: f32) {
+/// weights (which must have moved), the BatchNorm running statistics and the features compared (features
+/// also before learning).
+fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize) {
     let gpu = common::gpu().expect("gpu");
     let what = format!(
         "{:?}/{} on {:?}, batch {batch}, {:?}, {:?}, surround {}",
@@ -205,9 +212,10 @@ fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize, tol: f3
     assert_close(
         &want,
         &got,
-        tol,
+        TOL_FEATURES,
         &format!("{what}: features before learning"),
     );
+    let start = cpu.weights();
     for step in 0..steps {
         let x = images(preset, batch, 100 + step as u32);
         cpu.unsupervised_step(x.view()).expect("cpu step");
@@ -215,23 +223,31 @@ fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize, tol: f3
     }
     let mut back = cpu.clone();
     block_on(net.download(&gpu, &mut back)).expect("download");
+    let mut layer = 0;
     for (i, (a, b)) in cpu.nodes.iter().zip(&back.nodes).enumerate() {
         match (a, b) {
             (Node::Conv(a), Node::Conv(b)) => {
+                let moved = worst(&start[layer], &a.w);
+                assert!(
+                    moved > 10.0 * TOL_WEIGHTS,
+                    "{what}: op {i} moved only {moved}"
+                );
+                layer += 1;
                 eprintln!("{what}: op {i} weights, worst {:e}", worst(&a.w, &b.w));
-                assert_close(&a.w, &b.w, tol, &format!("{what}: op {i} weights"));
+                assert_close(&a.w, &b.w, TOL_WEIGHTS, &format!("{what}: op {i} weights"));
             }
             (Node::BatchNorm(a), Node::BatchNorm(b)) => {
+                let (m, v) = (&a.running_mean, &a.running_var);
                 assert_close(
-                    &a.running_mean,
+                    m,
                     &b.running_mean,
-                    tol,
+                    TOL_WEIGHTS,
                     &format!("{what}: op {i} mean"),
                 );
                 assert_close(
-                    &a.running_var,
+                    v,
                     &b.running_var,
-                    tol,
+                    TOL_WEIGHTS,
                     &format!("{what}: op {i} var"),
                 );
             }
@@ -247,7 +263,7 @@ fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize, tol: f3
     assert_close(
         &want,
         &got,
-        tol,
+        TOL_FEATURES,
         &format!("{what}: features after learning"),
     );
 }
@@ -272,7 +288,7 @@ fn architecture_a_on_mnist_learns_as_on_the_cpu() {
         HebbConfig::thesis(Competition::None),
         with_surround(Competition::HardWta),
     ] {
-        twin(&preset, config, 4, 3, 1e-3);
+        twin(&preset, config, 4, 3);
     }
 }
 
@@ -284,7 +300,7 @@ fn architecture_c_on_mnist_learns_as_on_the_cpu() {
         HebbConfig::thesis(Competition::HardWta),
         with_surround(Competition::HardWta),
     ] {
-        twin(&preset, config, 4, 2, 1e-3);
+        twin(&preset, config, 4, 2);
     }
 }
 
@@ -303,13 +319,81 @@ fn odd_sizes_and_a_batch_of_one_learn_as_on_the_cpu() {
         ..with_surround(Competition::HardWta)
     };
     for config in [with_surround(Competition::SoftWta), dale, per_position] {
-        twin(&preset, config, 1, 3, 1e-3);
+        twin(&preset, config, 1, 3);
     }
     twin(
         &mnist(Arch::C, 16),
         HebbConfig::thesis(Competition::None),
         3,
         2,
-        1e-3,
     );
+}
+
+/// What the GPU does not run yet is refused with the reason (so that the caller keeps the CPU network), a
+/// buffer over the device's limit is refused before anything is allocated, naming the layer, and batches
+/// and networks of the wrong shape are refused.
+#[test]
+fn refusals_name_what_stays_on_the_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let refused = |preset: Preset, config: HebbConfig| -> String {
+        let net = Network::new(preset, config, 1);
+        match block_on(GpuNetwork::new(&gpu, &net, 2)) {
+            Ok(_) => panic!("{:?} {:?} was accepted", net.preset.arch, config),
+            Err(e) => e.to_string(),
+        }
+    };
+    let hard = HebbConfig::thesis(Competition::HardWta);
+    for arch in [Arch::E, Arch::F] {
+        let e = refused(mnist(arch, 16), hard);
+        assert!(e.contains("depthwise") && e.contains("CPU"), "{e}");
+    }
+    let e = refused(mnist(Arch::G, 16), hard);
+    assert!(e.contains("residual block"), "{e}");
+    let e = refused(mnist(Arch::H, 16), hard);
+    assert!(e.contains("zero-padded"), "{e}");
+    for mode in [
+        Competition::Bcm,
+        Competition::Temporal,
+        Competition::Statistical,
+    ] {
+        let e = refused(mnist(Arch::C, 16), HebbConfig::thesis(mode));
+        assert!(e.contains(&format!("{mode:?} competition")), "{e}");
+    }
+    let pre = HebbConfig {
+        presynaptic: Some((PreKind::Softmax, PreDim::Input)),
+        ..hard
+    };
+    let e = refused(mnist(Arch::C, 16), pre);
+    assert!(e.contains("pre-synaptic"), "{e}");
+
+    // Architecture A/8 on CIFAR-10's shape with a batch one image past what conv1's output buffer may hold.
+    let limits = gpu.device().limits();
+    let limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    let preset = Preset::reduced(Arch::A, 8).expect("preset");
+    let per_image = (12 * 32 * 32 * 4) as u64;
+    let batch = (limit / per_image + 1) as usize;
+    let net = Network::new(preset, hard, 1);
+    match block_on(GpuNetwork::new(&gpu, &net, batch)) {
+        Err(Error::TooLarge { what, needed, .. }) => {
+            assert!(
+                what.contains("op 1 of architecture A (convolution 3→12, 5×5)"),
+                "{what}"
+            );
+            assert_eq!(needed, batch as u64 * per_image);
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a batch of {batch} was accepted under a limit of {limit} bytes"),
+    }
+
+    let mut cpu = Network::new(mnist(Arch::C, 16), hard, 1);
+    let mut net = block_on(GpuNetwork::new(&gpu, &cpu, 2)).expect("GPU network");
+    let three = images(&cpu.preset, 3, 5);
+    assert!(block_on(net.unsupervised_step(&gpu, three.view())).is_err());
+    let wrong = Array4::zeros((2, 3, 28, 28));
+    assert!(block_on(net.features(&gpu, wrong.view())).is_err());
+    let mut other = Network::new(mnist(Arch::C, 8), hard, 1);
+    assert!(block_on(net.download(&gpu, &mut other)).is_err());
+    block_on(net.download(&gpu, &mut cpu)).expect("the network it came from");
 }
