@@ -151,8 +151,9 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let plane = (i / out_plane) * params.h * params.w;
         let oy = (i % out_plane) / params.wo;
         let ox = i % params.wo;
-        // The lowest finite f32: below every activation, like the CPU's −∞.
-        var acc = -3.4028235e38;
+        // The lowest finite f32 (as an exact hex literal: Chromium refuses a decimal that rounds past it), below
+        // every activation, like the CPU's −∞.
+        var acc = -0x1.fffffep+127f;
         if (params.mode == POOL_AVG) {
             acc = 0.0;
         }
