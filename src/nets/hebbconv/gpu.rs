@@ -364,7 +364,8 @@ impl GpuNetwork {
 
     /// Frozen features for a probe, as `Network::features`: the evaluation-mode output flattened to
     /// [N, C·H·W], for any number of images (one submit per [`Self::batch`] of them; in evaluation every
-    /// image is computed on its own, so a short last batch reads back only its images).
+    /// image is computed on its own, so a short last batch reads back only its images, at the cost of a
+    /// whole batch).
     pub async fn features(&self, gpu: &Gpu, x: ArrayView4<'_, f32>) -> Result<Array2<f32>> {
         self.check_images(&x)?;
         let n = x.dim().0;
