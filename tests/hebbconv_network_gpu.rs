@@ -1,8 +1,9 @@
 //! The Hebbian CNN on the GPU against its CPU reference on lavapipe: each layer kernel of
 //! kernels/hebblayers against its twin in nets::hebbconv (BatchNorm in training and evaluation, Triangle,
 //! pools, surround modulation, forward weights, the cosine activation) on odd sizes; then whole networks
-//! (nets::hebbconv::gpu::GpuNetwork against nets::hebbconv::Network) on reduced presets: features, and the
-//! weights and BatchNorm statistics after a few unsupervised steps, for every competition mode the GPU runs.
+//! (nets::hebbconv::gpu::GpuNetwork against nets::hebbconv::Network) on reduced presets (A, C, and the
+//! depthwise E and F): features, and the weights and BatchNorm statistics after a few unsupervised steps, for
+//! every competition mode the GPU runs.
 mod common;
 
 use common::compare::assert_close;
@@ -184,15 +185,24 @@ fn images(preset: &Preset, n: usize, salt: u32) -> Array4<f32> {
 }
 
 /// Tolerance of weights and BatchNorm statistics (lavapipe measured ≤ 7e-7 after 3 steps), and of features
-/// (≤ 7e-5 without competition, whose activations run into the thousands).
+/// (≤ 2e-6 with competition).
 const TOL_WEIGHTS: f32 = 1e-4;
 const TOL_FEATURES: f32 = 1e-3;
+/// Features without competition: the linear activations reach 10⁷ and Triangle's mean over channels cancels
+/// most of them, so the CPU network's own features move by up to 2.7e-3 when every input pixel moves by one
+/// ulp (measured on C, E and F at width ÷8 and ÷16); the GPU's are held to what that allows.
+const TOL_FEATURES_ILL_CONDITIONED: f32 = 1e-2;
 
 /// The CPU network and its GPU twin, both from seed 3: `steps` unsupervised batches on each, then the
 /// weights (which must have moved), the BatchNorm running statistics and the features compared (features
 /// also before learning).
 fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize) {
     let gpu = common::gpu().expect("gpu");
+    let tol_features = if config.competition.mode == Competition::None {
+        TOL_FEATURES_ILL_CONDITIONED
+    } else {
+        TOL_FEATURES
+    };
     let what = format!(
         "{:?}/{} on {:?}, batch {batch}, {:?}, {:?}, surround {}",
         preset.arch,
@@ -212,7 +222,7 @@ fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize) {
     assert_close(
         &want,
         &got,
-        TOL_FEATURES,
+        tol_features,
         &format!("{what}: features before learning"),
     );
     let start = cpu.weights();
@@ -263,7 +273,7 @@ fn twin(preset: &Preset, config: HebbConfig, batch: usize, steps: usize) {
     assert_close(
         &want,
         &got,
-        TOL_FEATURES,
+        tol_features,
         &format!("{what}: features after learning"),
     );
 }
@@ -301,6 +311,25 @@ fn architecture_c_on_mnist_learns_as_on_the_cpu() {
         with_surround(Competition::HardWta),
     ] {
         twin(&preset, config, 4, 2);
+    }
+}
+
+/// The depthwise-separable architectures: E (padded, the thesis's 69 % configuration with surround
+/// modulation) and F (unpadded), their depthwise layers competing over positions.
+#[test]
+fn depthwise_architectures_e_and_f_learn_as_on_the_cpu() {
+    for config in [
+        with_surround(Competition::HardWta),
+        HebbConfig::thesis(Competition::SoftWta),
+    ] {
+        twin(&mnist(Arch::E, 16), config, 3, 2);
+    }
+    let dale = HebbConfig {
+        dale: true,
+        ..with_surround(Competition::HardWta)
+    };
+    for config in [HebbConfig::thesis(Competition::None), dale] {
+        twin(&mnist(Arch::F, 16), config, 2, 2);
     }
 }
 
@@ -343,12 +372,8 @@ fn refusals_name_what_stays_on_the_cpu() {
         }
     };
     let hard = HebbConfig::thesis(Competition::HardWta);
-    for arch in [Arch::E, Arch::F] {
-        let e = refused(mnist(arch, 16), hard);
-        assert!(e.contains("depthwise") && e.contains("CPU"), "{e}");
-    }
     let e = refused(mnist(Arch::G, 16), hard);
-    assert!(e.contains("residual block"), "{e}");
+    assert!(e.contains("residual block") && e.contains("CPU"), "{e}");
     let e = refused(mnist(Arch::H, 16), hard);
     assert!(e.contains("zero-padded"), "{e}");
     for mode in [

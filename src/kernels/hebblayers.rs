@@ -396,30 +396,34 @@ impl LayerKernel {
         .await
     }
 
-    /// The weights the forward pass of convolution `conv` uses, from w [C_out, C_in, k, k] into out (the same
-    /// shape): |w| when `abs` (Dale's principle), then normalised as `norm` says (F.normalize over the whole
-    /// filter or over the input channels at each kernel position), or not.
+    /// The weights a forward pass uses, from w [C_out, C_in, k, k] (`shape`; depthwise [C, 1, k, k]) into out
+    /// (the same shape): |w| when `abs` (Dale's principle), then normalised as `norm` says (F.normalize over
+    /// the whole filter or over the input channels at each kernel position), or not.
     pub async fn forward_weights(
         gpu: &Gpu,
-        conv: &ConvShape,
+        shape: [usize; 4],
         abs: bool,
         norm: Option<Cosine>,
         w: &Tensor,
         out: &Tensor,
     ) -> Result<Self> {
-        conv.check()?;
-        gpu.check_workgroups("the forward weights", conv.c_out as u32)?;
+        check_shape("forward weights", shape)?;
+        let [c_out, c_in, k, _] = shape;
+        gpu.check_workgroups("the forward weights", c_out as u32)?;
         let params = LayerParams {
+            c: c_in as u32,
+            k: k as u32,
+            c_out: c_out as u32,
             abs_w: u32::from(abs),
             mode: match norm {
                 None => NORM_NONE,
                 Some(Cosine::Filter) => NORM_FILTER,
                 Some(Cosine::PerPosition) => NORM_POSITION,
             },
-            ..LayerParams::of_conv(conv)
+            ..LayerParams::default()
         };
         let tensors = [(1, w), (2, out)];
-        let groups = conv.c_out as u32;
+        let groups = c_out as u32;
         Self::bind(
             gpu,
             "hebblayers_forward_weights",
@@ -531,20 +535,8 @@ pub async fn forward_weights_gpu(
     norm: Option<Cosine>,
 ) -> Result<Array4<f32>> {
     let shape = dims(&w);
-    let [c_out, c_in, k, _] = shape;
-    // A one-image convolution with this filter bank: only its weights' sizes matter here.
-    let conv = ConvShape {
-        n: 1,
-        c_in,
-        h: k,
-        w: k,
-        c_out,
-        k,
-        stride: 1,
-        pad: 0,
-    };
     let (wt, ot) = io(gpu, w, shape)?;
-    let l = LayerKernel::forward_weights(gpu, &conv, abs, norm, &wt, &ot).await?;
+    let l = LayerKernel::forward_weights(gpu, shape, abs, norm, &wt, &ot).await?;
     run_once(gpu, &l, &ot, shape).await
 }
 
@@ -585,7 +577,7 @@ pub async fn activate_gpu(
     gpu.write(&layer.w, bytemuck::cast_slice(&values(w)));
     let kernels = match cosine {
         Some(mode) => Some((
-            LayerKernel::forward_weights(gpu, &shape, false, Some(mode), &layer.w, &wf).await?,
+            LayerKernel::forward_weights(gpu, dims(&w), false, Some(mode), &layer.w, &wf).await?,
             LayerKernel::cosine(gpu, &shape, &layer.x, &layer.y).await?,
         )),
         None => None,

@@ -1,5 +1,6 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod hebbconv;
+pub mod hebbdepthwise;
 pub mod hebblayers;
 pub mod hebbupdate;
 pub mod ising;
@@ -21,6 +22,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("recall", recall::source()),
         ("ising", ising::source()),
         ("hebbconv", hebbconv::source()),
+        ("hebbdepthwise", hebbdepthwise::source()),
         ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
     ]
@@ -35,6 +37,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         ising::layouts(),
         recall::layouts(),
         hebbconv::layouts(),
+        hebbdepthwise::layouts(),
         hebblayers::layouts(),
         hebbupdate::layouts(),
     ]

@@ -11,15 +11,17 @@
 //! forward pass used and no later layer reads them, so stepping a layer as soon as its forward pass is done
 //! equals the CPU's "every Δw from the batch's forward pass, then all steps".
 //!
+//! Depthwise layers (architectures E and F) run kernels/hebbdepthwise, their units competing over positions.
 //! Not on the GPU yet (refused by [`GpuNetwork::new`] with the reason, so that the caller keeps the CPU
-//! network): depthwise convolutions (architectures E, F, G), residual blocks (G), zero padding and ReLU (H, the
-//! backprop baseline), BCM, temporal and statistical competition, and pre-synaptic competition.
+//! network): residual blocks (G), zero padding and ReLU (H, the backprop baseline), BCM, temporal and
+//! statistical competition, and pre-synaptic competition.
 use super::conv::{Activation, Cosine};
 use super::presets::{Padding, Preset};
 use super::{HebbConfig, Network, Node};
 use crate::engine::{Gpu, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::kernels::hebbconv::{ConvGpu, ConvShape, Shared, to_array, values};
+use crate::kernels::hebbdepthwise::{self, DepthwiseGpu};
 use crate::kernels::hebblayers::{BatchNormGpu, LayerKernel, PoolKind};
 use crate::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
 use crate::plasticity::competition::Competition;
@@ -44,13 +46,49 @@ enum GpuNode {
     Fixed(LayerKernel),
 }
 
+/// A node's convolution: dense (implicit GEMMs) or depthwise.
+enum Layer {
+    Dense(ConvGpu),
+    Depthwise(DepthwiseGpu),
+}
+
+impl Layer {
+    fn w(&self) -> &Tensor {
+        match self {
+            Layer::Dense(l) => &l.w,
+            Layer::Depthwise(l) => &l.w,
+        }
+    }
+
+    fn y(&self) -> &Tensor {
+        match self {
+            Layer::Dense(l) => &l.y,
+            Layer::Depthwise(l) => &l.y,
+        }
+    }
+
+    fn record_forward(&self, rec: &mut Recorder<'_>) {
+        match self {
+            Layer::Dense(l) => l.record_forward(rec),
+            Layer::Depthwise(l) => l.record_forward(rec),
+        }
+    }
+
+    fn record_correlate(&self, rec: &mut Recorder<'_>) {
+        match self {
+            Layer::Dense(l) => l.record_correlate(rec),
+            Layer::Depthwise(l) => l.record_correlate(rec),
+        }
+    }
+}
+
 /// One Hebbian convolution: the convolution's tensors, its update, and the kernels around its forward pass.
 struct ConvNode {
-    conv: ConvGpu,
+    layer: Layer,
     update: UpdateGpu,
     /// The forward pass's weights (|w|, w/‖w‖) made from w, when they differ from w.
     forward_weights: Option<LayerKernel>,
-    /// The cosine activation's division by patch norms.
+    /// The cosine activation's division by patch norms (fused into the forward pass of depthwise layers).
     cosine: Option<LayerKernel>,
     /// Surround modulation from the convolution's raw output into y.
     surround: Option<LayerKernel>,
@@ -91,7 +129,8 @@ impl Forward {
 /// What a node of the CPU network becomes on the GPU, with its output shape.
 enum Plan {
     BatchNorm,
-    Conv(ConvShape),
+    /// A convolution's shape (C_out = C_in when depthwise), and whether it is depthwise.
+    Conv(ConvShape, bool),
     Triangle(f32),
     Pool {
         kind: PoolKind,
@@ -167,9 +206,6 @@ fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
             Node::BatchNorm(_) => (Plan::BatchNorm, shape),
             Node::Conv(l) => {
                 let spec = l.layer.conv;
-                if spec.depthwise {
-                    return Err(not_yet(&format!("the depthwise layer {label}")));
-                }
                 if l.layer.padding == Padding::Zero {
                     return Err(not_yet(&format!("the zero-padded layer {label}")));
                 }
@@ -184,7 +220,7 @@ fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
                     pad: spec.pad,
                 };
                 s.check()?;
-                (Plan::Conv(s), [n, s.c_out, s.ho(), s.wo()])
+                (Plan::Conv(s, spec.depthwise), [n, s.c_out, s.ho(), s.wo()])
             }
             Node::Triangle(p) => (Plan::Triangle(*p), shape),
             Node::MaxPool { k, stride, pad } | Node::AvgPool { k, stride, pad } => {
@@ -236,8 +272,10 @@ impl GpuNetwork {
         gpu.check_size("the input batch", f32_bytes([batch, c, h, w]))?;
         for p in &planned {
             let mut sizes = vec![("output", f32_bytes(p.output))];
-            if let Plan::Conv(s) = &p.plan {
-                sizes.extend(s.buffer_bytes());
+            match &p.plan {
+                Plan::Conv(s, true) => sizes.extend(hebbdepthwise::buffer_bytes(s)),
+                Plan::Conv(s, false) => sizes.extend(s.buffer_bytes()),
+                _ => {}
             }
             for (what, bytes) in sizes {
                 gpu.check_size(&format!("{}: {what}", p.label), bytes)?;
@@ -253,7 +291,7 @@ impl GpuNetwork {
                     let layer = BatchNormGpu::new(gpu, p.input, bn, &current, &out).await?;
                     (GpuNode::BatchNorm(layer), out)
                 }
-                (Plan::Conv(shape), Node::Conv(l)) => {
+                (Plan::Conv(shape, depthwise), Node::Conv(l)) => {
                     let rate = if net.config.softhebb_rates {
                         Rate::SoftHebb {
                             lr0: l.layer.lr_soft,
@@ -264,11 +302,12 @@ impl GpuNetwork {
                     };
                     let compete = compete(&net.config, l.layer.t_inv)?;
                     let surround = net.config.surround && shape.k != 1;
-                    let node =
-                        ConvNode::new(gpu, *shape, &current, forward, surround, compete, rate)
-                            .await?;
-                    gpu.write(&node.conv.w, bytemuck::cast_slice(&values(l.w.view())));
-                    let out = node.conv.y.share();
+                    let node = ConvNode::new(
+                        gpu, *shape, *depthwise, &current, forward, surround, compete, rate,
+                    )
+                    .await?;
+                    gpu.write(node.layer.w(), bytemuck::cast_slice(&values(l.w.view())));
+                    let out = node.layer.y().share();
                     (GpuNode::Conv(Box::new(node)), out)
                 }
                 (Plan::Triangle(power), Node::Triangle(_)) => {
@@ -406,7 +445,7 @@ impl GpuNetwork {
         for node in &self.nodes {
             match node {
                 GpuNode::BatchNorm(bn) => rec.read(&bn.running, bn.running.bytes()),
-                GpuNode::Conv(c) => rec.read(&c.conv.w, c.conv.w.bytes()),
+                GpuNode::Conv(c) => rec.read(c.layer.w(), c.layer.w().bytes()),
                 GpuNode::Fixed(_) => {}
             }
         }
@@ -435,17 +474,25 @@ impl GpuNetwork {
 }
 
 impl ConvNode {
+    #[allow(clippy::too_many_arguments)]
     async fn new(
         gpu: &Gpu,
         shape: ConvShape,
+        depthwise: bool,
         x: &Tensor,
         forward: Forward,
         surround: bool,
         compete: Compete,
         rate: Rate,
     ) -> Result<Self> {
-        let sizes = shape.buffer_bytes();
-        let (out_bytes, w_bytes) = (sizes[1].1, sizes[2].1);
+        let (out_bytes, w_bytes, w_shape) = if depthwise {
+            let sizes = hebbdepthwise::buffer_bytes(&shape);
+            (sizes[1].1, sizes[2].1, [shape.c_in, 1, shape.k, shape.k])
+        } else {
+            let sizes = shape.buffer_bytes();
+            let w_shape = [shape.c_out, shape.c_in, shape.k, shape.k];
+            (sizes[1].1, sizes[2].1, w_shape)
+        };
         let wf = if forward.transforms() {
             Some(gpu.tensor("forward weights", w_bytes)?)
         } else {
@@ -461,31 +508,37 @@ impl ConvNode {
             forward_weights: wf.as_ref(),
             forward_out: raw.as_ref(),
         };
-        let conv = ConvGpu::with(gpu, shape, shared).await?;
-        let forward_weights = match &wf {
-            Some(wf) => Some(
-                LayerKernel::forward_weights(gpu, &shape, forward.abs, forward.norm, &conv.w, wf)
-                    .await?,
-            ),
-            None => None,
-        };
-        let raw_or_y = raw.as_ref().unwrap_or(&conv.y);
-        let cosine = if forward.cosine {
-            Some(LayerKernel::cosine(gpu, &shape, &conv.x, raw_or_y).await?)
+        let (layer, cosine, update) = if depthwise {
+            let l = DepthwiseGpu::with(gpu, shape, forward.cosine, shared).await?;
+            let update = UpdateGpu::depthwise(gpu, &l, compete, rate, forward.abs).await?;
+            (Layer::Depthwise(l), None, update)
         } else {
-            None
+            let l = ConvGpu::with(gpu, shape, shared).await?;
+            let cosine = if forward.cosine {
+                let target = raw.as_ref().unwrap_or(&l.y);
+                Some(LayerKernel::cosine(gpu, &shape, &l.x, target).await?)
+            } else {
+                None
+            };
+            let update = UpdateGpu::new(gpu, &l, compete, rate, forward.abs).await?;
+            (Layer::Dense(l), cosine, update)
+        };
+        let forward_weights = match &wf {
+            Some(wf) => {
+                let (abs, norm) = (forward.abs, forward.norm);
+                Some(LayerKernel::forward_weights(gpu, w_shape, abs, norm, layer.w(), wf).await?)
+            }
+            None => None,
         };
         let surround = match &raw {
             Some(raw) => {
                 let dims = [shape.n, shape.c_out, shape.ho(), shape.wo()];
-                Some(LayerKernel::surround(gpu, dims, raw, &conv.y).await?)
+                Some(LayerKernel::surround(gpu, dims, raw, layer.y()).await?)
             }
             None => None,
         };
-        let dale = forward.abs;
-        let update = UpdateGpu::new(gpu, &conv, compete, rate, dale).await?;
         Ok(Self {
-            conv,
+            layer,
             update,
             forward_weights,
             cosine,
@@ -498,7 +551,7 @@ impl ConvNode {
         if let Some(k) = &self.forward_weights {
             k.record(rec);
         }
-        self.conv.record_forward(rec);
+        self.layer.record_forward(rec);
         if let Some(k) = &self.cosine {
             k.record(rec);
         }
@@ -507,7 +560,7 @@ impl ConvNode {
         }
         if learn {
             self.update.record_compete(rec);
-            self.conv.record_correlate(rec);
+            self.layer.record_correlate(rec);
             self.update.record_step(rec);
         }
     }
