@@ -77,11 +77,15 @@ async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
     }
 }
 
-/// The layers around the Hebbian convolution (kernels/hebblayers) against their CPU twins on the browser's
-/// WebGPU, on odd sizes: BatchNorm in training (running statistics included) and evaluation, Triangle, both
-/// pools, surround modulation, and the cosine activation with its normalised weights.
+/// The layers around the Hebbian convolution (kernels/hebblayers) and the depthwise layers
+/// (kernels/hebbdepthwise) against their CPU twins on the browser's WebGPU, on odd sizes: BatchNorm in training
+/// (running statistics included) and evaluation, Triangle, both pools, surround modulation, the cosine
+/// activation with its normalised weights, and the depthwise forward pass and correlation.
 #[wasm_bindgen_test]
 async fn hebbian_layers_match_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::hebbdepthwise::{
+        depthwise_activate_gpu, depthwise_correlate_gpu,
+    };
     use hebbian_playground::kernels::hebblayers::{
         PoolKind, activate_gpu, batch_norm_gpu, pool_gpu, surround_gpu, triangle_gpu,
     };
@@ -148,6 +152,33 @@ async fn hebbian_layers_match_the_cpu_on_webgpu() {
             &format!("{act:?}"),
         );
     }
+    // Depthwise: 70 channels of 7 × 5, stride 2, no padding.
+    let dw = ConvSpec {
+        stride: 2,
+        ..ConvSpec::depthwise(70, 3, 0)
+    };
+    let wd = conv::filled((70, 1, 3, 3), 15);
+    for act in [Activation::Linear, Activation::Cosine(Cosine::Filter)] {
+        let got = depthwise_activate_gpu(&gpu, y.view(), wd.view(), 2, 0, act)
+            .await
+            .expect("depthwise");
+        assert_close(
+            &cpu_conv::activate(y.view(), wd.view(), &dw, act),
+            &got,
+            1e-5,
+            &format!("depthwise {act:?}"),
+        );
+    }
+    let r = conv::filled((2, 70, 3, 2), 16);
+    let got = depthwise_correlate_gpu(&gpu, y.view(), r.view(), 3, 2, 0)
+        .await
+        .expect("depthwise correlation");
+    assert_close(
+        &conv::correlate_loops(y.view(), r.view(), &dw),
+        &got,
+        1e-5,
+        "depthwise correlation",
+    );
 }
 
 /// A reduced Hebbian network (architecture C, 16×16 digits, hard-WTA with surround modulation) on the browser's
