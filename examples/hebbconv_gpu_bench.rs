@@ -1,6 +1,6 @@
 //! The Hebbian CNN on the GPU (nets::hebbconv::gpu) against the CPU network: images per second of the
-//! unsupervised step and of probe features, batch 64, on reduced presets (and architecture A at full width with
-//! `full`). Not a test: `cargo run --release --example hebbconv_gpu_bench [-- full]`. On a software adapter
+//! unsupervised step and of probe features, batch 64, on reduced presets, the depthwise E included (and
+//! architecture A at full width with `full`). Not a test: `cargo run --release --example hebbconv_gpu_bench [-- full]`. On a software adapter
 //! (lavapipe, SwiftShader) the GPU path is expected to lose; the figures are for comparing machines.
 use hebbian_playground::engine::Gpu;
 use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
@@ -41,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Arch::A, 8, [1, 28, 28]),
         (Arch::C, 4, [1, 28, 28]),
         (Arch::A, 4, [3, 32, 32]),
+        (Arch::E, 4, [3, 32, 32]),
     ];
     if std::env::args().any(|a| a == "full") {
         runs.push((Arch::A, 1, [3, 32, 32]));

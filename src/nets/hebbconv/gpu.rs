@@ -188,7 +188,9 @@ fn not_yet(what: &str) -> Error {
 /// Every node's GPU form and shapes for batches of `batch`, or why the network stays on the CPU.
 fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
     let config = &net.config;
+    // The mode alone decides; each layer's own t_inv is bound when the layer is built.
     compete(config, 1.0)?;
+    // Under Dale's principle the CPU's forward pass takes |w| and never reads the pre-synaptic couplings.
     if config.presynaptic.is_some() && !config.dale {
         return Err(not_yet("pre-synaptic competition"));
     }
