@@ -1,7 +1,8 @@
 //! The Hebbian CNN on the GPU (nets::hebbconv::gpu) against the CPU network: images per second of the
 //! unsupervised step and of probe features, batch 64, on reduced presets, the depthwise E included (and
-//! architecture A at full width with `full`). Not a test: `cargo run --release --example hebbconv_gpu_bench [-- full]`. On a software adapter
-//! (lavapipe, SwiftShader) the GPU path is expected to lose; the figures are for comparing machines.
+//! architecture A at full width with `full`). Not a test: `cargo run --release --example hebbconv_gpu_bench
+//! [-- full]`. On a software adapter (lavapipe, SwiftShader) the GPU path is expected to lose; the figures are
+//! for comparing machines.
 use hebbian_playground::engine::Gpu;
 use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
 use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
