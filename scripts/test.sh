@@ -23,7 +23,7 @@ npx --no-install tsc -p tsconfig.json
 step "native tests (CPU twins, kernels on lavapipe, labs, links, CLI)"
 cargo test
 
-step "budgets: every lab's extremes run within their estimates or are refused (optimised build, as measured)"
+step "budgets: every lab's extremes run within their estimates or are refused; learning tests (optimised build)"
 cargo test --profile budgets --test budgets --test hebbconv_lab --test hebbconv_grad
 
 step "wasm tests in headless Chromium (WebGPU on SwiftShader)"

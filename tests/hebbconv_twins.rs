@@ -1,14 +1,20 @@
 //! The Hebbian convolution's GPU kernels against their CPU twins (nets::hebbconv::conv and
 //! plasticity::competition) on lavapipe: the forward pass, the correlation, and one whole update step (competition,
 //! decay, Δw, max-abs normalisation, the step) for every per-position competition mode, with a layer rate and with
-//! SoftHebb's per-neuron rates, and under Dale's principle.
+//! SoftHebb's per-neuron rates, and under Dale's principle; the same for depthwise layers (competition over
+//! positions), their cosine activation included.
 mod common;
 
 use common::compare::assert_close;
 use common::conv::{filled, spec_of};
-use hebbian_playground::kernels::hebbconv::{ConvGpu, ConvShape, correlate_gpu, forward_gpu};
+use hebbian_playground::kernels::hebbconv::{
+    ConvGpu, ConvShape, Shared, correlate_gpu, forward_gpu,
+};
+use hebbian_playground::kernels::hebbdepthwise::{
+    DepthwiseGpu, depthwise_activate_gpu, depthwise_correlate_gpu,
+};
 use hebbian_playground::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
-use hebbian_playground::nets::hebbconv::conv;
+use hebbian_playground::nets::hebbconv::conv::{self, Activation, ConvSpec, Cosine};
 use hebbian_playground::plasticity::competition::{
     self, Competition, CompetitionParams, CompetitionState, Rates,
 };
@@ -111,9 +117,9 @@ fn gpu_step(
     })
 }
 
-/// The same step on the CPU.
+/// The same step on the CPU (a dense or a depthwise layer, as `spec` says).
 fn cpu_step(
-    s: &ConvShape,
+    spec: &ConvSpec,
     x: &Array4<f32>,
     w: &Array4<f32>,
     y: &Array4<f32>,
@@ -121,8 +127,7 @@ fn cpu_step(
     rates: impl Fn(&Array4<f32>) -> Rates,
     dale: bool,
 ) -> Array4<f32> {
-    let spec = spec_of(s);
-    let xp = conv::reflect_pad(x.view(), s.pad);
+    let xp = conv::reflect_pad(x.view(), spec.pad);
     let mut dw = competition::delta(
         params,
         &mut CompetitionState::default(),
@@ -130,7 +135,7 @@ fn cpu_step(
         y,
         None,
         w.view(),
-        &spec,
+        spec,
     );
     competition::max_abs_normalise(&mut dw);
     let mut w2 = w.clone();
@@ -158,7 +163,15 @@ fn one_update_step_matches_the_cpu_for_every_channel_competition() {
                 t_inv: 0.65,
                 ..CompetitionParams::new(mode)
             };
-            let want = cpu_step(s, &x, &w, &y, &params, |_| Rates::Layer(0.1), false);
+            let want = cpu_step(
+                &spec_of(s),
+                &x,
+                &w,
+                &y,
+                &params,
+                |_| Rates::Layer(0.1),
+                false,
+            );
             let got = gpu_step(s, &x, &w, &y, compete, Rate::Layer(0.1), false);
             assert_close(&want, &got, 1e-4, &format!("{mode:?} {s:?}"));
         }
@@ -168,7 +181,7 @@ fn one_update_step_matches_the_cpu_for_every_channel_competition() {
             ..CompetitionParams::new(Competition::SoftWta)
         };
         let want = cpu_step(
-            s,
+            &spec_of(s),
             &x,
             &w,
             &y,
@@ -190,5 +203,120 @@ fn one_update_step_matches_the_cpu_for_every_channel_competition() {
         );
         assert_close(&want, &got, 1e-4, &format!("SoftHebb rates, Dale {s:?}"));
         assert!(got.iter().all(|&v| v >= 0.0));
+    }
+}
+
+/// One depthwise update step on the GPU from a given y: the layer's weights afterwards.
+fn gpu_depthwise_step(
+    s: &ConvShape,
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    y: &Array4<f32>,
+    compete: Compete,
+    rate: Rate,
+) -> Array4<f32> {
+    let gpu = common::gpu().expect("gpu");
+    pollster::block_on(async {
+        let layer = DepthwiseGpu::with(&gpu, *s, false, Shared::default())
+            .await
+            .expect("layer");
+        let update = UpdateGpu::depthwise(&gpu, &layer, compete, rate, false)
+            .await
+            .expect("update");
+        let flat = |a: &Array4<f32>| a.iter().copied().collect::<Vec<f32>>();
+        gpu.write(&layer.x, bytemuck::cast_slice(&flat(x)));
+        gpu.write(&layer.w, bytemuck::cast_slice(&flat(w)));
+        gpu.write(&layer.y, bytemuck::cast_slice(&flat(y)));
+        let mut rec = gpu.record();
+        update.record_compete(&mut rec);
+        layer.record_correlate(&mut rec);
+        update.record_step(&mut rec);
+        rec.read(&layer.w, layer.w.bytes());
+        let out = rec.submit().await.expect("submit");
+        Array4::from_shape_vec(w.dim(), bytemuck::pod_collect_to_vec(&out[0])).expect("shape")
+    })
+}
+
+/// Depthwise layers (architectures E and F): the forward pass (linear, and cosine with both normalisations),
+/// the diagonal correlation, and one update step with competition over each channel's positions, for every
+/// mode the GPU runs; odd sides, stride 2, 70 channels, a batch of one.
+#[test]
+fn depthwise_layers_match_the_cpu_twins() {
+    let Some(gpu) = common::gpu() else { return };
+    let shapes = [
+        (2, 6, 9, 7, 3, 1, 1),
+        (1, 70, 5, 6, 3, 2, 0),
+        (3, 5, 8, 8, 5, 1, 2),
+    ];
+    for (i, (n, c, h, w, k, stride, pad)) in shapes.into_iter().enumerate() {
+        let s = ConvShape {
+            n,
+            c_in: c,
+            h,
+            w,
+            c_out: c,
+            k,
+            stride,
+            pad,
+        };
+        let spec = ConvSpec {
+            stride,
+            ..ConvSpec::depthwise(c, k, pad)
+        };
+        let salt = 41 + 3 * i as u32;
+        let x = filled((n, c, h, w), salt);
+        let wt = filled((c, 1, k, k), salt + 1);
+        let r = filled((n, c, s.ho(), s.wo()), salt + 2);
+        for act in [
+            Activation::Linear,
+            Activation::Cosine(Cosine::Filter),
+            Activation::Cosine(Cosine::PerPosition),
+        ] {
+            let got = pollster::block_on(depthwise_activate_gpu(
+                &gpu,
+                x.view(),
+                wt.view(),
+                stride,
+                pad,
+                act,
+            ))
+            .expect("gpu");
+            assert_close(
+                &conv::activate(x.view(), wt.view(), &spec, act),
+                &got,
+                1e-5,
+                &format!("{act:?} {s:?}"),
+            );
+        }
+        let got = pollster::block_on(depthwise_correlate_gpu(
+            &gpu,
+            x.view(),
+            r.view(),
+            k,
+            stride,
+            pad,
+        ))
+        .expect("gpu");
+        assert_close(
+            &common::conv::correlate_loops(x.view(), r.view(), &spec),
+            &got,
+            1e-5,
+            &format!("correlation {s:?}"),
+        );
+        let y = conv::forward(x.view(), wt.view(), &spec);
+        for (mode, compete) in [
+            (Competition::None, Compete::None),
+            (Competition::HardWta, Compete::HardWta),
+            (Competition::SoftWta, Compete::SoftWta { t_inv: 0.65 }),
+            (Competition::AntiHard, Compete::AntiHard),
+        ] {
+            let params = CompetitionParams {
+                t_inv: 0.65,
+                ..CompetitionParams::new(mode)
+            };
+            let want = cpu_step(&spec, &x, &wt, &y, &params, |_| Rates::Layer(0.1), false);
+            let got = gpu_depthwise_step(&s, &x, &wt, &y, compete, Rate::Layer(0.1));
+            assert_close(&want, &got, 1e-4, &format!("depthwise {mode:?} {s:?}"));
+        }
     }
 }

@@ -77,6 +77,149 @@ async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
     }
 }
 
+/// The layers around the Hebbian convolution (kernels/hebblayers) and the depthwise layers
+/// (kernels/hebbdepthwise) against their CPU twins on the browser's WebGPU, on odd sizes: BatchNorm in training
+/// (running statistics included) and evaluation, Triangle, both pools, surround modulation, the cosine
+/// activation with its normalised weights, and the depthwise forward pass and correlation.
+#[wasm_bindgen_test]
+async fn hebbian_layers_match_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::hebbdepthwise::{
+        depthwise_activate_gpu, depthwise_correlate_gpu,
+    };
+    use hebbian_playground::kernels::hebblayers::{
+        PoolKind, activate_gpu, batch_norm_gpu, pool_gpu, surround_gpu, triangle_gpu,
+    };
+    use hebbian_playground::nets::hebbconv::conv::{
+        self as cpu_conv, Activation, ConvSpec, Cosine,
+    };
+    use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
+    let gpu = gpu().await;
+    let x = conv::filled((3, 5, 7, 9), 11).mapv(|v| 3.0 * v + 1.5);
+    let mut cpu_bn = BatchNorm::new(5);
+    let mut gpu_bn = cpu_bn.clone();
+    for train in [true, false] {
+        let want = cpu_bn.forward(x.view(), train);
+        let got = batch_norm_gpu(&gpu, x.view(), &mut gpu_bn, train)
+            .await
+            .expect("BatchNorm");
+        assert_close(&want, &got, 1e-4, &format!("BatchNorm, training {train}"));
+        assert_close(
+            &cpu_bn.running_var,
+            &gpu_bn.running_var,
+            1e-5,
+            "running variance",
+        );
+    }
+    let y = conv::filled((2, 70, 7, 5), 12);
+    for power in [0.7, 1.4] {
+        let got = triangle_gpu(&gpu, y.view(), power).await.expect("Triangle");
+        assert_close(&layers::triangle(y.view(), power), &got, 1e-4, "Triangle");
+    }
+    for (k, stride, pad) in [(4, 2, 1), (2, 2, 0), (3, 2, 1)] {
+        let got = pool_gpu(&gpu, y.view(), PoolKind::Max, k, stride, pad)
+            .await
+            .expect("max pool");
+        assert_close(
+            &layers::max_pool(y.view(), k, stride, pad),
+            &got,
+            1e-6,
+            "max pool",
+        );
+        let got = pool_gpu(&gpu, y.view(), PoolKind::Avg, k, stride, pad)
+            .await
+            .expect("average pool");
+        assert_close(
+            &layers::avg_pool(y.view(), k, stride, pad),
+            &got,
+            1e-6,
+            "average pool",
+        );
+    }
+    let got = surround_gpu(&gpu, y.view()).await.expect("surround");
+    assert_close(&layers::surround(y.view()), &got, 1e-5, "surround");
+    let spec = ConvSpec::new(67, 70, 3, 1);
+    let xc = conv::filled((1, 67, 5, 6), 13);
+    let w = conv::filled((70, 67, 3, 3), 14);
+    for mode in [Cosine::Filter, Cosine::PerPosition] {
+        let act = Activation::Cosine(mode);
+        let got = activate_gpu(&gpu, xc.view(), w.view(), 1, 1, act)
+            .await
+            .expect("cosine");
+        assert_close(
+            &cpu_conv::activate(xc.view(), w.view(), &spec, act),
+            &got,
+            1e-5,
+            &format!("{act:?}"),
+        );
+    }
+    // Depthwise: 70 channels of 7 × 5, stride 2, no padding.
+    let dw = ConvSpec {
+        stride: 2,
+        ..ConvSpec::depthwise(70, 3, 0)
+    };
+    let wd = conv::filled((70, 1, 3, 3), 15);
+    for act in [Activation::Linear, Activation::Cosine(Cosine::Filter)] {
+        let got = depthwise_activate_gpu(&gpu, y.view(), wd.view(), 2, 0, act)
+            .await
+            .expect("depthwise");
+        assert_close(
+            &cpu_conv::activate(y.view(), wd.view(), &dw, act),
+            &got,
+            1e-5,
+            &format!("depthwise {act:?}"),
+        );
+    }
+    let r = conv::filled((2, 70, 3, 2), 16);
+    let got = depthwise_correlate_gpu(&gpu, y.view(), r.view(), 3, 2, 0)
+        .await
+        .expect("depthwise correlation");
+    assert_close(
+        &conv::correlate_loops(y.view(), r.view(), &dw),
+        &got,
+        1e-5,
+        "depthwise correlation",
+    );
+}
+
+/// A reduced Hebbian network (architecture C, 16×16 digits, hard-WTA with surround modulation) on the browser's
+/// WebGPU against the CPU network in wasm: features, then weights after two unsupervised steps.
+#[wasm_bindgen_test]
+async fn hebbian_network_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
+    use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
+    use hebbian_playground::nets::hebbconv::{HebbConfig, Network};
+    use hebbian_playground::plasticity::competition::Competition;
+    let gpu = gpu().await;
+    let preset = Preset::new(Arch::C, [1, 16, 16], 8, 10).expect("preset");
+    let config = HebbConfig {
+        surround: true,
+        ..HebbConfig::thesis(Competition::HardWta)
+    };
+    let mut cpu = Network::new(preset, config, 3);
+    let mut net = GpuNetwork::new(&gpu, &cpu, 2).await.expect("GPU network");
+    let digits = |salt| conv::filled((2, 1, 16, 16), salt).mapv(|v| 0.5 * (v + 1.0));
+    let probe = conv::filled((3, 1, 16, 16), 20);
+    let got = net.features(&gpu, probe.view()).await.expect("features");
+    assert_close(
+        &cpu.features(probe.view()).expect("cpu"),
+        &got,
+        1e-3,
+        "features",
+    );
+    for step in 0..2 {
+        let x = digits(21 + step);
+        cpu.unsupervised_step(x.view()).expect("cpu step");
+        net.unsupervised_step(&gpu, x.view())
+            .await
+            .expect("gpu step");
+    }
+    let mut back = cpu.clone();
+    net.download(&gpu, &mut back).await.expect("download");
+    for (a, b) in cpu.weights().iter().zip(back.weights()) {
+        assert_close(a, &b, 1e-3, "weights after two steps");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn random_field_matches_cpu_on_webgpu() {
     let gpu = gpu().await;

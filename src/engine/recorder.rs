@@ -27,6 +27,15 @@ impl Tensor {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Another handle to the same buffer (nothing is copied): lets one layer's output be the next layer's
+    /// input without a copy between them.
+    pub fn share(&self) -> Tensor {
+        Tensor {
+            buffer: self.buffer.clone(),
+            bytes: self.bytes,
+        }
+    }
 }
 
 /// A pipeline and its bind group, built once per run.

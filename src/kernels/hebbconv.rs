@@ -76,6 +76,21 @@ impl ConvShape {
         Ok(())
     }
 
+    /// Bytes of the largest buffers a [`ConvGpu`] and its [`UpdateGpu`](super::hebbupdate::UpdateGpu) hold,
+    /// with what each is, so that a network can check all of its layers against the device before it
+    /// allocates any: the input, the output (the coefficients r and r·u have its size), the weights (the
+    /// correlation and Δw have theirs) and the correlation's split-K slices.
+    pub fn buffer_bytes(&self) -> [(&'static str, u64); 4] {
+        let f32s = |n: usize| (n * 4) as u64;
+        let w_len = self.c_out * self.filter_len();
+        [
+            ("input", f32s(self.n * self.c_in * self.h * self.w)),
+            ("output", f32s(self.n * self.c_out * self.ho() * self.wo())),
+            ("weights", f32s(w_len)),
+            ("correlation slices", f32s(self.splits().0 * w_len)),
+        ]
+    }
+
     /// How the correlation's reduction over positions is split: (slices, positions per slice).
     fn splits(&self) -> (usize, usize) {
         let tiles = self.c_out.div_ceil(TILE) * self.filter_len().div_ceil(TILE);
@@ -160,6 +175,19 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     )]
 }
 
+/// Tensors a layer of a network shares with its neighbours instead of allocating its own (none by default).
+#[derive(Clone, Copy, Default)]
+pub struct Shared<'a> {
+    /// The input: the previous layer's output.
+    pub x: Option<&'a Tensor>,
+    /// What the forward pass multiplies patches by when it is not w itself (w/‖w‖, |w|): the learnt weights
+    /// stay in `w` for the update.
+    pub forward_weights: Option<&'a Tensor>,
+    /// Where the forward pass writes when a later kernel makes y from it (surround modulation), so that the
+    /// competition reads the final y.
+    pub forward_out: Option<&'a Tensor>,
+}
+
 /// One convolution layer's tensors and kernels on the device, made once per run.
 pub struct ConvGpu {
     pub shape: ConvShape,
@@ -181,16 +209,25 @@ pub struct ConvGpu {
 }
 
 impl ConvGpu {
+    /// A layer owning all of its tensors.
     pub async fn new(gpu: &Gpu, shape: ConvShape) -> Result<Self> {
+        Self::with(gpu, shape, Shared::default()).await
+    }
+
+    /// A layer bound to the tensors in `shared`, allocating the rest.
+    pub async fn with(gpu: &Gpu, shape: ConvShape, shared: Shared<'_>) -> Result<Self> {
         shape.check()?;
         let f32s = |n: usize| (n * 4) as u64;
         let (splits, _) = shape.splits();
         let out_len = shape.n * shape.c_out * shape.ho() * shape.wo();
         let w_len = shape.c_out * shape.filter_len();
-        let x = gpu.tensor(
-            "convolution input",
-            f32s(shape.n * shape.c_in * shape.h * shape.w),
-        )?;
+        let x = match shared.x {
+            Some(x) => x.share(),
+            None => gpu.tensor(
+                "convolution input",
+                f32s(shape.n * shape.c_in * shape.h * shape.w),
+            )?,
+        };
         let w = gpu.tensor("convolution weights", f32s(w_len))?;
         let y = gpu.tensor("convolution output", f32s(out_len))?;
         let r = gpu.tensor("update coefficients", f32s(out_len))?;
@@ -209,7 +246,12 @@ impl ConvGpu {
                 "hebbconv_forward",
                 &src,
                 "forward",
-                &[&forward_params, &w, &x, &y],
+                &[
+                    &forward_params,
+                    shared.forward_weights.unwrap_or(&w),
+                    &x,
+                    shared.forward_out.unwrap_or(&y),
+                ],
             )
             .await?;
         let correlate = gpu
@@ -254,7 +296,7 @@ impl ConvGpu {
         })
     }
 
-    /// y = conv(x, w).
+    /// y = conv(x, w) (with [`Shared`] tensors: forward_out = conv(x, forward_weights)).
     pub fn record_forward(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.forward, self.groups[0]);
     }
@@ -271,11 +313,13 @@ impl ConvGpu {
     }
 }
 
-fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
+/// The values of `a` in row-major order (for an upload).
+pub(crate) fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
     a.as_standard_layout().iter().copied().collect()
 }
 
-fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
+/// A read-back buffer as an array of shape `dim`.
+pub(crate) fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
     Array4::from_shape_vec(dim, bytemuck::pod_collect_to_vec(bytes))
         .map_err(|e| Error::Gpu(format!("unexpected result layout: {e}")))
 }

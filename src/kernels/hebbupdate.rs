@@ -5,8 +5,11 @@
 //! rates, optionally under Dale's principle.
 //!
 //! [`UpdateGpu`] binds a [`ConvGpu`]'s resident tensors once; a training step records
-//! `record_compete`, the layer's `record_correlate`, then `record_step`, all in one submit.
+//! `record_compete`, the layer's `record_correlate`, then `record_step`, all in one submit. A depthwise layer
+//! ([`DepthwiseGpu`]) binds the same way, its units competing over the positions of each channel rather than
+//! across channels at each position (notes §1.14).
 use super::hebbconv::ConvGpu;
+use super::hebbdepthwise::DepthwiseGpu;
 use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::Result;
 
@@ -87,12 +90,30 @@ pub struct UpdateGpu {
 }
 
 struct UpdateGroups {
-    positions: u32,
+    /// Of the competition: one invocation per competing group of units.
+    compete: u32,
     channels: u32,
     weights: u32,
 }
 
+/// The layer tensors an update reads and writes, and their sizes: y and r [N, K, P], the correlation and w
+/// [K, F].
+struct Target<'a> {
+    y: &'a Tensor,
+    r: &'a Tensor,
+    correlation: &'a Tensor,
+    w: &'a Tensor,
+    n: usize,
+    k: usize,
+    p: usize,
+    f: usize,
+    /// Units compete over the P positions of each (n, k) (depthwise) instead of over the K channels of each
+    /// (n, p).
+    over_positions: bool,
+}
+
 impl UpdateGpu {
+    /// The update of a convolution: competition across channels at every position.
     pub async fn new(
         gpu: &Gpu,
         layer: &ConvGpu,
@@ -101,7 +122,52 @@ impl UpdateGpu {
         dale: bool,
     ) -> Result<Self> {
         let s = layer.shape;
-        let (n, k, p, f) = (s.n, s.c_out, s.ho() * s.wo(), s.filter_len());
+        let target = Target {
+            y: &layer.y,
+            r: &layer.r,
+            correlation: &layer.correlation,
+            w: &layer.w,
+            n: s.n,
+            k: s.c_out,
+            p: s.ho() * s.wo(),
+            f: s.filter_len(),
+            over_positions: false,
+        };
+        Self::bind(gpu, target, compete, rate, dale).await
+    }
+
+    /// The update of a depthwise layer: competition over the positions of each channel (hebb_depthwise.py,
+    /// notes §1.14); the decay coefficients, Δw and the step stay per channel.
+    pub async fn depthwise(
+        gpu: &Gpu,
+        layer: &DepthwiseGpu,
+        compete: Compete,
+        rate: Rate,
+        dale: bool,
+    ) -> Result<Self> {
+        let s = layer.shape;
+        let target = Target {
+            y: &layer.y,
+            r: &layer.r,
+            correlation: &layer.correlation,
+            w: &layer.w,
+            n: s.n,
+            k: s.c_in,
+            p: s.ho() * s.wo(),
+            f: s.k * s.k,
+            over_positions: true,
+        };
+        Self::bind(gpu, target, compete, rate, dale).await
+    }
+
+    async fn bind(
+        gpu: &Gpu,
+        layer: Target<'_>,
+        compete: Compete,
+        rate: Rate,
+        dale: bool,
+    ) -> Result<Self> {
+        let (n, k, p, f) = (layer.n, layer.k, layer.p, layer.f);
         let weights = k * f;
         let partials = weights.div_ceil(WG);
         let (mode, t_inv) = match compete {
@@ -137,12 +203,17 @@ impl UpdateGpu {
         let maxima = gpu.tensor("largest updates", f32s(partials))?;
         let rates = gpu.tensor("learning rates", f32s(k))?;
         let src = source();
+        let (name, entry, groups) = if layer.over_positions {
+            ("hebbupdate_compete_positions", "compete_positions", n * k)
+        } else {
+            ("hebbupdate_compete", "compete", n * p)
+        };
         let compete = gpu
             .kernel_at(
-                "hebbupdate_compete",
+                name,
                 &src,
-                "compete",
-                &[(0, &uniform), (1, &layer.y), (2, &layer.r), (3, &ru)],
+                entry,
+                &[(0, &uniform), (1, layer.y), (2, layer.r), (3, &ru)],
             )
             .await?;
         let decay_sums = gpu
@@ -161,8 +232,8 @@ impl UpdateGpu {
                 &[
                     (0, &uniform),
                     (4, &c),
-                    (5, &layer.correlation),
-                    (6, &layer.w),
+                    (5, layer.correlation),
+                    (6, layer.w),
                     (7, &dw),
                     (8, &maxima),
                 ],
@@ -181,7 +252,7 @@ impl UpdateGpu {
                 "hebbupdate_filter_rates",
                 &src,
                 "filter_rates",
-                &[(0, &uniform), (6, &layer.w), (9, &rates)],
+                &[(0, &uniform), (6, layer.w), (9, &rates)],
             )
             .await?;
         let step = gpu
@@ -191,7 +262,7 @@ impl UpdateGpu {
                 "step",
                 &[
                     (0, &uniform),
-                    (6, &layer.w),
+                    (6, layer.w),
                     (7, &dw),
                     (8, &maxima),
                     (9, &rates),
@@ -199,12 +270,12 @@ impl UpdateGpu {
             )
             .await?;
         let groups = UpdateGroups {
-            positions: (n * p).div_ceil(WG) as u32,
+            compete: groups.div_ceil(WG) as u32,
             channels: k as u32,
             weights: partials as u32,
         };
         for (what, g) in [
-            ("competition", groups.positions),
+            ("competition", groups.compete),
             ("per-channel sums", groups.channels),
             ("weight update", groups.weights),
         ] {
@@ -225,7 +296,7 @@ impl UpdateGpu {
 
     /// r (and the decay terms) from the layer's output y.
     pub fn record_compete(&self, rec: &mut Recorder<'_>) {
-        rec.dispatch(&self.compete, self.groups.positions);
+        rec.dispatch(&self.compete, self.groups.compete);
     }
 
     /// After the layer's correlation of r: Δw, its normalisation and the step on the layer's weights.

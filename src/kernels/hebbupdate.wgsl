@@ -2,7 +2,8 @@
 // plasticity::competition): competition across channels at every position, the decay coefficients, the raw
 // update Δw_k = Σ r·x − c_k·w_k, the layer's global max-abs normalisation and the step w += lr_k·Δw/max|Δw|.
 //
-// Layouts: y, r and ru [N, K, P] (batch, channels, positions); w, corr and dw [K, F] (F = C_in·k²).
+// Layouts: y, r and ru [N, K, P] (batch, channels, positions); w, corr and dw [K, F] (F = C_in·k², or k² for
+// a depthwise layer).
 
 struct UpdateParams {
     n: u32,
@@ -49,6 +50,54 @@ const COMPETE_ANTI_HARD: u32 = 3u;
 const WG: u32 = 256u;
 var<workgroup> scratch: array<f32, 256>;
 
+// One unit's (r, r·u) in a competition whose largest value is `best` (won by this unit when `win`) and whose
+// softmax denominator is z.
+fn outcome(v: f32, win: bool, best: f32, z: f32) -> vec2<f32> {
+    switch params.mode {
+        case COMPETE_HARD: {
+            let out = select(0.0, v, win);
+            return vec2<f32>(out, out);
+        }
+        case COMPETE_SOFT: {
+            let s = exp(params.t_inv * v - params.t_inv * best) / z;
+            let out = select(-s, s, win);
+            return vec2<f32>(out, out * v);
+        }
+        case COMPETE_ANTI_HARD: {
+            let out = select(-v, v, win);
+            return vec2<f32>(out, out * v);
+        }
+        default: {
+            return vec2<f32>(v, v);
+        }
+    }
+}
+
+// The competition among `count` units y[base + j·stride]: the first largest value wins, as the CPU's argmax.
+fn compete_among(base: u32, stride: u32, count: u32) {
+    var win = 0u;
+    var best = y[base];
+    for (var j = 1u; j < count; j++) {
+        let v = y[base + j * stride];
+        if (v > best) {
+            best = v;
+            win = j;
+        }
+    }
+    var z = 0.0;
+    if (params.mode == COMPETE_SOFT) {
+        for (var j = 0u; j < count; j++) {
+            z += exp(params.t_inv * y[base + j * stride] - params.t_inv * best);
+        }
+    }
+    for (var j = 0u; j < count; j++) {
+        let i = base + j * stride;
+        let o = outcome(y[i], j == win, best, z);
+        r[i] = o.x;
+        ru[i] = o.y;
+    }
+}
+
 // One invocation per (n, p): the competition over the K channels there.
 @compute @workgroup_size(256)
 fn compete(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -56,48 +105,16 @@ fn compete(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let img = gid.x / params.p;
-    let pos = gid.x % params.p;
-    let base = img * params.k * params.p + pos;
-    // The first largest value wins, as the CPU's argmax.
-    var win = 0u;
-    var best = y[base];
-    for (var ch = 1u; ch < params.k; ch++) {
-        let v = y[base + ch * params.p];
-        if (v > best) {
-            best = v;
-            win = ch;
-        }
+    compete_among(img * params.k * params.p + gid.x % params.p, params.p, params.k);
+}
+
+// Depthwise layers, one invocation per (n, k): the competition over the P positions of channel k.
+@compute @workgroup_size(256)
+fn compete_positions(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= params.n * params.k) {
+        return;
     }
-    var z = 0.0;
-    if (params.mode == COMPETE_SOFT) {
-        for (var ch = 0u; ch < params.k; ch++) {
-            z += exp(params.t_inv * y[base + ch * params.p] - params.t_inv * best);
-        }
-    }
-    for (var ch = 0u; ch < params.k; ch++) {
-        let i = base + ch * params.p;
-        let v = y[i];
-        var out = v;
-        var decay = out;
-        switch params.mode {
-            case COMPETE_HARD: {
-                out = select(0.0, v, ch == win);
-                decay = out;
-            }
-            case COMPETE_SOFT: {
-                let s = exp(params.t_inv * v - params.t_inv * best) / z;
-                out = select(-s, s, ch == win);
-                decay = out * v;
-            }
-            case COMPETE_ANTI_HARD: {
-                out = select(-v, v, ch == win);
-                decay = out * v;
-            }
-            default: {}
-        }
-        r[i] = out;
-        ru[i] = decay;
-    }
+    compete_among(gid.x * params.p, 1u, params.p);
 }
 
 // One workgroup per channel: c_k = Σ_{n,p} ru[n, k, p].

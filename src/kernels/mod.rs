@@ -1,6 +1,8 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod hebbback;
 pub mod hebbconv;
+pub mod hebbdepthwise;
+pub mod hebblayers;
 pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
@@ -21,6 +23,8 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("recall", recall::source()),
         ("ising", ising::source()),
         ("hebbconv", hebbconv::source()),
+        ("hebbdepthwise", hebbdepthwise::source()),
+        ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
         ("hebbback", hebbback::source()),
     ]
@@ -35,6 +39,8 @@ pub fn layouts() -> Vec<prelude::Layout> {
         ising::layouts(),
         recall::layouts(),
         hebbconv::layouts(),
+        hebbdepthwise::layouts(),
+        hebblayers::layouts(),
         hebbupdate::layouts(),
         hebbback::layouts(),
     ]

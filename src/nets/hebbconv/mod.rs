@@ -2,12 +2,13 @@
 //! reference on ndarray, NCHW tensors. `conv` holds the convolution and the Hebbian correlation, `layers` the
 //! fixed layers (BatchNorm, Triangle, pools, surround modulation), `presets` architectures A-H, and this file
 //! the [`Network`]: initialisation from the seeded generator, forward, the unsupervised step and probe
-//! features. `backward` holds every layer's reverse mode and `baseline` the end-to-end backprop baseline
-//! (architecture H). The learning rule itself (competition, update, normalisation) is in
-//! [`crate::plasticity::competition`].
+//! features; `gpu` runs the same network on the GPU with resident tensors. `backward` holds every layer's
+//! reverse mode and `baseline` the end-to-end backprop baseline (architecture H). The learning rule itself
+//! (competition, update, normalisation) is in [`crate::plasticity::competition`].
 pub mod backward;
 pub mod baseline;
 pub mod conv;
+pub mod gpu;
 pub mod layers;
 pub mod presets;
 

@@ -1,0 +1,298 @@
+// The layers around a Hebbian convolution on resident tensors (see kernels/hebblayers.rs; CPU twins in
+// nets::hebbconv::{layers, conv}): BatchNorm2d without affine parameters (batch statistics with the running
+// averages' update, or the running statistics), the Triangle activation, max and average pooling, the
+// surround-modulation DoG, and the two halves of the cosine activation that are not the convolution: the
+// forward pass's weights (|w| and/or normalised) and the division by each patch's norm.
+//
+// Layouts (row-major): activations [N, C, H, W]; BatchNorm statistics [2C] (C means, then C variances);
+// weights [C_out, C_in·k·k].
+//
+// Element-wise kernels loop with a grid stride (the host caps their workgroups, so any batch fits the
+// portable limit of 65,535 workgroups per dimension).
+
+struct LayerParams {
+    n: u32,
+    // Channels of the input (C_in for the convolution's kernels).
+    c: u32,
+    h: u32,
+    w: u32,
+    // Output sides (pools, the cosine's positions).
+    ho: u32,
+    wo: u32,
+    // Window side, stride and padding (pools: zero / −∞ padding; the cosine's patches: reflect padding).
+    k: u32,
+    stride: u32,
+    pad: u32,
+    // The convolution's output channels (cosine, forward weights).
+    c_out: u32,
+    // Pools: POOL_*; forward weights: NORM_*.
+    mode: u32,
+    // Forward weights: 1 takes |w| first (Dale's principle).
+    abs_w: u32,
+    // Triangle's exponent.
+    power: f32,
+    // BatchNorm's weight of the new batch in the running averages, and its ε.
+    momentum: f32,
+    eps: f32,
+    _pad: u32,
+}
+
+const POOL_MAX: u32 = 0u;
+const POOL_AVG: u32 = 1u;
+const NORM_NONE: u32 = 0u;
+const NORM_FILTER: u32 = 1u;
+const NORM_POSITION: u32 = 2u;
+
+@group(0) @binding(0) var<uniform> params: LayerParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+// BatchNorm: what `bn_apply` normalises with (this batch's mean and biased variance, or the running ones).
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
+// BatchNorm's running mean and unbiased running variance.
+@group(0) @binding(4) var<storage, read_write> running: array<f32>;
+// The surround-modulation kernel, 5 × 5 row-major (computed once on the host by layers::dog_kernel).
+@group(0) @binding(5) var<storage, read> dog: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> scratch: array<f32, 256>;
+
+// Tree sum of scratch[0..256] into scratch[0] (every invocation of the workgroup calls it).
+fn reduce_sum(li: u32) {
+    for (var half = WG / 2u; half > 0u; half /= 2u) {
+        if (li < half) {
+            scratch[li] += scratch[li + half];
+        }
+        workgroupBarrier();
+    }
+}
+
+// One workgroup per channel: the batch's mean over (N, H, W), then the biased variance from a second pass
+// over the deviations (as the CPU's two passes), and the running averages moved by `momentum` with the
+// unbiased variance (PyTorch's BatchNorm2d in training mode).
+@compute @workgroup_size(256)
+fn bn_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let ch = wg.x;
+    let hw = params.h * params.w;
+    let count = params.n * hw;
+    var s = 0.0;
+    for (var j = li; j < count; j += WG) {
+        s += src[((j / hw) * params.c + ch) * hw + j % hw];
+    }
+    scratch[li] = s;
+    workgroupBarrier();
+    reduce_sum(li);
+    let mean = scratch[0] / f32(count);
+    workgroupBarrier();
+    var q = 0.0;
+    for (var j = li; j < count; j += WG) {
+        let d = src[((j / hw) * params.c + ch) * hw + j % hw] - mean;
+        q += d * d;
+    }
+    scratch[li] = q;
+    workgroupBarrier();
+    reduce_sum(li);
+    if (li == 0u) {
+        let biased = scratch[0] / f32(count);
+        var unbiased = biased;
+        if (count > 1u) {
+            unbiased = scratch[0] / f32(count - 1u);
+        }
+        stats[ch] = mean;
+        stats[params.c + ch] = biased;
+        let m = params.momentum;
+        running[ch] = (1.0 - m) * running[ch] + m * mean;
+        running[params.c + ch] = (1.0 - m) * running[params.c + ch] + m * unbiased;
+    }
+}
+
+// dst = (src − mean_c) / sqrt(var_c + ε) per element.
+@compute @workgroup_size(256)
+fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let hw = params.h * params.w;
+    let total = params.n * params.c * hw;
+    for (var i = gid.x; i < total; i += nwg.x * WG) {
+        let ch = (i / hw) % params.c;
+        let inv = 1.0 / sqrt(stats[params.c + ch] + params.eps);
+        dst[i] = (src[i] - stats[ch]) * inv;
+    }
+}
+
+// Triangle: dst = ReLU(src − mean_c src)^power, the mean over channels at each (n, h, w), summed in channel
+// order as the CPU does.
+@compute @workgroup_size(256)
+fn triangle(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let hw = params.h * params.w;
+    for (var j = gid.x; j < params.n * hw; j += nwg.x * WG) {
+        let base = (j / hw) * params.c * hw + j % hw;
+        var s = 0.0;
+        for (var ch = 0u; ch < params.c; ch++) {
+            s += src[base + ch * hw];
+        }
+        let mean = s / f32(params.c);
+        for (var ch = 0u; ch < params.c; ch++) {
+            let r = max(src[base + ch * hw] - mean, 0.0);
+            var v = r;
+            // pow is exp2(power·log2 r): 0 must stay 0 rather than depend on how log2(0) is handled.
+            if (params.power != 1.0 && r > 0.0) {
+                v = pow(r, params.power);
+            }
+            dst[base + ch * hw] = v;
+        }
+    }
+}
+
+// MaxPool2d / AvgPool2d (ceil_mode false): padding never wins a max and counts as zero in an average, whose
+// divisor is k² (count_include_pad), as PyTorch's defaults.
+@compute @workgroup_size(256)
+fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let out_plane = params.ho * params.wo;
+    let total = params.n * params.c * out_plane;
+    for (var i = gid.x; i < total; i += nwg.x * WG) {
+        let plane = (i / out_plane) * params.h * params.w;
+        let oy = (i % out_plane) / params.wo;
+        let ox = i % params.wo;
+        // The lowest finite f32 (as an exact hex literal: Chromium refuses a decimal that rounds past it), below
+        // every activation, like the CPU's −∞.
+        var acc = -0x1.fffffep+127f;
+        if (params.mode == POOL_AVG) {
+            acc = 0.0;
+        }
+        for (var ky = 0u; ky < params.k; ky++) {
+            let yy = i32(oy * params.stride + ky) - i32(params.pad);
+            if (yy < 0 || yy >= i32(params.h)) {
+                continue;
+            }
+            for (var kx = 0u; kx < params.k; kx++) {
+                let xx = i32(ox * params.stride + kx) - i32(params.pad);
+                if (xx >= 0 && xx < i32(params.w)) {
+                    let v = src[plane + u32(yy) * params.w + u32(xx)];
+                    if (params.mode == POOL_AVG) {
+                        acc += v;
+                    } else {
+                        acc = max(acc, v);
+                    }
+                }
+            }
+        }
+        if (params.mode == POOL_AVG) {
+            acc = acc / f32(params.k * params.k);
+        }
+        dst[i] = acc;
+    }
+}
+
+// Surround modulation: every channel cross-correlated with the 5 × 5 DoG, zero padding 2 (shape kept),
+// summed in the kernel's row-major order as the CPU does.
+@compute @workgroup_size(256)
+fn surround(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let hw = params.h * params.w;
+    let total = params.n * params.c * hw;
+    for (var i = gid.x; i < total; i += nwg.x * WG) {
+        let plane = (i / hw) * hw;
+        let oy = i32((i % hw) / params.w);
+        let ox = i32(i % params.w);
+        var acc = 0.0;
+        for (var ky = 0; ky < 5; ky++) {
+            let yy = oy + ky - 2;
+            if (yy < 0 || yy >= i32(params.h)) {
+                continue;
+            }
+            for (var kx = 0; kx < 5; kx++) {
+                let xx = ox + kx - 2;
+                if (xx >= 0 && xx < i32(params.w)) {
+                    acc += dog[ky * 5 + kx] * src[plane + u32(yy) * params.w + u32(xx)];
+                }
+            }
+        }
+        dst[i] = acc;
+    }
+}
+
+// PyTorch's 'reflect' padding (pad < n), as in hebbconv.wgsl: index i of a padded axis mapped into 0..n.
+fn reflect(i: i32, n: u32) -> u32 {
+    var j = abs(i);
+    let last = i32(n) - 1;
+    if (j > last) {
+        j = 2 * last - j;
+    }
+    return u32(j);
+}
+
+// The cosine activation's denominator: at each output position (n, oy, ox) of the convolution whose input
+// is src, the patch's norm sqrt(Σ_{c, ky, kx} x_pad² + 1e-8) over all input channels; the convolution's
+// output dst [N, C_out, Ho, Wo] is divided by it in place.
+@compute @workgroup_size(256)
+fn cosine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let positions = params.ho * params.wo;
+    for (var j = gid.x; j < params.n * positions; j += nwg.x * WG) {
+        let img = j / positions;
+        let p = j % positions;
+        let oy = p / params.wo;
+        let ox = p % params.wo;
+        var s = 0.0;
+        for (var ci = 0u; ci < params.c; ci++) {
+            let plane = (img * params.c + ci) * params.h * params.w;
+            for (var ky = 0u; ky < params.k; ky++) {
+                let iy = reflect(i32(oy * params.stride + ky) - i32(params.pad), params.h);
+                for (var kx = 0u; kx < params.k; kx++) {
+                    let ix = reflect(i32(ox * params.stride + kx) - i32(params.pad), params.w);
+                    let v = src[plane + iy * params.w + ix];
+                    s += v * v;
+                }
+            }
+        }
+        let d = sqrt(s + 1e-8);
+        for (var co = 0u; co < params.c_out; co++) {
+            let i = (img * params.c_out + co) * positions + p;
+            dst[i] = dst[i] / d;
+        }
+    }
+}
+
+// One entry of the weights the forward pass uses: |w| under Dale's principle, else w.
+fn forward_value(i: u32) -> f32 {
+    if (params.abs_w == 1u) {
+        return abs(src[i]);
+    }
+    return src[i];
+}
+
+// One workgroup per filter: dst = the forward pass's weights, |w| or w, then normalised as F.normalize does
+// (÷ max(‖·‖, 1e-12)) over the whole filter (the intended cosine, SoftHebb's w_nrm) or over the input
+// channels at each kernel position (the printed code's quirk), or not at all.
+@compute @workgroup_size(256)
+fn forward_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let kk = params.k * params.k;
+    let f = params.c * kk;
+    let base = wg.x * f;
+    if (params.mode == NORM_FILTER) {
+        var s = 0.0;
+        for (var j = li; j < f; j += WG) {
+            let v = forward_value(base + j);
+            s += v * v;
+        }
+        scratch[li] = s;
+        workgroupBarrier();
+        reduce_sum(li);
+        let norm = max(sqrt(scratch[0]), 1e-12);
+        for (var j = li; j < f; j += WG) {
+            dst[base + j] = forward_value(base + j) / norm;
+        }
+    } else if (params.mode == NORM_POSITION) {
+        for (var q = li; q < kk; q += WG) {
+            var s = 0.0;
+            for (var ci = 0u; ci < params.c; ci++) {
+                let v = forward_value(base + ci * kk + q);
+                s += v * v;
+            }
+            let norm = max(sqrt(s), 1e-12);
+            for (var ci = 0u; ci < params.c; ci++) {
+                dst[base + ci * kk + q] = forward_value(base + ci * kk + q) / norm;
+            }
+        }
+    } else {
+        for (var j = li; j < f; j += WG) {
+            dst[base + j] = forward_value(base + j);
+        }
+    }
+}

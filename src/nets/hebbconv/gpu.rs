@@ -1,0 +1,569 @@
+//! The Hebbian CNN on the GPU with resident tensors. [`GpuNetwork`] is built from a CPU [`Network`] (the same
+//! weights and BatchNorm statistics) for one batch size: it checks every buffer against the device's limits,
+//! then allocates every activation, weight and scratch tensor once and binds every kernel once. An unsupervised
+//! step uploads the batch and records the whole forward pass in training mode and every layer's update
+//! (competition, correlation, Δw, max-abs normalisation, step) into one submit that reads nothing back;
+//! [`GpuNetwork::features`] reads back only the flattened output; [`GpuNetwork::download`] hands the weights and
+//! running statistics back to the CPU network (plots, checkpoints, continuing on the CPU).
+//!
+//! The kernels: convolution and correlation in kernels/hebbconv, the update in kernels/hebbupdate, the fixed
+//! layers, forward weights and cosine in kernels/hebblayers. Each layer's update reads the weights its own
+//! forward pass used and no later layer reads them, so stepping a layer as soon as its forward pass is done
+//! equals the CPU's "every Δw from the batch's forward pass, then all steps".
+//!
+//! Depthwise layers (architectures E and F) run kernels/hebbdepthwise, their units competing over positions.
+//! Not on the GPU yet (refused by [`GpuNetwork::new`] with the reason, so that the caller keeps the CPU
+//! network): residual blocks (G), zero padding and ReLU (H, the backprop baseline), BCM, temporal and
+//! statistical competition, and pre-synaptic competition.
+use super::conv::{Activation, Cosine};
+use super::presets::{Padding, Preset};
+use super::{HebbConfig, Network, Node};
+use crate::engine::{Gpu, Recorder, Tensor};
+use crate::error::{Error, Result};
+use crate::kernels::hebbconv::{ConvGpu, ConvShape, Shared, to_array, values};
+use crate::kernels::hebbdepthwise::{self, DepthwiseGpu};
+use crate::kernels::hebblayers::{BatchNormGpu, LayerKernel, PoolKind};
+use crate::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
+use crate::plasticity::competition::Competition;
+use ndarray::{Array2, ArrayView2, ArrayView4, Axis, s};
+
+/// A [`Network`] living on the GPU for a run: its tensors and bound kernels for batches of a fixed size.
+pub struct GpuNetwork {
+    preset: Preset,
+    batch: usize,
+    /// The batch as uploaded [N, C, H, W].
+    input: Tensor,
+    /// The last node's output [N, C, H, W] (a handle to that node's tensor).
+    output: Tensor,
+    /// One per node of the CPU network, in its order.
+    nodes: Vec<GpuNode>,
+}
+
+enum GpuNode {
+    BatchNorm(BatchNormGpu),
+    Conv(Box<ConvNode>),
+    /// Triangle or a pool.
+    Fixed(LayerKernel),
+}
+
+/// A node's convolution: dense (implicit GEMMs) or depthwise.
+enum Layer {
+    Dense(ConvGpu),
+    Depthwise(DepthwiseGpu),
+}
+
+impl Layer {
+    fn w(&self) -> &Tensor {
+        match self {
+            Layer::Dense(l) => &l.w,
+            Layer::Depthwise(l) => &l.w,
+        }
+    }
+
+    fn y(&self) -> &Tensor {
+        match self {
+            Layer::Dense(l) => &l.y,
+            Layer::Depthwise(l) => &l.y,
+        }
+    }
+
+    fn record_forward(&self, rec: &mut Recorder<'_>) {
+        match self {
+            Layer::Dense(l) => l.record_forward(rec),
+            Layer::Depthwise(l) => l.record_forward(rec),
+        }
+    }
+
+    fn record_correlate(&self, rec: &mut Recorder<'_>) {
+        match self {
+            Layer::Dense(l) => l.record_correlate(rec),
+            Layer::Depthwise(l) => l.record_correlate(rec),
+        }
+    }
+}
+
+/// One Hebbian convolution: the convolution's tensors, its update, and the kernels around its forward pass.
+struct ConvNode {
+    layer: Layer,
+    update: UpdateGpu,
+    /// The forward pass's weights (|w|, w/‖w‖) made from w, when they differ from w.
+    forward_weights: Option<LayerKernel>,
+    /// The cosine activation's division by patch norms (fused into the forward pass of depthwise layers).
+    cosine: Option<LayerKernel>,
+    /// Surround modulation from the convolution's raw output into y.
+    surround: Option<LayerKernel>,
+    /// The forward weights and the raw output, when used (the kernels above are bound to them).
+    _held: Vec<Tensor>,
+}
+
+/// How a configuration's forward pass transforms w, mirroring `HebbLayer::forward_weights` and
+/// `conv::activate_padded`: |w| under Dale's principle, then the cosine's normalisation, or SoftHebb's w/‖w‖
+/// for the linear activation (which Dale's |w| takes the place of on the CPU too).
+#[derive(Clone, Copy)]
+struct Forward {
+    abs: bool,
+    norm: Option<Cosine>,
+    cosine: bool,
+}
+
+impl Forward {
+    fn of(config: &HebbConfig) -> Self {
+        let (norm, cosine) = match config.activation {
+            Activation::Cosine(mode) => (Some(mode), true),
+            Activation::Linear if config.w_nrm && !config.dale => (Some(Cosine::Filter), false),
+            Activation::Linear => (None, false),
+        };
+        Self {
+            abs: config.dale,
+            norm,
+            cosine,
+        }
+    }
+
+    /// Whether the forward pass needs weights of its own.
+    fn transforms(&self) -> bool {
+        self.abs || self.norm.is_some()
+    }
+}
+
+/// What a node of the CPU network becomes on the GPU, with its output shape.
+enum Plan {
+    BatchNorm,
+    /// A convolution's shape (C_out = C_in when depthwise), and whether it is depthwise.
+    Conv(ConvShape, bool),
+    Triangle(f32),
+    Pool {
+        kind: PoolKind,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
+}
+
+struct Planned {
+    /// The node as a message names it: "op 5 of architecture A (convolution 12→48, 3×3)".
+    label: String,
+    plan: Plan,
+    input: [usize; 4],
+    output: [usize; 4],
+}
+
+fn describe(node: &Node) -> String {
+    match node {
+        Node::BatchNorm(bn) => format!("BatchNorm of {} channels", bn.running_mean.len()),
+        Node::Conv(l) => {
+            let c = l.layer.conv;
+            let kind = if c.depthwise { "depthwise " } else { "" };
+            format!("{kind}convolution {}→{}, {}×{}", c.c_in, c.c_out, c.k, c.k)
+        }
+        Node::Triangle(p) => format!("Triangle of power {p}"),
+        Node::Relu => "ReLU".into(),
+        Node::MaxPool { k, stride, pad } => format!("max pool {k}×{k}, stride {stride}, pad {pad}"),
+        Node::AvgPool { k, stride, pad } => {
+            format!("average pool {k}×{k}, stride {stride}, pad {pad}")
+        }
+        Node::Residual { .. } => "residual block".into(),
+    }
+}
+
+/// The competitions the GPU update runs, or the reason a configuration stays on the CPU.
+fn compete(config: &HebbConfig, t_inv: f32) -> Result<Compete> {
+    match config.competition.mode {
+        Competition::None => Ok(Compete::None),
+        Competition::HardWta => Ok(Compete::HardWta),
+        Competition::SoftWta => Ok(Compete::SoftWta { t_inv }),
+        Competition::AntiHard => Ok(Compete::AntiHard),
+        mode @ (Competition::Bcm | Competition::Temporal | Competition::Statistical) => {
+            Err(not_yet(&format!("{mode:?} competition")))
+        }
+    }
+}
+
+fn not_yet(what: &str) -> Error {
+    Error::Gpu(format!(
+        "{what} does not run on the GPU yet; the CPU network runs it"
+    ))
+}
+
+/// Every node's GPU form and shapes for batches of `batch`, or why the network stays on the CPU.
+fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
+    let config = &net.config;
+    // The mode alone decides; each layer's own t_inv is bound when the layer is built.
+    compete(config, 1.0)?;
+    // Under Dale's principle the CPU's forward pass takes |w| and never reads the pre-synaptic couplings.
+    if config.presynaptic.is_some() && !config.dale {
+        return Err(not_yet("pre-synaptic competition"));
+    }
+    let [c, h, w] = net.preset.input;
+    let mut shape = [batch, c, h, w];
+    let mut out = Vec::with_capacity(net.nodes.len());
+    for (i, node) in net.nodes.iter().enumerate() {
+        let label = format!(
+            "op {i} of architecture {:?} ({})",
+            net.preset.arch,
+            describe(node)
+        );
+        let [n, c, h, w] = shape;
+        let (plan, output) = match node {
+            Node::BatchNorm(_) => (Plan::BatchNorm, shape),
+            Node::Conv(l) => {
+                let spec = l.layer.conv;
+                if l.layer.padding == Padding::Zero {
+                    return Err(not_yet(&format!("the zero-padded layer {label}")));
+                }
+                let s = ConvShape {
+                    n,
+                    c_in: spec.c_in,
+                    h,
+                    w,
+                    c_out: spec.c_out,
+                    k: spec.k,
+                    stride: spec.stride,
+                    pad: spec.pad,
+                };
+                s.check()?;
+                (Plan::Conv(s, spec.depthwise), [n, s.c_out, s.ho(), s.wo()])
+            }
+            Node::Triangle(p) => (Plan::Triangle(*p), shape),
+            Node::MaxPool { k, stride, pad } | Node::AvgPool { k, stride, pad } => {
+                let kind = if matches!(node, Node::MaxPool { .. }) {
+                    PoolKind::Max
+                } else {
+                    PoolKind::Avg
+                };
+                let side = |v: usize| super::layers::pool_side(v, *k, *stride, *pad);
+                let plan = Plan::Pool {
+                    kind,
+                    k: *k,
+                    stride: *stride,
+                    pad: *pad,
+                };
+                (plan, [n, c, side(h), side(w)])
+            }
+            Node::Relu | Node::Residual { .. } => return Err(not_yet(&label)),
+        };
+        out.push(Planned {
+            label,
+            plan,
+            input: shape,
+            output,
+        });
+        shape = output;
+    }
+    Ok(out)
+}
+
+fn f32_bytes(shape: [usize; 4]) -> u64 {
+    (shape.iter().product::<usize>() * 4) as u64
+}
+
+impl GpuNetwork {
+    /// `net` on the GPU for batches of `batch` images: its weights and BatchNorm running statistics uploaded
+    /// (Δw pending on the CPU is not carried over). Refuses configurations the GPU does not run yet (see the
+    /// module's notes) and, before allocating anything, any buffer over the device's limits
+    /// ([`Error::TooLarge`] naming the layer).
+    pub async fn new(gpu: &Gpu, net: &Network, batch: usize) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::Data(
+                "a GPU network needs a batch of at least one image".into(),
+            ));
+        }
+        let planned = plan(net, batch)?;
+        let forward = Forward::of(&net.config);
+        let [c, h, w] = net.preset.input;
+        gpu.check_size("the input batch", f32_bytes([batch, c, h, w]))?;
+        for p in &planned {
+            let mut sizes = vec![("output", f32_bytes(p.output))];
+            match &p.plan {
+                Plan::Conv(s, true) => sizes.extend(hebbdepthwise::buffer_bytes(s)),
+                Plan::Conv(s, false) => sizes.extend(s.buffer_bytes()),
+                _ => {}
+            }
+            for (what, bytes) in sizes {
+                gpu.check_size(&format!("{}: {what}", p.label), bytes)?;
+            }
+        }
+        let input = gpu.tensor("input batch", f32_bytes([batch, c, h, w]))?;
+        let mut current = input.share();
+        let mut nodes = Vec::with_capacity(planned.len());
+        for (p, node) in planned.iter().zip(&net.nodes) {
+            let (gpu_node, output) = match (&p.plan, node) {
+                (Plan::BatchNorm, Node::BatchNorm(bn)) => {
+                    let out = gpu.tensor("BatchNorm output", f32_bytes(p.output))?;
+                    let layer = BatchNormGpu::new(gpu, p.input, bn, &current, &out).await?;
+                    (GpuNode::BatchNorm(layer), out)
+                }
+                (Plan::Conv(shape, depthwise), Node::Conv(l)) => {
+                    let rate = if net.config.softhebb_rates {
+                        Rate::SoftHebb {
+                            lr0: l.layer.lr_soft,
+                            power: 0.5,
+                        }
+                    } else {
+                        Rate::Layer(l.layer.lr)
+                    };
+                    let compete = compete(&net.config, l.layer.t_inv)?;
+                    let surround = net.config.surround && shape.k != 1;
+                    let node = ConvNode::new(
+                        gpu, *shape, *depthwise, &current, forward, surround, compete, rate,
+                    )
+                    .await?;
+                    gpu.write(node.layer.w(), bytemuck::cast_slice(&values(l.w.view())));
+                    let out = node.layer.y().share();
+                    (GpuNode::Conv(Box::new(node)), out)
+                }
+                (Plan::Triangle(power), Node::Triangle(_)) => {
+                    let out = gpu.tensor("Triangle output", f32_bytes(p.output))?;
+                    let k = LayerKernel::triangle(gpu, p.input, *power, &current, &out).await?;
+                    (GpuNode::Fixed(k), out)
+                }
+                (
+                    Plan::Pool {
+                        kind,
+                        k,
+                        stride,
+                        pad,
+                    },
+                    _,
+                ) => {
+                    let out = gpu.tensor("pool output", f32_bytes(p.output))?;
+                    let layer =
+                        LayerKernel::pool(gpu, p.input, *kind, *k, *stride, *pad, &current, &out)
+                            .await?;
+                    (GpuNode::Fixed(layer), out)
+                }
+                _ => {
+                    return Err(Error::Gpu(format!(
+                        "{}: the plan does not match the node",
+                        p.label
+                    )));
+                }
+            };
+            nodes.push(gpu_node);
+            current = output;
+        }
+        Ok(Self {
+            preset: net.preset.clone(),
+            batch,
+            input,
+            output: current,
+            nodes,
+        })
+    }
+
+    /// Images per batch of [`Self::unsupervised_step`] (and per submit of [`Self::features`]).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    fn check_images(&self, x: &ArrayView4<'_, f32>) -> Result<()> {
+        let (_, c, h, w) = x.dim();
+        if [c, h, w] != self.preset.input {
+            return Err(Error::Data(format!(
+                "the network takes {:?} images, not {c}×{h}×{w}",
+                self.preset.input
+            )));
+        }
+        Ok(())
+    }
+
+    /// The forward pass (BatchNorm from batch statistics when `learn`, else from running ones) and, when
+    /// `learn`, every layer's update right after its forward pass.
+    fn record(&self, rec: &mut Recorder<'_>, learn: bool) {
+        for node in &self.nodes {
+            match node {
+                GpuNode::BatchNorm(bn) => bn.record(rec, learn),
+                GpuNode::Conv(c) => c.record(rec, learn),
+                GpuNode::Fixed(k) => k.record(rec),
+            }
+        }
+    }
+
+    /// One unsupervised batch of exactly [`Self::batch`] images, as `Network::unsupervised_step`: the forward
+    /// pass in training mode in which every layer computes its Δw from the weights the batch saw, and every
+    /// step; one submit, nothing read back.
+    pub async fn unsupervised_step(&mut self, gpu: &Gpu, batch: ArrayView4<'_, f32>) -> Result<()> {
+        self.check_images(&batch)?;
+        if batch.dim().0 != self.batch {
+            return Err(Error::Data(format!(
+                "this GPU network learns from batches of {} images, not {} (BatchNorm and the updates take \
+                 their statistics over the whole batch)",
+                self.batch,
+                batch.dim().0
+            )));
+        }
+        gpu.write(&self.input, bytemuck::cast_slice(&values(batch)));
+        let mut rec = gpu.record();
+        self.record(&mut rec, true);
+        rec.submit().await?;
+        Ok(())
+    }
+
+    /// Frozen features for a probe, as `Network::features`: the evaluation-mode output flattened to
+    /// [N, C·H·W], for any number of images (one submit per [`Self::batch`] of them; in evaluation every
+    /// image is computed on its own, so a short last batch reads back only its images, at the cost of a
+    /// whole batch).
+    pub async fn features(&self, gpu: &Gpu, x: ArrayView4<'_, f32>) -> Result<Array2<f32>> {
+        self.check_images(&x)?;
+        let n = x.dim().0;
+        let f = self.preset.features();
+        let mut out = Array2::zeros((n, f));
+        for (i, chunk) in x.axis_chunks_iter(Axis(0), self.batch).enumerate() {
+            let m = chunk.dim().0;
+            gpu.write(&self.input, bytemuck::cast_slice(&values(chunk)));
+            let mut rec = gpu.record();
+            self.record(&mut rec, false);
+            rec.read(&self.output, (m * f * 4) as u64);
+            let res = rec.submit().await?;
+            let v: Vec<f32> = bytemuck::pod_collect_to_vec(&res[0]);
+            let v = ArrayView2::from_shape((m, f), &v)
+                .map_err(|e| Error::Gpu(format!("unexpected features layout: {e}")))?;
+            let start = i * self.batch;
+            out.slice_mut(s![start..start + m, ..]).assign(&v);
+        }
+        Ok(out)
+    }
+
+    /// Copies every layer's weights and every BatchNorm's running statistics into `net` (which must have
+    /// this network's preset), in one submit; pending CPU updates are dropped (the GPU's are applied).
+    pub async fn download(&self, gpu: &Gpu, net: &mut Network) -> Result<()> {
+        if net.preset != self.preset || net.nodes.len() != self.nodes.len() {
+            return Err(Error::Data(format!(
+                "the GPU network has architecture {:?} for {:?} images (width ÷{}); the CPU network given has \
+                 {:?} for {:?} (width ÷{})",
+                self.preset.arch,
+                self.preset.input,
+                self.preset.width_div,
+                net.preset.arch,
+                net.preset.input,
+                net.preset.width_div
+            )));
+        }
+        let mut rec = gpu.record();
+        for node in &self.nodes {
+            match node {
+                GpuNode::BatchNorm(bn) => rec.read(&bn.running, bn.running.bytes()),
+                GpuNode::Conv(c) => rec.read(c.layer.w(), c.layer.w().bytes()),
+                GpuNode::Fixed(_) => {}
+            }
+        }
+        let mut res = rec.submit().await?.into_iter();
+        for (node, cpu) in self.nodes.iter().zip(net.nodes.iter_mut()) {
+            match (node, cpu) {
+                (GpuNode::BatchNorm(bn), Node::BatchNorm(b)) => {
+                    let bytes = res.next().unwrap_or_default();
+                    bn.store(&bytes, b)?;
+                }
+                (GpuNode::Conv(_), Node::Conv(l)) => {
+                    let bytes = res.next().unwrap_or_default();
+                    l.w = to_array(&bytes, l.w.dim())?;
+                    l.pending = None;
+                }
+                (GpuNode::Fixed(_), _) => {}
+                _ => {
+                    return Err(Error::Data(
+                        "the CPU network's layers differ from the GPU network's".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ConvNode {
+    #[allow(clippy::too_many_arguments)]
+    async fn new(
+        gpu: &Gpu,
+        shape: ConvShape,
+        depthwise: bool,
+        x: &Tensor,
+        forward: Forward,
+        surround: bool,
+        compete: Compete,
+        rate: Rate,
+    ) -> Result<Self> {
+        let (out_bytes, w_bytes, w_shape) = if depthwise {
+            let sizes = hebbdepthwise::buffer_bytes(&shape);
+            (sizes[1].1, sizes[2].1, [shape.c_in, 1, shape.k, shape.k])
+        } else {
+            let sizes = shape.buffer_bytes();
+            let w_shape = [shape.c_out, shape.c_in, shape.k, shape.k];
+            (sizes[1].1, sizes[2].1, w_shape)
+        };
+        let wf = if forward.transforms() {
+            Some(gpu.tensor("forward weights", w_bytes)?)
+        } else {
+            None
+        };
+        let raw = if surround {
+            Some(gpu.tensor("convolution before surround modulation", out_bytes)?)
+        } else {
+            None
+        };
+        let shared = Shared {
+            x: Some(x),
+            forward_weights: wf.as_ref(),
+            forward_out: raw.as_ref(),
+        };
+        let (layer, cosine, update) = if depthwise {
+            let l = DepthwiseGpu::with(gpu, shape, forward.cosine, shared).await?;
+            let update = UpdateGpu::depthwise(gpu, &l, compete, rate, forward.abs).await?;
+            (Layer::Depthwise(l), None, update)
+        } else {
+            let l = ConvGpu::with(gpu, shape, shared).await?;
+            let cosine = if forward.cosine {
+                let target = raw.as_ref().unwrap_or(&l.y);
+                Some(LayerKernel::cosine(gpu, &shape, &l.x, target).await?)
+            } else {
+                None
+            };
+            let update = UpdateGpu::new(gpu, &l, compete, rate, forward.abs).await?;
+            (Layer::Dense(l), cosine, update)
+        };
+        let forward_weights = match &wf {
+            Some(wf) => {
+                let (abs, norm) = (forward.abs, forward.norm);
+                Some(LayerKernel::forward_weights(gpu, w_shape, abs, norm, layer.w(), wf).await?)
+            }
+            None => None,
+        };
+        let surround = match &raw {
+            Some(raw) => {
+                let dims = [shape.n, shape.c_out, shape.ho(), shape.wo()];
+                Some(LayerKernel::surround(gpu, dims, raw, layer.y()).await?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            layer,
+            update,
+            forward_weights,
+            cosine,
+            surround,
+            _held: wf.into_iter().chain(raw).collect(),
+        })
+    }
+
+    fn record(&self, rec: &mut Recorder<'_>, learn: bool) {
+        if let Some(k) = &self.forward_weights {
+            k.record(rec);
+        }
+        self.layer.record_forward(rec);
+        if let Some(k) = &self.cosine {
+            k.record(rec);
+        }
+        if let Some(k) = &self.surround {
+            k.record(rec);
+        }
+        if learn {
+            self.update.record_compete(rec);
+            self.layer.record_correlate(rec);
+            self.update.record_step(rec);
+        }
+    }
+}
