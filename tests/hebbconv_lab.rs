@@ -17,6 +17,7 @@ use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::{Frame, Metric, PlotBody};
+use hebbian_playground::state::AnyState;
 use std::path::Path;
 
 fn store() -> DataStore {
@@ -29,10 +30,13 @@ fn store() -> DataStore {
 /// Runs the default state to the end: its metrics and its last frame of every plot.
 fn run_default(store: &DataStore) -> (Vec<Metric>, Frame) {
     let state = labs::default_state("hebbconv").expect("lab");
-    let mut run = Run::start(&state, store).expect("start");
-    let mut engine = Engine::cpu("test");
+    run_to_end(&state, store, &mut Engine::cpu("test"))
+}
+
+fn run_to_end(state: &AnyState, store: &DataStore, engine: &mut Engine) -> (Vec<Metric>, Frame) {
+    let mut run = Run::start(state, store).expect("start");
     while !run.done() {
-        pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
+        pollster::block_on(run.advance(engine, &Chunk::steps(0))).expect("advance");
     }
     (run.metrics(), run.snapshot())
 }
@@ -87,4 +91,66 @@ fn softhebb_beats_no_competition_and_its_norms_move_toward_one() {
         last[0] < 0.8 * first[0],
         "the lower norms move toward 1: {first:?} → {last:?}"
     );
+}
+
+/// The GPU engine (lavapipe here) trains SoftHebb and hard-WTA with surround inhibition on the device, keeps
+/// BCM on the CPU with a notice, and gives the CPU engine's numbers: weight norms within float rounding, probe
+/// accuracies within two points (the probe's argmax can flip on a few images).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "the CPU reference unoptimised: cargo test --profile budgets --test hebbconv_lab"
+)]
+fn the_gpu_engine_gives_the_cpu_engines_numbers() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let store = store();
+    let mut state = labs::default_state("hebbconv").expect("lab");
+    for (key, value) in [
+        ("width_div", 16),
+        ("train_images", 160),
+        ("test_images", 64),
+    ] {
+        state.params[key] = value.into();
+    }
+    state.params["probe_epochs"] = 3.into();
+    for (second, surround) in [("hard_wta", true), ("bcm", false)] {
+        state.params["second"] =
+            serde_json::json!({"kind": "compare", "rule": second, "surround": surround});
+        let (cpu, _) = run_to_end(&state, &store, &mut Engine::cpu("test"));
+        let mut run = Run::start(&state, &store).expect("start");
+        let mut engine = Engine::Gpu(Box::new(common::gpu().expect("gpu")));
+        let mut notices = Vec::new();
+        while !run.done() {
+            let f =
+                pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
+            notices.extend(f.notices);
+        }
+        assert!(engine.gpu().is_some(), "the run left the GPU: {notices:?}");
+        assert_eq!(
+            notices
+                .iter()
+                .any(|n| n.contains("does not run on the GPU yet")),
+            second == "bcm",
+            "{notices:?}"
+        );
+        for (c, g) in cpu.iter().zip(run.metrics()) {
+            assert_eq!(c.name, g.name);
+            if c.name.starts_with("images per second") {
+                continue;
+            }
+            let (a, b) = (c.value.expect("value"), g.value.expect("value"));
+            let tol = if c.name.starts_with("test accuracy") {
+                2.0
+            } else if c.name.starts_with("macro-F1") {
+                0.03
+            } else if c.name.starts_with("probe training loss") {
+                0.05 * a.abs() + 0.01
+            } else {
+                1e-3 * a.abs()
+            };
+            assert!((a - b).abs() <= tol, "{}: CPU {a}, GPU {b}", c.name);
+        }
+    }
 }

@@ -16,6 +16,7 @@ use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
+use crate::nets::hebbconv::gpu::GpuNetwork;
 use crate::nets::hebbconv::presets::{Arch, Preset};
 use crate::nets::hebbconv::{HebbConfig, HebbLayer, Network, Pass};
 use crate::nets::probe::{Confusion, Probe};
@@ -499,6 +500,11 @@ struct Extractor {
     /// Features of the probe's training and test images, filled during the first epoch when kept.
     train_features: Option<Array2<f32>>,
     test_features: Option<Array2<f32>>,
+    /// The network on the GPU while the engine has one: its tensors stay there between steps; `net` receives
+    /// its weights after every step (the plots read them, and the CPU carries on from them after a failure).
+    gpu: Option<GpuNetwork>,
+    /// Why this network runs on the CPU even with a GPU engine (a competition mode not on the GPU yet).
+    cpu_only: Option<String>,
 }
 
 impl Extractor {
@@ -627,6 +633,8 @@ impl Run {
                         .then(|| Array2::zeros((train.len(), features))),
                     test_features: (kept <= CACHE_BYTES)
                         .then(|| Array2::zeros((test.len(), features))),
+                    gpu: None,
+                    cpu_only: None,
                 };
                 e.record_norms(0);
                 e
@@ -726,8 +734,16 @@ impl Run {
             .collect()
     }
 
-    /// Features of batch `b` for extractor `e`: from the kept features after the first pass.
-    fn features(&mut self, e: usize, split: u8, b: usize, first_pass: bool) -> Result<Array2<f32>> {
+    /// Features of batch `b` for extractor `e`: from the kept features after the first pass, else computed (on
+    /// the GPU when the engine has one and the network runs there).
+    async fn features(
+        &mut self,
+        engine: &mut Engine,
+        e: usize,
+        split: u8,
+        b: usize,
+        first_pass: bool,
+    ) -> Result<Array2<f32>> {
         let size = self.batch_size();
         let rows = b * size..b * size + self.indices(split, b).len();
         let kept = |x: &mut Extractor| {
@@ -742,8 +758,34 @@ impl Run {
             return Ok(f);
         }
         let x = self.images(split, b)?;
+        let on_gpu = self.uses_gpu(engine, e);
         let ex = &mut self.extractors[e];
-        let f = ex.net.features(x.view())?;
+        let f = if on_gpu {
+            let (f, notice) = engine
+                .run(
+                    ex,
+                    async |gpu, ex: &mut Extractor| {
+                        if ex.gpu.is_none() {
+                            ex.gpu = Some(GpuNetwork::new(gpu, &ex.net, size).await?);
+                        }
+                        ex.gpu
+                            .as_ref()
+                            .expect("just made")
+                            .features(gpu, x.view())
+                            .await
+                    },
+                    |ex: &mut Extractor| {
+                        ex.gpu = None;
+                        ex.net.features(x.view())
+                    },
+                )
+                .await?;
+            self.notices.extend(notice);
+            f
+        } else {
+            self.extractors[e].net.features(x.view())?
+        };
+        let ex = &mut self.extractors[e];
         let store = if split == 0 {
             ex.train_features.as_mut()
         } else {
@@ -755,17 +797,66 @@ impl Run {
         Ok(f)
     }
 
-    /// One unsupervised batch for extractor `e`: learning, or (the random network) BatchNorm statistics.
-    fn learn(&mut self, batch: usize, e: usize) -> Result<()> {
+    /// Whether extractor `e` runs on the engine's GPU: the engine has one and the network's configuration runs
+    /// there (else it stays on the CPU, said once).
+    fn uses_gpu(&mut self, engine: &Engine, e: usize) -> bool {
+        if engine.gpu().is_none() {
+            return false;
+        }
+        let ex = &mut self.extractors[e];
+        if ex.cpu_only.is_none()
+            && let Err(why) = GpuNetwork::supports(&ex.net)
+        {
+            let why = why.to_string();
+            self.notices.push(format!(
+                "{}: {}",
+                ex.name,
+                why.strip_prefix("GPU: ").unwrap_or(&why)
+            ));
+            ex.cpu_only = Some(why);
+        }
+        ex.cpu_only.is_none()
+    }
+
+    /// One unsupervised batch for extractor `e`: learning, or (the random network) BatchNorm statistics. On
+    /// the GPU a full batch is one submit and the weights come back to `net`; a shorter last batch (its
+    /// BatchNorm statistics and update need a network of its size) runs on the CPU.
+    async fn learn(&mut self, engine: &mut Engine, batch: usize, e: usize) -> Result<()> {
         let x = self.images(0, batch)?;
-        let images = ((batch + 1) * self.batch_size()).min(self.train.len()) as u64;
+        let size = self.batch_size();
+        let images = ((batch + 1) * size).min(self.train.len()) as u64;
+        let on_gpu = x.dim().0 == size && self.uses_gpu(engine, e);
         let ex = &mut self.extractors[e];
         if !ex.learns || ex.stopped {
             ex.net.forward(x.view(), Pass::Train)?;
+            ex.gpu = None;
             return Ok(());
         }
         let before = ex.net.weights();
-        ex.net.unsupervised_step(x.view())?;
+        if on_gpu {
+            let ((), notice) = engine
+                .run(
+                    ex,
+                    async |gpu, ex: &mut Extractor| {
+                        if ex.gpu.is_none() {
+                            ex.gpu = Some(GpuNetwork::new(gpu, &ex.net, size).await?);
+                        }
+                        let g = ex.gpu.as_mut().expect("just made");
+                        g.unsupervised_step(gpu, x.view()).await?;
+                        g.download(gpu, &mut ex.net).await
+                    },
+                    |ex: &mut Extractor| {
+                        ex.gpu = None;
+                        ex.net.unsupervised_step(x.view())
+                    },
+                )
+                .await?;
+            self.notices.extend(notice);
+        } else {
+            ex.gpu = None;
+            ex.net.unsupervised_step(x.view())?;
+        }
+        let ex = &mut self.extractors[e];
         let finite = ex
             .net
             .layers_mut()
@@ -787,8 +878,14 @@ impl Run {
         Ok(())
     }
 
-    fn probe_step(&mut self, epoch: u32, batch: usize, e: usize) -> Result<()> {
-        let f = self.features(e, 0, batch, epoch == 0)?;
+    async fn probe_step(
+        &mut self,
+        engine: &mut Engine,
+        epoch: u32,
+        batch: usize,
+        e: usize,
+    ) -> Result<()> {
+        let f = self.features(engine, e, 0, batch, epoch == 0).await?;
         let labels = self.labels(0, batch);
         let ex = &mut self.extractors[e];
         let loss = ex.probe.train_batch(f.view(), &labels);
@@ -797,8 +894,14 @@ impl Run {
         Ok(())
     }
 
-    fn test_step(&mut self, epoch: u32, batch: usize, e: usize) -> Result<()> {
-        let f = self.features(e, 1, batch, epoch == 0)?;
+    async fn test_step(
+        &mut self,
+        engine: &mut Engine,
+        epoch: u32,
+        batch: usize,
+        e: usize,
+    ) -> Result<()> {
+        let f = self.features(engine, e, 1, batch, epoch == 0).await?;
         let labels = self.labels(1, batch);
         let last = batch + 1 == self.test_batches();
         let ex = &mut self.extractors[e];
@@ -1018,22 +1121,22 @@ impl Run {
 }
 
 impl LabRun for Run {
-    async fn advance(&mut self, _engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
         while todo > 0 {
             let t0 = chunk.now();
             let task = self.task(self.step);
             let phase = match task {
                 Task::Learn { batch, e } => {
-                    self.learn(batch, e)?;
+                    self.learn(engine, batch, e).await?;
                     0
                 }
                 Task::Probe { epoch, batch, e } => {
-                    self.probe_step(epoch, batch, e)?;
+                    self.probe_step(engine, epoch, batch, e).await?;
                     1
                 }
                 Task::Test { epoch, batch, e } => {
-                    self.test_step(epoch, batch, e)?;
+                    self.test_step(engine, epoch, batch, e).await?;
                     1
                 }
             };

@@ -173,9 +173,9 @@ fn compete(config: &HebbConfig, t_inv: f32) -> Result<Compete> {
         Competition::HardWta => Ok(Compete::HardWta),
         Competition::SoftWta => Ok(Compete::SoftWta { t_inv }),
         Competition::AntiHard => Ok(Compete::AntiHard),
-        mode @ (Competition::Bcm | Competition::Temporal | Competition::Statistical) => {
-            Err(not_yet(&format!("{mode:?} competition")))
-        }
+        Competition::Bcm => Err(not_yet("BCM competition")),
+        Competition::Temporal => Err(not_yet("the temporal threshold")),
+        Competition::Statistical => Err(not_yet("the statistical threshold")),
     }
 }
 
@@ -258,6 +258,12 @@ fn f32_bytes(shape: [usize; 4]) -> u64 {
 }
 
 impl GpuNetwork {
+    /// Whether `net`'s configuration runs on the GPU; the error says what keeps it on the CPU. Nothing is
+    /// allocated: callers ask before choosing where a network runs.
+    pub fn supports(net: &Network) -> Result<()> {
+        plan(net, 1).map(|_| ())
+    }
+
     /// `net` on the GPU for batches of `batch` images: its weights and BatchNorm running statistics uploaded
     /// (Δw pending on the CPU is not carried over). Refuses configurations the GPU does not run yet (see the
     /// module's notes) and, before allocating anything, any buffer over the device's limits
