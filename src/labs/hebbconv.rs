@@ -14,7 +14,7 @@ use super::{Lab, LabRun};
 use crate::data::loader::Kind;
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
-use crate::engine::Engine;
+use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
 use crate::nets::hebbconv::gpu::GpuNetwork;
 use crate::nets::hebbconv::presets::{Arch, Preset};
@@ -508,6 +508,23 @@ struct Extractor {
 }
 
 impl Extractor {
+    /// The network on the device, made from `net` (its weights and statistics) the first time.
+    async fn on_device(&mut self, gpu: &Gpu, batch: usize) -> Result<&mut GpuNetwork> {
+        if self.gpu.is_none() {
+            self.gpu = Some(GpuNetwork::new(gpu, &self.net, batch).await?);
+        }
+        Ok(self.gpu.as_mut().expect("just made"))
+    }
+
+    /// The kept features of the training (split 0) or test (1) images, when they are kept.
+    fn kept(&mut self, split: u8) -> Option<&mut Array2<f32>> {
+        if split == 0 {
+            self.train_features.as_mut()
+        } else {
+            self.test_features.as_mut()
+        }
+    }
+
     fn record_norms(&mut self, images: u64) {
         let layers = self.net.layers_mut().iter().map(|l| quantiles(l)).collect();
         self.norms.push(NormRow { images, layers });
@@ -746,16 +763,8 @@ impl Run {
     ) -> Result<Array2<f32>> {
         let size = self.batch_size();
         let rows = b * size..b * size + self.indices(split, b).len();
-        let kept = |x: &mut Extractor| {
-            if split == 0 {
-                x.train_features.as_mut()
-            } else {
-                x.test_features.as_mut()
-            }
-            .map(|k| k.slice_mut(ndarray::s![rows.clone(), ..]).to_owned())
-        };
-        if !first_pass && let Some(f) = kept(&mut self.extractors[e]) {
-            return Ok(f);
+        if !first_pass && let Some(k) = self.extractors[e].kept(split) {
+            return Ok(k.slice(ndarray::s![rows, ..]).to_owned());
         }
         let x = self.images(split, b)?;
         let on_gpu = self.uses_gpu(engine, e);
@@ -765,14 +774,7 @@ impl Run {
                 .run(
                     ex,
                     async |gpu, ex: &mut Extractor| {
-                        if ex.gpu.is_none() {
-                            ex.gpu = Some(GpuNetwork::new(gpu, &ex.net, size).await?);
-                        }
-                        ex.gpu
-                            .as_ref()
-                            .expect("just made")
-                            .features(gpu, x.view())
-                            .await
+                        ex.on_device(gpu, size).await?.features(gpu, x.view()).await
                     },
                     |ex: &mut Extractor| {
                         ex.gpu = None;
@@ -785,13 +787,7 @@ impl Run {
         } else {
             self.extractors[e].net.features(x.view())?
         };
-        let ex = &mut self.extractors[e];
-        let store = if split == 0 {
-            ex.train_features.as_mut()
-        } else {
-            ex.test_features.as_mut()
-        };
-        if let Some(k) = store {
+        if let Some(k) = self.extractors[e].kept(split) {
             k.slice_mut(ndarray::s![rows, ..]).assign(&f);
         }
         Ok(f)
@@ -838,11 +834,11 @@ impl Run {
                 .run(
                     ex,
                     async |gpu, ex: &mut Extractor| {
-                        if ex.gpu.is_none() {
-                            ex.gpu = Some(GpuNetwork::new(gpu, &ex.net, size).await?);
-                        }
-                        let g = ex.gpu.as_mut().expect("just made");
-                        g.unsupervised_step(gpu, x.view()).await?;
+                        ex.on_device(gpu, size)
+                            .await?
+                            .unsupervised_step(gpu, x.view())
+                            .await?;
+                        let g = ex.gpu.as_ref().expect("on the device");
                         g.download(gpu, &mut ex.net).await
                     },
                     |ex: &mut Extractor| {
