@@ -26,6 +26,66 @@ async fn gpu() -> Gpu {
         .expect("the test browser must offer WebGPU (see webdriver.json)")
 }
 
+/// The convolution's reverse-mode kernels against their CPU twin (`backward::conv_backward`, checked against
+/// finite differences natively) on the browser's WebGPU: zero and reflect padding, a batch of one with stride 2,
+/// and 67 input channels (two row tiles of the input gradient).
+#[wasm_bindgen_test]
+async fn convolution_gradients_match_their_cpu_twin_on_webgpu() {
+    use hebbian_playground::kernels::hebbback::{input_grad_gpu, weight_grad_gpu};
+    use hebbian_playground::kernels::hebbconv::ConvShape;
+    use hebbian_playground::nets::hebbconv::backward;
+    use hebbian_playground::nets::hebbconv::presets::Padding;
+    let gpu = gpu().await;
+    for s in [
+        ConvShape {
+            n: 1,
+            c_in: 5,
+            h: 8,
+            w: 7,
+            c_out: 6,
+            k: 3,
+            stride: 2,
+            pad: 1,
+        },
+        ConvShape {
+            n: 2,
+            c_in: 67,
+            h: 5,
+            w: 6,
+            c_out: 9,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        },
+    ] {
+        for padding in [Padding::Zero, Padding::Reflect] {
+            let x = conv::filled((s.n, s.c_in, s.h, s.w), 31);
+            let w = conv::filled((s.c_out, s.c_in, s.k, s.k), 32);
+            let dy = conv::filled((s.n, s.c_out, s.ho(), s.wo()), 33);
+            let cpu = backward::conv_backward(
+                x.view(),
+                w.view(),
+                dy.view(),
+                &conv::spec_of(&s),
+                padding,
+                true,
+            );
+            let dx = input_grad_gpu(&gpu, x.dim(), w.view(), dy.view(), s.stride, s.pad, padding)
+                .await
+                .expect("input gradient");
+            // Both sides add the same terms in different orders: rounding follows the largest entry.
+            let want = cpu.x.expect("dx");
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_close(&want, &dx, 1e-5 * (1.0 + scale), "input gradient");
+            let dw = weight_grad_gpu(&gpu, x.view(), dy.view(), s.k, s.stride, s.pad, padding)
+                .await
+                .expect("weight gradient");
+            let scale = cpu.w.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_close(&cpu.w, &dw, 1e-5 * (1.0 + scale), "weight gradient");
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn hebbian_convolution_kernels_match_the_definition_on_webgpu() {
     use hebbian_playground::kernels::hebbconv::{ConvShape, correlate_gpu, forward_gpu};
