@@ -205,7 +205,16 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
             let features = per_call(reps, calls, || {
                 std::hint::black_box(cpu.features(x.view()).expect("CPU features"));
             });
-            line("cpu", "cpu", name, div, conv_flops(&preset), step, features, None);
+            line(
+                "cpu",
+                "cpu",
+                name,
+                div,
+                conv_flops(&preset),
+                step,
+                features,
+                None,
+            );
         }
     }
     if gpu_divs.is_empty() {
@@ -241,7 +250,16 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
                 std::hint::black_box(block_on(net.features(&gpu, x.view())).expect("GPU features"));
             });
             let flops = conv_flops(&preset);
-            line("gpu", &adapter, name, div, flops, step, features, Some(setup));
+            line(
+                "gpu",
+                &adapter,
+                name,
+                div,
+                flops,
+                step,
+                features,
+                Some(setup),
+            );
         }
     }
     Ok(())
