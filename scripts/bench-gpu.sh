@@ -8,12 +8,12 @@
 # Rust toolchain, no Vulkan loader and no network, so the work is split in two:
 #   ./scripts/bench-gpu.sh prepare   here: builds the bench binary (x86-64 Linux, glibc only; wgpu opens
 #                                    libvulkan at run time) and downloads the Debian packages of the Vulkan
-#                                    and GL loaders into .gpubench/ (ignored by git, about 12 MB)
+#                                    and GL loaders into .gpubench/ (ignored by git, about 11 MB)
 #   ./scripts/bench-gpu.sh run       there, from the repository root, with .gpubench carried: unpacks the
 #                                    loaders into /, points the loader at NVIDIA's ICD if none is found, and
 #                                    runs both sides; with $OUT set, the JSON lines also land in $OUT.
-# Budget: on a discrete GPU the whole run should take a few minutes; each side is capped by `timeout` so
-# that what ran still prints.
+# Each side is capped by `timeout` (about 9.5 min in all, inside a 10-minute device command) so that what
+# ran still prints; run it with timeout_s 600.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=.gpubench
@@ -48,7 +48,7 @@ run)
   out="${OUT:-$(mktemp -d)}"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
   # Ours: CPU at every width (this machine's cores), GPU at every width.
-  timeout 300 "$dir/hebbconv_gpu_bench" json --divs 8,4,1 --gpu-divs 8,4,1 | tee "$out/ours.jsonl" || true
+  timeout 270 "$dir/hebbconv_gpu_bench" json --divs 8,4,1 --gpu-divs 8,4,1 | tee "$out/ours.jsonl" || true
   # PyTorch: CUDA, then the CPU with its default threads.
   timeout 120 python3 benches/hebbconv_torch.py --device cuda | tee "$out/torch.jsonl" || true
   timeout 150 python3 benches/hebbconv_torch.py --device cpu | tee -a "$out/torch.jsonl" || true
