@@ -71,4 +71,20 @@ for n in (256, 512, 1024):
     s = (time.perf_counter() - t) / reps
     print(json.dumps({"bench": "cpu gemm", "impl": f"numpy {np.__version__}", "n": n, "gflops": round(2 * n**3 / s / 1e9, 1)}))
 PY
+# Hebbian CNN: architecture A with SoftHebb, batch 64, MNIST and CIFAR shapes, widths ÷8, ÷4, ÷1: our CPU
+# network and GPU network (examples/hebbconv_gpu_bench.rs `json`) beside the same network in PyTorch on the
+# CPU (benches/hebbconv_torch.py), one after the other in this run, then ratios ours / PyTorch. PyTorch is a
+# yardstick only, in its own venv (`pip install torch` from PyPI pulls the CUDA wheel and its nvidia-*
+# libraries, about 4 GB: `import torch` fails without them; the CPU-only index is not reachable here).
+# HEBBCONV_GPU_DIVS picks the GPU's widths (lavapipe, about 0.5 GFLOP/s here, manages ÷8 only in reasonable
+# time; "none" skips the GPU). scripts/bench-gpu.sh is the same comparison for a machine with a real GPU.
+venv=target/venv
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+  python3 -m venv "$venv" && "$venv/bin/pip" install --quiet torch numpy
+fi
+cargo build --release --quiet --example hebbconv_gpu_bench
+ours="$(target/release/examples/hebbconv_gpu_bench json --gpu-divs "${HEBBCONV_GPU_DIVS:-8}")"
+theirs="$("$venv/bin/python" benches/hebbconv_torch.py --device cpu)"
+printf '%s\n%s\n' "$ours" "$theirs"
+printf '%s\n%s\n' "$ours" "$theirs" | python3 benches/hebbconv_ratio.py
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi
