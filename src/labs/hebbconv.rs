@@ -619,11 +619,13 @@ impl Run {
             true,
         )];
         if p.second.kind == SecondKind::Compare {
-            specs.push((
-                rule_label(p.second.rule, p.second.surround),
-                config(p.second.rule, p.second.surround),
-                true,
-            ));
+            let mut name = rule_label(p.second.rule, p.second.surround);
+            // The same rule twice is allowed (the two networks then learn exactly alike); its metrics need
+            // two names.
+            if name == specs[0].0 {
+                name.push_str(" (second network)");
+            }
+            specs.push((name, config(p.second.rule, p.second.surround), true));
         }
         if p.random_floor {
             specs.push(("random filters".into(), config(p.rule, false), false));
