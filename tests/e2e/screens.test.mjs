@@ -58,6 +58,8 @@ async function ranLab(id, size, query = '', light = false) {
     await page.evaluate((params) => {
       const p = window.playground;
       p.commit({ ...p.state, params: { ...p.state.params, ...params } });
+      // The screenshot's controls show the values run (commit redraws them only when the shape changes).
+      p.renderControls();
     }, LIGHT[id]);
     await idle();
   }
