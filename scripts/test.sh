@@ -11,7 +11,8 @@ export WGPU_BACKEND=vulkan HEBBIAN_REQUIRE_GPU=1
 XDG_RUNTIME_DIR="$(mktemp -d)"
 export XDG_RUNTIME_DIR
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step says when it starts (seconds since this script began), so a slow CI run shows where time went.
+step() { printf '\n=== [%ss] %s\n' "$SECONDS" "$*"; }
 
 step "format and lints"
 cargo fmt --check
@@ -34,3 +35,4 @@ trunk build
 
 step "end-to-end tests in headless Chromium"
 HEBBIAN_SKIP_BUILD=1 node --test --test-concurrency=1 tests/e2e/
+step "all tests passed"

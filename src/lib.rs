@@ -5,6 +5,7 @@
 //! `state` is the versioned experiment document behind every permalink; `protocol` holds what labs hand to
 //! the page and the CLI (cells, plots, frames). Only `web` (wasm bindings, worker entry) depends on the
 //! target; the native CLI lives in `src/bin/hebbian.rs`.
+pub mod checkpoint;
 pub mod data;
 pub mod engine;
 pub mod error;

@@ -39,6 +39,8 @@ pub struct Manifest {
     /// JSON Schema of the state document; controls are generated from `properties.params`.
     #[cfg_attr(not(target_arch = "wasm32"), ts(type = "StateSchema"))]
     pub schema: serde_json::Value,
+    /// Whether runs save what they learnt to a file and load it back (the page then offers both).
+    pub checkpoints: bool,
 }
 
 /// One notebook cell.

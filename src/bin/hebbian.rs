@@ -1,6 +1,7 @@
 //! `hebbian`: the playground's labs from the command line (list, schema, default state, headless runs,
 //! permalinks). Runs give the same numbers as the browser's CPU path for the same state.
 use clap::{Parser, Subcommand};
+use hebbian_playground::checkpoint;
 use hebbian_playground::data::loader::{self, Kind};
 use hebbian_playground::data::photos::{self, Photo};
 use hebbian_playground::data::shipped;
@@ -34,9 +35,14 @@ enum Command {
     Schema { lab: String },
     /// Print a lab's default state as JSON (a starting point for scripted variations).
     State { lab: String },
-    /// Run an experiment given as a permalink URL, a fragment (s=…) or a state JSON file; print a JSON report.
+    /// Run an experiment given as a permalink URL, a fragment (s=…), a state JSON file or a checkpoint file
+    /// (.safetensors: the run resumes where it was saved); print a JSON report.
     Run {
         state: String,
+        /// Save what the run learns to this checkpoint file (safetensors), every minute and at the end, for
+        /// labs that save checkpoints; resume with `run FILE`.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
         /// Compute engine.
         #[arg(long, default_value = "auto")]
         backend: String,
@@ -70,6 +76,8 @@ enum Command {
 
 /// The CLI looks at its progress about once a second (the page, every 80 ms).
 const CLI_CHUNK_MS: f64 = 1000.0;
+/// A run given `--checkpoint` saves it this often (and at its end).
+const CHECKPOINT_EVERY_S: u64 = 60;
 
 /// The estimate and a progress bar on stderr, for runs estimated over a few seconds (a bar that redraws in
 /// place on a terminal, a line per 10 % otherwise).
@@ -257,6 +265,51 @@ fn load_state(arg: &str) -> Result<AnyState> {
     state::decode(fragment)
 }
 
+/// The state and checkpoint of a checkpoint file (a safetensors file: its first 8 bytes give the length of a
+/// JSON header that follows); None for anything else (a state file, a link).
+fn read_checkpoint(arg: &str) -> Result<Option<(AnyState, checkpoint::Checkpoint)>> {
+    let path = Path::new(arg);
+    let mut head = [0u8; 9];
+    let is_checkpoint = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| head[8] == b'{' && u64::from_le_bytes(head[..8].try_into().unwrap()) > 0);
+    if !is_checkpoint {
+        return Ok(None);
+    }
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > checkpoint::MAX_BYTES as u64 {
+        return Err(Error::Data(format!(
+            "{arg} is {:.0} MB; a checkpoint holds at most {} MB",
+            size as f64 / 1e6,
+            checkpoint::MAX_BYTES / 1_000_000
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
+    let (state, ck) = checkpoint::decode(&bytes)?;
+    let errs = labs::validate(&state);
+    if !errs.is_empty() {
+        return Err(Error::Invalid(errs));
+    }
+    Ok(Some((state, ck)))
+}
+
+/// Writes the run's checkpoint to `path` through a temporary file, so an interrupted write never leaves a
+/// damaged checkpoint in place of the last good one. Nothing is written before the run has learnt anything.
+fn write_checkpoint(path: &Path, run: &mut Run, state: &AnyState) -> Result<()> {
+    let Some(bytes) = run.save(state)? else {
+        return Ok(());
+    };
+    let tmp = path.with_extension("safetensors.part");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            Error::Io(format!(
+                "cannot write the checkpoint {}: {e}",
+                path.display()
+            ))
+        })
+}
+
 /// A state that `link` and `run` both accept: one function, so that they cannot disagree.
 fn load_valid_state(arg: &str) -> Result<AnyState> {
     let s = load_state(arg)?;
@@ -287,13 +340,24 @@ async fn run(command: Command) -> Result<String> {
         }
         Command::Run {
             state,
+            checkpoint,
             backend,
             plots,
             timing,
             data,
         } => {
             // Before the engine starts or data loads: a refused state costs nothing.
-            let s = load_valid_state(&state)?;
+            let resumed = read_checkpoint(&state)?;
+            let s = match &resumed {
+                Some((s, _)) => s.clone(),
+                None => load_valid_state(&state)?,
+            };
+            if checkpoint.is_some() && !labs::manifest(&s.lab)?.checkpoints {
+                return Err(Error::Io(format!(
+                    "the {} lab saves no checkpoints: its link reproduces a run as quickly",
+                    s.lab
+                )));
+            }
             let choice: BackendChoice = backend.parse()?;
             let cost = labs::estimate(&s)?;
             let mut progress = Progress::new(&cost);
@@ -301,8 +365,12 @@ async fn run(command: Command) -> Result<String> {
             let store = data.store(labs::needs(&s))?;
             // The start is timed too: some labs compute their first cells there.
             let started = std::time::Instant::now();
-            let mut run = Run::start(&s, &store)?;
+            let mut run = match resumed {
+                Some((_, ck)) => Run::resume(&s, ck, &store)?,
+                None => Run::start(&s, &store)?,
+            };
             let clock = || started.elapsed().as_secs_f64() * 1e3;
+            let mut saved = std::time::Instant::now();
             // Chunks as in the page (plots that changed since the last chunk, notices raised in it), kept whole.
             let (mut drawn, mut datasets, mut notices) = (Vec::new(), Vec::new(), Vec::new());
             let frame = loop {
@@ -316,6 +384,12 @@ async fn run(command: Command) -> Result<String> {
                 datasets.append(&mut frame.datasets);
                 notices.append(&mut frame.notices);
                 progress.show(frame.step, frame.total, started.elapsed().as_secs_f64());
+                if let Some(path) = &checkpoint
+                    && (frame.done || saved.elapsed().as_secs() >= CHECKPOINT_EVERY_S)
+                {
+                    write_checkpoint(path, &mut run, &s)?;
+                    saved = std::time::Instant::now();
+                }
                 if frame.done {
                     break frame;
                 }

@@ -11,6 +11,7 @@
 //! recompute them batch by batch, as the thesis's 50,000 × 24,576 features must be.
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
+use crate::checkpoint::{self, Checkpoint};
 use crate::data::loader::Kind;
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
@@ -261,6 +262,7 @@ const COLOURS: [&str; 3] = [PALETTE[0], PALETTE[1], PALETTE[2]];
 impl Lab for HebbConv {
     const ID: &'static str = "hebbconv";
     const DEFAULT_SEED: u32 = 1;
+    const CHECKPOINTS: bool = true;
     type Params = Params;
     type Run = Run;
 
@@ -468,7 +470,7 @@ fn rule_label(rule: Rule, surround: bool) -> String {
 type Quantiles = [f32; 3];
 
 /// The per-neuron weight norms ‖w_k‖ of every layer after `images` training images.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct NormRow {
     images: u64,
     layers: Vec<Quantiles>,
@@ -683,6 +685,11 @@ impl Run {
 
     fn test_batches(&self) -> usize {
         self.test.len().div_ceil(self.batch_size())
+    }
+
+    /// Steps of the unsupervised epoch (every extractor's batches).
+    fn learn_steps(&self) -> u64 {
+        self.train_batches() as u64 * self.extractors.len() as u64
     }
 
     fn total(&self) -> u64 {
@@ -1240,4 +1247,69 @@ impl LabRun for Run {
     fn done(&self) -> bool {
         self.step >= self.total()
     }
+
+    /// The networks as they are (during the unsupervised epoch) or as they learnt it (after: the probe is
+    /// trained again from them on loading, which is quick beside the epoch), with their norm histories.
+    fn checkpoint(&mut self) -> Option<Checkpoint> {
+        let step = self.step.min(self.learn_steps());
+        if step == 0 {
+            return None;
+        }
+        let mut tensors = Vec::new();
+        let mut networks = Vec::new();
+        for (e, x) in self.extractors.iter_mut().enumerate() {
+            tensors.extend(x.net.tensors(&format!("net{e}.")));
+            networks.push(Saved {
+                name: x.name.clone(),
+                stopped: x.stopped,
+                norms: x.norms.clone(),
+            });
+        }
+        let extra = serde_json::json!({ "networks": networks, "learn_timing": self.timing[0] });
+        Some(Checkpoint {
+            step,
+            tensors,
+            extra,
+        })
+    }
+
+    fn restore(&mut self, mut ck: Checkpoint) -> Result<()> {
+        if ck.step == 0 || ck.step > self.learn_steps() {
+            return Err(checkpoint::mismatch(format!(
+                "it resumes at step {}; this experiment's unsupervised epoch ends at step {}",
+                ck.step,
+                self.learn_steps()
+            )));
+        }
+        let extra = std::mem::take(&mut ck.extra);
+        let networks: Vec<Saved> = serde_json::from_value(extra["networks"].clone())
+            .map_err(|e| checkpoint::mismatch(format!("its networks' records: {e}")))?;
+        let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+        let ours: Vec<&str> = self.extractors.iter().map(|x| x.name.as_str()).collect();
+        if names != ours {
+            return Err(checkpoint::mismatch(format!(
+                "it holds the networks {names:?}, this experiment {ours:?}"
+            )));
+        }
+        for (e, (x, saved)) in self.extractors.iter_mut().zip(networks).enumerate() {
+            x.net.load(&format!("net{e}."), &mut ck)?;
+            x.stopped = saved.stopped;
+            x.norms = saved.norms;
+            x.gpu = None;
+        }
+        ck.finish()?;
+        self.timing[0] = serde_json::from_value(extra["learn_timing"].clone()).unwrap_or_default();
+        self.step = ck.step;
+        self.batch = None;
+        self.probe_changed = true;
+        Ok(())
+    }
+}
+
+/// A network's record in a checkpoint besides its tensors.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    name: String,
+    stopped: bool,
+    norms: Vec<NormRow>,
 }

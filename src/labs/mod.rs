@@ -10,6 +10,7 @@ pub mod ising;
 pub mod ranges;
 pub mod text;
 
+use crate::checkpoint::{self, Checkpoint};
 use crate::data::store::{DataStore, Need};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
@@ -30,6 +31,9 @@ pub trait Lab {
     const ID: &'static str;
     /// The seed of the default experiment (a lab picks one whose draws make its exercises' point).
     const DEFAULT_SEED: u32 = 42;
+    /// Whether runs save what they learnt to a checkpoint file and load it back ([`LabRun::checkpoint`]):
+    /// labs whose runs last minutes or more; a quick run's link reproduces it as fast.
+    const CHECKPOINTS: bool = false;
     type Params: Clone + Serialize + DeserializeOwned + JsonSchema;
     type Run: LabRun;
 
@@ -78,6 +82,16 @@ pub trait LabRun {
     /// Back to step 0 with the same initial state.
     fn reset(&mut self);
     fn done(&self) -> bool;
+    /// What the run has learnt so far, to resume from (labs with [`Lab::CHECKPOINTS`]; None otherwise).
+    fn checkpoint(&mut self) -> Option<Checkpoint> {
+        None
+    }
+    /// Continues from `ck`, which a run of this state saved (its step and what it had learnt).
+    fn restore(&mut self, _ck: Checkpoint) -> Result<()> {
+        Err(Error::Data(
+            "this lab's runs are reproduced from their link; it loads no checkpoints".into(),
+        ))
+    }
 }
 
 /// The whole params check of lab `L`: parse, ranges from the schema (params and view), and the lab's rules
@@ -213,7 +227,12 @@ macro_rules! registry {
 
         pub fn manifest(id: &str) -> Result<Manifest> {
             $(if id == <$lab>::ID {
-                return Ok(Manifest { info: <$lab>::info(), cells: <$lab>::cells(), schema: (*schema_of::<$lab>()).clone() });
+                return Ok(Manifest {
+                    info: <$lab>::info(),
+                    cells: <$lab>::cells(),
+                    schema: (*schema_of::<$lab>()).clone(),
+                    checkpoints: <$lab>::CHECKPOINTS,
+                });
             })*
             Err(unknown(id))
         }
@@ -305,6 +324,20 @@ macro_rules! registry {
 
             pub fn metrics(&self) -> Vec<Metric> {
                 match self { $(Self::$variant(r) => r.metrics()),* }
+            }
+
+            /// The checkpoint file of this run of `state` (None when its lab saves none, or nothing is learnt).
+            pub fn save(&mut self, state: &AnyState) -> Result<Option<Vec<u8>>> {
+                let ck = match self { $(Self::$variant(r) => r.checkpoint()),* };
+                ck.map(|ck| checkpoint::encode(state, &ck)).transpose()
+            }
+
+            /// Starts the run of a checkpoint ([`checkpoint::decode`]): its state, checked as any state, at its
+            /// step.
+            pub fn resume(state: &AnyState, ck: Checkpoint, store: &DataStore) -> Result<Self> {
+                let mut run = Self::start(state, store)?;
+                match &mut run { $(Self::$variant(r) => r.restore(ck)?),* }
+                Ok(run)
             }
         }
     };

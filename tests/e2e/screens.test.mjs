@@ -39,12 +39,12 @@ async function labIds() {
   return ids;
 }
 
-// Labs whose default run takes a minute in the browser run it once, at desktop size; their phone and teacher
-// views run this lighter state (the same cells and plots, fewer images).
+// Labs whose default run takes a minute or more in the browser run this lighter state instead (the same cells
+// and plots, fewer images); their default run is checked natively (tests/hebbconv_lab.rs).
 const LIGHT = { hebbconv: { train_images: 256, test_images: 200 } };
 
-/** Opens a lab at a size, runs its default experiment (or, with `light`, its lighter state) to the end. */
-async function ranLab(id, size, query = '', light = false) {
+/** Opens a lab at a size, runs its default experiment (or its lighter state) to the end. */
+async function ranLab(id, size, query = '') {
   const page = await context.newPage();
   const errors = watchConsole(page);
   await page.setViewportSize({ width: size.width, height: size.height });
@@ -54,7 +54,7 @@ async function ranLab(id, size, query = '', light = false) {
     return p && p.engine && p.frame && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.step);
   }, null, { timeout: LONG });
   await idle();
-  if (light && LIGHT[id]) {
+  if (LIGHT[id]) {
     await page.evaluate((params) => {
       const p = window.playground;
       p.commit({ ...p.state, params: { ...p.state.params, ...params } });
@@ -69,12 +69,12 @@ async function ranLab(id, size, query = '', light = false) {
   return { page, errors };
 }
 
-test('every lab, run with its defaults, reads at desktop and phone sizes (screenshots kept for review)', async () => {
+test('every lab, run with its defaults (or a lighter state), reads at desktop and phone sizes (screenshots kept for review)', async () => {
   const ids = await labIds();
   assert.ok(ids.length >= 4, ids.join());
   for (const id of ids) {
     for (const size of SIZES) {
-      const { page, errors } = await ranLab(id, size, '', size !== SIZES[0]);
+      const { page, errors } = await ranLab(id, size);
       const where = `${id} at ${size.width} × ${size.height}`;
       await page.screenshot({ path: join(SHOTS, `${id}-${size.name}.png`), fullPage: true });
       const wide = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: innerWidth }));
@@ -95,7 +95,7 @@ test('every lab, run with its defaults, reads at desktop and phone sizes (screen
       assert.deepEqual(errors, [], where);
       await page.close();
     }
-    const { page } = await ranLab(id, SIZES[0], '&teacher=1', true);
+    const { page } = await ranLab(id, SIZES[0], '&teacher=1');
     await page.screenshot({ path: join(SHOTS, `${id}-teacher.png`), fullPage: true });
     await page.close();
   }

@@ -19,7 +19,11 @@ export type Manifest = { info: LabInfo, cells: Array<Cell>,
 /**
  * JSON Schema of the state document; controls are generated from `properties.params`.
  */
-schema: StateSchema, };
+schema: StateSchema, 
+/**
+ * Whether runs save what they learnt to a file and load it back (the page then offers both).
+ */
+checkpoints: boolean, };
 
 /**
  * One notebook cell.

@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod layers;
 pub mod presets;
 
+use crate::checkpoint::{self, Checkpoint, Tensor};
 use crate::error::{Error, Result};
 use crate::plasticity::competition::{
     self, Competition, CompetitionParams, CompetitionState, PreDim, PreKind, Rates,
@@ -300,7 +301,111 @@ fn visit<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut HebbLayer>) {
     }
 }
 
+/// Every node, depth first (a residual block's body before its shortcut).
+fn walk(nodes: &mut [Node], f: &mut impl FnMut(&mut Node)) {
+    for node in nodes.iter_mut() {
+        if let Node::Residual { body, shortcut, .. } = node {
+            walk(body, f);
+            walk(shortcut, f);
+        } else {
+            f(node);
+        }
+    }
+}
+
 impl Network {
+    /// What the network has learnt, as named tensors (depth first): `{prefix}conv{i}.weight`, BCM's thresholds
+    /// `conv{i}.theta`, temporal competition's history `conv{i}.history` ([samples, K·P]), and BatchNorm's
+    /// `bn{j}.running_mean` and `bn{j}.running_var`.
+    pub fn tensors(&mut self, prefix: &str) -> Vec<Tensor> {
+        let (mut out, mut conv, mut bn) = (Vec::new(), 0, 0);
+        walk(&mut self.nodes, &mut |node| match node {
+            Node::Conv(l) => {
+                let name = |what: &str| format!("{prefix}conv{conv}.{what}");
+                out.push(Tensor::new(
+                    name("weight"),
+                    l.w.shape(),
+                    l.w.iter().copied().collect(),
+                ));
+                if let Some(theta) = &l.state.theta {
+                    out.push(Tensor::new(name("theta"), theta.shape(), theta.to_vec()));
+                }
+                if let Some(per) = l.state.history.len().checked_div(l.state.history_len) {
+                    let shape = [l.state.history_len, per];
+                    out.push(Tensor::new(name("history"), &shape, l.state.history.clone()));
+                }
+                conv += 1;
+            }
+            Node::BatchNorm(b) => {
+                let name = |what: &str| format!("{prefix}bn{bn}.{what}");
+                out.push(Tensor::new(
+                    name("running_mean"),
+                    b.running_mean.shape(),
+                    b.running_mean.to_vec(),
+                ));
+                out.push(Tensor::new(
+                    name("running_var"),
+                    b.running_var.shape(),
+                    b.running_var.to_vec(),
+                ));
+                bn += 1;
+            }
+            _ => {}
+        });
+        out
+    }
+
+    /// Takes back from `ck` what [`Network::tensors`] saved, checking every name and shape.
+    pub fn load(&mut self, prefix: &str, ck: &mut Checkpoint) -> Result<()> {
+        let (mut conv, mut bn, mut result) = (0, 0, Ok(()));
+        let has = |ck: &Checkpoint, name: &str| ck.tensors.iter().any(|t| t.name == name);
+        walk(&mut self.nodes, &mut |node| {
+            let r = (|| -> Result<()> {
+                match node {
+                    Node::Conv(l) => {
+                        let i = conv;
+                        let name = |what: &str| format!("{prefix}conv{i}.{what}");
+                        conv += 1;
+                        let shape = l.w.shape().to_vec();
+                        l.w = Array4::from_shape_vec(
+                            l.w.raw_dim(),
+                            ck.take(&name("weight"), &shape)?,
+                        )
+                        .map_err(|e| Error::Data(e.to_string()))?;
+                        l.state = CompetitionState::default();
+                        l.pending = None;
+                        if has(ck, &name("theta")) {
+                            let k = l.w.dim().0;
+                            l.state.theta = Some(ck.take(&name("theta"), &[k])?.into());
+                        }
+                        if let Some(t) = ck.tensors.iter().find(|t| t.name == name("history")) {
+                            let shape = t.shape.clone();
+                            if shape.len() != 2 {
+                                return Err(checkpoint::mismatch(format!("{} is not 2-D", t.name)));
+                            }
+                            l.state.history = ck.take(&name("history"), &shape)?;
+                            l.state.history_len = shape[0];
+                        }
+                    }
+                    Node::BatchNorm(b) => {
+                        let i = bn;
+                        let name = |what: &str| format!("{prefix}bn{i}.{what}");
+                        bn += 1;
+                        let c = [b.running_mean.len()];
+                        b.running_mean = ck.take(&name("running_mean"), &c)?.into();
+                        b.running_var = ck.take(&name("running_var"), &c)?.into();
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })();
+            if result.is_ok() {
+                result = r;
+            }
+        });
+        result
+    }
+
     /// The preset's network with weights from `seed`: layer i (depth first) gets [`init_weights`] with index i.
     pub fn new(preset: Preset, config: HebbConfig, seed: u32) -> Self {
         let mut next = 0;
