@@ -111,13 +111,9 @@ fn to_json(v: &impl serde::Serialize) -> Result<String> {
         .map_err(|e| Error::Data(format!("the checkpoint could not be written: {e}")))
 }
 
-/// Reads a checkpoint file: the state it was saved from (checked as a link is) and what the run had learnt.
-pub fn decode(bytes: &[u8]) -> Result<(AnyState, Checkpoint)> {
-    let not_ours = |why: String| {
-        Error::Data(format!(
-            "this file is not a Hebbian Playground checkpoint ({why})"
-        ))
-    };
+/// What a checkpoint file says it is, from its header alone (cheap: the tensors are not read): the state it
+/// was saved from (checked as a link is), its step, and the lab's extra memory.
+pub fn header(bytes: &[u8]) -> Result<(AnyState, u64, serde_json::Value)> {
     if bytes.len() > MAX_BYTES {
         return Err(Error::Data(format!(
             "the file is {:.0} MB; a checkpoint holds at most {} MB",
@@ -155,6 +151,18 @@ pub fn decode(bytes: &[u8]) -> Result<(AnyState, Checkpoint)> {
         .map_err(|_| not_ours("its step is not a whole number".into()))?;
     let extra = serde_json::from_str(field("extra")?)
         .map_err(|e| not_ours(format!("its extra metadata is not JSON: {e}")))?;
+    Ok((state, step, extra))
+}
+
+fn not_ours(why: String) -> Error {
+    Error::Data(format!(
+        "this file is not a Hebbian Playground checkpoint ({why})"
+    ))
+}
+
+/// Reads a checkpoint file: the state it was saved from and what the run had learnt.
+pub fn decode(bytes: &[u8]) -> Result<(AnyState, Checkpoint)> {
+    let (state, step, extra) = header(bytes)?;
     let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| not_ours(e.to_string()))?
         .tensors()
@@ -186,9 +194,4 @@ pub fn decode(bytes: &[u8]) -> Result<(AnyState, Checkpoint)> {
             extra,
         },
     ))
-}
-
-/// A file name for a checkpoint of `state` at `step`: `hebbconv-seed1-step80.safetensors`.
-pub fn file_name(state: &AnyState, step: u64) -> String {
-    format!("{}-seed{}-step{step}.safetensors", state.lab, state.seed)
 }

@@ -19,6 +19,7 @@
  * @property {(format: DataFormat, message: string, cancelled: boolean) => void} onDataError
  * @property {(format: DataFormat) => void} onForgotten
  * @property {(figures: {adapter: string, cpu: number, gpu: number}) => void} onMeasured
+ * @property {(bytes: Uint8Array | null) => void} onCheckpoint
  */
 
 // `auto`'s measurements, per lab, in this browser: {[lab]: {adapter, cpu, gpu}} (steps per millisecond).
@@ -106,6 +107,9 @@ export class EngineClient {
       case 'measured':
         cb.onMeasured(msg);
         break;
+      case 'checkpoint':
+        cb.onCheckpoint(msg.bytes);
+        break;
       default:
         break;
     }
@@ -116,8 +120,12 @@ export class EngineClient {
     this.worker.postMessage(msg);
   }
 
-  /** @param {AnyState} state */
-  start(state) { this.send({ type: 'start', state }); }
+  /**
+   * @param {AnyState} state
+   * @param {Uint8Array} [checkpoint] a checkpoint file of `state` to resume from (copied to the worker)
+   */
+  start(state, checkpoint) { this.send(checkpoint ? { type: 'start', state, checkpoint } : { type: 'start', state }); }
+  save() { this.send({ type: 'save' }); }
   run() { this.send({ type: 'run' }); }
   pause() { this.send({ type: 'pause' }); }
   step() { this.send({ type: 'step' }); }

@@ -42,7 +42,7 @@ export class SharePanel {
     this.element = el('div', { className: 'share', hidden: true });
     const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
       el('button', { type: 'button', textContent: text, title, onclick: fn });
-    /** The buttons, for the run bar. */
+    /** @type {HTMLElement[]} The buttons, for the run bar. */
     this.tools = [b('Copy link', () => this.copyLink(), 'Copy a link that reproduces this experiment')];
     if (!source.embed) {
       this.tools.push(b('Classroom link…', () => this.toggle('classroom'), 'A link that hides chosen controls'));

@@ -10,7 +10,7 @@ import { clearMessages, showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
 import { el } from './dom.js';
-import { count, duration } from './format.js';
+import { count, duration, megabytes } from './format.js';
 import { datasetCell, exerciseCell, fitDisplayMath, metricsCell, plotSlot, proseCell, showMetrics, teacherCell, typeset } from './lab-cells.js';
 import { RunBar } from './lab-runbar.js';
 import { SharePanel, permalink } from './lab-share.js';
@@ -25,6 +25,9 @@ import { SharePanel, permalink } from './lab-share.js';
 /** @typedef {import('./types/messages').Backend} Backend */
 /** @typedef {import('./types/protocol').EngineInfo} EngineInfo */
 /** @typedef {import('./plots.js').PlotHandle} PlotHandle */
+
+// The largest weights file read (src/checkpoint.rs MAX_BYTES): checked before the file is read into memory.
+const MAX_CHECKPOINT_BYTES = 2 ** 30;
 
 export class LabPage {
   /**
@@ -73,6 +76,10 @@ export class LabPage {
       fields: () => this.controlBlocks.flatMap((c) => c.fields),
       label: (name) => label(name, resolve(this.schema, this.schema.$defs.Params.properties[name])),
     });
+    /** @type {{key: string, bytes: Uint8Array, name: string, step: number, announced: boolean} | null} a
+     *  checkpoint file loaded for this.state: each start of that state resumes from it */
+    this.checkpoint = null;
+    if (this.manifest.checkpoints) this.share.tools.push(...this.checkpointTools());
     this.runBar = new RunBar({
       run: () => this.run(),
       pause: () => this.client.pause(),
@@ -98,14 +105,16 @@ export class LabPage {
       onDataError: (format, message, cancelled) => this.panel?.failed(format, message, cancelled),
       onForgotten: (format) => this.panel?.forgotten(format),
       onMeasured: (figures) => rememberFigures(state.lab, figures),
+      onCheckpoint: (bytes) => this.download(bytes),
     }, options.backend === 'auto' ? { remembered: rememberedFigures(state.lab), force: options.calibrate } : null);
     /** @type {DataPanel | null} */
     this.panel = null;
-    if (this.readsUserData()) {
+    this.dataPath = this.userDataPath();
+    if (this.dataPath) {
       this.panel = new DataPanel(this.client, {
         onLoaded: (format) => this.useUserData(format),
         onForgotten: (format) => {
-          if (this.state.params.source.kind === FORMATS[format].kind) this.restart();
+          if (this.dataKind() === FORMATS[format].kind) this.restart();
         },
       });
     }
@@ -114,13 +123,28 @@ export class LabPage {
     addEventListener('resize', () => fitDisplayMath(this.root));
   }
 
-  // Whether the lab's `source` param can read the user's own files (then the page shows the data panel).
-  /** @returns {boolean} */
-  readsUserData() {
-    const source = resolve(this.schema, this.schema.$defs.Params.properties.source);
-    const kind = source && source.properties && resolve(this.schema, source.properties.kind);
-    const kinds = kind ? (kind.oneOf || []).map((o) => o.const).concat(kind.enum || []) : [];
-    return Object.values(FORMATS).some((f) => kinds.includes(f.kind));
+  // Where the lab's params choose their data, when that choice can be the user's own files (the page then
+  // shows the data panel): a parameter whose options include a user format's kind (the Hebbian-CNN lab's
+  // `images`), or the `kind` of an object parameter (the Datasets lab's `source/kind`); null when none.
+  /** @returns {string | null} */
+  userDataPath() {
+    const kinds = (/** @type {any} */ node) => {
+      const n = resolve(this.schema, node);
+      return n ? (n.oneOf || []).map((/** @type {any} */ o) => o.const).concat(n.enum || []) : [];
+    };
+    const reads = (/** @type {any} */ node) => Object.values(FORMATS).some((f) => kinds(node).includes(f.kind));
+    for (const [name, prop] of Object.entries(this.schema.$defs.Params.properties)) {
+      if (reads(prop)) return name;
+      const kind = resolve(this.schema, prop)?.properties?.kind;
+      if (kind && reads(kind)) return `${name}/kind`;
+    }
+    return null;
+  }
+
+  // The data kind the experiment reads now (the value at `userDataPath`).
+  /** @returns {string | undefined} */
+  dataKind() {
+    return this.dataPath ? getPath(this.state.params, this.dataPath) : undefined;
   }
 
   /**
@@ -142,7 +166,7 @@ export class LabPage {
     for (const cell of m.cells) {
       nodes.push(this.cell(cell));
       // The data panel goes right under the controls that choose the dataset.
-      if (this.panel && cell.kind === 'controls' && cell.fields.includes('source')) nodes.push(this.panel.element);
+      if (this.panel && cell.kind === 'controls' && cell.fields.includes(String(this.dataPath).split('/')[0])) nodes.push(this.panel.element);
     }
     if (this.panel && !nodes.includes(this.panel.element)) nodes.push(this.panel.element);
     this.root.replaceChildren(...nodes);
@@ -272,7 +296,7 @@ export class LabPage {
     for (const editor of this.editors) {
       editor.update(getPath(params, editor.path), pathShown(this.schema, this.schema.$defs.Params, params, editor.path));
     }
-    if (this.panel) this.panel.follow(params.source.kind);
+    if (this.panel) this.panel.follow(this.dataKind());
   }
 
   commit(next) {
@@ -321,7 +345,83 @@ export class LabPage {
     this.hasRun = false;
     this.updateButtons();
     this.updateUrl();
-    this.client.start(this.state);
+    // A loaded checkpoint stays with its experiment (a restart after the user's data loads resumes from it too).
+    if (this.checkpoint && this.checkpoint.key !== JSON.stringify(this.state)) this.checkpoint = null;
+    this.client.start(this.state, this.checkpoint?.bytes);
+  }
+
+  // "Save weights" and "Load weights…": what the run has learnt, to a file and back (labs whose runs are long).
+  checkpointTools() {
+    const input = el('input', { type: 'file', accept: '.safetensors', hidden: true, name: 'checkpoint-file' });
+    input.addEventListener('change', () => {
+      const file = input.files?.[0];
+      input.value = '';
+      if (file) this.loadCheckpoint(file);
+    });
+    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
+      el('button', { type: 'button', textContent: text, title, onclick: fn });
+    return [
+      b('Save weights', () => this.client.save(), 'Save what the networks have learnt so far to a file, to resume from later'),
+      b('Load weights…', () => input.click(), 'Resume an experiment from a weights file saved on this page'),
+      input,
+    ];
+  }
+
+  /**
+   * Offers the run's checkpoint file as a download.
+   * @param {Uint8Array | null} bytes
+   */
+  download(bytes) {
+    if (!bytes) {
+      showMessage('Nothing has been learnt yet: run the experiment, then save its weights.', 'info', 'run');
+      return;
+    }
+    const { step } = this.wasm.checkpoint_header(bytes);
+    const name = `${this.state.lab}-seed${this.state.seed}-${this.stepWords(step)}.safetensors`.replaceAll(' ', '');
+    const url = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' }));
+    const a = el('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    showMessage(`Weights saved as ${name} (${megabytes(bytes.length, null)}): "Load weights…" resumes from them, here or in the command line.`, 'info', 'run');
+  }
+
+  /**
+   * "4 network batches" in the lab's own words (the schema's x-step / x-steps).
+   * @param {number} n
+   */
+  stepWords(n) {
+    const step = this.schema.$defs.Params['x-step'] || 'update';
+    return `${n} ${n === 1 ? step : this.schema.$defs.Params['x-steps'] || `${step}s`}`;
+  }
+
+  /**
+   * Resumes from a checkpoint file: its experiment replaces the one on the page, at the step it was saved.
+   * @param {File} file
+   */
+  async loadCheckpoint(file) {
+    clearMessages('run');
+    let header;
+    let bytes;
+    try {
+      if (file.size > MAX_CHECKPOINT_BYTES) {
+        throw new Error(`it is ${megabytes(file.size, null)}; a weights file holds at most ${megabytes(MAX_CHECKPOINT_BYTES, null)}`);
+      }
+      bytes = new Uint8Array(await file.arrayBuffer());
+      header = this.wasm.checkpoint_header(bytes);
+    } catch (e) {
+      showMessage(`${file.name} could not be loaded: ${e instanceof Error ? e.message : e}`, 'error', 'run');
+      return;
+    }
+    if (header.state.lab !== this.state.lab) {
+      const lab = this.wasm.labs().find((l) => l.id === header.state.lab);
+      showMessage(`${file.name} holds a run of the lab "${lab ? lab.title : header.state.lab}", not of this one: open that lab to load it.`, 'error', 'run');
+      return;
+    }
+    this.checkpoint = { key: JSON.stringify(header.state), bytes, name: file.name, step: header.step, announced: false };
+    this.commit(header.state);
+    this.renderControls();
   }
 
   reset() {
@@ -343,11 +443,11 @@ export class LabPage {
   // The user's data of `format` is in the engine: show it (switching the source to it when needed).
   useUserData(format) {
     const kind = FORMATS[format].kind;
-    if (this.state.params.source.kind === kind) {
+    if (this.dataKind() === kind || !this.dataPath) {
       this.restart();
       return;
     }
-    const next = { ...this.state, params: setPath(this.state.params, 'source/kind', kind) };
+    const next = { ...this.state, params: setPath(this.state.params, this.dataPath, kind) };
     this.edit(next);
     if (this.state === next) this.renderControls();
   }
@@ -383,6 +483,11 @@ export class LabPage {
 
   onFrame(frame) {
     this.frame = frame;
+    const ck = this.checkpoint;
+    if (ck && !ck.announced && frame.step === ck.step) {
+      ck.announced = true;
+      showMessage(`Resumed from ${ck.name}: the weights after ${this.stepWords(ck.step)} of ${frame.total}. Run goes on from there.`, 'info', 'run');
+    }
     if (!this.hasRun) {
       this.hasRun = true;
       this.updateButtons();

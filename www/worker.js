@@ -292,7 +292,7 @@ const handlers = {
     measure = wanted;
     post({ type: 'engine', info: engine.info() });
   },
-  async start({ state }) {
+  async start({ state, checkpoint }) {
     setRunning(false);
     generation += 1;
     held = null;
@@ -308,14 +308,21 @@ const handlers = {
       }
       if (need) await loadShipped(need);
       await chooseEngine(state);
-      await serial(() => engine.start(state));
+      await serial(() => (checkpoint ? engine.resume(state, checkpoint) : engine.start(state)));
     } catch (e) {
       post({ type: 'no_run' });
       throw e;
     }
     hasRun = true;
-    stepNow = 0;
-    post({ type: 'frame', frame: await serial(() => engine.snapshot()) });
+    const frame = await serial(() => engine.snapshot());
+    stepNow = frame.step;
+    post({ type: 'frame', frame });
+  },
+  async save() {
+    const bytes = hasRun ? await serial(() => engine.save()) : undefined;
+    // The buffer moves to the page instead of being copied (a checkpoint can be tens of megabytes).
+    if (bytes) self.postMessage({ type: 'checkpoint', bytes }, { transfer: [/** @type {ArrayBuffer} */ (bytes.buffer)] });
+    else post({ type: 'checkpoint', bytes: null });
   },
   run() {
     if (running || !hasRun) return;

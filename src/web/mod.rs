@@ -1,5 +1,6 @@
 //! The browser edge: wasm-bindgen exports for the page's main thread (labs, manifests, links, validation)
 //! and for the engine worker (`WorkerEngine`). Everything else in the crate is target-independent.
+use crate::checkpoint;
 use crate::data::loader::{Kind, Loader};
 use crate::data::photos::{self, Photo};
 use crate::data::shipped;
@@ -98,8 +99,18 @@ pub fn validate(state: JsValue) -> Result<JsValue, JsError> {
     to_js(&labs::validate(&from_js(state)?))
 }
 
+/// What a checkpoint file holds, from its header: `{state, step}` (the state as a link's, normalised), or
+/// throws with what is wrong with the file.
+#[wasm_bindgen]
+pub fn checkpoint_header(bytes: &[u8]) -> Result<JsValue, JsError> {
+    let (state, step, _) = checkpoint::header(bytes).map_err(js_err)?;
+    to_js(&serde_json::json!({ "state": labs::normalise(state), "step": step }))
+}
+
 struct Inner {
     engine: Engine,
+    /// The state of `run`.
+    state: Option<AnyState>,
     /// Why the GPU runs the lab, once `auto` has measured it against the CPU (the engine's own reason otherwise).
     gpu_note: Option<String>,
     run: Option<Run>,
@@ -135,6 +146,7 @@ impl WorkerEngine {
             inner: Rc::new(RefCell::new(Inner {
                 engine,
                 gpu_note: None,
+                state: None,
                 run: None,
                 store: DataStore::default(),
                 loading: None,
@@ -215,7 +227,43 @@ impl WorkerEngine {
         // `Run::start` validates (ranges, rules, budget) before it allocates anything.
         let run = Run::start(&state, &inner.store).map_err(js_err)?;
         inner.run = Some(run);
+        inner.state = Some(state);
         Ok(())
+    }
+
+    /// Prepares the run a checkpoint file holds, at its step; `state` is the page's copy of the file's state
+    /// (from `checkpoint_header`) and must be the file's.
+    pub fn resume(&self, state: JsValue, bytes: &[u8]) -> Result<(), JsError> {
+        let state = labs::normalise(from_js(state)?);
+        let mut inner = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))?;
+        inner.run = None;
+        let (saved, ck) = checkpoint::decode(bytes).map_err(js_err)?;
+        if labs::normalise(saved) != state {
+            return Err(JsError::new(
+                "the checkpoint changed since it was read: load it again",
+            ));
+        }
+        let run = Run::resume(&state, ck, &inner.store).map_err(js_err)?;
+        inner.run = Some(run);
+        inner.state = Some(state);
+        Ok(())
+    }
+
+    /// The checkpoint file of the current run, or undefined when its lab saves none or it has learnt nothing
+    /// yet.
+    pub fn save(&self) -> Result<Option<Vec<u8>>, JsError> {
+        let mut guard = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the engine is busy"))?;
+        let Inner { run, state, .. } = &mut *guard;
+        match (run, state) {
+            (Some(run), Some(state)) => run.save(state).map_err(js_err),
+            _ => Ok(None),
+        }
     }
 
     /// What `state` needs that is not loaded yet: null, `{kind:"mnist"}`, `{kind:"photos"}` or

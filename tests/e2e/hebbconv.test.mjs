@@ -132,6 +132,98 @@ test('on WebGPU the networks train on the device and give the CPU engine\'s numb
   }
 });
 
+test('weights saved mid-epoch load back in a fresh page and in the CLI, and the run ends with the numbers of the one never stopped', async () => {
+  const tiny = { width_div: 16, train_images: 64, test_images: 48, batch: 16, probe_epochs: 2 };
+  const { page, errors } = await openWith(tiny);
+  const message = (text) => page.locator('#messages .message', { hasText: text }).first().waitFor({ timeout: LONG });
+  const button = (name) => page.getByRole('button', { name, exact: true });
+  await button('Save weights').click();
+  await message('Nothing has been learnt yet');
+  // One network batch per frame, paused inside the unsupervised epoch.
+  await page.evaluate(() => { const p = window.playground; p.commit({ ...p.state, view: { ...p.state.view, speed: 1 } }); });
+  await page.waitForFunction(() => !window.playground.running && window.playground.frame.step === 0, null, { timeout: LONG });
+  await button('Run').click();
+  await page.waitForFunction(() => window.playground.frame.step >= 3, null, { timeout: LONG });
+  await button('Pause').click();
+  await page.waitForFunction(() => !window.playground.running, null, { timeout: LONG });
+  const step = await page.evaluate(() => window.playground.frame.step);
+  const learnSteps = 4 * 3; // 4 batches of 16 images; SoftHebb, no competition and the random floor
+  assert.ok(step < learnSteps, `paused at ${step}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), button('Save weights').click()]);
+  assert.equal(download.suggestedFilename(), `hebbconv-seed1-${step}networkbatches.safetensors`);
+  const file = join(tmp, download.suggestedFilename());
+  await download.saveAs(file);
+  await message('Weights saved as');
+  const state = await page.evaluate(() => window.playground.state);
+  await button('Run').click();
+  await page.waitForFunction(() => window.playground.frame.done && !window.playground.running, null, { timeout: LONG });
+  const uninterrupted = await metrics(page);
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // A fresh page with other settings: the file brings back its experiment and resumes at its step.
+  const fresh = await openWith({ width_div: 8 });
+  await fresh.page.locator('input[name="checkpoint-file"]').setInputFiles(file);
+  await fresh.page.waitForFunction((s) => window.playground.frame?.step === s && !window.playground.running, step, { timeout: LONG });
+  await fresh.page.locator('#messages .message', { hasText: `Resumed from ${download.suggestedFilename()}` }).waitFor({ timeout: LONG });
+  assert.deepEqual(await fresh.page.evaluate(() => window.playground.state), state);
+  assert.equal(await fresh.page.locator('[name="width_div"]').inputValue(), '16');
+  assert.match(await fresh.page.locator('.progress-text').textContent(), new RegExp(`^network batch ${step} / `));
+  await assertPlotsDrawn(fresh.page, ['filters_1', 'norms_1']);
+  await fresh.page.getByRole('button', { name: 'Run', exact: true }).click();
+  await fresh.page.waitForFunction(() => window.playground.frame.done && !window.playground.running, null, { timeout: LONG });
+  const resumed = await metrics(fresh.page);
+  for (const [name, value] of Object.entries(uninterrupted)) {
+    if (!name.startsWith('images per second')) assert.equal(resumed[name], value, name);
+  }
+  // The CLI resumes from the same file (native sums in another order: within float rounding, as above).
+  const fromCli = Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((x) => [x.name, x.value]));
+  assert.deepEqual(Object.keys(fromCli).sort(), Object.keys(uninterrupted).sort());
+  assert.ok(Math.abs(fromCli['test accuracy, SoftHebb'] - uninterrupted['test accuracy, SoftHebb']) <= 5, JSON.stringify(fromCli));
+
+  // A file that is not a checkpoint says so where the student looks, and the experiment stays.
+  await fresh.page.locator('input[name="checkpoint-file"]').setInputFiles({ name: 'notes.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not weights') });
+  await fresh.page.locator('#messages .message.error', { hasText: 'notes.safetensors could not be loaded: this file is not a Hebbian Playground checkpoint' }).waitFor({ timeout: LONG });
+  assert.deepEqual(await fresh.page.evaluate(() => window.playground.state), state);
+  assert.deepEqual(fresh.errors, []);
+  await fresh.page.close();
+});
+
+/** `n` CIFAR-10 records: label i % 10, then a pattern of stripes whose direction and colour follow the label. */
+function cifarRecords(n) {
+  const out = Buffer.alloc(n * 3073);
+  for (let i = 0; i < n; i++) {
+    const l = i % 10;
+    out[i * 3073] = l;
+    for (let k = 0; k < 1024; k++) {
+      const [r, c] = [Math.floor(k / 32), k % 32];
+      out[i * 3073 + 1 + (l % 3) * 1024 + k] = ((l < 5 ? r : c) + l) % 4 < 2 ? 250 : 10;
+    }
+  }
+  return out;
+}
+
+test('choosing your own CIFAR-10 files asks for them in the data panel, then trains on them', async () => {
+  const train = join(tmp, 'data_batch_1.bin');
+  const testFile = join(tmp, 'test_batch.bin');
+  await writeFile(train, cifarRecords(40));
+  await writeFile(testFile, cifarRecords(20));
+  const { page, errors } = await openWith({ width_div: 16, train_images: 32, test_images: 20, probe_epochs: 1, random_floor: false, second: { kind: 'off', rule: 'none', surround: false } });
+  await page.locator('[name="images"]').selectOption('user_cifar10');
+  await page.locator('.data-panel', { hasText: 'This experiment reads your own CIFAR-10' }).waitFor({ timeout: LONG });
+  assert.equal(await page.locator('select[name="data-format"]').inputValue(), 'cifar10');
+  await page.locator('input[name="data-files"]').setInputFiles([train, testFile]);
+  await page.waitForFunction(() => window.playground.frame?.step === 0 && window.playground.hasRun, null, { timeout: LONG });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.done && !window.playground.running, null, { timeout: LONG });
+  const filters = await page.evaluate(() => window.playground.plots.get('filters_1').handle.plot);
+  assert.equal(filters.channels, 3, 'colour filters on colour images');
+  const m = await metrics(page);
+  assert.ok(Number.isFinite(m['test accuracy, SoftHebb']), JSON.stringify(m));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a width divisor out of range is refused at its field with its limit', async () => {
   const { page, errors } = await openWith({ arch: 'd', width_div: 16 });
   await page.locator('[name="width_div"]').fill('500');

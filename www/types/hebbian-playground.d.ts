@@ -21,6 +21,8 @@ export function validate(state: AnyState): FieldError[];
 export function estimate(state: AnyState): Cost;
 /** Browser seconds beyond which the page asks before starting a run. */
 export function ask_seconds(): number;
+/** What a checkpoint file holds, from its header; throws an Error saying what is wrong with the file. */
+export function checkpoint_header(bytes: Uint8Array): { state: AnyState; step: number };
 
 /** Upload progress of a load (src/data/loader.rs `Progress`). */
 export interface LoadProgress {
@@ -41,6 +43,10 @@ export class WorkerEngine {
   /** Applies figures measured on an earlier visit. */
   prefer(cpu: number, gpu: number): void;
   start(state: AnyState): void;
+  /** Prepares the run a checkpoint file holds, at its step (`state`: its header's). */
+  resume(state: AnyState, bytes: Uint8Array): void;
+  /** The current run's checkpoint file; undefined when its lab saves none or it has learnt nothing yet. */
+  save(): Uint8Array | undefined;
   missing(state: AnyState): Need | null;
   load_begin(need: Need): void;
   load_file(name: string, size?: number): void;

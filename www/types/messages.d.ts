@@ -18,7 +18,10 @@ export type Progress =
 
 export type ToWorker =
   | { type: 'init'; backend: Backend; measure: Measure | null }
-  | { type: 'start'; state: AnyState }
+  /** `checkpoint`: the bytes of a checkpoint file of this state, to resume from instead of step 0. */
+  | { type: 'start'; state: AnyState; checkpoint?: Uint8Array }
+  /** Answered by `checkpoint`. */
+  | { type: 'save' }
   | { type: 'run' }
   | { type: 'pause' }
   | { type: 'step' }
@@ -35,6 +38,8 @@ export type FromWorker =
   // `auto` measured both engines on the lab (steps per millisecond), for the page to remember.
   | { type: 'measured'; adapter: string; cpu: number; gpu: number }
   | { type: 'frame'; frame: Frame }
+  /** The current run's checkpoint file (null: its lab saves none, or it has learnt nothing yet). */
+  | { type: 'checkpoint'; bytes: Uint8Array | null }
   | { type: 'running'; running: boolean }
   | { type: 'error'; message: string }
   /** The state last started has no run: it waits for data, or it failed. */
