@@ -332,7 +332,11 @@ impl Network {
                 }
                 if let Some(per) = l.state.history.len().checked_div(l.state.history_len) {
                     let shape = [l.state.history_len, per];
-                    out.push(Tensor::new(name("history"), &shape, l.state.history.clone()));
+                    out.push(Tensor::new(
+                        name("history"),
+                        &shape,
+                        l.state.history.clone(),
+                    ));
                 }
                 conv += 1;
             }
