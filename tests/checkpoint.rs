@@ -6,7 +6,7 @@ use hebbian_playground::checkpoint::{self, Checkpoint, Tensor};
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
-use hebbian_playground::labs::budget::Chunk;
+use hebbian_playground::labs::budget::{self, Chunk};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::Metric;
 use hebbian_playground::state::AnyState;
@@ -56,7 +56,7 @@ fn numbers(m: &[Metric]) -> Vec<(String, Option<f64>)> {
 
 fn resume(bytes: &[u8], store: &DataStore) -> hebbian_playground::error::Result<Run> {
     let (state, ck) = checkpoint::decode(bytes)?;
-    Run::resume(&state, ck, store)
+    Run::resume(&state, ck, store, budget::MAX_SECONDS)
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn quick_labs_save_no_checkpoints() {
         tensors: vec![],
         extra: json!({}),
     };
-    let e = Run::resume(&state, ck, &store)
+    let e = Run::resume(&state, ck, &store, budget::MAX_SECONDS)
         .err()
         .expect("refused")
         .to_string();

@@ -291,3 +291,50 @@ fn run_refuses_what_link_refuses_naming_the_field() {
         }
     }
 }
+
+/// The hour the page allows is the CLI's default; `--max-hours` moves it (here below the default CNN run's
+/// estimate, which is then refused at the field that weighs most, with the limit asked for), and a refusal over
+/// the hour says how to accept the run. `--checkpoint` is refused for labs that save none.
+#[test]
+fn max_hours_sets_the_time_limit_and_checkpoints_need_a_lab_that_saves_them() {
+    let state = serde_json::to_string(&labs::default_state("hebbconv").unwrap()).unwrap();
+    let file = tmp("hebbconv.json", &state);
+    let file = file.to_str().unwrap();
+    let out = hebbian(&["run", file, "--max-hours", "0.001"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the limit is 4 s") && err.contains("--max-hours"),
+        "{err}"
+    );
+    for bad in ["0", "-1", "NaN"] {
+        let out = hebbian(&["run", file, &format!("--max-hours={bad}")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--max-hours must be a positive number"),
+            "{bad}: {err}"
+        );
+    }
+    let mut wide = labs::default_state("hebbconv").unwrap();
+    wide.params["width_div"] = serde_json::json!(1);
+    wide.params["train_images"] = serde_json::json!(8000);
+    let wide = tmp("wide.json", &serde_json::to_string(&wide).unwrap());
+    let out = hebbian(&["run", wide.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the limit is 1 h") && err.contains("--max-hours"),
+        "{err}"
+    );
+    let hebb2d = tmp(
+        "hebb2d.json",
+        &serde_json::to_string(&labs::default_state("hebb2d").unwrap()).unwrap(),
+    );
+    let out = hebbian(&[
+        "run",
+        hebb2d.to_str().unwrap(),
+        "--checkpoint",
+        "/tmp/x.safetensors",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("saves no checkpoints"), "{err}");
+}

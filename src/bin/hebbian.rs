@@ -7,7 +7,7 @@ use hebbian_playground::data::photos::{self, Photo};
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::{DataStore, Need};
 use hebbian_playground::engine::{BackendChoice, Engine};
-use hebbian_playground::error::{Error, Result};
+use hebbian_playground::error::{Error, FieldError, Result};
 use hebbian_playground::labs::budget::{self, Chunk, Cost};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::Plot;
@@ -39,6 +39,10 @@ enum Command {
     /// (.safetensors: the run resumes where it was saved); print a JSON report.
     Run {
         state: String,
+        /// Accept runs estimated up to this many hours on the reference machine (default 1, the page's limit);
+        /// with --checkpoint a long run can be stopped and resumed.
+        #[arg(long, default_value_t = 1.0)]
+        max_hours: f64,
         /// Save what the run learns to this checkpoint file (safetensors), every minute and at the end, for
         /// labs that save checkpoints; resume with `run FILE`.
         #[arg(long)]
@@ -267,7 +271,10 @@ fn load_state(arg: &str) -> Result<AnyState> {
 
 /// The state and checkpoint of a checkpoint file (a safetensors file: its first 8 bytes give the length of a
 /// JSON header that follows); None for anything else (a state file, a link).
-fn read_checkpoint(arg: &str) -> Result<Option<(AnyState, checkpoint::Checkpoint)>> {
+fn read_checkpoint(
+    arg: &str,
+    max_seconds: f64,
+) -> Result<Option<(AnyState, checkpoint::Checkpoint)>> {
     let path = Path::new(arg);
     let mut head = [0u8; 9];
     let is_checkpoint = std::fs::File::open(path)
@@ -286,10 +293,7 @@ fn read_checkpoint(arg: &str) -> Result<Option<(AnyState, checkpoint::Checkpoint
     }
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
     let (state, ck) = checkpoint::decode(&bytes)?;
-    let errs = labs::validate(&state);
-    if !errs.is_empty() {
-        return Err(Error::Invalid(errs));
-    }
+    refuse(labs::validate_within(&state, max_seconds))?;
     Ok(Some((state, ck)))
 }
 
@@ -310,14 +314,27 @@ fn write_checkpoint(path: &Path, run: &mut Run, state: &AnyState) -> Result<()> 
         })
 }
 
-/// A state that `link` and `run` both accept: one function, so that they cannot disagree.
-fn load_valid_state(arg: &str) -> Result<AnyState> {
+/// A state that `link` and `run` both accept (`run` with its time limit): one function, so that they cannot
+/// disagree.
+fn load_valid_state(arg: &str, max_seconds: f64) -> Result<AnyState> {
     let s = load_state(arg)?;
-    let errs = labs::validate(&s);
-    if !errs.is_empty() {
-        return Err(Error::Invalid(errs));
-    }
+    refuse(labs::validate_within(&s, max_seconds))?;
     Ok(s)
+}
+
+/// Validation errors as the CLI reports them: a run over the time limit says how to accept it.
+fn refuse(mut errs: Vec<FieldError>) -> Result<()> {
+    if errs.is_empty() {
+        return Ok(());
+    }
+    for e in &mut errs {
+        if e.message.contains("this run would take") {
+            e.message.push_str(
+                " (or accept it with --max-hours; --checkpoint FILE lets it stop and resume)",
+            );
+        }
+    }
+    Err(Error::Invalid(errs))
 }
 
 async fn run(command: Command) -> Result<String> {
@@ -331,7 +348,7 @@ async fn run(command: Command) -> Result<String> {
         Command::Schema { lab } => json(&labs::schema(&lab)?),
         Command::State { lab } => json(&labs::default_state(&lab)?),
         Command::Link { file, base } => {
-            let s = load_valid_state(&file)?;
+            let s = load_valid_state(&file, budget::MAX_SECONDS)?;
             Ok(format!(
                 "{base}?lab={}#{}",
                 s.lab,
@@ -340,6 +357,7 @@ async fn run(command: Command) -> Result<String> {
         }
         Command::Run {
             state,
+            max_hours,
             checkpoint,
             backend,
             plots,
@@ -347,10 +365,16 @@ async fn run(command: Command) -> Result<String> {
             data,
         } => {
             // Before the engine starts or data loads: a refused state costs nothing.
-            let resumed = read_checkpoint(&state)?;
+            if !(max_hours > 0.0 && max_hours.is_finite()) {
+                return Err(Error::Io(format!(
+                    "--max-hours must be a positive number of hours, not {max_hours}"
+                )));
+            }
+            let max_seconds = max_hours * 3600.0;
+            let resumed = read_checkpoint(&state, max_seconds)?;
             let s = match &resumed {
                 Some((s, _)) => s.clone(),
-                None => load_valid_state(&state)?,
+                None => load_valid_state(&state, max_seconds)?,
             };
             if checkpoint.is_some() && !labs::manifest(&s.lab)?.checkpoints {
                 return Err(Error::Io(format!(
@@ -366,8 +390,8 @@ async fn run(command: Command) -> Result<String> {
             // The start is timed too: some labs compute their first cells there.
             let started = std::time::Instant::now();
             let mut run = match resumed {
-                Some((_, ck)) => Run::resume(&s, ck, &store)?,
-                None => Run::start(&s, &store)?,
+                Some((_, ck)) => Run::resume(&s, ck, &store, max_seconds)?,
+                None => Run::start_within(&s, &store, max_seconds)?,
             };
             let clock = || started.elapsed().as_secs_f64() * 1e3;
             let mut saved = std::time::Instant::now();

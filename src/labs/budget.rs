@@ -107,8 +107,8 @@ impl Cost {
     }
 
     /// The budget check validation runs: one error at the field of the part that weighs most, saying the
-    /// estimate and the limit.
-    pub fn check(&self) -> Vec<FieldError> {
+    /// estimate and the limit (`max_seconds`: [`MAX_SECONDS`], or what the CLI's user accepts).
+    pub fn check(&self, max_seconds: f64) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let heaviest = |key: fn(&Part) -> f64| {
             self.parts
@@ -117,7 +117,7 @@ impl Cost {
                 .map_or("", |p| p.field.as_str())
         };
         // NaN (from a field serde let through as infinite) is over budget too.
-        if self.seconds.is_nan() || self.seconds > MAX_SECONDS {
+        if self.seconds.is_nan() || self.seconds > max_seconds {
             let what = self
                 .parts
                 .iter()
@@ -129,7 +129,7 @@ impl Cost {
                     "this run would take about {} ({}); the limit is {}: choose smaller sizes",
                     duration(self.seconds),
                     what.collect::<Vec<_>>().join(", "),
-                    duration(MAX_SECONDS)
+                    duration(max_seconds)
                 ),
             ));
         }

@@ -97,7 +97,7 @@ pub trait LabRun {
 /// The whole params check of lab `L`: parse, ranges from the schema (params and view), and the lab's rules
 /// across fields. Where the lab explains a field itself (e.g. a correlation that makes Σ indefinite), its message
 /// replaces the bare range message. Labs' rules must therefore accept out-of-range values without panicking.
-fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
+fn validate_lab<L: Lab>(state: &AnyState, max_seconds: f64) -> Vec<FieldError> {
     let schema = schema_of::<L>();
     let mut ranges = Vec::new();
     let props = &schema["properties"];
@@ -115,7 +115,7 @@ fn validate_lab<L: Lab>(state: &AnyState) -> Vec<FieldError> {
     ranges.extend(rules);
     // The budget last: its model may assume the fields are in range and consistent.
     if let (true, Ok(s)) = (ranges.is_empty(), &typed) {
-        ranges.extend(L::cost(&s.params).check());
+        ranges.extend(L::cost(&s.params).check(max_seconds));
     }
     ranges.extend(check_hidden(&props["params"], &schema, &state.hidden));
     ranges
@@ -194,8 +194,8 @@ fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
 
 /// Starting a run validates (ranges, rules, budget), whatever the entry point (page, worker, embed API, CLI,
 /// link).
-fn start_lab<L: Lab>(state: &AnyState, store: &DataStore) -> Result<L::Run> {
-    let errs = validate_lab::<L>(state);
+fn start_lab<L: Lab>(state: &AnyState, store: &DataStore, max_seconds: f64) -> Result<L::Run> {
+    let errs = validate_lab::<L>(state, max_seconds);
     if !errs.is_empty() {
         return Err(Error::Invalid(errs));
     }
@@ -255,8 +255,13 @@ macro_rules! registry {
         /// Every problem with a state: unknown lab, params that do not parse, values out of range, rules
         /// across fields.
         pub fn validate(state: &AnyState) -> Vec<FieldError> {
+            validate_within(state, budget::MAX_SECONDS)
+        }
+
+        /// [`validate`] with another time limit (the CLI's `--max-hours`; the page keeps the hour).
+        pub fn validate_within(state: &AnyState, max_seconds: f64) -> Vec<FieldError> {
             $(if state.lab == <$lab>::ID {
-                return validate_lab::<$lab>(state);
+                return validate_lab::<$lab>(state, max_seconds);
             })*
             vec![FieldError::new("", unknown(&state.lab).to_string())]
         }
@@ -299,8 +304,13 @@ macro_rules! registry {
             /// Validates the state (its budget included, so no allocation exceeds it) and prepares step 0.
             /// Data comes from `store`; see [`needs`] for what must be in it.
             pub fn start(state: &AnyState, store: &DataStore) -> Result<Self> {
+                Self::start_within(state, store, budget::MAX_SECONDS)
+            }
+
+            /// [`Run::start`] with another time limit (see [`validate_within`]).
+            pub fn start_within(state: &AnyState, store: &DataStore, max_seconds: f64) -> Result<Self> {
                 $(if state.lab == <$lab>::ID {
-                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, store)?)));
+                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, store, max_seconds)?)));
                 })*
                 Err(unknown(&state.lab))
             }
@@ -332,10 +342,10 @@ macro_rules! registry {
                 ck.map(|ck| checkpoint::encode(state, &ck)).transpose()
             }
 
-            /// Starts the run of a checkpoint ([`checkpoint::decode`]): its state, checked as any state, at its
-            /// step.
-            pub fn resume(state: &AnyState, ck: Checkpoint, store: &DataStore) -> Result<Self> {
-                let mut run = Self::start(state, store)?;
+            /// Starts the run of a checkpoint ([`checkpoint::decode`]): its state, checked as any state (within
+            /// `max_seconds`), at its step.
+            pub fn resume(state: &AnyState, ck: Checkpoint, store: &DataStore, max_seconds: f64) -> Result<Self> {
+                let mut run = Self::start_within(state, store, max_seconds)?;
                 match &mut run { $(Self::$variant(r) => r.restore(ck)?),* }
                 Ok(run)
             }

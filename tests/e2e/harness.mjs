@@ -12,7 +12,7 @@
 // playwright-core never downloads a browser: it drives /usr/bin/chromium (see /work/shared/TOOLCHAIN.md).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,12 +31,17 @@ export function buildSite() {
   assert.ok(existsSync(join(DIST, 'index.html')), 'dist/ is missing: run `trunk build`');
 }
 
-/** The native CLI's JSON answer to `args` (target/debug/hebbian when built, else `cargo run --bin hebbian`). */
+/**
+ * The native CLI's JSON answer to `args`: the newest build of target/{budgets,release,debug}/hebbian (the test
+ * script builds the optimised `budgets` profile before these tests, and a debug build takes minutes over a CNN
+ * run), else `cargo run --bin hebbian`.
+ */
 export function cli(args) {
-  const bin = join(REPO, 'target', 'debug', 'hebbian');
-  const out = existsSync(bin)
-    ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+  const builds = ['budgets', 'release', 'debug'].map((p) => join(REPO, 'target', p, 'hebbian')).filter((b) => existsSync(b));
+  const bin = builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const out = bin
+    ? execFileSync(bin, args, { encoding: 'utf8', maxBuffer: 1 << 28 })
+    : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 28 });
   return JSON.parse(out);
 }
 
