@@ -1,12 +1,16 @@
 //! Checkpoints: a Hebbian-CNN run saved in the middle of its unsupervised epoch (networks with BCM thresholds
 //! and a temporal-competition history among them) and resumed from the file ends with exactly the numbers of the
 //! run that never stopped; one saved after the epoch resumes at its end; damaged, foreign and mismatched files
-//! are refused with a message that says why; labs whose runs are quick save none.
+//! are refused with a message that says why; labs whose runs are quick save none; a whitened run refits its
+//! ZCA on resuming.
+//!
+//! Seconds in an optimised build, a minute and more unoptimised: `scripts/test.sh` runs this file with `cargo
+//! test --profile budgets --test checkpoint`; a debug `cargo test` skips it.
 use hebbian_playground::checkpoint::{self, Checkpoint, Tensor};
 use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
-use hebbian_playground::labs::budget::{self, Chunk};
+use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::Metric;
 use hebbian_playground::state::AnyState;
@@ -56,10 +60,14 @@ fn numbers(m: &[Metric]) -> Vec<(String, Option<f64>)> {
 
 fn resume(bytes: &[u8], store: &DataStore) -> hebbian_playground::error::Result<Run> {
     let (state, ck) = checkpoint::decode(bytes)?;
-    Run::resume(&state, ck, store, budget::MAX_SECONDS)
+    Run::resume(&state, ck, store, Default::default())
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute unoptimised: cargo test --profile budgets --test checkpoint"
+)]
 fn a_run_saved_mid_epoch_resumes_to_the_same_numbers() {
     let store = store();
     for rule in ["bcm", "temporal"] {
@@ -91,6 +99,10 @@ fn a_run_saved_mid_epoch_resumes_to_the_same_numbers() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute unoptimised: cargo test --profile budgets --test checkpoint"
+)]
 fn after_the_epoch_a_checkpoint_holds_the_learnt_networks_and_resumes_at_the_epochs_end() {
     let store = store();
     let state = small("hard_wta");
@@ -108,6 +120,10 @@ fn after_the_epoch_a_checkpoint_holds_the_learnt_networks_and_resumes_at_the_epo
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute unoptimised: cargo test --profile budgets --test checkpoint"
+)]
 fn damaged_foreign_and_mismatched_files_are_refused_with_the_reason() {
     let store = store();
     let state = small("hard_wta");
@@ -180,6 +196,10 @@ fn damaged_foreign_and_mismatched_files_are_refused_with_the_reason() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute unoptimised: cargo test --profile budgets --test checkpoint"
+)]
 fn quick_labs_save_no_checkpoints() {
     let store = DataStore::default();
     let state = labs::default_state("hebb2d").expect("lab");
@@ -193,9 +213,47 @@ fn quick_labs_save_no_checkpoints() {
         tensors: vec![],
         extra: json!({}),
     };
-    let e = Run::resume(&state, ck, &store, budget::MAX_SECONDS)
+    let e = Run::resume(&state, ck, &store, Default::default())
         .err()
         .expect("refused")
         .to_string();
     assert!(e.contains("loads no checkpoints"), "{e}");
+}
+
+/// ZCA whitening is fitted on the training images before the first step; a run resumed from a checkpoint fits
+/// it again from the same images and ends with the same numbers. Whitening changes what the networks learn, and
+/// its fit is in the run's cost.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute unoptimised: cargo test --profile budgets --test checkpoint"
+)]
+fn a_whitened_run_resumes_to_the_same_numbers_and_whitening_changes_them() {
+    let store = store();
+    let mut state = small("hard_wta");
+    state.params["zca"] = json!(true);
+    let cost = labs::estimate(&state).expect("estimate");
+    assert!(
+        cost.parts
+            .iter()
+            .any(|p| p.what == "eigendecomposition steps (d³)" && p.field == "zca")
+    );
+    let mut run = Run::start(&state, &store).expect("start");
+    advance(&mut run, 5);
+    let bytes = run.save(&state).expect("save").expect("checkpoint");
+    let resumed = resume(&bytes, &store).expect("resume");
+    let whitened = numbers(&finish(run));
+    assert_eq!(numbers(&finish(resumed)), whitened);
+    let plain = numbers(&finish(
+        Run::start(&small("hard_wta"), &store).expect("start"),
+    ));
+    assert_ne!(whitened, plain);
+    let mut one = state.clone();
+    one.params["train_images"] = json!(1);
+    let errs = labs::validate(&one);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "zca" && e.message.contains("at least 2")),
+        "{errs:?}"
+    );
 }

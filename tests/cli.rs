@@ -325,6 +325,22 @@ fn max_hours_sets_the_time_limit_and_checkpoints_need_a_lab_that_saves_them() {
         err.contains("the limit is 1 h") && err.contains("--max-hours"),
         "{err}"
     );
+    // The thesis's Table 3 state with whitening holds more than the page's GiB: the CLI says how to accept it.
+    let mut table3 = labs::default_state("hebbconv").unwrap();
+    let p = &mut table3.params;
+    p["images"] = serde_json::json!("user_cifar10");
+    p["zca"] = serde_json::json!(true);
+    p["width_div"] = serde_json::json!(1);
+    p["train_images"] = serde_json::json!(50000);
+    p["test_images"] = serde_json::json!(10000);
+    p["batch"] = serde_json::json!(64);
+    let table3 = tmp("table3.json", &serde_json::to_string(&table3).unwrap());
+    let out = hebbian(&["run", table3.to_str().unwrap(), "--max-hours", "100"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("of memory") && err.contains("--max-gib"),
+        "{err}"
+    );
     let hebb2d = tmp(
         "hebb2d.json",
         &serde_json::to_string(&labs::default_state("hebb2d").unwrap()).unwrap(),

@@ -8,7 +8,7 @@ use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::{DataStore, Need};
 use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::error::{Error, FieldError, Result};
-use hebbian_playground::labs::budget::{self, Chunk, Cost};
+use hebbian_playground::labs::budget::{self, Chunk, Cost, Limits};
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::Plot;
 use hebbian_playground::state::{self, AnyState};
@@ -43,6 +43,9 @@ enum Command {
         /// with --checkpoint a long run can be stopped and resumed.
         #[arg(long, default_value_t = 1.0)]
         max_hours: f64,
+        /// Accept runs estimated to hold up to this many GiB of memory (default 1, the page's limit).
+        #[arg(long, default_value_t = 1.0)]
+        max_gib: f64,
         /// Save what the run learns to this checkpoint file (safetensors), every minute and at the end, for
         /// labs that save checkpoints; resume with `run FILE`.
         #[arg(long)]
@@ -273,7 +276,7 @@ fn load_state(arg: &str) -> Result<AnyState> {
 /// JSON header that follows); None for anything else (a state file, a link).
 fn read_checkpoint(
     arg: &str,
-    max_seconds: f64,
+    limits: Limits,
 ) -> Result<Option<(AnyState, checkpoint::Checkpoint)>> {
     let path = Path::new(arg);
     let mut head = [0u8; 9];
@@ -293,7 +296,7 @@ fn read_checkpoint(
     }
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {arg}: {e}")))?;
     let (state, ck) = checkpoint::decode(&bytes)?;
-    refuse(labs::validate_within(&state, max_seconds))?;
+    refuse(labs::validate_within(&state, limits))?;
     Ok(Some((state, ck)))
 }
 
@@ -316,9 +319,9 @@ fn write_checkpoint(path: &Path, run: &mut Run, state: &AnyState) -> Result<()> 
 
 /// A state that `link` and `run` both accept (`run` with its time limit): one function, so that they cannot
 /// disagree.
-fn load_valid_state(arg: &str, max_seconds: f64) -> Result<AnyState> {
+fn load_valid_state(arg: &str, limits: Limits) -> Result<AnyState> {
     let s = load_state(arg)?;
-    refuse(labs::validate_within(&s, max_seconds))?;
+    refuse(labs::validate_within(&s, limits))?;
     Ok(s)
 }
 
@@ -332,6 +335,10 @@ fn refuse(mut errs: Vec<FieldError>) -> Result<()> {
             e.message.push_str(
                 " (or accept it with --max-hours; --checkpoint FILE lets it stop and resume)",
             );
+        }
+        if e.message.contains("this run would hold") {
+            e.message
+                .push_str(" (or accept it with --max-gib if this computer has the memory)");
         }
     }
     Err(Error::Invalid(errs))
@@ -348,7 +355,7 @@ async fn run(command: Command) -> Result<String> {
         Command::Schema { lab } => json(&labs::schema(&lab)?),
         Command::State { lab } => json(&labs::default_state(&lab)?),
         Command::Link { file, base } => {
-            let s = load_valid_state(&file, budget::MAX_SECONDS)?;
+            let s = load_valid_state(&file, Limits::default())?;
             Ok(format!(
                 "{base}?lab={}#{}",
                 s.lab,
@@ -358,6 +365,7 @@ async fn run(command: Command) -> Result<String> {
         Command::Run {
             state,
             max_hours,
+            max_gib,
             checkpoint,
             backend,
             plots,
@@ -365,16 +373,21 @@ async fn run(command: Command) -> Result<String> {
             data,
         } => {
             // Before the engine starts or data loads: a refused state costs nothing.
-            if !(max_hours > 0.0 && max_hours.is_finite()) {
-                return Err(Error::Io(format!(
-                    "--max-hours must be a positive number of hours, not {max_hours}"
-                )));
+            for (flag, v) in [("--max-hours", max_hours), ("--max-gib", max_gib)] {
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(Error::Io(format!(
+                        "{flag} must be a positive number, not {v}"
+                    )));
+                }
             }
-            let max_seconds = max_hours * 3600.0;
-            let resumed = read_checkpoint(&state, max_seconds)?;
+            let limits = Limits {
+                seconds: max_hours * 3600.0,
+                bytes: max_gib * f64::from(1u32 << 30),
+            };
+            let resumed = read_checkpoint(&state, limits)?;
             let s = match &resumed {
                 Some((s, _)) => s.clone(),
-                None => load_valid_state(&state, max_seconds)?,
+                None => load_valid_state(&state, limits)?,
             };
             if checkpoint.is_some() && !labs::manifest(&s.lab)?.checkpoints {
                 return Err(Error::Io(format!(
@@ -390,8 +403,8 @@ async fn run(command: Command) -> Result<String> {
             // The start is timed too: some labs compute their first cells there.
             let started = std::time::Instant::now();
             let mut run = match resumed {
-                Some((_, ck)) => Run::resume(&s, ck, &store, max_seconds)?,
-                None => Run::start_within(&s, &store, max_seconds)?,
+                Some((_, ck)) => Run::resume(&s, ck, &store, limits)?,
+                None => Run::start_within(&s, &store, limits)?,
             };
             let clock = || started.elapsed().as_secs_f64() * 1e3;
             let mut saved = std::time::Instant::now();

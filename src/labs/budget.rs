@@ -18,6 +18,23 @@ pub const MAX_SECONDS: f64 = 3600.0;
 /// on a student's laptop.
 pub const MAX_BYTES: f64 = (1u64 << 30) as f64;
 
+/// The time and memory a run may take: [`MAX_SECONDS`] and [`MAX_BYTES`] in the page, what its user accepts in
+/// the CLI (`--max-hours`, `--max-gib`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub seconds: f64,
+    pub bytes: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            seconds: MAX_SECONDS,
+            bytes: MAX_BYTES,
+        }
+    }
+}
+
 /// The page asks before starting a run estimated over this many seconds in the browser.
 pub const ASK_SECONDS: f64 = 60.0;
 
@@ -107,8 +124,9 @@ impl Cost {
     }
 
     /// The budget check validation runs: one error at the field of the part that weighs most, saying the
-    /// estimate and the limit (`max_seconds`: [`MAX_SECONDS`], or what the CLI's user accepts).
-    pub fn check(&self, max_seconds: f64) -> Vec<FieldError> {
+    /// estimate and the limit.
+    pub fn check(&self, limits: Limits) -> Vec<FieldError> {
+        let (max_seconds, max_bytes) = (limits.seconds, limits.bytes);
         let mut errs = Vec::new();
         let heaviest = |key: fn(&Part) -> f64| {
             self.parts
@@ -133,13 +151,13 @@ impl Cost {
                 ),
             ));
         }
-        if self.bytes.is_nan() || self.bytes > MAX_BYTES {
+        if self.bytes.is_nan() || self.bytes > max_bytes {
             errs.push(FieldError::new(
                 heaviest(|p| p.bytes),
                 format!(
                     "this run would hold about {} of memory; the limit is {}: choose smaller sizes",
                     bytes(self.bytes),
-                    bytes(MAX_BYTES)
+                    bytes(max_bytes)
                 ),
             ));
         }

@@ -180,39 +180,7 @@ impl Lab for Datasets {
                 train * dim * 4.0,
             );
         if p.zca.enabled {
-            let fit = train.min((MAX_ZCA_VALUES as f64 / dim).floor());
-            cost = cost
-                .work_in(
-                    "covariance products",
-                    "zca",
-                    fit * dim * dim,
-                    NS_PER_PRODUCT,
-                    BROWSER_NS_PER_PRODUCT,
-                )
-                .work_in(
-                    "eigendecomposition steps (d³)",
-                    "zca",
-                    dim * dim * dim,
-                    NS_PER_EIG,
-                    BROWSER_NS_PER_EIG,
-                )
-                .work_in(
-                    "whitening products",
-                    "zca",
-                    train * dim * dim,
-                    NS_PER_PRODUCT,
-                    BROWSER_NS_PER_PRODUCT,
-                )
-                .memory(
-                    "the covariance, its eigenvectors and the whitening matrix",
-                    "zca",
-                    dim * dim * 8.0 * ZCA_MATRICES,
-                )
-                .memory(
-                    "f64 copies of the rows the covariances are summed from (the fit, then the check)",
-                    "zca",
-                    (fit + train) * dim * 8.0,
-                );
+            cost = zca_cost(cost, "zca", train, train, dim);
         }
         cost
     }
@@ -260,6 +228,50 @@ const BROWSER_NS_PER_EIG: f64 = 1.5;
 /// d × d f64 matrices alive at once during the fit (covariance, eigenvectors, the eigensolver's workspace, the
 /// whitening matrix); peak memory measured at d = 1024 and 2025 fits within it.
 const ZCA_MATRICES: f64 = 8.0;
+
+/// The cost of fitting ZCA on (at most [`MAX_ZCA_VALUES`] values of) `train` samples of `dim` features and
+/// whitening them, `held` of them at once in f64 besides the fit's (this lab checks the whitened covariance of
+/// the whole split; the CNN lab whitens a batch at a time), blamed on `field`: the labs that whiten share this
+/// model.
+pub(super) fn zca_cost(cost: Cost, field: &str, train: f64, held: f64, dim: f64) -> Cost {
+    let fit = zca_fit_rows(train as usize, dim as usize) as f64;
+    cost.work_in(
+        "covariance products",
+        field,
+        fit * dim * dim,
+        NS_PER_PRODUCT,
+        BROWSER_NS_PER_PRODUCT,
+    )
+    .work_in(
+        "eigendecomposition steps (d³)",
+        field,
+        dim * dim * dim,
+        NS_PER_EIG,
+        BROWSER_NS_PER_EIG,
+    )
+    .work_in(
+        "whitening products",
+        field,
+        train * dim * dim,
+        NS_PER_PRODUCT,
+        BROWSER_NS_PER_PRODUCT,
+    )
+    .memory(
+        "the covariance, its eigenvectors and the whitening matrix",
+        field,
+        dim * dim * 8.0 * ZCA_MATRICES,
+    )
+    .memory(
+        "f64 copies of the rows the covariances are summed from (the fit, then the check)",
+        field,
+        (fit + held) * dim * 8.0,
+    )
+}
+
+/// Rows a ZCA fit uses of `rows` samples of `dim` features: all of them, up to [`MAX_ZCA_VALUES`] values.
+pub(super) fn zca_fit_rows(rows: usize, dim: usize) -> usize {
+    (MAX_ZCA_VALUES / dim.max(1)).min(rows)
+}
 
 const ZCA_TOO_FEW: &str = "whitening estimates a covariance from the training samples: it needs at least 2 (take more samples)";
 
@@ -351,7 +363,7 @@ impl LabRun for Run {
         let mut x = prepared.x;
         let mut whitened_offdiag = None;
         if p.zca.enabled {
-            let fit_rows = (MAX_ZCA_VALUES / d.dim().max(1)).min(x.nrows());
+            let fit_rows = zca_fit_rows(x.nrows(), d.dim());
             if fit_rows < x.nrows() {
                 self.notices.push(format!(
                     "ZCA was fitted on the first {fit_rows} of {} training samples (the page's limit for {} features).",

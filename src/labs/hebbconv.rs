@@ -14,6 +14,7 @@ use super::{Lab, LabRun};
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::loader::Kind;
 use crate::data::store::{DataStore, Need};
+use crate::data::zca::{self, Samples, Zca};
 use crate::data::{Dataset, Split, preprocess};
 use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
@@ -219,6 +220,11 @@ pub struct Params {
     pub random_floor: bool,
     #[schemars(title = "images")]
     pub images: Images,
+    /// Whiten the images with ZCA (each pixel standardised, then decorrelated; ε = 10⁻³), fitted on the
+    /// training images: the thesis does so on CIFAR-10 for hard-WTA and the rules built on it, not for SoftHebb.
+    #[serde(default)]
+    #[schemars(title = "ZCA whitening")]
+    pub zca: bool,
     /// Training images seen by the one unsupervised epoch; the probe trains on the same images.
     #[schemars(
         title = "training images",
@@ -297,6 +303,7 @@ impl Lab for HebbConv {
                 title: "Data and probe".into(),
                 fields: vec![
                     "images".into(),
+                    "zca".into(),
                     "train_images".into(),
                     "test_images".into(),
                     "batch".into(),
@@ -338,6 +345,7 @@ impl Lab for HebbConv {
             },
             random_floor: true,
             images: Images::Digits,
+            zca: false,
             train_images: 1000,
             test_images: 500,
             batch: 16,
@@ -354,17 +362,24 @@ impl Lab for HebbConv {
     }
 
     fn validate(p: &Params) -> Vec<FieldError> {
-        match preset(p) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![FieldError::new(
+        let mut errs = Vec::new();
+        if let Err(e) = preset(p) {
+            errs.push(FieldError::new(
                 "arch",
                 format!(
                     "architecture {:?} does not fit {} images: {e}",
                     p.arch,
                     shape_text(p.images.shape())
                 ),
-            )],
+            ));
         }
+        if p.zca && p.train_images < 2 {
+            errs.push(FieldError::new(
+                "zca",
+                "whitening estimates a covariance from the training images: it needs at least 2",
+            ));
+        }
+        errs
     }
 
     /// The convolutions' multiply-adds: each learning network's forward and Hebbian correlation per training
@@ -388,43 +403,47 @@ impl Lab for HebbConv {
             f64::from(p.probe_epochs)
         };
         let weights: f64 = preset.param_count() as f64 * 4.0 * 3.0;
-        Cost::default()
-            .work_in(
-                "convolution multiply-adds of the unsupervised epoch",
-                "train_images",
-                train * macs * (2.0 * learners + f64::from(p.random_floor)),
-                NS_PER_MAC,
-                BROWSER_NS_PER_MAC,
-            )
-            .work_in(
-                "convolution multiply-adds of the probe's features",
-                "probe_epochs",
-                passes * seen * macs * extractors,
-                NS_PER_MAC,
-                BROWSER_NS_PER_MAC,
-            )
-            .work_in(
-                "multiply-adds of the probes' training",
-                "probe_epochs",
-                3.0 * extractors * f64::from(p.probe_epochs) * train * features * 10.0,
-                NS_PER_MAC,
-                BROWSER_NS_PER_MAC,
-            )
-            .memory(
-                "the activations of a batch",
-                "batch",
-                f64::from(p.batch) * preset.activation_values() * 4.0 * 3.0,
-            )
-            .memory(
-                "the weights, their updates and the probes",
-                "width_div",
-                extractors * weights,
-            )
-            .memory(
-                "the probe's kept features",
-                "train_images",
-                if kept <= CACHE_BYTES { kept } else { 0.0 },
-            )
+        let mut cost = Cost::default();
+        if p.zca {
+            let [c, h, w] = p.images.shape();
+            cost = super::datasets::zca_cost(cost, "zca", train, 0.0, (c * h * w) as f64);
+        }
+        cost.work_in(
+            "convolution multiply-adds of the unsupervised epoch",
+            "train_images",
+            train * macs * (2.0 * learners + f64::from(p.random_floor)),
+            NS_PER_MAC,
+            BROWSER_NS_PER_MAC,
+        )
+        .work_in(
+            "convolution multiply-adds of the probe's features",
+            "probe_epochs",
+            passes * seen * macs * extractors,
+            NS_PER_MAC,
+            BROWSER_NS_PER_MAC,
+        )
+        .work_in(
+            "multiply-adds of the probes' training",
+            "probe_epochs",
+            3.0 * extractors * f64::from(p.probe_epochs) * train * features * 10.0,
+            NS_PER_MAC,
+            BROWSER_NS_PER_MAC,
+        )
+        .memory(
+            "the activations of a batch",
+            "batch",
+            f64::from(p.batch) * preset.activation_values() * 4.0 * 3.0,
+        )
+        .memory(
+            "the weights, their updates and the probes",
+            "width_div",
+            extractors * weights,
+        )
+        .memory(
+            "the probe's kept features",
+            "train_images",
+            if kept <= CACHE_BYTES { kept } else { 0.0 },
+        )
     }
 
     fn needs(p: &Params) -> Option<Need> {
@@ -579,6 +598,8 @@ pub struct Run {
     notices: Vec<String>,
     /// Whether the probe plots changed since the last frame.
     probe_changed: bool,
+    /// The whitening of the images, fitted before the first step that needs images (with `zca`).
+    zca: Option<Zca>,
 }
 
 impl Run {
@@ -672,6 +693,7 @@ impl Run {
             timing: [(0.0, 0.0); 2],
             notices: Vec::new(),
             probe_changed: true,
+            zca: None,
         })
     }
 
@@ -728,6 +750,29 @@ impl Run {
         }
     }
 
+    /// Fits the whitening on the training images (at most the page's limit of values; the thesis fits on the
+    /// training and test images together, which lets the test images shape the features: we do not). A run
+    /// resumed from a checkpoint fits it again: the same images give the same transform.
+    async fn fit_zca(&mut self, engine: &mut Engine) -> Result<()> {
+        let rows = super::datasets::zca_fit_rows(self.train.len(), self.data.dim());
+        if rows < self.train.len() {
+            self.notices.push(format!(
+                "ZCA was fitted on the first {rows} of the {} training images (the page's limit for {} pixels).",
+                self.train.len(),
+                self.data.dim()
+            ));
+        }
+        let samples = Samples {
+            dataset: &self.data,
+            indices: &self.train[..rows],
+        };
+        let (zca, notice) = Zca::fit(engine, samples, zca::DEFAULT_EPS, true).await?;
+        self.notices.extend(notice);
+        self.zca = Some(zca);
+        self.batch = None;
+        Ok(())
+    }
+
     /// The indices of batch `b` of the training (split 0) or test (1) images.
     fn indices(&self, split: u8, b: usize) -> &[usize] {
         let all = if split == 0 { &self.train } else { &self.test };
@@ -744,9 +789,11 @@ impl Run {
         }
         let idx = self.indices(split, b);
         let [c, h, w] = self.state.params.images.shape();
-        let x = self
-            .data
-            .rows(idx)
+        let mut rows = self.data.rows(idx);
+        if let Some(zca) = &self.zca {
+            zca.apply_cpu(rows.view_mut())?;
+        }
+        let x = rows
             .into_shape_with_order((idx.len(), c, h, w))
             .map_err(|e| Error::Data(e.to_string()))?;
         self.batch = Some(((split, b), x.clone()));
@@ -1128,6 +1175,9 @@ impl Run {
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
+        if todo > 0 && self.state.params.zca && self.zca.is_none() {
+            self.fit_zca(engine).await?;
+        }
         while todo > 0 {
             let t0 = chunk.now();
             let task = self.task(self.step);

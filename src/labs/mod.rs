@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::protocol::{Cell, Frame, LabInfo, Manifest, Metric};
 use crate::state::{AnyState, StateDoc, VERSION, View};
-use budget::{Chunk, Cost};
+use budget::{Chunk, Cost, Limits};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -97,7 +97,7 @@ pub trait LabRun {
 /// The whole params check of lab `L`: parse, ranges from the schema (params and view), and the lab's rules
 /// across fields. Where the lab explains a field itself (e.g. a correlation that makes Σ indefinite), its message
 /// replaces the bare range message. Labs' rules must therefore accept out-of-range values without panicking.
-fn validate_lab<L: Lab>(state: &AnyState, max_seconds: f64) -> Vec<FieldError> {
+fn validate_lab<L: Lab>(state: &AnyState, limits: Limits) -> Vec<FieldError> {
     let schema = schema_of::<L>();
     let mut ranges = Vec::new();
     let props = &schema["properties"];
@@ -115,7 +115,7 @@ fn validate_lab<L: Lab>(state: &AnyState, max_seconds: f64) -> Vec<FieldError> {
     ranges.extend(rules);
     // The budget last: its model may assume the fields are in range and consistent.
     if let (true, Ok(s)) = (ranges.is_empty(), &typed) {
-        ranges.extend(L::cost(&s.params).check(max_seconds));
+        ranges.extend(L::cost(&s.params).check(limits));
     }
     ranges.extend(check_hidden(&props["params"], &schema, &state.hidden));
     ranges
@@ -194,8 +194,8 @@ fn typed<L: Lab>(state: &AnyState) -> Result<StateDoc<L::Params>> {
 
 /// Starting a run validates (ranges, rules, budget), whatever the entry point (page, worker, embed API, CLI,
 /// link).
-fn start_lab<L: Lab>(state: &AnyState, store: &DataStore, max_seconds: f64) -> Result<L::Run> {
-    let errs = validate_lab::<L>(state, max_seconds);
+fn start_lab<L: Lab>(state: &AnyState, store: &DataStore, limits: Limits) -> Result<L::Run> {
+    let errs = validate_lab::<L>(state, limits);
     if !errs.is_empty() {
         return Err(Error::Invalid(errs));
     }
@@ -255,13 +255,13 @@ macro_rules! registry {
         /// Every problem with a state: unknown lab, params that do not parse, values out of range, rules
         /// across fields.
         pub fn validate(state: &AnyState) -> Vec<FieldError> {
-            validate_within(state, budget::MAX_SECONDS)
+            validate_within(state, Limits::default())
         }
 
-        /// [`validate`] with another time limit (the CLI's `--max-hours`; the page keeps the hour).
-        pub fn validate_within(state: &AnyState, max_seconds: f64) -> Vec<FieldError> {
+        /// [`validate`] with other limits (the CLI's `--max-hours` and `--max-gib`; the page keeps the defaults).
+        pub fn validate_within(state: &AnyState, limits: Limits) -> Vec<FieldError> {
             $(if state.lab == <$lab>::ID {
-                return validate_lab::<$lab>(state, max_seconds);
+                return validate_lab::<$lab>(state, limits);
             })*
             vec![FieldError::new("", unknown(&state.lab).to_string())]
         }
@@ -304,13 +304,13 @@ macro_rules! registry {
             /// Validates the state (its budget included, so no allocation exceeds it) and prepares step 0.
             /// Data comes from `store`; see [`needs`] for what must be in it.
             pub fn start(state: &AnyState, store: &DataStore) -> Result<Self> {
-                Self::start_within(state, store, budget::MAX_SECONDS)
+                Self::start_within(state, store, Limits::default())
             }
 
-            /// [`Run::start`] with another time limit (see [`validate_within`]).
-            pub fn start_within(state: &AnyState, store: &DataStore, max_seconds: f64) -> Result<Self> {
+            /// [`Run::start`] with other limits (see [`validate_within`]).
+            pub fn start_within(state: &AnyState, store: &DataStore, limits: Limits) -> Result<Self> {
                 $(if state.lab == <$lab>::ID {
-                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, store, max_seconds)?)));
+                    return Ok(Self::$variant(Box::new(start_lab::<$lab>(state, store, limits)?)));
                 })*
                 Err(unknown(&state.lab))
             }
@@ -343,9 +343,9 @@ macro_rules! registry {
             }
 
             /// Starts the run of a checkpoint ([`checkpoint::decode`]): its state, checked as any state (within
-            /// `max_seconds`), at its step.
-            pub fn resume(state: &AnyState, ck: Checkpoint, store: &DataStore, max_seconds: f64) -> Result<Self> {
-                let mut run = Self::start_within(state, store, max_seconds)?;
+            /// `limits`), at its step.
+            pub fn resume(state: &AnyState, ck: Checkpoint, store: &DataStore, limits: Limits) -> Result<Self> {
+                let mut run = Self::start_within(state, store, limits)?;
                 match &mut run { $(Self::$variant(r) => r.restore(ck)?),* }
                 Ok(run)
             }

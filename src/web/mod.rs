@@ -246,8 +246,7 @@ impl WorkerEngine {
                 "the checkpoint changed since it was read: load it again",
             ));
         }
-        let run = Run::resume(&state, ck, &inner.store, crate::labs::budget::MAX_SECONDS)
-            .map_err(js_err)?;
+        let run = Run::resume(&state, ck, &inner.store, Default::default()).map_err(js_err)?;
         inner.run = Some(run);
         inner.state = Some(state);
         Ok(())
