@@ -19,7 +19,7 @@
  * @property {(format: DataFormat, message: string, cancelled: boolean) => void} onDataError
  * @property {(format: DataFormat) => void} onForgotten
  * @property {(figures: {adapter: string, cpu: number, gpu: number}) => void} onMeasured
- * @property {(bytes: Uint8Array | null) => void} onCheckpoint
+ * @property {(bytes: Uint8Array | null, auto: boolean) => void} onCheckpoint
  */
 
 // `auto`'s measurements, per lab, in this browser: {[lab]: {adapter, cpu, gpu}} (steps per millisecond).
@@ -108,7 +108,7 @@ export class EngineClient {
         cb.onMeasured(msg);
         break;
       case 'checkpoint':
-        cb.onCheckpoint(msg.bytes);
+        cb.onCheckpoint(msg.bytes, msg.auto);
         break;
       default:
         break;
@@ -125,7 +125,8 @@ export class EngineClient {
    * @param {Uint8Array} [checkpoint] a checkpoint file of `state` to resume from (copied to the worker)
    */
   start(state, checkpoint) { this.send(checkpoint ? { type: 'start', state, checkpoint } : { type: 'start', state }); }
-  save() { this.send({ type: 'save' }); }
+  /** @param {boolean} auto for the browser's own keeping (not a download) */
+  save(auto = false) { this.send({ type: 'save', auto }); }
   run() { this.send({ type: 'run' }); }
   pause() { this.send({ type: 'pause' }); }
   step() { this.send({ type: 'step' }); }

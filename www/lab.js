@@ -13,6 +13,7 @@ import { el } from './dom.js';
 import { count, duration, megabytes } from './format.js';
 import { datasetCell, exerciseCell, fitDisplayMath, metricsCell, plotSlot, proseCell, showMetrics, teacherCell, typeset } from './lab-cells.js';
 import { RunBar } from './lab-runbar.js';
+import { keepCheckpoint, keptCheckpoint } from './kept-files.js';
 import { SharePanel, permalink } from './lab-share.js';
 
 /** @typedef {import('./types/protocol').Cell} Cell */
@@ -28,6 +29,8 @@ import { SharePanel, permalink } from './lab-share.js';
 
 // The largest weights file read (src/checkpoint.rs MAX_BYTES): checked before the file is read into memory.
 const MAX_CHECKPOINT_BYTES = 2 ** 30;
+// How often a learning run's checkpoint is kept in this browser (and whenever it stops).
+const AUTOSAVE_MS = 30_000;
 
 export class LabPage {
   /**
@@ -80,6 +83,7 @@ export class LabPage {
      *  checkpoint file loaded for this.state: each start of that state resumes from it */
     this.checkpoint = null;
     if (this.manifest.checkpoints) this.share.tools.push(...this.checkpointTools());
+    this.lastKept = { at: 0, step: -1, failed: false }; // the browser's own keeping of checkpoints (see keep)
     this.runBar = new RunBar({
       run: () => this.run(),
       pause: () => this.client.pause(),
@@ -105,7 +109,7 @@ export class LabPage {
       onDataError: (format, message, cancelled) => this.panel?.failed(format, message, cancelled),
       onForgotten: (format) => this.panel?.forgotten(format),
       onMeasured: (figures) => rememberFigures(state.lab, figures),
-      onCheckpoint: (bytes) => this.download(bytes),
+      onCheckpoint: (bytes, auto) => (auto ? this.keep(bytes) : this.download(bytes)),
     }, options.backend === 'auto' ? { remembered: rememberedFigures(state.lab), force: options.calibrate } : null);
     /** @type {DataPanel | null} */
     this.panel = null;
@@ -120,6 +124,7 @@ export class LabPage {
     }
     this.render();
     this.restart();
+    if (this.manifest.checkpoints) this.offerKept();
     addEventListener('resize', () => fitDisplayMath(this.root));
   }
 
@@ -388,6 +393,51 @@ export class LabPage {
   }
 
   /**
+   * Keeps the run's checkpoint in this browser (one per lab, the latest), so that a closed tab or a crash loses
+   * nothing: the next visit of the same experiment offers to resume from it.
+   * @param {Uint8Array | null} bytes
+   */
+  async keep(bytes) {
+    if (!bytes) return;
+    const { state, step } = this.wasm.checkpoint_header(bytes);
+    if (step === this.lastKept.step) return;
+    this.lastKept.step = step;
+    try {
+      await keepCheckpoint(state.lab, { key: JSON.stringify(state), bytes, step, total: this.frame?.total ?? 0, saved: Date.now() });
+    } catch (e) {
+      if (this.lastKept.failed) return;
+      this.lastKept.failed = true;
+      showMessage(`This browser did not keep the weights as the run goes (${e instanceof Error ? e.message : e}); "Save weights" still saves them to a file.`, 'warning', 'run');
+    }
+  }
+
+  // While a run learns, its checkpoint is kept in this browser every AUTOSAVE_MS and whenever it stops.
+  autosave(frame) {
+    if (!this.manifest.checkpoints || frame.step === 0) return;
+    const now = performance.now();
+    if (frame.done || !this.running || now - this.lastKept.at >= AUTOSAVE_MS) {
+      this.lastKept.at = now;
+      this.client.save(true);
+    }
+  }
+
+  // Weights this browser kept of the experiment on the page, from an earlier visit: offered, not imposed.
+  async offerKept() {
+    let entry;
+    try {
+      entry = await keptCheckpoint(this.state.lab);
+    } catch {
+      return; // storage blocked (private browsing): nothing was kept
+    }
+    if (!entry || entry.key !== JSON.stringify(this.state) || this.checkpoint) return;
+    const when = new Date(entry.saved).toLocaleString();
+    this.runBar.ask(`This browser kept the weights of this experiment from an earlier visit (${this.stepWords(entry.step)} of ${entry.total}, ${when}). Resume from them?`, 'Resume', () => {
+      this.checkpoint = { key: entry.key, bytes: entry.bytes, name: 'the weights kept in this browser', step: entry.step, announced: false };
+      this.restart();
+    });
+  }
+
+  /**
    * "4 network batches" in the lab's own words (the schema's x-step / x-steps).
    * @param {number} n
    */
@@ -479,6 +529,8 @@ export class LabPage {
   setRunning(running) {
     this.running = running;
     this.updateButtons();
+    // A pause keeps what was learnt at once (a done run is kept by its last frame).
+    if (!running && this.frame && !this.frame.done) this.autosave(this.frame);
   }
 
   onFrame(frame) {
@@ -497,6 +549,7 @@ export class LabPage {
     for (const n of frame.notices) showMessage(n, 'warning', 'run');
     this.runBar.showProgress(frame);
     this.renderMetrics(frame.metrics);
+    this.autosave(frame);
     // Draw once per display frame, whatever the worker's pace: the main thread stays free.
     if (!this.drawScheduled) {
       this.drawScheduled = true;

@@ -318,11 +318,11 @@ const handlers = {
     stepNow = frame.step;
     post({ type: 'frame', frame });
   },
-  async save() {
+  async save({ auto }) {
     const bytes = hasRun ? await serial(() => engine.save()) : undefined;
     // The buffer moves to the page instead of being copied (a checkpoint can be tens of megabytes).
-    if (bytes) self.postMessage({ type: 'checkpoint', bytes }, { transfer: [/** @type {ArrayBuffer} */ (bytes.buffer)] });
-    else post({ type: 'checkpoint', bytes: null });
+    if (bytes) self.postMessage({ type: 'checkpoint', bytes, auto }, { transfer: [/** @type {ArrayBuffer} */ (bytes.buffer)] });
+    else post({ type: 'checkpoint', bytes: null, auto });
   },
   run() {
     if (running || !hasRun) return;

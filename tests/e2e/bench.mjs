@@ -21,6 +21,8 @@
 //                        drawing): 60,000 MNIST-like digits (the shipped ones six times, plain and .gz) and
 //                        five CIFAR-10 batches of random pixels; MB/s counts the bytes of the files picked
 //   "dist sizes"         bytes of dist/*.wasm and of the whole dist/ folder
+//   "Hebbian CNN"        (BENCH_ONLY=hebbconv) the CNN lab's default networks on 512 training images: its own
+//                        images-per-second figures per phase and the main thread's longest tasks while it trains
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -127,9 +129,8 @@ async function runTimes(context, server, backend) {
   };
 }
 
-async function mainThread(context, server, backend) {
-  const page = await openLab(context, server, backend);
-  await idleAtZero(page);
+/** Starts watching the main thread: long tasks, long animation frames and gaps between display frames. */
+async function watchMainThread(page) {
   await page.evaluate(() => {
     const seen = (window.__seen = { longtask: [], loaf: [], rafGap: 0 });
     // Entries arrive late (a long animation frame after its presentation): keep only those that began after now,
@@ -151,24 +152,73 @@ async function mainThread(context, server, backend) {
     };
     requestAnimationFrame(tick);
   });
-  const t0 = Date.now();
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await page.waitForFunction(() => window.playground.frame.done && document.getElementById('app').dataset.drawnStep === '2000', null, { timeout: TIMEOUT });
-  const wall = Date.now() - t0;
+}
+
+/** What `watchMainThread` saw. */
+async function mainThreadSeen(page) {
   await page.waitForTimeout(200); // let the observers deliver the last entries
   const seen = await page.evaluate(() => {
     window.__stopRaf = true;
     return window.__seen;
   });
-  await page.close();
   return {
-    animated_run_wall_ms: wall,
     longest_longtask_ms: round(Math.max(0, ...seen.longtask)),
     longtasks: seen.longtask.length,
     longest_long_animation_frame_ms: seen.loaf ? round(Math.max(0, ...seen.loaf.map((f) => f.duration))) : null,
     longest_long_animation_frame_blocking_ms: seen.loaf ? round(Math.max(0, ...seen.loaf.map((f) => f.blocking))) : null,
     long_animation_frames: seen.loaf ? seen.loaf.length : null,
     longest_raf_gap_ms: round(seen.rafGap),
+  };
+}
+
+async function mainThread(context, server, backend) {
+  const page = await openLab(context, server, backend);
+  await idleAtZero(page);
+  await watchMainThread(page);
+  const t0 = Date.now();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.done && document.getElementById('app').dataset.drawnStep === '2000', null, { timeout: TIMEOUT });
+  const wall = Date.now() - t0;
+  const seen = await mainThreadSeen(page);
+  await page.close();
+  return { animated_run_wall_ms: wall, ...seen };
+}
+
+/**
+ * The Hebbian-CNN lab's default networks (architecture A, widths ÷ 8: SoftHebb, no competition, random filters)
+ * on fewer images, run at the default speed on `backend`: the lab's own images-per-second figures per phase
+ * and the main thread's longest tasks while it trains.
+ */
+async function hebbconvRun(context, server, backend) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=hebbconv&backend=${backend}`);
+  await idleAtZero(page);
+  await page.evaluate(() => {
+    const p = window.playground;
+    p.commit({ ...p.state, params: { ...p.state.params, train_images: 512, test_images: 256, probe_epochs: 2 } });
+  });
+  await page.waitForTimeout(300);
+  await idleAtZero(page);
+  await watchMainThread(page);
+  const t0 = Date.now();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
+  }, null, { timeout: TIMEOUT * 4 });
+  const wall = Date.now() - t0;
+  const metrics = await page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  const seen = await mainThreadSeen(page);
+  await page.close();
+  return {
+    engine,
+    run_wall_ms: wall,
+    unsupervised_images_per_s: round(metrics['images per second per network, unsupervised epoch']),
+    probe_images_per_s: round(metrics['images per second per network, probe features and training']),
+    softhebb_accuracy: metrics['test accuracy, SoftHebb'],
+    ...seen,
   };
 }
 
@@ -293,8 +343,12 @@ async function main() {
     await probe.close();
     const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
     line('browser', { user_agent: userAgent, repeat: REPEAT });
-    // BENCH_ONLY=data or BENCH_ONLY=memory measures the dataset or the associative-memory figures alone.
+    // BENCH_ONLY=data, memory or hebbconv measures the dataset, associative-memory or Hebbian-CNN figures alone.
     const only = process.env.BENCH_ONLY;
+    for (const backend of only === 'hebbconv' ? ['gpu', 'cpu'] : []) {
+      line('browser Hebbian CNN, architecture A ÷ 8, 3 networks, 512 training / 256 test images, 2 probe epochs, default speed', { backend, ...(await hebbconvRun(context, server, backend)) });
+    }
+    if (only === 'hebbconv') return;
     for (const backend of only === 'memory' ? ['gpu', 'cpu'] : []) {
       // The Hopfield lab's default capacity sweep: N = 100, P = 1…30, 10 q(0) values, 10 trials, three rules.
       line('browser Hopfield capacity sweep (default: N 100, P 1-30, 10 q0, 10 trials, 3 rules), Run → drawn', { backend, ...(await timedLab(context, server, 'hopfield', backend, {})) });

@@ -189,6 +189,44 @@ test('weights saved mid-epoch load back in a fresh page and in the CLI, and the 
   await fresh.page.close();
 });
 
+test('a paused run is kept in the browser: reopening its link offers to resume, and resumes where it was', async () => {
+  const tiny = { width_div: 16, train_images: 64, test_images: 48, batch: 16, probe_epochs: 1, random_floor: false };
+  const { page, errors } = await openWith(tiny);
+  await page.evaluate(() => { const p = window.playground; p.commit({ ...p.state, view: { ...p.state.view, speed: 1 } }); });
+  await page.waitForFunction(() => !window.playground.running && window.playground.frame.step === 0, null, { timeout: LONG });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.playground.frame.step >= 3, null, { timeout: LONG });
+  await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  await page.waitForFunction(() => !window.playground.running, null, { timeout: LONG });
+  const step = await page.evaluate(() => window.playground.frame.step);
+  // The pause kept the checkpoint in IndexedDB.
+  const keptStep = () => page.evaluate(() => new Promise((resolve) => {
+    const open = indexedDB.open('hebbian-playground', 2);
+    open.onsuccess = () => {
+      const get = open.result.transaction('checkpoints').objectStore('checkpoints').get('hebbconv');
+      get.onsuccess = () => { resolve(get.result ? get.result.step : null); open.result.close(); };
+      get.onerror = () => resolve(null);
+    };
+    open.onerror = () => resolve(null);
+  }));
+  for (let i = 0; i < 100 && (await keptStep()) !== step; i++) await page.waitForTimeout(100);
+  assert.equal(await keptStep(), step);
+  // The tab closes; the link opens again later.
+  const url = page.url();
+  await page.close();
+  const again = await context.newPage();
+  const againErrors = watchConsole(again);
+  await again.goto(url);
+  const question = again.locator('.runbar .question', { hasText: 'This browser kept the weights of this experiment' });
+  await question.waitFor({ timeout: LONG });
+  assert.match(await question.textContent(), new RegExp(`${step} network batches of 22`));
+  await question.getByRole('button', { name: 'Resume' }).click();
+  await again.waitForFunction((s) => window.playground.frame?.step === s && !window.playground.running, step, { timeout: LONG });
+  await again.locator('#messages .message', { hasText: 'Resumed from the weights kept in this browser' }).waitFor({ timeout: LONG });
+  assert.deepEqual([...errors, ...againErrors], []);
+  await again.close();
+});
+
 /** `n` CIFAR-10 records: label i % 10, then a pattern of stripes whose direction and colour follow the label. */
 function cifarRecords(n) {
   const out = Buffer.alloc(n * 3073);

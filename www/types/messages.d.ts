@@ -20,8 +20,8 @@ export type ToWorker =
   | { type: 'init'; backend: Backend; measure: Measure | null }
   /** `checkpoint`: the bytes of a checkpoint file of this state, to resume from instead of step 0. */
   | { type: 'start'; state: AnyState; checkpoint?: Uint8Array }
-  /** Answered by `checkpoint`. */
-  | { type: 'save' }
+  /** Answered by `checkpoint`; `auto`: for the browser's own keeping, not a download. */
+  | { type: 'save'; auto: boolean }
   | { type: 'run' }
   | { type: 'pause' }
   | { type: 'step' }
@@ -39,7 +39,7 @@ export type FromWorker =
   | { type: 'measured'; adapter: string; cpu: number; gpu: number }
   | { type: 'frame'; frame: Frame }
   /** The current run's checkpoint file (null: its lab saves none, or it has learnt nothing yet). */
-  | { type: 'checkpoint'; bytes: Uint8Array | null }
+  | { type: 'checkpoint'; bytes: Uint8Array | null; auto: boolean }
   | { type: 'running'; running: boolean }
   | { type: 'error'; message: string }
   /** The state last started has no run: it waits for data, or it failed. */
