@@ -382,7 +382,7 @@ export class LabPage {
       return;
     }
     const { step } = this.wasm.checkpoint_header(bytes);
-    const name = `${this.state.lab}-seed${this.state.seed}-${this.stepWords(step)}.safetensors`.replaceAll(' ', '');
+    const name = `${this.state.lab}-seed${this.state.seed}-step${step}.safetensors`;
     const url = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' }));
     const a = el('a', { href: url, download: name, hidden: true });
     document.body.append(a);

@@ -150,7 +150,7 @@ test('weights saved mid-epoch load back in a fresh page and in the CLI, and the 
   const learnSteps = 4 * 3; // 4 batches of 16 images; SoftHebb, no competition and the random floor
   assert.ok(step < learnSteps, `paused at ${step}`);
   const [download] = await Promise.all([page.waitForEvent('download'), button('Save weights').click()]);
-  assert.equal(download.suggestedFilename(), `hebbconv-seed1-${step}networkbatches.safetensors`);
+  assert.equal(download.suggestedFilename(), `hebbconv-seed1-step${step}.safetensors`);
   const file = join(tmp, download.suggestedFilename());
   await download.saveAs(file);
   await message('Weights saved as');
