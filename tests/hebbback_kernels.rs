@@ -1,5 +1,5 @@
-//! The convolution's reverse-mode kernels (kernels/hebbback.wgsl) on lavapipe against their CPU twins
-//! (`backward::conv_backward`, itself checked against finite differences in tests/hebbconv_grad.rs), with zero and
+//! The convolution's reverse-mode kernels (kernels/hebbback.rs: hebbconv.wgsl's correlate and input_grad) on
+//! lavapipe against their CPU twins (`backward::conv_backward`, itself checked against finite differences in tests/hebbconv_grad.rs), with zero and
 //! reflect padding on awkward sizes: channels on both sides of the 64-wide tile, odd sides, stride 2 with rows
 //! no window reaches, a batch of one, reflect padding up to the image's edge (an input pixel read from three
 //! padded places per axis), a 1 × 1 layer, and a weight gradient whose reduction is split across workgroups.

@@ -1,110 +1,22 @@
-//! Reverse mode of a convolution on the GPU (kernels/hebbback.wgsl): the weight gradient Σ_{n,p} dy·patch and the
-//! input gradient of y = conv(pad(x), w), with zero padding (`nn.Conv2d`, the backprop baseline) or reflect
-//! padding (the Hebbian layers, whose input gradients gradient-based views need), both as implicit GEMMs. Their
+//! Reverse mode of a convolution on the GPU, with the convolution family's kernels (kernels/hebbconv.wgsl): the
+//! weight gradient Σ_{n,p} dy·patch (the Hebbian correlation with dy for r) and the input gradient of
+//! y = conv(pad(x), w), with zero padding (`nn.Conv2d`, the backprop baseline) or reflect padding (the Hebbian
+//! layers, whose input gradients gradient-based views need), both as implicit GEMMs. Their
 //! CPU twins are `nets::hebbconv::backward::conv_backward` (GEMMs over im2col blocks, checked against finite
 //! differences in tests/hebbconv_grad.rs).
 //!
 //! [`ConvBackGpu`] holds one layer's tensors on the device with the three kernels bound once, so that a training
 //! step records its dispatches without allocating; [`input_grad_gpu`] and [`weight_grad_gpu`] are one-shot
 //! wrappers (tests, single evaluations).
-use super::hebbconv::ConvShape;
+use super::hebbconv::{self, ConvParams, ConvShape, Gemm};
 use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::nets::hebbconv::presets::Padding;
 use ndarray::{Array4, ArrayView4};
 
-/// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbback.wgsl.
+/// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbconv.wgsl.
 const TILE: usize = 64;
 const SUM_WORKGROUP: usize = 256;
-/// Workgroups the weight gradient aims for: its C_out × C_in·k² tiles alone are few for a first layer, so its
-/// reduction over positions is split until about this many run at once (as the Hebbian correlation does).
-const TARGET_WORKGROUPS: usize = 512;
-/// The fewest positions a slice of the weight gradient sums (a multiple of the 16-deep tile step).
-const MIN_SLICE: usize = 256;
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BackParams {
-    n: u32,
-    c_in: u32,
-    h: u32,
-    w: u32,
-    c_out: u32,
-    k: u32,
-    stride: u32,
-    pad: u32,
-    ho: u32,
-    wo: u32,
-    zero_pad: u32,
-    tiles_j: u32,
-    tiles_i: u32,
-    splits: u32,
-    j_per_split: u32,
-    _pad0: u32,
-}
-
-pub fn source() -> String {
-    include_str!("hebbback.wgsl").to_string()
-}
-
-pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
-    vec![super::prelude::layout!(
-        "hebbback",
-        "BackParams",
-        BackParams,
-        n,
-        c_in,
-        h,
-        w,
-        c_out,
-        k,
-        stride,
-        pad,
-        ho,
-        wo,
-        zero_pad,
-        tiles_j,
-        tiles_i,
-        splits,
-        j_per_split
-    )]
-}
-
-/// How the weight gradient's reduction over positions is split: (slices, positions per slice).
-fn splits(s: &ConvShape) -> (usize, usize) {
-    let tiles = s.c_out.div_ceil(TILE) * s.filter_len().div_ceil(TILE);
-    let most = s.positions().div_ceil(MIN_SLICE).max(1);
-    let splits = TARGET_WORKGROUPS.div_ceil(tiles).clamp(1, most);
-    let per = s.positions().div_ceil(splits).next_multiple_of(16);
-    (s.positions().div_ceil(per), per)
-}
-
-fn params(s: &ConvShape, padding: Padding, input_grad: bool) -> BackParams {
-    let (splits, per) = splits(s);
-    let (rows, cols) = if input_grad {
-        (s.c_in, s.n * s.h * s.w)
-    } else {
-        (s.c_out, s.filter_len())
-    };
-    BackParams {
-        n: s.n as u32,
-        c_in: s.c_in as u32,
-        h: s.h as u32,
-        w: s.w as u32,
-        c_out: s.c_out as u32,
-        k: s.k as u32,
-        stride: s.stride as u32,
-        pad: s.pad as u32,
-        ho: s.ho() as u32,
-        wo: s.wo() as u32,
-        zero_pad: u32::from(padding == Padding::Zero),
-        tiles_j: cols.div_ceil(TILE) as u32,
-        tiles_i: rows.div_ceil(TILE) as u32,
-        splits: splits as u32,
-        j_per_split: per as u32,
-        _pad0: 0,
-    }
-}
 
 /// One convolution's reverse-mode tensors and kernels on the device, made once per run.
 pub struct ConvBackGpu {
@@ -132,7 +44,7 @@ impl ConvBackGpu {
     pub async fn new(gpu: &Gpu, shape: ConvShape, padding: Padding) -> Result<Self> {
         shape.check()?;
         let f32s = |n: usize| (n * 4) as u64;
-        let (splits, _) = splits(&shape);
+        let (splits, _) = shape.splits();
         let x_len = shape.n * shape.c_in * shape.h * shape.w;
         let y_len = shape.n * shape.c_out * shape.ho() * shape.wo();
         let w_len = shape.c_out * shape.filter_len();
@@ -143,19 +55,25 @@ impl ConvBackGpu {
         let dw = gpu.tensor("weight gradient", f32s(w_len))?;
         // The weight gradient's partial sums, reached only through the two kernels that bind it.
         let slices = gpu.tensor("weight gradient slices", f32s(splits * w_len))?;
-        let uniform = |what: &str, p: BackParams| -> Result<Tensor> {
-            let t = gpu.uniform_tensor(what, std::mem::size_of::<BackParams>() as u64)?;
+        let uniform = |what: &str, p: ConvParams| -> Result<Tensor> {
+            let t = gpu.uniform_tensor(what, std::mem::size_of::<ConvParams>() as u64)?;
             gpu.write(&t, bytemuck::bytes_of(&p));
             Ok(t)
         };
-        let weight_params = uniform("weight gradient shape", params(&shape, padding, false))?;
-        let input_params = uniform("input gradient shape", params(&shape, padding, true))?;
-        let src = source();
+        let weight_params = uniform(
+            "weight gradient shape",
+            shape.params(Gemm::Correlate, padding),
+        )?;
+        let input_params = uniform(
+            "input gradient shape",
+            shape.params(Gemm::InputGrad, padding),
+        )?;
+        let src = hebbconv::source();
         let weight_grad = gpu
             .kernel(
                 "hebbback_weight_grad",
                 &src,
-                "weight_grad",
+                "correlate",
                 &[&weight_params, &dy, &x, &slices],
             )
             .await?;

@@ -8,6 +8,7 @@
 //! [`correlate_gpu`] are one-shot wrappers (tests, single evaluations).
 use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
+use crate::nets::hebbconv::presets::Padding;
 use ndarray::{Array4, ArrayView4};
 
 /// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbconv.wgsl.
@@ -92,7 +93,7 @@ impl ConvShape {
     }
 
     /// How the correlation's reduction over positions is split: (slices, positions per slice).
-    fn splits(&self) -> (usize, usize) {
+    pub(super) fn splits(&self) -> (usize, usize) {
         let tiles = self.c_out.div_ceil(TILE) * self.filter_len().div_ceil(TILE);
         let most = self.positions().div_ceil(MIN_SLICE).max(1);
         let splits = TARGET_WORKGROUPS.div_ceil(tiles).clamp(1, most);
@@ -100,12 +101,13 @@ impl ConvShape {
         (self.positions().div_ceil(per), per)
     }
 
-    fn params(&self, correlation: bool) -> ConvParams {
+    /// The uniform of one of the family's GEMMs on this shape.
+    pub(super) fn params(&self, gemm: Gemm, padding: Padding) -> ConvParams {
         let (splits, per) = self.splits();
-        let cols = if correlation {
-            self.filter_len()
-        } else {
-            self.positions()
+        let (rows, cols) = match gemm {
+            Gemm::Forward => (self.c_out, self.positions()),
+            Gemm::Correlate => (self.c_out, self.filter_len()),
+            Gemm::InputGrad => (self.c_in, self.n * self.h * self.w),
         };
         ConvParams {
             n: self.n as u32,
@@ -119,18 +121,27 @@ impl ConvShape {
             ho: self.ho() as u32,
             wo: self.wo() as u32,
             tiles_j: cols.div_ceil(TILE) as u32,
-            tiles_i: self.c_out.div_ceil(TILE) as u32,
+            tiles_i: rows.div_ceil(TILE) as u32,
             splits: splits as u32,
             j_per_split: per as u32,
-            _pad0: 0,
+            zero_pad: u32::from(padding == Padding::Zero),
             _pad1: 0,
         }
     }
 }
 
+/// The family's products (hebbconv.wgsl's entry points): the forward pass, the correlation of the input with
+/// per-output coefficients (the Hebbian update's, and the weight gradient's), and the input gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Gemm {
+    Forward,
+    Correlate,
+    InputGrad,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ConvParams {
+pub(super) struct ConvParams {
     n: u32,
     c_in: u32,
     h: u32,
@@ -145,7 +156,7 @@ struct ConvParams {
     tiles_i: u32,
     splits: u32,
     j_per_split: u32,
-    _pad0: u32,
+    zero_pad: u32,
     _pad1: u32,
 }
 
@@ -171,7 +182,8 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
         tiles_j,
         tiles_i,
         splits,
-        j_per_split
+        j_per_split,
+        zero_pad
     )]
 }
 
@@ -238,8 +250,15 @@ impl ConvGpu {
             gpu.write(&t, bytemuck::bytes_of(&p));
             Ok(t)
         };
-        let forward_params = uniform("convolution shape", shape.params(false))?;
-        let correlate_params = uniform("correlation shape", shape.params(true))?;
+        // The Hebbian layers pad by reflection.
+        let forward_params = uniform(
+            "convolution shape",
+            shape.params(Gemm::Forward, Padding::Reflect),
+        )?;
+        let correlate_params = uniform(
+            "correlation shape",
+            shape.params(Gemm::Correlate, Padding::Reflect),
+        )?;
         let src = source();
         let forward = gpu
             .kernel(

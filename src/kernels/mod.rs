@@ -26,7 +26,6 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("hebbdepthwise", hebbdepthwise::source()),
         ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
-        ("hebbback", hebbback::source()),
     ]
 }
 
@@ -42,7 +41,6 @@ pub fn layouts() -> Vec<prelude::Layout> {
         hebbdepthwise::layouts(),
         hebblayers::layouts(),
         hebbupdate::layouts(),
-        hebbback::layouts(),
     ]
     .into_iter()
     .flatten()
