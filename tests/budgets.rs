@@ -24,8 +24,9 @@ const START_SECONDS: f64 = 1.0;
 /// Memory beyond the estimate that any run holds: the binary, the allocator, the shipped data as loaded.
 const BASE_BYTES: f64 = 150e6;
 
-/// Switches that add work when on (ZCA whitening), tried on with every base.
-const WORK_SWITCHES: &[&str] = &["/zca/enabled"];
+/// Switches that add work when on (ZCA whitening: the Datasets lab's and the CNN lab's), tried on with every base
+/// that has them.
+const WORK_SWITCHES: &[&str] = &["/zca/enabled", "/zca"];
 
 /// The default state, and one per variant of each `kind` choice (a dataset source) other than the user's own
 /// files (which the test does not have); each also with every [`WORK_SWITCHES`] on.
@@ -61,7 +62,8 @@ fn bases(id: &str) -> Vec<(String, AnyState)> {
         .flat_map(|(name, s)| {
             WORK_SWITCHES.iter().filter_map(move |w| {
                 let mut s = s.clone();
-                *s.params.pointer_mut(w)? = true.into();
+                let switch = s.params.pointer_mut(w).filter(|v| v.is_boolean())?;
+                *switch = true.into();
                 Some((format!("{name}, {w} on"), s))
             })
         })
