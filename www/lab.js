@@ -271,7 +271,7 @@ export class LabPage {
     const steps = this.schema.$defs.Params['x-steps'] || `${step}s`;
     if (step && view.properties.speed) view.properties.speed['x-unit'] = `${steps}/frame`;
     buildControls(this.runBar.viewBox, {
-      root: this.schema, schema: view, fields: Object.keys(view.properties),
+      root: this.schema, schema: view, fields: Object.keys(view.properties).filter((k) => !view.properties[k]['x-hidden']),
       value: this.state.view, onEdit: (path, v) => this.edit({ ...this.state, view: setPath(this.state.view, path, v) }),
     });
   }

@@ -48,6 +48,7 @@ pub struct Datasets;
 
 impl Lab for Datasets {
     const ID: &'static str = "datasets";
+    const THEORY: bool = false;
     type Params = Params;
     type Run = Run;
 

@@ -269,6 +269,7 @@ impl Lab for HebbConv {
     const ID: &'static str = "hebbconv";
     const DEFAULT_SEED: u32 = 1;
     const CHECKPOINTS: bool = true;
+    const THEORY: bool = false;
     type Params = Params;
     type Run = Run;
 
@@ -357,7 +358,7 @@ impl Lab for HebbConv {
     fn default_view() -> View {
         View {
             speed: 1,
-            theory: true,
+            theory: false,
         }
     }
 

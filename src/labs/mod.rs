@@ -34,6 +34,9 @@ pub trait Lab {
     /// Whether runs save what they learnt to a checkpoint file and load it back ([`LabRun::checkpoint`]):
     /// labs whose runs last minutes or more; a quick run's link reproduces it as fast.
     const CHECKPOINTS: bool = false;
+    /// Whether the lab draws theory (predicted lines, fixed points) that the view's "show theory" switches: a
+    /// lab without offers no such control.
+    const THEORY: bool = true;
     type Params: Clone + Serialize + DeserializeOwned + JsonSchema;
     type Run: LabRun;
 
@@ -161,10 +164,15 @@ fn schema_of<L: Lab>() -> Rc<serde_json::Value> {
         schemas
             .entry(L::ID)
             .or_insert_with(|| {
-                Rc::new(
-                    serde_json::to_value(schemars::schema_for!(StateDoc<L::Params>))
-                        .unwrap_or(serde_json::Value::Null),
-                )
+                let mut schema = serde_json::to_value(schemars::schema_for!(StateDoc<L::Params>))
+                    .unwrap_or(serde_json::Value::Null);
+                if !L::THEORY
+                    && let Some(theory) = schema.pointer_mut("/$defs/View/properties/theory")
+                {
+                    // The field stays in the state (links keep one shape); only its control goes.
+                    theory["x-hidden"] = true.into();
+                }
+                Rc::new(schema)
             })
             .clone()
     })
