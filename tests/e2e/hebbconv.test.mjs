@@ -268,6 +268,8 @@ test('a width divisor out of range is refused at its field with its limit', asyn
   await page.locator('[name="width_div"]').blur();
   await page.waitForFunction(() => document.querySelector('.control[data-path="width_div"] .field-error')?.textContent.includes('96'));
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  // The lab draws no theory lines: no "show theory" switch among the view controls, only the speed.
+  assert.deepEqual(await page.locator('.view-controls .control').evaluateAll((cs) => cs.map((c) => c.dataset.path)), ['speed']);
   assert.deepEqual(errors, []);
   await page.close();
 });
