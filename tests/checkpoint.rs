@@ -58,6 +58,14 @@ fn numbers(m: &[Metric]) -> Vec<(String, Option<f64>)> {
         .collect()
 }
 
+/// A run of `state` after `steps` steps, and its checkpoint file.
+fn saved_after(state: &AnyState, store: &DataStore, steps: u32) -> (Run, Vec<u8>) {
+    let mut run = Run::start(state, store).expect("start");
+    advance(&mut run, steps);
+    let bytes = run.save(state).expect("save").expect("a checkpoint");
+    (run, bytes)
+}
+
 fn resume(bytes: &[u8], store: &DataStore) -> hebbian_playground::error::Result<Run> {
     let (state, ck) = checkpoint::decode(bytes)?;
     Run::resume(&state, ck, store, Default::default())
@@ -106,9 +114,8 @@ fn a_run_saved_mid_epoch_resumes_to_the_same_numbers() {
 fn after_the_epoch_a_checkpoint_holds_the_learnt_networks_and_resumes_at_the_epochs_end() {
     let store = store();
     let state = small("hard_wta");
-    let mut run = Run::start(&state, &store).expect("start");
-    advance(&mut run, 20); // 12 unsupervised steps, then 8 of the probe
-    let bytes = run.save(&state).expect("save").expect("checkpoint");
+    // 12 unsupervised steps, then 8 of the probe.
+    let (run, bytes) = saved_after(&state, &store, 20);
     let (_, ck) = checkpoint::decode(&bytes).expect("decode");
     assert_eq!(
         ck.step, 12,
@@ -127,9 +134,7 @@ fn after_the_epoch_a_checkpoint_holds_the_learnt_networks_and_resumes_at_the_epo
 fn damaged_foreign_and_mismatched_files_are_refused_with_the_reason() {
     let store = store();
     let state = small("hard_wta");
-    let mut run = Run::start(&state, &store).expect("start");
-    advance(&mut run, 3);
-    let bytes = run.save(&state).expect("save").expect("checkpoint");
+    let (_, bytes) = saved_after(&state, &store, 3);
     let (_, good) = checkpoint::decode(&bytes).expect("decode");
     let refused = |bytes: &[u8]| match resume(bytes, &store) {
         Ok(_) => panic!("accepted"),
@@ -238,9 +243,7 @@ fn a_whitened_run_resumes_to_the_same_numbers_and_whitening_changes_them() {
             .iter()
             .any(|p| p.what == "eigendecomposition steps (d³)" && p.field == "zca")
     );
-    let mut run = Run::start(&state, &store).expect("start");
-    advance(&mut run, 5);
-    let bytes = run.save(&state).expect("save").expect("checkpoint");
+    let (run, bytes) = saved_after(&state, &store, 5);
     let resumed = resume(&bytes, &store).expect("resume");
     let whitened = numbers(&finish(run));
     assert_eq!(numbers(&finish(resumed)), whitened);

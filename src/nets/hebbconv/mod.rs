@@ -288,126 +288,110 @@ fn run(nodes: &mut [Node], x: Array4<f32>, config: &HebbConfig, pass: Pass) -> A
     x
 }
 
-fn visit<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut HebbLayer>) {
-    for node in nodes.iter_mut() {
-        match node {
-            Node::Conv(l) => out.push(l),
-            Node::Residual { body, shortcut, .. } => {
-                visit(body, out);
-                visit(shortcut, out);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Every node, depth first (a residual block's body before its shortcut).
-fn walk(nodes: &mut [Node], f: &mut impl FnMut(&mut Node)) {
+/// Every node but the residual blocks themselves, depth first (a block's body before its shortcut).
+fn flatten<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut Node>) {
     for node in nodes.iter_mut() {
         if let Node::Residual { body, shortcut, .. } = node {
-            walk(body, f);
-            walk(shortcut, f);
+            flatten(body, out);
+            flatten(shortcut, out);
         } else {
-            f(node);
+            out.push(node);
         }
     }
 }
 
 impl Network {
+    /// Every node but the residual blocks themselves, depth first.
+    fn nodes_mut(&mut self) -> Vec<&mut Node> {
+        let mut out = Vec::new();
+        flatten(&mut self.nodes, &mut out);
+        out
+    }
+
     /// What the network has learnt, as named tensors (depth first): `{prefix}conv{i}.weight`, BCM's thresholds
     /// `conv{i}.theta`, temporal competition's history `conv{i}.history` ([samples, K·P]), and BatchNorm's
     /// `bn{j}.running_mean` and `bn{j}.running_var`.
     pub fn tensors(&mut self, prefix: &str) -> Vec<Tensor> {
         let (mut out, mut conv, mut bn) = (Vec::new(), 0, 0);
-        walk(&mut self.nodes, &mut |node| match node {
-            Node::Conv(l) => {
-                let name = |what: &str| format!("{prefix}conv{conv}.{what}");
-                out.push(Tensor::new(
-                    name("weight"),
-                    l.w.shape(),
-                    l.w.iter().copied().collect(),
-                ));
-                if let Some(theta) = &l.state.theta {
-                    out.push(Tensor::new(name("theta"), theta.shape(), theta.to_vec()));
-                }
-                if let Some(per) = l.state.history.len().checked_div(l.state.history_len) {
-                    let shape = [l.state.history_len, per];
+        for node in self.nodes_mut() {
+            match node {
+                Node::Conv(l) => {
+                    let name = |what: &str| format!("{prefix}conv{conv}.{what}");
                     out.push(Tensor::new(
-                        name("history"),
-                        &shape,
-                        l.state.history.clone(),
+                        name("weight"),
+                        l.w.shape(),
+                        l.w.iter().copied().collect(),
                     ));
+                    if let Some(theta) = &l.state.theta {
+                        out.push(Tensor::new(name("theta"), theta.shape(), theta.to_vec()));
+                    }
+                    if let Some(per) = l.state.history.len().checked_div(l.state.history_len) {
+                        let shape = [l.state.history_len, per];
+                        out.push(Tensor::new(
+                            name("history"),
+                            &shape,
+                            l.state.history.clone(),
+                        ));
+                    }
+                    conv += 1;
                 }
-                conv += 1;
+                Node::BatchNorm(b) => {
+                    let name = |what: &str| format!("{prefix}bn{bn}.{what}");
+                    out.push(Tensor::new(
+                        name("running_mean"),
+                        b.running_mean.shape(),
+                        b.running_mean.to_vec(),
+                    ));
+                    out.push(Tensor::new(
+                        name("running_var"),
+                        b.running_var.shape(),
+                        b.running_var.to_vec(),
+                    ));
+                    bn += 1;
+                }
+                _ => {}
             }
-            Node::BatchNorm(b) => {
-                let name = |what: &str| format!("{prefix}bn{bn}.{what}");
-                out.push(Tensor::new(
-                    name("running_mean"),
-                    b.running_mean.shape(),
-                    b.running_mean.to_vec(),
-                ));
-                out.push(Tensor::new(
-                    name("running_var"),
-                    b.running_var.shape(),
-                    b.running_var.to_vec(),
-                ));
-                bn += 1;
-            }
-            _ => {}
-        });
+        }
         out
     }
 
     /// Takes back from `ck` what [`Network::tensors`] saved, checking every name and shape.
     pub fn load(&mut self, prefix: &str, ck: &mut Checkpoint) -> Result<()> {
-        let (mut conv, mut bn, mut result) = (0, 0, Ok(()));
-        let has = |ck: &Checkpoint, name: &str| ck.tensors.iter().any(|t| t.name == name);
-        walk(&mut self.nodes, &mut |node| {
-            let r = (|| -> Result<()> {
-                match node {
-                    Node::Conv(l) => {
-                        let i = conv;
-                        let name = |what: &str| format!("{prefix}conv{i}.{what}");
-                        conv += 1;
-                        let shape = l.w.shape().to_vec();
-                        l.w = Array4::from_shape_vec(
-                            l.w.raw_dim(),
-                            ck.take(&name("weight"), &shape)?,
-                        )
+        let (mut conv, mut bn) = (0, 0);
+        for node in self.nodes_mut() {
+            match node {
+                Node::Conv(l) => {
+                    let name = |what: &str| format!("{prefix}conv{conv}.{what}");
+                    let shape = l.w.shape().to_vec();
+                    l.w = Array4::from_shape_vec(l.w.raw_dim(), ck.take(&name("weight"), &shape)?)
                         .map_err(|e| Error::Data(e.to_string()))?;
-                        l.state = CompetitionState::default();
-                        l.pending = None;
-                        if has(ck, &name("theta")) {
-                            let k = l.w.dim().0;
-                            l.state.theta = Some(ck.take(&name("theta"), &[k])?.into());
-                        }
-                        if let Some(t) = ck.tensors.iter().find(|t| t.name == name("history")) {
-                            let shape = t.shape.clone();
-                            if shape.len() != 2 {
-                                return Err(checkpoint::mismatch(format!("{} is not 2-D", t.name)));
-                            }
-                            l.state.history = ck.take(&name("history"), &shape)?;
-                            l.state.history_len = shape[0];
-                        }
+                    l.state = CompetitionState::default();
+                    l.pending = None;
+                    if ck.tensors.iter().any(|t| t.name == name("theta")) {
+                        let k = l.w.dim().0;
+                        l.state.theta = Some(ck.take(&name("theta"), &[k])?.into());
                     }
-                    Node::BatchNorm(b) => {
-                        let i = bn;
-                        let name = |what: &str| format!("{prefix}bn{i}.{what}");
-                        bn += 1;
-                        let c = [b.running_mean.len()];
-                        b.running_mean = ck.take(&name("running_mean"), &c)?.into();
-                        b.running_var = ck.take(&name("running_var"), &c)?.into();
+                    if let Some(t) = ck.tensors.iter().find(|t| t.name == name("history")) {
+                        let shape = t.shape.clone();
+                        if shape.len() != 2 {
+                            return Err(checkpoint::mismatch(format!("{} is not 2-D", t.name)));
+                        }
+                        l.state.history = ck.take(&name("history"), &shape)?;
+                        l.state.history_len = shape[0];
                     }
-                    _ => {}
+                    conv += 1;
                 }
-                Ok(())
-            })();
-            if result.is_ok() {
-                result = r;
+                Node::BatchNorm(b) => {
+                    let name = |what: &str| format!("{prefix}bn{bn}.{what}");
+                    let c = [b.running_mean.len()];
+                    b.running_mean = ck.take(&name("running_mean"), &c)?.into();
+                    b.running_var = ck.take(&name("running_var"), &c)?.into();
+                    bn += 1;
+                }
+                _ => {}
             }
-        });
-        result
+        }
+        Ok(())
     }
 
     /// The preset's network with weights from `seed`: layer i (depth first) gets [`init_weights`] with index i.
@@ -424,9 +408,13 @@ impl Network {
 
     /// The convolutions, depth first (body before shortcut).
     pub fn layers_mut(&mut self) -> Vec<&mut HebbLayer> {
-        let mut out = Vec::new();
-        visit(&mut self.nodes, &mut out);
-        out
+        self.nodes_mut()
+            .into_iter()
+            .filter_map(|node| match node {
+                Node::Conv(l) => Some(&mut **l),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Weights of every convolution, depth first.
