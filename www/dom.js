@@ -1,5 +1,5 @@
 // @ts-check
-// The one DOM helper the page's modules share.
+// The DOM helpers the page's modules share.
 
 /**
  * A new element with properties assigned and children appended.
@@ -14,3 +14,11 @@ export function el(tag, props = {}, ...children) {
   node.append(...children);
   return node;
 }
+
+/**
+ * A plain button: its label, what a click does, and its tooltip.
+ * @param {string} text
+ * @param {() => void} onclick
+ * @param {string} title
+ */
+export const button = (text, onclick, title) => el('button', { type: 'button', textContent: text, title, onclick });

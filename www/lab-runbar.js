@@ -1,7 +1,7 @@
 // @ts-check
 // The lab's run bar: Run / Pause / Step / Reset with the run's progress, a data load's progress (while one runs),
 // the seed, the view controls, the share tools and the engine line.
-import { el } from './dom.js';
+import { button, el } from './dom.js';
 import { megabytes } from './format.js';
 import { showMessage } from './messages.js';
 
@@ -23,13 +23,11 @@ export class RunBar {
     this.stepWord = stepWord;
     /** @type {HTMLElement | null} */
     this.question = null;
-    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
-      el('button', { type: 'button', textContent: text, title, onclick: fn });
     this.buttons = {
-      run: b('Run', actions.run, 'Run to the end, drawing as it goes'),
-      pause: b('Pause', actions.pause, 'Pause the run'),
-      step: b('Step', actions.step, 'Compute one frame of updates'),
-      reset: b('Reset', actions.reset, 'Back to update 0'),
+      run: button('Run', actions.run, 'Run to the end, drawing as it goes'),
+      pause: button('Pause', actions.pause, 'Pause the run'),
+      step: button('Step', actions.step, 'Compute one frame of updates'),
+      reset: button('Reset', actions.reset, 'Back to update 0'),
     };
     this.progress = el('progress', { max: 1, value: 0 });
     this.progressText = el('span', { className: 'progress-text', textContent: '' });
@@ -39,7 +37,7 @@ export class RunBar {
     this.loadBar.setAttribute('aria-label', 'data loaded');
     // In the run bar only while data loads (see showLoad).
     this.loadRow = el('div', { className: 'runbar-row load-row' }, this.loadText, this.loadBar,
-      b('Cancel', actions.cancelLoad, 'Stop loading this data'));
+      button('Cancel', actions.cancelLoad, 'Stop loading this data'));
     this.seedInput = el('input', { type: 'number', min: 0, max: MAX_SEED, step: 1, value: actions.seed(), name: 'seed' });
     this.seedInput.addEventListener('change', () => {
       const seed = Number(this.seedInput.value);
@@ -50,7 +48,7 @@ export class RunBar {
       }
       actions.setSeed(seed);
     });
-    const dice = b('new seed', () => actions.setSeed(Math.floor(Math.random() * (MAX_SEED + 1))), 'New random seed');
+    const dice = button('new seed', () => actions.setSeed(Math.floor(Math.random() * (MAX_SEED + 1))), 'New random seed');
     /** Where the lab page builds the view controls. */
     this.viewBox = el('div', { className: 'controls view-controls' });
     this.engineLine = el('span', { className: 'engine-line' });

@@ -2,7 +2,7 @@
 // The lab's share tools: "Copy link" (a permalink of the experiment), "Classroom link…" (a link that hides
 // chosen controls from students) and "Embed…" (an iframe snippet for a course page), with the panel the last two
 // open under the run bar.
-import { el } from './dom.js';
+import { button, el } from './dom.js';
 import { showMessage } from './messages.js';
 
 /** @typedef {import('./types/messages').AnyState} AnyState */
@@ -40,13 +40,11 @@ export class SharePanel {
   constructor(source) {
     this.source = source;
     this.element = el('div', { className: 'share', hidden: true });
-    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
-      el('button', { type: 'button', textContent: text, title, onclick: fn });
     /** @type {HTMLElement[]} The buttons, for the run bar. */
-    this.tools = [b('Copy link', () => this.copyLink(), 'Copy a link that reproduces this experiment')];
+    this.tools = [button('Copy link', () => this.copyLink(), 'Copy a link that reproduces this experiment')];
     if (!source.embed) {
-      this.tools.push(b('Classroom link…', () => this.toggle('classroom'), 'A link that hides chosen controls'));
-      this.tools.push(b('Embed…', () => this.toggle('embed'), 'HTML to put this lab in a course page'));
+      this.tools.push(button('Classroom link…', () => this.toggle('classroom'), 'A link that hides chosen controls'));
+      this.tools.push(button('Embed…', () => this.toggle('embed'), 'HTML to put this lab in a course page'));
     }
   }
 

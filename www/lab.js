@@ -9,7 +9,7 @@ import { renderPlot, updatePlot, disposePlot } from './plots.js';
 import { clearMessages, showMessage } from './messages.js';
 import { PatternEditor } from './pattern-editor.js';
 import { DataPanel, FORMATS } from './data-panel.js';
-import { el } from './dom.js';
+import { button, el } from './dom.js';
 import { count, duration, megabytes } from './format.js';
 import { datasetCell, exerciseCell, fitDisplayMath, metricsCell, plotSlot, proseCell, showMetrics, teacherCell, typeset } from './lab-cells.js';
 import { RunBar } from './lab-runbar.js';
@@ -363,11 +363,9 @@ export class LabPage {
       input.value = '';
       if (file) this.loadCheckpoint(file);
     });
-    const b = (/** @type {string} */ text, /** @type {() => void} */ fn, /** @type {string} */ title) =>
-      el('button', { type: 'button', textContent: text, title, onclick: fn });
     return [
-      b('Save weights', () => this.client.save(), 'Save what the networks have learnt so far to a file, to resume from later'),
-      b('Load weights…', () => input.click(), 'Resume an experiment from a weights file saved on this page'),
+      button('Save weights', () => this.client.save(), 'Save what the networks have learnt so far to a file, to resume from later'),
+      button('Load weights…', () => input.click(), 'Resume an experiment from a weights file saved on this page'),
       input,
     ];
   }
@@ -493,7 +491,7 @@ export class LabPage {
   // The user's data of `format` is in the engine: show it (switching the source to it when needed).
   useUserData(format) {
     const kind = FORMATS[format].kind;
-    if (this.dataKind() === kind || !this.dataPath) {
+    if (this.dataKind() === kind) {
       this.restart();
       return;
     }
