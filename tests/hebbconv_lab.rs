@@ -93,9 +93,10 @@ fn softhebb_beats_no_competition_and_its_norms_move_toward_one() {
     );
 }
 
-/// The GPU engine (lavapipe here) trains SoftHebb and hard-WTA with surround inhibition on the device, keeps
-/// BCM on the CPU with a notice, and gives the CPU engine's numbers: weight norms within float rounding, probe
-/// accuracies within two points (the probe's argmax can flip on a few images).
+/// The GPU engine (lavapipe here) trains SoftHebb beside hard-WTA with surround inhibition, BCM or the temporal
+/// threshold on the device, keeps the residual architecture G on the CPU with a notice, and gives the CPU
+/// engine's numbers: weight norms within float rounding, probe accuracies within two points (the probe's argmax
+/// can flip on a few images).
 #[test]
 #[cfg_attr(
     debug_assertions,
@@ -115,7 +116,14 @@ fn the_gpu_engine_gives_the_cpu_engines_numbers() {
         state.params[key] = value.into();
     }
     state.params["probe_epochs"] = 3.into();
-    for (second, surround) in [("hard_wta", true), ("bcm", false)] {
+    for (arch, second, surround) in [
+        ("a", "hard_wta", true),
+        ("a", "bcm", false),
+        ("a", "temporal", false),
+        ("g", "hard_wta", false),
+    ] {
+        let on_cpu = arch == "g";
+        state.params["arch"] = arch.into();
         state.params["second"] =
             serde_json::json!({"kind": "compare", "rule": second, "surround": surround});
         let (cpu, _) = run_to_end(&state, &store, &mut Engine::cpu("test"));
@@ -132,9 +140,12 @@ fn the_gpu_engine_gives_the_cpu_engines_numbers() {
             notices
                 .iter()
                 .any(|n| n.contains("does not run on the GPU yet")),
-            second == "bcm",
+            on_cpu,
             "{notices:?}"
         );
+        if on_cpu {
+            assert!(notices.iter().any(|n| n.contains("residual block")));
+        }
         for (c, g) in cpu.iter().zip(run.metrics()) {
             assert_eq!(c.name, g.name);
             if c.name.starts_with("images per second") {
@@ -153,4 +164,72 @@ fn the_gpu_engine_gives_the_cpu_engines_numbers() {
             assert!((a - b).abs() <= tol, "{}: CPU {a}, GPU {b}", c.name);
         }
     }
+}
+
+/// Pre-synaptic competition and Dale's principle, chosen per network: the networks are named after them, the
+/// Dale network's weights stay excitatory through the epoch (read from a checkpoint), the two learn
+/// differently, and a network with both is refused with a message on the field.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "seconds optimised: cargo test --profile budgets --test hebbconv_lab"
+)]
+fn presynaptic_competition_and_dale_are_chosen_per_network() {
+    let store = store();
+    let mut state = labs::default_state("hebbconv").expect("lab");
+    for (key, value) in [("width_div", 16), ("train_images", 96), ("test_images", 48)] {
+        state.params[key] = value.into();
+    }
+    state.params["probe_epochs"] = 2.into();
+    state.params["rule"] = "hard_wta".into();
+    state.params["pre_synaptic"] = "input_channels".into();
+    state.params["second"] = serde_json::json!({
+        "kind": "compare", "rule": "hard_wta", "surround": true, "dale": true
+    });
+    assert!(
+        labs::validate(&state).is_empty(),
+        "{:?}",
+        labs::validate(&state)
+    );
+    let mut run = Run::start(&state, &store).expect("start");
+    let mut engine = Engine::cpu("test");
+    while !run.done() {
+        pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
+    }
+    let m = run.metrics();
+    let pre = metric(
+        &m,
+        "test accuracy, hard-WTA + pre-synaptic (input channels)",
+    );
+    let dale = metric(&m, "test accuracy, hard-WTA + surround + Dale");
+    eprintln!("hard-WTA + pre-synaptic {pre:.1} %, hard-WTA + surround + Dale {dale:.1} %");
+    let bytes = run.save(&state).expect("save").expect("a checkpoint");
+    let (_, ck) = hebbian_playground::checkpoint::decode(&bytes).expect("decode");
+    let weights = |net: &str| {
+        ck.tensors
+            .iter()
+            .filter(|t| t.name.starts_with(net) && t.name.ends_with(".weight"))
+            .flat_map(|t| t.data.iter().copied())
+            .collect::<Vec<f32>>()
+    };
+    let (first, second) = (weights("net0.conv"), weights("net1.conv"));
+    assert!(!second.is_empty() && second.iter().all(|&v| v >= 0.0));
+    assert!(
+        first.iter().any(|&v| v < 0.0),
+        "without Dale, weights of both signs"
+    );
+
+    state.params["second"]["pre_synaptic"] = "layer".into();
+    let errs = labs::validate(&state);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "second/pre_synaptic" && e.message.contains("Dale")),
+        "{errs:?}"
+    );
+    state.params["dale"] = true.into();
+    assert!(
+        labs::validate(&state)
+            .iter()
+            .any(|e| e.path == "pre_synaptic")
+    );
 }

@@ -1,12 +1,14 @@
 //! The Hebbian convolution's GPU kernels against their CPU twins (nets::hebbconv::conv and
 //! plasticity::competition) on lavapipe: the forward pass, the correlation, and one whole update step (competition,
-//! decay, Δw, max-abs normalisation, the step) for every per-position competition mode, with a layer rate and with
-//! SoftHebb's per-neuron rates, and under Dale's principle; the same for depthwise layers (competition over
-//! positions), their cosine activation included.
+//! decay, Δw, max-abs normalisation, the step) for every competition mode (BCM's θ, the temporal history and the
+//! statistical threshold's similarity included), with a layer rate and with SoftHebb's per-neuron rates, and under
+//! Dale's principle; the same for depthwise layers (competition over positions), their cosine activation
+//! included. Several steps in a row, with the memory carried, are in hebbconv_network_gpu.
 mod common;
 
 use common::compare::assert_close;
 use common::conv::{filled, spec_of};
+use hebbian_playground::engine::{Gpu, Tensor};
 use hebbian_playground::kernels::hebbconv::{
     ConvGpu, ConvShape, Shared, correlate_gpu, forward_gpu,
 };
@@ -16,9 +18,9 @@ use hebbian_playground::kernels::hebbdepthwise::{
 use hebbian_playground::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
 use hebbian_playground::nets::hebbconv::conv::{self, Activation, ConvSpec, Cosine};
 use hebbian_playground::plasticity::competition::{
-    self, Competition, CompetitionParams, CompetitionState, Rates,
+    self, Competition, CompetitionParams, CompetitionState, Rates, TopOne,
 };
-use ndarray::Array4;
+use ndarray::{Array4, Axis};
 
 const SHAPES: [ConvShape; 3] = [
     ConvShape {
@@ -87,6 +89,41 @@ fn forward_and_correlation_match_the_cpu_twins() {
     }
 }
 
+/// Every competition mode, the CPU's and the GPU's, with SoftHebb's inverse temperature 0.65.
+fn every_mode() -> [(Competition, Compete); 7] {
+    [
+        (Competition::None, Compete::None),
+        (Competition::HardWta, Compete::HardWta),
+        (Competition::SoftWta, Compete::SoftWta { t_inv: 0.65 }),
+        (Competition::AntiHard, Compete::AntiHard),
+        (Competition::Bcm, Compete::Bcm { decay: 0.5 }),
+        (
+            Competition::Temporal,
+            Compete::Temporal {
+                window: 500,
+                multiply: false,
+            },
+        ),
+        (
+            Competition::Statistical,
+            Compete::Statistical {
+                c: 2.0,
+                multiply: false,
+            },
+        ),
+    ]
+}
+
+/// The statistical threshold's similarity tensor for a layer whose y is its linear convolution: y itself
+/// (the update divides by ‖w_k‖), else none.
+fn similarity(gpu: &Gpu, compete: Compete, y: &Array4<f32>) -> Option<Tensor> {
+    let flat: Vec<f32> = y.iter().copied().collect();
+    matches!(compete, Compete::Statistical { .. }).then(|| {
+        gpu.tensor_from("similarity", bytemuck::cast_slice(&flat))
+            .expect("sim")
+    })
+}
+
 /// One update step on the GPU from a given y: the layer's weights afterwards.
 fn gpu_step(
     s: &ConvShape,
@@ -100,9 +137,13 @@ fn gpu_step(
     let gpu = common::gpu().expect("gpu");
     pollster::block_on(async {
         let layer = ConvGpu::new(&gpu, *s).await.expect("layer");
-        let update = UpdateGpu::new(&gpu, &layer, compete, rate, dale)
+        let sim = similarity(&gpu, compete, y);
+        let update = UpdateGpu::new(&gpu, &layer, compete, rate, dale, sim.as_ref())
             .await
             .expect("update");
+        update
+            .upload(&gpu, &CompetitionState::default(), 1.0)
+            .expect("memory");
         let flat = |a: &Array4<f32>| a.iter().copied().collect::<Vec<f32>>();
         gpu.write(&layer.x, bytemuck::cast_slice(&flat(x)));
         gpu.write(&layer.w, bytemuck::cast_slice(&flat(w)));
@@ -117,7 +158,8 @@ fn gpu_step(
     })
 }
 
-/// The same step on the CPU (a dense or a depthwise layer, as `spec` says).
+/// The same step on the CPU (a dense or a depthwise layer, as `spec` says); y is the layer's linear
+/// convolution, so the statistical threshold's similarity is y/‖w_k‖.
 fn cpu_step(
     spec: &ConvSpec,
     x: &Array4<f32>,
@@ -128,12 +170,17 @@ fn cpu_step(
     dale: bool,
 ) -> Array4<f32> {
     let xp = conv::reflect_pad(x.view(), spec.pad);
+    let mut sim = y.clone();
+    for (ch, mut plane) in sim.axis_iter_mut(Axis(1)).enumerate() {
+        let norm = w.index_axis(Axis(0), ch).iter().map(|v| v * v).sum::<f32>();
+        plane.mapv_inplace(|v| v / norm.sqrt().max(1e-12));
+    }
     let mut dw = competition::delta(
         params,
         &mut CompetitionState::default(),
         xp.view(),
         y,
-        None,
+        (params.mode == Competition::Statistical).then_some(&sim),
         w.view(),
         spec,
     );
@@ -148,17 +195,11 @@ fn one_update_step_matches_the_cpu_for_every_channel_competition() {
     if common::gpu().is_none() {
         return;
     }
-    let modes = [
-        (Competition::None, Compete::None),
-        (Competition::HardWta, Compete::HardWta),
-        (Competition::SoftWta, Compete::SoftWta { t_inv: 0.65 }),
-        (Competition::AntiHard, Compete::AntiHard),
-    ];
     for (i, s) in SHAPES.iter().enumerate() {
         let x = filled((s.n, s.c_in, s.h, s.w), 31 + i as u32);
         let w = filled((s.c_out, s.c_in, s.k, s.k), 32 + i as u32);
         let y = conv::forward(x.view(), w.view(), &spec_of(s));
-        for (mode, compete) in modes {
+        for (mode, compete) in every_mode() {
             let params = CompetitionParams {
                 t_inv: 0.65,
                 ..CompetitionParams::new(mode)
@@ -220,9 +261,13 @@ fn gpu_depthwise_step(
         let layer = DepthwiseGpu::with(&gpu, *s, false, Shared::default())
             .await
             .expect("layer");
-        let update = UpdateGpu::depthwise(&gpu, &layer, compete, rate, false)
+        let sim = similarity(&gpu, compete, y);
+        let update = UpdateGpu::depthwise(&gpu, &layer, compete, rate, false, sim.as_ref())
             .await
             .expect("update");
+        update
+            .upload(&gpu, &CompetitionState::default(), 1.0)
+            .expect("memory");
         let flat = |a: &Array4<f32>| a.iter().copied().collect::<Vec<f32>>();
         gpu.write(&layer.x, bytemuck::cast_slice(&flat(x)));
         gpu.write(&layer.w, bytemuck::cast_slice(&flat(w)));
@@ -304,12 +349,7 @@ fn depthwise_layers_match_the_cpu_twins() {
             &format!("correlation {s:?}"),
         );
         let y = conv::forward(x.view(), wt.view(), &spec);
-        for (mode, compete) in [
-            (Competition::None, Compete::None),
-            (Competition::HardWta, Compete::HardWta),
-            (Competition::SoftWta, Compete::SoftWta { t_inv: 0.65 }),
-            (Competition::AntiHard, Compete::AntiHard),
-        ] {
+        for (mode, compete) in every_mode() {
             let params = CompetitionParams {
                 t_inv: 0.65,
                 ..CompetitionParams::new(mode)
@@ -318,5 +358,96 @@ fn depthwise_layers_match_the_cpu_twins() {
             let got = gpu_depthwise_step(&s, &x, &wt, &y, compete, Rate::Layer(0.1));
             assert_close(&want, &got, 1e-4, &format!("depthwise {mode:?} {s:?}"));
         }
+    }
+}
+
+/// The temporal threshold's competition alone, several batches in a row from an uploaded history, the ring
+/// wrapping past its window: r against `competition::temporal` after every batch, and the history brought
+/// back equal to the CPU's, for a dense layer (units compete across 3 channels) and a depthwise one (across
+/// positions); the printed code's squared winner in the second.
+#[test]
+fn the_temporal_threshold_keeps_its_history_as_the_cpu_does() {
+    let Some(gpu) = common::gpu() else { return };
+    // Even counts (4, then 8) take the lower of the two middle values, as torch.median.
+    let window = 8;
+    for (depthwise, top_one) in [(false, TopOne::Replace), (true, TopOne::Multiply)] {
+        let c_out = if depthwise { 2 } else { 3 };
+        let s = ConvShape {
+            n: 3,
+            c_in: 2,
+            h: 6,
+            w: 5,
+            c_out,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let (n, k, p) = (s.n, c_out, s.ho() * s.wo());
+        let compete = Compete::Temporal {
+            window,
+            multiply: top_one == TopOne::Multiply,
+        };
+        // One sample already held, of the competition's view (depthwise: [P, C]).
+        let mut cpu = CompetitionState {
+            history: filled((1, k, p, 1), 70).iter().map(|v| v + 0.2).collect(),
+            history_len: 1,
+            ..CompetitionState::default()
+        };
+        let flat = |a: &Array4<f32>| a.iter().copied().collect::<Vec<f32>>();
+        pollster::block_on(async {
+            let (y_t, r_t, update) = if depthwise {
+                let l = DepthwiseGpu::with(&gpu, s, false, Shared::default())
+                    .await
+                    .expect("layer");
+                let u = UpdateGpu::depthwise(&gpu, &l, compete, Rate::Layer(0.1), false, None)
+                    .await
+                    .expect("update");
+                (l.y, l.r, u)
+            } else {
+                let l = ConvGpu::new(&gpu, s).await.expect("layer");
+                let u = UpdateGpu::new(&gpu, &l, compete, Rate::Layer(0.1), false, None)
+                    .await
+                    .expect("update");
+                (l.y, l.r, u)
+            };
+            update.upload(&gpu, &cpu, 1.0).expect("memory");
+            for step in 0..4u32 {
+                let y = filled((n, k, s.ho(), s.wo()), 80 + step).mapv(|v| v + 0.1 * step as f32);
+                gpu.write(&y_t, bytemuck::cast_slice(&flat(&y)));
+                let mut rec = gpu.record();
+                update.record_compete(&mut rec);
+                rec.read(&r_t, r_t.bytes());
+                let out = rec.submit().await.expect("submit");
+                let got = Array4::from_shape_vec(y.dim(), bytemuck::pod_collect_to_vec(&out[0]))
+                    .expect("shape");
+                let y3 = y.view().into_shape_with_order((n, k, p)).expect("y");
+                let want = if depthwise {
+                    competition::temporal(y3.permuted_axes([0, 2, 1]), &mut cpu, window, top_one)
+                        .permuted_axes([0, 2, 1])
+                        .as_standard_layout()
+                        .into_owned()
+                } else {
+                    competition::temporal(y3, &mut cpu, window, top_one)
+                };
+                let want = want.into_shape_with_order(y.dim()).expect("r");
+                assert!(
+                    want.iter().filter(|v| **v != 0.0).count() < n * p,
+                    "the threshold leaves some places without a winner"
+                );
+                assert_close(
+                    &want,
+                    &got,
+                    1e-6,
+                    &format!("r, depthwise {depthwise}, step {step}"),
+                );
+            }
+            let mut rec = gpu.record();
+            update.record_reads(&mut rec);
+            let mut reads = rec.submit().await.expect("read").into_iter();
+            let mut back = CompetitionState::default();
+            update.store(&mut reads, &mut back).expect("store");
+            assert_eq!(back.history_len, window);
+            assert_eq!(back.history, cpu.history, "depthwise {depthwise}");
+        });
     }
 }

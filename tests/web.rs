@@ -241,42 +241,84 @@ async fn hebbian_layers_match_the_cpu_on_webgpu() {
     );
 }
 
-/// A reduced Hebbian network (architecture C, 16×16 digits, hard-WTA with surround modulation) on the browser's
-/// WebGPU against the CPU network in wasm: features, then weights after two unsupervised steps.
+/// Reduced Hebbian networks (architecture C on 16×16 images) on the browser's WebGPU against the CPU network
+/// in wasm, for hard-WTA with surround modulation, BCM, the temporal threshold (a window of 3 samples, passed by
+/// the second batch), the statistical threshold and pre-synaptic competition (over the input channels of colour
+/// images): features, then weights and the competition's memory after two unsupervised steps.
 #[wasm_bindgen_test]
 async fn hebbian_network_matches_the_cpu_on_webgpu() {
     use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
     use hebbian_playground::nets::hebbconv::presets::{Arch, Preset};
-    use hebbian_playground::nets::hebbconv::{HebbConfig, Network};
-    use hebbian_playground::plasticity::competition::Competition;
+    use hebbian_playground::nets::hebbconv::{HebbConfig, Network, Node};
+    use hebbian_playground::plasticity::competition::{Competition, PreDim, PreKind};
     let gpu = gpu().await;
-    let preset = Preset::new(Arch::C, [1, 16, 16], 8, 10).expect("preset");
-    let config = HebbConfig {
-        surround: true,
-        ..HebbConfig::thesis(Competition::HardWta)
-    };
-    let mut cpu = Network::new(preset, config, 3);
-    let mut net = GpuNetwork::new(&gpu, &cpu, 2).await.expect("GPU network");
-    let digits = |salt| conv::filled((2, 1, 16, 16), salt).mapv(|v| 0.5 * (v + 1.0));
-    let probe = conv::filled((3, 1, 16, 16), 20);
-    let got = net.features(&gpu, probe.view()).await.expect("features");
-    assert_close(
-        &cpu.features(probe.view()).expect("cpu"),
-        &got,
-        1e-3,
-        "features",
-    );
-    for step in 0..2 {
-        let x = digits(21 + step);
-        cpu.unsupervised_step(x.view()).expect("cpu step");
-        net.unsupervised_step(&gpu, x.view())
-            .await
-            .expect("gpu step");
-    }
-    let mut back = cpu.clone();
-    net.download(&gpu, &mut back).await.expect("download");
-    for (a, b) in cpu.weights().iter().zip(back.weights()) {
-        assert_close(a, &b, 1e-3, "weights after two steps");
+    let mut temporal = HebbConfig::thesis(Competition::Temporal);
+    temporal.competition.temporal_window = 3;
+    let configs = [
+        (
+            1,
+            HebbConfig {
+                surround: true,
+                ..HebbConfig::thesis(Competition::HardWta)
+            },
+        ),
+        (1, HebbConfig::thesis(Competition::Bcm)),
+        (1, temporal),
+        (1, HebbConfig::thesis(Competition::Statistical)),
+        (
+            3,
+            HebbConfig {
+                presynaptic: Some((PreKind::Softmax, PreDim::Input)),
+                ..HebbConfig::thesis(Competition::HardWta)
+            },
+        ),
+    ];
+    for (channels, config) in configs {
+        let what = format!("{:?}, {} channels", config.competition.mode, channels);
+        let preset = Preset::new(Arch::C, [channels, 16, 16], 8, 10).expect("preset");
+        let mut cpu = Network::new(preset, config, 3);
+        let mut net = GpuNetwork::new(&gpu, &cpu, 2).await.expect("GPU network");
+        let images = |n, salt| conv::filled((n, channels, 16, 16), salt).mapv(|v| 0.5 * (v + 1.0));
+        let probe = images(3, 20);
+        let got = net.features(&gpu, probe.view()).await.expect("features");
+        assert_close(
+            &cpu.features(probe.view()).expect("cpu"),
+            &got,
+            1e-3,
+            &format!("{what}: features"),
+        );
+        for step in 0..2 {
+            let x = images(2, 21 + step);
+            cpu.unsupervised_step(x.view()).expect("cpu step");
+            net.unsupervised_step(&gpu, x.view())
+                .await
+                .expect("gpu step");
+        }
+        let mut back = cpu.clone();
+        net.download(&gpu, &mut back).await.expect("download");
+        for (a, b) in cpu.nodes.iter().zip(&back.nodes) {
+            if let (Node::Conv(a), Node::Conv(b)) = (a, b) {
+                assert_close(
+                    &a.w,
+                    &b.w,
+                    1e-3,
+                    &format!("{what}: weights after two steps"),
+                );
+                if let (Some(x), Some(y)) = (&a.state.theta, &b.state.theta) {
+                    assert_close(x, y, 1e-3, &format!("{what}: θ"));
+                }
+                assert_eq!(a.state.theta.is_some(), b.state.theta.is_some());
+                assert_eq!(a.state.history_len, b.state.history_len, "{what}");
+                if a.state.history_len > 0 {
+                    assert_close(
+                        &a.state.history,
+                        &b.state.history,
+                        1e-3,
+                        &format!("{what}: history"),
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -214,6 +214,7 @@ pub struct ConvGpu {
     /// Σ_{n,p} r·patch, [C_out, C_in, k, k].
     pub correlation: Tensor,
     slices: Tensor,
+    forward_params: Tensor,
     forward: Kernel,
     correlate: Kernel,
     sum: Kernel,
@@ -308,6 +309,7 @@ impl ConvGpu {
             r,
             correlation,
             slices,
+            forward_params,
             forward,
             correlate,
             sum,
@@ -318,6 +320,24 @@ impl ConvGpu {
     /// y = conv(x, w) (with [`Shared`] tensors: forward_out = conv(x, forward_weights)).
     pub fn record_forward(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.forward, self.groups[0]);
+    }
+
+    /// A second forward pass, from the stored weights w (not the forward pass's own) into `out` (the shape
+    /// of y): the statistical threshold's conv(x, w). Record it with [`Self::record_with`].
+    pub async fn forward_into(&self, gpu: &Gpu, out: &Tensor) -> Result<Kernel> {
+        let src = source();
+        gpu.kernel(
+            "hebbconv_forward",
+            &src,
+            "forward",
+            &[&self.forward_params, &self.w, &self.x, out],
+        )
+        .await
+    }
+
+    /// Records a kernel from [`Self::forward_into`].
+    pub fn record_with(&self, rec: &mut Recorder<'_>, forward: &Kernel) {
+        rec.dispatch(forward, self.groups[0]);
     }
 
     /// correlation = Σ_{n,p} r·patch(x).

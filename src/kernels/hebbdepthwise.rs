@@ -96,6 +96,7 @@ pub struct DepthwiseGpu {
     pub r: Tensor,
     /// Σ_{n,p} r[n,c,p]·patch_{n,p}(x[c]), [C, 1, k, k].
     pub correlation: Tensor,
+    params: DepthwiseParams,
     forward: Kernel,
     correlate: Kernel,
     groups: [u32; 2],
@@ -171,6 +172,7 @@ impl DepthwiseGpu {
             y,
             r,
             correlation,
+            params,
             forward,
             correlate,
             groups,
@@ -180,6 +182,32 @@ impl DepthwiseGpu {
     /// y = the depthwise convolution of x (with [`Shared`] tensors: forward_out from forward_weights).
     pub fn record_forward(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.forward, self.groups[0]);
+    }
+
+    /// A second forward pass, linear and from the stored weights w, into `out` (the shape of y): the
+    /// statistical threshold's conv(x, w). Record it with [`Self::record_with`].
+    pub async fn forward_into(&self, gpu: &Gpu, out: &Tensor) -> Result<Kernel> {
+        let linear = DepthwiseParams {
+            cosine: 0,
+            ..self.params
+        };
+        let uniform = gpu.uniform_tensor(
+            "depthwise linear shape",
+            size_of::<DepthwiseParams>() as u64,
+        )?;
+        gpu.write(&uniform, bytemuck::bytes_of(&linear));
+        gpu.kernel(
+            "hebbdepthwise_forward",
+            &source(),
+            "forward",
+            &[&uniform, &self.w, &self.x, out],
+        )
+        .await
+    }
+
+    /// Records a kernel from [`Self::forward_into`].
+    pub fn record_with(&self, rec: &mut Recorder<'_>, forward: &Kernel) {
+        rec.dispatch(forward, self.groups[0]);
     }
 
     /// correlation = Σ_{n,p} r·patch(x), channel by channel.

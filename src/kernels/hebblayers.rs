@@ -13,6 +13,7 @@ use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::nets::hebbconv::conv::{Activation, Cosine};
 use crate::nets::hebbconv::layers::{BatchNorm, dog_kernel, pool_side};
+use crate::plasticity::competition::{PreDim, PreKind};
 use ndarray::{Array1, Array4, ArrayView4};
 
 /// Invocations per workgroup, as in hebblayers.wgsl.
@@ -45,7 +46,7 @@ struct LayerParams {
     power: f32,
     momentum: f32,
     eps: f32,
-    _pad: u32,
+    over: u32,
 }
 
 impl LayerParams {
@@ -100,7 +101,8 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
         abs_w,
         power,
         momentum,
-        eps
+        eps,
+        over
     )]
 }
 
@@ -436,9 +438,80 @@ impl LayerKernel {
         .await
     }
 
+    /// Pre-synaptic competition's weights from w [C_out, C_in, k, k] (`shape`) into out: the couplings
+    /// 1/(|w| + 1e-6) normalised as `kind` says within each group of weights `over` names
+    /// (`plasticity::competition::presynaptic`).
+    pub async fn presynaptic(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        kind: PreKind,
+        over: PreDim,
+        w: &Tensor,
+        out: &Tensor,
+    ) -> Result<Self> {
+        check_shape("pre-synaptic couplings", shape)?;
+        let [c_out, c_in, k, _] = shape;
+        let groups = match over {
+            PreDim::Output => c_in * k * k,
+            PreDim::Input => c_out * k * k,
+            PreDim::Spatial => c_out * c_in,
+            PreDim::Global => 1,
+        };
+        let params = LayerParams {
+            n: groups as u32,
+            c: c_in as u32,
+            k: k as u32,
+            c_out: c_out as u32,
+            mode: match kind {
+                PreKind::Linear => 0,
+                PreKind::Softmax => 1,
+                PreKind::L2 => 2,
+            },
+            over: match over {
+                PreDim::Output => 0,
+                PreDim::Input => 1,
+                PreDim::Spatial => 2,
+                PreDim::Global => 3,
+            },
+            ..LayerParams::default()
+        };
+        let (name, entry, groups) = match over {
+            PreDim::Global => ("hebblayers_presynaptic_global", "presynaptic_global", 1),
+            _ => (
+                "hebblayers_presynaptic",
+                "presynaptic",
+                groups.div_ceil(WG) as u32,
+            ),
+        };
+        gpu.check_workgroups("the pre-synaptic couplings", groups)?;
+        Self::bind(
+            gpu,
+            name,
+            entry,
+            &params,
+            &[(1, w), (2, out)],
+            groups,
+            vec![],
+        )
+        .await
+    }
+
     pub fn record(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.kernel, self.groups);
     }
+}
+
+/// `plasticity::competition::presynaptic` on the GPU.
+pub async fn presynaptic_gpu(
+    gpu: &Gpu,
+    w: ArrayView4<'_, f32>,
+    kind: PreKind,
+    over: PreDim,
+) -> Result<Array4<f32>> {
+    let shape = dims(&w);
+    let (wt, ot) = io(gpu, w, shape)?;
+    let l = LayerKernel::presynaptic(gpu, shape, kind, over, &wt, &ot).await?;
+    run_once(gpu, &l, &ot, shape).await
 }
 
 fn dims(a: &ArrayView4<'_, f32>) -> [usize; 4] {

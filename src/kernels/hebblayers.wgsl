@@ -34,7 +34,8 @@ struct LayerParams {
     // BatchNorm's weight of the new batch in the running averages, and its ε.
     momentum: f32,
     eps: f32,
-    _pad: u32,
+    // Pre-synaptic competition: which weights compete (PRE_OVER_*; `mode` is then PRE_*).
+    over: u32,
 }
 
 const POOL_MAX: u32 = 0u;
@@ -247,6 +248,129 @@ fn cosine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             dst[i] = dst[i] / d;
         }
     }
+}
+
+const PRE_LINEAR: u32 = 0u;
+const PRE_SOFTMAX: u32 = 1u;
+const PRE_L2: u32 = 2u;
+const PRE_OVER_OUTPUT: u32 = 0u;
+const PRE_OVER_INPUT: u32 = 1u;
+const PRE_OVER_SPATIAL: u32 = 2u;
+const PRE_OVER_GLOBAL: u32 = 3u;
+
+// Pre-synaptic competition's groups of w [c_out, c, k, k]: group g is the weights first + j·step, j < count.
+struct PreGroup {
+    first: u32,
+    step: u32,
+    count: u32,
+}
+
+fn pre_group(g: u32) -> PreGroup {
+    let kk = params.k * params.k;
+    let f = params.c * kk;
+    switch params.over {
+        // Every output channel's weight at one (input channel, position).
+        case PRE_OVER_OUTPUT: {
+            return PreGroup(g, f, params.c_out);
+        }
+        // Every input channel's weight at one (output channel, position).
+        case PRE_OVER_INPUT: {
+            return PreGroup((g / kk) * f + g % kk, kk, params.c);
+        }
+        // The k × k positions of one (output, input) pair.
+        case PRE_OVER_SPATIAL: {
+            return PreGroup(g * kk, 1u, kk);
+        }
+        default: {
+            return PreGroup(0u, 1u, params.c_out * f);
+        }
+    }
+}
+
+fn coupling(i: u32) -> f32 {
+    return 1.0 / (abs(src[i]) + 1e-6);
+}
+
+// What group members j0, j0 + by, … of `g` add to the normalisation's sum (for the softmax, less `most`).
+fn pre_partial(g: PreGroup, j0: u32, by: u32, most: f32) -> f32 {
+    var s = 0.0;
+    for (var j = j0; j < g.count; j += by) {
+        let m = coupling(g.first + j * g.step);
+        switch params.mode {
+            case PRE_LINEAR: {
+                s += m;
+            }
+            case PRE_L2: {
+                s += m * m;
+            }
+            default: {
+                s += exp(m - most);
+            }
+        }
+    }
+    return s;
+}
+
+fn pre_largest(g: PreGroup, j0: u32, by: u32) -> f32 {
+    var most = 0.0;
+    for (var j = j0; j < g.count; j += by) {
+        most = max(most, coupling(g.first + j * g.step));
+    }
+    return most;
+}
+
+// Members j0, j0 + by, … of `g` normalised: m/(Σm + 1e-6), softmax(m) (less its maximum first, as the CPU
+// twin) or m/‖m‖₂, into dst.
+fn pre_write(g: PreGroup, j0: u32, by: u32, most: f32, s: f32) {
+    for (var j = j0; j < g.count; j += by) {
+        let i = g.first + j * g.step;
+        let m = coupling(i);
+        switch params.mode {
+            case PRE_LINEAR: {
+                dst[i] = m / (s + 1e-6);
+            }
+            case PRE_L2: {
+                dst[i] = m / max(sqrt(s), 1e-12);
+            }
+            default: {
+                dst[i] = exp(m - most) / s;
+            }
+        }
+    }
+}
+
+// One invocation per group (`n` groups, each at most max(C_out, C_in, k²) weights): the pre-synaptic couplings
+// m = 1/(|w| + 1e-6) normalised within the group.
+@compute @workgroup_size(256)
+fn presynaptic(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= params.n) {
+        return;
+    }
+    let g = pre_group(gid.x);
+    let most = pre_largest(g, 0u, 1u);
+    pre_write(g, 0u, 1u, most, pre_partial(g, 0u, 1u, most));
+}
+
+// The whole layer as one group, on one workgroup: its invocations share the weights (a single invocation's
+// loop over a layer of 10⁵-10⁶ weights is more than drivers let a shader run; lavapipe stops loops past
+// 65,535 iterations).
+@compute @workgroup_size(256)
+fn presynaptic_global(@builtin(local_invocation_index) li: u32) {
+    let g = pre_group(0u);
+    scratch[li] = pre_largest(g, li, WG);
+    workgroupBarrier();
+    for (var half = WG / 2u; half > 0u; half /= 2u) {
+        if (li < half) {
+            scratch[li] = max(scratch[li], scratch[li + half]);
+        }
+        workgroupBarrier();
+    }
+    let most = scratch[0];
+    workgroupBarrier();
+    scratch[li] = pre_partial(g, li, WG, most);
+    workgroupBarrier();
+    reduce_sum(li);
+    pre_write(g, li, WG, most, scratch[0]);
 }
 
 // One entry of the weights the forward pass uses: |w| under Dale's principle, else w.

@@ -22,7 +22,7 @@ use crate::nets::hebbconv::gpu::GpuNetwork;
 use crate::nets::hebbconv::presets::{Arch, Preset};
 use crate::nets::hebbconv::{HebbConfig, HebbLayer, Network, Pass};
 use crate::nets::probe::{Confusion, Probe};
-use crate::plasticity::competition::Competition;
+use crate::plasticity::competition::{Competition, PreDim, PreKind};
 use crate::protocol::{
     Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, REFERENCE, Series,
 };
@@ -127,6 +127,53 @@ impl Rule {
     }
 }
 
+/// Which weights compete for each input in the forward pass (pre-synaptic competition): each weight is
+/// replaced by a softmax of 1/|w| over its group, so a synapse's share of the input shrinks as its competitors
+/// weaken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreSynaptic {
+    #[default]
+    #[schemars(title = "off")]
+    Off,
+    /// The weights of one neuron at one position across the input channels (the variant the thesis found to
+    /// work).
+    #[schemars(title = "across input channels")]
+    InputChannels,
+    /// The weights of every neuron for one input channel at one position.
+    #[schemars(title = "across output channels")]
+    OutputChannels,
+    /// The k × k weights of one neuron for one input channel.
+    #[schemars(title = "across positions")]
+    Positions,
+    /// Every weight of the layer (the thesis's printed code).
+    #[schemars(title = "across the whole layer")]
+    Layer,
+}
+
+impl PreSynaptic {
+    /// What competes, for a network's name.
+    fn across(self) -> &'static str {
+        match self {
+            Self::Off => "",
+            Self::InputChannels => "input channels",
+            Self::OutputChannels => "output channels",
+            Self::Positions => "positions",
+            Self::Layer => "whole layer",
+        }
+    }
+
+    fn dim(self) -> Option<PreDim> {
+        match self {
+            Self::Off => None,
+            Self::InputChannels => Some(PreDim::Input),
+            Self::OutputChannels => Some(PreDim::Output),
+            Self::Positions => Some(PreDim::Spatial),
+            Self::Layer => Some(PreDim::Global),
+        }
+    }
+}
+
 /// The images to learn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -195,6 +242,12 @@ pub struct Second {
     /// Lateral inhibition of the second network (see "surround inhibition" above).
     #[schemars(title = "its surround inhibition", extend("x-when" = "compare"))]
     pub surround: bool,
+    #[serde(default)]
+    #[schemars(title = "its pre-synaptic competition", extend("x-when" = "compare"))]
+    pub pre_synaptic: PreSynaptic,
+    #[serde(default)]
+    #[schemars(title = "its Dale's principle", extend("x-when" = "compare"))]
+    pub dale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -213,6 +266,14 @@ pub struct Params {
     /// update, so that neighbouring positions inhibit each other.
     #[schemars(title = "surround inhibition")]
     pub surround: bool,
+    #[serde(default)]
+    #[schemars(title = "pre-synaptic competition")]
+    pub pre_synaptic: PreSynaptic,
+    /// Dale's principle: every weight stays excitatory (the forward pass uses |w|, and w ← |w + lr·Δw| after
+    /// each update; the first weights are |N(0, 1)|).
+    #[serde(default)]
+    #[schemars(title = "Dale's principle")]
+    pub dale: bool,
     #[schemars(title = "second network, for comparison")]
     pub second: Second,
     /// Also probe the same network with its random initial filters, never trained: the floor.
@@ -296,6 +357,8 @@ impl Lab for HebbConv {
                     "width_div".into(),
                     "rule".into(),
                     "surround".into(),
+                    "pre_synaptic".into(),
+                    "dale".into(),
                     "second".into(),
                     "random_floor".into(),
                 ],
@@ -329,6 +392,7 @@ impl Lab for HebbConv {
             },
             text.exercise("ex2"),
             text.exercise("ex3"),
+            text.exercise("ex4"),
             text.prose("sources"),
         ]
     }
@@ -343,7 +407,11 @@ impl Lab for HebbConv {
                 kind: SecondKind::Compare,
                 rule: Rule::None,
                 surround: false,
+                pre_synaptic: PreSynaptic::Off,
+                dale: false,
             },
+            pre_synaptic: PreSynaptic::Off,
+            dale: false,
             random_floor: true,
             images: Images::Digits,
             zca: false,
@@ -373,6 +441,17 @@ impl Lab for HebbConv {
                     shape_text(p.images.shape())
                 ),
             ));
+        }
+        let both = "Dale's principle feeds |w| forward, so there are no couplings to compete: turn one of \
+                    the two off";
+        if p.dale && p.pre_synaptic != PreSynaptic::Off {
+            errs.push(FieldError::new("pre_synaptic", both));
+        }
+        if p.second.kind == SecondKind::Compare
+            && p.second.dale
+            && p.second.pre_synaptic != PreSynaptic::Off
+        {
+            errs.push(FieldError::new("second/pre_synaptic", both));
         }
         if p.zca && p.train_images < 2 {
             errs.push(FieldError::new(
@@ -470,19 +549,58 @@ fn preset(p: &Params) -> Result<Preset> {
     )
 }
 
-/// A network's learning configuration: the thesis's settings for the mode, with surround inhibition.
-fn config(rule: Rule, surround: bool) -> HebbConfig {
-    HebbConfig {
-        surround,
-        ..HebbConfig::thesis(rule.competition())
-    }
+/// How one network of the page learns: its rule and the mechanisms added to it.
+#[derive(Clone, Copy)]
+struct Learning {
+    rule: Rule,
+    surround: bool,
+    pre_synaptic: PreSynaptic,
+    dale: bool,
 }
 
-fn rule_label(rule: Rule, surround: bool) -> String {
-    if surround {
-        format!("{} + surround", rule.name())
-    } else {
-        rule.name().into()
+impl Learning {
+    fn first(p: &Params) -> Self {
+        Self {
+            rule: p.rule,
+            surround: p.surround,
+            pre_synaptic: p.pre_synaptic,
+            dale: p.dale,
+        }
+    }
+
+    fn second(p: &Params) -> Self {
+        Self {
+            rule: p.second.rule,
+            surround: p.second.surround,
+            pre_synaptic: p.second.pre_synaptic,
+            dale: p.second.dale,
+        }
+    }
+
+    /// The thesis's settings for the rule, with surround inhibition, pre-synaptic competition (softmax, the
+    /// thesis's default) and Dale's principle as chosen.
+    fn config(self) -> HebbConfig {
+        HebbConfig {
+            surround: self.surround,
+            presynaptic: self.pre_synaptic.dim().map(|d| (PreKind::Softmax, d)),
+            dale: self.dale,
+            ..HebbConfig::thesis(self.rule.competition())
+        }
+    }
+
+    /// "hard-WTA + surround + pre-synaptic (input channels) + Dale".
+    fn label(self) -> String {
+        let mut name = self.rule.name().to_string();
+        if self.surround {
+            name.push_str(" + surround");
+        }
+        if self.pre_synaptic != PreSynaptic::Off {
+            name.push_str(&format!(" + pre-synaptic ({})", self.pre_synaptic.across()));
+        }
+        if self.dale {
+            name.push_str(" + Dale");
+        }
+        name
     }
 }
 
@@ -637,22 +755,25 @@ impl Run {
         let train = take(Split::Train, p.train_images, "training")?;
         let test = take(Split::Test, p.test_images, "test")?;
         let preset = preset(p)?;
-        let mut specs = vec![(
-            rule_label(p.rule, p.surround),
-            config(p.rule, p.surround),
-            true,
-        )];
+        let first = Learning::first(p);
+        let mut specs = vec![(first.label(), first.config(), true)];
         if p.second.kind == SecondKind::Compare {
-            let mut name = rule_label(p.second.rule, p.second.surround);
+            let second = Learning::second(p);
+            let mut name = second.label();
             // The same rule twice is allowed (the two networks then learn exactly alike); its metrics need
             // two names.
             if name == specs[0].0 {
                 name.push_str(" (second network)");
             }
-            specs.push((name, config(p.second.rule, p.second.surround), true));
+            specs.push((name, second.config(), true));
         }
         if p.random_floor {
-            specs.push(("random filters".into(), config(p.rule, false), false));
+            // The first network never trained (surround inhibition acts only on updates).
+            let floor = Learning {
+                surround: false,
+                ..first
+            };
+            specs.push(("random filters".into(), floor.config(), false));
         }
         let features = preset.features();
         let kept = specs.len() as f64 * (train.len() + test.len()) as f64 * features as f64 * 4.0;

@@ -12,19 +12,20 @@
 //! equals the CPU's "every Δw from the batch's forward pass, then all steps".
 //!
 //! Depthwise layers (architectures E and F) run kernels/hebbdepthwise, their units competing over positions.
-//! Not on the GPU yet (refused by [`GpuNetwork::new`] with the reason, so that the caller keeps the CPU
-//! network): residual blocks (G), zero padding and ReLU (H, the backprop baseline), BCM, temporal and
-//! statistical competition, and pre-synaptic competition.
+//! Every competition mode runs here, BCM's thresholds and the temporal history resident beside the weights
+//! (uploaded with them, and downloaded with them). Not on the GPU yet (refused by [`GpuNetwork::new`] with the
+//! reason, so that the caller keeps the CPU network): residual blocks (G), zero padding and ReLU (H, the
+//! backprop baseline).
 use super::conv::{Activation, Cosine};
 use super::presets::{Padding, Preset};
 use super::{HebbConfig, Network, Node};
-use crate::engine::{Gpu, Recorder, Tensor};
+use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::kernels::hebbconv::{ConvGpu, ConvShape, Shared, to_array, values};
 use crate::kernels::hebbdepthwise::{self, DepthwiseGpu};
 use crate::kernels::hebblayers::{BatchNormGpu, LayerKernel, PoolKind};
 use crate::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
-use crate::plasticity::competition::Competition;
+use crate::plasticity::competition::{Competition, PreDim, PreKind, TopOne};
 use ndarray::{Array2, ArrayView2, ArrayView4, Axis, s};
 
 /// A [`Network`] living on the GPU for a run: its tensors and bound kernels for batches of a fixed size.
@@ -74,6 +75,14 @@ impl Layer {
         }
     }
 
+    /// A second forward pass from the layer's `forward_into`.
+    fn record_with(&self, rec: &mut Recorder<'_>, forward: &Kernel) {
+        match self {
+            Layer::Dense(l) => l.record_with(rec, forward),
+            Layer::Depthwise(l) => l.record_with(rec, forward),
+        }
+    }
+
     fn record_correlate(&self, rec: &mut Recorder<'_>) {
         match self {
             Layer::Dense(l) => l.record_correlate(rec),
@@ -86,35 +95,44 @@ impl Layer {
 struct ConvNode {
     layer: Layer,
     update: UpdateGpu,
-    /// The forward pass's weights (|w|, w/‖w‖) made from w, when they differ from w.
-    forward_weights: Option<LayerKernel>,
+    /// The forward pass's weights (|w|, the pre-synaptic couplings, then w/‖w‖) made from w, when they
+    /// differ from w.
+    forward_weights: Vec<LayerKernel>,
     /// The cosine activation's division by patch norms (fused into the forward pass of depthwise layers).
     cosine: Option<LayerKernel>,
     /// Surround modulation from the convolution's raw output into y.
     surround: Option<LayerKernel>,
-    /// The forward weights and the raw output, when used (the kernels above are bound to them).
+    /// The statistical threshold's conv(x, w) with the stored weights, before the update.
+    similarity: Option<Kernel>,
+    /// The forward weights, the raw output and the similarity, when used (the kernels above are bound to them).
     _held: Vec<Tensor>,
 }
 
 /// How a configuration's forward pass transforms w, mirroring `HebbLayer::forward_weights` and
-/// `conv::activate_padded`: |w| under Dale's principle, then the cosine's normalisation, or SoftHebb's w/‖w‖
-/// for the linear activation (which Dale's |w| takes the place of on the CPU too).
+/// `conv::activate_padded`: |w| under Dale's principle, or the pre-synaptic couplings, then the cosine's
+/// normalisation; or SoftHebb's w/‖w‖ for the linear activation (which Dale's |w| and the couplings take the
+/// place of on the CPU too).
 #[derive(Clone, Copy)]
 struct Forward {
     abs: bool,
+    presynaptic: Option<(PreKind, PreDim)>,
     norm: Option<Cosine>,
     cosine: bool,
 }
 
 impl Forward {
     fn of(config: &HebbConfig) -> Self {
+        // Dale's |w| replaces the couplings on the CPU.
+        let presynaptic = config.presynaptic.filter(|_| !config.dale);
+        let plain = !config.dale && presynaptic.is_none();
         let (norm, cosine) = match config.activation {
             Activation::Cosine(mode) => (Some(mode), true),
-            Activation::Linear if config.w_nrm && !config.dale => (Some(Cosine::Filter), false),
+            Activation::Linear if config.w_nrm && plain => (Some(Cosine::Filter), false),
             Activation::Linear => (None, false),
         };
         Self {
             abs: config.dale,
+            presynaptic,
             norm,
             cosine,
         }
@@ -122,7 +140,7 @@ impl Forward {
 
     /// Whether the forward pass needs weights of its own.
     fn transforms(&self) -> bool {
-        self.abs || self.norm.is_some()
+        self.abs || self.presynaptic.is_some() || self.norm.is_some()
     }
 }
 
@@ -166,16 +184,24 @@ fn describe(node: &Node) -> String {
     }
 }
 
-/// The competitions the GPU update runs, or the reason a configuration stays on the CPU.
-fn compete(config: &HebbConfig, t_inv: f32) -> Result<Compete> {
-    match config.competition.mode {
-        Competition::None => Ok(Compete::None),
-        Competition::HardWta => Ok(Compete::HardWta),
-        Competition::SoftWta => Ok(Compete::SoftWta { t_inv }),
-        Competition::AntiHard => Ok(Compete::AntiHard),
-        Competition::Bcm => Err(not_yet("BCM competition")),
-        Competition::Temporal => Err(not_yet("the temporal threshold")),
-        Competition::Statistical => Err(not_yet("the statistical threshold")),
+/// The GPU update's competition for a layer of inverse temperature `t_inv`.
+fn compete(config: &HebbConfig, t_inv: f32) -> Compete {
+    let c = &config.competition;
+    let multiply = c.top_one == TopOne::Multiply;
+    match c.mode {
+        Competition::None => Compete::None,
+        Competition::HardWta => Compete::HardWta,
+        Competition::SoftWta => Compete::SoftWta { t_inv },
+        Competition::AntiHard => Compete::AntiHard,
+        Competition::Bcm => Compete::Bcm { decay: c.bcm_decay },
+        Competition::Temporal => Compete::Temporal {
+            window: c.temporal_window,
+            multiply,
+        },
+        Competition::Statistical => Compete::Statistical {
+            c: c.stats_c,
+            multiply,
+        },
     }
 }
 
@@ -187,13 +213,6 @@ fn not_yet(what: &str) -> Error {
 
 /// Every node's GPU form and shapes for batches of `batch`, or why the network stays on the CPU.
 fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
-    let config = &net.config;
-    // The mode alone decides; each layer's own t_inv is bound when the layer is built.
-    compete(config, 1.0)?;
-    // Under Dale's principle the CPU's forward pass takes |w| and never reads the pre-synaptic couplings.
-    if config.presynaptic.is_some() && !config.dale {
-        return Err(not_yet("pre-synaptic competition"));
-    }
     let [c, h, w] = net.preset.input;
     let mut shape = [batch, c, h, w];
     let mut out = Vec::with_capacity(net.nodes.len());
@@ -285,6 +304,13 @@ impl GpuNetwork {
                 Plan::Conv(s, false) => sizes.extend(s.buffer_bytes()),
                 _ => {}
             }
+            if let (Plan::Conv(..), Competition::Temporal) = (&p.plan, net.config.competition.mode)
+            {
+                // The last `window` samples of the layer's output.
+                let [_, k, h, w] = p.output;
+                let window = net.config.competition.temporal_window.max(1);
+                sizes.push(("temporal history", f32_bytes([window, k, h, w])));
+            }
             for (what, bytes) in sizes {
                 gpu.check_size(&format!("{}: {what}", p.label), bytes)?;
             }
@@ -308,13 +334,15 @@ impl GpuNetwork {
                     } else {
                         Rate::Layer(l.layer.lr)
                     };
-                    let compete = compete(&net.config, l.layer.t_inv)?;
+                    let compete = compete(&net.config, l.layer.t_inv);
                     let surround = net.config.surround && shape.k != 1;
                     let node = ConvNode::new(
                         gpu, *shape, *depthwise, &current, forward, surround, compete, rate,
                     )
                     .await?;
                     gpu.write(node.layer.w(), bytemuck::cast_slice(&values(l.w.view())));
+                    node.update
+                        .upload(gpu, &l.state, net.config.competition.bcm_theta0)?;
                     let out = node.layer.y().share();
                     (GpuNode::Conv(Box::new(node)), out)
                 }
@@ -434,8 +462,9 @@ impl GpuNetwork {
         Ok(out)
     }
 
-    /// Copies every layer's weights and every BatchNorm's running statistics into `net` (which must have
-    /// this network's preset), in one submit; pending CPU updates are dropped (the GPU's are applied).
+    /// Copies every layer's weights and competition memory and every BatchNorm's running statistics into
+    /// `net` (which must have this network's preset), in one submit; pending CPU updates are dropped (the
+    /// GPU's are applied).
     pub async fn download(&self, gpu: &Gpu, net: &mut Network) -> Result<()> {
         if net.preset != self.preset || net.nodes.len() != self.nodes.len() {
             return Err(Error::Data(format!(
@@ -453,7 +482,10 @@ impl GpuNetwork {
         for node in &self.nodes {
             match node {
                 GpuNode::BatchNorm(bn) => rec.read(&bn.running, bn.running.bytes()),
-                GpuNode::Conv(c) => rec.read(c.layer.w(), c.layer.w().bytes()),
+                GpuNode::Conv(c) => {
+                    rec.read(c.layer.w(), c.layer.w().bytes());
+                    c.update.record_reads(&mut rec);
+                }
                 GpuNode::Fixed(_) => {}
             }
         }
@@ -464,10 +496,11 @@ impl GpuNetwork {
                     let bytes = res.next().unwrap_or_default();
                     bn.store(&bytes, b)?;
                 }
-                (GpuNode::Conv(_), Node::Conv(l)) => {
+                (GpuNode::Conv(c), Node::Conv(l)) => {
                     let bytes = res.next().unwrap_or_default();
                     l.w = to_array(&bytes, l.w.dim())?;
                     l.pending = None;
+                    c.update.store(&mut res, &mut l.state)?;
                 }
                 (GpuNode::Fixed(_), _) => {}
                 _ => {
@@ -511,15 +544,31 @@ impl ConvNode {
         } else {
             None
         };
+        let sim = if matches!(compete, Compete::Statistical { .. }) {
+            Some(gpu.tensor("similarity conv(x, w)/‖w‖", out_bytes)?)
+        } else {
+            None
+        };
+        // The couplings, where a normalisation follows them (else they are the forward weights).
+        let coupled = if forward.presynaptic.is_some() && forward.norm.is_some() {
+            Some(gpu.tensor("pre-synaptic couplings", w_bytes)?)
+        } else {
+            None
+        };
         let shared = Shared {
             x: Some(x),
             forward_weights: wf.as_ref(),
             forward_out: raw.as_ref(),
         };
-        let (layer, cosine, update) = if depthwise {
+        let (layer, cosine, update, similarity) = if depthwise {
             let l = DepthwiseGpu::with(gpu, shape, forward.cosine, shared).await?;
-            let update = UpdateGpu::depthwise(gpu, &l, compete, rate, forward.abs).await?;
-            (Layer::Depthwise(l), None, update)
+            let update =
+                UpdateGpu::depthwise(gpu, &l, compete, rate, forward.abs, sim.as_ref()).await?;
+            let similarity = match &sim {
+                Some(t) => Some(l.forward_into(gpu, t).await?),
+                None => None,
+            };
+            (Layer::Depthwise(l), None, update, similarity)
         } else {
             let l = ConvGpu::with(gpu, shape, shared).await?;
             let cosine = if forward.cosine {
@@ -528,16 +577,35 @@ impl ConvNode {
             } else {
                 None
             };
-            let update = UpdateGpu::new(gpu, &l, compete, rate, forward.abs).await?;
-            (Layer::Dense(l), cosine, update)
+            let update = UpdateGpu::new(gpu, &l, compete, rate, forward.abs, sim.as_ref()).await?;
+            let similarity = match &sim {
+                Some(t) => Some(l.forward_into(gpu, t).await?),
+                None => None,
+            };
+            (Layer::Dense(l), cosine, update, similarity)
         };
-        let forward_weights = match &wf {
-            Some(wf) => {
-                let (abs, norm) = (forward.abs, forward.norm);
-                Some(LayerKernel::forward_weights(gpu, w_shape, abs, norm, layer.w(), wf).await?)
+        let mut forward_weights = Vec::new();
+        if let Some(wf) = &wf {
+            let (abs, norm) = (forward.abs, forward.norm);
+            match forward.presynaptic {
+                Some((kind, over)) => {
+                    let couplings = coupled.as_ref().unwrap_or(wf);
+                    forward_weights.push(
+                        LayerKernel::presynaptic(gpu, w_shape, kind, over, layer.w(), couplings)
+                            .await?,
+                    );
+                    if coupled.is_some() {
+                        forward_weights.push(
+                            LayerKernel::forward_weights(gpu, w_shape, false, norm, couplings, wf)
+                                .await?,
+                        );
+                    }
+                }
+                None => forward_weights.push(
+                    LayerKernel::forward_weights(gpu, w_shape, abs, norm, layer.w(), wf).await?,
+                ),
             }
-            None => None,
-        };
+        }
         let surround = match &raw {
             Some(raw) => {
                 let dims = [shape.n, shape.c_out, shape.ho(), shape.wo()];
@@ -551,12 +619,18 @@ impl ConvNode {
             forward_weights,
             cosine,
             surround,
-            _held: wf.into_iter().chain(raw).collect(),
+            similarity,
+            _held: wf
+                .into_iter()
+                .chain(raw)
+                .chain(sim)
+                .chain(coupled)
+                .collect(),
         })
     }
 
     fn record(&self, rec: &mut Recorder<'_>, learn: bool) {
-        if let Some(k) = &self.forward_weights {
+        for k in &self.forward_weights {
             k.record(rec);
         }
         self.layer.record_forward(rec);
@@ -567,6 +641,9 @@ impl ConvNode {
             k.record(rec);
         }
         if learn {
+            if let Some(k) = &self.similarity {
+                self.layer.record_with(rec, k);
+            }
             self.update.record_compete(rec);
             self.layer.record_correlate(rec);
             self.update.record_step(rec);
