@@ -244,7 +244,8 @@ async fn hebbian_layers_match_the_cpu_on_webgpu() {
 /// Reduced Hebbian networks (architecture C on 16×16 images) on the browser's WebGPU against the CPU network
 /// in wasm, for hard-WTA with surround modulation, BCM, the temporal threshold (a window of 3 samples, passed by
 /// the second batch), the statistical threshold and pre-synaptic competition (over the input channels of colour
-/// images): features, then weights and the competition's memory after two unsupervised steps.
+/// images), and the residual architecture G: features, then weights and the competition's memory after two
+/// unsupervised steps.
 #[wasm_bindgen_test]
 async fn hebbian_network_matches_the_cpu_on_webgpu() {
     use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
@@ -254,28 +255,31 @@ async fn hebbian_network_matches_the_cpu_on_webgpu() {
     let gpu = gpu().await;
     let mut temporal = HebbConfig::thesis(Competition::Temporal);
     temporal.competition.temporal_window = 3;
+    let surround = HebbConfig {
+        surround: true,
+        ..HebbConfig::thesis(Competition::HardWta)
+    };
     let configs = [
+        (Arch::C, 1, surround),
+        (Arch::C, 1, HebbConfig::thesis(Competition::Bcm)),
+        (Arch::C, 1, temporal),
+        (Arch::C, 1, HebbConfig::thesis(Competition::Statistical)),
         (
-            1,
-            HebbConfig {
-                surround: true,
-                ..HebbConfig::thesis(Competition::HardWta)
-            },
-        ),
-        (1, HebbConfig::thesis(Competition::Bcm)),
-        (1, temporal),
-        (1, HebbConfig::thesis(Competition::Statistical)),
-        (
+            Arch::C,
             3,
             HebbConfig {
                 presynaptic: Some((PreKind::Softmax, PreDim::Input)),
                 ..HebbConfig::thesis(Competition::HardWta)
             },
         ),
+        (Arch::G, 1, surround),
     ];
-    for (channels, config) in configs {
-        let what = format!("{:?}, {} channels", config.competition.mode, channels);
-        let preset = Preset::new(Arch::C, [channels, 16, 16], 8, 10).expect("preset");
+    for (arch, channels, config) in configs {
+        let what = format!(
+            "{arch:?}, {:?}, {channels} channels",
+            config.competition.mode
+        );
+        let preset = Preset::new(arch, [channels, 16, 16], 8, 10).expect("preset");
         let mut cpu = Network::new(preset, config, 3);
         let mut net = GpuNetwork::new(&gpu, &cpu, 2).await.expect("GPU network");
         let images = |n, salt| conv::filled((n, channels, 16, 16), salt).mapv(|v| 0.5 * (v + 1.0));

@@ -1,8 +1,8 @@
 //! The layers around a Hebbian convolution on the GPU (kernels/hebblayers.wgsl), twins of
 //! `nets::hebbconv::layers` and of the cosine activation in `nets::hebbconv::conv`: BatchNorm2d without affine
 //! parameters (batch statistics and the running averages' update in training, running statistics in
-//! evaluation), the Triangle activation, max and average pooling with PyTorch's semantics, the surround
-//! modulation DoG, the forward pass's weights (|w|, w/‖w‖, per-position normalisation) and the cosine's
+//! evaluation), the Triangle activation, a residual block's sum, max and average pooling with PyTorch's
+//! semantics, the surround modulation DoG, the forward pass's weights (|w|, w/‖w‖, per-position normalisation) and the cosine's
 //! division by patch norms.
 //!
 //! [`BatchNormGpu`] and [`LayerKernel`] are bound to their input and output tensors once per run, so that a
@@ -304,6 +304,28 @@ impl LayerKernel {
             "triangle",
             &params,
             &tensors,
+            groups,
+            vec![],
+        )
+        .await
+    }
+
+    /// A residual block's sum: out = a + b, all three [N, C, H, W] (`shape`).
+    pub async fn add(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        a: &Tensor,
+        b: &Tensor,
+        out: &Tensor,
+    ) -> Result<Self> {
+        check_shape("residual sum", shape)?;
+        let groups = groups_for(shape.iter().product());
+        Self::bind(
+            gpu,
+            "hebblayers_add",
+            "add",
+            &LayerParams::of(shape),
+            &[(1, a), (2, out), (6, b)],
             groups,
             vec![],
         )

@@ -1,7 +1,7 @@
 // The layers around a Hebbian convolution on resident tensors (see kernels/hebblayers.rs; CPU twins in
 // nets::hebbconv::{layers, conv}): BatchNorm2d without affine parameters (batch statistics with the running
-// averages' update, or the running statistics), the Triangle activation, max and average pooling, the
-// surround-modulation DoG, and the two halves of the cosine activation that are not the convolution: the
+// averages' update, or the running statistics), the Triangle activation, a residual block's sum, max and
+// average pooling, the surround-modulation DoG, and the two halves of the cosine activation that are not the convolution: the
 // forward pass's weights (|w| and/or normalised) and the division by each patch's norm.
 //
 // Layouts (row-major): activations [N, C, H, W]; BatchNorm statistics [2C] (C means, then C variances);
@@ -53,6 +53,8 @@ const NORM_POSITION: u32 = 2u;
 @group(0) @binding(4) var<storage, read_write> running: array<f32>;
 // The surround-modulation kernel, 5 × 5 row-major (computed once on the host by layers::dog_kernel).
 @group(0) @binding(5) var<storage, read> dog: array<f32>;
+// The second addend of `add`.
+@group(0) @binding(6) var<storage, read> other: array<f32>;
 
 const WG: u32 = 256u;
 var<workgroup> scratch: array<f32, 256>;
@@ -139,6 +141,14 @@ fn triangle(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             }
             dst[base + ch * hw] = v;
         }
+    }
+}
+
+// A residual block's sum: dst = src + other over [N, C, H, W] (the body's and the shortcut's outputs).
+@compute @workgroup_size(256)
+fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var j = gid.x; j < params.n * params.c * params.h * params.w; j += nwg.x * WG) {
+        dst[j] = src[j] + other[j];
     }
 }
 

@@ -14,8 +14,9 @@
 //! Depthwise layers (architectures E and F) run kernels/hebbdepthwise, their units competing over positions.
 //! Every competition mode runs here, BCM's thresholds and the temporal history resident beside the weights
 //! (uploaded with them, and downloaded with them). Not on the GPU yet (refused by [`GpuNetwork::new`] with the
-//! reason, so that the caller keeps the CPU network): residual blocks (G), zero padding and ReLU (H, the
-//! backprop baseline).
+//! reason, so that the caller keeps the CPU network): zero padding and ReLU (H, the backprop baseline). Residual
+//! blocks (G) run their body and shortcut one after the other on the block's input, each layer learning as
+//! its forward pass ends, then Triangle of their sum.
 use super::conv::{Activation, Cosine};
 use super::presets::{Padding, Preset};
 use super::{HebbConfig, Network, Node};
@@ -27,6 +28,8 @@ use crate::kernels::hebblayers::{BatchNormGpu, LayerKernel, PoolKind};
 use crate::kernels::hebbupdate::{Compete, Rate, UpdateGpu};
 use crate::plasticity::competition::{Competition, PreDim, PreKind, TopOne};
 use ndarray::{Array2, ArrayView2, ArrayView4, Axis, s};
+use std::future::Future;
+use std::pin::Pin;
 
 /// A [`Network`] living on the GPU for a run: its tensors and bound kernels for batches of a fixed size.
 pub struct GpuNetwork {
@@ -45,6 +48,14 @@ enum GpuNode {
     Conv(Box<ConvNode>),
     /// Triangle or a pool.
     Fixed(LayerKernel),
+    /// Triangle(body(x) + shortcut(x)): the two paths, the sum, and Triangle into the block's output.
+    Residual {
+        body: Vec<GpuNode>,
+        shortcut: Vec<GpuNode>,
+        add: LayerKernel,
+        triangle: LayerKernel,
+        _sum: Tensor,
+    },
 }
 
 /// A node's convolution: dense (implicit GEMMs) or depthwise.
@@ -156,6 +167,11 @@ enum Plan {
         stride: usize,
         pad: usize,
     },
+    Residual {
+        body: Vec<Planned>,
+        shortcut: Vec<Planned>,
+        power: f32,
+    },
 }
 
 struct Planned {
@@ -214,14 +230,28 @@ fn not_yet(what: &str) -> Error {
 /// Every node's GPU form and shapes for batches of `batch`, or why the network stays on the CPU.
 fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
     let [c, h, w] = net.preset.input;
-    let mut shape = [batch, c, h, w];
-    let mut out = Vec::with_capacity(net.nodes.len());
-    for (i, node) in net.nodes.iter().enumerate() {
+    let mut index = 0;
+    plan_nodes(net, &net.nodes, [batch, c, h, w], &mut index).map(|(planned, _)| planned)
+}
+
+/// [`plan`] of `nodes` on an input of `shape`, numbering ops depth first from `index` (as the network's node
+/// list, blocks not counted): the plans and the output shape.
+fn plan_nodes(
+    net: &Network,
+    nodes: &[Node],
+    mut shape: [usize; 4],
+    index: &mut usize,
+) -> Result<(Vec<Planned>, [usize; 4])> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for node in nodes {
         let label = format!(
-            "op {i} of architecture {:?} ({})",
+            "op {index} of architecture {:?} ({})",
             net.preset.arch,
             describe(node)
         );
+        if !matches!(node, Node::Residual { .. }) {
+            *index += 1;
+        }
         let [n, c, h, w] = shape;
         let (plan, output) = match node {
             Node::BatchNorm(_) => (Plan::BatchNorm, shape),
@@ -259,7 +289,26 @@ fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
                 };
                 (plan, [n, c, side(h), side(w)])
             }
-            Node::Relu | Node::Residual { .. } => return Err(not_yet(&label)),
+            Node::Residual {
+                body,
+                shortcut,
+                power,
+            } => {
+                let (body, a) = plan_nodes(net, body, shape, index)?;
+                let (shortcut, b) = plan_nodes(net, shortcut, shape, index)?;
+                if a != b {
+                    return Err(Error::Gpu(format!(
+                        "{label}: its body gives {a:?} and its shortcut {b:?}"
+                    )));
+                }
+                let plan = Plan::Residual {
+                    body,
+                    shortcut,
+                    power: *power,
+                };
+                (plan, a)
+            }
+            Node::Relu => return Err(not_yet(&label)),
         };
         out.push(Planned {
             label,
@@ -269,56 +318,37 @@ fn plan(net: &Network, batch: usize) -> Result<Vec<Planned>> {
         });
         shape = output;
     }
-    Ok(out)
+    Ok((out, shape))
+}
+
+/// Every plan of `planned`, those inside residual blocks too.
+fn each_plan(planned: &[Planned], visit: &mut impl FnMut(&Planned)) {
+    for p in planned {
+        visit(p);
+        if let Plan::Residual { body, shortcut, .. } = &p.plan {
+            each_plan(body, visit);
+            each_plan(shortcut, visit);
+        }
+    }
 }
 
 fn f32_bytes(shape: [usize; 4]) -> u64 {
     (shape.iter().product::<usize>() * 4) as u64
 }
 
-impl GpuNetwork {
-    /// Whether `net`'s configuration runs on the GPU; the error says what keeps it on the CPU. Nothing is
-    /// allocated: callers ask before choosing where a network runs.
-    pub fn supports(net: &Network) -> Result<()> {
-        plan(net, 1).map(|_| ())
-    }
-
-    /// `net` on the GPU for batches of `batch` images: its weights and BatchNorm running statistics uploaded
-    /// (Δw pending on the CPU is not carried over). Refuses configurations the GPU does not run yet (see the
-    /// module's notes) and, before allocating anything, any buffer over the device's limits
-    /// ([`Error::TooLarge`] naming the layer).
-    pub async fn new(gpu: &Gpu, net: &Network, batch: usize) -> Result<Self> {
-        if batch == 0 {
-            return Err(Error::Data(
-                "a GPU network needs a batch of at least one image".into(),
-            ));
-        }
-        let planned = plan(net, batch)?;
+/// The GPU nodes of `nodes` (planned as `planned`) reading `input`, and the tensor the last one writes.
+fn build<'a>(
+    gpu: &'a Gpu,
+    net: &'a Network,
+    planned: &'a [Planned],
+    nodes: &'a [Node],
+    input: &'a Tensor,
+) -> Pin<Box<dyn Future<Output = Result<(Vec<GpuNode>, Tensor)>> + 'a>> {
+    Box::pin(async move {
         let forward = Forward::of(&net.config);
-        let [c, h, w] = net.preset.input;
-        gpu.check_size("the input batch", f32_bytes([batch, c, h, w]))?;
-        for p in &planned {
-            let mut sizes = vec![("output", f32_bytes(p.output))];
-            match &p.plan {
-                Plan::Conv(s, true) => sizes.extend(hebbdepthwise::buffer_bytes(s)),
-                Plan::Conv(s, false) => sizes.extend(s.buffer_bytes()),
-                _ => {}
-            }
-            if let (Plan::Conv(..), Competition::Temporal) = (&p.plan, net.config.competition.mode)
-            {
-                // The last `window` samples of the layer's output.
-                let [_, k, h, w] = p.output;
-                let window = net.config.competition.temporal_window.max(1);
-                sizes.push(("temporal history", f32_bytes([window, k, h, w])));
-            }
-            for (what, bytes) in sizes {
-                gpu.check_size(&format!("{}: {what}", p.label), bytes)?;
-            }
-        }
-        let input = gpu.tensor("input batch", f32_bytes([batch, c, h, w]))?;
         let mut current = input.share();
-        let mut nodes = Vec::with_capacity(planned.len());
-        for (p, node) in planned.iter().zip(&net.nodes) {
+        let mut out = Vec::with_capacity(planned.len());
+        for (p, node) in planned.iter().zip(nodes) {
             let (gpu_node, output) = match (&p.plan, node) {
                 (Plan::BatchNorm, Node::BatchNorm(bn)) => {
                     let out = gpu.tensor("BatchNorm output", f32_bytes(p.output))?;
@@ -366,6 +396,33 @@ impl GpuNetwork {
                             .await?;
                     (GpuNode::Fixed(layer), out)
                 }
+                (
+                    Plan::Residual {
+                        body,
+                        shortcut,
+                        power,
+                    },
+                    Node::Residual {
+                        body: body_nodes,
+                        shortcut: shortcut_nodes,
+                        ..
+                    },
+                ) => {
+                    let (body, a) = build(gpu, net, body, body_nodes, &current).await?;
+                    let (shortcut, b) = build(gpu, net, shortcut, shortcut_nodes, &current).await?;
+                    let sum = gpu.tensor("residual sum", f32_bytes(p.output))?;
+                    let out = gpu.tensor("residual block output", f32_bytes(p.output))?;
+                    let add = LayerKernel::add(gpu, p.output, &a, &b, &sum).await?;
+                    let triangle = LayerKernel::triangle(gpu, p.output, *power, &sum, &out).await?;
+                    let node = GpuNode::Residual {
+                        body,
+                        shortcut,
+                        add,
+                        triangle,
+                        _sum: sum,
+                    };
+                    (node, out)
+                }
                 _ => {
                     return Err(Error::Gpu(format!(
                         "{}: the plan does not match the node",
@@ -373,9 +430,139 @@ impl GpuNetwork {
                     )));
                 }
             };
-            nodes.push(gpu_node);
+            out.push(gpu_node);
             current = output;
         }
+        Ok((out, current))
+    })
+}
+
+/// Records `nodes` in order (see [`GpuNetwork::record`]).
+fn record_nodes(nodes: &[GpuNode], rec: &mut Recorder<'_>, learn: bool) {
+    for node in nodes {
+        match node {
+            GpuNode::BatchNorm(bn) => bn.record(rec, learn),
+            GpuNode::Conv(c) => c.record(rec, learn),
+            GpuNode::Fixed(k) => k.record(rec),
+            GpuNode::Residual {
+                body,
+                shortcut,
+                add,
+                triangle,
+                ..
+            } => {
+                record_nodes(body, rec, learn);
+                record_nodes(shortcut, rec, learn);
+                add.record(rec);
+                triangle.record(rec);
+            }
+        }
+    }
+}
+
+/// Queues reads of what `nodes` learn (weights, competition memory, BatchNorm statistics), depth first.
+fn record_reads(nodes: &[GpuNode], rec: &mut Recorder<'_>) {
+    for node in nodes {
+        match node {
+            GpuNode::BatchNorm(bn) => rec.read(&bn.running, bn.running.bytes()),
+            GpuNode::Conv(c) => {
+                rec.read(c.layer.w(), c.layer.w().bytes());
+                c.update.record_reads(rec);
+            }
+            GpuNode::Fixed(_) => {}
+            GpuNode::Residual { body, shortcut, .. } => {
+                record_reads(body, rec);
+                record_reads(shortcut, rec);
+            }
+        }
+    }
+}
+
+/// The reads of [`record_reads`] into the CPU network's `cpu` nodes.
+fn store(
+    nodes: &[GpuNode],
+    cpu: &mut [Node],
+    res: &mut impl Iterator<Item = Vec<u8>>,
+) -> Result<()> {
+    for (node, cpu) in nodes.iter().zip(cpu.iter_mut()) {
+        match (node, cpu) {
+            (GpuNode::BatchNorm(bn), Node::BatchNorm(b)) => {
+                let bytes = res.next().unwrap_or_default();
+                bn.store(&bytes, b)?;
+            }
+            (GpuNode::Conv(c), Node::Conv(l)) => {
+                let bytes = res.next().unwrap_or_default();
+                l.w = to_array(&bytes, l.w.dim())?;
+                l.pending = None;
+                c.update.store(res, &mut l.state)?;
+            }
+            (GpuNode::Fixed(_), _) => {}
+            (
+                GpuNode::Residual { body, shortcut, .. },
+                Node::Residual {
+                    body: b,
+                    shortcut: s,
+                    ..
+                },
+            ) => {
+                store(body, b, res)?;
+                store(shortcut, s, res)?;
+            }
+            _ => {
+                return Err(Error::Data(
+                    "the CPU network's layers differ from the GPU network's".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl GpuNetwork {
+    /// Whether `net`'s configuration runs on the GPU; the error says what keeps it on the CPU. Nothing is
+    /// allocated: callers ask before choosing where a network runs.
+    pub fn supports(net: &Network) -> Result<()> {
+        plan(net, 1).map(|_| ())
+    }
+
+    /// `net` on the GPU for batches of `batch` images: its weights and BatchNorm running statistics uploaded
+    /// (Δw pending on the CPU is not carried over). Refuses configurations the GPU does not run yet (see the
+    /// module's notes) and, before allocating anything, any buffer over the device's limits
+    /// ([`Error::TooLarge`] naming the layer).
+    pub async fn new(gpu: &Gpu, net: &Network, batch: usize) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::Data(
+                "a GPU network needs a batch of at least one image".into(),
+            ));
+        }
+        let planned = plan(net, batch)?;
+        let [c, h, w] = net.preset.input;
+        gpu.check_size("the input batch", f32_bytes([batch, c, h, w]))?;
+        let mut sizes = Vec::new();
+        each_plan(&planned, &mut |p| {
+            let mut add = |what: &str, bytes| sizes.push((format!("{}: {what}", p.label), bytes));
+            add("output", f32_bytes(p.output));
+            let conv: &[(&str, u64)] = match &p.plan {
+                Plan::Conv(s, true) => &hebbdepthwise::buffer_bytes(s),
+                Plan::Conv(s, false) => &s.buffer_bytes(),
+                _ => &[],
+            };
+            for (what, bytes) in conv {
+                add(what, *bytes);
+            }
+            if let (Plan::Conv(..), Competition::Temporal) = (&p.plan, net.config.competition.mode)
+            {
+                // The last `window` samples of the layer's output.
+                let [_, k, h, w] = p.output;
+                let window = net.config.competition.temporal_window.max(1);
+                add("temporal history", f32_bytes([window, k, h, w]));
+            }
+        });
+        for (what, bytes) in sizes {
+            gpu.check_size(&what, bytes)?;
+        }
+        let input = gpu.tensor("input batch", f32_bytes([batch, c, h, w]))?;
+        let (nodes, current) = build(gpu, net, &planned, &net.nodes, &input).await?;
         Ok(Self {
             preset: net.preset.clone(),
             batch,
@@ -408,13 +595,7 @@ impl GpuNetwork {
     /// The forward pass (BatchNorm from batch statistics when `learn`, else from running ones) and, when
     /// `learn`, every layer's update right after its forward pass.
     fn record(&self, rec: &mut Recorder<'_>, learn: bool) {
-        for node in &self.nodes {
-            match node {
-                GpuNode::BatchNorm(bn) => bn.record(rec, learn),
-                GpuNode::Conv(c) => c.record(rec, learn),
-                GpuNode::Fixed(k) => k.record(rec),
-            }
-        }
+        record_nodes(&self.nodes, rec, learn);
     }
 
     /// One unsupervised batch of exactly [`Self::batch`] images, as `Network::unsupervised_step`: the forward
@@ -479,38 +660,9 @@ impl GpuNetwork {
             )));
         }
         let mut rec = gpu.record();
-        for node in &self.nodes {
-            match node {
-                GpuNode::BatchNorm(bn) => rec.read(&bn.running, bn.running.bytes()),
-                GpuNode::Conv(c) => {
-                    rec.read(c.layer.w(), c.layer.w().bytes());
-                    c.update.record_reads(&mut rec);
-                }
-                GpuNode::Fixed(_) => {}
-            }
-        }
+        record_reads(&self.nodes, &mut rec);
         let mut res = rec.submit().await?.into_iter();
-        for (node, cpu) in self.nodes.iter().zip(net.nodes.iter_mut()) {
-            match (node, cpu) {
-                (GpuNode::BatchNorm(bn), Node::BatchNorm(b)) => {
-                    let bytes = res.next().unwrap_or_default();
-                    bn.store(&bytes, b)?;
-                }
-                (GpuNode::Conv(c), Node::Conv(l)) => {
-                    let bytes = res.next().unwrap_or_default();
-                    l.w = to_array(&bytes, l.w.dim())?;
-                    l.pending = None;
-                    c.update.store(&mut res, &mut l.state)?;
-                }
-                (GpuNode::Fixed(_), _) => {}
-                _ => {
-                    return Err(Error::Data(
-                        "the CPU network's layers differ from the GPU network's".into(),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        store(&self.nodes, &mut net.nodes, &mut res)
     }
 }
 
