@@ -336,6 +336,9 @@ fn f32_bytes(shape: [usize; 4]) -> u64 {
     (shape.iter().product::<usize>() * 4) as u64
 }
 
+/// A residual block builds its paths recursively, so the build is a boxed future.
+type Built<'a> = Pin<Box<dyn Future<Output = Result<(Vec<GpuNode>, Tensor)>> + 'a>>;
+
 /// The GPU nodes of `nodes` (planned as `planned`) reading `input`, and the tensor the last one writes.
 fn build<'a>(
     gpu: &'a Gpu,
@@ -343,7 +346,7 @@ fn build<'a>(
     planned: &'a [Planned],
     nodes: &'a [Node],
     input: &'a Tensor,
-) -> Pin<Box<dyn Future<Output = Result<(Vec<GpuNode>, Tensor)>> + 'a>> {
+) -> Built<'a> {
     Box::pin(async move {
         let forward = Forward::of(&net.config);
         let mut current = input.share();
