@@ -12,7 +12,9 @@
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::checkpoint::{self, Checkpoint};
+use crate::data::generate::MAX_VALUES;
 use crate::data::loader::Kind;
+use crate::data::photos::Patches;
 use crate::data::store::{DataStore, Need};
 use crate::data::zca::{self, Samples, Zca};
 use crate::data::{Dataset, Split, preprocess};
@@ -187,6 +189,11 @@ pub enum Images {
     /// Your own CIFAR-10 files (binary version), loaded in the Datasets lab or here.
     #[schemars(title = "your CIFAR-10 files")]
     UserCifar10,
+    /// 28×28 grey patches cut at seeded places from the shipped photographs (natural images: the first
+    /// layer's filters become edge detectors); each patch is labelled with its photograph, which the probe
+    /// learns to tell.
+    #[schemars(title = "natural-image patches")]
+    Photos,
 }
 
 impl Images {
@@ -199,23 +206,36 @@ impl Images {
             Self::UserCifar10 => Need::User {
                 format: Kind::Cifar10,
             },
+            Self::Photos => Need::Photos,
         }
     }
 
     /// Channels, height, width of every image.
     fn shape(self) -> [usize; 3] {
         match self {
-            Self::Digits | Self::UserMnist => [1, 28, 28],
+            Self::Digits | Self::UserMnist | Self::Photos => [1, 28, 28],
             Self::UserCifar10 => [3, 32, 32],
         }
     }
 
-    fn dataset(self, store: &DataStore) -> Result<Arc<Dataset>> {
+    fn dataset(self, store: &DataStore, p: &Params, seed: u32) -> Result<Arc<Dataset>> {
         match self {
             Self::Digits => store.mnist(),
             Self::UserMnist => store.user(Kind::MnistIdx),
             Self::UserCifar10 => store.user(Kind::Cifar10),
+            Self::Photos => Ok(Arc::new(photo_patches(p).cut(store.photos()?, seed)?)),
         }
+    }
+}
+
+/// The patches a photo-patch run cuts: as many as its training and test images need (the stratified split
+/// holds 80 % of each photograph's patches for training and 10 % for testing).
+fn photo_patches(p: &Params) -> Patches {
+    let [_, side, _] = Images::Photos.shape();
+    let count = (p.train_images.div_ceil(8) * 10).max(p.test_images * 10);
+    Patches {
+        size: side as u32,
+        count,
     }
 }
 
@@ -453,6 +473,26 @@ impl Lab for HebbConv {
         {
             errs.push(FieldError::new("second/pre_synaptic", both));
         }
+        if p.images == Images::Photos {
+            let patches = photo_patches(p);
+            if u64::from(patches.count) * 28 * 28 > MAX_VALUES {
+                // 80 % of the patches train, 10 % test: the larger need names the field.
+                let most = MAX_VALUES / (28 * 28 * 10);
+                let (field, have, can) = if p.train_images.div_ceil(8) >= p.test_images {
+                    ("train_images", p.train_images, most * 8)
+                } else {
+                    ("test_images", p.test_images, most)
+                };
+                errs.push(FieldError::new(
+                    field,
+                    format!(
+                        "{have} images need {} patches of 28×28 pixels, over the {MAX_VALUES} pixels the \
+                         playground cuts from the photographs: take at most {can}",
+                        patches.count
+                    ),
+                ));
+            }
+        }
         if p.zca && p.train_images < 2 {
             errs.push(FieldError::new(
                 "zca",
@@ -487,6 +527,13 @@ impl Lab for HebbConv {
         if p.zca {
             let [c, h, w] = p.images.shape();
             cost = super::datasets::zca_cost(cost, "zca", train, 0.0, (c * h * w) as f64);
+        }
+        if p.images == Images::Photos {
+            cost = cost.memory(
+                "the photograph patches",
+                "train_images",
+                f64::from(photo_patches(p).count) * 28.0 * 28.0 * 4.0,
+            );
         }
         cost.work_in(
             "convolution multiply-adds of the unsupervised epoch",
@@ -723,7 +770,10 @@ pub struct Run {
 
 impl Run {
     fn new(state: StateDoc<Params>, store: &DataStore) -> Result<Self> {
-        let data = state.params.images.dataset(store)?;
+        let data = state
+            .params
+            .images
+            .dataset(store, &state.params, state.seed)?;
         Self::with_data(state, data)
     }
 
@@ -734,9 +784,10 @@ impl Run {
             data.shape.height as usize,
             data.shape.width as usize,
         ];
-        if shape != p.images.shape() || data.classes.len() != 10 {
+        let classes = data.classes.len();
+        if shape != p.images.shape() || !(2..=10).contains(&classes) {
             return Err(Error::Data(format!(
-                "{} holds {} images in {} classes; this lab takes {} images in 10 classes",
+                "{} holds {} images in {} classes; this lab takes {} images in 2 to 10 classes",
                 data.name,
                 shape_text(shape),
                 data.classes.len(),
@@ -754,7 +805,12 @@ impl Run {
         };
         let train = take(Split::Train, p.train_images, "training")?;
         let test = take(Split::Test, p.test_images, "test")?;
-        let preset = preset(p)?;
+        let preset = Preset::new(
+            p.arch.arch(),
+            p.images.shape(),
+            p.width_div.max(1) as usize,
+            classes,
+        )?;
         let first = Learning::first(p);
         let mut specs = vec![(first.label(), first.config(), true)];
         if p.second.kind == SecondKind::Compare {
@@ -789,9 +845,9 @@ impl Run {
                     learns,
                     stopped: false,
                     norms: Vec::new(),
-                    probe: Probe::new(features, 10, state.seed),
+                    probe: Probe::new(features, classes, state.seed),
                     epoch_loss: (0.0, 0),
-                    confusion: Confusion::new(10),
+                    confusion: Confusion::new(classes),
                     epochs: Vec::new(),
                     train_features: (kept <= CACHE_BYTES)
                         .then(|| Array2::zeros((train.len(), features))),
@@ -1080,7 +1136,7 @@ impl Run {
         let last = batch + 1 == self.test_batches();
         let ex = &mut self.extractors[e];
         if batch == 0 {
-            ex.confusion = Confusion::new(10);
+            ex.confusion = Confusion::new(self.data.classes.len());
         }
         let predicted = ex.probe.predict(f.view());
         ex.confusion.add(&labels, &predicted);
@@ -1218,11 +1274,13 @@ impl Run {
                 band: None,
             })
             .collect();
+        let classes = self.data.classes.len();
+        let chance = 1.0 / classes as f64;
         series.push(Series {
-            name: "chance (1 in 10)".into(),
+            name: format!("chance (1 in {classes})"),
             mark: Mark::Dashed,
             color: Some(REFERENCE.into()),
-            points: vec![[0.0, 0.1], [epochs, 0.1]],
+            points: vec![[0.0, chance], [epochs, chance]],
             band: None,
         });
         Plot {

@@ -1,7 +1,8 @@
 // End-to-end tests of the Hebbian-CNN lab in the built site (dist/): a small comparison (SoftHebb, hard-WTA +
 // surround, random filters) runs on the shipped digits in the page's CPU engine, draws the filters, the
 // per-layer norms, the probe's accuracy and the confusion matrices; the page's link run by the native CLI gives
-// the same numbers within float rounding; a run pauses and resumes where it was; an impossible width is refused at its field.
+// the same numbers within float rounding; a run pauses and resumes where it was; natural-image patches train
+// from the shipped photographs; an impossible width is refused at its field.
 //
 // Run: node --test tests/e2e/hebbconv.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -256,6 +257,23 @@ test('choosing your own CIFAR-10 files asks for them in the data panel, then tra
   assert.equal(filters.channels, 3, 'colour filters on colour images');
   const m = await metrics(page);
   assert.ok(Number.isFinite(m['test accuracy, SoftHebb']), JSON.stringify(m));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('natural-image patches load the shipped photographs, train the networks and probe the 7 photographs', async () => {
+  const { page, errors } = await openWith({ width_div: 16, train_images: 96, test_images: 70, probe_epochs: 2, second: { kind: 'off', rule: 'none', surround: false } });
+  await page.locator('[name="images"]').selectOption('photos');
+  await page.waitForFunction(() => window.playground.state.params.images === 'photos' && window.playground.frame?.step === 0 && window.playground.hasRun, null, { timeout: LONG });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
+  }, null, { timeout: LONG });
+  await assertPlotsDrawn(page, ['filters_1', 'norms_1', 'probe', 'confusion_1']);
+  assert.ok(await page.evaluate(() => JSON.stringify(window.playground.plots.get('probe').handle.plot).includes('chance (1 in 7)')));
+  const m = await metrics(page);
+  assert.ok(m['test accuracy, SoftHebb'] > 100 / 7, JSON.stringify(m));
   assert.deepEqual(errors, []);
   await page.close();
 });
