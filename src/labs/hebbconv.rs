@@ -262,9 +262,11 @@ pub struct Second {
     /// Lateral inhibition of the second network (see "surround inhibition" above).
     #[schemars(title = "its surround inhibition", extend("x-when" = "compare"))]
     pub surround: bool,
+    /// Pre-synaptic competition in the second network (see "pre-synaptic competition" above).
     #[serde(default)]
     #[schemars(title = "its pre-synaptic competition", extend("x-when" = "compare"))]
     pub pre_synaptic: PreSynaptic,
+    /// Dale's principle in the second network (see "Dale's principle" above).
     #[serde(default)]
     #[schemars(title = "its Dale's principle", extend("x-when" = "compare"))]
     pub dale: bool,
@@ -413,6 +415,7 @@ impl Lab for HebbConv {
             text.exercise("ex2"),
             text.exercise("ex3"),
             text.exercise("ex4"),
+            text.exercise("ex5"),
             text.prose("sources"),
         ]
     }
@@ -1313,7 +1316,20 @@ impl Run {
             .copied()
             .max()
             .unwrap_or(1) as f64;
+        // Names other than the digits' own indices are keyed in the title, which wraps (an axis label does
+        // not, and CIFAR-10's or the photographs' names do not fit under a plot).
         let classes = &self.data.classes;
+        let numbered = classes.iter().enumerate().all(|(i, c)| *c == i.to_string());
+        let key = if numbered {
+            String::new()
+        } else {
+            let named: Vec<String> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{i} {c}"))
+                .collect();
+            format!("; classes: {}", named.join(", "))
+        };
         learners
             .iter()
             .enumerate()
@@ -1325,11 +1341,11 @@ impl Run {
                 Plot {
                     id: format!("confusion_{}", i + 1),
                     title: format!(
-                        "Confusion matrix, {} (probe epoch {epoch}, accuracy {:.1} %)",
+                        "Confusion matrix, {} (probe epoch {epoch}, accuracy {:.1} %{key})",
                         x.name,
                         100.0 * c.accuracy()
                     ),
-                    x_label: format!("predicted class ({})", classes.join(", ")),
+                    x_label: "predicted class".into(),
                     y_label: "true class".into(),
                     body: PlotBody::Xy {
                         x_range: Some([-0.5, n as f64 - 0.5]),
