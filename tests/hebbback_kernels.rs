@@ -226,3 +226,133 @@ fn mismatched_tensors_are_refused() {
         .is_err()
     );
 }
+
+/// The reverse mode of the layers around the convolutions (kernels/hebblayers.wgsl) against
+/// `nets::hebbconv::backward`: BatchNorm in training (through the batch's statistics) and evaluation, ReLU
+/// (inputs exactly 0 included), Triangle of powers 0.7, 1 and 1.4, and the thesis's pools (4/2/1 max, 2/2/0
+/// average) and a 3/2/1 max pool with ties, on odd sides, a batch of one and 67 channels.
+#[test]
+fn layer_gradients_are_the_cpu_twins() {
+    use hebbian_playground::kernels::hebblayers::{
+        PoolKind, batch_norm_backward_gpu, pool_backward_gpu, relu_backward_gpu,
+        triangle_backward_gpu,
+    };
+    use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
+    use pollster::block_on;
+    let Some(gpu) = common::gpu() else { return };
+    for (i, dim) in [(3, 5, 9, 7), (1, 67, 4, 5), (2, 3, 11, 8)]
+        .into_iter()
+        .enumerate()
+    {
+        let salt = 90 + 4 * i as u32;
+        let x = filled(dim, salt).mapv(|v| 2.0 * v + 0.3);
+        let dy = filled(dim, salt + 1);
+        let what = format!("{dim:?}");
+        let mut bn = BatchNorm::new(dim.1);
+        bn.running_var.mapv_inplace(|_| 1.7);
+        for train in [true, false] {
+            let got = block_on(batch_norm_backward_gpu(
+                &gpu,
+                &bn,
+                x.view(),
+                dy.view(),
+                train,
+            ))
+            .expect("gpu");
+            let want = backward::batch_norm_backward(&bn, x.view(), dy.view(), train);
+            assert_close_to_scale(&want, &got, &format!("BatchNorm, train {train}, {what}"));
+        }
+        // A quarter of the inputs exactly 0: ReLU passes no gradient there.
+        let xr = x.mapv(|v| if v.abs() < 0.5 { 0.0 } else { v });
+        let got = block_on(relu_backward_gpu(&gpu, xr.view(), dy.view())).expect("gpu");
+        assert_close_to_scale(
+            &backward::relu_backward(xr.view(), dy.view()),
+            &got,
+            &format!("ReLU {what}"),
+        );
+        for power in [0.7, 1.0, 1.4] {
+            let got =
+                block_on(triangle_backward_gpu(&gpu, x.view(), dy.view(), power)).expect("gpu");
+            let want = backward::triangle_backward(x.view(), dy.view(), power);
+            assert_close_to_scale(&want, &got, &format!("Triangle {power}, {what}"));
+        }
+        // Ties: values rounded to a coarse grid, so windows hold equal maxima.
+        let tied = x.mapv(|v| (v * 2.0).round());
+        for (kind, k, stride, pad) in [
+            (PoolKind::Max, 4, 2, 1),
+            (PoolKind::Avg, 2, 2, 0),
+            (PoolKind::Max, 3, 2, 1),
+        ] {
+            let (_, _, h, w) = dim;
+            let out = if kind == PoolKind::Max {
+                layers::max_pool(tied.view(), k, stride, pad)
+            } else {
+                layers::avg_pool(tied.view(), k, stride, pad)
+            };
+            let g = filled(out.dim(), salt + 2);
+            let got = block_on(pool_backward_gpu(
+                &gpu,
+                tied.view(),
+                g.view(),
+                kind,
+                k,
+                stride,
+                pad,
+            ))
+            .expect("gpu");
+            let want = if kind == PoolKind::Max {
+                backward::max_pool_backward(tied.view(), g.view(), k, stride, pad)
+            } else {
+                backward::avg_pool_backward(g.view(), h, w, k, stride, pad)
+            };
+            assert_close_to_scale(
+                &want,
+                &got,
+                &format!("{kind:?} pool {k}/{stride}/{pad}, {what}"),
+            );
+        }
+    }
+}
+
+/// The read-out layer on the GPU (kernels/matmul with a transposed factor) against `nets::linear::Linear`:
+/// logits, and dw, db, dx, for the thesis's 10 classes over 2,049 features (past a 64-wide tile, a batch of
+/// 65 rows: two row tiles) and a batch of one.
+#[test]
+fn the_read_out_layer_is_its_cpu_twin() {
+    use hebbian_playground::kernels::matmul::{linear_backward_gpu, linear_forward_gpu};
+    use hebbian_playground::nets::linear::Linear;
+    use pollster::block_on;
+    let Some(gpu) = common::gpu() else { return };
+    for (i, (rows, features)) in [(65, 2049), (1, 70)].into_iter().enumerate() {
+        let lin = Linear::thesis(features, 10, 7 + i as u32);
+        let x = filled((rows, features, 1, 1), 120 + i as u32)
+            .into_shape_with_order((rows, features))
+            .expect("2-D");
+        let dy = filled((rows, 10, 1, 1), 121 + i as u32)
+            .into_shape_with_order((rows, 10))
+            .expect("2-D");
+        let close = |want: &[f32], got: &[f32], what: &str| {
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(want.len(), got.len(), "{what}");
+            for (j, (a, b)) in want.iter().zip(got).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + scale),
+                    "{what}, {j}: cpu {a} gpu {b}"
+                );
+            }
+        };
+        let flat = |a: &ndarray::Array2<f32>| a.iter().copied().collect::<Vec<f32>>();
+        let got = block_on(linear_forward_gpu(&gpu, &lin, x.view())).expect("gpu");
+        close(&flat(&lin.forward(x.view())), &flat(&got), "logits");
+        let want = lin.backward(x.view(), dy.view(), true);
+        let got =
+            block_on(linear_backward_gpu(&gpu, &lin, x.view(), dy.view(), true)).expect("gpu");
+        close(&flat(&want.w), &flat(&got.w), "dw");
+        close(&want.b.to_vec(), &got.b.to_vec(), "db");
+        close(
+            &flat(&want.x.expect("dx")),
+            &flat(&got.x.expect("dx")),
+            "dx",
+        );
+    }
+}

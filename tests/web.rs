@@ -26,6 +26,82 @@ async fn gpu() -> Gpu {
         .expect("the test browser must offer WebGPU (see webdriver.json)")
 }
 
+/// The reverse mode of BatchNorm (training and evaluation), ReLU, Triangle, the pools and the read-out layer
+/// against their CPU twins (`nets::hebbconv::backward`, `nets::linear`) on the browser's WebGPU: odd sides, 67
+/// channels, a window with ties, 2,049 features over two row tiles.
+#[wasm_bindgen_test]
+async fn layer_gradients_match_their_cpu_twins_on_webgpu() {
+    use hebbian_playground::kernels::hebblayers::{
+        PoolKind, batch_norm_backward_gpu, pool_backward_gpu, relu_backward_gpu,
+        triangle_backward_gpu,
+    };
+    use hebbian_playground::kernels::matmul::{linear_backward_gpu, linear_forward_gpu};
+    use hebbian_playground::nets::hebbconv::backward;
+    use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
+    use hebbian_playground::nets::linear::Linear;
+    let gpu = gpu().await;
+    let x = conv::filled((2, 67, 9, 7), 90).mapv(|v| (4.0 * v + 0.6).round() / 2.0);
+    let dy = conv::filled((2, 67, 9, 7), 91);
+    let mut bn = BatchNorm::new(67);
+    bn.running_var.mapv_inplace(|_| 1.7);
+    for train in [true, false] {
+        let got = batch_norm_backward_gpu(&gpu, &bn, x.view(), dy.view(), train)
+            .await
+            .expect("gpu");
+        let want = backward::batch_norm_backward(&bn, x.view(), dy.view(), train);
+        assert_close(&want, &got, 1e-4, &format!("BatchNorm, train {train}"));
+    }
+    let got = relu_backward_gpu(&gpu, x.view(), dy.view())
+        .await
+        .expect("gpu");
+    assert_close(
+        &backward::relu_backward(x.view(), dy.view()),
+        &got,
+        1e-6,
+        "ReLU",
+    );
+    let got = triangle_backward_gpu(&gpu, x.view(), dy.view(), 0.7)
+        .await
+        .expect("gpu");
+    let want = backward::triangle_backward(x.view(), dy.view(), 0.7);
+    assert_close(&want, &got, 1e-4, "Triangle 0.7");
+    for (kind, k, stride, pad) in [(PoolKind::Max, 4, 2, 1), (PoolKind::Avg, 2, 2, 0)] {
+        let out = if kind == PoolKind::Max {
+            layers::max_pool(x.view(), k, stride, pad)
+        } else {
+            layers::avg_pool(x.view(), k, stride, pad)
+        };
+        let g = conv::filled(out.dim(), 92);
+        let got = pool_backward_gpu(&gpu, x.view(), g.view(), kind, k, stride, pad)
+            .await
+            .expect("gpu");
+        let want = if kind == PoolKind::Max {
+            backward::max_pool_backward(x.view(), g.view(), k, stride, pad)
+        } else {
+            backward::avg_pool_backward(g.view(), 9, 7, k, stride, pad)
+        };
+        assert_close(&want, &got, 1e-5, &format!("{kind:?} pool"));
+    }
+    let lin = Linear::thesis(2049, 10, 7);
+    let feats = conv::filled((65, 2049, 1, 1), 93)
+        .into_shape_with_order((65, 2049))
+        .expect("2-D");
+    let dl = conv::filled((65, 10, 1, 1), 94)
+        .into_shape_with_order((65, 10))
+        .expect("2-D");
+    let got = linear_forward_gpu(&gpu, &lin, feats.view())
+        .await
+        .expect("gpu");
+    assert_close(&lin.forward(feats.view()), &got, 1e-4, "logits");
+    let want = lin.backward(feats.view(), dl.view(), true);
+    let got = linear_backward_gpu(&gpu, &lin, feats.view(), dl.view(), true)
+        .await
+        .expect("gpu");
+    assert_close(&want.w, &got.w, 1e-4, "dw");
+    assert_close(&want.b, &got.b, 1e-4, "db");
+    assert_close(&want.x.expect("dx"), &got.x.expect("dx"), 1e-4, "dx");
+}
+
 /// The convolution's reverse-mode kernels against their CPU twin (`backward::conv_backward`, checked against
 /// finite differences natively) on the browser's WebGPU: zero and reflect padding, a batch of one with stride 2,
 /// and 67 input channels (two row tiles of the input gradient).

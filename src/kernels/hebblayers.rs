@@ -3,7 +3,8 @@
 //! parameters (batch statistics and the running averages' update in training, running statistics in
 //! evaluation), the Triangle activation, a residual block's sum, max and average pooling with PyTorch's
 //! semantics, the surround modulation DoG, the forward pass's weights (|w|, w/‖w‖, per-position normalisation) and the cosine's
-//! division by patch norms.
+//! division by patch norms; and the reverse mode of BatchNorm, ReLU, Triangle and the pools for the backprop
+//! baseline (twins in `nets::hebbconv::backward`).
 //!
 //! [`BatchNormGpu`] and [`LayerKernel`] are bound to their input and output tensors once per run, so that a
 //! network records them into a [`Recorder`] without allocating; the `*_gpu` functions are one-shot wrappers
@@ -518,9 +519,233 @@ impl LayerKernel {
         .await
     }
 
+    /// BatchNorm's reverse mode: dx from its forward input x and dy (all [N, C, H, W], `shape`); in training
+    /// (`train`) through the batch's statistics, in evaluation through `running` (a [`BatchNormGpu::running`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn bn_backward(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        train: bool,
+        eps: f32,
+        running: &Tensor,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+    ) -> Result<Self> {
+        check_shape("BatchNorm's gradient", shape)?;
+        gpu.check_workgroups("BatchNorm's gradient", shape[1] as u32)?;
+        let params = LayerParams {
+            mode: u32::from(train),
+            eps,
+            ..LayerParams::of(shape)
+        };
+        let tensors = [(1, x), (2, dx), (4, running), (6, dy)];
+        let groups = shape[1] as u32;
+        Self::bind(
+            gpu,
+            "hebblayers_bn_backward",
+            "bn_backward",
+            &params,
+            &tensors,
+            groups,
+            vec![],
+        )
+        .await
+    }
+
+    /// ReLU's reverse mode: dx = dy where x > 0 (x, dy and dx [N, C, H, W], `shape`).
+    pub async fn relu_backward(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+    ) -> Result<Self> {
+        check_shape("ReLU's gradient", shape)?;
+        let groups = groups_for(shape.iter().product());
+        let tensors = [(1, x), (2, dx), (6, dy)];
+        let params = LayerParams::of(shape);
+        Self::bind(
+            gpu,
+            "hebblayers_relu_backward",
+            "relu_backward",
+            &params,
+            &tensors,
+            groups,
+            vec![],
+        )
+        .await
+    }
+
+    /// Triangle's reverse mode at its input y (y, dy and dx [N, C, H, W], `shape`).
+    pub async fn triangle_backward(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        power: f32,
+        y: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+    ) -> Result<Self> {
+        check_shape("Triangle's gradient", shape)?;
+        let [n, _, h, w] = shape;
+        let params = LayerParams {
+            power,
+            ..LayerParams::of(shape)
+        };
+        let tensors = [(1, y), (2, dx), (6, dy)];
+        Self::bind(
+            gpu,
+            "hebblayers_triangle_backward",
+            "triangle_backward",
+            &params,
+            &tensors,
+            groups_for(n * h * w),
+            vec![],
+        )
+        .await
+    }
+
+    /// A pool's reverse mode: dx [N, C, H, W] (`shape`, the forward's input) from its input x and dy [N, C,
+    /// Ho, Wo].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pool_backward(
+        gpu: &Gpu,
+        shape: [usize; 4],
+        kind: PoolKind,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+    ) -> Result<Self> {
+        check_shape("pool's gradient", shape)?;
+        let [_, _, h, w] = shape;
+        if k == 0 || stride == 0 || 2 * pad > k || h + 2 * pad < k || w + 2 * pad < k {
+            return Err(Error::Gpu(format!(
+                "a {k}×{k} pool with stride {stride} and padding {pad} does not fit {h}×{w}"
+            )));
+        }
+        let params = LayerParams {
+            ho: pool_side(h, k, stride, pad) as u32,
+            wo: pool_side(w, k, stride, pad) as u32,
+            k: k as u32,
+            stride: stride as u32,
+            pad: pad as u32,
+            mode: match kind {
+                PoolKind::Max => POOL_MAX,
+                PoolKind::Avg => POOL_AVG,
+            },
+            ..LayerParams::of(shape)
+        };
+        let tensors = [(1, x), (2, dx), (6, dy)];
+        Self::bind(
+            gpu,
+            "hebblayers_pool_backward",
+            "pool_backward",
+            &params,
+            &tensors,
+            groups_for(shape.iter().product()),
+            vec![],
+        )
+        .await
+    }
+
     pub fn record(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.kernel, self.groups);
     }
+}
+
+/// Runs a backward kernel made by `make(x, dy, dx)` once on x and dy: dx, shaped as x.
+async fn backward_once<F, Fut>(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    make: F,
+) -> Result<Array4<f32>>
+where
+    F: FnOnce(Tensor, Tensor, Tensor) -> Fut,
+    Fut: std::future::Future<Output = Result<(LayerKernel, Tensor)>>,
+{
+    let shape = dims(&x);
+    let xt = gpu.tensor_from("forward input", bytemuck::cast_slice(&values(x)))?;
+    let gt = gpu.tensor_from("upstream gradient", bytemuck::cast_slice(&values(dy)))?;
+    let dx = gpu.tensor("input gradient", f32_bytes(shape))?;
+    let (kernel, dx) = make(xt, gt, dx).await?;
+    run_once(gpu, &kernel, &dx, shape).await
+}
+
+/// `backward::batch_norm_backward` on the GPU.
+pub async fn batch_norm_backward_gpu(
+    gpu: &Gpu,
+    bn: &BatchNorm,
+    x: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    train: bool,
+) -> Result<Array4<f32>> {
+    let shape = dims(&x);
+    let running: Vec<f32> = bn
+        .running_mean
+        .iter()
+        .chain(&bn.running_var)
+        .copied()
+        .collect();
+    let running = gpu.tensor_from("running statistics", bytemuck::cast_slice(&running))?;
+    backward_once(gpu, x, dy, |x, dy, dx| async move {
+        let k = LayerKernel::bn_backward(gpu, shape, train, bn.eps, &running, &x, &dy, &dx).await?;
+        Ok((k, dx))
+    })
+    .await
+}
+
+/// `backward::relu_backward` on the GPU.
+pub async fn relu_backward_gpu(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+) -> Result<Array4<f32>> {
+    let shape = dims(&x);
+    backward_once(gpu, x, dy, |x, dy, dx| async move {
+        Ok((
+            LayerKernel::relu_backward(gpu, shape, &x, &dy, &dx).await?,
+            dx,
+        ))
+    })
+    .await
+}
+
+/// `backward::triangle_backward` on the GPU.
+pub async fn triangle_backward_gpu(
+    gpu: &Gpu,
+    y: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    power: f32,
+) -> Result<Array4<f32>> {
+    let shape = dims(&y);
+    backward_once(gpu, y, dy, |y, dy, dx| async move {
+        let k = LayerKernel::triangle_backward(gpu, shape, power, &y, &dy, &dx).await?;
+        Ok((k, dx))
+    })
+    .await
+}
+
+/// `backward::max_pool_backward` or `avg_pool_backward` on the GPU.
+pub async fn pool_backward_gpu(
+    gpu: &Gpu,
+    x: ArrayView4<'_, f32>,
+    dy: ArrayView4<'_, f32>,
+    kind: PoolKind,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<Array4<f32>> {
+    let shape = dims(&x);
+    backward_once(gpu, x, dy, |x, dy, dx| async move {
+        let kernel =
+            LayerKernel::pool_backward(gpu, shape, kind, k, stride, pad, &x, &dy, &dx).await?;
+        Ok((kernel, dx))
+    })
+    .await
 }
 
 /// `plasticity::competition::presynaptic` on the GPU.

@@ -430,3 +430,168 @@ fn forward_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
         }
     }
 }
+
+// ---- Reverse mode (the backprop baseline; CPU twins in nets::hebbconv::backward). src is the layer's forward
+// input x, other the upstream gradient dL/dy, dst receives dL/dx. Each entry of dx gathers what it owes, so no
+// two invocations write one value.
+
+// BatchNorm2d without affine parameters, one workgroup per channel. Training (`mode` 1): the forward's batch
+// statistics again (mean, then the biased variance), then dx = (dy − mean(dy) − x̂·mean(dy·x̂))/σ; evaluation:
+// dx = dy/√(running_var + ε).
+@compute @workgroup_size(256)
+fn bn_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let ch = wg.x;
+    let hw = params.h * params.w;
+    let count = params.n * hw;
+    if (params.mode == 0u) {
+        let inv = 1.0 / sqrt(running[params.c + ch] + params.eps);
+        for (var j = li; j < count; j += WG) {
+            let i = ((j / hw) * params.c + ch) * hw + j % hw;
+            dst[i] = other[i] * inv;
+        }
+        return;
+    }
+    var s = 0.0;
+    for (var j = li; j < count; j += WG) {
+        s += src[((j / hw) * params.c + ch) * hw + j % hw];
+    }
+    scratch[li] = s;
+    workgroupBarrier();
+    reduce_sum(li);
+    let mean = scratch[0] / f32(count);
+    workgroupBarrier();
+    var q = 0.0;
+    for (var j = li; j < count; j += WG) {
+        let d = src[((j / hw) * params.c + ch) * hw + j % hw] - mean;
+        q += d * d;
+    }
+    scratch[li] = q;
+    workgroupBarrier();
+    reduce_sum(li);
+    let inv = 1.0 / sqrt(scratch[0] / f32(count) + params.eps);
+    workgroupBarrier();
+    var sg = 0.0;
+    for (var j = li; j < count; j += WG) {
+        sg += other[((j / hw) * params.c + ch) * hw + j % hw];
+    }
+    scratch[li] = sg;
+    workgroupBarrier();
+    reduce_sum(li);
+    let mean_g = scratch[0] / f32(count);
+    workgroupBarrier();
+    var sgx = 0.0;
+    for (var j = li; j < count; j += WG) {
+        let i = ((j / hw) * params.c + ch) * hw + j % hw;
+        sgx += other[i] * ((src[i] - mean) * inv);
+    }
+    scratch[li] = sgx;
+    workgroupBarrier();
+    reduce_sum(li);
+    let mean_gx = scratch[0] / f32(count);
+    for (var j = li; j < count; j += WG) {
+        let i = ((j / hw) * params.c + ch) * hw + j % hw;
+        dst[i] = inv * (other[i] - mean_g - (src[i] - mean) * inv * mean_gx);
+    }
+}
+
+// ReLU: dx = dy where x > 0, else 0 (zero at x = 0, as PyTorch's threshold_backward).
+@compute @workgroup_size(256)
+fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var j = gid.x; j < params.n * params.c * params.h * params.w; j += nwg.x * WG) {
+        dst[j] = select(0.0, other[j], src[j] > 0.0);
+    }
+}
+
+// Triangle ReLU(y − mean_c y)^power, one invocation per (n, h, w): g_c = dy_c·power·t_c^(power−1) where
+// t_c = y_c − mean > 0, else 0; then dx_c = g_c − mean_c g (the mean couples the channels).
+@compute @workgroup_size(256)
+fn triangle_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let hw = params.h * params.w;
+    for (var j = gid.x; j < params.n * hw; j += nwg.x * WG) {
+        let base = (j / hw) * params.c * hw + j % hw;
+        var s = 0.0;
+        for (var ch = 0u; ch < params.c; ch++) {
+            s += src[base + ch * hw];
+        }
+        let mean = s / f32(params.c);
+        var sg = 0.0;
+        for (var ch = 0u; ch < params.c; ch++) {
+            let i = base + ch * hw;
+            let t = src[i] - mean;
+            var g = 0.0;
+            if (t > 0.0) {
+                g = other[i];
+                if (params.power != 1.0) {
+                    g = g * params.power * pow(t, params.power - 1.0);
+                }
+            }
+            dst[i] = g;
+            sg += g;
+        }
+        let mean_g = sg / f32(params.c);
+        for (var ch = 0u; ch < params.c; ch++) {
+            dst[base + ch * hw] -= mean_g;
+        }
+    }
+}
+
+// The output windows of a pool that contain input row (or column) v: o from first to last inclusive (empty
+// when first > last).
+fn windows_over(v: u32, side_out: u32) -> vec2<i32> {
+    let p = i32(v) + i32(params.pad);
+    let k = i32(params.k);
+    let s = i32(params.stride);
+    let first = max((p - k + s) / s, 0);
+    let last = min(p / s, i32(side_out) - 1);
+    return vec2<i32>(first, last);
+}
+
+// MaxPool2d and AvgPool2d, one invocation per input entry: the sum of dy over the windows that contain it and
+// (max) chose it, by the forward's rule (rows then columns, a later entry wins only if strictly greater, so the
+// first of equal maxima; padding never wins); an average's share is dy/k² (count_include_pad).
+@compute @workgroup_size(256)
+fn pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane_in = params.h * params.w;
+    let plane_out = params.ho * params.wo;
+    for (var i = gid.x; i < params.n * params.c * plane_in; i += nwg.x * WG) {
+        let plane = i / plane_in;
+        let y = (i % plane_in) / params.w;
+        let x = i % params.w;
+        let rows = windows_over(y, params.ho);
+        let cols = windows_over(x, params.wo);
+        var acc = 0.0;
+        for (var oy = rows.x; oy <= rows.y; oy++) {
+            for (var ox = cols.x; ox <= cols.y; ox++) {
+                let g = other[plane * plane_out + u32(oy) * params.wo + u32(ox)];
+                if (params.mode == POOL_AVG) {
+                    acc += g / f32(params.k * params.k);
+                    continue;
+                }
+                // The window's first largest entry.
+                var best = -1;
+                var most = 0.0;
+                for (var ky = 0u; ky < params.k; ky++) {
+                    let yy = oy * i32(params.stride) + i32(ky) - i32(params.pad);
+                    if (yy < 0 || yy >= i32(params.h)) {
+                        continue;
+                    }
+                    for (var kx = 0u; kx < params.k; kx++) {
+                        let xx = ox * i32(params.stride) + i32(kx) - i32(params.pad);
+                        if (xx >= 0 && xx < i32(params.w)) {
+                            let at = yy * i32(params.w) + xx;
+                            let v = src[plane * plane_in + u32(at)];
+                            if (best < 0 || v > most) {
+                                best = at;
+                                most = v;
+                            }
+                        }
+                    }
+                }
+                if (best == i32(y * params.w + x)) {
+                    acc += g;
+                }
+            }
+        }
+        dst[i] = acc;
+    }
+}

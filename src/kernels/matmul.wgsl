@@ -1,4 +1,4 @@
-// Tiled f32 matrix product C (+)= op(A) · B (see kernels/matmul.rs). All matrices are row-major.
+// Tiled f32 matrix product C (+)= op(A) · op(B) (see kernels/matmul.rs). All matrices are row-major.
 //
 // One workgroup of 16×16 invocations computes a 64×64 tile of C; each invocation owns a 4×4 grid of it with
 // stride 16 (rows ty + 16r, columns tx + 16c), so neighbouring invocations touch neighbouring addresses. The
@@ -30,6 +30,11 @@ struct GemmParams {
     // algebra shader compilers may use, (s + x) − s is x and the rounding error comes out as 0 (lavapipe did
     // exactly that), but a value only known when the kernel runs cannot be folded.
     one: f32,
+    // 1: op(B) = Bᵀ with B stored p×k (a linear layer's x·wᵀ); 0: op(B) = B stored k×p.
+    trans_b: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
@@ -60,6 +65,9 @@ fn load_a(i: u32, kk: u32) -> f32 {
 fn load_b(kk: u32, j: u32) -> f32 {
     if (kk >= params.k || j >= params.p) {
         return 0.0;
+    }
+    if (params.trans_b == 1u) {
+        return b[j * params.k + kk];
     }
     return b[kk * params.p + j];
 }
