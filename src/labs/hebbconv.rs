@@ -529,7 +529,7 @@ impl Lab for HebbConv {
         let mut cost = Cost::default();
         if p.zca {
             let [c, h, w] = p.images.shape();
-            cost = super::datasets::zca_cost(cost, "zca", train, 0.0, (c * h * w) as f64);
+            cost = super::whitening::zca_cost(cost, "zca", train, 0.0, (c * h * w) as f64);
         }
         if p.images == Images::Photos {
             cost = cost.memory(
@@ -935,7 +935,7 @@ impl Run {
     /// training and test images together, which lets the test images shape the features: we do not). A run
     /// resumed from a checkpoint fits it again: the same images give the same transform.
     async fn fit_zca(&mut self, engine: &mut Engine) -> Result<()> {
-        let rows = super::datasets::zca_fit_rows(self.train.len(), self.data.dim());
+        let rows = super::whitening::zca_fit_rows(self.train.len(), self.data.dim());
         if rows < self.train.len() {
             self.notices.push(format!(
                 "ZCA was fitted on the first {rows} of the {} training images (the page's limit for {} pixels).",

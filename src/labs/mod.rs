@@ -9,6 +9,7 @@ pub mod hopfield;
 pub mod ising;
 pub mod ranges;
 pub mod text;
+pub mod whitening;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::store::{DataStore, Need};
