@@ -8,15 +8,11 @@
 //! [`ConvBackGpu`] holds one layer's tensors on the device with the three kernels bound once, so that a training
 //! step records its dispatches without allocating; [`input_grad_gpu`] and [`weight_grad_gpu`] are one-shot
 //! wrappers (tests, single evaluations).
-use super::hebbconv::{self, ConvParams, ConvShape, Gemm};
+use super::hebbconv::{self, ConvShape, Gemm, to_array, values};
 use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::nets::hebbconv::presets::Padding;
 use ndarray::{Array4, ArrayView4};
-
-/// Rows and columns of a workgroup's tile, and invocations per workgroup of `sum_splits`, as in hebbconv.wgsl.
-const TILE: usize = 64;
-const SUM_WORKGROUP: usize = 256;
 
 /// One convolution's reverse-mode tensors and kernels on the device, made once per run.
 pub struct ConvBackGpu {
@@ -55,19 +51,9 @@ impl ConvBackGpu {
         let dw = gpu.tensor("weight gradient", f32s(w_len))?;
         // The weight gradient's partial sums, reached only through the two kernels that bind it.
         let slices = gpu.tensor("weight gradient slices", f32s(splits * w_len))?;
-        let uniform = |what: &str, p: ConvParams| -> Result<Tensor> {
-            let t = gpu.uniform_tensor(what, std::mem::size_of::<ConvParams>() as u64)?;
-            gpu.write(&t, bytemuck::bytes_of(&p));
-            Ok(t)
-        };
-        let weight_params = uniform(
-            "weight gradient shape",
-            shape.params(Gemm::Correlate, padding),
-        )?;
-        let input_params = uniform(
-            "input gradient shape",
-            shape.params(Gemm::InputGrad, padding),
-        )?;
+        let weight_params =
+            shape.uniform(gpu, "weight gradient shape", Gemm::Correlate, padding)?;
+        let input_params = shape.uniform(gpu, "input gradient shape", Gemm::InputGrad, padding)?;
         let src = hebbconv::source();
         let weight_grad = gpu
             .kernel(
@@ -93,10 +79,11 @@ impl ConvBackGpu {
                 &[&input_params, &w, &dy, &dx],
             )
             .await?;
-        let weight_groups = splits * shape.c_out.div_ceil(TILE) * shape.filter_len().div_ceil(TILE);
-        let sum_groups = w_len.div_ceil(SUM_WORKGROUP);
-        let input_groups = shape.c_in.div_ceil(TILE) * (shape.n * shape.h * shape.w).div_ceil(TILE);
-        let groups = [weight_groups, sum_groups, input_groups].map(|g| g as u32);
+        let groups = [
+            shape.workgroups(Gemm::Correlate),
+            shape.sum_workgroups(),
+            shape.workgroups(Gemm::InputGrad),
+        ];
         for (what, g) in ["weight gradient", "weight gradient sum", "input gradient"]
             .iter()
             .zip(groups)
@@ -128,15 +115,6 @@ impl ConvBackGpu {
     pub fn record_input_grad(&self, rec: &mut Recorder<'_>) {
         rec.dispatch(&self.input_grad, self.groups[2]);
     }
-}
-
-fn values(a: ArrayView4<'_, f32>) -> Vec<f32> {
-    a.as_standard_layout().iter().copied().collect()
-}
-
-fn to_array(bytes: &[u8], dim: (usize, usize, usize, usize)) -> Result<Array4<f32>> {
-    Array4::from_shape_vec(dim, bytemuck::pod_collect_to_vec(bytes))
-        .map_err(|e| Error::Gpu(format!("unexpected result layout: {e}")))
 }
 
 /// Refuses a shape the kernels do not define and an upstream gradient that is not the shape of the layer's

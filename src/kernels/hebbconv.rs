@@ -102,7 +102,7 @@ impl ConvShape {
     }
 
     /// The uniform of one of the family's GEMMs on this shape.
-    pub(super) fn params(&self, gemm: Gemm, padding: Padding) -> ConvParams {
+    fn params(&self, gemm: Gemm, padding: Padding) -> ConvParams {
         let (splits, per) = self.splits();
         let (rows, cols) = match gemm {
             Gemm::Forward => (self.c_out, self.positions()),
@@ -128,6 +128,36 @@ impl ConvShape {
             _pad1: 0,
         }
     }
+
+    /// A uniform holding [`Self::params`] for `gemm` with `padding`.
+    pub(super) fn uniform(
+        &self,
+        gpu: &Gpu,
+        what: &str,
+        gemm: Gemm,
+        padding: Padding,
+    ) -> Result<Tensor> {
+        let t = gpu.uniform_tensor(what, size_of::<ConvParams>() as u64)?;
+        gpu.write(&t, bytemuck::bytes_of(&self.params(gemm, padding)));
+        Ok(t)
+    }
+
+    /// Workgroups of `gemm`'s kernel: one per 64 × 64 output tile (the correlation's per position split).
+    pub(super) fn workgroups(&self, gemm: Gemm) -> u32 {
+        let tiles = match gemm {
+            Gemm::Forward => self.c_out.div_ceil(TILE) * self.positions().div_ceil(TILE),
+            Gemm::Correlate => {
+                self.splits().0 * self.c_out.div_ceil(TILE) * self.filter_len().div_ceil(TILE)
+            }
+            Gemm::InputGrad => self.c_in.div_ceil(TILE) * (self.n * self.h * self.w).div_ceil(TILE),
+        };
+        tiles as u32
+    }
+
+    /// Workgroups of `sum_splits`, which adds the correlation's splits into one weight-shaped result.
+    pub(super) fn sum_workgroups(&self) -> u32 {
+        (self.c_out * self.filter_len()).div_ceil(SUM_WORKGROUP) as u32
+    }
 }
 
 /// The family's products (hebbconv.wgsl's entry points): the forward pass, the correlation of the input with
@@ -141,7 +171,7 @@ pub(super) enum Gemm {
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct ConvParams {
+struct ConvParams {
     n: u32,
     c_in: u32,
     h: u32,
@@ -246,20 +276,11 @@ impl ConvGpu {
         let r = gpu.tensor("update coefficients", f32s(out_len))?;
         let correlation = gpu.tensor("Hebbian correlation", f32s(w_len))?;
         let slices = gpu.tensor("Hebbian correlation slices", f32s(splits * w_len))?;
-        let uniform = |what: &str, p: ConvParams| -> Result<Tensor> {
-            let t = gpu.uniform_tensor(what, std::mem::size_of::<ConvParams>() as u64)?;
-            gpu.write(&t, bytemuck::bytes_of(&p));
-            Ok(t)
-        };
         // The Hebbian layers pad by reflection.
-        let forward_params = uniform(
-            "convolution shape",
-            shape.params(Gemm::Forward, Padding::Reflect),
-        )?;
-        let correlate_params = uniform(
-            "correlation shape",
-            shape.params(Gemm::Correlate, Padding::Reflect),
-        )?;
+        let forward_params =
+            shape.uniform(gpu, "convolution shape", Gemm::Forward, Padding::Reflect)?;
+        let correlate_params =
+            shape.uniform(gpu, "correlation shape", Gemm::Correlate, Padding::Reflect)?;
         let src = source();
         let forward = gpu
             .kernel(
@@ -290,11 +311,11 @@ impl ConvGpu {
                 &[&correlate_params, &slices, &x, &correlation],
             )
             .await?;
-        let forward_groups = shape.c_out.div_ceil(TILE) * shape.positions().div_ceil(TILE);
-        let correlate_groups =
-            splits * shape.c_out.div_ceil(TILE) * shape.filter_len().div_ceil(TILE);
-        let sum_groups = w_len.div_ceil(SUM_WORKGROUP);
-        let groups = [forward_groups, correlate_groups, sum_groups].map(|g| g as u32);
+        let groups = [
+            shape.workgroups(Gemm::Forward),
+            shape.workgroups(Gemm::Correlate),
+            shape.sum_workgroups(),
+        ];
         for (what, g) in ["forward pass", "correlation", "correlation sum"]
             .iter()
             .zip(groups)
