@@ -28,28 +28,36 @@ const BASE_BYTES: f64 = 150e6;
 /// that has them.
 const WORK_SWITCHES: &[&str] = &["/zca/enabled", "/zca"];
 
-/// The default state, and one per variant of each `kind` choice (a dataset source) other than the user's own
-/// files (which the test does not have); each also with every [`WORK_SWITCHES`] on.
+/// The default state, and one per variant of each dataset choice (the Datasets lab's source `kind`, the CNN
+/// lab's `images`) other than the user's own files (which the test does not have); each also with every
+/// [`WORK_SWITCHES`] on.
 fn bases(id: &str) -> Vec<(String, AnyState)> {
     let mut base = labs::default_state(id).expect("lab");
     base.view.speed = 0;
     let schema = labs::schema(id).expect("schema");
     let mut out = vec![("default".to_string(), base.clone())];
-    for pointer in ["/source/kind"] {
+    let choices: [(&str, &[&str]); 2] = [
+        (
+            "/source/kind",
+            &[
+                "mnist",
+                "iris",
+                "letters",
+                "blobs",
+                "gaussians",
+                "random_patterns",
+                "ising",
+                "patches",
+            ],
+        ),
+        ("/images", &["photos"]),
+    ];
+    for (pointer, kinds) in choices {
         let Some(current) = base.params.pointer(pointer).cloned() else {
             continue;
         };
         let text = schema.to_string();
-        for kind in [
-            "mnist",
-            "iris",
-            "letters",
-            "blobs",
-            "gaussians",
-            "random_patterns",
-            "ising",
-            "patches",
-        ] {
+        for &kind in kinds {
             if current != kind && text.contains(&format!("\"{kind}\"")) {
                 let mut s = base.clone();
                 *s.params.pointer_mut(pointer).expect("kind") = kind.into();

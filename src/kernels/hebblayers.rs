@@ -127,6 +127,37 @@ fn check_shape(what: &str, shape: [usize; 4]) -> Result<()> {
     Ok(())
 }
 
+/// The parameters of a k × k pool with `stride` and `pad` on an input of `shape`, refused where it does not
+/// fit (PyTorch's bound pad ≤ k/2 holds, so that every window sees the image).
+fn pool_params(
+    what: &str,
+    shape: [usize; 4],
+    kind: PoolKind,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<LayerParams> {
+    check_shape(what, shape)?;
+    let [_, _, h, w] = shape;
+    if k == 0 || stride == 0 || 2 * pad > k || h + 2 * pad < k || w + 2 * pad < k {
+        return Err(Error::Gpu(format!(
+            "a {k}×{k} pool with stride {stride} and padding {pad} does not fit {h}×{w} (PyTorch needs pad ≤ k/2)"
+        )));
+    }
+    Ok(LayerParams {
+        ho: pool_side(h, k, stride, pad) as u32,
+        wo: pool_side(w, k, stride, pad) as u32,
+        k: k as u32,
+        stride: stride as u32,
+        pad: pad as u32,
+        mode: match kind {
+            PoolKind::Max => POOL_MAX,
+            PoolKind::Avg => POOL_AVG,
+        },
+        ..LayerParams::of(shape)
+    })
+}
+
 fn f32_bytes(shape: [usize; 4]) -> u64 {
     (shape.iter().product::<usize>() * 4) as u64
 }
@@ -346,27 +377,9 @@ impl LayerKernel {
         x: &Tensor,
         out: &Tensor,
     ) -> Result<Self> {
-        check_shape("pool", shape)?;
-        let [n, c, h, w] = shape;
-        if k == 0 || stride == 0 || 2 * pad > k || h + 2 * pad < k || w + 2 * pad < k {
-            return Err(Error::Gpu(format!(
-                "a {k}×{k} pool with stride {stride} and padding {pad} does not fit {h}×{w} (PyTorch needs pad ≤ k/2)"
-            )));
-        }
-        let (ho, wo) = (pool_side(h, k, stride, pad), pool_side(w, k, stride, pad));
-        let params = LayerParams {
-            ho: ho as u32,
-            wo: wo as u32,
-            k: k as u32,
-            stride: stride as u32,
-            pad: pad as u32,
-            mode: match kind {
-                PoolKind::Max => POOL_MAX,
-                PoolKind::Avg => POOL_AVG,
-            },
-            ..LayerParams::of(shape)
-        };
-        let groups = groups_for(n * c * ho * wo);
+        let params = pool_params("pool", shape, kind, k, stride, pad)?;
+        let [n, c, ..] = shape;
+        let groups = groups_for(n * c * params.ho as usize * params.wo as usize);
         let tensors = [(1, x), (2, out)];
         Self::bind(
             gpu,
@@ -619,25 +632,7 @@ impl LayerKernel {
         dy: &Tensor,
         dx: &Tensor,
     ) -> Result<Self> {
-        check_shape("pool's gradient", shape)?;
-        let [_, _, h, w] = shape;
-        if k == 0 || stride == 0 || 2 * pad > k || h + 2 * pad < k || w + 2 * pad < k {
-            return Err(Error::Gpu(format!(
-                "a {k}×{k} pool with stride {stride} and padding {pad} does not fit {h}×{w}"
-            )));
-        }
-        let params = LayerParams {
-            ho: pool_side(h, k, stride, pad) as u32,
-            wo: pool_side(w, k, stride, pad) as u32,
-            k: k as u32,
-            stride: stride as u32,
-            pad: pad as u32,
-            mode: match kind {
-                PoolKind::Max => POOL_MAX,
-                PoolKind::Avg => POOL_AVG,
-            },
-            ..LayerParams::of(shape)
-        };
+        let params = pool_params("pool's gradient", shape, kind, k, stride, pad)?;
         let tensors = [(1, x), (2, dx), (6, dy)];
         Self::bind(
             gpu,

@@ -69,36 +69,53 @@ fn reduce_sum(li: u32) {
     }
 }
 
+// The sum of every invocation's v (every invocation gets it; scratch is free again afterwards).
+fn workgroup_total(li: u32, v: f32) -> f32 {
+    scratch[li] = v;
+    workgroupBarrier();
+    reduce_sum(li);
+    let t = scratch[0];
+    workgroupBarrier();
+    return t;
+}
+
+// Index in an [N, C, H, W] tensor of entry j of channel ch's N·H·W entries.
+fn channel_entry(ch: u32, j: u32) -> u32 {
+    let hw = params.h * params.w;
+    return ((j / hw) * params.c + ch) * hw + j % hw;
+}
+
+// Channel ch of src over (N, H, W), on one workgroup: its mean, then the sum of squared deviations from it
+// (a second pass, as the CPU's).
+fn channel_moments(ch: u32, li: u32) -> vec2<f32> {
+    let count = params.n * params.h * params.w;
+    var s = 0.0;
+    for (var j = li; j < count; j += WG) {
+        s += src[channel_entry(ch, j)];
+    }
+    let mean = workgroup_total(li, s) / f32(count);
+    var q = 0.0;
+    for (var j = li; j < count; j += WG) {
+        let d = src[channel_entry(ch, j)] - mean;
+        q += d * d;
+    }
+    return vec2<f32>(mean, workgroup_total(li, q));
+}
+
 // One workgroup per channel: the batch's mean over (N, H, W), then the biased variance from a second pass
 // over the deviations (as the CPU's two passes), and the running averages moved by `momentum` with the
 // unbiased variance (PyTorch's BatchNorm2d in training mode).
 @compute @workgroup_size(256)
 fn bn_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let ch = wg.x;
-    let hw = params.h * params.w;
-    let count = params.n * hw;
-    var s = 0.0;
-    for (var j = li; j < count; j += WG) {
-        s += src[((j / hw) * params.c + ch) * hw + j % hw];
-    }
-    scratch[li] = s;
-    workgroupBarrier();
-    reduce_sum(li);
-    let mean = scratch[0] / f32(count);
-    workgroupBarrier();
-    var q = 0.0;
-    for (var j = li; j < count; j += WG) {
-        let d = src[((j / hw) * params.c + ch) * hw + j % hw] - mean;
-        q += d * d;
-    }
-    scratch[li] = q;
-    workgroupBarrier();
-    reduce_sum(li);
+    let count = params.n * params.h * params.w;
+    let moments = channel_moments(ch, li);
+    let mean = moments.x;
     if (li == 0u) {
-        let biased = scratch[0] / f32(count);
+        let biased = moments.y / f32(count);
         var unbiased = biased;
         if (count > 1u) {
-            unbiased = scratch[0] / f32(count - 1u);
+            unbiased = moments.y / f32(count - 1u);
         }
         stats[ch] = mean;
         stats[params.c + ch] = biased;
@@ -441,55 +458,29 @@ fn forward_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
 @compute @workgroup_size(256)
 fn bn_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let ch = wg.x;
-    let hw = params.h * params.w;
-    let count = params.n * hw;
+    let count = params.n * params.h * params.w;
     if (params.mode == 0u) {
         let inv = 1.0 / sqrt(running[params.c + ch] + params.eps);
         for (var j = li; j < count; j += WG) {
-            let i = ((j / hw) * params.c + ch) * hw + j % hw;
+            let i = channel_entry(ch, j);
             dst[i] = other[i] * inv;
         }
         return;
     }
-    var s = 0.0;
-    for (var j = li; j < count; j += WG) {
-        s += src[((j / hw) * params.c + ch) * hw + j % hw];
-    }
-    scratch[li] = s;
-    workgroupBarrier();
-    reduce_sum(li);
-    let mean = scratch[0] / f32(count);
-    workgroupBarrier();
-    var q = 0.0;
-    for (var j = li; j < count; j += WG) {
-        let d = src[((j / hw) * params.c + ch) * hw + j % hw] - mean;
-        q += d * d;
-    }
-    scratch[li] = q;
-    workgroupBarrier();
-    reduce_sum(li);
-    let inv = 1.0 / sqrt(scratch[0] / f32(count) + params.eps);
-    workgroupBarrier();
+    let moments = channel_moments(ch, li);
+    let mean = moments.x;
+    let inv = 1.0 / sqrt(moments.y / f32(count) + params.eps);
     var sg = 0.0;
-    for (var j = li; j < count; j += WG) {
-        sg += other[((j / hw) * params.c + ch) * hw + j % hw];
-    }
-    scratch[li] = sg;
-    workgroupBarrier();
-    reduce_sum(li);
-    let mean_g = scratch[0] / f32(count);
-    workgroupBarrier();
     var sgx = 0.0;
     for (var j = li; j < count; j += WG) {
-        let i = ((j / hw) * params.c + ch) * hw + j % hw;
+        let i = channel_entry(ch, j);
+        sg += other[i];
         sgx += other[i] * ((src[i] - mean) * inv);
     }
-    scratch[li] = sgx;
-    workgroupBarrier();
-    reduce_sum(li);
-    let mean_gx = scratch[0] / f32(count);
+    let mean_g = workgroup_total(li, sg) / f32(count);
+    let mean_gx = workgroup_total(li, sgx) / f32(count);
     for (var j = li; j < count; j += WG) {
-        let i = ((j / hw) * params.c + ch) * hw + j % hw;
+        let i = channel_entry(ch, j);
         dst[i] = inv * (other[i] - mean_g - (src[i] - mean) * inv * mean_gx);
     }
 }
