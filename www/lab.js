@@ -84,6 +84,8 @@ export class LabPage {
     this.checkpoint = null;
     if (this.manifest.checkpoints) this.share.tools.push(...this.checkpointTools());
     this.lastKept = { at: 0, step: -1, failed: false }; // the browser's own keeping of checkpoints (see keep)
+    /** @type {Promise<void>} the last checkpoint write queued (see keep) */
+    this.keeping = Promise.resolve();
     this.runBar = new RunBar({
       run: () => this.run(),
       pause: () => this.client.pause(),
@@ -395,18 +397,21 @@ export class LabPage {
    * nothing: the next visit of the same experiment offers to resume from it.
    * @param {Uint8Array | null} bytes
    */
-  async keep(bytes) {
-    if (!bytes) return;
+  keep(bytes) {
+    if (!bytes) return this.keeping;
     const { state, step } = this.wasm.checkpoint_header(bytes);
-    if (step === this.lastKept.step) return;
+    if (step === this.lastKept.step) return this.keeping;
     this.lastKept.step = step;
-    try {
-      await keepCheckpoint(state.lab, { key: JSON.stringify(state), bytes, step, total: this.frame?.total ?? 0, saved: Date.now() });
-    } catch (e) {
+    const entry = { key: JSON.stringify(state), bytes, step, total: this.frame?.total ?? 0, saved: Date.now() };
+    // One write at a time, in the order the checkpoints came: each write opens the storage anew, and two
+    // opening at once could land the older one last (seen when a pause's save and the run's last frame
+    // crossed).
+    this.keeping = this.keeping.then(() => keepCheckpoint(state.lab, entry)).catch((e) => {
       if (this.lastKept.failed) return;
       this.lastKept.failed = true;
       showMessage(`This browser did not keep the weights as the run goes (${e instanceof Error ? e.message : e}); "Save weights" still saves them to a file.`, 'warning', 'run');
-    }
+    });
+    return this.keeping;
   }
 
   // While a run learns, its checkpoint is kept in this browser every AUTOSAVE_MS and whenever it stops.
