@@ -137,6 +137,16 @@ fn bn_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
 }
 
+// The mean over channels of src at the position whose channel 0 is src[base] (channels hw apart), summed in
+// channel order as the CPU does.
+fn channel_mean(base: u32, hw: u32) -> f32 {
+    var s = 0.0;
+    for (var ch = 0u; ch < params.c; ch++) {
+        s += src[base + ch * hw];
+    }
+    return s / f32(params.c);
+}
+
 // Triangle: dst = ReLU(src − mean_c src)^power, the mean over channels at each (n, h, w), summed in channel
 // order as the CPU does.
 @compute @workgroup_size(256)
@@ -144,11 +154,7 @@ fn triangle(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let hw = params.h * params.w;
     for (var j = gid.x; j < params.n * hw; j += nwg.x * WG) {
         let base = (j / hw) * params.c * hw + j % hw;
-        var s = 0.0;
-        for (var ch = 0u; ch < params.c; ch++) {
-            s += src[base + ch * hw];
-        }
-        let mean = s / f32(params.c);
+        let mean = channel_mean(base, hw);
         for (var ch = 0u; ch < params.c; ch++) {
             let r = max(src[base + ch * hw] - mean, 0.0);
             var v = r;
@@ -500,11 +506,7 @@ fn triangle_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let hw = params.h * params.w;
     for (var j = gid.x; j < params.n * hw; j += nwg.x * WG) {
         let base = (j / hw) * params.c * hw + j % hw;
-        var s = 0.0;
-        for (var ch = 0u; ch < params.c; ch++) {
-            s += src[base + ch * hw];
-        }
-        let mean = s / f32(params.c);
+        let mean = channel_mean(base, hw);
         var sg = 0.0;
         for (var ch = 0u; ch < params.c; ch++) {
             let i = base + ch * hw;

@@ -150,18 +150,25 @@ enum Memory {
     },
 }
 
-/// `entry` of hebbupdate.wgsl with the parameters at binding 0 and `bound` at theirs.
-async fn entry_point(
-    gpu: &Gpu,
-    src: &str,
-    uniform: &Tensor,
-    name: &'static str,
-    entry: &str,
-    bound: Vec<(u32, &Tensor)>,
-) -> Result<Kernel> {
-    let mut all = vec![(0, uniform)];
-    all.extend(bound);
-    gpu.kernel_at(name, src, entry, &all).await
+/// hebbupdate.wgsl for one layer: every entry point takes the layer's parameters at binding 0.
+struct Module<'a> {
+    gpu: &'a Gpu,
+    src: String,
+    uniform: &'a Tensor,
+}
+
+impl Module<'_> {
+    /// `entry` with the parameters and `bound` at their bindings.
+    async fn entry(
+        &self,
+        name: &'static str,
+        entry: &str,
+        bound: &[(u32, &Tensor)],
+    ) -> Result<Kernel> {
+        let mut all = vec![(0, self.uniform)];
+        all.extend_from_slice(bound);
+        self.gpu.kernel_at(name, &self.src, entry, &all).await
+    }
 }
 
 /// The layer tensors an update reads and writes, and their sizes: y and r [N, K, P], the correlation and w
@@ -291,7 +298,11 @@ impl UpdateGpu {
             _ => 1,
         };
         let thresholds = gpu.tensor("temporal thresholds", f32s(thresholds_len))?;
-        let src = source();
+        let module = Module {
+            gpu,
+            src: source(),
+            uniform: &uniform,
+        };
         let elementwise = |len: usize| len.div_ceil(WG) as u32;
         let mut before = Vec::new();
         let mut after = Vec::new();
@@ -302,57 +313,43 @@ impl UpdateGpu {
         let memory = match compete {
             Compete::Bcm { .. } => {
                 let theta = gpu.tensor("BCM thresholds", f32s(k))?;
-                let bcm = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_bcm",
-                    "bcm",
-                    vec![(2, layer.r), (10, &theta)],
-                )
-                .await?;
+                let bcm = module
+                    .entry("hebbupdate_bcm", "bcm", &[(2, layer.r), (10, &theta)])
+                    .await?;
                 after.push((bcm, k as u32));
                 Memory::Theta(theta)
             }
             Compete::Temporal { .. } => {
                 let ring = gpu.tensor("temporal history", f32s(window * per))?;
                 let counters = gpu.tensor("temporal history counters", 8)?;
-                let append = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_temporal_append",
-                    "temporal_append",
-                    vec![(1, layer.y), (11, &ring), (12, &counters)],
-                )
-                .await?;
-                let advance = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_temporal_advance",
-                    "temporal_advance",
-                    vec![(12, &counters)],
-                )
-                .await?;
-                let median = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_temporal_median",
-                    "temporal_median",
-                    vec![(11, &ring), (12, &counters), (13, &thresholds)],
-                )
-                .await?;
-                let threshold = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_temporal_threshold",
-                    "temporal_threshold",
-                    vec![(13, &thresholds)],
-                )
-                .await?;
+                let append = module
+                    .entry(
+                        "hebbupdate_temporal_append",
+                        "temporal_append",
+                        &[(1, layer.y), (11, &ring), (12, &counters)],
+                    )
+                    .await?;
+                let advance = module
+                    .entry(
+                        "hebbupdate_temporal_advance",
+                        "temporal_advance",
+                        &[(12, &counters)],
+                    )
+                    .await?;
+                let median = module
+                    .entry(
+                        "hebbupdate_temporal_median",
+                        "temporal_median",
+                        &[(11, &ring), (12, &counters), (13, &thresholds)],
+                    )
+                    .await?;
+                let threshold = module
+                    .entry(
+                        "hebbupdate_temporal_threshold",
+                        "temporal_threshold",
+                        &[(13, &thresholds)],
+                    )
+                    .await?;
                 before.push((append, elementwise(n.min(window) * per)));
                 before.push((advance, 1));
                 before.push((median, elementwise(per)));
@@ -371,24 +368,20 @@ impl UpdateGpu {
                     )
                 })?;
                 let norms = gpu.tensor("filter norms", f32s(k))?;
-                let filter_norms = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_filter_norms",
-                    "filter_norms",
-                    vec![(6, layer.w), (15, &norms)],
-                )
-                .await?;
-                let similarity = entry_point(
-                    gpu,
-                    &src,
-                    &uniform,
-                    "hebbupdate_similarity",
-                    "similarity",
-                    vec![(14, sim), (15, &norms)],
-                )
-                .await?;
+                let filter_norms = module
+                    .entry(
+                        "hebbupdate_filter_norms",
+                        "filter_norms",
+                        &[(6, layer.w), (15, &norms)],
+                    )
+                    .await?;
+                let similarity = module
+                    .entry(
+                        "hebbupdate_similarity",
+                        "similarity",
+                        &[(14, sim), (15, &norms)],
+                    )
+                    .await?;
                 before.push((filter_norms, k as u32));
                 before.push((similarity, elementwise(n * k * p)));
                 held.push(norms);
@@ -404,66 +397,46 @@ impl UpdateGpu {
         } else {
             ("hebbupdate_compete", "compete", n * p)
         };
-        let compete = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            name,
-            entry,
-            vec![(1, values), (2, layer.r), (3, &ru), (13, &thresholds)],
-        )
-        .await?;
-        let decay_sums = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            "hebbupdate_decay_sums",
-            "decay_sums",
-            vec![(3, &ru), (4, &c)],
-        )
-        .await?;
-        let combine = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            "hebbupdate_combine",
-            "combine",
-            vec![
-                (4, &c),
-                (5, layer.correlation),
-                (6, layer.w),
-                (7, &dw),
-                (8, &maxima),
-            ],
-        )
-        .await?;
-        let reduce_max = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            "hebbupdate_reduce_max",
-            "reduce_max",
-            vec![(8, &maxima)],
-        )
-        .await?;
-        let filter_rates = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            "hebbupdate_filter_rates",
-            "filter_rates",
-            vec![(6, layer.w), (9, &rates)],
-        )
-        .await?;
-        let step = entry_point(
-            gpu,
-            &src,
-            &uniform,
-            "hebbupdate_step",
-            "step",
-            vec![(6, layer.w), (7, &dw), (8, &maxima), (9, &rates)],
-        )
-        .await?;
+        let compete = module
+            .entry(
+                name,
+                entry,
+                &[(1, values), (2, layer.r), (3, &ru), (13, &thresholds)],
+            )
+            .await?;
+        let decay_sums = module
+            .entry("hebbupdate_decay_sums", "decay_sums", &[(3, &ru), (4, &c)])
+            .await?;
+        let combine = module
+            .entry(
+                "hebbupdate_combine",
+                "combine",
+                &[
+                    (4, &c),
+                    (5, layer.correlation),
+                    (6, layer.w),
+                    (7, &dw),
+                    (8, &maxima),
+                ],
+            )
+            .await?;
+        let reduce_max = module
+            .entry("hebbupdate_reduce_max", "reduce_max", &[(8, &maxima)])
+            .await?;
+        let filter_rates = module
+            .entry(
+                "hebbupdate_filter_rates",
+                "filter_rates",
+                &[(6, layer.w), (9, &rates)],
+            )
+            .await?;
+        let step = module
+            .entry(
+                "hebbupdate_step",
+                "step",
+                &[(6, layer.w), (7, &dw), (8, &maxima), (9, &rates)],
+            )
+            .await?;
         let groups = UpdateGroups {
             compete: groups.div_ceil(WG) as u32,
             channels: k as u32,
