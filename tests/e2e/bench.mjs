@@ -27,7 +27,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { DIST, REPO, launch, serve } from './harness.mjs';
+import { DIST, REPO, launch, serve, waitDrawnToEnd } from './harness.mjs';
 
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const TIMEOUT = 300_000;
@@ -203,10 +203,7 @@ async function hebbconvRun(context, server, backend) {
   await watchMainThread(page);
   const t0 = Date.now();
   await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-  }, null, { timeout: TIMEOUT * 4 });
+  await waitDrawnToEnd(page, TIMEOUT * 4);
   const wall = Date.now() - t0;
   const metrics = await page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
   const engine = await page.evaluate(() => window.playground.engine.kind);

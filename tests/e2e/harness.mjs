@@ -141,6 +141,14 @@ export async function launch({ webgpu = true } = {}) {
  * Collects the page's console errors (including failed resource loads, which Chromium logs as console errors)
  * and uncaught exceptions. Tests assert that the returned array is still empty at the end.
  */
+/** Waits until the run on `page` is done and its last frame drawn. */
+export async function waitDrawnToEnd(page, timeout) {
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
+  }, null, { timeout });
+}
+
 export function watchConsole(page) {
   const errors = [];
   page.on('console', (msg) => {

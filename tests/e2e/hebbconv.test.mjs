@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = {
@@ -74,10 +74,7 @@ test('a comparison draws every plot, pauses and resumes, and the CLI gives its n
   await page.waitForTimeout(500);
   assert.equal(await page.evaluate(() => window.playground.frame.step), paused);
   await run.click();
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-  }, null, { timeout: LONG });
+  await waitDrawnToEnd(page, LONG);
   await assertPlotsDrawn(page, PLOTS);
   const m = await metrics(page);
   assert.ok(m['test accuracy, SoftHebb'] > 60, JSON.stringify(m));
@@ -112,10 +109,7 @@ test('on WebGPU the networks train on the device and give the CPU engine\'s numb
     const { page, errors } = await openWith(tiny, backend, backend === 'gpu' ? gpuContext : context);
     assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
     await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await page.waitForFunction(() => {
-      const p = window.playground;
-      return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-    }, null, { timeout: LONG });
+    await waitDrawnToEnd(page, LONG);
     await assertPlotsDrawn(page, ['filters_1', 'norms_1', 'probe', 'confusion_1']);
     results[backend] = await metrics(page);
     // Every network, BCM's included, trained on the device: no notice of one left on the CPU.
@@ -266,10 +260,7 @@ test('natural-image patches load the shipped photographs, train the networks and
   await page.locator('[name="images"]').selectOption('photos');
   await page.waitForFunction(() => window.playground.state.params.images === 'photos' && window.playground.frame?.step === 0 && window.playground.hasRun, null, { timeout: LONG });
   await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-  }, null, { timeout: LONG });
+  await waitDrawnToEnd(page, LONG);
   await assertPlotsDrawn(page, ['filters_1', 'norms_1', 'probe', 'confusion_1']);
   assert.ok(await page.evaluate(() => JSON.stringify(window.playground.plots.get('probe').handle.plot).includes('chance (1 in 7)')));
   const m = await metrics(page);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['lattice', 'magnetisation', 'energy'];
@@ -51,10 +51,7 @@ async function openWith(params, backend) {
 
 async function runToEnd(page) {
   await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-  }, null, { timeout: LONG });
+  await waitDrawnToEnd(page, LONG);
   return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
 }
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const PLOTS = ['inputs', 'activation', 'traj_1', 'traj_2', 'traj_3', 'norm', 'angle', 'growth'];
 const LONG = 120_000; // WebGPU on SwiftShader and 2 cores: be generous.
@@ -72,10 +72,7 @@ const button = (page, name) => page.getByRole('button', { name, exact: true });
 async function runToEnd(page) {
   await waitIdleAtZero(page);
   await button(page, 'Run').click();
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.done && !p.running && document.getElementById('app').dataset.drawnStep === String(p.frame.total);
-  }, null, { timeout: LONG });
+  await waitDrawnToEnd(page, LONG);
   return page.evaluate(() => window.playground.frame.metrics);
 }
 
