@@ -2,7 +2,8 @@
 // surround, random filters) runs on the shipped digits in the page's CPU engine, draws the filters, the
 // per-layer norms, the probe's accuracy and the confusion matrices; the page's link run by the native CLI gives
 // the same numbers within float rounding; a run pauses and resumes where it was; natural-image patches train
-// from the shipped photographs; an impossible width is refused at its field.
+// from the shipped photographs; pre-synaptic competition and Dale's principle are chosen per network (and
+// refused together); an impossible width is refused at its field.
 //
 // Run: node --test tests/e2e/hebbconv.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -265,6 +266,24 @@ test('natural-image patches load the shipped photographs, train the networks and
   assert.ok(await page.evaluate(() => JSON.stringify(window.playground.plots.get('probe').handle.plot).includes('chance (1 in 7)')));
   const m = await metrics(page);
   assert.ok(m['test accuracy, SoftHebb'] > 100 / 7, JSON.stringify(m));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('pre-synaptic competition and Dale\'s principle are chosen per network in the controls, named in the results, and refused together', async () => {
+  const { page, errors } = await openWith({ width_div: 16, train_images: 64, test_images: 48, probe_epochs: 1, random_floor: false, rule: 'hard_wta', second: { kind: 'compare', rule: 'hard_wta', surround: false } });
+  await page.locator('[name="second/pre_synaptic"]').selectOption('output_channels');
+  await page.waitForFunction(() => window.playground.state.params.second.pre_synaptic === 'output_channels' && window.playground.hasRun && !window.playground.running, null, { timeout: LONG });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, LONG);
+  await assertPlotsDrawn(page, ['filters_1', 'filters_2', 'confusion_1', 'confusion_2']);
+  const m = await metrics(page);
+  assert.ok(Number.isFinite(m['test accuracy, hard-WTA']), JSON.stringify(m));
+  assert.ok(Number.isFinite(m['test accuracy, hard-WTA + pre-synaptic (output channels)']), JSON.stringify(m));
+  // Dale's principle feeds |w| forward: with pre-synaptic competition on the same network it is refused there.
+  await page.locator('[name="second/dale"]').check();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="second/pre_synaptic"] .field-error')?.textContent.includes('Dale'), null, { timeout: LONG });
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
   await page.close();
 });
