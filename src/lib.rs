@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod kernels;
 pub mod labs;
+pub mod lanes;
 pub mod markdown;
 pub mod nets;
 pub mod plasticity;

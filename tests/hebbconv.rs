@@ -599,3 +599,62 @@ fn printed_quirks_and_variants_run() {
         assert!(f.iter().all(|v| v.is_finite()), "{config:?}");
     }
 }
+
+/// The eight-lane element-wise passes (soft-WTA, Triangle, pools, BatchNorm) against scalar f64 loops, on rows
+/// that are not multiples of eight (tails next to the following row), several images and channels.
+#[test]
+fn lane_passes_match_scalar_loops_on_odd_rows() {
+    for (n, c, h, w) in [(3, 5, 3, 5), (2, 13, 7, 7), (1, 1, 1, 1), (2, 3, 4, 4)] {
+        let x = seq4((n, c, h, w), 0.37);
+        let p = h * w;
+        // Soft-WTA over the channels at each position.
+        let t = 0.65f64;
+        let x3 = x.clone().into_shape_with_order((n, c, p)).unwrap();
+        let r = competition::soft_wta(x3.view(), t as f32);
+        for b in 0..n {
+            for q in 0..p {
+                let col: Vec<f64> = (0..c).map(|k| f64::from(x3[[b, k, q]])).collect();
+                let win = (0..c).fold(0, |a, k| if col[k] > col[a] { k } else { a });
+                let z: f64 = col.iter().map(|v| (t * (v - col[win])).exp()).sum();
+                for k in 0..c {
+                    let s = (t * (col[k] - col[win])).exp() / z;
+                    let want = if k == win { s } else { -s };
+                    let got = f64::from(r[[b, k, q]]);
+                    assert!(
+                        (got - want).abs() < 1e-6,
+                        "soft-WTA {n}×{c}×{h}×{w} at {b},{k},{q}"
+                    );
+                }
+            }
+        }
+        // Triangle with a fractional power.
+        let tri = layers::triangle(x.view(), 0.7);
+        for ((b, k, i, j), &got) in tri.indexed_iter() {
+            let mean = (0..c).map(|m| f64::from(x[[b, m, i, j]])).sum::<f64>() / c as f64;
+            let want = (f64::from(x[[b, k, i, j]]) - mean).max(0.0).powf(0.7);
+            assert!(
+                (f64::from(got) - want).abs() < 1e-5 * (1.0 + want),
+                "Triangle {n}×{c}×{h}×{w} at {b},{k},{i},{j}: {got} vs {want}"
+            );
+        }
+        // Max and average pooling (3, stride 2, pad 1) against the window loops.
+        let (mp, ap) = (
+            layers::max_pool(x.view(), 3, 2, 1),
+            layers::avg_pool(x.view(), 3, 2, 1),
+        );
+        for ((b, k, oy, ox), &m) in mp.indexed_iter() {
+            let (mut best, mut sum) = (f32::NEG_INFINITY, 0.0f64);
+            for yy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(h) {
+                for xx in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(w) {
+                    best = best.max(x[[b, k, yy, xx]]);
+                    sum += f64::from(x[[b, k, yy, xx]]);
+                }
+            }
+            assert_eq!(m, best, "max pool at {b},{k},{oy},{ox}");
+            assert!(
+                (f64::from(ap[[b, k, oy, ox]]) - sum / 9.0).abs() < 1e-6,
+                "avg pool"
+            );
+        }
+    }
+}

@@ -88,12 +88,34 @@ fn gemm<T: ndarray::LinalgScalar + faer::traits::ComplexField>(
     out
 }
 
-/// out = a·b, or out += a·b with `accumulate`, in place (f32): the GEMM of the convolutions' im2col blocks.
+/// out = a·b, or out += a·b with `accumulate`, in place (f32), on every core: the GEMM of the convolutions'
+/// im2col blocks.
 pub fn gemm_into(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     accumulate: bool,
+    out: ndarray::ArrayViewMut2<f32>,
+) {
+    gemm_into_on(a, b, accumulate, out, faer::get_global_parallelism());
+}
+
+/// [`gemm_into`] on the calling thread alone: for blocks that already run in parallel with each other (a
+/// convolution's image blocks), where splitting each small product again would only add synchronisation.
+pub fn gemm_into_serial(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
+    out: ndarray::ArrayViewMut2<f32>,
+) {
+    gemm_into_on(a, b, accumulate, out, faer::Par::Seq);
+}
+
+fn gemm_into_on(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    accumulate: bool,
     mut out: ndarray::ArrayViewMut2<f32>,
+    par: faer::Par,
 ) {
     assert_eq!(
         (out.nrows(), out.ncols(), a.ncols()),
@@ -113,14 +135,7 @@ pub fn gemm_into(
     } else {
         faer::Accum::Replace
     };
-    faer::linalg::matmul::matmul(
-        dst,
-        accum,
-        faer_view(a),
-        faer_view(b),
-        1.0f32,
-        faer::get_global_parallelism(),
-    );
+    faer::linalg::matmul::matmul(dst, accum, faer_view(a), faer_view(b), 1.0f32, par);
 }
 
 /// The same matrix as a faer view, sharing memory (any strides, transposed views included).

@@ -14,10 +14,13 @@
 //!   depthwise code returns `median > threshold`, a mask of the history that ignores the current batch.
 //! - Statistical competition takes its similarity from the already padded input once (the printed code pads
 //!   twice, which changes the sizes of padded layers).
+use crate::lanes::{self, LANES};
 use crate::nets::hebbconv::conv::{self, ConvSpec};
 use ndarray::{Array1, Array3, Array4, ArrayView3, ArrayView4, Axis, Zip};
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use wide::f32x8;
 
 /// How the post-synaptic neurons of a layer compete before the update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -150,27 +153,47 @@ pub fn hard_wta(y: ArrayView3<f32>) -> Array3<f32> {
 }
 
 /// SoftHebb's signed soft-WTA: s = softmax_k(t_inv·y) over axis 1, r = +s for the argmax and −s for every
-/// other unit (L2331-2343).
+/// other unit (L2331-2343). Samples in parallel, eight positions at a time.
 pub fn soft_wta(y: ArrayView3<f32>, t_inv: f32) -> Array3<f32> {
     let (n, k, p) = y.dim();
-    let win = argmax_axis1(&y);
+    let y = y.as_standard_layout();
     let mut r = Array3::zeros((n, k, p));
-    for b in 0..n {
-        for q in 0..p {
-            let m = y[[b, win[[b, q]], q]] * t_inv;
-            let mut z = 0.0f32;
-            for c in 0..k {
-                let e = libm::expf(t_inv * y[[b, c, q]] - m);
-                r[[b, c, q]] = e;
-                z += e;
-            }
-            for c in 0..k {
-                let s = r[[b, c, q]] / z;
-                r[[b, c, q]] = if c == win[[b, q]] { s } else { -s };
-            }
+    let per = (k * p).max(1);
+    r.as_slice_mut()
+        .expect("fresh")
+        .par_chunks_mut(per)
+        .zip(y.as_slice().expect("standard layout").par_chunks(per))
+        .for_each(|(r, y)| soft_wta_sample(y, r, k, p, t_inv));
+    r
+}
+
+/// [`soft_wta`] of one sample's [K, P] map (K rows of P).
+fn soft_wta_sample(y: &[f32], r: &mut [f32], k: usize, p: usize, t_inv: f32) {
+    let t = f32x8::splat(t_inv);
+    let row = |c: usize| c * p..(c + 1) * p;
+    for q in (0..p).step_by(LANES) {
+        // The winner: the first of equal maxima, as torch.argmax.
+        let mut best = lanes::load(&y[row(0)], q);
+        let mut win = f32x8::ZERO;
+        for c in 1..k {
+            let v = lanes::load(&y[row(c)], q);
+            let gt = v.simd_gt(best);
+            best = gt.select(v, best);
+            win = gt.select(f32x8::splat(c as f32), win);
+        }
+        let m = best * t;
+        let mut z = f32x8::ZERO;
+        for c in 0..k {
+            let e = (lanes::load(&y[row(c)], q) * t - m).exp();
+            lanes::store(&mut r[row(c)], q, e);
+            z += e;
+        }
+        for c in 0..k {
+            let s = lanes::load(&r[row(c)], q) / z;
+            let own = win.simd_eq(f32x8::splat(c as f32));
+            lanes::store(&mut r[row(c)], q, own.select(s, -s));
         }
     }
-    r
 }
 
 /// Anti-hard-WTA: y ⊙ (+1 for the winner, −1 elsewhere) (L2347-2357).
@@ -345,7 +368,7 @@ fn perm(a: ArrayView3<'_, f32>) -> ArrayView3<'_, f32> {
 }
 
 /// [N, K, H, W] as [N, K, H·W] (a view of a standard-layout array).
-fn flat(y: &Array4<f32>) -> ArrayView3<'_, f32> {
+fn flat<'a>(y: &'a ArrayView4<'a, f32>) -> ArrayView3<'a, f32> {
     let (n, k, h, w) = y.dim();
     y.view()
         .into_shape_with_order((n, k, h * w))
@@ -365,8 +388,11 @@ pub fn delta(
     w: ArrayView4<f32>,
     spec: &ConvSpec,
 ) -> Array4<f32> {
-    let y = y.as_standard_layout().into_owned();
-    let sim = sim.map(|s| s.as_standard_layout().into_owned());
+    // Fresh activations are already in standard layout: these borrow them.
+    let y = y.as_standard_layout();
+    let y = y.view();
+    let sim = sim.map(|s| s.as_standard_layout());
+    let sim = sim.as_ref().map(|s| s.view());
     let (n, k, h, wd) = y.dim();
     let y3 = flat(&y);
     let (r3, decay) = if spec.depthwise {

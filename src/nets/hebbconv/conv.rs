@@ -6,8 +6,13 @@
 //! W[K, C·k²] · cols[C·k², B·P] and the correlation accumulates r_b[K, B·P] · colsᵀ. A whole-batch unfolded
 //! matrix is never built (conv3 of architecture A would need 64 × 221,184 floats, 57 MB, per batch).
 //! Depthwise layers are matrix-vector shaped and run as direct loops.
-use crate::kernels::matmul::gemm_into;
+//!
+//! Blocks of images run in parallel (rayon; sequentially in wasm), each on a single-threaded product: the
+//! reduced presets' products are too small to split again. Block sizes depend on the shapes only, and partial
+//! sums are added in block order, so the result does not depend on the number of cores.
+use crate::kernels::matmul::{gemm_into, gemm_into_serial};
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis, s};
+use rayon::prelude::*;
 
 /// Floats of im2col scratch per block (16 MiB): at least one whole image, as many more as fit.
 pub const SCRATCH_FLOATS: usize = 1 << 22;
@@ -174,74 +179,80 @@ fn im2col(xp: &ArrayView4<f32>, n0: usize, nb: usize, spec: &ConvSpec, cols: &mu
     }
 }
 
+/// Images per block of the parallel passes: as [`block_images`], and at most an eighth of the batch, so that
+/// the blocks spread over the cores. It depends on the shapes alone (not on the thread count), so every machine
+/// adds in the same order and gets the same bits.
+fn parallel_block_images(rows: usize, p: usize, n: usize) -> usize {
+    block_images(rows, p, n).min(n.div_ceil(8)).max(1)
+}
+
 /// Cross-correlation of an already padded input with `w` (stride from `spec`, no bias): [N, c_out, Ho, Wo].
+/// Blocks of images in parallel, each unfolded and multiplied on its own thread.
 pub fn forward_padded(xp: ArrayView4<f32>, w: ArrayView4<f32>, spec: &ConvSpec) -> Array4<f32> {
     let (n, _, _, _) = xp.dim();
     let (ho, wo) = padded_out(&xp, spec);
     let p = ho * wo;
     let mut y = Array4::zeros((n, spec.c_out, ho, wo));
-    if n == 0 || p == 0 {
+    if n == 0 || p == 0 || spec.c_out == 0 {
         return y;
     }
     let (k, st) = (spec.k, spec.stride);
+    let ys = y.as_slice_mut().expect("fresh");
     if spec.depthwise {
-        for b in 0..n {
-            for c in 0..spec.c_in {
-                let plane = xp.slice(s![b, c, .., ..]);
-                let f = w.slice(s![c, 0, .., ..]);
-                let mut out = y.slice_mut(s![b, c, .., ..]);
-                for i in 0..k {
-                    for j in 0..k {
-                        let wij = f[[i, j]];
-                        for oy in 0..ho {
-                            let src = plane.row(oy * st + i);
-                            let mut dst = out.row_mut(oy);
-                            match (src.as_slice(), dst.as_slice_mut(), st) {
-                                (Some(src), Some(dst), 1) => dst
-                                    .iter_mut()
-                                    .zip(&src[j..j + wo])
-                                    .for_each(|(d, &v)| *d += wij * v),
-                                _ => {
-                                    for ox in 0..wo {
-                                        dst[ox] += wij * src[ox * st + j];
+        ys.par_chunks_mut(spec.c_out * p)
+            .enumerate()
+            .for_each(|(b, out)| {
+                for (c, out) in out.chunks_mut(p).enumerate() {
+                    let plane = xp.slice(s![b, c, .., ..]);
+                    for i in 0..k {
+                        for j in 0..k {
+                            let wij = w[[c, 0, i, j]];
+                            for oy in 0..ho {
+                                let src = plane.row(oy * st + i);
+                                let dst = &mut out[oy * wo..(oy + 1) * wo];
+                                match (src.as_slice(), st) {
+                                    (Some(src), 1) => dst
+                                        .iter_mut()
+                                        .zip(&src[j..j + wo])
+                                        .for_each(|(d, &v)| *d += wij * v),
+                                    _ => {
+                                        for (ox, d) in dst.iter_mut().enumerate() {
+                                            *d += wij * src[ox * st + j];
+                                        }
                                     }
                                 }
                             }
                         }
                     }
                 }
-            }
-        }
+            });
         return y;
     }
     let rows = spec.c_in * k * k;
     let w2 = w
         .to_shape((spec.c_out, rows))
         .expect("weights [c_out, c_in, k, k]");
-    let nb_max = block_images(rows, p, n);
-    let mut scratch = vec![0.0f32; rows * nb_max * p];
-    let mut out = vec![0.0f32; spec.c_out * nb_max * p];
-    let mut n0 = 0;
-    while n0 < n {
-        let nb = nb_max.min(n - n0);
-        let cols = &mut scratch[..rows * nb * p];
-        im2col(&xp, n0, nb, spec, cols);
-        let cols = ArrayView2::from_shape((rows, nb * p), &*cols).expect("sized above");
-        let mut o =
-            ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut out[..spec.c_out * nb * p])
+    let nb_max = parallel_block_images(rows, p, n);
+    let per = spec.c_out * p;
+    ys.par_chunks_mut(nb_max * per).enumerate().for_each_init(
+        || (vec![0.0f32; rows * nb_max * p], vec![0.0f32; per * nb_max]),
+        |(scratch, out), (block, ychunk)| {
+            let (n0, nb) = (block * nb_max, ychunk.len() / per);
+            let cols = &mut scratch[..rows * nb * p];
+            im2col(&xp, n0, nb, spec, cols);
+            let cols = ArrayView2::from_shape((rows, nb * p), &*cols).expect("sized above");
+            let o = ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut out[..per * nb])
                 .expect("sized above");
-        gemm_into(w2.view(), cols, false, o.view_mut());
-        for b in 0..nb {
-            let src = o.slice(s![.., b * p..(b + 1) * p]);
-            let mut dst = y.index_axis_mut(Axis(0), n0 + b);
-            let mut dst = dst
-                .view_mut()
-                .into_shape_with_order((spec.c_out, p))
-                .expect("a fresh output is contiguous");
-            dst.assign(&src);
-        }
-        n0 += nb;
-    }
+            gemm_into_serial(w2.view(), cols, false, o);
+            // [c_out, nb·P] → nb images of [c_out, P].
+            for (b, img) in ychunk.chunks_mut(per).enumerate() {
+                for (ch, dst) in img.chunks_mut(p).enumerate() {
+                    let at = ch * nb * p + b * p;
+                    dst.copy_from_slice(&out[at..at + p]);
+                }
+            }
+        },
+    );
     y
 }
 
@@ -297,33 +308,98 @@ pub fn correlate_padded(xp: ArrayView4<f32>, r: ArrayView4<f32>, spec: &ConvSpec
         return dw;
     }
     let rows = spec.c_in * k * k;
-    let nb_max = block_images(rows + spec.c_out, p, n);
-    let mut scratch = vec![0.0f32; rows * nb_max * p];
-    let mut rbuf = vec![0.0f32; spec.c_out * nb_max * p];
-    let mut acc = Array2::<f32>::zeros((spec.c_out, rows));
-    let mut n0 = 0;
-    while n0 < n {
-        let nb = nb_max.min(n - n0);
-        let cols = &mut scratch[..rows * nb * p];
-        im2col(&xp, n0, nb, spec, cols);
-        let cols = ArrayView2::from_shape((rows, nb * p), &*cols).expect("sized above");
-        let mut rblock =
-            ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut rbuf[..spec.c_out * nb * p])
-                .expect("sized above");
-        for b in 0..nb {
-            let src = r.index_axis(Axis(0), n0 + b);
-            let src = src
-                .to_shape((spec.c_out, p))
-                .expect("r is [N, c_out, Ho, Wo]");
-            rblock.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
+    let nb_max = parallel_block_images(rows + spec.c_out, p, n);
+    let blocks = n.div_ceil(nb_max);
+    let acc = if blocks * spec.c_out * rows <= SCRATCH_FLOATS {
+        // Small filters (every layer of the reduced presets): one partial sum per block, the blocks in
+        // parallel on single-threaded products, then the partials added in block order.
+        let partials: Vec<Array2<f32>> = (0..blocks)
+            .into_par_iter()
+            .map_init(
+                || {
+                    (
+                        vec![0.0f32; rows * nb_max * p],
+                        vec![0.0f32; spec.c_out * nb_max * p],
+                    )
+                },
+                |(scratch, rbuf), block| {
+                    let n0 = block * nb_max;
+                    let nb = nb_max.min(n - n0);
+                    let mut part = Array2::<f32>::zeros((spec.c_out, rows));
+                    correlate_block(&xp, &r, n0, nb, spec, scratch, rbuf, part.view_mut(), false);
+                    part
+                },
+            )
+            .collect();
+        let mut acc = Array2::<f32>::zeros((spec.c_out, rows));
+        for part in &partials {
+            acc += part;
         }
-        gemm_into(rblock.view(), cols.t(), true, acc.view_mut());
-        n0 += nb;
-    }
+        acc
+    } else {
+        // Wide layers: one accumulator, block after block, each product on every core.
+        let nb_max = block_images(rows + spec.c_out, p, n);
+        let mut scratch = vec![0.0f32; rows * nb_max * p];
+        let mut rbuf = vec![0.0f32; spec.c_out * nb_max * p];
+        let mut acc = Array2::<f32>::zeros((spec.c_out, rows));
+        let mut n0 = 0;
+        while n0 < n {
+            let nb = nb_max.min(n - n0);
+            correlate_block(
+                &xp,
+                &r,
+                n0,
+                nb,
+                spec,
+                &mut scratch,
+                &mut rbuf,
+                acc.view_mut(),
+                true,
+            );
+            n0 += nb;
+        }
+        acc
+    };
     dw.as_slice_mut()
         .expect("fresh")
-        .copy_from_slice(acc.as_slice().expect("fresh"));
+        .copy_from_slice(acc.as_standard_layout().as_slice().expect("standard"));
     dw
+}
+
+/// acc += r_block · cols_blockᵀ for images `n0..n0 + nb` (on every core with `parallel`).
+#[allow(clippy::too_many_arguments)]
+fn correlate_block(
+    xp: &ArrayView4<f32>,
+    r: &ArrayView4<f32>,
+    n0: usize,
+    nb: usize,
+    spec: &ConvSpec,
+    scratch: &mut [f32],
+    rbuf: &mut [f32],
+    acc: ArrayViewMut2<f32>,
+    parallel: bool,
+) {
+    let (ho, wo) = padded_out(xp, spec);
+    let p = ho * wo;
+    let rows = spec.c_in * spec.k * spec.k;
+    let cols = &mut scratch[..rows * nb * p];
+    im2col(xp, n0, nb, spec, cols);
+    let cols = ArrayView2::from_shape((rows, nb * p), &*cols).expect("sized by the caller");
+    let mut rblock =
+        ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut rbuf[..spec.c_out * nb * p])
+            .expect("sized by the caller");
+    for b in 0..nb {
+        let src = r.index_axis(Axis(0), n0 + b);
+        let src = src
+            .to_shape((spec.c_out, p))
+            .expect("r is [N, c_out, Ho, Wo]");
+        rblock.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
+    }
+    if parallel {
+        gemm_into(rblock.view(), cols.t(), true, acc);
+    } else {
+        gemm_into_serial(rblock.view(), cols.t(), true, acc);
+    }
 }
 
 /// Σ_{n,p} r[n, k, p] · patch_{n,p}(reflect-padded x), the shape of w: the Hebbian "yx" term (depthwise: the
