@@ -139,34 +139,64 @@ pub fn pool_side(h: usize, k: usize, stride: usize, pad: usize) -> usize {
 
 /// `MaxPool2d(k, stride, pad)`: padding counts as −∞ (never wins).
 pub fn max_pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize) -> Array4<f32> {
-    pool(
-        x,
-        k,
-        stride,
-        pad,
-        f32::NEG_INFINITY,
-        |acc, v| acc.max(v),
-        |m| m,
-    )
+    pool(x, Window { k, stride, pad }, Reduce::Max)
 }
 
 /// `AvgPool2d(k, stride, pad)` with `count_include_pad=True`: padding counts as zeros and the divisor is k².
 pub fn avg_pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize) -> Array4<f32> {
-    let div = (k * k) as f32;
-    pool(x, k, stride, pad, 0.0, |acc, v| acc + v, |s| s / div)
+    pool(x, Window { k, stride, pad }, Reduce::Sum)
 }
 
-fn pool(
-    x: ArrayView4<f32>,
+#[derive(Clone, Copy)]
+struct Window {
     k: usize,
     stride: usize,
     pad: usize,
-    init: f32,
-    fold: impl Fn(f32, f32) -> f32 + Sync,
-    finish: impl Fn(f32) -> f32 + Sync,
-) -> Array4<f32> {
+}
+
+impl Window {
+    /// The window of output `o`, clipped to a side of `side`: padding never changes a max, and an average
+    /// divides by k² whatever the clipping (count_include_pad).
+    fn span(self, o: usize, side: usize) -> std::ops::Range<usize> {
+        let start = (o * self.stride).saturating_sub(self.pad);
+        let end = (o * self.stride + self.k)
+            .saturating_sub(self.pad)
+            .min(side);
+        start..end.max(start)
+    }
+}
+
+/// How a pool combines a window (a plain enum rather than closures: each loop below is specialised for one).
+#[derive(Clone, Copy, PartialEq)]
+enum Reduce {
+    Max,
+    Sum,
+}
+
+impl Reduce {
+    fn init(self) -> f32 {
+        match self {
+            Reduce::Max => f32::NEG_INFINITY,
+            Reduce::Sum => 0.0,
+        }
+    }
+}
+
+/// acc ← acc ⊕ src element-wise, ⊕ = max or +.
+#[inline]
+fn combine(acc: &mut [f32], src: &[f32], op: Reduce) {
+    match op {
+        Reduce::Max => acc.iter_mut().zip(src).for_each(|(a, &v)| *a = a.max(v)),
+        Reduce::Sum => acc.iter_mut().zip(src).for_each(|(a, &v)| *a += v),
+    }
+}
+
+fn pool(x: ArrayView4<f32>, win: Window, op: Reduce) -> Array4<f32> {
     let (n, c, h, w) = x.dim();
-    let (ho, wo) = (pool_side(h, k, stride, pad), pool_side(w, k, stride, pad));
+    let (ho, wo) = (
+        pool_side(h, win.k, win.stride, win.pad),
+        pool_side(w, win.k, win.stride, win.pad),
+    );
     let mut out = Array4::zeros((n, c, ho, wo));
     let x = x.as_standard_layout();
     if out.is_empty() || h * w == 0 {
@@ -180,31 +210,26 @@ fn pool(
         .as_slice_mut()
         .expect("fresh")
         .par_chunks_exact_mut(ho * wo);
-    // The window of an output, clipped to the image: padding never changes a max, and an average divides by
-    // k² whatever the clipping (count_include_pad).
-    let span = |o: usize, side: usize| {
-        let start = (o * stride).saturating_sub(pad);
-        let end = (o * stride + k).saturating_sub(pad).min(side);
-        start..end.max(start)
-    };
-    // Separable: each row folded over its column windows, then those folded over the row windows, the inner
-    // loop along the (contiguous) output row.
+    let div = (win.k * win.k) as f32;
+    // Separable: for each output row, its window's input rows combined element-wise (contiguous, in SIMD
+    // lanes), then that row folded over each output's column window: stride × fewer scalar folds than the
+    // other order.
     planes
         .zip(outs)
-        .for_each_init(Vec::new, |rowfold: &mut Vec<f32>, (plane, dst)| {
-            rowfold.clear();
-            for row in plane.chunks_exact(w) {
-                rowfold.extend(
-                    (0..wo).map(|ox| row[span(ox, w)].iter().fold(init, |a, &v| fold(a, v))),
-                );
-            }
+        .for_each_init(Vec::new, |acc: &mut Vec<f32>, (plane, dst)| {
             for (oy, out) in dst.chunks_exact_mut(wo).enumerate() {
-                out.fill(init);
-                for yy in span(oy, h) {
-                    let src = &rowfold[yy * wo..(yy + 1) * wo];
-                    out.iter_mut().zip(src).for_each(|(o, &v)| *o = fold(*o, v));
+                acc.clear();
+                acc.resize(w, op.init());
+                for yy in win.span(oy, h) {
+                    combine(acc, &plane[yy * w..(yy + 1) * w], op);
                 }
-                out.iter_mut().for_each(|o| *o = finish(*o));
+                for (ox, o) in out.iter_mut().enumerate() {
+                    let cells = &acc[win.span(ox, w)];
+                    *o = match op {
+                        Reduce::Max => cells.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)),
+                        Reduce::Sum => cells.iter().sum::<f32>() / div,
+                    };
+                }
             }
         });
     out
