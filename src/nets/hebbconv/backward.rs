@@ -8,7 +8,7 @@
 //! Wᵀ[C·k², K] · dy[K, B·P] scattered back onto the padded input (col2im, the transpose of im2col), then the
 //! padding's own backward: zero padding crops, reflect padding also folds the border onto the pixels it copied.
 //! The other layers are elementwise or windowed and follow PyTorch's autograd formulas, tie rules included.
-use super::conv::{self, ConvSpec, block_images, reflect_index};
+use super::conv::{self, ConvSpec, block_images, gather_block, reflect_index};
 use super::layers::{BatchNorm, pool_side};
 use super::presets::Padding;
 use crate::kernels::matmul::gemm_into;
@@ -163,16 +163,7 @@ pub fn conv_input_grad_padded(
     let mut n0 = 0;
     while n0 < n {
         let nb = nb_max.min(n - n0);
-        let mut g =
-            ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut gbuf[..spec.c_out * nb * p])
-                .expect("sized above");
-        for b in 0..nb {
-            let src = dy.index_axis(Axis(0), n0 + b);
-            let src = src
-                .to_shape((spec.c_out, p))
-                .expect("dy is [N, c_out, Ho, Wo]");
-            g.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
-        }
+        let g = gather_block(&dy, n0, nb, &mut gbuf);
         let mut d = ArrayViewMut2::from_shape((rows, nb * p), &mut dcols[..rows * nb * p])
             .expect("sized above");
         gemm_into(w2.t(), g.view(), false, d.view_mut());

@@ -362,8 +362,28 @@ pub fn correlate_padded(xp: ArrayView4<f32>, r: ArrayView4<f32>, spec: &ConvSpec
     };
     dw.as_slice_mut()
         .expect("fresh")
-        .copy_from_slice(acc.as_standard_layout().as_slice().expect("standard"));
+        .copy_from_slice(acc.as_slice().expect("fresh"));
     dw
+}
+
+/// Images `n0..n0 + nb` of an [N, C, Ho, Wo] tensor side by side as one [C, nb·P] matrix in the front of
+/// `buf`: the column order of an im2col block.
+pub(super) fn gather_block<'a>(
+    t: &ArrayView4<f32>,
+    n0: usize,
+    nb: usize,
+    buf: &'a mut [f32],
+) -> ArrayViewMut2<'a, f32> {
+    let (_, c, ho, wo) = t.dim();
+    let p = ho * wo;
+    let mut block = ArrayViewMut2::from_shape((c, nb * p), &mut buf[..c * nb * p])
+        .expect("a buffer of at least C·nb·P floats");
+    for b in 0..nb {
+        let src = t.index_axis(Axis(0), n0 + b);
+        let src = src.to_shape((c, p)).expect("[N, C, Ho, Wo]");
+        block.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
+    }
+    block
 }
 
 /// acc += r_block · cols_blockᵀ for images `n0..n0 + nb` (on every core with `parallel`).
@@ -385,16 +405,7 @@ fn correlate_block(
     let cols = &mut scratch[..rows * nb * p];
     im2col(xp, n0, nb, spec, cols);
     let cols = ArrayView2::from_shape((rows, nb * p), &*cols).expect("sized by the caller");
-    let mut rblock =
-        ArrayViewMut2::from_shape((spec.c_out, nb * p), &mut rbuf[..spec.c_out * nb * p])
-            .expect("sized by the caller");
-    for b in 0..nb {
-        let src = r.index_axis(Axis(0), n0 + b);
-        let src = src
-            .to_shape((spec.c_out, p))
-            .expect("r is [N, c_out, Ho, Wo]");
-        rblock.slice_mut(s![.., b * p..(b + 1) * p]).assign(&src);
-    }
+    let rblock = gather_block(r, n0, nb, rbuf);
     if parallel {
         gemm_into(rblock.view(), cols.t(), true, acc);
     } else {
