@@ -26,8 +26,8 @@ async fn gpu() -> Gpu {
         .expect("the test browser must offer WebGPU (see webdriver.json)")
 }
 
-/// The reverse mode of BatchNorm (training and evaluation), ReLU, Triangle, the pools and the read-out layer
-/// against their CPU twins (`nets::hebbconv::backward`, `nets::linear`) on the browser's WebGPU: odd sides, 67
+/// The reverse mode of BatchNorm (training and evaluation), ReLU, Triangle and the pools against their CPU
+/// twins (`nets::hebbconv::backward`) on the browser's WebGPU: odd sides, 67
 /// channels, a window with ties, 2,049 features over two row tiles.
 #[wasm_bindgen_test]
 async fn layer_gradients_match_their_cpu_twins_on_webgpu() {
@@ -35,10 +35,8 @@ async fn layer_gradients_match_their_cpu_twins_on_webgpu() {
         PoolKind, batch_norm_backward_gpu, pool_backward_gpu, relu_backward_gpu,
         triangle_backward_gpu,
     };
-    use hebbian_playground::kernels::matmul::{linear_backward_gpu, linear_forward_gpu};
     use hebbian_playground::nets::hebbconv::backward;
     use hebbian_playground::nets::hebbconv::layers::{self, BatchNorm};
-    use hebbian_playground::nets::linear::Linear;
     let gpu = gpu().await;
     let x = conv::filled((2, 67, 9, 7), 90).mapv(|v| (4.0 * v + 0.6).round() / 2.0);
     let dy = conv::filled((2, 67, 9, 7), 91);
@@ -82,24 +80,105 @@ async fn layer_gradients_match_their_cpu_twins_on_webgpu() {
         };
         assert_close(&want, &got, 1e-5, &format!("{kind:?} pool"));
     }
-    let lin = Linear::thesis(2049, 10, 7);
-    let feats = conv::filled((65, 2049, 1, 1), 93)
-        .into_shape_with_order((65, 2049))
-        .expect("2-D");
-    let dl = conv::filled((65, 10, 1, 1), 94)
-        .into_shape_with_order((65, 10))
-        .expect("2-D");
-    let got = linear_forward_gpu(&gpu, &lin, feats.view())
+}
+
+/// The backprop baseline's head (dropout, linear, softmax cross-entropy, reverse mode) and Adam against their
+/// CPU twins, then architecture H trained for two steps on the browser's WebGPU against the CPU: losses, and the
+/// gradients the first step applied (Adam's first moment is 0.1·g after one step).
+#[wasm_bindgen_test]
+async fn the_backprop_baseline_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::backprop::{HeadMode, adam_gpu, head_gpu};
+    use hebbian_playground::nets::hebbconv::backward::{self, DROPOUT};
+    use hebbian_playground::nets::hebbconv::baseline::Baseline;
+    use hebbian_playground::nets::hebbconv::baseline_gpu::GpuBaseline;
+    use hebbian_playground::nets::linear::{self, Linear};
+    use hebbian_playground::nets::optim::Adam;
+    let gpu = gpu().await;
+    let scaled = |want: &[f32], got: &[f32], what: &str| {
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert_close(want, got, 1e-5 * (1.0 + scale), what);
+    };
+    let (n, f) = (65, 2049);
+    let lin = Linear::thesis(f, 10, 7);
+    let x = conv::filled((n, f, 1, 1), 93);
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let mask = backward::dropout_mask(n, f, DROPOUT, 2, 5);
+    let (feats, logits) = backward::head_forward(&lin, x.view(), Some(mask.view()));
+    let (loss, dl) = linear::softmax_cross_entropy(logits.view(), &labels);
+    let want = backward::head_backward(
+        &lin,
+        feats.view(),
+        Some(mask.view()),
+        dl.view(),
+        (n, f, 1, 1),
+        true,
+    );
+    let x2 = x.into_shape_with_order((n, f)).expect("2-D");
+    let mode = HeadMode::Train {
+        seed: 2,
+        batch: 5,
+        p: DROPOUT,
+    };
+    let got = head_gpu(&gpu, &lin, x2.view(), &labels, mode)
         .await
-        .expect("gpu");
-    assert_close(&lin.forward(feats.view()), &got, 1e-4, "logits");
-    let want = lin.backward(feats.view(), dl.view(), true);
-    let got = linear_backward_gpu(&gpu, &lin, feats.view(), dl.view(), true)
-        .await
-        .expect("gpu");
-    assert_close(&want.w, &got.w, 1e-4, "dw");
-    assert_close(&want.b, &got.b, 1e-4, "db");
-    assert_close(&want.x.expect("dx"), &got.x.expect("dx"), 1e-4, "dx");
+        .expect("head");
+    assert_close(&logits, &got.logits, 1e-5, "logits");
+    assert!(
+        (loss - got.loss).abs() < 1e-5 * (1.0 + loss),
+        "loss {loss} vs {}",
+        got.loss
+    );
+    scaled(want.w.as_slice().unwrap(), got.dw.as_slice().unwrap(), "dw");
+    scaled(want.b.as_slice().unwrap(), got.db.as_slice().unwrap(), "db");
+    let dx = want.x.expect("dx").into_raw_vec_and_offset().0;
+    scaled(&dx, got.dx.as_slice().unwrap(), "dx");
+
+    let mut cpu = Adam::new(1e-2, &[300]);
+    let mut on_gpu = cpu.clone();
+    let mut p = conv::filled((1, 1, 1, 300), 5).into_raw_vec_and_offset().0;
+    let mut q = vec![p.clone()];
+    for step in 0..2 {
+        let g = conv::filled((1, 1, 1, 300), 6 + step)
+            .into_raw_vec_and_offset()
+            .0;
+        cpu.step(&mut [&mut p], &[&g]);
+        q = adam_gpu(&gpu, &mut on_gpu, &q, &[g]).await.expect("adam");
+        assert_close(&p, &q[0], 1e-6, &format!("Adam step {step}"));
+    }
+
+    let mut net = Baseline::new([3, 13, 11], 16, 10, 3).expect("H/16");
+    let mut on_gpu = GpuBaseline::new(&gpu, &net, 3).await.expect("upload");
+    for step in 0..2u32 {
+        let x = conv::filled((3, 3, 13, 11), 100 + step);
+        let labels = [step as u8, 4, 9];
+        let (_, grads) = net
+            .clone()
+            .gradients(x.view(), &labels, true, false)
+            .expect("gradients");
+        let want = net.train_step(x.view(), &labels).expect("cpu");
+        let got = on_gpu
+            .train_step(&gpu, x.view(), &labels)
+            .await
+            .expect("gpu");
+        assert!(
+            (want - got).abs() <= 1e-4 * (1.0 + want),
+            "step {step}: loss {want} vs {got}"
+        );
+        if step == 0 {
+            let mut back = net.clone();
+            on_gpu.download(&gpu, &mut back).await.expect("download");
+            for (i, (g, (m, _))) in grads.flat().iter().zip(back.adam().moments()).enumerate() {
+                let from_gpu: Vec<f32> = m.iter().map(|v| v / 0.1).collect();
+                let scale = g.iter().fold(0f32, |a, v| a.max(v.abs()));
+                assert_close(
+                    *g,
+                    &from_gpu,
+                    1e-4 * (1.0 + scale),
+                    &format!("gradient {i}"),
+                );
+            }
+        }
+    }
 }
 
 /// The convolution's reverse-mode kernels against their CPU twin (`backward::conv_backward`, checked against

@@ -14,53 +14,89 @@ use crate::error::{Error, Result};
 use crate::nets::hebbconv::presets::Padding;
 use ndarray::{Array4, ArrayView4};
 
-/// One convolution's reverse-mode tensors and kernels on the device, made once per run.
+/// The activations and gradients a convolution reads and writes, which a network shares with the layers
+/// around it.
+pub struct ConvIo {
+    /// The layer's input [N, C_in, H, W] (unpadded).
+    pub x: Tensor,
+    /// Its output [N, C_out, Ho, Wo].
+    pub y: Tensor,
+    /// Upstream gradient dL/dy, shaped as y.
+    pub dy: Tensor,
+    /// dL/dx, shaped as x.
+    pub dx: Tensor,
+}
+
+impl ConvIo {
+    /// Four tensors of their own.
+    pub fn alloc(gpu: &Gpu, shape: &ConvShape) -> Result<Self> {
+        let f32s = |n: usize| (n * 4) as u64;
+        let x_len = shape.n * shape.c_in * shape.h * shape.w;
+        let y_len = shape.n * shape.c_out * shape.ho() * shape.wo();
+        Ok(Self {
+            x: gpu.tensor("convolution input", f32s(x_len))?,
+            y: gpu.tensor("convolution output", f32s(y_len))?,
+            dy: gpu.tensor("output gradient", f32s(y_len))?,
+            dx: gpu.tensor("input gradient", f32s(x_len))?,
+        })
+    }
+}
+
+/// One convolution of a backprop network on the device, made once per run: its forward pass, weight gradient
+/// and input gradient, with zero or reflect padding.
 pub struct ConvBackGpu {
     pub shape: ConvShape,
     pub padding: Padding,
-    /// The layer's input [N, C_in, H, W] (the forward pass's, unpadded).
-    pub x: Tensor,
+    pub io: ConvIo,
     /// Weights [C_out, C_in, k, k].
     pub w: Tensor,
-    /// Upstream gradient dL/dy [N, C_out, Ho, Wo].
-    pub dy: Tensor,
-    /// dL/dx [N, C_in, H, W].
-    pub dx: Tensor,
     /// dL/dw [C_out, C_in, k, k].
     pub dw: Tensor,
+    forward: Kernel,
     weight_grad: Kernel,
     sum: Kernel,
     input_grad: Kernel,
-    groups: [u32; 3],
+    groups: [u32; 4],
 }
 
 impl ConvBackGpu {
-    /// Shapes as [`ConvShape::check`] accepts them (its pad < H, W rule is reflect padding's; zero-padded layers
-    /// of the networks meet it too).
+    /// A layer owning its activations. Shapes as [`ConvShape::check`] accepts them (its pad < H, W rule is
+    /// reflect padding's; zero-padded layers of the networks meet it too).
     pub async fn new(gpu: &Gpu, shape: ConvShape, padding: Padding) -> Result<Self> {
+        shape.check()?;
+        let io = ConvIo::alloc(gpu, &shape)?;
+        Self::with(gpu, shape, padding, io).await
+    }
+
+    /// A layer reading and writing `io`, allocating its weights, their gradient and the gradient's partial sums.
+    pub async fn with(gpu: &Gpu, shape: ConvShape, padding: Padding, io: ConvIo) -> Result<Self> {
         shape.check()?;
         let f32s = |n: usize| (n * 4) as u64;
         let (splits, _) = shape.splits();
-        let x_len = shape.n * shape.c_in * shape.h * shape.w;
-        let y_len = shape.n * shape.c_out * shape.ho() * shape.wo();
         let w_len = shape.c_out * shape.filter_len();
-        let x = gpu.tensor("convolution input", f32s(x_len))?;
         let w = gpu.tensor("convolution weights", f32s(w_len))?;
-        let dy = gpu.tensor("output gradient", f32s(y_len))?;
-        let dx = gpu.tensor("input gradient", f32s(x_len))?;
         let dw = gpu.tensor("weight gradient", f32s(w_len))?;
         // The weight gradient's partial sums, reached only through the two kernels that bind it.
         let slices = gpu.tensor("weight gradient slices", f32s(splits * w_len))?;
+        let forward_params = shape.uniform(gpu, "convolution shape", Gemm::Forward, padding)?;
         let weight_params =
             shape.uniform(gpu, "weight gradient shape", Gemm::Correlate, padding)?;
         let input_params = shape.uniform(gpu, "input gradient shape", Gemm::InputGrad, padding)?;
         let src = hebbconv::source();
+        let forward = gpu
+            .kernel(
+                "hebbback_forward",
+                &src,
+                "forward",
+                &[&forward_params, &w, &io.x, &io.y],
+            )
+            .await?;
         let weight_grad = gpu
             .kernel(
                 "hebbback_weight_grad",
                 &src,
                 "correlate",
-                &[&weight_params, &dy, &x, &slices],
+                &[&weight_params, &io.dy, &io.x, &slices],
             )
             .await?;
         let sum = gpu
@@ -68,7 +104,7 @@ impl ConvBackGpu {
                 "hebbback_sum",
                 &src,
                 "sum_splits",
-                &[&weight_params, &slices, &x, &dw],
+                &[&weight_params, &slices, &io.x, &dw],
             )
             .await?;
         let input_grad = gpu
@@ -76,28 +112,33 @@ impl ConvBackGpu {
                 "hebbback_input_grad",
                 &src,
                 "input_grad",
-                &[&input_params, &w, &dy, &dx],
+                &[&input_params, &w, &io.dy, &io.dx],
             )
             .await?;
         let groups = [
+            shape.workgroups(Gemm::Forward),
             shape.workgroups(Gemm::Correlate),
             shape.sum_workgroups(),
             shape.workgroups(Gemm::InputGrad),
         ];
-        for (what, g) in ["weight gradient", "weight gradient sum", "input gradient"]
-            .iter()
-            .zip(groups)
+        for (what, g) in [
+            "forward pass",
+            "weight gradient",
+            "weight gradient sum",
+            "input gradient",
+        ]
+        .iter()
+        .zip(groups)
         {
             gpu.check_workgroups(&format!("the convolution's {what}"), g)?;
         }
         Ok(Self {
             shape,
             padding,
-            x,
+            io,
             w,
-            dy,
-            dx,
             dw,
+            forward,
             weight_grad,
             sum,
             input_grad,
@@ -105,15 +146,20 @@ impl ConvBackGpu {
         })
     }
 
+    /// y = conv(pad(x), w).
+    pub fn record_forward(&self, rec: &mut Recorder<'_>) {
+        rec.dispatch(&self.forward, self.groups[0]);
+    }
+
     /// dw = Σ_{n,p} dy·patch(x).
     pub fn record_weight_grad(&self, rec: &mut Recorder<'_>) {
-        rec.dispatch(&self.weight_grad, self.groups[0]);
-        rec.dispatch(&self.sum, self.groups[1]);
+        rec.dispatch(&self.weight_grad, self.groups[1]);
+        rec.dispatch(&self.sum, self.groups[2]);
     }
 
     /// dx = the input gradient of conv(pad(x), w) for dy.
     pub fn record_input_grad(&self, rec: &mut Recorder<'_>) {
-        rec.dispatch(&self.input_grad, self.groups[2]);
+        rec.dispatch(&self.input_grad, self.groups[3]);
     }
 }
 
@@ -162,10 +208,10 @@ pub async fn input_grad_gpu(
     }
     let layer = ConvBackGpu::new(gpu, shape, padding).await?;
     gpu.write(&layer.w, bytemuck::cast_slice(&values(w)));
-    gpu.write(&layer.dy, bytemuck::cast_slice(&values(dy)));
+    gpu.write(&layer.io.dy, bytemuck::cast_slice(&values(dy)));
     let mut rec = gpu.record();
     layer.record_input_grad(&mut rec);
-    rec.read(&layer.dx, layer.dx.bytes());
+    rec.read(&layer.io.dx, layer.io.dx.bytes());
     let out = rec.submit().await?;
     to_array(&out[0], input)
 }
@@ -193,8 +239,8 @@ pub async fn weight_grad_gpu(
     };
     check_dy(&shape, &dy)?;
     let layer = ConvBackGpu::new(gpu, shape, padding).await?;
-    gpu.write(&layer.x, bytemuck::cast_slice(&values(x)));
-    gpu.write(&layer.dy, bytemuck::cast_slice(&values(dy)));
+    gpu.write(&layer.io.x, bytemuck::cast_slice(&values(x)));
+    gpu.write(&layer.io.dy, bytemuck::cast_slice(&values(dy)));
     let mut rec = gpu.record();
     layer.record_weight_grad(&mut rec);
     rec.read(&layer.dw, layer.dw.bytes());

@@ -566,6 +566,23 @@ impl LayerKernel {
         .await
     }
 
+    /// ReLU: out = max(x, 0) (x and out [N, C, H, W], `shape`).
+    pub async fn relu(gpu: &Gpu, shape: [usize; 4], x: &Tensor, out: &Tensor) -> Result<Self> {
+        check_shape("ReLU", shape)?;
+        let groups = groups_for(shape.iter().product());
+        let params = LayerParams::of(shape);
+        Self::bind(
+            gpu,
+            "hebblayers_relu",
+            "relu",
+            &params,
+            &[(1, x), (2, out)],
+            groups,
+            vec![],
+        )
+        .await
+    }
+
     /// ReLU's reverse mode: dx = dy where x > 0 (x, dy and dx [N, C, H, W], `shape`).
     pub async fn relu_backward(
         gpu: &Gpu,

@@ -491,6 +491,14 @@ fn bn_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
 }
 
+// ReLU (the backprop baseline's activation): out = max(x, 0).
+@compute @workgroup_size(256)
+fn relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var j = gid.x; j < params.n * params.c * params.h * params.w; j += nwg.x * WG) {
+        dst[j] = max(src[j], 0.0);
+    }
+}
+
 // ReLU: dx = dy where x > 0, else 0 (zero at x = 0, as PyTorch's threshold_backward).
 @compute @workgroup_size(256)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

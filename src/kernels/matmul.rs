@@ -3,12 +3,9 @@
 //! Two shapes, both from one kernel: the Gram matrix `C = AᵀA` of a tall A (n×d, CIFAR-10 is 50 000×3072,
 //! 614 MB as f32: far above the portable 128 MiB storage binding), accumulated on the GPU over row blocks
 //! that each fit one binding; and `Y = A·B` for applying a resident d×d matrix to row blocks. Only the upper
-//! triangle of a Gram matrix is computed (it is symmetric), which halves the work; the host mirrors it. The
-//! same kernel, with either factor transposed, gives the read-out layer's forward and reverse mode
-//! ([`linear_forward_gpu`], [`linear_backward_gpu`]; twins `nets::linear::Linear`).
+//! triangle of a Gram matrix is computed (it is symmetric), which halves the work; the host mirrors it.
 use crate::engine::Gpu;
 use crate::error::{Error, Result};
-use crate::nets::linear::{Linear, LinearGrads};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2, s};
 use std::ops::Range;
 
@@ -20,7 +17,7 @@ const TILE: usize = 64;
 pub const DEFAULT_BLOCK_ROWS: usize = 4096;
 
 #[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct GemmParams {
     m: u32,
     k: u32,
@@ -31,10 +28,6 @@ struct GemmParams {
     tiles_p: u32,
     /// Always 1: see `one` in matmul.wgsl.
     one: f32,
-    trans_b: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 pub fn source() -> String {
@@ -53,8 +46,7 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
         accumulate,
         upper,
         tiles_p,
-        one,
-        trans_b
+        one
     )]
 }
 
@@ -227,7 +219,6 @@ pub async fn gram_gpu_blocks<'a>(
             upper: 1,
             tiles_p: tiles as u32,
             one: 1.0,
-            ..GemmParams::default()
         };
         let uniform = gpu.uniform("gram params", bytemuck::bytes_of(&params))?;
         // The last block reads C back. The others read one value: waiting for each block keeps one block in
@@ -336,7 +327,6 @@ impl<'g> RightFactor<'g> {
                 upper: 0,
                 tiles_p: tiles_p as u32,
                 one: 1.0,
-                ..GemmParams::default()
             };
             let uniform = gpu.uniform("product params", bytemuck::bytes_of(&params))?;
             let read = gpu
@@ -384,111 +374,4 @@ fn output(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     })
-}
-
-/// op(A)·op(B), plus C0 when given, on the GPU in one dispatch (no row blocks: the read-out layer's products,
-/// whose operands are a batch of features and the layer's weights).
-async fn gemm_once(
-    gpu: &Gpu,
-    (a, trans_a): (ArrayView2<'_, f32>, bool),
-    (b, trans_b): (ArrayView2<'_, f32>, bool),
-    c0: Option<ArrayView2<'_, f32>>,
-) -> Result<Array2<f32>> {
-    let (m, k) = if trans_a {
-        (a.ncols(), a.nrows())
-    } else {
-        a.dim()
-    };
-    let (kb, p) = if trans_b {
-        (b.ncols(), b.nrows())
-    } else {
-        b.dim()
-    };
-    if k != kb || c0.is_some_and(|c| c.dim() != (m, p)) {
-        return Err(Error::Gpu(format!(
-            "cannot multiply {m}×{k} by {kb}×{p}{}",
-            c0.map_or(String::new(), |c| format!(" onto {:?}", c.dim()))
-        )));
-    }
-    if m == 0 || p == 0 {
-        return Ok(Array2::zeros((m, p)));
-    }
-    let bytes = |n: usize| (n * 4) as u64;
-    for (what, n) in [
-        ("a factor", a.len()),
-        ("a factor", b.len()),
-        ("a product", m * p),
-    ] {
-        gpu.check_size(what, bytes(n))?;
-    }
-    let tiles_p = p.div_ceil(TILE);
-    let groups = (m.div_ceil(TILE) * tiles_p) as u32;
-    gpu.check_workgroups("a product", groups)?;
-    let pipeline = gpu.pipeline("matmul", &source(), "gemm").await?;
-    let (ab, bb) = (
-        upload(gpu, "left factor", a)?,
-        upload(gpu, "right factor", b)?,
-    );
-    // With C0 the kernel accumulates onto it, keeping its rounding error apart (added below).
-    let c = match c0 {
-        Some(c0) => upload(gpu, "product", c0)?,
-        None => output(gpu, "product", bytes(m * p)),
-    };
-    let c_lo = output(gpu, "product rounding errors", bytes(m * p));
-    let params = GemmParams {
-        m: m as u32,
-        k: k as u32,
-        p: p as u32,
-        trans_a: u32::from(trans_a),
-        accumulate: u32::from(c0.is_some()),
-        tiles_p: tiles_p as u32,
-        one: 1.0,
-        trans_b: u32::from(trans_b),
-        ..GemmParams::default()
-    };
-    let uniform = gpu.uniform("product params", bytemuck::bytes_of(&params))?;
-    let read = gpu
-        .dispatch(
-            &pipeline,
-            &[&uniform, &ab, &bb, &c, &c_lo],
-            groups,
-            &[(&c, bytes(m * p)), (&c_lo, bytes(m * p))],
-        )
-        .await?;
-    let hi: Vec<f32> = bytemuck::pod_collect_to_vec(&read[0]);
-    let lo: Vec<f32> = bytemuck::pod_collect_to_vec(&read[1]);
-    let sum = hi.iter().zip(&lo).map(|(h, l)| h + l).collect();
-    Array2::from_shape_vec((m, p), sum)
-        .map_err(|e| Error::Gpu(format!("unexpected product layout: {e}")))
-}
-
-/// `Linear::forward` on the GPU: x·wᵀ accumulated onto the biases.
-pub async fn linear_forward_gpu(
-    gpu: &Gpu,
-    lin: &Linear,
-    x: ArrayView2<'_, f32>,
-) -> Result<Array2<f32>> {
-    let bias = Array2::from_shape_fn((x.nrows(), lin.outputs()), |(_, o)| lin.b[o]);
-    gemm_once(gpu, (x, false), (lin.w.view(), true), Some(bias.view())).await
-}
-
-/// `Linear::backward` on the GPU: dw = dyᵀ·x, db = dyᵀ·1, and dx = dy·w when `want_dx`.
-pub async fn linear_backward_gpu(
-    gpu: &Gpu,
-    lin: &Linear,
-    x: ArrayView2<'_, f32>,
-    dy: ArrayView2<'_, f32>,
-    want_dx: bool,
-) -> Result<LinearGrads> {
-    let w = gemm_once(gpu, (dy, true), (x, false), None).await?;
-    let ones = Array2::ones((dy.nrows(), 1));
-    let b = gemm_once(gpu, (dy, true), (ones.view(), false), None)
-        .await?
-        .remove_axis(ndarray::Axis(1));
-    let x = if want_dx {
-        Some(gemm_once(gpu, (dy, false), (lin.w.view(), false), None).await?)
-    } else {
-        None
-    };
-    Ok(LinearGrads { w, b, x })
 }

@@ -30,11 +30,6 @@ struct GemmParams {
     // algebra shader compilers may use, (s + x) − s is x and the rounding error comes out as 0 (lavapipe did
     // exactly that), but a value only known when the kernel runs cannot be folded.
     one: f32,
-    // 1: op(B) = Bᵀ with B stored p×k (a linear layer's x·wᵀ); 0: op(B) = B stored k×p.
-    trans_b: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
@@ -65,9 +60,6 @@ fn load_a(i: u32, kk: u32) -> f32 {
 fn load_b(kk: u32, j: u32) -> f32 {
     if (kk >= params.k || j >= params.p) {
         return 0.0;
-    }
-    if (params.trans_b == 1u) {
-        return b[j * params.k + kk];
     }
     return b[kk * params.p + j];
 }

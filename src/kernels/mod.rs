@@ -1,4 +1,5 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
+pub mod backprop;
 pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
@@ -26,6 +27,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("hebbdepthwise", hebbdepthwise::source()),
         ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
+        ("backprop", backprop::source()),
     ]
 }
 
@@ -41,6 +43,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         hebbdepthwise::layouts(),
         hebblayers::layouts(),
         hebbupdate::layouts(),
+        backprop::layouts(),
     ]
     .into_iter()
     .flatten()

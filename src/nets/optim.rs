@@ -1,5 +1,6 @@
 //! Adam as PyTorch's `torch.optim.Adam` computes it (no weight decay, no amsgrad): the optimiser of the linear
 //! probe (lr 1e-3) and of the end-to-end backprop baseline (lr 1e-2) of the Hebbian convolutional networks.
+use crate::error::{Error, Result};
 
 /// Adam's constants, step count and first and second moments of every parameter tensor it updates.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,15 +35,43 @@ impl Adam {
         self.step
     }
 
+    /// The first and second moments of every tensor, in the order of the sizes it was made with.
+    pub fn moments(&self) -> &[(Vec<f32>, Vec<f32>)] {
+        &self.moments
+    }
+
+    /// Takes the step count and moments of a run continued elsewhere (the GPU's), refused unless every tensor
+    /// has the size this optimiser was made for.
+    pub fn restore(&mut self, steps: i32, moments: Vec<(Vec<f32>, Vec<f32>)>) -> Result<()> {
+        let sizes = |m: &[(Vec<f32>, Vec<f32>)]| -> Vec<(usize, usize)> {
+            m.iter().map(|(a, b)| (a.len(), b.len())).collect()
+        };
+        if sizes(&moments) != sizes(&self.moments) || steps < 0 {
+            return Err(Error::Data(format!(
+                "Adam state of {} tensors at step {steps} for an optimiser of {} tensors",
+                moments.len(),
+                self.moments.len()
+            )));
+        }
+        self.step = steps;
+        self.moments = moments;
+        Ok(())
+    }
+
+    /// lr/(1 − β1^t) and √(1 − β2^t) of step t (counted from 1): what every parameter's update of that step
+    /// shares, computed once here for the CPU and the GPU alike.
+    pub fn factors(&self, t: i32) -> (f32, f32) {
+        let bias1 = 1.0 - self.beta1.powi(t);
+        (self.lr / bias1, (1.0 - self.beta2.powi(t)).sqrt())
+    }
+
     /// One step over every tensor: `params[i] -= lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε)`, PyTorch's order of
     /// operations (so the probe's numbers follow a PyTorch run's within float rounding).
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) {
         assert_eq!(params.len(), self.moments.len(), "one gradient per tensor");
         assert_eq!(grads.len(), self.moments.len(), "one gradient per tensor");
         self.step += 1;
-        let bias1 = 1.0 - self.beta1.powi(self.step);
-        let bias2_sqrt = (1.0 - self.beta2.powi(self.step)).sqrt();
-        let step_size = self.lr / bias1;
+        let (step_size, bias2_sqrt) = self.factors(self.step);
         for ((p, g), (m, v)) in params.iter_mut().zip(grads).zip(&mut self.moments) {
             assert_eq!((p.len(), g.len()), (m.len(), m.len()), "tensor sizes");
             for i in 0..m.len() {

@@ -381,12 +381,17 @@ pub fn avg_pool_backward(
 /// The dropout probability of the thesis's head (`nn.Dropout(0.5)`).
 pub const DROPOUT: f32 = 0.5;
 
+/// The Philox key of a run's dropout masks (the GPU's head draws from it too).
+pub fn dropout_key(seed: u32) -> [u32; 2] {
+    [seed, rng::stream(Purpose::Readout, 1, 0)]
+}
+
 /// PyTorch's inverted dropout mask for a [rows, cols] batch of features in training mode: each entry kept with
 /// probability 1 − p and then scaled by 1/(1 − p), so the mask holds 0 or 1/(1 − p). Entry j (row-major) of
 /// batch b is kept when uniform(word j mod 4 of philox([b, b >> 32, j/4, (j/4) >> 32], [seed, stream(Readout,
 /// 1, 0)])) ≥ p: the layout of the linear probe's masks (nets::probe), so both read one stream the same way.
 pub fn dropout_mask(rows: usize, cols: usize, p: f32, seed: u32, batch: u64) -> Array2<f32> {
-    let key = [seed, rng::stream(Purpose::Readout, 1, 0)];
+    let key = dropout_key(seed);
     let scale = 1.0 / (1.0 - p);
     let mut mask = Array2::zeros((rows, cols));
     let mut words = [0u32; 4];

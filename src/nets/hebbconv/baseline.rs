@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::nets::linear::{self, Linear};
 use crate::nets::optim::Adam;
 use crate::rng::{self, Purpose};
-use ndarray::{Array1, Array2, Array4, ArrayView4};
+use ndarray::{Array1, Array2, Array4, ArrayView2, ArrayView4};
 
 /// Adam's learning rate for the whole network (notes §3, "Backprop baseline").
 pub const LEARNING_RATE: f32 = 1e-2;
@@ -183,12 +183,25 @@ impl Baseline {
         self.adam.steps()
     }
 
+    /// The optimiser (its constants, step count and moments).
+    pub fn adam(&self) -> &Adam {
+        &self.adam
+    }
+
+    /// The layers, the head and the optimiser, for a copy of the network held elsewhere (the GPU's) to write
+    /// back into.
+    pub(super) fn parts_mut(&mut self) -> (&mut [Layer], &mut Linear, &mut Adam) {
+        (&mut self.layers, &mut self.head, &mut self.adam)
+    }
+
     /// Every parameter tensor flat, in Adam's order: the convolutions' weights, the head's weights, its bias.
     pub fn params_mut(&mut self) -> Vec<&mut [f32]> {
         params(&mut self.layers, &mut self.head)
     }
 
-    fn check(&self, x: &ArrayView4<f32>, labels: Option<&[u8]>) -> Result<()> {
+    /// Refuses images that are not the preset's or an empty batch, and labels that are not one per image
+    /// below the number of classes.
+    pub(super) fn check(&self, x: &ArrayView4<f32>, labels: Option<&[u8]>) -> Result<()> {
         let (n, c, h, w) = x.dim();
         if [c, h, w] != self.preset.input || n == 0 {
             return Err(Error::Data(format!(
@@ -344,16 +357,21 @@ impl Baseline {
     pub fn evaluate(&mut self, x: ArrayView4<f32>, labels: &[u8]) -> Result<Evaluation> {
         self.check(&x, Some(labels))?;
         let logits = self.forward(x, false).1;
-        let (loss, _) = linear::softmax_cross_entropy(logits.view(), labels);
-        let hits = linear::argmax_rows(logits.view())
+        Ok(Self::score(logits.view(), labels))
+    }
+
+    /// Mean cross-entropy and accuracy of logits for `labels` (one per row, checked by the caller).
+    pub fn score(logits: ArrayView2<f32>, labels: &[u8]) -> Evaluation {
+        let (loss, _) = linear::softmax_cross_entropy(logits, labels);
+        let hits = linear::argmax_rows(logits)
             .iter()
             .zip(labels)
             .filter(|(p, l)| p == l)
             .count();
-        Ok(Evaluation {
+        Evaluation {
             loss,
-            accuracy: hits as f32 / labels.len() as f32,
-        })
+            accuracy: hits as f32 / labels.len().max(1) as f32,
+        }
     }
 
     /// d logit_class / d x for every image of the batch, in evaluation mode (running statistics, no dropout),

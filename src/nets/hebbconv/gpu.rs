@@ -13,8 +13,9 @@
 //!
 //! Depthwise layers (architectures E and F) run kernels/hebbdepthwise, their units competing over positions.
 //! Every competition mode runs here, BCM's thresholds and the temporal history resident beside the weights
-//! (uploaded with them, and downloaded with them). Not on the GPU yet (refused by [`GpuNetwork::new`] with the
-//! reason, so that the caller keeps the CPU network): zero padding and ReLU (H, the backprop baseline). Residual
+//! (uploaded with them, and downloaded with them). H's zero-padded layers and ReLU learn by backprop, not by a
+//! Hebbian rule: `baseline_gpu` trains them, and a Hebbian network holding them is refused here with the reason
+//! (the caller keeps the CPU network). Residual
 //! blocks (G) run their body and shortcut one after the other on the block's input, each layer learning as
 //! its forward pass ends, then Triangle of their sum.
 use super::conv::{Activation, Cosine};

@@ -7,6 +7,7 @@
 //! (competition, update, normalisation) is in [`crate::plasticity::competition`].
 pub mod backward;
 pub mod baseline;
+pub mod baseline_gpu;
 pub mod conv;
 pub mod gpu;
 pub mod layers;
