@@ -9,6 +9,11 @@ from the weights the batch saw, then all updates at once) and of the frozen eval
 features), and the GFLOP/s those rates mean for the convolutions alone (forward convolutions, plus the
 weight correlations in the step), counted as our bench counts them.
 
+With the Hebbian rows it measures the end-to-end backprop baseline (architecture H: A's shapes with zero-padded
+`nn.Conv2d(bias=False)`, ReLU, BatchNorm without affine parameters, the same pools, Flatten → Dropout(0.5) →
+Linear, Adam lr 1e-2 on cross-entropy) as a PyTorch user trains it: images/s of a training step (forward,
+backward, Adam, and `loss.item()`, which our step also reads back), one JSON line "hebbconv backprop" each.
+
 The per-layer rule mirrors HebbLayer::forward (src/nets/hebbconv/mod.rs) and src/plasticity/competition.rs:
   y   = conv(reflect_pad(x), w/‖w‖)                      (SoftHebb's w_nrm, linear activation)
   r   = ±softmax(t_inv·y) over channels, + for the argmax (anti-Hebbian losers)
@@ -128,6 +133,36 @@ class Network:
         return self.forward(x, train=False, learn=False).flatten(1)
 
 
+class Baseline(torch.nn.Module):
+    """Architecture H (src/nets/hebbconv/baseline.rs), PyTorch's default initialisation."""
+
+    def __init__(self, input_shape, div):
+        super().__init__()
+        c, (h, w) = input_shape[0], input_shape[1:]
+        layers = []
+        for width, k, pad, _, (kind, pk, ps, pp) in STAGES:
+            out = -(-width // div)
+            pool = (
+                torch.nn.MaxPool2d(pk, ps, pp)
+                if kind == "max"
+                else torch.nn.AvgPool2d(pk, ps, pp, count_include_pad=True)
+            )
+            layers += [
+                torch.nn.BatchNorm2d(c, affine=False),
+                torch.nn.Conv2d(c, out, k, padding=pad, bias=False),
+                torch.nn.ReLU(),
+                pool,
+            ]
+            h, w = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+            h, w = (h + 2 * pp - pk) // ps + 1, (w + 2 * pp - pk) // ps + 1
+            c = out
+        layers += [torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(c * h * w, 10)]
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def per_call(fn, device, reps, calls):
     """Seconds per call: the best of `reps` rounds of `calls` calls, waiting for the device at the end."""
     best = float("inf")
@@ -182,6 +217,36 @@ def main():
                         "features_images_per_s": round(args.batch / feat, 1),
                         "step_conv_gflops": round(2 * net.flops * args.batch / step / 1e9, 2),
                         "features_conv_gflops": round(net.flops * args.batch / feat / 1e9, 2),
+                    }
+                ),
+                flush=True,
+            )
+            model = Baseline(shape, div).to(device).train()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+            labels = torch.arange(args.batch, device=device) % 10
+
+            def train_step():
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), labels)
+                loss.backward()
+                opt.step()
+                return loss.item()
+
+            train_step()
+            train = per_call(train_step, device, reps, calls)
+            print(
+                json.dumps(
+                    {
+                        "bench": "hebbconv backprop",
+                        "impl": f"pytorch {torch.__version__}",
+                        "device": device,
+                        "adapter": name,
+                        "threads": torch.get_num_threads(),
+                        "arch": "H",
+                        "input": inp,
+                        "width_div": div,
+                        "batch": args.batch,
+                        "train_images_per_s": round(args.batch / train, 1),
                     }
                 ),
                 flush=True,

@@ -6,10 +6,13 @@
 //!
 //! `-- json [--divs 8,4,1] [--gpu-divs 8,4,1] [--inputs mnist,cifar]` instead prints one JSON line per
 //! measurement for scripts/bench.sh and scripts/bench-gpu.sh, which set them beside
-//! benches/hebbconv_torch.py (the same network in PyTorch): architecture A with SoftHebb at each width
-//! divisor, CPU then GPU (`--gpu-divs none` skips the GPU), and this machine's sgemm for reference.
+//! benches/hebbconv_torch.py (the same networks in PyTorch): architecture A with SoftHebb at each width
+//! divisor, then the backprop baseline H's training step at the same widths, CPU then GPU (`--gpu-divs none`
+//! skips the GPU), and this machine's sgemm for reference.
 use hebbian_playground::engine::Gpu;
 use hebbian_playground::kernels::matmul;
+use hebbian_playground::nets::hebbconv::baseline::Baseline;
+use hebbian_playground::nets::hebbconv::baseline_gpu::GpuBaseline;
 use hebbian_playground::nets::hebbconv::gpu::GpuNetwork;
 use hebbian_playground::nets::hebbconv::presets::{Arch, Op, Preset};
 use hebbian_playground::nets::hebbconv::{HebbConfig, Network};
@@ -165,6 +168,17 @@ fn line(
     );
 }
 
+/// One JSON line of the backprop baseline's training step (forward, backward, Adam, the loss read back).
+fn backprop_line(device: &str, adapter: &str, input: &str, div: usize, step: f64) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{{\"bench\":\"hebbconv backprop\",\"impl\":\"hebbian\",\"device\":\"{device}\",\
+         \"adapter\":{adapter:?},\"threads\":{threads},\"arch\":\"H\",\"input\":\"{input}\",\
+         \"width_div\":{div},\"batch\":{BATCH},\"train_images_per_s\":{:.1}}}",
+        BATCH as f64 / step
+    );
+}
+
 /// The JSON lines of the Hebbian-CNN comparison (see the module comment). Same timing discipline as the
 /// PyTorch side: one warm-up call, then the best of a few rounds.
 fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
@@ -215,6 +229,13 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
                 features,
                 None,
             );
+            let labels = labels();
+            let mut net = Baseline::new(input, div, 10, 0)?;
+            net.train_step(x.view(), &labels)?;
+            let step = per_call(reps, calls, || {
+                net.train_step(x.view(), &labels).expect("CPU backprop step");
+            });
+            backprop_line("cpu", "cpu", name, div, step);
         }
     }
     if gpu_divs.is_empty() {
@@ -260,7 +281,20 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
                 features,
                 Some(setup),
             );
+            let labels = labels();
+            let mut net = block_on(GpuBaseline::new(&gpu, &Baseline::new(input, div, 10, 0)?, BATCH))?;
+            block_on(net.train_step(&gpu, x.view(), &labels))?;
+            // Each step reads its loss back, so each call waits for the device.
+            let step = per_call(2, calls, || {
+                block_on(net.train_step(&gpu, x.view(), &labels)).expect("GPU backprop step");
+            });
+            backprop_line("gpu", &adapter, name, div, step);
         }
     }
     Ok(())
+}
+
+/// Labels of a benchmark batch: 0–9 in turn.
+fn labels() -> Vec<u8> {
+    (0..BATCH).map(|i| (i % 10) as u8).collect()
 }
