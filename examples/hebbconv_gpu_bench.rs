@@ -233,7 +233,8 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
             let mut net = Baseline::new(input, div, 10, 0)?;
             net.train_step(x.view(), &labels)?;
             let step = per_call(reps, calls, || {
-                net.train_step(x.view(), &labels).expect("CPU backprop step");
+                net.train_step(x.view(), &labels)
+                    .expect("CPU backprop step");
             });
             backprop_line("cpu", "cpu", name, div, step);
         }
@@ -282,7 +283,11 @@ fn json_mode() -> Result<(), Box<dyn std::error::Error>> {
                 Some(setup),
             );
             let labels = labels();
-            let mut net = block_on(GpuBaseline::new(&gpu, &Baseline::new(input, div, 10, 0)?, BATCH))?;
+            let mut net = block_on(GpuBaseline::new(
+                &gpu,
+                &Baseline::new(input, div, 10, 0)?,
+                BATCH,
+            ))?;
             block_on(net.train_step(&gpu, x.view(), &labels))?;
             // Each step reads its loss back, so each call waits for the device.
             let step = per_call(2, calls, || {

@@ -9,12 +9,13 @@
 //! padding's own backward: zero padding crops, reflect padding also folds the border onto the pixels it copied.
 //! The other layers are elementwise or windowed and follow PyTorch's autograd formulas, tie rules included.
 use super::conv::{self, ConvSpec, block_images, gather_block, reflect_index};
-use super::layers::{BatchNorm, pool_side};
+use super::layers::BatchNorm;
 use super::presets::Padding;
 use crate::kernels::matmul::gemm_into;
 use crate::nets::linear::Linear;
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis, s};
+use rayon::prelude::*;
 
 /// What the backward pass of a convolution gives: the weights' gradient and, when asked, the input's.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,36 +212,43 @@ pub fn batch_norm_backward(
     dy: ArrayView4<f32>,
     train: bool,
 ) -> Array4<f32> {
-    let (n, c, h, w) = x.dim();
+    let (n, _, h, w) = x.dim();
     let count = n * h * w;
     let mut dx = dy.to_owned();
-    for ch in 0..c {
-        let mut out = dx.index_axis_mut(Axis(1), ch);
-        if !train || count == 0 {
-            let inv = 1.0 / (bn.running_var[ch] + bn.eps).sqrt();
-            out.mapv_inplace(|g| g * inv);
-            continue;
-        }
-        let plane = x.index_axis(Axis(1), ch);
-        // The forward's statistics, computed the same way (f64 sums, rounded to f32), so x̂ is the x̂ it used.
-        let m = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / count as f64;
-        let var = plane
-            .iter()
-            .map(|&v| (f64::from(v) - m) * (f64::from(v) - m))
-            .sum::<f64>()
-            / count as f64;
-        let (mean, var) = (m as f32, var as f32);
-        let inv = 1.0 / (var + bn.eps).sqrt();
-        let (mut sg, mut sgx) = (0.0f64, 0.0f64);
-        for (&v, &g) in plane.iter().zip(out.iter()) {
-            sg += f64::from(g);
-            sgx += f64::from(g) * f64::from((v - mean) * inv);
-        }
-        let (mg, mgx) = ((sg / count as f64) as f32, (sgx / count as f64) as f32);
-        out.zip_mut_with(&plane, |g, &v| {
-            *g = inv * (*g - mg - (v - mean) * inv * mgx);
+    // The channels in parallel (each a strided view across the batch).
+    let planes: Vec<_> = dx
+        .axis_iter_mut(Axis(1))
+        .zip(x.axis_iter(Axis(1)))
+        .collect();
+    planes
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(ch, (mut out, plane))| {
+            if !train || count == 0 {
+                let inv = 1.0 / (bn.running_var[ch] + bn.eps).sqrt();
+                out.mapv_inplace(|g| g * inv);
+                return;
+            }
+            // The forward's statistics, computed the same way (f64 sums, rounded to f32), so x̂ is the x̂ it
+            // used.
+            let m = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / count as f64;
+            let var = plane
+                .iter()
+                .map(|&v| (f64::from(v) - m) * (f64::from(v) - m))
+                .sum::<f64>()
+                / count as f64;
+            let (mean, var) = (m as f32, var as f32);
+            let inv = 1.0 / (var + bn.eps).sqrt();
+            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+            for (&v, &g) in plane.iter().zip(out.iter()) {
+                sg += f64::from(g);
+                sgx += f64::from(g) * f64::from((v - mean) * inv);
+            }
+            let (mg, mgx) = ((sg / count as f64) as f32, (sgx / count as f64) as f32);
+            out.zip_mut_with(&plane, |g, &v| {
+                *g = inv * (*g - mg - (v - mean) * inv * mgx);
+            });
         });
-    }
     dx
 }
 
@@ -295,43 +303,73 @@ pub fn max_pool_backward(
     pad: usize,
 ) -> Array4<f32> {
     let (n, c, h, w) = x.dim();
-    let (ho, wo) = (pool_side(h, k, stride, pad), pool_side(w, k, stride, pad));
-    let mut dx = Array4::zeros((n, c, h, w));
-    for b in 0..n {
-        for ch in 0..c {
-            let plane = x.slice(s![b, ch, .., ..]);
-            let g = dy.slice(s![b, ch, .., ..]);
-            let mut d = dx.slice_mut(s![b, ch, .., ..]);
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    pool_backward_planes(
+        (n, c, h, w),
+        dy,
+        k,
+        stride,
+        pad,
+        |p, d, (ya, yb), (xa, xb), g| {
+            let plane = &xs[p * h * w..(p + 1) * h * w];
+            let mut best = ya * w + xa;
+            let mut max = f32::NEG_INFINITY;
+            for yy in ya..yb {
+                for (i, &v) in (yy * w + xa..).zip(&plane[yy * w + xa..yy * w + xb]) {
+                    // Selects rather than branches: which entry wins is data, and mispredicts cost more here
+                    // than the comparisons.
+                    let wins = v > max || v.is_nan();
+                    max = if wins { v } else { max };
+                    best = if wins { i } else { best };
+                }
+            }
+            d[best] += g;
+        },
+    )
+}
+
+/// The windows of a k × k pool with `stride` and `pad` over planes of `shape` [N, C, H, W], the planes in
+/// parallel: for each window inside the input, `visit(plane, dx plane, rows, columns, upstream gradient)`.
+fn pool_backward_planes(
+    shape: (usize, usize, usize, usize),
+    dy: ArrayView4<f32>,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    visit: impl Fn(usize, &mut [f32], (usize, usize), (usize, usize), f32) + Sync,
+) -> Array4<f32> {
+    let (_, _, h, w) = shape;
+    let (_, _, ho, wo) = dy.dim();
+    let mut dx = Array4::zeros(shape);
+    if dx.is_empty() || dy.is_empty() {
+        return dx;
+    }
+    let dy = dy.as_standard_layout();
+    let gs = dy.as_slice().expect("standard layout");
+    let window = |o: usize, side: usize| {
+        let a = (o * stride) as isize - pad as isize;
+        (
+            a.max(0) as usize,
+            ((a + k as isize).min(side as isize)).max(0) as usize,
+        )
+    };
+    dx.as_slice_mut()
+        .expect("a fresh array")
+        .par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(p, d)| {
+            let g = &gs[p * ho * wo..(p + 1) * ho * wo];
             for oy in 0..ho {
-                let y0 = (oy * stride) as isize - pad as isize;
-                let (ya, yb) = (
-                    y0.max(0) as usize,
-                    ((y0 + k as isize).min(h as isize)) as usize,
-                );
+                let rows = window(oy, h);
                 for ox in 0..wo {
-                    let x0 = (ox * stride) as isize - pad as isize;
-                    let (xa, xb) = (
-                        x0.max(0) as usize,
-                        ((x0 + k as isize).min(w as isize)) as usize,
-                    );
-                    let mut best = (ya, xa);
-                    let mut max = f32::NEG_INFINITY;
-                    for yy in ya..yb {
-                        for xx in xa..xb {
-                            let v = plane[[yy, xx]];
-                            if v > max || v.is_nan() {
-                                max = v;
-                                best = (yy, xx);
-                            }
-                        }
-                    }
-                    if ya < yb && xa < xb {
-                        d[best] += g[[oy, ox]];
+                    let cols = window(ox, w);
+                    if rows.0 < rows.1 && cols.0 < cols.1 {
+                        visit(p, d, rows, cols, g[oy * wo + ox]);
                     }
                 }
             }
-        }
-    }
+        });
     dx
 }
 
@@ -346,36 +384,23 @@ pub fn avg_pool_backward(
     stride: usize,
     pad: usize,
 ) -> Array4<f32> {
-    let (n, c, ho, wo) = dy.dim();
+    let (n, c, ..) = dy.dim();
     let div = (k * k) as f32;
-    let mut dx = Array4::zeros((n, c, h, w));
-    for b in 0..n {
-        for ch in 0..c {
-            let g = dy.slice(s![b, ch, .., ..]);
-            let mut d = dx.slice_mut(s![b, ch, .., ..]);
-            for oy in 0..ho {
-                let y0 = (oy * stride) as isize - pad as isize;
-                let (ya, yb) = (
-                    y0.max(0) as usize,
-                    ((y0 + k as isize).min(h as isize)) as usize,
-                );
-                for ox in 0..wo {
-                    let x0 = (ox * stride) as isize - pad as isize;
-                    let (xa, xb) = (
-                        x0.max(0) as usize,
-                        ((x0 + k as isize).min(w as isize)) as usize,
-                    );
-                    let share = g[[oy, ox]] / div;
-                    for yy in ya..yb {
-                        for xx in xa..xb {
-                            d[[yy, xx]] += share;
-                        }
-                    }
+    pool_backward_planes(
+        (n, c, h, w),
+        dy,
+        k,
+        stride,
+        pad,
+        |_, d, (ya, yb), (xa, xb), g| {
+            let share = g / div;
+            for yy in ya..yb {
+                for v in &mut d[yy * w + xa..yy * w + xb] {
+                    *v += share;
                 }
             }
-        }
-    }
-    dx
+        },
+    )
 }
 
 /// The dropout probability of the thesis's head (`nn.Dropout(0.5)`).
