@@ -20,7 +20,6 @@ use ndarray::{Array1, Array3, Array4, ArrayView3, ArrayView4, Axis, Zip};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use wide::f32x8;
 
 /// How the post-synaptic neurons of a layer compete before the update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -153,7 +152,7 @@ pub fn hard_wta(y: ArrayView3<f32>) -> Array3<f32> {
 }
 
 /// SoftHebb's signed soft-WTA: s = softmax_k(t_inv·y) over axis 1, r = +s for the argmax and −s for every
-/// other unit (L2331-2343). Samples in parallel, eight positions at a time.
+/// other unit (L2331-2343). Samples in parallel, sixteen positions at a time on the CPU's widest vector unit.
 pub fn soft_wta(y: ArrayView3<f32>, t_inv: f32) -> Array3<f32> {
     let (n, k, p) = y.dim();
     let y = y.as_standard_layout();
@@ -167,31 +166,41 @@ pub fn soft_wta(y: ArrayView3<f32>, t_inv: f32) -> Array3<f32> {
     r
 }
 
-/// [`soft_wta`] of one sample's [K, P] map (K rows of P).
+/// [`soft_wta`] of one sample's [K, P] map (K rows of P), for each vector unit (see `lanes`).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
 fn soft_wta_sample(y: &[f32], r: &mut [f32], k: usize, p: usize, t_inv: f32) {
-    let t = f32x8::splat(t_inv);
     let row = |c: usize| c * p..(c + 1) * p;
     for q in (0..p).step_by(LANES) {
         // The winner: the first of equal maxima, as torch.argmax.
         let mut best = lanes::load(&y[row(0)], q);
-        let mut win = f32x8::ZERO;
+        let mut win = [0u32; LANES];
         for c in 1..k {
             let v = lanes::load(&y[row(c)], q);
-            let gt = v.simd_gt(best);
-            best = gt.select(v, best);
-            win = gt.select(f32x8::splat(c as f32), win);
+            for i in 0..LANES {
+                let gt = v[i] > best[i];
+                best[i] = if gt { v[i] } else { best[i] };
+                win[i] = if gt { c as u32 } else { win[i] };
+            }
         }
-        let m = best * t;
-        let mut z = f32x8::ZERO;
+        let m = best.map(|b| b * t_inv);
+        let mut z = [0.0f32; LANES];
         for c in 0..k {
-            let e = (lanes::load(&y[row(c)], q) * t - m).exp();
-            lanes::store(&mut r[row(c)], q, e);
-            z += e;
+            let v = lanes::load(&y[row(c)], q);
+            let mut e = [0.0f32; LANES];
+            for i in 0..LANES {
+                e[i] = lanes::exp(v[i] * t_inv - m[i]);
+                z[i] += e[i];
+            }
+            lanes::store(&mut r[row(c)], q, &e);
         }
         for c in 0..k {
-            let s = lanes::load(&r[row(c)], q) / z;
-            let own = win.simd_eq(f32x8::splat(c as f32));
-            lanes::store(&mut r[row(c)], q, own.select(s, -s));
+            let v = lanes::load(&r[row(c)], q);
+            let mut out = [0.0f32; LANES];
+            for i in 0..LANES {
+                let s = v[i] / z[i];
+                out[i] = if win[i] == c as u32 { s } else { -s };
+            }
+            lanes::store(&mut r[row(c)], q, &out);
         }
     }
 }

@@ -4,7 +4,6 @@ use super::conv::zero_pad;
 use crate::lanes::{self, LANES};
 use ndarray::{Array1, Array4, ArrayView4, Axis, s};
 use rayon::prelude::*;
-use wide::f32x8;
 
 /// `BatchNorm2d(C, affine=False)`: running statistics (mean 0, variance 1 at start) and PyTorch's constants.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,50 +80,63 @@ impl BatchNorm {
             out.as_slice_mut()
                 .expect("standard layout")
                 .par_chunks_mut(c * p)
-                .for_each(|img| {
-                    for (plane, &(mean, inv)) in img.chunks_mut(p).zip(&scale) {
-                        plane.iter_mut().for_each(|v| *v = (*v - mean) * inv);
-                    }
-                });
+                .for_each(|img| normalise_image(img, p, &scale));
         }
         out
     }
 }
 
+/// (x − mean)·inv on each channel's plane of one image [C, P], for each vector unit (see `lanes`).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn normalise_image(img: &mut [f32], p: usize, scale: &[(f32, f32)]) {
+    for (plane, &(mean, inv)) in img.chunks_mut(p).zip(scale) {
+        plane.iter_mut().for_each(|v| *v = (*v - mean) * inv);
+    }
+}
+
 /// SoftHebb's Triangle: `ReLU(y − mean_c y)^power`, the mean over channels at each (n, h, w). Images in
-/// parallel, eight positions at a time; r^p as exp(p·ln r) in eight lanes (libm's scalar powf took a third of a
-/// network's forward time).
+/// parallel, sixteen positions at a time on the CPU's widest vector unit; r^p as exp(p·ln r) in lanes (libm's
+/// scalar powf took a third of a network's forward time).
 pub fn triangle(y: ArrayView4<f32>, power: f32) -> Array4<f32> {
     let (n, c, h, w) = y.dim();
     let p = h * w;
     let y = y.as_standard_layout();
     let mut out = Array4::zeros((n, c, h, w));
     let per = (c * p).max(1);
-    let count = f32x8::splat(c.max(1) as f32);
     out.as_slice_mut()
         .expect("fresh")
         .par_chunks_mut(per)
         .zip(y.as_slice().expect("standard layout").par_chunks(per))
-        .for_each(|(out, y)| {
-            let row = |ch: usize| ch * p..(ch + 1) * p;
-            for q in (0..p).step_by(LANES) {
-                let mut sum = f32x8::ZERO;
-                for ch in 0..c {
-                    sum += lanes::load(&y[row(ch)], q);
-                }
-                let mean = sum / count;
-                for ch in 0..c {
-                    let r = (lanes::load(&y[row(ch)], q) - mean).max(f32x8::ZERO);
-                    let v = if power == 1.0 {
-                        r
-                    } else {
-                        lanes::pow(r, power)
-                    };
-                    lanes::store(&mut out[row(ch)], q, v);
+        .for_each(|(out, y)| triangle_image(y, out, c, p, power));
+    out
+}
+
+/// [`triangle`] of one image's [C, P] map, for each vector unit (see `lanes`).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn triangle_image(y: &[f32], out: &mut [f32], c: usize, p: usize, power: f32) {
+    let row = |ch: usize| ch * p..(ch + 1) * p;
+    let count = c.max(1) as f32;
+    for q in (0..p).step_by(LANES) {
+        let mut sum = [0.0f32; LANES];
+        for ch in 0..c {
+            let v = lanes::load(&y[row(ch)], q);
+            for i in 0..LANES {
+                sum[i] += v[i];
+            }
+        }
+        let mean = sum.map(|s| s / count);
+        for ch in 0..c {
+            let v = lanes::load(&y[row(ch)], q);
+            let mut r = [0.0f32; LANES];
+            for i in 0..LANES {
+                r[i] = (v[i] - mean[i]).max(0.0);
+                if power != 1.0 {
+                    r[i] = lanes::pow(r[i], power);
                 }
             }
-        });
-    out
+            lanes::store(&mut out[row(ch)], q, &r);
+        }
+    }
 }
 
 /// ReLU (the backprop baseline's activation).
@@ -183,7 +195,7 @@ impl Reduce {
 }
 
 /// acc ← acc ⊕ src element-wise, ⊕ = max or +.
-#[inline]
+#[inline(always)]
 fn combine(acc: &mut [f32], src: &[f32], op: Reduce) {
     match op {
         Reduce::Max => acc.iter_mut().zip(src).for_each(|(a, &v)| *a = a.max(v)),
@@ -210,29 +222,43 @@ fn pool(x: ArrayView4<f32>, win: Window, op: Reduce) -> Array4<f32> {
         .as_slice_mut()
         .expect("fresh")
         .par_chunks_exact_mut(ho * wo);
-    let div = (win.k * win.k) as f32;
-    // Separable: for each output row, its window's input rows combined element-wise (contiguous, in SIMD
+    // Separable: for each output row, its window's input rows combined element-wise (contiguous, in vector
     // lanes), then that row folded over each output's column window: stride × fewer scalar folds than the
     // other order.
     planes
         .zip(outs)
         .for_each_init(Vec::new, |acc: &mut Vec<f32>, (plane, dst)| {
-            for (oy, out) in dst.chunks_exact_mut(wo).enumerate() {
-                acc.clear();
-                acc.resize(w, op.init());
-                for yy in win.span(oy, h) {
-                    combine(acc, &plane[yy * w..(yy + 1) * w], op);
-                }
-                for (ox, o) in out.iter_mut().enumerate() {
-                    let cells = &acc[win.span(ox, w)];
-                    *o = match op {
-                        Reduce::Max => cells.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)),
-                        Reduce::Sum => cells.iter().sum::<f32>() / div,
-                    };
-                }
-            }
+            pool_plane(plane, dst, acc, (h, w, wo), win, op)
         });
     out
+}
+
+/// [`pool`] of one plane of sides (h, w) into `dst`, rows of `wo`; `acc` is scratch. For each vector unit
+/// (see `lanes`).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn pool_plane(
+    plane: &[f32],
+    dst: &mut [f32],
+    acc: &mut Vec<f32>,
+    (h, w, wo): (usize, usize, usize),
+    win: Window,
+    op: Reduce,
+) {
+    let div = (win.k * win.k) as f32;
+    for (oy, out) in dst.chunks_exact_mut(wo).enumerate() {
+        acc.clear();
+        acc.resize(w, op.init());
+        for yy in win.span(oy, h) {
+            combine(acc, &plane[yy * w..(yy + 1) * w], op);
+        }
+        for (ox, o) in out.iter_mut().enumerate() {
+            let cells = &acc[win.span(ox, w)];
+            *o = match op {
+                Reduce::Max => cells.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)),
+                Reduce::Sum => cells.iter().sum::<f32>() / div,
+            };
+        }
+    }
 }
 
 /// The surround-modulation kernel (notes §1.10, after Hasani et al. 2019): K(x, y) = [G_e/(2πσe²) −
