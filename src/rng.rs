@@ -77,11 +77,14 @@ pub enum Purpose {
     /// dropout masks (the batch in the counter), group 2 the order of training examples (the epoch), group 3
     /// the backprop baseline's convolution weights (index: the layer).
     Readout = 9,
+    /// The credit-assignment lab's perceptrons: groups 0–3 the initial weights and biases, 4 the feedback
+    /// matrix, 5 perturbations (the step in the counter).
+    Mlp = 10,
 }
 
 impl Purpose {
     /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
-    pub const ALL: [(Purpose, &'static str); 9] = [
+    pub const ALL: [(Purpose, &'static str); 10] = [
         (Purpose::Samples, "PURPOSE_SAMPLES"),
         (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
         (Purpose::Inputs, "PURPOSE_INPUTS"),
@@ -91,6 +94,7 @@ impl Purpose {
         (Purpose::Ising, "PURPOSE_ISING"),
         (Purpose::HebbConv, "PURPOSE_HEBB_CONV"),
         (Purpose::Readout, "PURPOSE_READOUT"),
+        (Purpose::Mlp, "PURPOSE_MLP"),
     ];
 }
 

@@ -3,5 +3,6 @@ pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
 pub mod linear;
+pub mod mlp;
 pub mod optim;
 pub mod probe;
