@@ -220,6 +220,11 @@ pub struct Heatmap {
 pub struct BarSeries {
     pub name: String,
     pub values: Vec<f64>,
+    /// CSS colour, so that a thing keeps its colour across a lab's plots; the renderer picks from its palette
+    /// in series order when absent (and left out of the JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), ts(optional))]
+    pub color: Option<String>,
 }
 
 /// One image of an image grid, row-major from the top row.

@@ -115,6 +115,23 @@ fn kolen_pollack_feedback_turns_toward_w2_transposed() {
     );
 }
 
+/// The streaming SNR equals NumPy's |mean| / (std + 1e-7) averaged over parameters (values computed by hand).
+#[test]
+fn snr_is_numpys_formula() {
+    let mut acc = mlp::Snr::new(2);
+    for g in [[1.0, 0.0], [3.0, 0.0], [2.0, 0.0]] {
+        acc.add(&g);
+    }
+    // Parameter 1: mean 2, population std √(2/3); parameter 2: 0 / (0 + 1e-7) = 0.
+    let want = (2.0 / ((2.0f64 / 3.0).sqrt() + 1e-7) + 0.0) / 2.0;
+    assert!(
+        (acc.value() - want).abs() < 1e-12,
+        "{} vs {want}",
+        acc.value()
+    );
+    assert!(mlp::Snr::new(3).value().is_nan());
+}
+
 /// The mean of `draws` perturbation estimates (steps 0..draws) of each layer against backprop's gradient.
 fn assert_unbiased(rule: Rule, draws: u64, net: &Mlp, x: ArrayView2<f32>, labels: &[u8]) {
     let bp = net.gradient(x, labels).layers();
@@ -235,14 +252,13 @@ fn hebbian_first_layer_snr_exceeds_backprop_on_digits() {
     let labels: Vec<u8> = idx.iter().map(|&i| d.labels[i]).collect();
     let net = Mlp::new(784, 100, 10, Activation::Sigmoid, false, 0);
     let snr = |rule: Rule| {
-        let per: Vec<Vec<f32>> = (0..idx.len())
-            .map(|i| {
-                let xi = x.slice(ndarray::s![i..i + 1, ..]);
-                let [l1, _] = net.update(rule, xi, &labels[i..i + 1], 0, 0).layers();
-                l1
-            })
-            .collect();
-        mlp::snr(&per)
+        let mut acc = None;
+        for i in 0..idx.len() {
+            let xi = x.slice(ndarray::s![i..i + 1, ..]);
+            let [l1, _] = net.update(rule, xi, &labels[i..i + 1], 0, 0).layers();
+            acc.get_or_insert_with(|| mlp::Snr::new(l1.len())).add(&l1);
+        }
+        acc.expect("examples").value()
     };
     let (hebb, bp) = (
         snr(Rule::Hebbian {

@@ -28,7 +28,7 @@ export function barsOption(plot, width, height) {
       type: 'bar',
       name: s.name,
       data: s.values,
-      itemStyle: { color: PALETTE[i % PALETTE.length] },
+      itemStyle: { color: s.color ?? PALETTE[i % PALETTE.length] },
       progressive: 0,
     })),
   };

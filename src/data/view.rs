@@ -189,6 +189,7 @@ fn classes_plot(id: &str, d: &Dataset, splits: &[Vec<usize>; 3]) -> Plot {
                 .map(|(s, idx)| BarSeries {
                     name: s.name().into(),
                     values: counts(idx),
+                    color: None,
                 })
                 .filter(|b| b.values.iter().any(|&v| v > 0.0))
                 .collect(),

@@ -803,6 +803,7 @@ impl Run {
                 .iter()
                 .map(|(m, _)| m.map_or(0.0, |m| 1000.0 * m))
                 .collect(),
+            color: None,
         }];
         if p.rule == Rule::Hebb && self.state.view.theory {
             series.push(BarSeries {
@@ -810,6 +811,7 @@ impl Run {
                 values: (0..self.dists.len())
                     .map(|d| 1000.0 * theory::hebb_growth_rate(p.eta, self.axis(d).0))
                     .collect(),
+                color: None,
             });
         }
         Plot {

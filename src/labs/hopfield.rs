@@ -924,6 +924,7 @@ impl Run {
                 series: vec![BarSeries {
                     name: "ΔE".into(),
                     values: first.iter().map(|u| u.delta_energy).collect(),
+                    color: None,
                 }],
             },
         };

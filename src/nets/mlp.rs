@@ -33,9 +33,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
+    /// 1/(1 + e⁻ˣ), into (0, 1).
+    #[schemars(title = "sigmoid")]
     Sigmoid,
+    /// Into (−1, 1).
+    #[schemars(title = "tanh")]
     Tanh,
+    /// max(0, x).
+    #[schemars(title = "ReLU")]
     Relu,
+    /// x: the network is then linear.
+    #[schemars(title = "identity")]
     Identity,
 }
 
@@ -525,25 +533,50 @@ pub fn cosine(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) -> f64
     }
 }
 
-/// The source's gradient SNR of one layer over examples: for each parameter |mean| / (std + 10⁻⁷) across the
-/// examples' updates (population std), averaged over the layer's parameters. `per_example[i]` is example i's
-/// flat update of the layer.
-pub fn snr(per_example: &[Vec<f32>]) -> f64 {
-    let Some(first) = per_example.first() else {
-        return f64::NAN;
-    };
-    let n = per_example.len() as f64;
-    let mut total = 0.0;
-    for j in 0..first.len() {
-        let m = per_example.iter().map(|g| f64::from(g[j])).sum::<f64>() / n;
-        let var = per_example
-            .iter()
-            .map(|g| (f64::from(g[j]) - m).powi(2))
-            .sum::<f64>()
-            / n;
-        total += m.abs() / (var.sqrt() + 1e-7);
+/// The source's gradient SNR of one layer over examples, accumulated one example's update at a time (Welford's
+/// running mean and sum of squared deviations, in f64), so that no list of updates is held: for each parameter
+/// |mean| / (std + 10⁻⁷) across the examples (population std, NumPy's default), averaged over the layer's
+/// parameters.
+#[derive(Clone, Debug)]
+pub struct Snr {
+    count: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+}
+
+impl Snr {
+    pub fn new(parameters: usize) -> Self {
+        Self {
+            count: 0.0,
+            mean: vec![0.0; parameters],
+            m2: vec![0.0; parameters],
+        }
     }
-    total / first.len().max(1) as f64
+
+    /// Adds one example's flat update of the layer.
+    pub fn add(&mut self, update: &[f32]) {
+        self.count += 1.0;
+        for ((m, m2), &g) in self.mean.iter_mut().zip(&mut self.m2).zip(update) {
+            let g = f64::from(g);
+            let d = g - *m;
+            *m += d / self.count;
+            *m2 += d * (g - *m);
+        }
+    }
+
+    /// NaN before the first example.
+    pub fn value(&self) -> f64 {
+        if self.count == 0.0 || self.mean.is_empty() {
+            return f64::NAN;
+        }
+        let total: f64 = self
+            .mean
+            .iter()
+            .zip(&self.m2)
+            .map(|(m, m2)| m.abs() / ((m2 / self.count).sqrt() + 1e-7))
+            .sum();
+        total / self.mean.len() as f64
+    }
 }
 
 /// The source's BasicOptimizer: p ← p − η_layer·(g + λ·p) for every parameter with an update, one rate per

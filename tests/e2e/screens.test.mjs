@@ -41,7 +41,10 @@ async function labIds() {
 
 // Labs whose default run takes a minute or more in the browser run this lighter state instead (the same cells
 // and plots, fewer images); their default run is checked natively (tests/hebbconv_lab.rs).
-const LIGHT = { hebbconv: { train_images: 128, test_images: 100, probe_epochs: 3 } };
+const LIGHT = {
+  hebbconv: { train_images: 128, test_images: 100, probe_epochs: 3 },
+  credit: { train_images: 1000, valid_images: 300, snr_examples: 100 },
+};
 
 /** Opens a lab at a size, runs its default experiment (or its lighter state) to the end. */
 async function ranLab(id, size, query = '') {

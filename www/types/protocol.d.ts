@@ -158,7 +158,12 @@ value_range?: [number, number], };
 /**
  * One bar series.
  */
-export type BarSeries = { name: string, values: Array<number>, };
+export type BarSeries = { name: string, values: Array<number>, 
+/**
+ * CSS colour, so that a thing keeps its colour across a lab's plots; the renderer picks from its palette
+ * in series order when absent (and left out of the JSON).
+ */
+color?: string, };
 
 /**
  * One image of an image grid, row-major from the top row.

@@ -1,0 +1,1443 @@
+//! Lab "Credit assignment" (003): one multilayer perceptron on digits, trained side by side by several learning
+//! rules from the same initial weights over the same batches (`nets::mlp`), with the metrics that tell the rules
+//! apart: loss and accuracy curves, accuracy per class, the first layer's weights before and after, the
+//! gradient signal-to-noise ratio of each rule before training, each rule's cosine similarity to backprop per
+//! layer per epoch, and the angle between the feedback matrix and W₂ᵀ for feedback alignment and Kolen-Pollack.
+//!
+//! As the notebook does: inputs standardised by MNIST's mean and deviation (0.1307, 0.3081), classes restricted
+//! to the first k digits, epoch 0 a baseline without training, training loss and accuracy averaged over the
+//! epoch's batches as they were seen, validation after each epoch, cosine similarities on the validation
+//! batches. Where we differ: the shuffled batch order is seeded (the same for every rule), and a class can be
+//! withheld from training for the first epochs (the notebook's non-stationary scenario, which it leaves as an
+//! exercise).
+use super::budget::{Chunk, Cost};
+use super::{Lab, LabRun};
+use crate::data::loader::Kind;
+use crate::data::store::{DataStore, Need};
+use crate::data::view::dataset_view;
+use crate::data::{Dataset, Split, preprocess};
+use crate::engine::Engine;
+use crate::error::{Error, FieldError, Result};
+use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
+use crate::protocol::{
+    BarSeries, Cell, DatasetView, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
+    REFERENCE, Series,
+};
+use crate::state::{StateDoc, View};
+use ndarray::{Array2, Axis, s};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The learning rules, in the order the lab lists and colours them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    #[schemars(title = "backprop")]
+    Backprop,
+    #[schemars(title = "Hebbian")]
+    Hebbian,
+    #[schemars(title = "Hebbian + backprop (hybrid)")]
+    Hybrid,
+    #[schemars(title = "node perturbation")]
+    NodePerturbation,
+    #[schemars(title = "weight perturbation")]
+    WeightPerturbation,
+    #[schemars(title = "feedback alignment")]
+    FeedbackAlignment,
+    #[schemars(title = "Kolen-Pollack")]
+    KolenPollack,
+}
+
+const KINDS: [RuleKind; 7] = [
+    RuleKind::Backprop,
+    RuleKind::Hebbian,
+    RuleKind::Hybrid,
+    RuleKind::NodePerturbation,
+    RuleKind::WeightPerturbation,
+    RuleKind::FeedbackAlignment,
+    RuleKind::KolenPollack,
+];
+
+impl RuleKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Backprop => "backprop",
+            Self::Hebbian => "Hebbian",
+            Self::Hybrid => "hybrid",
+            Self::NodePerturbation => "node perturbation",
+            Self::WeightPerturbation => "weight perturbation",
+            Self::FeedbackAlignment => "feedback alignment",
+            Self::KolenPollack => "Kolen-Pollack",
+        }
+    }
+
+    /// One colour per rule across the lab (seven rules, seven palette colours).
+    fn colour(self) -> &'static str {
+        PALETTE[KINDS.iter().position(|k| *k == self).unwrap_or(0)]
+    }
+
+    /// Whether the rule sends errors back through a feedback matrix.
+    fn has_feedback(self) -> bool {
+        matches!(self, Self::FeedbackAlignment | Self::KolenPollack)
+    }
+}
+
+/// Which rules train, each its own copy of the same initial network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// The loss's exact gradient, sent back through W₂ᵀ.
+    #[schemars(title = "backprop")]
+    pub backprop: bool,
+    /// Each layer moves by the outer product of its output and its input (see the Hebbian settings).
+    #[schemars(title = "Hebbian")]
+    pub hebbian: bool,
+    /// Hebbian first layer, backprop second layer.
+    #[schemars(title = "Hebbian + backprop (hybrid)")]
+    pub hybrid: bool,
+    /// The units' inputs are jittered; the change of the loss, times the jitter, estimates the gradient.
+    #[schemars(title = "node perturbation")]
+    pub node_perturbation: bool,
+    /// Every weight is jittered at once; the change of the loss, times the jitter, estimates the gradient.
+    #[schemars(title = "weight perturbation")]
+    pub weight_perturbation: bool,
+    /// Backprop with the error sent back through a fixed random matrix B instead of W₂ᵀ.
+    #[schemars(title = "feedback alignment")]
+    pub feedback_alignment: bool,
+    /// Feedback alignment where B learns with W₂'s update transposed and the same weight decay.
+    #[schemars(title = "Kolen-Pollack")]
+    pub kolen_pollack: bool,
+}
+
+impl Rules {
+    fn chosen(&self) -> Vec<RuleKind> {
+        let on = [
+            self.backprop,
+            self.hebbian,
+            self.hybrid,
+            self.node_perturbation,
+            self.weight_perturbation,
+            self.feedback_alignment,
+            self.kolen_pollack,
+        ];
+        KINDS
+            .into_iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect()
+    }
+}
+
+/// The Hebbian rule's settings (also the hybrid's first layer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hebbian {
+    /// The output layer learns from the one-hot targets instead of its own output: the only place labels enter.
+    #[schemars(title = "clamp the outputs to the targets")]
+    pub clamp: bool,
+    /// Oja's rule, Δw = ⟨y (x − y w)⟩, instead of Hebb's Δw = ⟨y x⟩ (not used by the hybrid).
+    #[schemars(title = "Oja's rule")]
+    pub oja: bool,
+    /// Hebbian updates are far larger than gradients, so their rates are far smaller.
+    #[schemars(title = "learning rate, first layer", range(min = 1e-8, max = 1.0))]
+    pub lr1: f32,
+    #[schemars(title = "learning rate, second layer", range(min = 1e-8, max = 1.0))]
+    pub lr2: f32,
+}
+
+/// Whether a class is left out of the first epochs (non-stationary data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldKind {
+    /// Every class from the start.
+    #[schemars(title = "off")]
+    Off,
+    /// One class is missing from the training images until a later epoch.
+    #[schemars(title = "withhold one class")]
+    Withhold,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Withheld {
+    #[schemars(title = "non-stationary data")]
+    pub kind: WithheldKind,
+    #[schemars(title = "withheld class", range(min = 0, max = 9), extend("x-when" = "withhold"))]
+    pub class: u32,
+    /// The first epoch whose training images include the class again.
+    #[schemars(
+        title = "introduced at epoch",
+        range(min = 2, max = 100),
+        extend("x-when" = "withhold")
+    )]
+    pub from_epoch: u32,
+}
+
+/// Where the digits come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Images {
+    /// The 10,000 MNIST digits shipped with the playground (8,000 train, 1,000 validation).
+    #[schemars(title = "the shipped digits")]
+    Digits,
+    /// Your own MNIST files (IDX, plain or .gz): the full 60,000 training digits give the notebook's setting.
+    #[schemars(title = "your MNIST files")]
+    UserMnist,
+}
+
+impl Images {
+    fn need(self) -> Need {
+        match self {
+            Self::Digits => Need::Mnist,
+            Self::UserMnist => Need::User {
+                format: Kind::MnistIdx,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("x-step" = "batch", "x-steps" = "batches"))]
+pub struct Params {
+    #[schemars(title = "images")]
+    pub images: Images,
+    /// Keep the digits 0 to k − 1: the network has k outputs.
+    #[schemars(title = "classes", range(min = 2, max = 10))]
+    pub classes: u32,
+    /// Training digits (of the kept classes) per epoch, taken after a seeded shuffle.
+    #[schemars(title = "training images", range(min = 1, max = 60000), extend("x-unit" = "images"))]
+    pub train_images: u32,
+    #[schemars(title = "validation images", range(min = 1, max = 20000), extend("x-unit" = "images"))]
+    pub valid_images: u32,
+    /// Subtract MNIST's mean pixel (0.1307) and divide by its deviation (0.3081), as the notebook does.
+    #[schemars(title = "standardise the pixels")]
+    pub standardise: bool,
+    #[schemars(title = "hidden units", range(min = 1, max = 2000))]
+    pub hidden: u32,
+    #[schemars(title = "hidden activation")]
+    pub activation: Activation,
+    #[schemars(title = "biases")]
+    pub bias: bool,
+    #[schemars(title = "learning rules")]
+    pub rules: Rules,
+    #[schemars(title = "Hebbian settings")]
+    pub hebbian: Hebbian,
+    /// The standard deviation of the jitter of node and weight perturbation.
+    #[schemars(title = "perturbation size σ", range(min = 1e-5, max = 1.0))]
+    pub sigma: f32,
+    /// The learning rate of both layers for backprop, perturbation, feedback alignment and Kolen-Pollack, and of
+    /// the hybrid's second layer.
+    #[schemars(title = "learning rate", range(min = 1e-6, max = 10.0))]
+    pub lr: f32,
+    /// Every step also shrinks each weight by rate × decay × weight.
+    #[schemars(title = "weight decay", range(min = 0.0, max = 1.0))]
+    pub weight_decay: f32,
+    /// Images per update; 1 is online learning.
+    #[schemars(title = "batch size", range(min = 1, max = 1024), extend("x-unit" = "images"))]
+    pub batch: u32,
+    /// Epochs of training after epoch 0, the untrained baseline.
+    #[schemars(title = "epochs", range(min = 1, max = 100))]
+    pub epochs: u32,
+    #[schemars(title = "non-stationary data")]
+    pub withheld: Withheld,
+    /// Validation digits whose single-example updates measure each rule's gradient signal-to-noise ratio on
+    /// the untrained network (0: not measured).
+    #[schemars(title = "examples for the gradient SNR", range(min = 0, max = 2000), extend("x-unit" = "images"))]
+    pub snr_examples: u32,
+    /// Which rule's network the weight images and the examples by predicted class show.
+    #[schemars(title = "pictures of")]
+    pub pictures: RuleKind,
+}
+
+/// The lab.
+pub struct Credit;
+
+/// Nanoseconds per multiply-add of the network's matrix products with the work around them, natively on the
+/// reference machine and in the page's CPU engine (measured with the default state).
+const NS_PER_MAC: f64 = 0.1;
+const BROWSER_NS_PER_MAC: f64 = 2.0;
+/// Nanoseconds per normal number drawn for weight perturbation.
+const NS_PER_DRAW: f64 = 6.0;
+/// The notebook's standardisation of MNIST pixels.
+const MNIST_MEAN: f32 = 0.1307;
+const MNIST_STD: f32 = 0.3081;
+/// Examples per predicted class in the examples plot, and hidden units drawn as weight images.
+const PER_CLASS: usize = 8;
+const MAX_UNITS: usize = 100;
+/// Feedback angles recorded per epoch.
+const ANGLES_PER_EPOCH: usize = 10;
+/// Images per block of the evaluations' forward passes.
+const BLOCK: usize = 1024;
+/// Nanoseconds per weight per rule per update beyond the products (the optimiser, the copy kept to undo a
+/// diverging step, the update's allocation): what dominates online learning.
+const NS_PER_WEIGHT_UPDATE: f64 = 3.0;
+/// The counter offset of the perturbations drawn on validation batches (training steps count from 0).
+const VALID_STEPS: u64 = 1 << 40;
+
+impl Lab for Credit {
+    const ID: &'static str = "credit";
+    const DEFAULT_SEED: u32 = 1;
+    const THEORY: bool = false;
+    type Params = Params;
+    type Run = Run;
+
+    fn info() -> LabInfo {
+        LabInfo {
+            id: Self::ID,
+            title: "Credit assignment: learning rules beyond backprop",
+            summary: "One small network learns digits by backprop, by Hebbian learning, by perturbing its units or \
+                      weights, and by sending its errors back through random or learnt feedback; their gradient \
+                      noise and agreement with backprop show why some rules learn and others do not.",
+            source: "003_23940436095eb99d.txt",
+        }
+    }
+
+    fn cells() -> Vec<Cell> {
+        let text = super::text::LabText::parse(include_str!("credit.md"));
+        vec![
+            text.prose("intro"),
+            text.teacher("goals"),
+            Cell::Controls {
+                title: "Data".into(),
+                fields: [
+                    "images",
+                    "classes",
+                    "train_images",
+                    "valid_images",
+                    "standardise",
+                    "withheld",
+                ]
+                .map(String::from)
+                .into(),
+            },
+            Cell::Dataset { id: "data".into() },
+            text.prose("network"),
+            Cell::Controls {
+                title: "Network and learning rules".into(),
+                fields: [
+                    "hidden",
+                    "activation",
+                    "bias",
+                    "rules",
+                    "lr",
+                    "hebbian",
+                    "sigma",
+                    "weight_decay",
+                    "batch",
+                    "epochs",
+                    "snr_examples",
+                    "pictures",
+                ]
+                .map(String::from)
+                .into(),
+            },
+            Cell::Run,
+            Cell::PlotRow {
+                ids: vec!["loss".into(), "accuracy".into()],
+            },
+            Cell::Plot {
+                id: "per_class".into(),
+            },
+            Cell::Metrics {
+                title: "Results".into(),
+            },
+            text.exercise("ex1"),
+            text.prose("weights"),
+            Cell::PlotRow {
+                ids: vec![
+                    "weights_before".into(),
+                    "weights_after".into(),
+                    "weights_change".into(),
+                ],
+            },
+            Cell::Plot {
+                id: "predicted".into(),
+            },
+            text.exercise("ex2"),
+            text.exercise("ex3"),
+            text.prose("metrics"),
+            Cell::Plot { id: "snr".into() },
+            Cell::PlotRow {
+                ids: vec!["cosine_1".into(), "cosine_2".into()],
+            },
+            Cell::Plot { id: "angle".into() },
+            text.exercise("ex4"),
+            text.exercise("ex5"),
+            text.exercise("ex6"),
+            text.prose("sources"),
+        ]
+    }
+
+    fn default_params() -> Params {
+        Params {
+            images: Images::Digits,
+            classes: 10,
+            train_images: 8000,
+            valid_images: 1000,
+            standardise: true,
+            hidden: 100,
+            activation: Activation::Sigmoid,
+            bias: false,
+            rules: Rules {
+                backprop: true,
+                hebbian: true,
+                hybrid: false,
+                node_perturbation: false,
+                weight_perturbation: false,
+                feedback_alignment: true,
+                kolen_pollack: true,
+            },
+            hebbian: Hebbian {
+                clamp: true,
+                oja: false,
+                lr1: 1e-4,
+                lr2: 1e-4,
+            },
+            sigma: 1e-2,
+            lr: 0.01,
+            weight_decay: 0.0,
+            batch: 32,
+            epochs: 4,
+            withheld: Withheld {
+                kind: WithheldKind::Off,
+                class: 9,
+                from_epoch: 3,
+            },
+            snr_examples: 500,
+            pictures: RuleKind::Backprop,
+        }
+    }
+
+    /// A frame per 25 batches: the curves move within an epoch's evaluation, the weights as they learn.
+    fn default_view() -> View {
+        View {
+            speed: 25,
+            theory: false,
+        }
+    }
+
+    fn validate(p: &Params) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let chosen = p.rules.chosen();
+        if chosen.is_empty() {
+            errs.push(FieldError::new(
+                "rules",
+                "choose at least one learning rule",
+            ));
+        } else if !chosen.contains(&p.pictures) {
+            errs.push(FieldError::new(
+                "pictures",
+                format!(
+                    "{} is not among the rules that train; choose one of: {}",
+                    p.pictures.name(),
+                    chosen
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if p.withheld.kind == WithheldKind::Withhold {
+            if p.withheld.class >= p.classes {
+                errs.push(FieldError::new(
+                    "withheld/class",
+                    format!(
+                        "the run keeps classes 0 to {}; the withheld class must be one of them",
+                        p.classes.saturating_sub(1)
+                    ),
+                ));
+            }
+            if p.withheld.from_epoch > p.epochs {
+                errs.push(FieldError::new(
+                    "withheld/from_epoch",
+                    format!(
+                        "the run trains {} epochs; the class must come back by epoch {} at the latest",
+                        p.epochs, p.epochs
+                    ),
+                ));
+            }
+        }
+        errs
+    }
+
+    fn cost(p: &Params) -> Cost {
+        let (inputs, hidden, classes) = (784.0, f64::from(p.hidden), f64::from(p.classes));
+        let macs = inputs * hidden + hidden * classes;
+        let params = macs + hidden + classes;
+        let chosen = p.rules.chosen();
+        let rules = chosen.len() as f64;
+        let train = f64::from(p.train_images);
+        let valid = f64::from(p.valid_images);
+        let epochs = f64::from(p.epochs);
+        let steps = epochs * (train / f64::from(p.batch)).ceil();
+        let wp = f64::from(u8::from(p.rules.weight_perturbation));
+        let snr = f64::from(p.snr_examples);
+        Cost::default()
+            .work_in(
+                "multiply-adds of training",
+                "train_images",
+                3.0 * rules * epochs * train * macs,
+                NS_PER_MAC,
+                BROWSER_NS_PER_MAC,
+            )
+            .work_in(
+                "multiply-adds of validation and the cosine similarities",
+                "valid_images",
+                7.0 * rules * (epochs + 1.0) * valid * macs + train * macs * rules,
+                NS_PER_MAC,
+                BROWSER_NS_PER_MAC,
+            )
+            .work_in(
+                "multiply-adds of the single-example updates for the gradient SNR",
+                "snr_examples",
+                4.0 * rules * snr * macs,
+                NS_PER_MAC,
+                BROWSER_NS_PER_MAC,
+            )
+            .work(
+                "per-update work on every weight (optimiser, copies)",
+                "batch",
+                rules
+                    * (steps + (epochs + 1.0) * 2.0 * (valid / f64::from(p.batch)).ceil())
+                    * params,
+                NS_PER_WEIGHT_UPDATE,
+            )
+            .work(
+                "random numbers of weight perturbation",
+                "batch",
+                wp * (steps + snr + epochs * (valid / f64::from(p.batch)).ceil()) * params,
+                NS_PER_DRAW,
+            )
+            .memory(
+                "the networks, their updates and first weights",
+                "hidden",
+                rules * params * 4.0 * 6.0,
+            )
+            .memory(
+                "the activations of a batch and of a block of evaluated images",
+                "hidden",
+                (f64::from(p.batch) + BLOCK as f64) * (inputs + 3.0 * hidden + 3.0 * classes) * 4.0,
+            )
+            .memory(
+                "the validation images",
+                "valid_images",
+                valid * inputs * 4.0,
+            )
+            .memory(
+                "the running statistics of the gradient SNR",
+                "hidden",
+                params * 16.0,
+            )
+    }
+
+    fn needs(p: &Params) -> Option<Need> {
+        Some(p.images.need())
+    }
+
+    fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
+        let data = match state.params.images {
+            Images::Digits => store.mnist()?,
+            Images::UserMnist => store.user(Kind::MnistIdx)?,
+        };
+        Run::with_data(state, data)
+    }
+}
+
+/// One evaluated epoch of one rule.
+#[derive(Clone, Debug)]
+struct EpochRow {
+    epoch: u32,
+    train_loss: f64,
+    train_accuracy: f64,
+    valid_loss: f64,
+    valid_accuracy: f64,
+    /// Validation accuracy per class.
+    per_class: Vec<f64>,
+    /// Cosine similarity of the rule's update to backprop's gradient on the validation batches, per layer.
+    cosine: [f64; 2],
+}
+
+/// One rule's network and records.
+struct Learner {
+    kind: RuleKind,
+    rule: Rule,
+    net: Mlp,
+    opt: Sgd,
+    /// Stopped after a step that left non-finite weights (the step was undone).
+    stopped: bool,
+    epochs: Vec<EpochRow>,
+    /// Loss sum, correct answers and images of the epoch in progress.
+    running: (f64, usize, usize),
+    snr: Option<[f64; 2]>,
+    /// (epoch, angle in degrees) between B and W₂ᵀ.
+    angles: Vec<[f64; 2]>,
+    /// Validation predictions of the last evaluation.
+    predicted: Vec<u8>,
+}
+
+/// A run: every rule's learner over the same batches.
+pub struct Run {
+    state: StateDoc<Params>,
+    data: Arc<Dataset>,
+    /// The training images of each epoch (1-based epoch e at index e − 1), in the order they are taken.
+    epoch_images: Vec<Vec<usize>>,
+    valid: Vec<usize>,
+    /// The validation images, standardised when the run does, and their labels.
+    valid_x: Array2<f32>,
+    valid_labels: Vec<u8>,
+    learners: Vec<Learner>,
+    /// The first layer's weights at step 0 (the same for every rule).
+    initial_w1: Array2<f32>,
+    step: u64,
+    /// Milliseconds and image-updates of training (every rule's), for the speed metric.
+    timing: (f64, f64),
+    notices: Vec<String>,
+    /// Whether the dataset cell and the evaluated plots have been sent since they changed.
+    data_sent: bool,
+    evaluated: bool,
+}
+
+impl Run {
+    fn with_data(state: StateDoc<Params>, data: Arc<Dataset>) -> Result<Self> {
+        let p = &state.params;
+        if data.dim() != 784 || data.classes.len() < p.classes as usize {
+            return Err(Error::Data(format!(
+                "{} holds {} values per sample in {} classes; this lab takes 28×28 digits in at least {} \
+                 classes",
+                data.name,
+                data.dim(),
+                data.classes.len(),
+                p.classes
+            )));
+        }
+        let kept = |split: Split| -> Vec<usize> {
+            data.indices(split)
+                .into_iter()
+                .filter(|&i| u32::from(data.labels[i]) < p.classes)
+                .collect()
+        };
+        let mut train = preprocess::shuffled(&kept(Split::Train), state.seed, 0);
+        train.truncate(p.train_images as usize);
+        let mut valid = preprocess::shuffled(&kept(Split::Validation), state.seed, 1);
+        valid.truncate(p.valid_images as usize);
+        if train.is_empty() || valid.is_empty() {
+            return Err(Error::Data(format!(
+                "{} has no training or no validation digits of classes 0 to {}",
+                data.name,
+                p.classes - 1
+            )));
+        }
+        let epoch_images = (1..=p.epochs)
+            .map(|e| {
+                let mut order = preprocess::shuffled(&train, state.seed, 1 + e);
+                if p.withheld.kind == WithheldKind::Withhold && e < p.withheld.from_epoch {
+                    order.retain(|&i| u32::from(data.labels[i]) != p.withheld.class);
+                }
+                order
+            })
+            .collect::<Vec<_>>();
+        if epoch_images.iter().any(Vec::is_empty) {
+            return Err(Error::Data(
+                "withholding that class leaves no training images".into(),
+            ));
+        }
+        let valid_x = Self::prepare(&data, &valid, p.standardise);
+        let valid_labels = valid.iter().map(|&i| data.labels[i]).collect();
+        let classes = p.classes as usize;
+        let template = Mlp::new(
+            784,
+            p.hidden as usize,
+            classes,
+            p.activation,
+            p.bias,
+            state.seed,
+        );
+        let learners = p
+            .rules
+            .chosen()
+            .into_iter()
+            .map(|kind| {
+                let h = &p.hebbian;
+                let (rule, lr) = match kind {
+                    RuleKind::Backprop => (Rule::Backprop, [p.lr; 2]),
+                    RuleKind::Hebbian => (
+                        Rule::Hebbian {
+                            clamp: h.clamp,
+                            oja: h.oja,
+                        },
+                        [h.lr1, h.lr2],
+                    ),
+                    RuleKind::Hybrid => (Rule::Hybrid, [h.lr1, p.lr]),
+                    RuleKind::NodePerturbation => {
+                        (Rule::NodePerturbation { sigma: p.sigma }, [p.lr; 2])
+                    }
+                    RuleKind::WeightPerturbation => {
+                        (Rule::WeightPerturbation { sigma: p.sigma }, [p.lr; 2])
+                    }
+                    RuleKind::FeedbackAlignment => (Rule::FeedbackAlignment, [p.lr; 2]),
+                    RuleKind::KolenPollack => (Rule::KolenPollack, [p.lr; 2]),
+                };
+                Learner {
+                    kind,
+                    rule,
+                    net: template.clone(),
+                    opt: Sgd {
+                        lr,
+                        weight_decay: p.weight_decay,
+                    },
+                    stopped: false,
+                    epochs: Vec::new(),
+                    running: (0.0, 0, 0),
+                    snr: None,
+                    angles: Vec::new(),
+                    predicted: Vec::new(),
+                }
+            })
+            .collect();
+        Ok(Self {
+            initial_w1: template.w1.clone(),
+            state,
+            data,
+            epoch_images,
+            valid,
+            valid_x,
+            valid_labels,
+            learners,
+            step: 0,
+            timing: (0.0, 0.0),
+            notices: Vec::new(),
+            data_sent: false,
+            evaluated: true,
+        })
+    }
+
+    /// The rows of `indices`, standardised as the notebook does when asked.
+    fn prepare(data: &Dataset, indices: &[usize], standardise: bool) -> Array2<f32> {
+        let mut x = data.rows(indices);
+        if standardise {
+            x.mapv_inplace(|v| (v - MNIST_MEAN) / MNIST_STD);
+        }
+        x
+    }
+
+    fn batch(&self) -> usize {
+        self.state.params.batch as usize
+    }
+
+    fn batches(&self, e: usize) -> u64 {
+        self.epoch_images[e].len().div_ceil(self.batch()) as u64
+    }
+
+    /// Step 0 evaluates the untrained networks; then one step per batch of every epoch.
+    fn total(&self) -> u64 {
+        1 + (0..self.epoch_images.len())
+            .map(|e| self.batches(e))
+            .sum::<u64>()
+    }
+
+    /// The (0-based) epoch and batch of step `s` ≥ 1.
+    fn position(&self, s: u64) -> (usize, usize) {
+        let mut s = s - 1;
+        for e in 0..self.epoch_images.len() {
+            let n = self.batches(e);
+            if s < n {
+                return (e, s as usize);
+            }
+            s -= n;
+        }
+        (
+            self.epoch_images.len() - 1,
+            self.batches(self.epoch_images.len() - 1) as usize - 1,
+        )
+    }
+
+    /// Step 0: the gradient SNR of every rule on the untrained network, and epoch 0's evaluation (the training
+    /// images' loss and accuracy too, as the notebook's baseline epoch reports them).
+    fn baseline(&mut self) {
+        let p = &self.state.params;
+        let n = (p.snr_examples as usize).min(self.valid.len());
+        let seed = self.state.seed;
+        for l in &mut self.learners {
+            if n > 0 {
+                let mut acc: Option<[mlp::Snr; 2]> = None;
+                for i in 0..n {
+                    let x = self.valid_x.slice(s![i..i + 1, ..]);
+                    let u = l.net.update(
+                        l.rule,
+                        x,
+                        &self.valid_labels[i..i + 1],
+                        seed,
+                        VALID_STEPS + i as u64,
+                    );
+                    let layers = u.layers();
+                    let acc = acc
+                        .get_or_insert_with(|| layers.each_ref().map(|v| mlp::Snr::new(v.len())));
+                    for (a, v) in acc.iter_mut().zip(&layers) {
+                        a.add(v);
+                    }
+                }
+                l.snr = acc.map(|[a, b]| [a.value(), b.value()]);
+            }
+        }
+        let train: Vec<usize> = self.epoch_images.first().cloned().unwrap_or_default();
+        for block in train.chunks(BLOCK) {
+            let x = Self::prepare(&self.data, block, p.standardise);
+            let labels: Vec<u8> = block.iter().map(|&i| self.data.labels[i]).collect();
+            for l in &mut self.learners {
+                let f = l.net.forward(x.view());
+                l.running.0 += f64::from(mlp::losses(f.logits.view(), &labels).sum());
+                l.running.1 += correct(&f.logits, &labels);
+                l.running.2 += labels.len();
+            }
+        }
+        self.evaluate(0);
+    }
+
+    /// Closes epoch `epoch` for every rule: its training averages, validation loss, accuracy (overall and per
+    /// class) and cosine similarities to backprop, and the feedback angle.
+    fn evaluate(&mut self, epoch: u32) {
+        let batch = self.batch();
+        let classes = self.state.params.classes as usize;
+        let seed = self.state.seed;
+        for l in &mut self.learners {
+            let (sum, right, seen) = std::mem::take(&mut l.running);
+            let seen_f = seen.max(1) as f64;
+            // In blocks, so that a wide network on many images holds one block's activations.
+            let mut loss_sum = 0.0f64;
+            let mut predicted = Vec::with_capacity(self.valid.len());
+            for (rows, labels) in self
+                .valid_x
+                .axis_chunks_iter(Axis(0), BLOCK)
+                .zip(self.valid_labels.chunks(BLOCK))
+            {
+                let f = l.net.forward(rows);
+                loss_sum += f64::from(mlp::losses(f.logits.view(), labels).sum());
+                predicted.extend(argmax(&f.logits));
+            }
+            let valid_loss = loss_sum / self.valid.len() as f64;
+            let mut hits = vec![(0usize, 0usize); classes];
+            for (&t, &y) in self.valid_labels.iter().zip(&predicted) {
+                hits[usize::from(t)].1 += 1;
+                hits[usize::from(t)].0 += usize::from(t == y);
+            }
+            let right_valid: usize = hits.iter().map(|h| h.0).sum();
+            // Cosine similarity over the validation batches' updates, concatenated per layer (the notebook's
+            // `train_and_calculate_cosine_sim`); backprop's own is 1 by definition and not computed.
+            let mut cosine = [f64::NAN; 2];
+            if l.kind != RuleKind::Backprop {
+                let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
+                for (b, start) in (0..self.valid.len()).step_by(batch).enumerate() {
+                    let end = (start + batch).min(self.valid.len());
+                    let x = self.valid_x.slice(s![start..end, ..]);
+                    let y = &self.valid_labels[start..end];
+                    let key = VALID_STEPS + (u64::from(epoch) << 24) + b as u64;
+                    let ours = l.net.update(l.rule, x, y, seed, key).layers();
+                    let bp = l.net.gradient(x, y).layers();
+                    for (a, (u, g)) in acc.iter_mut().zip(ours.iter().zip(&bp)) {
+                        for (&u, &g) in u.iter().zip(g) {
+                            let (u, g) = (f64::from(u), f64::from(g));
+                            a.0 += u * g;
+                            a.1 += u * u;
+                            a.2 += g * g;
+                        }
+                    }
+                }
+                for (c, a) in cosine.iter_mut().zip(acc) {
+                    *c = if a.1 > 0.0 && a.2 > 0.0 {
+                        a.0 / (a.1.sqrt() * a.2.sqrt())
+                    } else {
+                        f64::NAN
+                    };
+                }
+            }
+            l.epochs.push(EpochRow {
+                epoch,
+                train_loss: sum / seen_f,
+                train_accuracy: right as f64 / seen_f,
+                valid_loss,
+                valid_accuracy: right_valid as f64 / self.valid.len() as f64,
+                per_class: hits
+                    .iter()
+                    .map(|&(r, n)| {
+                        if n == 0 {
+                            f64::NAN
+                        } else {
+                            r as f64 / n as f64
+                        }
+                    })
+                    .collect(),
+                cosine,
+            });
+            l.predicted = predicted;
+            if l.kind.has_feedback() {
+                l.angles
+                    .push([f64::from(epoch), f64::from(l.net.feedback_angle())]);
+            }
+        }
+        self.evaluated = true;
+    }
+
+    /// One training batch for every rule that has not stopped.
+    fn train_step(&mut self, e: usize, b: usize) {
+        let p = &self.state.params;
+        let idx = &self.epoch_images[e]
+            [b * self.batch()..((b + 1) * self.batch()).min(self.epoch_images[e].len())];
+        let x = Self::prepare(&self.data, idx, p.standardise);
+        let labels: Vec<u8> = idx.iter().map(|&i| self.data.labels[i]).collect();
+        let seed = self.state.seed;
+        let batches = self.batches(e) as usize;
+        let every = (batches / ANGLES_PER_EPOCH).max(1);
+        for l in &mut self.learners {
+            if l.stopped {
+                continue;
+            }
+            let f = l.net.forward(x.view());
+            let loss = mlp::losses(f.logits.view(), &labels);
+            l.running.0 += f64::from(loss.sum());
+            l.running.1 += correct(&f.logits, &labels);
+            l.running.2 += labels.len();
+            let u = l.net.update(l.rule, x.view(), &labels, seed, self.step);
+            let before = l.net.clone();
+            l.opt.step(&mut l.net, &u);
+            if !finite(&l.net) || !loss.iter().all(|v| v.is_finite()) {
+                l.net = before;
+                l.stopped = true;
+                self.notices.push(format!(
+                    "{} diverged in epoch {}, batch {} (its weights left the finite numbers): it stopped there \
+                     and keeps what it had learnt before that step. Lower its learning rate and run again.",
+                    l.kind.name(),
+                    e + 1,
+                    b + 1
+                ));
+            }
+            if l.kind.has_feedback() && (b + 1).is_multiple_of(every) && b + 1 < batches {
+                l.angles.push([
+                    e as f64 + (b + 1) as f64 / batches as f64,
+                    f64::from(l.net.feedback_angle()),
+                ]);
+            }
+        }
+    }
+
+    fn curve_plot(
+        &self,
+        id: &str,
+        title: &str,
+        y_label: &str,
+        pick: fn(&EpochRow) -> [f64; 2],
+    ) -> Plot {
+        let epochs = f64::from(self.state.params.epochs);
+        let mut series = Vec::new();
+        for l in &self.learners {
+            for (k, (what, mark)) in [("training", Mark::Line), ("validation", Mark::Trajectory)]
+                .into_iter()
+                .enumerate()
+            {
+                series.push(Series {
+                    name: format!("{}, {what}", l.kind.name()),
+                    mark,
+                    color: Some(l.kind.colour().into()),
+                    points: l
+                        .epochs
+                        .iter()
+                        .map(|r| [f64::from(r.epoch), pick(r)[k]])
+                        .filter(|p| p[1].is_finite())
+                        .collect(),
+                    band: None,
+                });
+            }
+        }
+        let classes = f64::from(self.state.params.classes);
+        let accuracy = id == "accuracy";
+        let (chance, name) = if accuracy {
+            (1.0 / classes, format!("chance (1 in {classes})"))
+        } else {
+            (classes.ln(), format!("chance (ln {classes})"))
+        };
+        series.push(Series {
+            name,
+            mark: Mark::Dashed,
+            color: Some(REFERENCE.into()),
+            points: vec![[0.0, chance], [epochs, chance]],
+            band: None,
+        });
+        let top = self
+            .learners
+            .iter()
+            .flat_map(|l| l.epochs.iter().flat_map(pick))
+            .filter(|v| v.is_finite())
+            .fold(chance, f64::max);
+        Plot {
+            id: id.into(),
+            title: title.into(),
+            x_label: "epoch (0: untrained)".into(),
+            y_label: y_label.into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, epochs]),
+                y_range: Some(if accuracy {
+                    [0.0, 1.0]
+                } else {
+                    [0.0, (top * 1.05).min(20.0)]
+                }),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    fn per_class_plot(&self) -> Plot {
+        let classes = self.state.params.classes as usize;
+        let epoch = self
+            .learners
+            .first()
+            .and_then(|l| l.epochs.last())
+            .map_or(0, |r| r.epoch);
+        Plot {
+            id: "per_class".into(),
+            title: format!("Validation accuracy per class after epoch {epoch}"),
+            x_label: "class".into(),
+            y_label: "accuracy".into(),
+            body: PlotBody::Bars {
+                categories: (0..classes).map(|c| c.to_string()).collect(),
+                series: self
+                    .learners
+                    .iter()
+                    .map(|l| BarSeries {
+                        name: l.kind.name().into(),
+                        values: l.epochs.last().map_or(vec![0.0; classes], |r| {
+                            r.per_class
+                                .iter()
+                                .map(|v| if v.is_finite() { *v } else { 0.0 })
+                                .collect()
+                        }),
+                        color: Some(l.kind.colour().into()),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn pictured(&self) -> &Learner {
+        let kind = self.state.params.pictures;
+        self.learners
+            .iter()
+            .find(|l| l.kind == kind)
+            .unwrap_or(&self.learners[0])
+    }
+
+    /// The first layer's weights as 28×28 images: before, after, and their difference (the notebook's
+    /// `plot_weights`); before and after share one scale.
+    fn weight_plots(&self) -> Vec<Plot> {
+        let l = self.pictured();
+        let units = l.net.hidden().min(MAX_UNITS);
+        let cols = (units as f64).sqrt().ceil() as u32;
+        let images = |w: &Array2<f32>| -> Vec<Image> {
+            w.axis_iter(Axis(0))
+                .take(units)
+                .enumerate()
+                .map(|(k, row)| Image {
+                    label: format!("unit {}", k + 1),
+                    pixels: row.iter().map(|&v| f64::from(v)).collect(),
+                })
+                .collect()
+        };
+        let top = |w: &Array2<f32>| w.iter().fold(1e-12f32, |m, v| m.max(v.abs())) as f64;
+        let change = &l.net.w1 - &self.initial_w1;
+        let shared = top(&self.initial_w1).max(top(&l.net.w1));
+        let shown = if units < l.net.hidden() {
+            format!(", the first {units} of {} units", l.net.hidden())
+        } else {
+            String::new()
+        };
+        let name = l.kind.name();
+        let plot = |id: &str, title: String, w: &Array2<f32>, range: f64| Plot {
+            id: id.into(),
+            title,
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Images {
+                cols,
+                width: 28,
+                height: 28,
+                channels: 1,
+                value_range: [-range, range],
+                grid: false,
+                images: images(w),
+            },
+        };
+        vec![
+            plot(
+                "weights_before",
+                format!(
+                    "First-layer weights before training{shown} (black −{shared:.2}, white +{shared:.2})"
+                ),
+                &self.initial_w1,
+                shared,
+            ),
+            plot(
+                "weights_after",
+                format!("First-layer weights now, {name} (same scale)"),
+                &l.net.w1,
+                shared,
+            ),
+            plot(
+                "weights_change",
+                format!(
+                    "Change of the weights, {name} (black −{0:.2}, white +{0:.2})",
+                    top(&change)
+                ),
+                &change,
+                top(&change),
+            ),
+        ]
+    }
+
+    /// Validation digits grouped by the class the pictured network predicts (the notebook's
+    /// `plot_examples` by predicted class).
+    fn predicted_plot(&self) -> Plot {
+        let l = self.pictured();
+        let classes = self.state.params.classes as usize;
+        let mut images = Vec::new();
+        for c in 0..classes {
+            let mut row: Vec<Image> = l
+                .predicted
+                .iter()
+                .enumerate()
+                .filter(|(_, y)| usize::from(**y) == c)
+                .take(PER_CLASS)
+                .map(|(i, _)| Image {
+                    label: format!("predicted {c}, is {}", self.valid_labels[i]),
+                    pixels: self
+                        .data
+                        .rows(&[self.valid[i]])
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect(),
+                })
+                .collect();
+            while row.len() < PER_CLASS {
+                row.push(Image {
+                    label: format!("nothing more predicted {c}"),
+                    pixels: vec![0.0; 784],
+                });
+            }
+            images.extend(row);
+        }
+        let epoch = l.epochs.last().map_or(0, |r| r.epoch);
+        Plot {
+            id: "predicted".into(),
+            title: format!(
+                "Validation digits by the class {} predicts after epoch {epoch}: one row per predicted class, 0 at \
+                 the top",
+                l.kind.name()
+            ),
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Images {
+                cols: PER_CLASS as u32,
+                width: 28,
+                height: 28,
+                channels: 1,
+                value_range: [0.0, 1.0],
+                grid: false,
+                images,
+            },
+        }
+    }
+
+    fn snr_plot(&self) -> Plot {
+        let n = (self.state.params.snr_examples as usize).min(self.valid.len());
+        Plot {
+            id: "snr".into(),
+            title: format!(
+                "Gradient signal-to-noise ratio before training (|mean| / std over {n} single-digit updates, \
+                 averaged over the layer's parameters)"
+            ),
+            x_label: "layer".into(),
+            y_label: "SNR".into(),
+            body: PlotBody::Bars {
+                categories: vec!["first layer".into(), "second layer".into()],
+                series: self
+                    .learners
+                    .iter()
+                    .map(|l| BarSeries {
+                        name: l.kind.name().into(),
+                        values: l.snr.map_or(vec![0.0; 2], |s| {
+                            s.map(|v| if v.is_finite() { v } else { 0.0 }).into()
+                        }),
+                        color: Some(l.kind.colour().into()),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn cosine_plot(&self, layer: usize) -> Plot {
+        let epochs = f64::from(self.state.params.epochs);
+        let series = self
+            .learners
+            .iter()
+            .filter(|l| l.kind != RuleKind::Backprop)
+            .map(|l| Series {
+                name: l.kind.name().into(),
+                mark: Mark::Trajectory,
+                color: Some(l.kind.colour().into()),
+                points: l
+                    .epochs
+                    .iter()
+                    .map(|r| [f64::from(r.epoch), r.cosine[layer]])
+                    .filter(|p| p[1].is_finite())
+                    .collect(),
+                band: None,
+            })
+            .collect();
+        let which = if layer == 0 { "first" } else { "second" };
+        Plot {
+            id: format!("cosine_{}", layer + 1),
+            title: format!(
+                "Cosine similarity of each rule's update to backprop's gradient, {which} layer"
+            ),
+            x_label: "epoch".into(),
+            y_label: "cosine similarity".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, epochs]),
+                y_range: Some([-1.0, 1.0]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    fn angle_plot(&self) -> Plot {
+        let epochs = f64::from(self.state.params.epochs);
+        let series: Vec<Series> = self
+            .learners
+            .iter()
+            .filter(|l| l.kind.has_feedback())
+            .map(|l| Series {
+                name: l.kind.name().into(),
+                mark: Mark::Line,
+                color: Some(l.kind.colour().into()),
+                points: l.angles.clone(),
+                band: None,
+            })
+            .collect();
+        let title = if series.is_empty() {
+            "Angle between the feedback matrix B and W₂ᵀ (train feedback alignment or Kolen-Pollack to see it)"
+        } else {
+            "Angle between the feedback matrix B and W₂ᵀ (0°: the feedback is backprop's)"
+        };
+        Plot {
+            id: "angle".into(),
+            title: title.into(),
+            x_label: "epoch".into(),
+            y_label: "angle (degrees)".into(),
+            body: PlotBody::Xy {
+                x_range: Some([0.0, epochs]),
+                y_range: Some([0.0, 120.0]),
+                equal_aspect: false,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
+    fn dataset(&self) -> DatasetView {
+        let splits = [
+            self.epoch_images.last().cloned().unwrap_or_default(),
+            self.valid.clone(),
+            Vec::new(),
+        ];
+        let shown = crate::data::view::pick_examples(&self.data, &self.valid, 6);
+        let idx: Vec<usize> = shown.iter().map(|&p| self.valid[p]).collect();
+        let rows = self.data.rows(&idx);
+        dataset_view("data", &self.data, &idx, &rows, 6, &splits)
+    }
+}
+
+/// How many rows of `logits` pick their label.
+fn correct(logits: &Array2<f32>, labels: &[u8]) -> usize {
+    argmax(logits)
+        .iter()
+        .zip(labels)
+        .filter(|(a, b)| a == b)
+        .count()
+}
+
+fn argmax(logits: &Array2<f32>) -> Vec<u8> {
+    logits
+        .axis_iter(Axis(0))
+        .map(|row| {
+            let mut best = 0;
+            for (k, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = k;
+                }
+            }
+            best as u8
+        })
+        .collect()
+}
+
+fn finite(net: &Mlp) -> bool {
+    net.w1
+        .iter()
+        .chain(net.w2.iter())
+        .chain(net.feedback.iter())
+        .all(|v| v.is_finite())
+        && net
+            .b1
+            .iter()
+            .chain(net.b2.iter())
+            .all(|b| b.iter().all(|v| v.is_finite()))
+}
+
+impl LabRun for Run {
+    async fn advance(&mut self, _engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+        let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
+        while todo > 0 {
+            let t0 = chunk.now();
+            if self.step == 0 {
+                self.baseline();
+            } else {
+                let (e, b) = self.position(self.step);
+                self.train_step(e, b);
+                let images = self.epoch_images[e][b * self.batch()..]
+                    .len()
+                    .min(self.batch());
+                self.timing.0 += chunk.now() - t0;
+                self.timing.1 +=
+                    (images * self.learners.iter().filter(|l| !l.stopped).count()) as f64;
+                if b as u64 + 1 == self.batches(e) {
+                    self.evaluate(e as u32 + 1);
+                }
+            }
+            self.step += 1;
+            todo -= 1;
+            if chunk.over() {
+                break;
+            }
+        }
+        Ok(self.frame())
+    }
+
+    fn frame(&mut self) -> Frame {
+        let mut plots = self.weight_plots();
+        plots.push(self.angle_plot());
+        if std::mem::take(&mut self.evaluated) {
+            plots.push(self.curve_plot(
+                "loss",
+                "Loss (mean negative log-likelihood) per epoch",
+                "loss",
+                |r| [r.train_loss, r.valid_loss],
+            ));
+            plots.push(
+                self.curve_plot("accuracy", "Accuracy per epoch", "accuracy", |r| {
+                    [r.train_accuracy, r.valid_accuracy]
+                }),
+            );
+            plots.push(self.per_class_plot());
+            plots.push(self.predicted_plot());
+            plots.push(self.snr_plot());
+            plots.push(self.cosine_plot(0));
+            plots.push(self.cosine_plot(1));
+        }
+        let datasets = if std::mem::replace(&mut self.data_sent, true) {
+            Vec::new()
+        } else {
+            vec![self.dataset()]
+        };
+        Frame {
+            step: self.step,
+            total: self.total(),
+            done: self.done(),
+            plots,
+            metrics: self.metrics(),
+            notices: std::mem::take(&mut self.notices),
+            datasets,
+        }
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
+        let mut m = Vec::new();
+        let p = &self.state.params;
+        for l in &self.learners {
+            let name = l.kind.name();
+            let last = l.epochs.last();
+            let get = |f: fn(&EpochRow) -> f64| last.map_or(f64::NAN, f);
+            m.push(Metric::new(
+                format!("validation accuracy, {name}"),
+                100.0 * get(|r| r.valid_accuracy),
+                "%",
+            ));
+            m.push(Metric::new(
+                format!("validation loss, {name}"),
+                get(|r| r.valid_loss),
+                "",
+            ));
+            m.push(Metric::new(
+                format!("training loss, {name}"),
+                get(|r| r.train_loss),
+                "",
+            ));
+            if p.withheld.kind == WithheldKind::Withhold {
+                let c = p.withheld.class as usize;
+                m.push(Metric::new(
+                    format!("validation accuracy on the withheld class {c}, {name}"),
+                    100.0 * last.map_or(f64::NAN, |r| r.per_class[c]),
+                    "%",
+                ));
+            }
+            if let Some([a, b]) = l.snr {
+                m.push(Metric::new(
+                    format!("gradient SNR, first layer, {name}"),
+                    a,
+                    "",
+                ));
+                m.push(Metric::new(
+                    format!("gradient SNR, second layer, {name}"),
+                    b,
+                    "",
+                ));
+            }
+            if l.kind != RuleKind::Backprop {
+                for (k, which) in ["first", "second"].iter().enumerate() {
+                    m.push(Metric::new(
+                        format!("cosine similarity to backprop, {which} layer, {name}"),
+                        last.map_or(f64::NAN, |r| r.cosine[k]),
+                        "",
+                    ));
+                }
+            }
+            if l.kind.has_feedback() {
+                m.push(Metric::new(
+                    format!("feedback angle to W₂ᵀ, {name}"),
+                    l.angles.last().map_or(f64::NAN, |a| a[1]),
+                    "°",
+                ));
+            }
+        }
+        m.push(Metric::new(
+            "training images per second per rule",
+            self.timing.1 / (self.timing.0 / 1000.0),
+            "images/s",
+        ));
+        m
+    }
+
+    fn reset(&mut self) {
+        if let Ok(fresh) = Run::with_data(self.state.clone(), self.data.clone()) {
+            *self = fresh;
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.step >= self.total()
+    }
+}
