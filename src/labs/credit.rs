@@ -72,9 +72,18 @@ impl RuleKind {
         }
     }
 
-    /// One colour per rule across the lab (seven rules, seven palette colours).
+    /// One colour per rule across the lab (seven rules, seven palette colours); the default experiment's four
+    /// rules get the four most distinct (blue, orange, green, black).
     fn colour(self) -> &'static str {
-        PALETTE[KINDS.iter().position(|k| *k == self).unwrap_or(0)]
+        PALETTE[match self {
+            Self::Backprop => 0,
+            Self::Hebbian => 1,
+            Self::FeedbackAlignment => 2,
+            Self::KolenPollack => 6,
+            Self::Hybrid => 3,
+            Self::NodePerturbation => 4,
+            Self::WeightPerturbation => 5,
+        }]
     }
 
     /// Whether the rule sends errors back through a feedback matrix.
@@ -258,7 +267,7 @@ pub struct Credit;
 /// Nanoseconds per multiply-add of the network's matrix products with the work around them, natively on the
 /// reference machine and in the page's CPU engine (measured with the default state).
 const NS_PER_MAC: f64 = 0.1;
-const BROWSER_NS_PER_MAC: f64 = 2.0;
+const BROWSER_NS_PER_MAC: f64 = 0.45;
 /// Nanoseconds per normal number drawn for weight perturbation.
 const NS_PER_DRAW: f64 = 6.0;
 /// The notebook's standardisation of MNIST pixels.
@@ -1039,9 +1048,9 @@ impl Run {
         let images = |w: &Array2<f32>| -> Vec<Image> {
             w.axis_iter(Axis(0))
                 .take(units)
-                .enumerate()
-                .map(|(k, row)| Image {
-                    label: format!("unit {}", k + 1),
+                .map(|row| Image {
+                    // No labels: a hundred small pictures need the room (the tooltip numbers them).
+                    label: String::new(),
                     pixels: row.iter().map(|&v| f64::from(v)).collect(),
                 })
                 .collect()
@@ -1111,7 +1120,8 @@ impl Run {
                 .filter(|(_, y)| usize::from(**y) == c)
                 .take(PER_CLASS)
                 .map(|(i, _)| Image {
-                    label: format!("predicted {c}, is {}", self.valid_labels[i]),
+                    // The true class: the row is the predicted one.
+                    label: self.valid_labels[i].to_string(),
                     pixels: self
                         .data
                         .rows(&[self.valid[i]])
@@ -1122,7 +1132,7 @@ impl Run {
                 .collect();
             while row.len() < PER_CLASS {
                 row.push(Image {
-                    label: format!("nothing more predicted {c}"),
+                    label: String::new(),
                     pixels: vec![0.0; 784],
                 });
             }
@@ -1133,7 +1143,7 @@ impl Run {
             id: "predicted".into(),
             title: format!(
                 "Validation digits by the class {} predicts after epoch {epoch}: one row per predicted class, 0 at \
-                 the top",
+                 the top; under each, its true class",
                 l.kind.name()
             ),
             x_label: String::new(),

@@ -1,0 +1,113 @@
+//! The credit-assignment lab's learning outcomes on the shipped digits (8,000 training, 1,000 validation):
+//!
+//! - the default experiment (seed 1: 10 classes, 100 sigmoid units, batch 32, rate 0.01, 4 epochs): backprop
+//!   82.0 %, Kolen-Pollack 80.4 %, feedback alignment 78.7 %, Hebbian 9.7 % (chance 10 %); the Hebbian first
+//!   layer's gradient SNR 0.345 against backprop's 0.110 (the source's observation); Kolen-Pollack's feedback
+//!   closer to W₂ᵀ than feedback alignment's (35° vs 48°);
+//! - the clamped Hebbian 2-class task (digits 0 and 1, rate 10⁻⁴) with as many updates as the source makes
+//!   (27 epochs of 1,600 digits): 97.6 / 99.5 / 52.8 / 99.5 / 52.8 % for seeds 1–5, so it succeeds in most seeds;
+//!   unclamped it succeeds in none (47.2 / 52.8 / 52.8 / 52.8 / 52.8 %). The source's formulas written in
+//!   PyTorch and run on the same digits for 28 epochs succeed clamped in 1 of PyTorch's seeds 0–4 (100 %, the
+//!   others one class) and unclamped in none: there too, success depends on the seed.
+//!
+//! A few seconds each in an optimised build: `scripts/test.sh` runs this file with `cargo test --profile budgets
+//! --test credit_lab`; a debug `cargo test` skips it. (tests/e2e/credit.test.mjs checks that the page's CPU
+//! engine gives the CLI's numbers.)
+mod common;
+
+use hebbian_playground::data::shipped;
+use hebbian_playground::data::store::DataStore;
+use hebbian_playground::engine::Engine;
+use hebbian_playground::labs::budget::Chunk;
+use hebbian_playground::labs::{self, Run};
+use hebbian_playground::protocol::Metric;
+use hebbian_playground::state::AnyState;
+use std::path::Path;
+
+fn store() -> DataStore {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
+    let mut store = DataStore::default();
+    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped digits (scripts/setup.sh)"));
+    store
+}
+
+fn run_to_end(state: &AnyState, store: &DataStore) -> Vec<Metric> {
+    let mut run = Run::start(state, store).expect("start");
+    let mut engine = Engine::cpu("test");
+    while !run.done() {
+        pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
+    }
+    run.metrics()
+}
+
+fn metric(m: &[Metric], name: &str) -> f64 {
+    m.iter()
+        .find(|x| x.name == name)
+        .and_then(|x| x.value)
+        .unwrap_or_else(|| panic!("metric {name} in {m:?}"))
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "seconds optimised: cargo test --profile budgets --test credit_lab"
+)]
+fn error_driven_rules_learn_and_hebbian_does_not_on_ten_classes() {
+    let m = run_to_end(&labs::default_state("credit").expect("lab"), &store());
+    let acc = |rule: &str| metric(&m, &format!("validation accuracy, {rule}"));
+    let (bp, kp, fa, hebb) = (
+        acc("backprop"),
+        acc("Kolen-Pollack"),
+        acc("feedback alignment"),
+        acc("Hebbian"),
+    );
+    eprintln!(
+        "backprop {bp:.1} %, Kolen-Pollack {kp:.1} %, feedback alignment {fa:.1} %, Hebbian {hebb:.1} %"
+    );
+    assert!(bp > 75.0 && kp > 75.0, "backprop {bp}, Kolen-Pollack {kp}");
+    assert!(
+        bp - fa < 6.0 && fa > 70.0,
+        "feedback alignment {fa} vs backprop {bp}"
+    );
+    assert!(hebb < 20.0, "Hebbian on ten classes: {hebb}");
+    let snr = |rule: &str| metric(&m, &format!("gradient SNR, first layer, {rule}"));
+    assert!(snr("Hebbian") > 2.0 * snr("backprop"));
+    let angle = |rule: &str| metric(&m, &format!("feedback angle to W₂ᵀ, {rule}"));
+    assert!(angle("Kolen-Pollack") < angle("feedback alignment"));
+    assert!(angle("feedback alignment") < 60.0, "alignment happened");
+    let cos = metric(
+        &m,
+        "cosine similarity to backprop, first layer, Kolen-Pollack",
+    );
+    assert!(cos > 0.6, "{cos}");
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "seconds optimised: cargo test --profile budgets --test credit_lab"
+)]
+fn clamped_hebbian_two_class_task_succeeds_in_most_seeds() {
+    let store = store();
+    let mut state = labs::default_state("credit").expect("lab");
+    let p = &mut state.params;
+    p["classes"] = 2.into();
+    p["epochs"] = 27.into();
+    p["snr_examples"] = 0.into();
+    p["pictures"] = "hebbian".into();
+    for (rule, on) in p["rules"].as_object_mut().expect("rules") {
+        *on = (rule == "hebbian").into();
+    }
+    let mut successes = [0, 0];
+    for (k, clamp) in [true, false].into_iter().enumerate() {
+        state.params["hebbian"]["clamp"] = clamp.into();
+        for seed in 1..=5 {
+            state.seed = seed;
+            let acc = metric(&run_to_end(&state, &store), "validation accuracy, Hebbian");
+            eprintln!("clamped {clamp}, seed {seed}: {acc:.1} %");
+            successes[k] += usize::from(acc > 90.0);
+        }
+    }
+    assert!(successes[0] >= 3, "clamped: {} of 5 seeds", successes[0]);
+    assert_eq!(successes[1], 0, "unclamped: {} of 5 seeds", successes[1]);
+}
