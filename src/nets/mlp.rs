@@ -20,9 +20,12 @@
 //! Perturbation, feedback alignment and Kolen-Pollack are the source's suggested extensions (its section 5 has
 //! no code); they follow Werfel et al. 2005 (perturbation), Lillicrap et al. 2016 and Akrout et al. 2019.
 //!
+//! Products go through `nets::dense`, whose sums have one order on every CPU and in wasm: the perturbation rules
+//! amplify a rounding difference into another run, and a permalink must reproduce a run on either engine.
+//!
 //! Every random number (initial weights, feedback matrix, perturbations) comes from Philox keyed by the run's
 //! seed and a stream of `Purpose::Mlp`, so one seed gives every rule the same initial network.
-use crate::kernels::matmul::{product_cpu, product_tn_cpu};
+use crate::nets::dense;
 use crate::plasticity::{self, Rule as PlasticityRule};
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -308,7 +311,7 @@ impl Mlp {
         x: ArrayView2<f32>,
         noise: Option<(&Array2<f32>, &Array2<f32>)>,
     ) -> Forward {
-        let mut pre1 = product_cpu(x, self.w1.t());
+        let mut pre1 = dense::nt(x, self.w1.view());
         if let Some(b) = &self.b1 {
             pre1 += b;
         }
@@ -316,7 +319,7 @@ impl Mlp {
             pre1 += n1;
         }
         let h = pre1.mapv(|v| self.activation.apply(v));
-        let mut logits = product_cpu(h.view(), self.w2.t());
+        let mut logits = dense::nt(h.view(), self.w2.view());
         if let Some(b) = &self.b2 {
             logits += b;
         }
@@ -353,14 +356,14 @@ impl Mlp {
         let n = x.nrows().max(1) as f32;
         let mut dlogits = &f.probs - &one_hot(labels, self.classes());
         dlogits.mapv_inplace(|v| v / n);
-        let w2 = product_tn_cpu(dlogits.view(), f.h.view());
+        let w2 = dense::tn(dlogits.view(), f.h.view());
         let b2 = self.b2.as_ref().map(|_| dlogits.sum_axis(Axis(0)));
-        let mut d1 = product_cpu(dlogits.view(), back);
+        let mut d1 = dense::nn(dlogits.view(), back);
         ndarray::Zip::from(&mut d1)
             .and(&f.pre1)
             .and(&f.h)
             .for_each(|d, &pre, &post| *d *= self.activation.derivative(pre, post));
-        let w1 = product_tn_cpu(d1.view(), x);
+        let w1 = dense::tn(d1.view(), x);
         let b1 = self.b1.as_ref().map(|_| d1.sum_axis(Axis(0)));
         Update {
             w1,
@@ -387,12 +390,24 @@ impl Mlp {
         seed: u32,
         step: u64,
     ) -> Update {
-        let f = self.forward(x);
+        self.update_from(rule, x, &self.forward(x), labels, seed, step)
+    }
+
+    /// [`Mlp::update`] from the batch's forward pass `f`, already computed.
+    pub fn update_from(
+        &self,
+        rule: Rule,
+        x: ArrayView2<f32>,
+        f: &Forward,
+        labels: &[u8],
+        seed: u32,
+        step: u64,
+    ) -> Update {
         match rule {
-            Rule::Backprop => self.error_driven(x, &f, labels, self.w2.view()),
-            Rule::FeedbackAlignment => self.error_driven(x, &f, labels, self.feedback.t()),
+            Rule::Backprop => self.error_driven(x, f, labels, self.w2.view()),
+            Rule::FeedbackAlignment => self.error_driven(x, f, labels, self.feedback.t()),
             Rule::KolenPollack => {
-                let mut u = self.error_driven(x, &f, labels, self.feedback.t());
+                let mut u = self.error_driven(x, f, labels, self.feedback.t());
                 u.feedback = Some(u.w2.t().to_owned());
                 u
             }
@@ -420,11 +435,11 @@ impl Mlp {
             }
             Rule::Hybrid => {
                 let (w1, b1) = hebbian(x, f.h.view(), self.w1.view(), false, self.b1.is_some());
-                let bp = self.error_driven(x, &f, labels, self.w2.view());
+                let bp = self.error_driven(x, f, labels, self.w2.view());
                 Update { w1, b1, ..bp }
             }
             Rule::NodePerturbation { sigma } => {
-                self.node_perturbation(x, &f, labels, sigma, seed, step)
+                self.node_perturbation(x, f, labels, sigma, seed, step)
             }
             Rule::WeightPerturbation { sigma } => {
                 self.weight_perturbation(x, labels, sigma, seed, step)
@@ -456,9 +471,9 @@ impl Mlp {
         let g1 = &xi1 * &scale;
         let g2 = &xi2 * &scale;
         Update {
-            w1: product_tn_cpu(g1.view(), x),
+            w1: dense::tn(g1.view(), x),
             b1: self.b1.as_ref().map(|_| g1.sum_axis(Axis(0))),
-            w2: product_tn_cpu(g2.view(), f.h.view()),
+            w2: dense::tn(g2.view(), f.h.view()),
             b2: self.b2.as_ref().map(|_| g2.sum_axis(Axis(0))),
             feedback: None,
         }

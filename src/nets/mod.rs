@@ -1,4 +1,5 @@
 //! Network families that are more than a kernel: one file each (models, dynamics, observables).
+pub mod dense;
 pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;

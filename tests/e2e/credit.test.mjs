@@ -1,0 +1,151 @@
+// End-to-end tests of the credit-assignment lab in the built site (dist/): a small run of every rule side by side
+// on the shipped digits in the page's CPU engine draws every plot (curves, per-class bars, weight pictures,
+// digits by predicted class, SNR bars, cosine similarities, feedback angle) with one colour per rule across
+// them; the page's link run by the native CLI gives exactly the page's numbers, and the link opened in a fresh
+// page restores the experiment and reproduces them; a diverging rule stops with a message in view and the others
+// finish; a rule that does not train cannot be pictured, and an impossible withheld class is refused at its field.
+//
+// Run: node --test tests/e2e/credit.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+
+const LONG = 240_000;
+const ALL = {
+  backprop: true, hebbian: true, hybrid: true, node_perturbation: true,
+  weight_perturbation: true, feedback_alignment: true, kolen_pollack: true,
+};
+const SMALL = { train_images: 800, valid_images: 200, epochs: 3, snr_examples: 50, hidden: 30, lr: 0.1, rules: ALL };
+const PLOTS = ['loss', 'accuracy', 'per_class', 'weights_before', 'weights_after', 'weights_change', 'predicted', 'snr',
+  'cosine_1', 'cosine_2', 'angle'];
+
+let server;
+let context;
+let tmp;
+
+before(async () => {
+  buildSite();
+  tmp = await mkdtemp(join(tmpdir(), 'hebbian-credit-'));
+  server = await serve(DIST);
+  context = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+async function openAt(path) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/${path}`);
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p?.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
+  }, null, { timeout: LONG });
+  return { page, errors };
+}
+
+async function openWith(params) {
+  const opened = await openAt('?lab=credit&backend=cpu');
+  await opened.page.evaluate((params) => {
+    const p = window.playground;
+    p.commit({ ...p.state, params: { ...p.state.params, ...params } });
+    p.renderControls();
+  }, params);
+  await opened.page.waitForFunction(() => !window.playground.running && window.playground.frame.step === 0);
+  return opened;
+}
+
+const metrics = (page) => page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+
+test('every rule side by side draws every plot in one colour per rule, and the CLI and the link give the same numbers', async () => {
+  const { page, errors } = await openWith(SMALL);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, LONG);
+  await assertPlotsDrawn(page, PLOTS);
+  const m = await metrics(page);
+  assert.ok(m['validation accuracy, backprop'] > 50, JSON.stringify(m));
+  assert.ok(m['gradient SNR, first layer, Hebbian'] > m['gradient SNR, first layer, backprop'], JSON.stringify(m));
+  // One colour per rule: the same rule has the same colour in the curves, the bars and the cosine plots.
+  const colours = await page.evaluate(() => {
+    const plot = (id) => window.playground.plots.get(id).handle.plot;
+    const out = {};
+    const add = (name, colour) => { (out[name] ??= new Set()).add(colour); };
+    for (const s of plot('accuracy').series) add(s.name.replace(/, (training|validation)$/, ''), s.color);
+    for (const s of plot('snr').series) add(s.name, s.color);
+    for (const s of plot('per_class').series) add(s.name, s.color);
+    for (const s of plot('cosine_1').series) add(s.name, s.color);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
+  });
+  const rules = Object.keys(colours).filter((k) => !k.startsWith('chance'));
+  assert.equal(rules.length, 7, JSON.stringify(colours));
+  for (const r of rules) assert.equal(colours[r].length, 1, `${r}: ${colours[r]}`);
+  assert.equal(new Set(rules.map((r) => colours[r][0])).size, 7);
+  // The weight pictures: one 28 × 28 image per hidden unit, before and after on one scale.
+  const weights = await page.evaluate(() => window.playground.plots.get('weights_after').handle.plot);
+  assert.equal(weights.images.length, 30);
+  assert.equal(weights.width, 28);
+  // The CLI on the page's state: exactly the page's numbers (the speed aside).
+  const state = await page.evaluate(() => window.playground.state);
+  const file = join(tmp, 'state.json');
+  await writeFile(file, JSON.stringify(state));
+  const fromCli = Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((x) => [x.name, x.value]));
+  assert.deepEqual(Object.keys(fromCli).sort(), Object.keys(m).sort());
+  for (const [name, value] of Object.entries(m)) {
+    if (name.includes('per second')) continue;
+    const tol = 1e-4 * Math.max(1, Math.abs(value ?? 0));
+    assert.ok(value === fromCli[name] || Math.abs(value - fromCli[name]) <= tol, `${name}: page ${value}, CLI ${fromCli[name]}`);
+  }
+  // The link restores the experiment in a fresh page and reproduces the run.
+  const url = await page.evaluate(() => location.href);
+  assert.match(url, /[?&]lab=credit.*#s=/);
+  const again = await openAt(url.slice(server.url.length + 1));
+  assert.deepEqual(await again.page.evaluate(() => window.playground.state), state);
+  assert.equal(await again.page.inputValue('input[name="hidden"]'), '30');
+  await again.page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(again.page, LONG);
+  const m2 = await metrics(again.page);
+  for (const [name, value] of Object.entries(m)) if (!name.includes('per second')) assert.equal(m2[name], value, name);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(again.errors, []);
+  await page.close();
+  await again.page.close();
+});
+
+test('a diverging rule stops with a message in view and keeps its last weights; the others finish', async () => {
+  const { page, errors } = await openWith({
+    train_images: 300, valid_images: 100, epochs: 2, snr_examples: 0, hidden: 20,
+    rules: { ...ALL, hybrid: false, node_perturbation: false, weight_perturbation: false, feedback_alignment: false, kolen_pollack: false },
+    hebbian: { clamp: true, oja: false, lr1: 1, lr2: 1 },
+    activation: 'identity',
+  });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, LONG);
+  const message = page.locator('#messages .message', { hasText: 'Hebbian diverged' }).first();
+  await message.waitFor({ timeout: LONG });
+  assert.ok(await message.isVisible());
+  const m = await metrics(page);
+  assert.ok(m['validation accuracy, backprop'] > 30, JSON.stringify(m));
+  await assertPlotsDrawn(page, ['loss', 'accuracy', 'weights_after']);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('impossible combinations are refused at their field with the limit stated', async () => {
+  const { page, errors } = await openWith({ classes: 3 });
+  await page.locator('[name="rules/backprop"]').uncheck();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="pictures"] .field-error')?.textContent.includes('not among the rules'), null, { timeout: LONG });
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  await page.locator('[name="rules/backprop"]').check();
+  await page.locator('[name="withheld/kind"]').selectOption('withhold');
+  await page.waitForFunction(() => document.querySelector('.control[data-path="withheld/class"] .field-error')?.textContent.includes('classes 0 to 2'), null, { timeout: LONG });
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  assert.deepEqual(errors, []);
+  await page.close();
+});
