@@ -87,4 +87,21 @@ ours="$(target/release/examples/hebbconv_gpu_bench json --gpu-divs "${HEBBCONV_G
 theirs="$("$venv/bin/python" benches/hebbconv_torch.py --device cpu)"
 printf '%s\n%s\n' "$ours" "$theirs"
 printf '%s\n%s\n' "$ours" "$theirs" | python3 benches/hebbconv_ratio.py
+# Credit assignment: one epoch of the notebook's MLP per rule (backprop, Hebbian), ours from the CLI's
+# "training images per second per rule" metric, then the notebook's code path in PyTorch (benches/credit_torch.py).
+for rule in backprop hebbian; do
+  python3 - "$tmp" "$rule" <<'PY'
+import json, subprocess, sys
+d, rule = sys.argv[1], sys.argv[2]
+s = json.loads(subprocess.run(["target/release/hebbian", "state", "credit"], capture_output=True, text=True, check=True).stdout)
+p = s["params"]
+p["rules"] = {k: k == rule for k in p["rules"]}
+p["pictures"], p["epochs"], p["snr_examples"] = rule, 3, 0
+json.dump(s, open(f"{d}/credit-{rule}.json", "w"))
+r = json.loads(subprocess.run(["target/release/hebbian", "run", "--backend", "cpu", f"{d}/credit-{rule}.json"], capture_output=True, text=True, check=True).stdout)
+rate = next(m["value"] for m in r["metrics"] if m["name"] == "training images per second per rule")
+print(json.dumps({"bench": "credit epoch", "rule": rule, "engine": "ours cpu", "images_per_s": round(rate, 1)}))
+PY
+done
+"$venv/bin/python" benches/credit_torch.py 2
 if [ -d dist ]; then node tests/e2e/bench.mjs; else echo "run trunk build first for the browser figures" >&2; fi
