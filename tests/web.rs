@@ -751,3 +751,70 @@ async fn ising_lattices_match_cpu_on_webgpu() {
         "the native run's numbers"
     );
 }
+
+/// The credit lab's perceptron (kernels/mlp) trained three steps (the last batch short) on the browser's WebGPU
+/// against its CPU twin, for backprop with biases (ReLU), Oja's Hebbian rule (sigmoid) and Kolen-Pollack (tanh):
+/// weights, the feedback matrix and the summed loss.
+#[wasm_bindgen_test]
+async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::mlp::MlpGpu;
+    use hebbian_playground::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
+    use ndarray::{Array2, s};
+    let gpu = gpu().await;
+    let x = Array2::from_shape_fn((13, 37), |(i, j)| ((i * 37 + j) as f32 * 0.613).sin());
+    let labels: Vec<u8> = (0..13).map(|i| ((i * 7) % 3) as u8).collect();
+    for (rule, act, bias) in [
+        (Rule::Backprop, Activation::Relu, true),
+        (
+            Rule::Hebbian {
+                clamp: false,
+                oja: true,
+            },
+            Activation::Sigmoid,
+            false,
+        ),
+        (Rule::KolenPollack, Activation::Tanh, false),
+    ] {
+        let mut cpu = Mlp::new(37, 13, 3, act, bias, 3);
+        let opt = Sgd {
+            lr: [0.05, 0.2],
+            weight_decay: 0.01,
+        };
+        let dev = MlpGpu::new(&gpu, &cpu, rule, &opt, 5)
+            .await
+            .expect("network");
+        let mut loss = 0.0f64;
+        for start in [0, 5, 10] {
+            let end = (start + 5).min(13);
+            let (xb, lb) = (x.slice(s![start..end, ..]), &labels[start..end]);
+            let f = cpu.forward(xb);
+            loss += mlp::losses(f.logits.view(), lb)
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum::<f64>();
+            let u = cpu.update_from(rule, xb, &f, lb, 0, 0);
+            opt.step(&mut cpu, &u);
+            dev.train(&gpu, xb, lb).await.expect("a step");
+        }
+        let mut back = cpu.clone();
+        let (got, _, rows) = dev.download(&gpu, &mut back).await.expect("download");
+        for (want, have, what) in [
+            (&cpu.w1, &back.w1, "W1"),
+            (&cpu.w2, &back.w2, "W2"),
+            (&cpu.feedback, &back.feedback, "B"),
+        ] {
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_close(
+                want.as_slice().expect("standard"),
+                have.as_slice().expect("standard"),
+                2e-5 * (1.0 + scale),
+                &format!("{rule:?}: {what}"),
+            );
+        }
+        assert_eq!(rows, 13);
+        assert!(
+            (got - loss).abs() < 1e-4 * loss,
+            "{rule:?}: loss {got} vs {loss}"
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod hebblayers;
 pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
+pub mod mlp;
 pub mod prelude;
 pub mod random;
 pub mod recall;
@@ -28,6 +29,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("hebblayers", hebblayers::source()),
         ("hebbupdate", hebbupdate::source()),
         ("backprop", backprop::source()),
+        ("mlp", mlp::source()),
     ]
 }
 
@@ -44,6 +46,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         hebblayers::layouts(),
         hebbupdate::layouts(),
         backprop::layouts(),
+        mlp::layouts(),
     ]
     .into_iter()
     .flatten()

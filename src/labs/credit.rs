@@ -10,6 +10,10 @@
 //! batches. Where we differ: the shuffled batch order is seeded (the same for every rule), and a class can be
 //! withheld from training for the first epochs (the notebook's non-stationary scenario, which it leaves as an
 //! exercise).
+//!
+//! With a GPU engine, every rule but the perturbation rules trains on the device (`kernels::mlp`): the weights
+//! stay there through an epoch and come back at its end with the epoch's summed loss and hits, so the curves,
+//! pictures and angles of those rules move once per epoch; evaluation and the metrics run on the CPU copy.
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::loader::Kind;
@@ -18,6 +22,7 @@ use crate::data::view::dataset_view;
 use crate::data::{Dataset, Split, preprocess};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
+use crate::kernels::mlp::{MlpGpu, runs_on_gpu};
 use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
 use crate::protocol::{
     BarSeries, Cell, DatasetView, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
@@ -586,6 +591,8 @@ struct Learner {
     angles: Vec<[f64; 2]>,
     /// Validation predictions of the last evaluation.
     predicted: Vec<u8>,
+    /// The network on the GPU while it trains there (its `net` is then the copy read at the last epoch's end).
+    gpu: Option<MlpGpu>,
 }
 
 /// A run: every rule's learner over the same batches.
@@ -608,6 +615,8 @@ pub struct Run {
     /// Whether the dataset cell and the evaluated plots have been sent since they changed.
     data_sent: bool,
     evaluated: bool,
+    /// Whether the networks that train on the GPU have been put there.
+    placed: bool,
 }
 
 impl Run {
@@ -703,6 +712,7 @@ impl Run {
                     snr: None,
                     angles: Vec::new(),
                     predicted: Vec::new(),
+                    gpu: None,
                 }
             })
             .collect();
@@ -720,6 +730,7 @@ impl Run {
             notices: Vec::new(),
             data_sent: false,
             evaluated: true,
+            placed: false,
         })
     }
 
@@ -889,8 +900,8 @@ impl Run {
         self.evaluated = true;
     }
 
-    /// One training batch for every rule that has not stopped.
-    fn train_step(&mut self, e: usize, b: usize) {
+    /// One training batch for every rule that has not stopped: on the GPU for the rules that run there.
+    async fn train_step(&mut self, engine: &Engine, e: usize, b: usize) -> Result<()> {
         let p = &self.state.params;
         let idx = &self.epoch_images[e]
             [b * self.batch()..((b + 1) * self.batch()).min(self.epoch_images[e].len())];
@@ -901,6 +912,10 @@ impl Run {
         let every = (batches / ANGLES_PER_EPOCH).max(1);
         for l in &mut self.learners {
             if l.stopped {
+                continue;
+            }
+            if let (Some(dev), Some(gpu)) = (&l.gpu, engine.gpu()) {
+                dev.train(gpu, x.view(), &labels).await?;
                 continue;
             }
             let f = l.net.forward(x.view());
@@ -931,6 +946,65 @@ impl Run {
                 ]);
             }
         }
+        Ok(())
+    }
+
+    /// Puts the networks of the rules that run on the GPU there (once per run, when the engine has one).
+    async fn place_on_gpu(&mut self, engine: &Engine) -> Result<()> {
+        let Some(gpu) = engine.gpu() else {
+            return Ok(());
+        };
+        if std::mem::replace(&mut self.placed, true) {
+            return Ok(());
+        }
+        let batch = self.batch();
+        let mut on_cpu = Vec::new();
+        for l in &mut self.learners {
+            if l.stopped {
+                continue;
+            }
+            if runs_on_gpu(l.rule) {
+                l.gpu = Some(MlpGpu::new(gpu, &l.net, l.rule, &l.opt, batch).await?);
+            } else {
+                on_cpu.push(l.kind.name());
+            }
+        }
+        if !on_cpu.is_empty() {
+            self.notices.push(format!(
+                "{} {} on the CPU: {} random perturbations have no GPU kernels yet. The other rules train on the \
+                 GPU.",
+                on_cpu.join(" and "),
+                if on_cpu.len() == 1 { "trains" } else { "train" },
+                if on_cpu.len() == 1 { "its" } else { "their" }
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads back what the GPU networks learnt this epoch (weights, and the epoch's loss and hits). A network
+    /// whose weights left the finite numbers stops with the weights of the previous epoch's end.
+    async fn read_gpu_epoch(&mut self, engine: &Engine, epoch: usize) -> Result<()> {
+        let Some(gpu) = engine.gpu() else {
+            return Ok(());
+        };
+        for l in &mut self.learners {
+            let Some(dev) = &l.gpu else { continue };
+            let mut net = l.net.clone();
+            let (loss, hits, rows) = dev.download(gpu, &mut net).await?;
+            if finite(&net) && loss.is_finite() {
+                l.net = net;
+                l.running = (loss, hits, rows);
+            } else {
+                l.gpu = None;
+                l.stopped = true;
+                self.notices.push(format!(
+                    "{} diverged in epoch {epoch} (its weights left the finite numbers): it stopped and keeps \
+                     what it had learnt by the end of the epoch before. Lower its learning rate and run again.",
+                    l.kind.name()
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn curve_plot(
@@ -1311,13 +1385,8 @@ fn finite(net: &Mlp) -> bool {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        if self.step == 0 && engine.gpu().is_some() {
-            // Said where the user looks, not hidden: this lab's kernels are not written yet.
-            self.notices.push(
-                "This lab trains its networks on the CPU for now: the GPU is not used, and the numbers are the \
-                 CPU engine's."
-                    .into(),
-            );
+        if self.step < self.total() {
+            self.place_on_gpu(engine).await?;
         }
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
         while todo > 0 {
@@ -1326,7 +1395,7 @@ impl LabRun for Run {
                 self.baseline();
             } else {
                 let (e, b) = self.position(self.step);
-                self.train_step(e, b);
+                self.train_step(engine, e, b).await?;
                 let images = self.epoch_images[e][b * self.batch()..]
                     .len()
                     .min(self.batch());
@@ -1334,6 +1403,7 @@ impl LabRun for Run {
                 self.timing.1 +=
                     (images * self.learners.iter().filter(|l| !l.stopped).count()) as f64;
                 if b as u64 + 1 == self.batches(e) {
+                    self.read_gpu_epoch(engine, e + 1).await?;
                     self.evaluate(e as u32 + 1);
                 }
             }

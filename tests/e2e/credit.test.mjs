@@ -24,6 +24,7 @@ const PLOTS = ['loss', 'accuracy', 'per_class', 'weights_before', 'weights_after
 
 let server;
 let context;
+let gpuContext;
 let tmp;
 
 before(async () => {
@@ -31,16 +32,18 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-credit-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
+  gpuContext = await launch({ webgpu: true });
 });
 
 after(async () => {
   await context?.close();
+  await gpuContext?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-async function openAt(path) {
-  const page = await context.newPage();
+async function openAt(path, ctx = context) {
+  const page = await ctx.newPage();
   await page.setViewportSize({ width: 1200, height: 1000 });
   const errors = watchConsole(page);
   await page.goto(`${server.url}/${path}`);
@@ -51,8 +54,8 @@ async function openAt(path) {
   return { page, errors };
 }
 
-async function openWith(params) {
-  const opened = await openAt('?lab=credit&backend=cpu');
+async function openWith(params, backend = 'cpu', ctx = context) {
+  const opened = await openAt(`?lab=credit&backend=${backend}`, ctx);
   await opened.page.evaluate((params) => {
     const p = window.playground;
     p.commit({ ...p.state, params: { ...p.state.params, ...params } });
@@ -148,4 +151,30 @@ test('impossible combinations are refused at their field with the limit stated',
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('on WebGPU the rules with kernels train on the device and give the CPU engine\'s numbers; perturbation stays on the CPU and says so', async () => {
+  const tiny = {
+    train_images: 200, valid_images: 100, epochs: 2, snr_examples: 20, hidden: 20, lr: 0.1, bias: true,
+    rules: { ...ALL, hebbian: false, hybrid: false, weight_perturbation: false },
+  };
+  const results = {};
+  for (const backend of ['gpu', 'cpu']) {
+    const { page, errors } = await openWith(tiny, backend, backend === 'gpu' ? gpuContext : context);
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitDrawnToEnd(page, LONG);
+    await assertPlotsDrawn(page, ['loss', 'accuracy', 'weights_after', 'angle']);
+    results[backend] = await metrics(page);
+    const onCpu = await page.locator('#messages .message', { hasText: 'node perturbation trains on the CPU' }).count();
+    assert.equal(onCpu, backend === 'gpu' ? 1 : 0);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  for (const [name, cpu] of Object.entries(results.cpu)) {
+    if (name.includes('per second')) continue;
+    const gpu = results.gpu[name];
+    const tol = name.includes('accuracy') ? 2 : 1e-3 * Math.abs(cpu) + 1e-3;
+    assert.ok(Math.abs(gpu - cpu) <= tol, `${name}: GPU ${gpu}, CPU ${cpu}`);
+  }
 });
