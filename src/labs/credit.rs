@@ -1395,15 +1395,20 @@ impl LabRun for Run {
                 self.baseline();
             } else {
                 let (e, b) = self.position(self.step);
+                let training = self.learners.iter().filter(|l| !l.stopped).count();
                 self.train_step(engine, e, b).await?;
+                let last = b as u64 + 1 == self.batches(e);
+                if last {
+                    // A submit returns before the device has done its work; the read at the epoch's end
+                    // waits for all of it, so it counts as training time.
+                    self.read_gpu_epoch(engine, e + 1).await?;
+                }
                 let images = self.epoch_images[e][b * self.batch()..]
                     .len()
                     .min(self.batch());
                 self.timing.0 += chunk.now() - t0;
-                self.timing.1 +=
-                    (images * self.learners.iter().filter(|l| !l.stopped).count()) as f64;
-                if b as u64 + 1 == self.batches(e) {
-                    self.read_gpu_epoch(engine, e + 1).await?;
+                self.timing.1 += (images * training) as f64;
+                if last {
                     self.evaluate(e as u32 + 1);
                 }
             }

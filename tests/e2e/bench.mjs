@@ -23,6 +23,8 @@
 //   "dist sizes"         bytes of dist/*.wasm and of the whole dist/ folder
 //   "Hebbian CNN"        (BENCH_ONLY=hebbconv) the CNN lab's default networks on 512 training images: its own
 //                        images-per-second figures per phase and the main thread's longest tasks while it trains
+//   "credit lab"         (BENCH_ONLY=credit) one rule at a time on 2,000 digits: the lab's training images per
+//                        second per rule, on WebGPU and on the CPU engine
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -220,6 +222,30 @@ async function hebbconvRun(context, server, backend) {
 }
 
 /**
+ * The credit lab's epoch per rule: one rule at a time on 2,000 training digits for 2 epochs (no SNR), on
+ * `backend`: its own training images per second (the forward pass, the rule's update and the optimiser).
+ */
+async function creditRun(context, server, backend, rule) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=credit&backend=${backend}`);
+  await idleAtZero(page);
+  await page.evaluate((rule) => {
+    const p = window.playground;
+    const rules = Object.fromEntries(Object.keys(p.state.params.rules).map((k) => [k, k === rule]));
+    p.commit({ ...p.state, params: { ...p.state.params, rules, pictures: rule, train_images: 2000, epochs: 2, snr_examples: 0 } });
+  }, rule);
+  await page.waitForTimeout(300);
+  await idleAtZero(page);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, TIMEOUT);
+  const metrics = await page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  await page.close();
+  return { engine, rule, images_per_s: round(metrics['training images per second per rule']) };
+}
+
+/**
  * Opens `lab` on `backend`, commits `params` (merged into the defaults' groups) at speed 0, clicks Run and
  * returns the milliseconds until the last frame is drawn (median of REPEAT runs, each after Reset).
  */
@@ -340,12 +366,19 @@ async function main() {
     await probe.close();
     const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
     line('browser', { user_agent: userAgent, repeat: REPEAT });
-    // BENCH_ONLY=data, memory or hebbconv measures the dataset, associative-memory or Hebbian-CNN figures alone.
+    // BENCH_ONLY=data, memory, hebbconv or credit measures the dataset, associative-memory, Hebbian-CNN or
+    // credit-assignment figures alone.
     const only = process.env.BENCH_ONLY;
     for (const backend of only === 'hebbconv' ? ['gpu', 'cpu'] : []) {
       line('browser Hebbian CNN, architecture A ÷ 8, 3 networks, 512 training / 256 test images, 2 probe epochs, default speed', { backend, ...(await hebbconvRun(context, server, backend)) });
     }
     if (only === 'hebbconv') return;
+    for (const backend of only === 'credit' ? ['gpu', 'cpu'] : []) {
+      for (const rule of ['backprop', 'hebbian', 'feedback_alignment', 'kolen_pollack', 'node_perturbation']) {
+        line('browser credit lab, one rule, 2,000 training digits, 2 epochs, batch 32', await creditRun(context, server, backend, rule));
+      }
+    }
+    if (only === 'credit') return;
     for (const backend of only === 'memory' ? ['gpu', 'cpu'] : []) {
       // The Hopfield lab's default capacity sweep: N = 100, P = 1…30, 10 q(0) values, 10 trials, three rules.
       line('browser Hopfield capacity sweep (default: N 100, P 1-30, 10 q0, 10 trials, 3 rules), Run → drawn', { backend, ...(await timedLab(context, server, 'hopfield', backend, {})) });
