@@ -6,6 +6,7 @@
 mod common;
 
 use hebbian_playground::kernels::mlp::{MlpGpu, runs_on_gpu};
+use hebbian_playground::nets::linear::argmax_rows;
 use hebbian_playground::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
 use ndarray::{Array2, s};
 use pollster::block_on;
@@ -74,15 +75,10 @@ fn every_rule_with_kernels_trains_as_on_the_cpu() {
                     .iter()
                     .map(|&v| f64::from(v))
                     .sum::<f64>();
-                hits += f
-                    .logits
-                    .rows()
-                    .into_iter()
+                hits += argmax_rows(f.logits.view())
+                    .iter()
                     .zip(lb)
-                    .filter(|(row, l)| {
-                        let best = (0..3).fold(0, |b, k| if row[k] > row[b] { k } else { b });
-                        best == usize::from(**l)
-                    })
+                    .filter(|(p, l)| p == l)
                     .count();
                 let u = cpu.update_from(rule, xb, &f, lb, 0, 0);
                 opt.step(&mut cpu, &u);

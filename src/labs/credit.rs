@@ -23,6 +23,7 @@ use crate::data::{Dataset, Split, preprocess};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::kernels::mlp::{MlpGpu, runs_on_gpu};
+use crate::nets::linear::argmax_rows;
 use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
 use crate::protocol::{
     BarSeries, Cell, DatasetView, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
@@ -835,7 +836,7 @@ impl Run {
             {
                 let f = l.net.forward(rows);
                 loss_sum += f64::from(mlp::losses(f.logits.view(), labels).sum());
-                predicted.extend(argmax(&f.logits));
+                predicted.extend(argmax_rows(f.logits.view()));
             }
             let valid_loss = loss_sum / self.valid.len() as f64;
             let mut hits = vec![(0usize, 0usize); classes];
@@ -854,8 +855,13 @@ impl Run {
                     let x = self.valid_x.slice(s![start..end, ..]);
                     let y = &self.valid_labels[start..end];
                     let key = VALID_STEPS + (u64::from(epoch) << 24) + b as u64;
-                    let ours = l.net.update(l.rule, x, y, seed, key).layers();
-                    let bp = l.net.gradient(x, y).layers();
+                    // One forward pass serves the rule's update and backprop's gradient.
+                    let f = l.net.forward(x);
+                    let ours = l.net.update_from(l.rule, x, &f, y, seed, key).layers();
+                    let bp = l
+                        .net
+                        .update_from(Rule::Backprop, x, &f, y, seed, key)
+                        .layers();
                     for (a, (u, g)) in acc.iter_mut().zip(ours.iter().zip(&bp)) {
                         for (&u, &g) in u.iter().zip(g) {
                             let (u, g) = (f64::from(u), f64::from(g));
@@ -1348,26 +1354,11 @@ impl Run {
 
 /// How many rows of `logits` pick their label.
 fn correct(logits: &Array2<f32>, labels: &[u8]) -> usize {
-    argmax(logits)
+    argmax_rows(logits.view())
         .iter()
         .zip(labels)
         .filter(|(a, b)| a == b)
         .count()
-}
-
-fn argmax(logits: &Array2<f32>) -> Vec<u8> {
-    logits
-        .axis_iter(Axis(0))
-        .map(|row| {
-            let mut best = 0;
-            for (k, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = k;
-                }
-            }
-            best as u8
-        })
-        .collect()
 }
 
 fn finite(net: &Mlp) -> bool {

@@ -39,17 +39,9 @@ pub fn nt(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     out
 }
 
-/// aᵀ·b for a [n, m] and b [n, p]: Σ over the rows n, in row order.
+/// aᵀ·b for a [n, m] and b [n, p]: Σ over the rows n, in row order ([`nn`] of the transposed view).
 pub fn tn(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
-    assert_eq!(a.nrows(), b.nrows(), "rows");
-    let b = b.as_standard_layout();
-    let mut out = Array2::zeros((a.ncols(), b.ncols()));
-    rows_of(&mut out).for_each(|(i, o)| {
-        for (&c, row) in a.column(i).iter().zip(b.rows()) {
-            axpy(o, c, row.to_slice().expect("standard"));
-        }
-    });
-    out
+    nn(a.t(), b)
 }
 
 /// a·b for a [m, k] and b [k, p]: Σ over k, in order.
