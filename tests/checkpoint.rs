@@ -6,8 +6,10 @@
 //!
 //! Seconds in an optimised build, a minute and more unoptimised: `scripts/test.sh` runs this file with `cargo
 //! test --profile budgets --test checkpoint`; a debug `cargo test` skips it.
+mod common;
+
+use common::runs::store;
 use hebbian_playground::checkpoint::{self, Checkpoint, Tensor};
-use hebbian_playground::data::shipped;
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::budget::Chunk;
@@ -15,14 +17,6 @@ use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::Metric;
 use hebbian_playground::state::AnyState;
 use serde_json::json;
-use std::path::Path;
-
-fn store() -> DataStore {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
-    let mut store = DataStore::default();
-    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped digits (scripts/setup.sh)"));
-    store
-}
 
 /// A small comparison: SoftHebb, a second network of `rule`, the random floor; 64 training images in batches
 /// of 16 (4 batches × 3 networks = 12 unsupervised steps), a 2-epoch probe.

@@ -15,37 +15,9 @@
 //! engine gives the CLI's numbers.)
 mod common;
 
-use hebbian_playground::data::shipped;
-use hebbian_playground::data::store::DataStore;
+use common::runs::{metric, run_to_end, store};
 use hebbian_playground::engine::Engine;
-use hebbian_playground::labs::budget::Chunk;
-use hebbian_playground::labs::{self, Run};
-use hebbian_playground::protocol::Metric;
-use hebbian_playground::state::AnyState;
-use std::path::Path;
-
-fn store() -> DataStore {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
-    let mut store = DataStore::default();
-    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped digits (scripts/setup.sh)"));
-    store
-}
-
-fn run_to_end(state: &AnyState, store: &DataStore) -> Vec<Metric> {
-    let mut run = Run::start(state, store).expect("start");
-    let mut engine = Engine::cpu("test");
-    while !run.done() {
-        pollster::block_on(run.advance(&mut engine, &Chunk::steps(0))).expect("advance");
-    }
-    run.metrics()
-}
-
-fn metric(m: &[Metric], name: &str) -> f64 {
-    m.iter()
-        .find(|x| x.name == name)
-        .and_then(|x| x.value)
-        .unwrap_or_else(|| panic!("metric {name} in {m:?}"))
-}
+use hebbian_playground::labs;
 
 #[test]
 #[cfg_attr(
@@ -53,7 +25,12 @@ fn metric(m: &[Metric], name: &str) -> f64 {
     ignore = "seconds optimised: cargo test --profile budgets --test credit_lab"
 )]
 fn error_driven_rules_learn_and_hebbian_does_not_on_ten_classes() {
-    let m = run_to_end(&labs::default_state("credit").expect("lab"), &store());
+    let m = run_to_end(
+        &labs::default_state("credit").expect("lab"),
+        &store(),
+        &mut Engine::cpu("test"),
+    )
+    .0;
     let acc = |rule: &str| metric(&m, &format!("validation accuracy, {rule}"));
     let (bp, kp, fa, hebb) = (
         acc("backprop"),
@@ -103,7 +80,10 @@ fn clamped_hebbian_two_class_task_succeeds_in_most_seeds() {
         state.params["hebbian"]["clamp"] = clamp.into();
         for seed in 1..=5 {
             state.seed = seed;
-            let acc = metric(&run_to_end(&state, &store), "validation accuracy, Hebbian");
+            let acc = metric(
+                &run_to_end(&state, &store, &mut Engine::cpu("test")).0,
+                "validation accuracy, Hebbian",
+            );
             eprintln!("clamped {clamp}, seed {seed}: {acc:.1} %");
             successes[k] += usize::from(acc > 90.0);
         }

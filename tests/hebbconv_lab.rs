@@ -14,41 +14,18 @@
 //! --test hebbconv_lab`; a debug `cargo test` skips it.
 mod common;
 
-use hebbian_playground::data::shipped;
+use common::runs::{metric, run_to_end, store};
 use hebbian_playground::data::store::DataStore;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::{Frame, Metric, PlotBody};
-use hebbian_playground::state::AnyState;
 use std::path::Path;
-
-fn store() -> DataStore {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
-    let mut store = DataStore::default();
-    store.set_mnist(shipped::mnist_from_dir(&dir).expect("the shipped digits (scripts/setup.sh)"));
-    store
-}
 
 /// Runs the default state to the end: its metrics and its last frame of every plot.
 fn run_default(store: &DataStore) -> (Vec<Metric>, Frame) {
     let state = labs::default_state("hebbconv").expect("lab");
     run_to_end(&state, store, &mut Engine::cpu("test"))
-}
-
-fn run_to_end(state: &AnyState, store: &DataStore, engine: &mut Engine) -> (Vec<Metric>, Frame) {
-    let mut run = Run::start(state, store).expect("start");
-    while !run.done() {
-        pollster::block_on(run.advance(engine, &Chunk::steps(0))).expect("advance");
-    }
-    (run.metrics(), run.snapshot())
-}
-
-fn metric(m: &[Metric], name: &str) -> f64 {
-    m.iter()
-        .find(|x| x.name == name)
-        .and_then(|x| x.value)
-        .unwrap_or_else(|| panic!("metric {name} in {m:?}"))
 }
 
 #[test]

@@ -4,23 +4,13 @@
 //! it to the registry.
 mod common;
 
-use hebbian_playground::data::shipped;
-use hebbian_playground::data::store::DataStore;
+use common::runs::store;
 use hebbian_playground::engine::Engine;
 use hebbian_playground::labs::budget::Chunk;
 use hebbian_playground::labs::{self, Run};
 use hebbian_playground::protocol::{Cell, Frame, PALETTE, PlotBody};
 use std::collections::BTreeSet;
 use std::path::Path;
-
-fn store() -> DataStore {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/data");
-    let mut store = DataStore::default();
-    store.set_mnist(
-        shipped::mnist_from_dir(&dir).expect("the shipped MNIST asset (run scripts/setup.sh)"),
-    );
-    store
-}
 
 fn ids() -> Vec<&'static str> {
     labs::catalog().iter().map(|l| l.id).collect()

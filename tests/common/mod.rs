@@ -8,6 +8,8 @@ pub mod datasets;
 #[allow(dead_code)] // each test crate uses its own part
 pub mod golden;
 #[allow(dead_code)]
+pub mod runs;
+#[allow(dead_code)]
 pub mod states;
 
 use hebbian_playground::engine::Gpu;
