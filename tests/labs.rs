@@ -94,6 +94,9 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
             ] {
                 state.params[key] = value.into();
             }
+            for (key, value) in [("runs", 2), ("train_images", 60), ("epochs", 1)] {
+                state.params["identify"][key] = value.into();
+            }
         }
         let manifest = labs::manifest(id).expect("manifest");
         let mut engine = Engine::cpu("test");

@@ -303,3 +303,24 @@ fn hopfield_links_with_a_probe_index_open_on_the_letter_of_that_name() {
         "a number is no name"
     );
 }
+
+/// A credit link from before "which rule is this?" (its params have no `identify`) opens, and runs the
+/// identification with its defaults.
+#[test]
+fn credit_links_from_before_the_rule_classifier_open() {
+    let mut doc = serde_json::to_value(labs::default_state("credit").expect("lab")).expect("json");
+    doc["params"]
+        .as_object_mut()
+        .expect("params")
+        .remove("identify");
+    let s = state::decode(&doc.to_string()).expect("decodes");
+    assert!(labs::validate(&s).is_empty(), "{:?}", labs::validate(&s));
+    let cost = labs::estimate(&s).expect("estimate");
+    let mut current = labs::default_state("credit").expect("lab");
+    current.view = s.view.clone();
+    assert_eq!(
+        cost.seconds,
+        labs::estimate(&current).expect("estimate").seconds,
+        "the same work as the default identification"
+    );
+}

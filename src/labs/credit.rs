@@ -3,6 +3,8 @@
 //! apart: loss and accuracy curves, accuracy per class, the first layer's weights before and after, the
 //! gradient signal-to-noise ratio of each rule before training, each rule's cosine similarity to backprop per
 //! layer per epoch, and the angle between the feedback matrix and W₂ᵀ for feedback alignment and Kolen-Pollack.
+//! After training, "which rule is this?": short runs of every rule with other seeds, and a linear classifier
+//! (`nets::metric_classifier`) that guesses each run's rule from its metrics, cross-validated by seed.
 //!
 //! As the notebook does: inputs standardised by MNIST's mean and deviation (0.1307, 0.3081), classes restricted
 //! to the first k digits, epoch 0 a baseline without training, training loss and accuracy averaged over the
@@ -24,7 +26,9 @@ use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
 use crate::kernels::mlp::{MlpGpu, runs_on_gpu};
 use crate::nets::linear::argmax_rows;
+use crate::nets::metric_classifier::{leave_one_group_out, principal_plane};
 use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
+use crate::nets::probe::Confusion;
 use crate::protocol::{
     BarSeries, Cell, DatasetView, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
     REFERENCE, Series,
@@ -265,6 +269,87 @@ pub struct Params {
     /// Which rule's network the weight images and the examples by predicted class show.
     #[schemars(title = "pictures of")]
     pub pictures: RuleKind,
+    /// After training, short seeded runs of every rule and a classifier that guesses the rule from their
+    /// metrics. Links made before it existed run it with the defaults.
+    #[serde(default)]
+    #[schemars(title = "which rule is this?")]
+    pub identify: Identify,
+}
+
+/// Whether the rule-identification runs follow the training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifyKind {
+    #[schemars(title = "off")]
+    Off,
+    /// Train every chosen rule again with other seeds, then guess each run's rule from its metrics.
+    #[schemars(title = "run after training")]
+    Run,
+}
+
+/// The "which rule is this?" experiment: `runs` runs of every chosen rule (seeds seed + 1 to seed + runs, the
+/// lab's settings but these images and epochs, on the CPU), each described by a vector of metrics per epoch; a
+/// linear classifier fitted on the other seeds' runs guesses the rule of each run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identify {
+    #[schemars(title = "which rule is this?")]
+    pub kind: IdentifyKind,
+    /// Seeds, each giving one run of every chosen rule; each seed's runs are guessed by a classifier fitted on
+    /// the other seeds' runs.
+    #[schemars(title = "seeds", range(min = 2, max = 50), extend("x-when" = "run"))]
+    pub runs: u32,
+    #[schemars(
+        title = "training images per run",
+        range(min = 10, max = 60000),
+        extend("x-when" = "run", "x-unit" = "images")
+    )]
+    pub train_images: u32,
+    #[schemars(title = "epochs per run", range(min = 1, max = 20), extend("x-when" = "run"))]
+    pub epochs: u32,
+    /// Training loss and validation accuracy after each epoch.
+    #[schemars(title = "metrics: performance", extend("x-when" = "run"))]
+    pub performance: bool,
+    /// How far each layer's weights moved in each epoch, relative to their size.
+    #[schemars(title = "metrics: weight changes", extend("x-when" = "run"))]
+    pub weights: bool,
+    /// Mean and spread of the hidden units' activity on the validation digits after each epoch.
+    #[schemars(title = "metrics: hidden activity", extend("x-when" = "run"))]
+    pub activity: bool,
+}
+
+impl Default for Identify {
+    fn default() -> Self {
+        Self {
+            kind: IdentifyKind::Run,
+            runs: 6,
+            train_images: 500,
+            epochs: 2,
+            performance: true,
+            weights: true,
+            activity: true,
+        }
+    }
+}
+
+impl Params {
+    /// Whether the rule-identification runs follow the training: asked for, and two rules or more to tell
+    /// apart (with one, the plots say so; refusing the state would block every one-rule experiment).
+    fn identifies(&self) -> bool {
+        self.identify.kind == IdentifyKind::Run && self.rules.chosen().len() >= 2
+    }
+}
+
+impl Identify {
+    /// The metrics per epoch chosen, as indices into [`Run::identify_metrics`]'s six.
+    fn columns(&self) -> Vec<usize> {
+        [self.performance, self.weights, self.activity]
+            .iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .flat_map(|(g, _)| [2 * g, 2 * g + 1])
+            .collect()
+    }
 }
 
 /// The lab.
@@ -289,6 +374,12 @@ const BLOCK: usize = 1024;
 /// Nanoseconds per weight per rule per update beyond the products (the optimiser, the copy kept to undo a
 /// diverging step, the update's allocation): what dominates online learning.
 const NS_PER_WEIGHT_UPDATE: f64 = 3.0;
+/// The most validation digits of each rule-identification run (drawn like the lab's, with the run's seed).
+const IDENTIFY_VALID: usize = 500;
+/// The metrics of an epoch of a rule-identification run: training loss, validation accuracy, the relative
+/// change of each layer's weights, and the mean and deviation of the hidden activity.
+const IDENTIFY_METRICS: usize = 6;
+
 /// The counter offset of the perturbations drawn on validation batches (training steps count from 0).
 const VALID_STEPS: u64 = 1 << 40;
 
@@ -349,6 +440,10 @@ impl Lab for Credit {
                 .map(String::from)
                 .into(),
             },
+            Cell::Controls {
+                title: "After training: which rule is this?".into(),
+                fields: vec!["identify".into()],
+            },
             Cell::Run,
             Cell::PlotRow {
                 ids: vec!["loss".into(), "accuracy".into()],
@@ -382,6 +477,11 @@ impl Lab for Credit {
             text.exercise("ex4"),
             text.exercise("ex5"),
             text.exercise("ex6"),
+            text.prose("identify"),
+            Cell::PlotRow {
+                ids: vec!["identify_confusion".into(), "identify_plane".into()],
+            },
+            text.exercise("ex7"),
             text.prose("sources"),
         ]
     }
@@ -423,6 +523,7 @@ impl Lab for Credit {
             },
             snr_examples: 500,
             pictures: RuleKind::Backprop,
+            identify: Identify::default(),
         }
     }
 
@@ -454,6 +555,12 @@ impl Lab for Credit {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            ));
+        }
+        if p.identify.kind == IdentifyKind::Run && p.identify.columns().is_empty() {
+            errs.push(FieldError::new(
+                "identify/performance",
+                "choose at least one kind of metric for the classifier",
             ));
         }
         if p.withheld.kind == WithheldKind::Withhold {
@@ -491,6 +598,13 @@ impl Lab for Credit {
         let steps = epochs * (train / f64::from(p.batch)).ceil();
         let wp = f64::from(u8::from(p.rules.weight_perturbation));
         let snr = f64::from(p.snr_examples);
+        let id = &p.identify;
+        let identify_runs = if p.identifies() {
+            f64::from(id.runs)
+        } else {
+            0.0
+        };
+        let identify_valid = valid.min(IDENTIFY_VALID as f64);
         Cost::default()
             .work_in(
                 "multiply-adds of training",
@@ -527,6 +641,36 @@ impl Lab for Credit {
                 wp * (steps + snr + epochs * (valid / f64::from(p.batch)).ceil()) * params,
                 NS_PER_DRAW,
             )
+            .work_in(
+                "multiply-adds of the rule-identification runs",
+                "identify/runs",
+                identify_runs
+                    * rules
+                    * f64::from(id.epochs)
+                    * (3.0 * f64::from(id.train_images) + 2.0 * identify_valid)
+                    * macs,
+                NS_PER_MAC,
+                BROWSER_NS_PER_MAC,
+            )
+            .work(
+                "per-update work on every weight in the rule-identification runs",
+                "identify/runs",
+                identify_runs
+                    * rules
+                    * f64::from(id.epochs)
+                    * (f64::from(id.train_images) / f64::from(p.batch)).ceil()
+                    * params,
+                NS_PER_WEIGHT_UPDATE,
+            )
+            .work(
+                "random numbers of weight perturbation in the rule-identification runs",
+                "identify/runs",
+                wp * identify_runs
+                    * f64::from(id.epochs)
+                    * (f64::from(id.train_images) / f64::from(p.batch)).ceil()
+                    * params,
+                NS_PER_DRAW,
+            )
             .memory(
                 "the networks, their updates and first weights",
                 "hidden",
@@ -536,6 +680,13 @@ impl Lab for Credit {
                 "the activations of a batch and of a block of evaluated images",
                 "hidden",
                 (f64::from(p.batch) + BLOCK as f64) * (inputs + 3.0 * hidden + 3.0 * classes) * 4.0,
+            )
+            .memory(
+                "a rule-identification run's networks, their weights a step and an epoch before, and its \
+                 validation images",
+                "identify/kind",
+                f64::from(u8::from(p.identifies()))
+                    * (rules * params * 4.0 * 8.0 + identify_valid * inputs * 4.0),
             )
             .memory(
                 "the validation images",
@@ -618,6 +769,23 @@ pub struct Run {
     evaluated: bool,
     /// Whether the networks that train on the GPU have been put there.
     placed: bool,
+    /// Whether evaluations measure the cosine similarities to backprop (the rule-identification runs do not).
+    cosines: bool,
+    identified: Identified,
+}
+
+/// The rule-identification runs' metrics, and the classifier's verdict once every run is in.
+#[derive(Default)]
+struct Identified {
+    /// One per run and rule: the rule's index among the learners, the run's (its seed's) index, and the
+    /// [`IDENTIFY_METRICS`] metrics of each epoch in turn.
+    samples: Vec<(u8, u32, Vec<f64>)>,
+    /// The cross-validated guess of each sample's rule and their confusion matrix.
+    verdict: Option<(Vec<u8>, Confusion)>,
+    /// Each sample in the plane of the chosen metrics' first two principal components.
+    plane: Vec<[f64; 2]>,
+    /// Whether the plots changed since the last frame.
+    changed: bool,
 }
 
 impl Run {
@@ -732,6 +900,8 @@ impl Run {
             data_sent: false,
             evaluated: true,
             placed: false,
+            cosines: true,
+            identified: Identified::default(),
         })
     }
 
@@ -753,10 +923,21 @@ impl Run {
     }
 
     /// Step 0 evaluates the untrained networks; then one step per batch of every epoch.
-    fn total(&self) -> u64 {
+    fn training_total(&self) -> u64 {
         1 + (0..self.epoch_images.len())
             .map(|e| self.batches(e))
             .sum::<u64>()
+    }
+
+    /// The training's steps, then one per rule-identification run.
+    fn total(&self) -> u64 {
+        let p = &self.state.params;
+        self.training_total()
+            + if p.identifies() {
+                u64::from(p.identify.runs)
+            } else {
+                0
+            }
     }
 
     /// The (0-based) epoch and batch of step `s` ≥ 1.
@@ -848,7 +1029,7 @@ impl Run {
             // Cosine similarity over the validation batches' updates, concatenated per layer (the notebook's
             // `train_and_calculate_cosine_sim`); backprop's own is 1 by definition and not computed.
             let mut cosine = [f64::NAN; 2];
-            if l.kind != RuleKind::Backprop {
+            if self.cosines && l.kind != RuleKind::Backprop {
                 let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
                 for (b, start) in (0..self.valid.len()).step_by(batch).enumerate() {
                     let end = (start + batch).min(self.valid.len());
@@ -1011,6 +1192,105 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Rule-identification run `r`: every chosen rule trained again, on the CPU, with seed + 1 + r and the
+    /// identification's images and epochs; each rule's metrics after every epoch become one sample. After the
+    /// last run the classifier is fitted.
+    async fn identify_run(&mut self, engine: &Engine, r: u32) -> Result<()> {
+        let id = self.state.params.identify.clone();
+        let mut state = self.state.clone();
+        state.seed = self.state.seed.wrapping_add(1 + r);
+        let q = &mut state.params;
+        q.train_images = id.train_images;
+        q.valid_images = q.valid_images.min(IDENTIFY_VALID as u32);
+        q.epochs = id.epochs;
+        q.snr_examples = 0;
+        q.identify.kind = IdentifyKind::Off;
+        let mut sub = Run::with_data(state, self.data.clone())?;
+        sub.cosines = false;
+        let mut before: Vec<Mlp> = sub.learners.iter().map(|l| l.net.clone()).collect();
+        let mut metrics = vec![Vec::new(); sub.learners.len()];
+        for s in 1..sub.total() {
+            let (e, b) = sub.position(s);
+            sub.step = s;
+            sub.train_step(engine, e, b).await?;
+            if b as u64 + 1 == sub.batches(e) {
+                sub.evaluate(e as u32 + 1);
+                for ((l, m), w) in sub.learners.iter().zip(&mut metrics).zip(&mut before) {
+                    m.extend(Self::identify_metrics(l, w, sub.valid_x.view()));
+                    *w = l.net.clone();
+                }
+            }
+        }
+        for n in sub.notices {
+            self.notices
+                .push(format!("Rule identification, seed {}: {n}", sub.state.seed));
+        }
+        for (k, m) in metrics.into_iter().enumerate() {
+            self.identified.samples.push((k as u8, r, m));
+        }
+        if r + 1 == id.runs {
+            self.identify_fit();
+        }
+        self.identified.changed = true;
+        Ok(())
+    }
+
+    /// A learner's [`IDENTIFY_METRICS`] metrics after an epoch, its weights `before` the epoch given.
+    fn identify_metrics(l: &Learner, before: &Mlp, valid: ndarray::ArrayView2<f32>) -> [f64; 6] {
+        let moved = |now: &Array2<f32>, was: &Array2<f32>| {
+            let (d, n) = now.iter().zip(was).fold((0.0, 0.0), |(d, n), (&a, &b)| {
+                let (a, b) = (f64::from(a), f64::from(b));
+                (d + (a - b) * (a - b), n + b * b)
+            });
+            (d / n.max(f64::MIN_POSITIVE)).sqrt()
+        };
+        let h = l.net.forward(valid).h;
+        let count = h.len().max(1) as f64;
+        let mean = h.iter().map(|&v| f64::from(v)).sum::<f64>() / count;
+        let var = h
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / count;
+        let row = l.epochs.last();
+        [
+            row.map_or(f64::NAN, |r| r.train_loss),
+            row.map_or(f64::NAN, |r| r.valid_accuracy),
+            moved(&l.net.w1, &before.w1),
+            moved(&l.net.w2, &before.w2),
+            mean,
+            var.sqrt(),
+        ]
+    }
+
+    /// Fits the classifier on the chosen metrics of every sample (leave one seed out) and places the samples in
+    /// their principal plane.
+    fn identify_fit(&mut self) {
+        let columns = self.state.params.identify.columns();
+        let samples = &self.identified.samples;
+        let width = samples.first().map_or(0, |s| s.2.len() / IDENTIFY_METRICS) * columns.len();
+        let x = Array2::from_shape_fn((samples.len(), width), |(i, j)| {
+            let (epoch, c) = (j / columns.len(), columns[j % columns.len()]);
+            let v = samples[i].2[epoch * IDENTIFY_METRICS + c];
+            // A rule that stopped early can leave an undefined metric; it reads as 0, the mean of the others
+            // once z-scored.
+            if v.is_finite() { v } else { 0.0 }
+        });
+        let labels: Vec<u8> = samples.iter().map(|s| s.0).collect();
+        let groups: Vec<u32> = samples.iter().map(|s| s.1).collect();
+        self.identified.verdict = Some(leave_one_group_out(
+            x.view(),
+            &labels,
+            &groups,
+            self.learners.len(),
+        ));
+        self.identified.plane = principal_plane(x.view())
+            .rows()
+            .into_iter()
+            .map(|r| [r[0], r[1]])
+            .collect();
     }
 
     fn curve_plot(
@@ -1339,6 +1619,96 @@ impl Run {
         }
     }
 
+    /// The classifier's guesses: for each rule that trained the runs, the fraction of its runs guessed as each
+    /// rule (a confusion matrix whose rows are bar groups).
+    fn identify_confusion_plot(&self) -> Plot {
+        let id = &self.state.params.identify;
+        let names: Vec<String> = self.learners.iter().map(|l| l.kind.name().into()).collect();
+        let rules = names.len();
+        let verdict = self.identified.verdict.as_ref();
+        let title = match verdict {
+            Some((_, c)) => format!(
+                "Which rule is this? The classifier's guesses for runs of unseen seeds: {:.0} % right \
+                 (chance {:.0} %)",
+                100.0 * c.accuracy(),
+                100.0 / rules as f64
+            ),
+            None if self.state.params.identifies() => format!(
+                "Which rule is this? (after training: {} seeds, {} of {} runs done)",
+                id.runs,
+                self.identified.samples.len(),
+                id.runs as usize * rules
+            ),
+            None if id.kind == IdentifyKind::Run => {
+                "Which rule is this? (choose two rules or more to tell apart)".into()
+            }
+            None => "Which rule is this? (turned off)".into(),
+        };
+        Plot {
+            id: "identify_confusion".into(),
+            title,
+            x_label: "the rule that trained the run".into(),
+            y_label: "fraction of its runs guessed as".into(),
+            body: PlotBody::Bars {
+                categories: names.clone(),
+                series: self
+                    .learners
+                    .iter()
+                    .enumerate()
+                    .map(|(guess, l)| BarSeries {
+                        name: format!("guessed {}", l.kind.name()),
+                        values: (0..rules)
+                            .map(|truth| {
+                                verdict.map_or(0.0, |(_, c)| {
+                                    let runs: u64 = (0..rules).map(|k| c.get(truth, k)).sum();
+                                    c.get(truth, guess) as f64 / runs.max(1) as f64
+                                })
+                            })
+                            .collect(),
+                        color: Some(l.kind.colour().into()),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Every identification run as a point in the plane of its metrics' first two principal components, in
+    /// its rule's colour.
+    fn identify_plane_plot(&self) -> Plot {
+        let series = self
+            .learners
+            .iter()
+            .enumerate()
+            .map(|(k, l)| Series {
+                name: l.kind.name().into(),
+                mark: Mark::Scatter,
+                color: Some(l.kind.colour().into()),
+                points: self
+                    .identified
+                    .samples
+                    .iter()
+                    .zip(&self.identified.plane)
+                    .filter(|(s, _)| usize::from(s.0) == k)
+                    .map(|(_, p)| *p)
+                    .collect(),
+                band: None,
+            })
+            .collect();
+        Plot {
+            id: "identify_plane".into(),
+            title: "The runs' metrics in their first two principal components".into(),
+            x_label: "first principal component".into(),
+            y_label: "second principal component".into(),
+            body: PlotBody::Xy {
+                x_range: None,
+                y_range: None,
+                equal_aspect: true,
+                series,
+                heatmap: None,
+            },
+        }
+    }
+
     fn dataset(&self) -> DatasetView {
         let splits = [
             self.epoch_images.last().cloned().unwrap_or_default(),
@@ -1376,7 +1746,7 @@ fn finite(net: &Mlp) -> bool {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        if self.step < self.total() {
+        if self.step < self.training_total() {
             self.place_on_gpu(engine).await?;
         }
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
@@ -1384,6 +1754,9 @@ impl LabRun for Run {
             let t0 = chunk.now();
             if self.step == 0 {
                 self.baseline();
+            } else if self.step >= self.training_total() {
+                let r = (self.step - self.training_total()) as u32;
+                self.identify_run(engine, r).await?;
             } else {
                 let (e, b) = self.position(self.step);
                 let training = self.learners.iter().filter(|l| !l.stopped).count();
@@ -1415,7 +1788,12 @@ impl LabRun for Run {
     fn frame(&mut self) -> Frame {
         let mut plots = self.weight_plots();
         plots.push(self.angle_plot());
-        if std::mem::take(&mut self.evaluated) {
+        let evaluated = std::mem::take(&mut self.evaluated);
+        if std::mem::take(&mut self.identified.changed) || evaluated {
+            plots.push(self.identify_confusion_plot());
+            plots.push(self.identify_plane_plot());
+        }
+        if evaluated {
             plots.push(self.curve_plot(
                 "loss",
                 "Loss (mean negative log-likelihood) per epoch",
@@ -1507,6 +1885,18 @@ impl LabRun for Run {
                     "°",
                 ));
             }
+        }
+        if let Some((_, c)) = &self.identified.verdict {
+            m.push(Metric::new(
+                "rule identification accuracy on unseen seeds",
+                100.0 * c.accuracy(),
+                "%",
+            ));
+            m.push(Metric::new(
+                "rule identification chance",
+                100.0 / self.learners.len() as f64,
+                "%",
+            ));
         }
         m.push(Metric::new(
             "training images per second per rule",

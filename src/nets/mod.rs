@@ -4,6 +4,7 @@ pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
 pub mod linear;
+pub mod metric_classifier;
 pub mod mlp;
 pub mod optim;
 pub mod probe;

@@ -1,9 +1,10 @@
 // End-to-end tests of the credit-assignment lab in the built site (dist/): a small run of every rule side by side
 // on the shipped digits in the page's CPU engine draws every plot (curves, per-class bars, weight pictures,
-// digits by predicted class, SNR bars, cosine similarities, feedback angle) with one colour per rule across
-// them; the page's link run by the native CLI gives exactly the page's numbers, and the link opened in a fresh
-// page restores the experiment and reproduces them; a diverging rule stops with a message in view and the others
-// finish; a rule that does not train cannot be pictured, and an impossible withheld class is refused at its field.
+// digits by predicted class, SNR bars, cosine similarities, feedback angle, the rule classifier's guesses and
+// scatter) with one colour per rule across them; the page's link run by the native CLI gives exactly the page's
+// numbers, and the link opened in a fresh page restores the experiment and reproduces them; a diverging rule
+// stops with a message in view and the others finish; a rule that does not train cannot be pictured, and an
+// impossible withheld class is refused at its field.
 //
 // Run: node --test tests/e2e/credit.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -18,9 +19,12 @@ const ALL = {
   backprop: true, hebbian: true, hybrid: true, node_perturbation: true,
   weight_perturbation: true, feedback_alignment: true, kolen_pollack: true,
 };
-const SMALL = { train_images: 800, valid_images: 200, epochs: 3, snr_examples: 50, hidden: 30, lr: 0.1, rules: ALL };
+const IDENTIFY = { kind: 'run', runs: 3, train_images: 200, epochs: 2, performance: true, weights: true, activity: true };
+const SMALL = {
+  train_images: 800, valid_images: 200, epochs: 3, snr_examples: 50, hidden: 30, lr: 0.1, rules: ALL, identify: IDENTIFY,
+};
 const PLOTS = ['loss', 'accuracy', 'per_class', 'weights_before', 'weights_after', 'weights_change', 'predicted', 'snr',
-  'cosine_1', 'cosine_2', 'angle'];
+  'cosine_1', 'cosine_2', 'angle', 'identify_confusion', 'identify_plane'];
 
 let server;
 let context;
@@ -75,6 +79,10 @@ test('every rule side by side draws every plot in one colour per rule, and the C
   const m = await metrics(page);
   assert.ok(m['validation accuracy, backprop'] > 50, JSON.stringify(m));
   assert.ok(m['gradient SNR, first layer, Hebbian'] > m['gradient SNR, first layer, backprop'], JSON.stringify(m));
+  // Which rule is this? Three seeds of seven rules: every run placed in the plane and guessed.
+  assert.ok(Number.isFinite(m['rule identification accuracy on unseen seeds']), JSON.stringify(m));
+  const plane = await page.evaluate(() => window.playground.plots.get('identify_plane').handle.plot.series);
+  assert.equal(plane.reduce((n, s) => n + s.points.length, 0), 21);
   // One colour per rule: the same rule has the same colour in the curves, the bars and the cosine plots.
   const colours = await page.evaluate(() => {
     const plot = (id) => window.playground.plots.get(id).handle.plot;
@@ -84,6 +92,8 @@ test('every rule side by side draws every plot in one colour per rule, and the C
     for (const s of plot('snr').series) add(s.name, s.color);
     for (const s of plot('per_class').series) add(s.name, s.color);
     for (const s of plot('cosine_1').series) add(s.name, s.color);
+    for (const s of plot('identify_confusion').series) add(s.name.replace(/^guessed /, ''), s.color);
+    for (const s of plot('identify_plane').series) add(s.name, s.color);
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
   });
   const rules = Object.keys(colours).filter((k) => !k.startsWith('chance'));
@@ -149,6 +159,14 @@ test('impossible combinations are refused at their field with the limit stated',
   await page.locator('[name="withheld/kind"]').selectOption('withhold');
   await page.waitForFunction(() => document.querySelector('.control[data-path="withheld/class"] .field-error')?.textContent.includes('classes 0 to 2'), null, { timeout: LONG });
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  // The rule classifier needs at least one kind of metric.
+  await page.locator('[name="withheld/kind"]').selectOption('off');
+  for (const kind of ['performance', 'weights', 'activity']) await page.locator(`[name="identify/${kind}"]`).uncheck();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="identify/performance"] .field-error')?.textContent.includes('at least one kind of metric'), null, { timeout: LONG });
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  await page.locator('[name="identify/weights"]').check();
+  await page.waitForFunction(() => !document.querySelector('.field-error'), null, { timeout: LONG });
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isEnabled());
   assert.deepEqual(errors, []);
   await page.close();
 });
