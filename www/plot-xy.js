@@ -96,7 +96,8 @@ export function xyOption(plot, width, height) {
     const common = { id: `${s.mark}:${i}`, name: s.name, z: 3, progressive: 0, itemStyle: { color } };
     switch (s.mark) {
       case 'scatter':
-        series.push(scatterSeries(common, s.points, 6));
+        // A few points (one per run, say) are things to find and compare: larger markers; clouds stay fine.
+        series.push(scatterSeries(common, s.points, s.points.length <= FEW_POINTS ? 10 : 6));
         break;
       case 'line':
       case 'dashed':
@@ -277,6 +278,9 @@ function bandSeries(common, points, band, color) {
  * @param {[number, number][]} points
  * @param {number} symbolSize
  */
+/** Scatter series of at most this many points get large markers. */
+const FEW_POINTS = 100;
+
 function scatterSeries(common, points, symbolSize) {
   // "large" mode (one path for all symbols, no hover animation) from a few hundred points on.
   return { ...common, type: 'scatter', symbolSize, large: true, largeThreshold: 300, data: points };
