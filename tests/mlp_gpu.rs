@@ -1,11 +1,11 @@
-//! The credit lab's perceptron on the GPU (kernels/mlp) against its CPU twin (nets::mlp): every rule with kernels
-//! (backprop, Hebbian clamped and free, Oja, the hybrid, feedback alignment, Kolen-Pollack), every activation,
-//! with and without biases, on odd sizes (37 inputs, 13 hidden units, 3 classes) over three steps whose last
-//! batch is short; the weights, B and the epoch's loss sum and hits agree. Also: the perturbation rules and bad
-//! batches are refused.
+//! The credit lab's perceptron on the GPU (kernels/mlp) against its CPU twin (nets::mlp): every rule (backprop,
+//! Hebbian clamped and free, Oja, the hybrid, node and weight perturbation, feedback alignment, Kolen-Pollack),
+//! every activation, with and without biases, on odd sizes (37 inputs, 13 hidden units, 3 classes) over three
+//! steps whose last batch is short; the weights, B and the epoch's loss sum and hits agree. Also: bad batches are
+//! refused.
 mod common;
 
-use hebbian_playground::kernels::mlp::{MlpGpu, runs_on_gpu};
+use hebbian_playground::kernels::mlp::MlpGpu;
 use hebbian_playground::nets::linear::argmax_rows;
 use hebbian_playground::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
 use ndarray::{Array2, s};
@@ -28,7 +28,7 @@ fn close(cpu: &Array2<f32>, gpu: &Array2<f32>, what: &str) {
 }
 
 #[test]
-fn every_rule_with_kernels_trains_as_on_the_cpu() {
+fn every_rule_trains_as_on_the_cpu() {
     let Some(gpu) = common::gpu() else { return };
     let (x, labels) = data();
     let rules = [
@@ -46,6 +46,13 @@ fn every_rule_with_kernels_trains_as_on_the_cpu() {
             oja: true,
         },
         Rule::Hybrid,
+        // The estimates divide a loss difference by σ: the engines' losses (near 1) differ by ulps of exp, log
+        // and summation order, about 10⁻⁷, which σ = 0.1 makes about 10⁻⁶ of an estimate, well within `close`'s
+        // 2·10⁻⁵ (measured: at most 1.7·10⁻⁶ of the largest weight after three steps, weight perturbation with
+        // tanh). A smaller σ amplifies the rounding as 1/σ. A wrong counter word, key or perturbation index
+        // changes every draw and moves the weights by some hundredths: each of those failed this test.
+        Rule::NodePerturbation { sigma: 0.1 },
+        Rule::WeightPerturbation { sigma: 0.1 },
         Rule::FeedbackAlignment,
         Rule::KolenPollack,
     ];
@@ -65,8 +72,10 @@ fn every_rule_with_kernels_trains_as_on_the_cpu() {
             };
             let dev = block_on(MlpGpu::new(&gpu, &cpu, rule, &opt, 5)).expect("network on the GPU");
             let (mut loss, mut hits) = (0.0f64, 0usize);
-            // Batches of 5, 5 and 3.
-            for start in [0, 5, 10] {
+            // Batches of 5, 5 and 3; every other run's steps cross 2³² (the counter's high word).
+            let (seed, first) = (7 + a as u32, if a % 2 == 0 { 0 } else { (1 << 32) - 1 });
+            for (i, start) in [0, 5, 10].into_iter().enumerate() {
+                let step = first + i as u64;
                 let end = (start + 5).min(13);
                 let xb = x.slice(s![start..end, ..]);
                 let lb = &labels[start..end];
@@ -80,9 +89,9 @@ fn every_rule_with_kernels_trains_as_on_the_cpu() {
                     .zip(lb)
                     .filter(|(p, l)| p == l)
                     .count();
-                let u = cpu.update_from(rule, xb, &f, lb, 0, 0);
+                let u = cpu.update_from(rule, xb, &f, lb, seed, step);
                 opt.step(&mut cpu, &u);
-                block_on(dev.train(&gpu, xb, lb)).expect("a step");
+                block_on(dev.train(&gpu, xb, lb, seed, step)).expect("a step");
             }
             let mut back = cpu.clone();
             let (gl, gh, rows) = block_on(dev.download(&gpu, &mut back)).expect("download");
@@ -112,32 +121,25 @@ fn every_rule_with_kernels_trains_as_on_the_cpu() {
 }
 
 #[test]
-fn perturbation_rules_and_bad_batches_are_refused() {
+fn bad_batches_are_refused() {
     let Some(gpu) = common::gpu() else { return };
     let net = Mlp::new(37, 13, 3, Activation::Sigmoid, false, 1);
     let opt = Sgd {
         lr: [0.1, 0.1],
         weight_decay: 0.0,
     };
-    for rule in [
-        Rule::NodePerturbation { sigma: 0.01 },
-        Rule::WeightPerturbation { sigma: 0.01 },
-    ] {
-        assert!(!runs_on_gpu(rule));
-        assert!(block_on(MlpGpu::new(&gpu, &net, rule, &opt, 4)).is_err());
-    }
     let dev = block_on(MlpGpu::new(&gpu, &net, Rule::Backprop, &opt, 4)).expect("network");
     let (x, labels) = data();
     assert!(
-        block_on(dev.train(&gpu, x.slice(s![0..5, ..]), &labels[..5])).is_err(),
+        block_on(dev.train(&gpu, x.slice(s![0..5, ..]), &labels[..5], 1, 0)).is_err(),
         "more rows than the batch"
     );
     assert!(
-        block_on(dev.train(&gpu, x.slice(s![0..2, ..]), &[0, 3])).is_err(),
+        block_on(dev.train(&gpu, x.slice(s![0..2, ..]), &[0, 3], 1, 0)).is_err(),
         "a label past the classes"
     );
     assert!(
-        block_on(dev.train(&gpu, x.slice(s![0..2, 0..30]), &[0, 1])).is_err(),
+        block_on(dev.train(&gpu, x.slice(s![0..2, 0..30]), &[0, 1], 1, 0)).is_err(),
         "too few inputs"
     );
 }

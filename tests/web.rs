@@ -752,9 +752,10 @@ async fn ising_lattices_match_cpu_on_webgpu() {
     );
 }
 
-/// The credit lab's perceptron (kernels/mlp) trained three steps (the last batch short) on the browser's WebGPU
-/// against its CPU twin, for backprop with biases (ReLU), Oja's Hebbian rule (sigmoid) and Kolen-Pollack (tanh):
-/// weights, the feedback matrix and the summed loss.
+/// The credit lab's perceptron (kernels/mlp) trained three steps (the last batch short, the steps crossing 2³²)
+/// on the browser's WebGPU against its CPU twin, for backprop with biases (ReLU), Oja's Hebbian rule (sigmoid),
+/// Kolen-Pollack (tanh), node perturbation with biases (sigmoid) and weight perturbation (ReLU), their noise
+/// drawn on the device (σ = 0.1, as in tests/mlp_gpu.rs): weights, the feedback matrix and the summed loss.
 #[wasm_bindgen_test]
 async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
     use hebbian_playground::kernels::mlp::MlpGpu;
@@ -774,6 +775,16 @@ async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
             false,
         ),
         (Rule::KolenPollack, Activation::Tanh, false),
+        (
+            Rule::NodePerturbation { sigma: 0.1 },
+            Activation::Sigmoid,
+            true,
+        ),
+        (
+            Rule::WeightPerturbation { sigma: 0.1 },
+            Activation::Relu,
+            false,
+        ),
     ] {
         let mut cpu = Mlp::new(37, 13, 3, act, bias, 3);
         let opt = Sgd {
@@ -784,7 +795,8 @@ async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
             .await
             .expect("network");
         let mut loss = 0.0f64;
-        for start in [0, 5, 10] {
+        for (i, start) in [0, 5, 10].into_iter().enumerate() {
+            let step = (1u64 << 32) - 1 + i as u64;
             let end = (start + 5).min(13);
             let (xb, lb) = (x.slice(s![start..end, ..]), &labels[start..end]);
             let f = cpu.forward(xb);
@@ -792,9 +804,9 @@ async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
                 .iter()
                 .map(|&v| f64::from(v))
                 .sum::<f64>();
-            let u = cpu.update_from(rule, xb, &f, lb, 0, 0);
+            let u = cpu.update_from(rule, xb, &f, lb, 3, step);
             opt.step(&mut cpu, &u);
-            dev.train(&gpu, xb, lb).await.expect("a step");
+            dev.train(&gpu, xb, lb, 3, step).await.expect("a step");
         }
         let mut back = cpu.clone();
         let (got, _, rows) = dev.download(&gpu, &mut back).await.expect("download");

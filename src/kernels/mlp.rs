@@ -1,11 +1,13 @@
 //! The credit-assignment lab's perceptron on the GPU (kernels/mlp.wgsl) with its weights resident between
-//! steps. CPU twin: `nets::mlp` ([`Mlp::update`] and [`Sgd::step`]), checked by tests/mlp_gpu.rs natively and in
-//! Chromium.
+//! steps, for every rule. CPU twin: `nets::mlp` ([`Mlp::update`] and [`Sgd::step`]), checked by tests/mlp_gpu.rs
+//! natively and in Chromium.
 //!
 //! One training step is one submit: the batch and its labels are written, then the forward pass, the loss, the
-//! rule's gradients and the optimiser are recorded (about fifteen dispatches). The losses and hits of every
-//! step accumulate on the device; [`MlpGpu::download`] reads them with the weights (at the end of an epoch).
-//! Rules that draw perturbations (node and weight perturbation) have no kernels here: they run on the CPU.
+//! rule's gradients and the optimiser are recorded (11 to 25 dispatches, by rule and biases). The losses and hits
+//! of every step accumulate on the device; [`MlpGpu::download`] reads them with the weights (at the end of an
+//! epoch).
+//! Node and weight perturbation draw their noise on the device from the CPU twin's Philox counters, keyed by the
+//! seed and step [`MlpGpu::train`] is given, so both engines jitter by the same numbers (within float rounding).
 use crate::engine::{Gpu, Kernel, Recorder, Tensor};
 use crate::error::{Error, Result};
 use crate::nets::mlp::{Activation, Mlp, Rule, Sgd};
@@ -26,26 +28,31 @@ struct Dims {
     lr: f32,
     wd: f32,
     act: u32,
-    _pad: u32,
+    sigma: f32,
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Batch {
     n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    seed: u32,
+    step_lo: u32,
+    step_hi: u32,
 }
 
 pub fn source() -> String {
-    include_str!("mlp.wgsl").to_string()
+    format!(
+        "{}\nconst NOISE_STREAM: u32 = {}u;\n{}",
+        super::prelude::library(),
+        crate::nets::mlp::noise_stream(),
+        include_str!("mlp.wgsl")
+    )
 }
 
 pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     vec![
-        super::prelude::layout!("mlp", "Dims", Dims, m, k, p, flags, lr, wd, act),
-        super::prelude::layout!("mlp", "Batch", Batch, n),
+        super::prelude::layout!("mlp", "Dims", Dims, m, k, p, flags, lr, wd, act, sigma),
+        super::prelude::layout!("mlp", "Batch", Batch, n, seed, step_lo, step_hi),
     ]
 }
 
@@ -55,14 +62,6 @@ fn groups_for(total: usize) -> u32 {
 
 fn f32_bytes(n: usize) -> u64 {
     (n.max(1) * 4) as u64
-}
-
-/// Whether `rule` has kernels here (the perturbation rules draw noise and run on the CPU).
-pub fn runs_on_gpu(rule: Rule) -> bool {
-    !matches!(
-        rule,
-        Rule::NodePerturbation { .. } | Rule::WeightPerturbation { .. }
-    )
 }
 
 fn act_code(a: Activation) -> u32 {
@@ -103,14 +102,9 @@ pub struct MlpGpu {
 }
 
 impl MlpGpu {
-    /// Uploads `net` and binds every kernel of one step of `rule` with `opt`. Refuses the perturbation rules and
-    /// sizes over the device's limits.
+    /// Uploads `net` and binds every kernel of one step of `rule` with `opt`. Refuses sizes over the device's
+    /// limits.
     pub async fn new(gpu: &Gpu, net: &Mlp, rule: Rule, opt: &Sgd, batch: usize) -> Result<Self> {
-        if !runs_on_gpu(rule) {
-            return Err(Error::Gpu(format!(
-                "{rule:?} has no GPU kernels; it runs on the CPU"
-            )));
-        }
         let (inputs, hidden, classes) = (net.inputs(), net.hidden(), net.classes());
         if batch == 0 || inputs == 0 || hidden == 0 || classes == 0 {
             return Err(Error::Gpu(format!(
@@ -121,6 +115,8 @@ impl MlpGpu {
             ("the batch", batch * inputs),
             ("the first layer's weights", hidden * inputs),
             ("the hidden activity", batch * hidden),
+            ("the second layer's weights", classes * hidden),
+            ("the logits", batch * classes),
         ] {
             if values >= u32::MAX as usize / 2 {
                 return Err(Error::Gpu(format!(
@@ -200,23 +196,30 @@ impl MlpGpu {
         let (hid, inp, cls) = (hidden as u32, inputs as u32, classes as u32);
         let per_batch = |cols: usize| groups_for(batch * cols);
 
-        // Forward: pre1 = x·W1ᵀ (+ b1), h = f(pre1), logits = h·W2ᵀ (+ b2).
-        push!(
-            "gemm",
-            gemm(N, inp, hid, TRANS_B),
-            per_batch(hidden),
-            true,
-            [(2, &x), (3, &w1), (4, &pre1)]
-        );
-        if let Some(b1) = &b1 {
-            push!(
-                "add_bias",
-                cols(hidden),
-                per_batch(hidden),
-                true,
-                [(6, b1), (7, &pre1)]
-            );
+        // One layer of a forward pass: out [n, cols] = input·Wᵀ (+ b).
+        macro_rules! layer {
+            ($input:expr, $w:expr, $b:expr, $out:expr, $fan_in:expr, $cols:expr) => {{
+                push!(
+                    "gemm",
+                    gemm(N, $fan_in, $cols as u32, TRANS_B),
+                    per_batch($cols),
+                    true,
+                    [(2, $input), (3, $w), (4, $out)]
+                );
+                if let Some(b) = $b {
+                    push!(
+                        "add_bias",
+                        cols($cols),
+                        per_batch($cols),
+                        true,
+                        [(6, b), (7, $out)]
+                    );
+                }
+            }};
         }
+
+        // Forward: pre1 = x·W1ᵀ (+ b1), h = f(pre1), logits = h·W2ᵀ (+ b2).
+        layer!(&x, &w1, b1.as_ref(), &pre1, inp, hidden);
         push!(
             "activate",
             cols(hidden),
@@ -224,22 +227,7 @@ impl MlpGpu {
             true,
             [(5, &pre1), (7, &h)]
         );
-        push!(
-            "gemm",
-            gemm(N, hid, cls, TRANS_B),
-            per_batch(classes),
-            true,
-            [(2, &h), (3, &w2), (4, &logits)]
-        );
-        if let Some(b2) = &b2 {
-            push!(
-                "add_bias",
-                cols(classes),
-                per_batch(classes),
-                true,
-                [(6, b2), (7, &logits)]
-            );
-        }
+        layer!(&h, &w2, b2.as_ref(), &logits, hid, classes);
         push!(
             "softmax_xent",
             cols(classes),
@@ -266,128 +254,246 @@ impl MlpGpu {
             step.push((kernel, 1));
         }
 
-        // The rule's gradients.
-        let hebbian_first = matches!(rule, Rule::Hebbian { .. } | Rule::Hybrid);
-        let oja = matches!(rule, Rule::Hebbian { oja: true, .. });
-        let error_second = !matches!(rule, Rule::Hebbian { .. });
-        if error_second {
+        // The dims of a kernel that draws: p values (per row for node perturbation's), perturbation `index`, σ.
+        let noise = |p: usize, index: u32, sigma: f32| Dims {
+            p: p as u32,
+            flags: index,
+            act,
+            sigma,
+            ..Dims::default()
+        };
+        // Kernels that draw go over Philox blocks of four values.
+        let per_block = |len: usize| groups_for(len.div_ceil(4));
+        // Node perturbation (nets::mlp's node_perturbation): its estimates ĝ₁ into d1 and ĝ₂ into dlogits, which
+        // the error-driven products below turn into the updates (ĝᵀ·the layer's clean input; column sums).
+        if let Rule::NodePerturbation { sigma } = rule {
+            let hn = zeros("noisy hidden activity", batch * hidden)?;
+            let nlogits = zeros("noisy logits", batch * classes)?;
+            let row_scale = zeros("row loss changes", batch)?;
             push!(
-                "gemm",
-                gemm(cls, N, hid, TRANS_A),
-                groups_for(classes * hidden),
+                "np_hidden",
+                noise(hidden, 0, sigma),
+                per_block(batch * hidden),
                 true,
-                [(2, &dlogits), (3, &h), (4, &gw2)]
+                [(23, &pre1), (24, &hn), (25, &d1)]
             );
-            if b2.is_some() {
-                push!(
-                    "bias_sum",
-                    cols(classes),
-                    groups_for(classes),
-                    true,
-                    [(18, &gb2), (19, &dlogits)]
-                );
-            }
-        } else {
-            let post2 = if matches!(rule, Rule::Hebbian { clamp: true, .. }) {
-                &targets
-            } else {
-                &probs
-            };
+            layer!(&hn, &w2, b2.as_ref(), &nlogits, hid, classes);
             push!(
-                "gemm",
-                gemm(cls, N, hid, TRANS_A | OVER_N),
-                groups_for(classes * hidden),
+                "np_output",
+                noise(classes, 1, sigma),
+                groups_for(batch),
                 true,
-                [(2, post2), (3, &h), (4, &gw2)]
-            );
-            let finish = Dims {
-                m: cls,
-                p: hid,
-                flags: u32::from(oja),
-                ..Dims::default()
-            };
-            push!(
-                "hebbian_finish",
-                finish,
-                groups_for(hidden),
-                true,
-                [(18, &gw2), (19, post2), (20, &w2)]
-            );
-            if b2.is_some() {
-                push!(
-                    "bias_hebbian",
-                    cols(classes),
-                    1,
-                    true,
-                    [(18, &gb2), (19, post2)]
-                );
-            }
-        }
-        if hebbian_first {
-            push!(
-                "gemm",
-                gemm(hid, N, inp, TRANS_A | OVER_N),
-                groups_for(hidden * inputs),
-                true,
-                [(2, &h), (3, &x), (4, &gw1)]
-            );
-            let finish = Dims {
-                m: hid,
-                p: inp,
-                flags: u32::from(oja),
-                ..Dims::default()
-            };
-            push!(
-                "hebbian_finish",
-                finish,
-                groups_for(inputs),
-                true,
-                [(18, &gw1), (19, &h), (20, &w1)]
-            );
-            if b1.is_some() {
-                push!(
-                    "bias_hebbian",
-                    cols(hidden),
-                    1,
-                    true,
-                    [(18, &gb1), (19, &h)]
-                );
-            }
-        } else {
-            // The error sent back: through W2 (backprop), or through B [hidden, classes] read transposed.
-            let (back, flags) = match rule {
-                Rule::FeedbackAlignment | Rule::KolenPollack => (&feedback, TRANS_B),
-                _ => (&w2, 0),
-            };
-            push!(
-                "gemm",
-                gemm(N, cls, hid, flags),
-                per_batch(hidden),
-                true,
-                [(2, &dlogits), (3, back), (4, &d1)]
+                [
+                    (9, &labels),
+                    (13, &rowstats),
+                    (24, &nlogits),
+                    (25, &dlogits),
+                    (26, &row_scale)
+                ]
             );
             push!(
-                "derivative",
+                "scale_rows",
                 cols(hidden),
                 per_batch(hidden),
                 true,
-                [(15, &pre1), (16, &h), (17, &d1)]
+                [(25, &d1), (26, &row_scale)]
             );
-            push!(
-                "gemm",
-                gemm(hid, N, inp, TRANS_A),
-                groups_for(hidden * inputs),
-                true,
-                [(2, &d1), (3, &x), (4, &gw1)]
-            );
-            if b1.is_some() {
+            held.extend([hn, nlogits, row_scale]);
+        }
+        // Weight perturbation (nets::mlp's weight_perturbation): a forward pass through jittered copies of the
+        // parameters, k = ΔL/σ, and the updates k·Ξ written where the other rules' products write theirs.
+        if let Rule::WeightPerturbation { sigma } = rule {
+            let w1n = zeros("jittered first-layer weights", hidden * inputs)?;
+            let w2n = zeros("jittered second-layer weights", classes * hidden)?;
+            let b1n = b1
+                .as_ref()
+                .map(|_| zeros("jittered first-layer biases", hidden))
+                .transpose()?;
+            let b2n = b2
+                .as_ref()
+                .map(|_| zeros("jittered second-layer biases", classes))
+                .transpose()?;
+            let pre1n = zeros("noisy hidden pre-activations", batch * hidden)?;
+            let hn = zeros("noisy hidden activity", batch * hidden)?;
+            let nlogits = zeros("noisy logits", batch * classes)?;
+            let k = zeros("loss change over sigma", 1)?;
+            // (parameter, its jittered copy, its update, values, perturbation index as on the CPU).
+            let mut params = vec![
+                (&w1, &w1n, &gw1, hidden * inputs, 0),
+                (&w2, &w2n, &gw2, classes * hidden, 2),
+            ];
+            if let (Some(b), Some(bn)) = (&b1, &b1n) {
+                params.push((b, bn, &gb1, hidden, 1));
+            }
+            if let (Some(b), Some(bn)) = (&b2, &b2n) {
+                params.push((b, bn, &gb2, classes, 3));
+            }
+            for &(clean, jittered, _, len, index) in &params {
                 push!(
-                    "bias_sum",
-                    cols(hidden),
+                    "wp_noisy",
+                    noise(len, index, sigma),
+                    per_block(len),
+                    true,
+                    [(23, clean), (24, jittered)]
+                );
+            }
+            layer!(&x, &w1n, b1n.as_ref(), &pre1n, inp, hidden);
+            push!(
+                "activate",
+                cols(hidden),
+                per_batch(hidden),
+                true,
+                [(5, &pre1n), (7, &hn)]
+            );
+            layer!(&hn, &w2n, b2n.as_ref(), &nlogits, hid, classes);
+            push!(
+                "wp_k",
+                noise(classes, 0, sigma),
+                1,
+                true,
+                [(9, &labels), (13, &rowstats), (24, &nlogits), (26, &k)]
+            );
+            for &(_, _, update, len, index) in &params {
+                push!(
+                    "wp_update",
+                    noise(len, index, sigma),
+                    per_block(len),
+                    true,
+                    [(25, update), (26, &k)]
+                );
+            }
+            held.extend([w1n, w2n, pre1n, hn, nlogits, k]);
+            held.extend(b1n.into_iter().chain(b2n));
+        }
+
+        // The second layer's gradient: from the logit errors (node perturbation's ĝ₂ in their place), or Hebbian.
+        let oja = matches!(rule, Rule::Hebbian { oja: true, .. });
+        match rule {
+            Rule::WeightPerturbation { .. } => {}
+            Rule::Hebbian { clamp, .. } => {
+                let post2 = if clamp { &targets } else { &probs };
+                push!(
+                    "gemm",
+                    gemm(cls, N, hid, TRANS_A | OVER_N),
+                    groups_for(classes * hidden),
+                    true,
+                    [(2, post2), (3, &h), (4, &gw2)]
+                );
+                let finish = Dims {
+                    m: cls,
+                    p: hid,
+                    flags: u32::from(oja),
+                    ..Dims::default()
+                };
+                push!(
+                    "hebbian_finish",
+                    finish,
                     groups_for(hidden),
                     true,
-                    [(18, &gb1), (19, &d1)]
+                    [(18, &gw2), (19, post2), (20, &w2)]
                 );
+                if b2.is_some() {
+                    push!(
+                        "bias_hebbian",
+                        cols(classes),
+                        1,
+                        true,
+                        [(18, &gb2), (19, post2)]
+                    );
+                }
+            }
+            _ => {
+                push!(
+                    "gemm",
+                    gemm(cls, N, hid, TRANS_A),
+                    groups_for(classes * hidden),
+                    true,
+                    [(2, &dlogits), (3, &h), (4, &gw2)]
+                );
+                if b2.is_some() {
+                    push!(
+                        "bias_sum",
+                        cols(classes),
+                        groups_for(classes),
+                        true,
+                        [(18, &gb2), (19, &dlogits)]
+                    );
+                }
+            }
+        }
+        // The first layer's: Hebbian, or from the hidden units' errors (node perturbation's ĝ₁ in their place).
+        match rule {
+            Rule::WeightPerturbation { .. } => {}
+            Rule::Hebbian { .. } | Rule::Hybrid => {
+                push!(
+                    "gemm",
+                    gemm(hid, N, inp, TRANS_A | OVER_N),
+                    groups_for(hidden * inputs),
+                    true,
+                    [(2, &h), (3, &x), (4, &gw1)]
+                );
+                let finish = Dims {
+                    m: hid,
+                    p: inp,
+                    flags: u32::from(oja),
+                    ..Dims::default()
+                };
+                push!(
+                    "hebbian_finish",
+                    finish,
+                    groups_for(inputs),
+                    true,
+                    [(18, &gw1), (19, &h), (20, &w1)]
+                );
+                if b1.is_some() {
+                    push!(
+                        "bias_hebbian",
+                        cols(hidden),
+                        1,
+                        true,
+                        [(18, &gb1), (19, &h)]
+                    );
+                }
+            }
+            _ => {
+                // The error sent back: through W2 (backprop), or through B [hidden, classes] read transposed.
+                let back = match rule {
+                    Rule::NodePerturbation { .. } => None,
+                    Rule::FeedbackAlignment | Rule::KolenPollack => Some((&feedback, TRANS_B)),
+                    _ => Some((&w2, 0)),
+                };
+                if let Some((back, flags)) = back {
+                    push!(
+                        "gemm",
+                        gemm(N, cls, hid, flags),
+                        per_batch(hidden),
+                        true,
+                        [(2, &dlogits), (3, back), (4, &d1)]
+                    );
+                    push!(
+                        "derivative",
+                        cols(hidden),
+                        per_batch(hidden),
+                        true,
+                        [(15, &pre1), (16, &h), (17, &d1)]
+                    );
+                }
+                push!(
+                    "gemm",
+                    gemm(hid, N, inp, TRANS_A),
+                    groups_for(hidden * inputs),
+                    true,
+                    [(2, &d1), (3, &x), (4, &gw1)]
+                );
+                if b1.is_some() {
+                    push!(
+                        "bias_sum",
+                        cols(hidden),
+                        groups_for(hidden),
+                        true,
+                        [(18, &gb1), (19, &d1)]
+                    );
+                }
             }
         }
 
@@ -464,8 +570,16 @@ impl MlpGpu {
         })
     }
 
-    /// One training step on the batch x [n ≤ batch, inputs] with its labels (each below the number of classes).
-    pub async fn train(&self, gpu: &Gpu, x: ArrayView2<'_, f32>, labels: &[u8]) -> Result<()> {
+    /// One training step on the batch x [n ≤ batch, inputs] with its labels (each below the number of classes);
+    /// `seed` and `step` key the perturbations' noise, as in [`Mlp::update`].
+    pub async fn train(
+        &self,
+        gpu: &Gpu,
+        x: ArrayView2<'_, f32>,
+        labels: &[u8],
+        seed: u32,
+        step: u64,
+    ) -> Result<()> {
         let n = x.nrows();
         if n == 0 || n > self.batch || x.ncols() != self.inputs || labels.len() != n {
             return Err(Error::Gpu(format!(
@@ -488,7 +602,9 @@ impl MlpGpu {
         gpu.write(&self.labels, bytemuck::cast_slice(&ls));
         let b = Batch {
             n: n as u32,
-            ..Batch::default()
+            seed,
+            step_lo: step as u32,
+            step_hi: (step >> 32) as u32,
         };
         gpu.write(&self.batch_params, bytemuck::bytes_of(&b));
         let mut rec = gpu.record();

@@ -1,6 +1,8 @@
 // The credit-assignment lab's perceptron on resident tensors (see kernels/mlp.rs; CPU twin nets::mlp): the
 // forward pass, softmax cross-entropy, the error-driven updates (backprop, feedback alignment, Kolen-Pollack),
-// the Hebbian updates (Hebb or Oja, centred over the units and negated, clamped or not) and the optimiser.
+// the Hebbian updates (Hebb or Oja, centred over the units and negated, clamped or not), the perturbation
+// estimates (node and weight perturbation, their noise drawn here from nets::mlp's Philox counters) and the
+// optimiser. Needs the prelude's rng library and NOISE_STREAM (prepended by mlp::source).
 //
 // Layouts (row-major): a batch x [n, inputs]; W1 [hidden, inputs]; W2 [classes, hidden]; the feedback matrix
 // B [hidden, classes]; activations [n, units]. The layer sizes are at most a few thousand and the batch at most
@@ -15,20 +17,23 @@ struct Dims {
     k: u32,
     p: u32,
     // gemm: bit 0 op(A) = Aᵀ (A stored k×m), bit 1 op(B) = Bᵀ (B stored p×k), bit 2 divide by n;
-    // add_bias: unused; hebbian_finish: bit 0 Oja; sgd: bit 0 the gradient is stored transposed (p×m).
+    // add_bias: unused; hebbian_finish: bit 0 Oja; sgd: bit 0 the gradient is stored transposed (p×m);
+    // the kernels that draw noise: the perturbation's index (the counter's last word).
     flags: u32,
     lr: f32,
     wd: f32,
     // 0 sigmoid, 1 tanh, 2 ReLU, 3 identity.
     act: u32,
-    _pad: u32,
+    // The perturbations' standard deviation.
+    sigma: f32,
 }
 
+// The step's batch rows, and the run's seed and step number that key the perturbations.
 struct Batch {
     n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    seed: u32,
+    step_lo: u32,
+    step_hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -62,6 +67,13 @@ struct Batch {
 // sgd.
 @group(0) @binding(21) var<storage, read_write> param: array<f32>;
 @group(0) @binding(22) var<storage, read> pgrad: array<f32>;
+// Perturbations. np_hidden: `clean` pre-activations in, the noisy hidden activity and ξ₁ out; np_output: the
+// noisy logits (noise added in place), ĝ₂ and each row's ΔL_n/(σ·N) out; scale_rows: ξ₁ scaled into ĝ₁;
+// wp_noisy: a `clean` parameter jittered into `noisy`; wp_k: the noisy logits in, k = ΔL/σ out; wp_update: k·Ξ.
+@group(0) @binding(23) var<storage, read> clean: array<f32>;
+@group(0) @binding(24) var<storage, read_write> noisy: array<f32>;
+@group(0) @binding(25) var<storage, read_write> estimate: array<f32>;
+@group(0) @binding(26) var<storage, read_write> scale: array<f32>;
 
 const WG: u32 = 64u;
 
@@ -285,5 +297,115 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
             g = pgrad[(idx % p) * m + idx / p];
         }
         param[idx] = param[idx] - dims.lr * (g + dims.wd * param[idx]);
+    }
+}
+
+// Standard normals 4q … 4q+3 of perturbation dims.flags at this step, as nets::mlp::normals: word l of
+// normal4([step, step >> 32, q, index], (seed, NOISE_STREAM)).
+fn noise4(q: u32) -> vec4<f32> {
+    let w = philox4x32(vec4<u32>(batch.step_lo, batch.step_hi, q, dims.flags), vec2<u32>(batch.seed, NOISE_STREAM));
+    return vec4<f32>(normal_pair(w.x, w.y), normal_pair(w.z, w.w));
+}
+
+// Node perturbation's hidden layer, over the n × p pre-activations four at a time (one Philox block each):
+// ξ₁ into `estimate`, f(pre1 + σ·ξ₁) into `noisy`.
+@compute @workgroup_size(64)
+fn np_hidden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+    let len = batch.n * dims.p;
+    for (var q = gid.x; q < (len + 3u) / 4u; q += stride(ng)) {
+        let z = noise4(q);
+        for (var l = 0u; l < 4u; l++) {
+            let j = 4u * q + l;
+            if (j < len) {
+                estimate[j] = z[l];
+                noisy[j] = activation(clean[j] + dims.sigma * z[l]);
+            }
+        }
+    }
+}
+
+// Row r's loss −log softmax(noisy logits)[label] over c classes, as softmax_xent (and nets::mlp::losses).
+fn noisy_loss(r: u32, c: u32) -> f32 {
+    let row = r * c;
+    var top = noisy[row];
+    for (var j = 1u; j < c; j++) {
+        top = max(top, noisy[row + j]);
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < c; j++) {
+        sum += exp(noisy[row + j] - top);
+    }
+    return top + log(sum) - noisy[row + labels[r]];
+}
+
+// Node perturbation's output layer, one invocation per row: the logits jittered by σ·ξ₂, ΔL_n against the clean
+// loss in rowstats, and ĝ₂ = ξ₂·ΔL_n/(σ·N) into `estimate` (the place of the logit errors); ΔL_n/(σ·N) into
+// `scale` for the hidden layer's ĝ₁.
+@compute @workgroup_size(64)
+fn np_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+    let c = dims.p;
+    let n = batch.n;
+    for (var r = gid.x; r < n; r += stride(ng)) {
+        for (var j = r * c; j < (r + 1u) * c; j++) {
+            let z = noise4(j / 4u)[j % 4u];
+            estimate[j] = z;
+            noisy[j] = noisy[j] + dims.sigma * z;
+        }
+        let s = (noisy_loss(r, c) - rowstats[2u * r]) / (dims.sigma * f32(n));
+        for (var j = r * c; j < (r + 1u) * c; j++) {
+            estimate[j] = estimate[j] * s;
+        }
+        scale[r] = s;
+    }
+}
+
+// ĝ₁ = ξ₁ times its row's ΔL_n/(σ·N), over the n × p hidden units.
+@compute @workgroup_size(64)
+fn scale_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+    for (var idx = gid.x; idx < batch.n * dims.p; idx += stride(ng)) {
+        estimate[idx] = estimate[idx] * scale[idx / dims.p];
+    }
+}
+
+// Weight perturbation: a parameter of p values jittered by σ·Ξ (Ξ perturbation dims.flags), four at a time.
+@compute @workgroup_size(64)
+fn wp_noisy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+    let len = dims.p;
+    for (var q = gid.x; q < (len + 3u) / 4u; q += stride(ng)) {
+        let z = noise4(q);
+        for (var l = 0u; l < 4u; l++) {
+            let j = 4u * q + l;
+            if (j < len) {
+                noisy[j] = clean[j] + dims.sigma * z[l];
+            }
+        }
+    }
+}
+
+// One invocation: k = (mean noisy loss − mean clean loss)/σ over the batch's p-class rows, into scale[0].
+@compute @workgroup_size(1)
+fn wp_k() {
+    let n = batch.n;
+    var noisy_sum = 0.0;
+    var clean_sum = 0.0;
+    for (var r = 0u; r < n; r++) {
+        noisy_sum += noisy_loss(r, dims.p);
+        clean_sum += rowstats[2u * r];
+    }
+    scale[0] = (noisy_sum / f32(n) - clean_sum / f32(n)) / dims.sigma;
+}
+
+// Weight perturbation's estimate k·Ξ of a parameter of p values (Ξ drawn again, perturbation dims.flags).
+@compute @workgroup_size(64)
+fn wp_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) ng: vec3<u32>) {
+    let len = dims.p;
+    for (var q = gid.x; q < (len + 3u) / 4u; q += stride(ng)) {
+        let z = noise4(q);
+        for (var l = 0u; l < 4u; l++) {
+            let j = 4u * q + l;
+            if (j < len) {
+                estimate[j] = z[l] * scale[0];
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! withheld from training for the first epochs (the notebook's non-stationary scenario, which it leaves as an
 //! exercise).
 //!
-//! With a GPU engine, every rule but the perturbation rules trains on the device (`kernels::mlp`): the weights
+//! With a GPU engine, every rule trains on the device (`kernels::mlp`): the weights
 //! stay there through an epoch and come back at its end with the epoch's summed loss and hits, so the curves,
 //! pictures and angles of those rules move once per epoch; evaluation and the metrics run on the CPU copy.
 use super::budget::{Chunk, Cost};
@@ -24,7 +24,7 @@ use crate::data::view::dataset_view;
 use crate::data::{Dataset, Split, preprocess};
 use crate::engine::Engine;
 use crate::error::{Error, FieldError, Result};
-use crate::kernels::mlp::{MlpGpu, runs_on_gpu};
+use crate::kernels::mlp::MlpGpu;
 use crate::nets::linear::argmax_rows;
 use crate::nets::metric_classifier::{leave_one_group_out, principal_plane};
 use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
@@ -1102,7 +1102,7 @@ impl Run {
                 continue;
             }
             if let (Some(dev), Some(gpu)) = (&l.gpu, engine.gpu()) {
-                dev.train(gpu, x.view(), &labels).await?;
+                dev.train(gpu, x.view(), &labels, seed, self.step).await?;
                 continue;
             }
             let f = l.net.forward(x.view());
@@ -1136,7 +1136,7 @@ impl Run {
         Ok(())
     }
 
-    /// Puts the networks of the rules that run on the GPU there (once per run, when the engine has one).
+    /// Puts every rule's network on the GPU (once per run, when the engine has one).
     async fn place_on_gpu(&mut self, engine: &Engine) -> Result<()> {
         let Some(gpu) = engine.gpu() else {
             return Ok(());
@@ -1145,25 +1145,10 @@ impl Run {
             return Ok(());
         }
         let batch = self.batch();
-        let mut on_cpu = Vec::new();
         for l in &mut self.learners {
-            if l.stopped {
-                continue;
-            }
-            if runs_on_gpu(l.rule) {
+            if !l.stopped {
                 l.gpu = Some(MlpGpu::new(gpu, &l.net, l.rule, &l.opt, batch).await?);
-            } else {
-                on_cpu.push(l.kind.name());
             }
-        }
-        if !on_cpu.is_empty() {
-            self.notices.push(format!(
-                "{} {} on the CPU: {} random perturbations have no GPU kernels yet. The other rules train on the \
-                 GPU.",
-                on_cpu.join(" and "),
-                if on_cpu.len() == 1 { "trains" } else { "train" },
-                if on_cpu.len() == 1 { "its" } else { "their" }
-            ));
         }
         Ok(())
     }

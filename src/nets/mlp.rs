@@ -176,10 +176,15 @@ const GROUP_FEEDBACK: u32 = 4;
 /// Perturbations: the training step in the counter.
 const GROUP_NOISE: u32 = 5;
 
+/// The stream of the perturbations' key (seed, stream), shared with kernels/mlp.wgsl.
+pub(crate) fn noise_stream() -> u32 {
+    rng::stream(Purpose::Mlp, GROUP_NOISE, 0)
+}
+
 /// Standard normals of `shape` for perturbation `index` of step `step`: entry j from philox([step, step >> 32,
 /// j/4, index], (seed, stream(Mlp, 5, 0))).
 fn normals(shape: (usize, usize), seed: u32, step: u64, index: u32) -> Array2<f32> {
-    let key = [seed, rng::stream(Purpose::Mlp, GROUP_NOISE, 0)];
+    let key = [seed, noise_stream()];
     let mut draws = [0f32; 4];
     let mut out = Array2::zeros(shape);
     for (j, v) in out.iter_mut().enumerate() {
