@@ -13,9 +13,9 @@
 //! withheld from training for the first epochs (the notebook's non-stationary scenario, which it leaves as an
 //! exercise).
 //!
-//! With a GPU engine, every rule trains on the device (`kernels::mlp`): the weights
-//! stay there through an epoch and come back at its end with the epoch's summed loss and hits, so the curves,
-//! pictures and angles of those rules move once per epoch; evaluation and the metrics run on the CPU copy.
+//! With a GPU engine, every rule trains on the device (`kernels::mlp`): the weights stay there through an epoch
+//! and come back at its end with the epoch's summed loss and hits, so the curves, pictures and angles move once
+//! per epoch; evaluation, the metrics and the rule-identification runs use the CPU.
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::loader::Kind;
