@@ -52,7 +52,7 @@ function textWidth(text, font) {
  * @param {string} font
  * @param {number} width
  */
-function wrap(text, font, width) {
+export function wrap(text, font, width) {
   const lines = [];
   let line = '';
   for (const word of text.split(/\s+/).filter(Boolean)) {

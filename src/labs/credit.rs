@@ -272,7 +272,7 @@ pub struct Params {
     /// After training, short seeded runs of every rule and a classifier that guesses the rule from their
     /// metrics. Links made before it existed run it with the defaults.
     #[serde(default)]
-    #[schemars(title = "which rule is this?")]
+    #[schemars(title = "identification runs")]
     pub identify: Identify,
 }
 
@@ -283,7 +283,7 @@ pub enum IdentifyKind {
     #[schemars(title = "off")]
     Off,
     /// Train every chosen rule again with other seeds, then guess each run's rule from its metrics.
-    #[schemars(title = "run after training")]
+    #[schemars(title = "after training")]
     Run,
 }
 
@@ -293,7 +293,7 @@ pub enum IdentifyKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identify {
-    #[schemars(title = "which rule is this?")]
+    #[schemars(title = "identify the rules")]
     pub kind: IdentifyKind,
     /// Seeds, each giving one run of every chosen rule; each seed's runs are guessed by a classifier fitted on
     /// the other seeds' runs.
@@ -1687,7 +1687,7 @@ impl Run {
             body: PlotBody::Xy {
                 x_range: None,
                 y_range: None,
-                equal_aspect: true,
+                equal_aspect: false,
                 series,
                 heatmap: None,
             },
