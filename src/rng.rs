@@ -80,11 +80,18 @@ pub enum Purpose {
     /// The credit-assignment lab's perceptrons: groups 0–3 the initial weights and biases, 4 the feedback
     /// matrix, 5 perturbations (the step in the counter).
     Mlp = 10,
+    /// Boltzmann machines: initial weights, Gibbs chains (group: which use).
+    Boltzmann = 11,
+    /// Restricted Boltzmann machines and deep belief nets: initial weights, Gibbs sampling, annealed importance
+    /// sampling (group: which use).
+    Rbm = 12,
+    /// Contrastive Hebbian learning: initial weights and biases, the order of training examples.
+    Chl = 13,
 }
 
 impl Purpose {
     /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
-    pub const ALL: [(Purpose, &'static str); 10] = [
+    pub const ALL: [(Purpose, &'static str); 13] = [
         (Purpose::Samples, "PURPOSE_SAMPLES"),
         (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
         (Purpose::Inputs, "PURPOSE_INPUTS"),
@@ -95,6 +102,9 @@ impl Purpose {
         (Purpose::HebbConv, "PURPOSE_HEBB_CONV"),
         (Purpose::Readout, "PURPOSE_READOUT"),
         (Purpose::Mlp, "PURPOSE_MLP"),
+        (Purpose::Boltzmann, "PURPOSE_BOLTZMANN"),
+        (Purpose::Rbm, "PURPOSE_RBM"),
+        (Purpose::Chl, "PURPOSE_CHL"),
     ];
 }
 

@@ -374,7 +374,7 @@ async function main() {
     }
     if (only === 'hebbconv') return;
     for (const backend of only === 'credit' ? ['gpu', 'cpu'] : []) {
-      for (const rule of ['backprop', 'hebbian', 'feedback_alignment', 'kolen_pollack', 'node_perturbation']) {
+      for (const rule of ['backprop', 'hebbian', 'feedback_alignment', 'kolen_pollack', 'node_perturbation', 'weight_perturbation']) {
         line('browser credit lab, one rule, 2,000 training digits, 2 epochs, batch 32', await creditRun(context, server, backend, rule));
       }
     }
