@@ -1030,7 +1030,7 @@ impl Run {
             // `train_and_calculate_cosine_sim`); backprop's own is 1 by definition and not computed.
             let mut cosine = [f64::NAN; 2];
             if self.cosines && l.kind != RuleKind::Backprop {
-                let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
+                let mut acc = [mlp::Cosine::default(); 2];
                 for (b, start) in (0..self.valid.len()).step_by(batch).enumerate() {
                     let end = (start + batch).min(self.valid.len());
                     let x = self.valid_x.slice(s![start..end, ..]);
@@ -1044,21 +1044,10 @@ impl Run {
                         .update_from(Rule::Backprop, x, &f, y, seed, key)
                         .layers();
                     for (a, (u, g)) in acc.iter_mut().zip(ours.iter().zip(&bp)) {
-                        for (&u, &g) in u.iter().zip(g) {
-                            let (u, g) = (f64::from(u), f64::from(g));
-                            a.0 += u * g;
-                            a.1 += u * u;
-                            a.2 += g * g;
-                        }
+                        a.add(u.iter().copied(), g.iter().copied());
                     }
                 }
-                for (c, a) in cosine.iter_mut().zip(acc) {
-                    *c = if a.1 > 0.0 && a.2 > 0.0 {
-                        a.0 / (a.1.sqrt() * a.2.sqrt())
-                    } else {
-                        f64::NAN
-                    };
-                }
+                cosine = acc.map(|a| a.value());
             }
             l.epochs.push(EpochRow {
                 epoch,

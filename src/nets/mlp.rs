@@ -539,17 +539,37 @@ pub fn angle(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f32 {
 
 /// Cosine similarity of two vectors, in f64 (NaN when either is zero: undefined, as the source's warning says).
 pub fn cosine(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
+    let mut c = Cosine::default();
+    c.add(a, b);
+    c.value()
+}
+
+/// The cosine similarity of two long vectors given in pieces (e.g. a layer's updates over several batches),
+/// summed in f64.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cosine {
+    ab: f64,
+    aa: f64,
+    bb: f64,
+}
+
+impl Cosine {
+    pub fn add(&mut self, a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) {
+        for (x, y) in a.zip(b) {
+            let (x, y) = (f64::from(x), f64::from(y));
+            self.ab += x * y;
+            self.aa += x * x;
+            self.bb += y * y;
+        }
     }
-    if aa == 0.0 || bb == 0.0 {
-        f64::NAN
-    } else {
-        ab / (aa.sqrt() * bb.sqrt())
+
+    /// NaN when either vector is zero.
+    pub fn value(&self) -> f64 {
+        if self.aa == 0.0 || self.bb == 0.0 {
+            f64::NAN
+        } else {
+            self.ab / (self.aa.sqrt() * self.bb.sqrt())
+        }
     }
 }
 
