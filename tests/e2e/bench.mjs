@@ -29,7 +29,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { DIST, REPO, launch, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, REPO, frameMetrics, launch, serve, waitDrawnToEnd } from './harness.mjs';
 
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const TIMEOUT = 300_000;
@@ -207,7 +207,7 @@ async function hebbconvRun(context, server, backend) {
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await waitDrawnToEnd(page, TIMEOUT * 4);
   const wall = Date.now() - t0;
-  const metrics = await page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  const metrics = await frameMetrics(page);
   const engine = await page.evaluate(() => window.playground.engine.kind);
   const seen = await mainThreadSeen(page);
   await page.close();
@@ -239,7 +239,7 @@ async function creditRun(context, server, backend, rule) {
   await idleAtZero(page);
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await waitDrawnToEnd(page, TIMEOUT);
-  const metrics = await page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  const metrics = await frameMetrics(page);
   const engine = await page.evaluate(() => window.playground.engine.kind);
   await page.close();
   return { engine, rule, images_per_s: round(metrics['training images per second per rule']) };

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const ALL = {
@@ -46,30 +46,9 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-async function openAt(path, ctx = context) {
-  const page = await ctx.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  const errors = watchConsole(page);
-  await page.goto(`${server.url}/${path}`);
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p?.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
-  }, null, { timeout: LONG });
-  return { page, errors };
-}
-
-async function openWith(params, backend = 'cpu', ctx = context) {
-  const opened = await openAt(`?lab=credit&backend=${backend}`, ctx);
-  await opened.page.evaluate((params) => {
-    const p = window.playground;
-    p.commit({ ...p.state, params: { ...p.state.params, ...params } });
-    p.renderControls();
-  }, params);
-  await opened.page.waitForFunction(() => !window.playground.running && window.playground.frame.step === 0);
-  return opened;
-}
-
-const metrics = (page) => page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+const openAt = (path, ctx = context) => openLab(ctx, `${server.url}/${path}`, { timeout: LONG });
+const openWith = (params, backend = 'cpu', ctx = context) => openLab(ctx, `${server.url}/?lab=credit&backend=${backend}`, { params, timeout: LONG });
+const metrics = frameMetrics;
 
 test('every rule side by side draws every plot in one colour per rule, and the CLI and the link give the same numbers', async () => {
   const { page, errors } = await openWith(SMALL);

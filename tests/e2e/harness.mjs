@@ -137,10 +137,6 @@ export async function launch({ webgpu = true } = {}) {
   return context;
 }
 
-/**
- * Collects the page's console errors (including failed resource loads, which Chromium logs as console errors)
- * and uncaught exceptions. Tests assert that the returned array is still empty at the end.
- */
 /** Waits until the run on `page` is done and its last frame drawn. */
 export async function waitDrawnToEnd(page, timeout) {
   await page.waitForFunction(() => {
@@ -149,6 +145,43 @@ export async function waitDrawnToEnd(page, timeout) {
   }, null, { timeout });
 }
 
+/** Waits until `page` shows its lab idle at step 0 with that frame drawn. */
+export async function waitIdleAtZero(page, timeout) {
+  await page.waitForFunction(() => {
+    const p = window.playground;
+    return p?.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
+  }, null, { timeout });
+}
+
+/**
+ * Opens `url` (the site's address with `?lab=…` and any link) in a new 1200 × 1000 page of `ctx` and waits for its
+ * idle step-0 frame; with `params` and / or `view`, commits them merged into the state's own (as if typed into
+ * the controls, which are redrawn to show them) and waits again. Returns the page and its console errors.
+ */
+export async function openLab(ctx, url, { params = null, view = null, timeout = 240_000 } = {}) {
+  const page = await ctx.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  const errors = watchConsole(page);
+  await page.goto(url);
+  await waitIdleAtZero(page, timeout);
+  if (params || view) {
+    await page.evaluate(({ params, view }) => {
+      const p = window.playground;
+      p.commit({ ...p.state, params: { ...p.state.params, ...params }, view: { ...p.state.view, ...view } });
+      p.renderControls();
+    }, { params, view });
+    await waitIdleAtZero(page, timeout);
+  }
+  return { page, errors };
+}
+
+/** The metrics of `page`'s last frame, by name. */
+export const frameMetrics = (page) => page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+
+/**
+ * Collects the page's console errors (including failed resource loads, which Chromium logs as console errors)
+ * and uncaught exceptions. Tests assert that the returned array is still empty at the end.
+ */
 export function watchConsole(page) {
   const errors = [];
   page.on('console', (msg) => {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = {
@@ -43,25 +43,8 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-async function openWith(params, backend = 'cpu', ctx = context) {
-  const page = await ctx.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  const errors = watchConsole(page);
-  await page.goto(`${server.url}/?lab=hebbconv&backend=${backend}`);
-  const idleAtZero = () => page.waitForFunction(() => {
-    const p = window.playground;
-    return p?.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
-  }, null, { timeout: LONG });
-  await idleAtZero();
-  await page.evaluate((params) => {
-    const p = window.playground;
-    p.commit({ ...p.state, params: { ...p.state.params, ...params } });
-  }, params);
-  await idleAtZero();
-  return { page, errors };
-}
-
-const metrics = (page) => page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+const openWith = (params, backend = 'cpu', ctx = context) => openLab(ctx, `${server.url}/?lab=hebbconv&backend=${backend}`, { params, timeout: LONG });
+const metrics = frameMetrics;
 
 test('a comparison draws every plot, pauses and resumes, and the CLI gives its numbers within float rounding', async () => {
   const { page, errors } = await openWith(SMALL);

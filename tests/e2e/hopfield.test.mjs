@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, serve, watchConsole } from './harness.mjs';
 
 const LONG = 180_000;
 const QT = ['capacity_qt_1', 'capacity_qt_2', 'capacity_qt_3', 'capacity_qt_4'];
@@ -65,7 +65,7 @@ async function openLab(backend, capacity = SMALL) {
 async function runToEnd(page) {
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await idle(page, 3);
-  return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  return frameMetrics(page);
 }
 
 test('every plot draws; the worked example is the lectures T/U/C case; GPU and CPU agree', async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, launch, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['lattice', 'magnetisation', 'energy'];
@@ -32,27 +32,12 @@ after(async () => {
 });
 
 /** Opens the Ising lab with `params` changed from the defaults, on `backend`; waits for the step-0 frame. */
-async function openWith(params, backend) {
-  const page = await gpuContext.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  const errors = watchConsole(page);
-  await page.goto(`${server.url}/?lab=ising&backend=${backend}`);
-  await page.waitForFunction(() => window.playground?.frame && document.getElementById('app').dataset.drawnStep === '0', null, { timeout: LONG });
-  await page.evaluate((params) => {
-    const p = window.playground;
-    p.commit({ ...p.state, params: { ...p.state.params, ...params }, view: { ...p.state.view, speed: 25 } });
-  }, params);
-  await page.waitForFunction(() => {
-    const p = window.playground;
-    return p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
-  }, null, { timeout: LONG });
-  return { page, errors };
-}
+const openWith = (params, backend) => openLab(gpuContext, `${server.url}/?lab=ising&backend=${backend}`, { params, view: { speed: 25 }, timeout: LONG });
 
 async function runToEnd(page) {
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await waitDrawnToEnd(page, LONG);
-  return page.evaluate(() => Object.fromEntries(window.playground.frame.metrics.map((m) => [m.name, m.value])));
+  return frameMetrics(page);
 }
 
 test('the lattice and the curves draw, and WebGPU gives the CPU lattice bit for bit', async () => {
