@@ -556,8 +556,8 @@ impl Trainer {
         }
     }
 
-    /// One update on a minibatch [rows, visible]; returns the source's loss, mean((v − v̂)²) with v̂ the negative
-    /// phase's sampled visible states (for PCD, the chains').
+    /// One update on a minibatch [rows, visible]; returns the source's loss before the update, mean((v − v̂)²)
+    /// with v̂ the negative phase's sampled visible states (for PCD, [`Rbm::reconstruction_error`]).
     pub fn update(&mut self, rbm: &mut Rbm, batch: ArrayView2<f32>) -> f32 {
         let start = match (&self.chains, self.config.persistent) {
             (Some(c), true) => c.clone(),
@@ -566,10 +566,11 @@ impl Trainer {
         let (v, _) = rbm.gibbs(start, self.config.k, self.draws, self.step);
         self.step = self.step.wrapping_add(self.config.k);
         let g = contrast(rbm, batch, v.view());
-        let loss = if v.nrows() == batch.nrows() {
-            mean_squared(batch, v.view())
+        // The chains of PCD are not the batch's reconstructions: their loss is the mean-field one.
+        let loss = if self.config.persistent {
+            rbm.reconstruction_error(batch)
         } else {
-            f32::NAN
+            mean_squared(batch, v.view())
         };
         let TrainConfig {
             learning_rate: lr,
