@@ -364,3 +364,32 @@ fn cd_and_pcd_raise_the_exact_likelihood() {
         assert_eq!(t.chains.is_some(), persistent);
     }
 }
+
+/// Gibbs chains from uniformly random starts sample the model: after 50 sweeps the states of 4,000 chains on a
+/// 5 × 3 RBM are within total variation 0.06 of the exact p(v) (about 0.035 from sampling noise alone; measured
+/// 0.0325, seed 6).
+#[test]
+fn gibbs_chains_sample_the_model() {
+    let m = random_rbm(5, 3, 1.0, 13);
+    let d = Draws::new(6, group::SAMPLE, 0);
+    let start = m.random_visible(4000, d);
+    let (v, _) = m.gibbs(start, 50, d, 1);
+    let mut counts = [0.0f64; 32];
+    for row in v.rows() {
+        let s: usize = row
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (x as usize) << i)
+            .sum();
+        counts[s] += 1.0 / 4000.0;
+    }
+    let p = m.log_prob(states(5).view()).expect("small").mapv(f64::exp);
+    let tv: f64 = counts
+        .iter()
+        .zip(&p)
+        .map(|(c, p)| (c - p).abs())
+        .sum::<f64>()
+        / 2.0;
+    assert!(tv < 0.06, "total variation {tv}");
+    eprintln!("Gibbs chains: total variation {tv:.4} from the exact p(v)");
+}
