@@ -82,8 +82,10 @@ pub enum Purpose {
     Mlp = 10,
     /// Boltzmann machines: initial weights, Gibbs chains (group: which use).
     Boltzmann = 11,
-    /// Restricted Boltzmann machines and deep belief nets: initial weights, Gibbs sampling, annealed importance
-    /// sampling (group: which use).
+    /// Restricted Boltzmann machines and deep belief nets (`nets::rbm::group`; index: the layer): group 0 initial
+    /// weights, 1 Gibbs sampling in training (CD-k and persistent chains; the sweep in the counter), 2 sampling
+    /// from the model and reconstruction, 3 annealed importance sampling (the run and temperature in the counter),
+    /// 4 the pseudo-likelihood's flipped bits. Counters are [row, step, unit/4, phase].
     Rbm = 12,
     /// Contrastive Hebbian learning: initial weights and biases, the order of training examples.
     Chl = 13,

@@ -8,3 +8,4 @@ pub mod metric_classifier;
 pub mod mlp;
 pub mod optim;
 pub mod probe;
+pub mod rbm;
