@@ -154,9 +154,9 @@ impl Boltzmann {
         &self.b
     }
 
-    /// E(s) = −Σ_{i<j} w_ij s_i s_j + Σ_i b_i s_i, in f64.
+    /// E(s) = −Σ_{i<j} w_ij s_i s_j + Σ_i b_i s_i, in f64 (units missing from a short `s` count as off).
     pub fn energy(&self, s: &[u8]) -> f64 {
-        let s = &s[..self.units()];
+        let s = &s[..self.units().min(s.len())];
         let mut e = 0.0f64;
         for (i, &si) in s.iter().enumerate() {
             if si == 0 {
@@ -408,13 +408,16 @@ impl Boltzmann {
         Ok(())
     }
 
-    /// Zero-temperature recall: the visible units start at `probe`, hidden units at 0, then units turn on when
+    /// Zero-temperature recall: the visible units start at `probe` (missing values off), hidden units at 0, then units turn on when
     /// ΔE_i > 0 and off when ΔE_i < 0 (ties keep), in index order, sweep after sweep until a sweep changes
     /// nothing (each change lowers the energy, so it stops) or `max_sweeps` pass. Returns every unit's state.
     /// The listing's recall is one synchronous step, σ(p·w) ≥ ½ without biases, which need not settle.
     pub fn recall(&self, probe: &[u8], max_sweeps: usize) -> Vec<u8> {
         let mut s = vec![0u8; self.units()];
-        s[..self.visible].copy_from_slice(&probe[..self.visible]);
+        s.iter_mut()
+            .zip(probe)
+            .take(self.visible)
+            .for_each(|(s, &p)| *s = p);
         for _ in 0..max_sweeps {
             let mut changed = false;
             for i in 0..s.len() {
