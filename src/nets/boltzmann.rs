@@ -20,8 +20,11 @@
 //! symmetric and update both entries. Its model statistics come from one sampling step from uniformly random
 //! states, which samples nothing like the model; ours come from persistent chains (persistent contrastive
 //! divergence, Tieleman 2008) that keep sweeping from one learning step to the next, or from exact enumeration.
-//! Its energy report, Σ over patterns of −½ sᵀws, falls without bound because of those bugs; we report E(s) with
-//! the biases, and the log-likelihood beside it.
+//! Its energy report, Σ over patterns of −½ sᵀws, falls steadily (to −296 after its 1,000 epochs). Ours, Σ E(s)
+//! over the data with the biases, falls too but ever more slowly (tests/boltzmann.rs: −32, −53, −67, −77, −83
+//! after 100 … 3,000 steps on T, U, L, H): four patterns out of 512 states have their likelihood's supremum at
+//! infinite weights. The quantity that settles is the log-likelihood ([`Boltzmann::log_likelihood`]), which
+//! approaches its bound log ¼.
 use crate::error::{Error, FieldError, Result};
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -370,7 +373,8 @@ impl Boltzmann {
     }
 
     /// w_ij += α(data_ij − model_ij) for i ≠ j (both entries: w stays symmetric), b_i −= α(data_ii − model_ii),
-    /// from moment matrices as [`moments`] gives (⟨s_i s_j⟩ off the diagonal, ⟨s_i⟩ on it).
+    /// from moment matrices as [`moments`] gives (⟨s_i s_j⟩ off the diagonal, ⟨s_i⟩ on it). This is the
+    /// lecture's rule; at T ≠ 1 the log-likelihood's gradient is the same difference divided by T.
     pub fn learn(&mut self, data: &Array2<f64>, model: &Array2<f64>, rate: f32) {
         let n = self.units();
         for i in 0..n {

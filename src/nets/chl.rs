@@ -197,7 +197,8 @@ impl Chl {
         x
     }
 
-    /// The free phase of a batch `input` [N, n_0]: every layer's final state.
+    /// The free phase of a batch `input` [N, n_0] (rows of n_0 values, or the products panic): every layer's
+    /// final state.
     pub fn free(&self, input: ArrayView2<f32>, s: &Settings) -> Vec<Array2<f32>> {
         self.settle(self.start(input), false, s, |_| {})
     }
