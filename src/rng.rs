@@ -80,14 +80,18 @@ pub enum Purpose {
     /// The credit-assignment lab's perceptrons: groups 0–3 the initial weights and biases, 4 the feedback
     /// matrix, 5 perturbations (the step in the counter).
     Mlp = 10,
-    /// Boltzmann machines: initial weights, Gibbs chains (group: which use).
+    /// Boltzmann machines (`nets::boltzmann`): group 0 initial weights, 1 chains' random starts (index: the
+    /// chains' round), 2 the free chains' sweeps, 3 the sweeps of chains with the visible units clamped (counter
+    /// [chain, sweep, unit / 4, round]).
     Boltzmann = 11,
     /// Restricted Boltzmann machines and deep belief nets (`nets::rbm::group`; index: the layer): group 0 initial
     /// weights, 1 Gibbs sampling in training (CD-k and persistent chains; the sweep in the counter), 2 sampling
     /// from the model and reconstruction, 3 annealed importance sampling (the run and temperature in the counter),
     /// 4 the pseudo-likelihood's flipped bits. Counters are [row, step, unit/4, phase].
     Rbm = 12,
-    /// Contrastive Hebbian learning: initial weights and biases, the order of training examples.
+    /// Contrastive Hebbian learning (`nets::chl`): group 0 initial weights, 1 initial biases (index: the layer).
+    /// The order of training examples comes from `data::preprocess::shuffled` (`Purpose::Data`), as in the other
+    /// labs.
     Chl = 13,
 }
 

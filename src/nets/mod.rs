@@ -1,4 +1,6 @@
 //! Network families that are more than a kernel: one file each (models, dynamics, observables).
+pub mod boltzmann;
+pub mod chl;
 pub mod dense;
 pub mod hebbconv;
 pub mod hopfield;
