@@ -830,3 +830,63 @@ async fn the_credit_perceptron_matches_the_cpu_on_webgpu() {
         );
     }
 }
+
+/// RBM training (kernels/rbm) on the browser's WebGPU against its CPU twin: CD-2 with momentum and decay, and
+/// persistent CD, three updates with a short last batch (as tests/rbm_gpu.rs): weights, biases and the chains,
+/// which draw from the same counters.
+#[wasm_bindgen_test]
+async fn rbm_training_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::rbm::RbmGpu;
+    use hebbian_playground::nets::rbm::{Draws, Rbm, TrainConfig, Trainer};
+    use ndarray::{Array2, s};
+    let gpu = gpu().await;
+    let p = Array2::from_shape_fn((13, 37), |(i, j)| if (i + j) % 3 == 0 { 0.8 } else { 0.3 });
+    let x = Draws::new(3, 2, 9).bernoulli(p.view(), 0, 0);
+    for persistent in [false, true] {
+        let config = TrainConfig {
+            k: 2,
+            learning_rate: 0.1,
+            momentum: 0.5,
+            weight_decay: 0.01,
+            persistent,
+        };
+        let mut rbm = Rbm::new(37, 11, 4, 0);
+        rbm.w.mapv_inplace(|w| 30.0 * w);
+        let mut cpu = rbm.clone();
+        let mut trainer = Trainer::new(&cpu, config, 6, 0);
+        let mut dev = RbmGpu::new(&gpu, &rbm, &trainer, 5).await.expect("RBM");
+        for start in [0, 5, 10] {
+            let batch = x.slice(s![start..(start + 5).min(13), ..]);
+            trainer.update(&mut cpu, batch);
+            dev.train(&gpu, batch).await.expect("an update");
+        }
+        let mut back = rbm.clone();
+        let mut back_trainer = Trainer::new(&back, config, 6, 0);
+        dev.download(&gpu, &mut back, &mut back_trainer)
+            .await
+            .expect("download");
+        let scale = cpu.w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert_close(
+            cpu.w.as_slice().expect("standard"),
+            back.w.as_slice().expect("standard"),
+            2e-5 * (1.0 + scale),
+            &format!("persistent {persistent}: W"),
+        );
+        assert_close(
+            &cpu.b.to_vec(),
+            &back.b.to_vec(),
+            2e-5,
+            &format!("persistent {persistent}: b"),
+        );
+        assert_close(
+            &cpu.c.to_vec(),
+            &back.c.to_vec(),
+            2e-5,
+            &format!("persistent {persistent}: c"),
+        );
+        assert_eq!(
+            back_trainer.chains, trainer.chains,
+            "persistent {persistent}: chains"
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod matmul;
 pub mod mlp;
 pub mod prelude;
 pub mod random;
+pub mod rbm;
 pub mod recall;
 pub mod trajectories;
 
@@ -30,6 +31,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("hebbupdate", hebbupdate::source()),
         ("backprop", backprop::source()),
         ("mlp", mlp::source()),
+        ("rbm", rbm::source()),
     ]
 }
 
@@ -47,6 +49,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         hebbupdate::layouts(),
         backprop::layouts(),
         mlp::layouts(),
+        rbm::layouts(),
     ]
     .into_iter()
     .flatten()
