@@ -97,11 +97,16 @@ async function advanceOnce() {
   return frame;
 }
 
+// Each loop's number: a Pause followed at once by Run starts a new loop while the old one still waits for its
+// chunk, and the old one must then end without running chunks of its own.
+let loopId = 0;
+
 // Runs chunks until the end, a pause, or (for Step) the first chunk that completes a step: a step of a large
 // experiment can span many chunks, and Pause still interrupts it.
 async function loop(stepOnly = false) {
+  const id = ++loopId;
   const from = stepNow;
-  while (running) {
+  while (running && id === loopId) {
     let frame;
     try {
       frame = await serial(advanceOnce);
@@ -119,7 +124,12 @@ async function loop(stepOnly = false) {
     // Yield so pause/reset messages get in; animated runs are paced to about one frame per display frame.
     await pause(speed > 0 && !stepOnly ? 16 : 0);
   }
-  sendHeld();
+  // Paused: the page gets the chunk that was in flight before it hears that the run stopped, so the step it
+  // shows (and saves) when the run stops is the step the engine stopped at.
+  if (id === loopId) {
+    sendHeld();
+    post({ type: 'running', running: false });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -330,7 +340,8 @@ const handlers = {
     loop();
   },
   pause() {
-    setRunning(false);
+    // The loop says the run stopped once its chunk in flight is in the page.
+    running = false;
   },
   step() {
     if (running || !hasRun) return;
