@@ -3,7 +3,8 @@
 // run's artifact), and the checks a screenshot review would make on every lab: nothing wider than a phone's
 // screen, every plot that is shown has drawn something, no console error.
 //
-// Run: node --test tests/e2e/screens.test.mjs (builds dist/ first unless HEBBIAN_SKIP_BUILD is set).
+// Run: node --test tests/e2e/screens.test.mjs (builds dist/ first unless HEBBIAN_SKIP_BUILD is set;
+// HEBBIAN_SCREENS_LAB=id for one lab).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -75,7 +76,9 @@ async function ranLab(id, size, query = '') {
 test('every lab, run with its defaults (or a lighter state), reads at desktop and phone sizes (screenshots kept for review)', async () => {
   const ids = await labIds();
   assert.ok(ids.length >= 4, ids.join());
-  for (const id of ids) {
+  // HEBBIAN_SCREENS_LAB=id shoots one lab (while working on it); CI shoots them all.
+  const only = process.env.HEBBIAN_SCREENS_LAB;
+  for (const id of ids.filter((i) => !only || i === only)) {
     for (const size of SIZES) {
       const { page, errors } = await ranLab(id, size);
       const where = `${id} at ${size.width} × ${size.height}`;
