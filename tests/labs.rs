@@ -71,22 +71,28 @@ fn off_palette(frame: &Frame) -> Vec<String> {
         .collect()
 }
 
+/// Runs every lab's default experiment (or a lighter one) to the end: seconds each when optimised, so the
+/// debug build skips it and `scripts/test.sh` runs it with the budgets profile.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "optimised: cargo test --profile budgets --test labs"
+)]
 fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
     let store = store();
     for id in ids() {
         let mut state = labs::default_state(id).expect("default state");
         assert_eq!(labs::validate(&state), vec![], "{id}");
         if id == "hebbconv" {
-            // Its default run takes half a minute in an optimised build (tests/hebbconv_lab.rs runs it there);
-            // unoptimised, the same cells from a few images.
+            // Its default run takes half a minute (tests/hebbconv_lab.rs runs it); here the same cells from a
+            // few images.
             for (key, value) in [("width_div", 48), ("train_images", 70), ("test_images", 30)] {
                 state.params[key] = value.into();
             }
             state.params["probe_epochs"] = 2.into();
         }
         if id == "credit" {
-            // Eight seconds optimised; unoptimised, the same cells from fewer digits.
+            // Eight seconds (tests/credit_lab.rs runs it); here the same cells from fewer digits.
             for (key, value) in [
                 ("train_images", 300),
                 ("valid_images", 100),

@@ -160,6 +160,10 @@ fn assert_unbiased(rule: Rule, draws: u64, net: &Mlp, x: ArrayView2<f32>, labels
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "tens of thousands of updates: cargo test --profile budgets --test mlp"
+)]
 fn node_perturbation_is_unbiased() {
     let (x, labels) = batch();
     let net = Mlp::new(6, 5, 4, Activation::Tanh, true, 7);
@@ -173,6 +177,10 @@ fn node_perturbation_is_unbiased() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "tens of thousands of updates: cargo test --profile budgets --test mlp"
+)]
 fn weight_perturbation_is_unbiased() {
     let (x, labels) = batch();
     let net = Mlp::new(6, 5, 4, Activation::Tanh, true, 8);
