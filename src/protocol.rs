@@ -161,6 +161,13 @@ pub enum PlotBody {
         grid: bool,
         images: Vec<Image>,
     },
+    /// A table of a worked example (states, energies, probabilities): every cell as the lab formats it, so that
+    /// the page shows the digits the lab means (and the CLI reports). Rows may be shorter than `columns` (the
+    /// rest blank); the renderer grows the chart to show every row.
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 /// How a series is drawn.

@@ -236,7 +236,32 @@ function colours() {
   };
 }
 
-const plots = [clusters(), landscape(), trajectory(), bars(), receptiveFields(), patterns(), colours()];
+/**
+ * A worked example's table: the eight states of three binary units with their energy and probability (the
+ * three-unit Boltzmann machine w₁₂ = 0.2, w₁₃ = 0.1, w₂₃ = 0.3, b = 1).
+ * @returns {Plot}
+ */
+function states() {
+  const w = [[0, 0.2, 0.1], [0.2, 0, 0.3], [0.1, 0.3, 0]];
+  const rows = range(8).map((k) => {
+    const s = [(k >> 2) & 1, (k >> 1) & 1, k & 1];
+    let e = s[0] + s[1] + s[2];
+    for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) e -= w[i][j] * s[i] * s[j];
+    return { s, e, q: Math.exp(-e) };
+  });
+  const z = rows.reduce((a, r) => a + r.q, 0);
+  return {
+    id: 'states',
+    title: `Every state of three units (Z = ${z.toFixed(4)})`,
+    x_label: '',
+    y_label: '',
+    kind: 'table',
+    columns: ['s₁s₂s₃', 'E(s)', 'e^−E(s)', 'p(s)'],
+    rows: rows.map((r) => [r.s.join(''), r.e.toFixed(1), r.q.toFixed(4), (r.q / z).toFixed(4)]),
+  };
+}
+
+const plots = [clusters(), landscape(), trajectory(), bars(), receptiveFields(), patterns(), colours(), states()];
 /** @type {Record<string, import('./plots.js').PlotHandle>} */
 const handles = {};
 const host = /** @type {HTMLElement} */ (document.getElementById('plots')); // gallery.html has it

@@ -6,6 +6,7 @@
 /** @typedef {Extract<Plot, {kind: 'xy'}>} XyPlot */
 /** @typedef {Extract<Plot, {kind: 'bars'}>} BarsPlot */
 /** @typedef {Extract<Plot, {kind: 'images'}>} ImagesPlot */
+/** @typedef {Extract<Plot, {kind: 'table'}>} TablePlot */
 /** @typedef {import('./types/protocol').Heatmap} Heatmap */
 /** @typedef {import('./types/protocol').Series} Series */
 
@@ -39,7 +40,7 @@ let measurer = null;
  * @param {string} text
  * @param {string} font
  */
-function textWidth(text, font) {
+export function textWidth(text, font) {
   measurer ??= document.createElement('canvas').getContext('2d');
   if (!measurer) return text.length * 8;
   measurer.font = font;

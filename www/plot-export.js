@@ -29,7 +29,7 @@ export function plotToCSV(plot) {
     for (const row of rows) lines.push(row.join(','));
   };
   // Columns are named after the axes they hold, units included ("update", "angle (degrees)").
-  const [x, y] = plot.kind === 'images' ? ['', ''] : [plot.x_label || 'x', plot.y_label || 'y'];
+  const [x, y] = plot.kind === 'images' || plot.kind === 'table' ? ['', ''] : [plot.x_label || 'x', plot.y_label || 'y'];
   switch (plot.kind) {
     case 'xy': {
       const hm = plot.heatmap;
@@ -90,6 +90,9 @@ export function plotToCSV(plot) {
       section(channels === 3 ? ['image', 'row', 'col', 'red', 'green', 'blue'] : ['image', 'row', 'col', 'value'], rows);
       break;
     }
+    case 'table':
+      section(plot.columns, plot.rows.map((row) => plot.columns.map((_, c) => csvText(row[c] ?? ''))));
+      break;
     default:
       throw new Error(`unknown plot kind ${JSON.stringify(/** @type {{kind: unknown}} */ (plot).kind)}`);
   }

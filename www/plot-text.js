@@ -38,6 +38,8 @@ function summary(plot) {
     }
     case 'images':
       return `${plot.images.length} image${plot.images.length === 1 ? '' : 's'} of ${plot.width} × ${plot.height} pixels${plot.images.some((i) => i.label) ? ` (${list(plot.images.map((i) => i.label))})` : ''}, values ${span(plot.value_range)}.`;
+    case 'table':
+      return `A table of ${plot.rows.length} row${plot.rows.length === 1 ? '' : 's'} with the columns ${list(plot.columns)}.`;
     default:
       return '';
   }

@@ -1,7 +1,7 @@
 // @ts-check
 // Plot renderer: draws the plot JSON of www/PROTOCOL.md (types: www/types/protocol.d.ts) with ECharts (canvas
 // renderer). This module is the public API and the chart's life cycle; each plot kind's drawing is in its own
-// module (plot-xy.js, plot-bars.js, plot-images.js), the exports in plot-export.js, and what they share (palette,
+// module (plot-xy.js, plot-bars.js, plot-images.js, plot-table.js), the exports in plot-export.js, and what they share (palette,
 // layout, axes) in plot-common.js.
 //
 // Public API
@@ -27,8 +27,8 @@
 //       (scatter, line, dashed and trajectory series), `series,<x label> (tail),<y label> (tail),<x label>
 //       (head),<y label> (head)` (arrows). Bars give `category,series,<y label>`; images give
 //       `image,row,col,value`, colour images (channels = 3) `image,row,col,red,green,blue` (row 0 is the top
-//       row; the image column holds the image's label, or `#index` when the label is empty). Empty labels read
-//       x, y and value.
+//       row; the image column holds the image's label, or `#index` when the label is empty); tables give their
+//       columns and rows as drawn. Empty labels read x, y and value.
 //
 // PlotHandle: {container, chart, plot}. `chart` is the ECharts instance (tests use `chart.convertToPixel`), `plot`
 // the plot last drawn. Treat both as read-only.
@@ -38,7 +38,8 @@
 //
 // DOM and sizing: container > div.plot-root (position: relative) > div.plot-chart (the ECharts canvas) and
 // div.plot-toolbar (absolutely placed buttons). The chart element is 100% wide and `var(--plot-height, 360px)`
-// high; set `--plot-height` on the container (or any ancestor) to change it.
+// high; set `--plot-height` on the container (or any ancestor) to change it. A table's chart is as high as its
+// rows need (plot-table.js tableHeight).
 //
 // Safety: titles, labels, series names and categories may come from a link the user edited. They only ever reach
 // ECharts text (drawn on the canvas; tooltips use the canvas "richText" mode, not HTML) or DOM `textContent` /
@@ -59,6 +60,7 @@ import { LAYOUT } from './plot-common.js';
 import { xyOption } from './plot-xy.js';
 import { barsOption } from './plot-bars.js';
 import { imagesOption } from './plot-images.js';
+import { tableHeight, tableOption } from './plot-table.js';
 import { buildToolbar } from './plot-export.js';
 import { describePlot } from './plot-text.js';
 
@@ -119,6 +121,15 @@ export function renderPlot(container, plot, { toolbar = true, prefix = '' } = {}
  */
 export function updatePlot(handle, plot) {
   const chart = handle.chart;
+  if (plot.kind === 'table') {
+    // A table is as tall as its rows need at this width (every row shown, none cut).
+    const el = chart.getDom();
+    const h = tableHeight(plot, chart.getWidth());
+    if (Math.abs(el.clientHeight - h) > 1) {
+      el.style.height = `${h}px`;
+      chart.resize();
+    }
+  }
   const option = buildOption(plot, chart.getWidth(), chart.getHeight());
   if (handle.plot === null || handle.plot.kind !== plot.kind) {
     chart.setOption(option, { notMerge: true });
@@ -151,6 +162,7 @@ function buildOption(plot, width, height) {
     case 'xy': return { animation: false, ...xyOption(plot, width, height) };
     case 'bars': return { animation: false, ...barsOption(plot, width, height) };
     case 'images': return { animation: false, ...imagesOption(plot, width) };
+    case 'table': return { animation: false, ...tableOption(plot, width) };
     default: throw new Error(`unknown plot kind ${JSON.stringify(/** @type {{kind: unknown}} */ (plot).kind)}`);
   }
 }

@@ -427,6 +427,40 @@ test('every plot has a text alternative: its title and what it shows, kept up to
   assert.match(label, /t from 0 to 1000,/);
 });
 
+test('a table draws every row at its full height, exports its cells and says what it holds', async () => {
+  const plot = await page.evaluate(() => window.gallery.plots.states);
+  // Text is grey: count every drawn pixel; the same table without rows draws its title and header only.
+  const drawn = await countDrawnPixels(page, chartSel('states'));
+  await page.evaluate(async () => {
+    const { renderPlot } = await import('/plots.js');
+    const slot = document.createElement('div');
+    slot.id = 'empty-table';
+    document.getElementById('plots').append(slot);
+    renderPlot(slot, { ...window.gallery.plots.states, rows: [] });
+  });
+  const blank = await countDrawnPixels(page, '#empty-table .plot-chart');
+  await page.evaluate(() => document.getElementById('empty-table').remove());
+  assert.ok(drawn > 3 * blank && drawn > 2000, `${drawn} drawn pixels; without rows ${blank}`);
+  // Tall enough for the title, the header and all 8 rows, at a desktop and at a phone's width.
+  for (const width of [900, 340]) {
+    await page.locator(plotSel('states')).evaluate((el, w) => { el.style.width = `${w}px`; }, width);
+    await page.waitForFunction((w) => window.gallery.handles.states.chart.getWidth() <= w + 1, width);
+    const rows = await page.evaluate(() => {
+      const h = window.gallery.handles.states;
+      const el = /** @type {HTMLElement} */ (h.chart.getDom());
+      return { height: el.clientHeight, width: el.clientWidth };
+    });
+    assert.ok(rows.height >= 9 * 14 + 30, `${width} px: a table of 9 lines in ${rows.height} px`);
+  }
+  await page.locator(plotSel('states')).evaluate((el) => { el.style.width = ''; });
+  const csv = await page.evaluate(async () => (await import('/plots.js')).plotToCSV(window.gallery.plots.states));
+  const [section] = csvSections(csv);
+  assert.equal(section.header, plot.columns.join(','));
+  assert.deepEqual(section.rows, plot.rows);
+  const label = await page.evaluate(() => window.gallery.handles.states.chart.getDom().getAttribute('aria-label'));
+  assert.match(label, /^Every state of three units \(Z = 2\.6919\)\. A table of 8 rows with the columns s₁s₂s₃, E\(s\)/);
+});
+
 test('the page logged no errors', () => {
   assert.deepEqual(errors, []);
 });

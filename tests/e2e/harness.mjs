@@ -242,7 +242,8 @@ export async function countDrawnPixels(page, selector, { minChroma = 0, region =
  * Asserts that each plot of the lab (`ids`, as in window.playground.plots) drew a real picture: its pixels must be
  * more than twice, and `margin` more than, those of the same plot drawn with all data removed (title, axes and
  * legend only), measured in the same page at the same size. Curves, bars and heatmaps count coloured pixels
- * (chroma ≥ 40: grey axes and text do not count); image grids, often black and white, count every drawn pixel.
+ * (chroma ≥ 40: grey axes and text do not count); image grids, often black and white, and tables count every drawn
+ * pixel.
  */
 export async function assertPlotsDrawn(page, ids, { margin = 400 } = {}) {
   const kinds = await page.evaluate(async (ids) => {
@@ -256,6 +257,8 @@ export async function assertPlotsDrawn(page, ids, { margin = 400 } = {}) {
         for (const s of plot.series) s.values = [];
       } else if (plot.kind === 'images') {
         plot.images = [];
+      } else if (plot.kind === 'table') {
+        plot.rows = [];
       }
       const blank = document.createElement('div');
       blank.className = 'cell plot';
@@ -267,7 +270,7 @@ export async function assertPlotsDrawn(page, ids, { margin = 400 } = {}) {
   }, ids);
   const counts = {};
   for (const [i, id] of ids.entries()) {
-    const minChroma = kinds[i] === 'images' ? 0 : 40;
+    const minChroma = kinds[i] === 'images' || kinds[i] === 'table' ? 0 : 40;
     counts[id] = {
       drawn: await countDrawnPixels(page, `[data-plot-id="${id}"]`, { minChroma }),
       blank: await countDrawnPixels(page, `[data-blank="${id}"]`, { minChroma }),

@@ -98,7 +98,7 @@ value_range: [number, number],
 /**
  * Lines between the pixels, so that every cell of a small pattern reads as one unit.
  */
-grid: boolean, images: Array<Image>, });
+grid: boolean, images: Array<Image>, } | { "kind": "table", columns: Array<string>, rows: Array<Array<string>>, });
 
 /**
  * The kinds of plot the renderer knows.
@@ -120,7 +120,7 @@ value_range: [number, number],
 /**
  * Lines between the pixels, so that every cell of a small pattern reads as one unit.
  */
-grid: boolean, images: Array<Image>, };
+grid: boolean, images: Array<Image>, } | { "kind": "table", columns: Array<string>, rows: Array<Array<string>>, };
 
 /**
  * How a series is drawn.
