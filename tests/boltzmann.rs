@@ -331,3 +331,26 @@ fn learning_with_hidden_units_raises_the_likelihood() {
     eprintln!("hidden units: log-likelihood {before:.3} → {after:.3}");
     assert!(after > before + 8.0, "log-likelihood {before} → {after}");
 }
+
+/// The lecture's model statistics (one synchronous step from uniformly random states) miss the model's moments
+/// of a strongly coupled machine, where persistent chains and enumeration agree; the same seed and round give
+/// the same numbers.
+#[test]
+fn one_step_statistics_miss_the_model_moments() {
+    let net = Boltzmann::random(9, 0, 2.0, 1.0, 4).expect("valid");
+    let exact = net.exact().expect("small").moments();
+    let one_step = net.model_moments_one_step(2000, 4, 7);
+    assert_eq!(one_step, net.model_moments_one_step(2000, 4, 7));
+    assert_ne!(one_step, net.model_moments_one_step(2000, 4, 8));
+    let mut chains = Chains::random(2000, 9, 4, GROUP_FREE, 0);
+    let sampled = net.model_moments_sampled(&mut chains, 50, 4);
+    let worst = |m: &Array2<f64>| {
+        m.iter()
+            .zip(exact.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    let (miss, chains_miss) = (worst(&one_step), worst(&sampled));
+    eprintln!("largest moment error: one step {miss:.3}, persistent chains {chains_miss:.3}");
+    assert!(miss > 0.1 && chains_miss < 0.05, "{miss} vs {chains_miss}");
+}
