@@ -105,6 +105,15 @@ impl Kind {
         }
     }
 
+    /// The name under a small picture.
+    fn short(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Chains => "chains",
+            Self::Lecture => "lecture",
+        }
+    }
+
     /// One colour per variant across the lab.
     fn colour(self) -> &'static str {
         PALETTE[match self {
@@ -504,6 +513,17 @@ fn finite(net: &Boltzmann) -> bool {
         .all(|v| v.is_finite())
 }
 
+/// At most two decimals, no trailing zeros (the lecture's table rounds so).
+fn number2(x: f64) -> String {
+    let s = format!("{x:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" || s.is_empty() {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
 /// At most three decimals, no trailing zeros.
 fn number(x: f64) -> String {
     let s = format!("{x:.3}");
@@ -626,7 +646,12 @@ impl Run {
                                 .iter()
                                 .map(|b| char::from(b'0' + b))
                                 .collect();
-                            format!("{s} E={} p={}", number(ex.energies[k]), number(probs[k]))
+                            // Short words: a phone gives each state about 34 px.
+                            format!(
+                                "{s} E={} p={}",
+                                number2(ex.energies[k]),
+                                number2(probs[k]).trim_start_matches('0')
+                            )
                         })
                         .collect();
                     let series = vec![
@@ -869,7 +894,7 @@ impl Run {
                     .position(|f| *f == r[i])
                     .map_or("other", |k| LETTER_NAMES[k]);
                 images.push(Image {
-                    label: format!("{}: {got}", l.kind.name()),
+                    label: format!("{}: {got}", l.kind.short()),
                     pixels: r[i].iter().map(|&b| f64::from(b)).collect(),
                 });
             }
