@@ -646,12 +646,8 @@ impl Run {
                                 .iter()
                                 .map(|b| char::from(b'0' + b))
                                 .collect();
-                            // Short words: a phone gives each state about 34 px.
-                            format!(
-                                "{s} E={} p={}",
-                                number2(ex.energies[k]),
-                                number2(probs[k]).trim_start_matches('0')
-                            )
+                            // Words of four characters at most: a phone gives each state about 30 px.
+                            format!("{s} {} {:.0}%", number2(ex.energies[k]), 100.0 * probs[k])
                         })
                         .collect();
                     let series = vec![
@@ -680,7 +676,7 @@ impl Run {
         Plot {
             id: "three_table".into(),
             title,
-            x_label: "state s₁s₂s₃".into(),
+            x_label: "state s₁s₂s₃, then its E and p".into(),
             y_label: "value".into(),
             body: PlotBody::Bars { categories, series },
         }
