@@ -82,7 +82,7 @@ pub enum Purpose {
     Mlp = 10,
     /// Boltzmann machines (`nets::boltzmann`): group 0 initial weights, 1 chains' random starts (index: the
     /// chains' round), 2 the free chains' sweeps, 3 the sweeps of chains with the visible units clamped (counter
-    /// [chain, sweep, unit / 4, round]).
+    /// [chain, sweep, unit / 4, round]), 4 the lecture's one-step statistics.
     Boltzmann = 11,
     /// Restricted Boltzmann machines and deep belief nets (`nets::rbm::group`; index: the layer): group 0 initial
     /// weights, 1 Gibbs sampling in training (CD-k and persistent chains; the sweep in the counter), 2 sampling

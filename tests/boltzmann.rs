@@ -331,3 +331,48 @@ fn learning_with_hidden_units_raises_the_likelihood() {
     eprintln!("hidden units: log-likelihood {before:.3} → {after:.3}");
     assert!(after > before + 8.0, "log-likelihood {before} → {after}");
 }
+
+/// The lecture's model statistics (one synchronous step from uniformly random states) miss the model's moments
+/// of a strongly coupled machine, where persistent chains and enumeration agree; the same seed and round give
+/// the same numbers.
+#[test]
+fn one_step_statistics_miss_the_model_moments() {
+    let net = Boltzmann::random(9, 0, 2.0, 1.0, 4).expect("valid");
+    let exact = net.exact().expect("small").moments();
+    let one_step = net.model_moments_one_step(2000, 4, 7);
+    assert_eq!(one_step, net.model_moments_one_step(2000, 4, 7));
+    assert_ne!(one_step, net.model_moments_one_step(2000, 4, 8));
+    let mut chains = Chains::random(2000, 9, 4, GROUP_FREE, 0);
+    let sampled = net.model_moments_sampled(&mut chains, 50, 4);
+    let worst = |m: &Array2<f64>| {
+        m.iter()
+            .zip(exact.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    let (miss, chains_miss) = (worst(&one_step), worst(&sampled));
+    eprintln!("largest moment error: one step {miss:.3}, persistent chains {chains_miss:.3}");
+    assert!(miss > 0.1 && chains_miss < 0.05, "{miss} vs {chains_miss}");
+}
+
+/// Benchmark, not a check: Gibbs sweeps per second of 1,000 chains of 16 units on the CPU path (the figure
+/// README compares with the lecture's NumPy code, benches/boltzmann_numpy.py). Run it optimised:
+/// `cargo test --profile budgets --test boltzmann -- --ignored --nocapture sweeps_per_second`.
+#[test]
+#[ignore = "benchmark: run with --ignored in an optimised build"]
+fn sweeps_per_second() {
+    let net = Boltzmann::random(16, 0, 1.0, 1.0, 0).expect("valid");
+    let mut chains = Chains::random(1000, 16, 0, GROUP_FREE, 0);
+    net.sweep(&mut chains, 0, 0);
+    let sweeps = 200;
+    let t0 = std::time::Instant::now();
+    for _ in 0..sweeps {
+        net.sweep(&mut chains, 0, 0);
+    }
+    let s = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "CPU: {:.0} sweeps/s of 1,000 chains × 16 units ({:.3e} unit updates/s)",
+        f64::from(sweeps) / s,
+        f64::from(sweeps) * 1000.0 * 16.0 / s
+    );
+}

@@ -1,6 +1,7 @@
 //! Labs: the `Lab` and `LabRun` traits every lab implements, and the registry that turns the list of labs
 //! into the dispatch the page, the worker and the CLI use. A new lab is one file (`<id>.rs` with its prose in
 //! `<id>.md`) and one line in `registry!` below; `tests/labs.rs` then checks it without further code.
+pub mod boltzmann;
 pub mod budget;
 pub mod credit;
 pub mod datasets;
@@ -395,4 +396,5 @@ registry! {
     Ising => ising::IsingLab,
     HebbConv => hebbconv::HebbConv,
     Credit => credit::Credit,
+    Boltzmann => boltzmann::BoltzmannLab,
 }

@@ -43,6 +43,9 @@ pub const GROUP_START: u32 = 1;
 pub const GROUP_FREE: u32 = 2;
 /// Chains with the visible units clamped to data (hidden units sampled).
 pub const GROUP_CLAMPED: u32 = 3;
+/// The lecture's one-step model statistics ([`Boltzmann::model_moments_one_step`]): their random starts (as
+/// [`Chains::random`] with this group and the round) and their single step's draws.
+pub const GROUP_ONE_STEP: u32 = 4;
 
 /// A Boltzmann machine's parameters. Units 0..visible are visible, the rest hidden.
 #[derive(Clone, Debug, PartialEq)]
@@ -342,6 +345,36 @@ impl Boltzmann {
             self.sweep(chains, 0, seed);
         }
         moments(chains.states.view())
+    }
+
+    /// The lecture's model statistics, kept to show why they fail (notes, "Code defects to avoid" 4): `count`
+    /// states drawn uniformly at random ([`Chains::random`] of group [`GROUP_ONE_STEP`], `round`), then ONE
+    /// synchronous step: every unit of every state turns on when u < σ(ΔE_i/T), ΔE_i computed from the random
+    /// state, u from word i % 4 of philox([c, 0, i / 4, round], (seed, stream(Boltzmann, [`GROUP_ONE_STEP`],
+    /// 0))). Its listing's σ(y·w) has no bias and T = 1; ours keeps both, so that the sampling alone differs from
+    /// the other statistics. These states are one step away from uniform noise, not samples of p(s).
+    pub fn model_moments_one_step(&self, count: usize, seed: u32, round: u32) -> Array2<f64> {
+        let n = self.units();
+        let start = Chains::random(count, n, seed, GROUP_ONE_STEP, round);
+        let key = [seed, rng::stream(Purpose::Boltzmann, GROUP_ONE_STEP, 0)];
+        let mut next = start.states.clone();
+        for (c, (from, mut to)) in start
+            .states
+            .rows()
+            .into_iter()
+            .zip(next.rows_mut())
+            .enumerate()
+        {
+            let from = from.to_vec();
+            let mut words = [0u32; 4];
+            for i in 0..n {
+                if i % 4 == 0 {
+                    words = rng::philox4x32([c as u32, 0, (i / 4) as u32, round], key);
+                }
+                to[i] = u8::from(rng::uniform(words[i % 4]) < self.p_on(&from, i));
+            }
+        }
+        moments(next.view())
     }
 
     /// The data's moments with the hidden units sampled: `copies` chains per pattern with the visible units
