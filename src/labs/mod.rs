@@ -2,6 +2,7 @@
 //! into the dispatch the page, the worker and the CLI use. A new lab is one file (`<id>.rs` with its prose in
 //! `<id>.md`) and one line in `registry!` below; `tests/labs.rs` then checks it without further code.
 pub mod budget;
+pub mod chl;
 pub mod credit;
 pub mod datasets;
 pub mod hebb2d;
@@ -395,4 +396,5 @@ registry! {
     Ising => ising::IsingLab,
     HebbConv => hebbconv::HebbConv,
     Credit => credit::Credit,
+    Chl => chl::ChlLab,
 }
