@@ -394,6 +394,8 @@ pub struct Run {
     timing: (f64, f64),
     epoch_ms: f64,
     epoch_started: f64,
+    /// The index of the traced digit among the test digits.
+    traced: usize,
     stopped: bool,
     notices: Vec<String>,
     /// Whether the plots changed since the last frame.
@@ -452,21 +454,29 @@ impl Run {
         train.truncate(p.train_images as usize);
         let mut test = data.indices(Split::Test);
         test.truncate(p.test_images as usize);
-        if train.len() < p.batch as usize || test.len() <= p.traced as usize {
+        if train.len() < p.batch as usize || test.is_empty() {
             return Err(Error::Data(format!(
-                "{} has {} training and {} test digits; this run needs a batch of {} and test digit {}",
+                "{} has {} training and {} test digits; this run needs a batch of {} and a test digit",
                 data.name,
                 train.len(),
                 test.len(),
-                p.batch,
-                p.traced
+                p.batch
             )));
+        }
+        let mut notices = Vec::new();
+        // The field's limit is the test images asked for; the data may hold fewer (the shipped set has 997).
+        let traced = (p.traced as usize).min(test.len() - 1);
+        if traced < p.traced as usize {
+            notices.push(format!(
+                "{} has {} test digits: the phase plots trace the last one, digit {traced}.",
+                data.name,
+                test.len()
+            ));
         }
         let net = Chl::new(&p.sizes(), state.seed)?;
         let settings = p.settings();
         let test_x = data.rows(&test);
         let test_labels: Vec<u8> = test.iter().map(|&i| data.labels[i]).collect();
-        let traced = p.traced as usize;
         let before = net.trace(
             test_x.row(traced),
             one_hot(&test_labels[traced..=traced]).row(0),
@@ -489,8 +499,9 @@ impl Run {
             timing: (0.0, 0.0),
             epoch_ms: f64::NAN,
             epoch_started: 0.0,
+            traced,
             stopped: false,
-            notices: Vec::new(),
+            notices,
             changed: true,
         })
     }
@@ -592,7 +603,7 @@ impl Run {
                 })
                 .collect(),
         });
-        let traced = self.state.params.traced as usize;
+        let traced = self.traced;
         self.now = self.net.trace(
             self.test_x.row(traced),
             one_hot(&self.test_labels[traced..=traced]).row(0),
@@ -602,7 +613,7 @@ impl Run {
     }
 
     fn traced_label(&self) -> usize {
-        usize::from(self.test_labels[self.state.params.traced as usize])
+        usize::from(self.test_labels[self.traced])
     }
 
     /// The output units' activity over the Euler steps of one phase (one look per class), and the hidden
@@ -686,7 +697,7 @@ impl Run {
     }
 
     fn digit_plot(&self) -> Plot {
-        let traced = self.state.params.traced as usize;
+        let traced = self.traced;
         Plot {
             id: "digit".into(),
             title: format!(
