@@ -5,9 +5,11 @@ W_k of shape [n_k, n_{k+1}], every state from 0, len(np.arange(1, T + 1, dt)) Eu
 updating layers 1..L in order, the clamped phase 1..L-1, weights' update summed over the batch, biases' averaged,
 rate ETA * GAMMA ** (k - L)) on the playground's shipped 10,000 digits split as the playground splits them (the
 k-th digit of each class: test when k % 10 == 9, validation when 8, training otherwise: 8,000 / 1,000 / 1,000),
-training digits in file order as the lecture walks its (already shuffled) training set.
+the training digits shuffled once (as train_test_split does) and walked in that order every epoch.
 
 Usage: python benches/chl_numpy.py [--epochs N] [--train N] [--hebbian target/release/hebbian]
+On a machine busy with other work, OPENBLAS_NUM_THREADS=1 keeps OpenBLAS from spinning threads against it (on 2
+busy cores, two BLAS threads ran 25 times slower than one).
 With --hebbian, the playground's CLI runs the same configuration (CPU backend) afterwards and both speeds are
 printed side by side.
 """
@@ -55,7 +57,10 @@ def main():
     args = ap.parse_args()
 
     x, y, split = shipped()
-    x_train, y_train = x[split == 0][: args.train], y[split == 0][: args.train]
+    # The lecture's train_test_split shuffles before splitting; the shipped digits come sorted by class, so the
+    # training digits are shuffled once here (seed 0), then walked in that order every epoch as in the lecture.
+    order = np.random.RandomState(0).permutation(int((split == 0).sum()))
+    x_train, y_train = x[split == 0][order][: args.train], y[split == 0][order][: args.train]
     x_test, y_test = x[split == 2], y[split == 2]
 
     ETA = 0.01
@@ -114,7 +119,8 @@ def main():
         print(f"numpy epoch {e + 1}: {seconds:.2f} s, {n_batches * b_size / seconds:.0f} images/s, test accuracy {acc:.4f}")
     numpy_rate = args.epochs * n_batches * b_size / total
 
-    print(f"numpy (lecture's code, float64, {os.cpu_count()} cores): {numpy_rate:.0f} images/s")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "all")
+    print(f"numpy (lecture's code, float64, {os.cpu_count()} cores, BLAS threads: {threads}): {numpy_rate:.0f} images/s")
     if args.hebbian:
         state = json.loads(subprocess.check_output([args.hebbian, "state", "chl"]))
         state["params"].update({"train_images": args.train, "epochs": args.epochs})

@@ -195,7 +195,9 @@ impl Lab for ChlLab {
                 .into(),
             },
             Cell::Run,
-            Cell::Plot { id: "digit".into() },
+            Cell::PlotRow {
+                ids: vec!["digit".into(), "weights".into()],
+            },
             Cell::PlotRow {
                 ids: vec!["free_before".into(), "clamped_before".into()],
             },
@@ -203,14 +205,11 @@ impl Lab for ChlLab {
                 ids: vec!["free_now".into(), "clamped_now".into()],
             },
             text.prose("phases"),
-            Cell::Plot {
-                id: "accuracy".into(),
+            Cell::PlotRow {
+                ids: vec!["accuracy".into(), "per_class".into()],
             },
             Cell::Metrics {
                 title: "Results".into(),
-            },
-            Cell::PlotRow {
-                ids: vec!["weights".into(), "per_class".into()],
             },
             text.exercise("ex1"),
             text.exercise("ex2"),
@@ -430,12 +429,13 @@ fn argmax(out: &Array2<f32>) -> Vec<usize> {
 }
 
 /// The colour and mark of output unit `c`: the palette's seven colours as lines for the digits 0 to 6, and
-/// the first three again with a marker on every step for 7 to 9 (one look per class throughout the lab).
+/// the first three again dashed for 7 to 9 (one look per class throughout the lab; the legend draws dashes, where
+/// it would draw a line with markers like a plain line).
 fn class_look(c: usize) -> (&'static str, Mark) {
     if c < PALETTE.len() {
         (PALETTE[c], Mark::Line)
     } else {
-        (PALETTE[c - PALETTE.len()], Mark::Trajectory)
+        (PALETTE[c - PALETTE.len()], Mark::Dashed)
     }
 }
 
