@@ -195,3 +195,41 @@ fn the_update_vanishes_at_agreement_and_follows_the_target() {
         }
     }
 }
+
+/// `update_with` takes each layer's rate as given: with η γ^{k−L} it is `update`, with η everywhere (the lab's
+/// switch off) layer k's step is γ^{L−k} times smaller than the scaled one.
+#[test]
+fn update_with_takes_each_layers_rate() {
+    let net = small(&[4, 3, 2]);
+    let s = Settings::default();
+    let input = array![[1.0f32, 0.0, 0.5, 0.2], [0.3, 0.9, 0.0, 1.0]];
+    let target = array![[1.0f32, 0.0], [0.0, 1.0]];
+    let free = net.free(input.view(), &s);
+    let clamped = net.clamped(input.view(), target.view(), &s);
+    let mut scaled = net.clone();
+    scaled.update(&free, &clamped, &s);
+    let mut given = net.clone();
+    let rates = [
+        chl::layer_rate(s.rate, s.gamma, 0, 2),
+        chl::layer_rate(s.rate, s.gamma, 1, 2),
+    ];
+    given.update_with(&free, &clamped, &rates);
+    assert_eq!(given, scaled);
+    let mut flat = net.clone();
+    flat.update_with(&free, &clamped, &[s.rate, s.rate]);
+    for (k, rate) in rates.iter().enumerate() {
+        let ratio = rate / s.rate;
+        for (i, ((f, sc), n)) in flat.w[k]
+            .iter()
+            .zip(scaled.w[k].iter())
+            .zip(net.w[k].iter())
+            .enumerate()
+        {
+            let (df, ds) = (f - n, sc - n);
+            assert!(
+                (ds - ratio * df).abs() <= 1e-3 * ds.abs() + 1e-7,
+                "W{k}[{i}]: {ds} vs {ratio} × {df}"
+            );
+        }
+    }
+}

@@ -91,6 +91,13 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
             }
             state.params["probe_epochs"] = 2.into();
         }
+        if id == "chl" {
+            // Half a minute optimised; unoptimised, the same cells from a small network on few digits.
+            for (key, value) in [("train_images", 100), ("test_images", 50), ("epochs", 2)] {
+                state.params[key] = value.into();
+            }
+            state.params["hidden"] = serde_json::json!([16]);
+        }
         if id == "credit" {
             // Eight seconds (tests/credit_lab.rs runs it); here the same cells from fewer digits.
             for (key, value) in [

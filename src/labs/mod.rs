@@ -3,6 +3,7 @@
 //! `<id>.md`) and one line in `registry!` below; `tests/labs.rs` then checks it without further code.
 pub mod boltzmann;
 pub mod budget;
+pub mod chl;
 pub mod credit;
 pub mod datasets;
 pub mod hebb2d;
@@ -397,4 +398,5 @@ registry! {
     HebbConv => hebbconv::HebbConv,
     Credit => credit::Credit,
     Boltzmann => boltzmann::BoltzmannLab,
+    Chl => chl::ChlLab,
 }

@@ -219,8 +219,16 @@ impl Chl {
     /// x̌_kᵀ x̌_{k+1}) summed over the batch, b_k += η γ^{k−L} times the batch's mean of x̂_{k+1} − x̌_{k+1}.
     pub fn update(&mut self, free: &[Array2<f32>], clamped: &[Array2<f32>], s: &Settings) {
         let l = self.layers();
+        let rates: Vec<f32> = (0..l).map(|k| layer_rate(s.rate, s.gamma, k, l)).collect();
+        self.update_with(free, clamped, &rates);
+    }
+
+    /// [`Chl::update`] with the rate of each layer given (`rates[k]` for W_k and b_k; one per weight layer):
+    /// the lab's switch that turns the γ^{k−L} scaling off passes η for every layer.
+    pub fn update_with(&mut self, free: &[Array2<f32>], clamped: &[Array2<f32>], rates: &[f32]) {
+        let l = self.layers();
         for k in 0..l {
-            let c = layer_rate(s.rate, s.gamma, k, l);
+            let c = rates[k];
             let dw = dense::tn(clamped[k].view(), clamped[k + 1].view())
                 - dense::tn(free[k].view(), free[k + 1].view());
             self.w[k].scaled_add(c, &dw);

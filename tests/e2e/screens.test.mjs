@@ -45,6 +45,7 @@ async function labIds() {
 const LIGHT = {
   hebbconv: { train_images: 128, test_images: 100, probe_epochs: 3 },
   credit: { train_images: 1000, valid_images: 300, snr_examples: 100 },
+  chl: { train_images: 1000, epochs: 3 },
 };
 
 /** Opens a lab at a size, runs its default experiment (or its lighter state) to the end. */
