@@ -513,17 +513,6 @@ fn finite(net: &Boltzmann) -> bool {
         .all(|v| v.is_finite())
 }
 
-/// At most two decimals, no trailing zeros (the lecture's table rounds so).
-fn number2(x: f64) -> String {
-    let s = format!("{x:.2}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" || s.is_empty() {
-        "0".into()
-    } else {
-        s.into()
-    }
-}
-
 /// At most three decimals, no trailing zeros.
 fn number(x: f64) -> String {
     let s = format!("{x:.3}");
@@ -633,52 +622,47 @@ impl Run {
         Ok(())
     }
 
+    /// Every state of the three-unit machine with its energy, Boltzmann weight and probability (TC-11).
     fn three_table(&self) -> Plot {
-        let p = &self.state.params.three;
-        let (categories, series, title) = match self.state.params.three_machine() {
-            Ok(net) => match net.exact() {
-                Ok(ex) => {
-                    let probs = ex.probabilities();
-                    let t = p.temperature;
-                    let cats = (0..8)
-                        .map(|k| {
-                            let s: String = boltzmann::Exact::state(3, k)
-                                .iter()
-                                .map(|b| char::from(b'0' + b))
-                                .collect();
-                            // Words of four characters at most: a phone gives each state about 30 px.
-                            format!("{s} {} {:.0}%", number2(ex.energies[k]), 100.0 * probs[k])
-                        })
-                        .collect();
-                    let series = vec![
-                        BarSeries {
-                            name: "E(s)".into(),
-                            values: ex.energies.clone(),
-                            color: Some(PALETTE[2].into()),
-                        },
-                        BarSeries {
-                            name: "e^(−E/T)".into(),
-                            values: ex.energies.iter().map(|e| libm::exp(-e / t)).collect(),
-                            color: Some(PALETTE[4].into()),
-                        },
-                        BarSeries {
-                            name: "p(s)".into(),
-                            values: probs,
-                            color: Some(PALETTE[3].into()),
-                        },
-                    ];
-                    (cats, series, format!("The 8 states: Z = {:.4}", ex.z()))
-                }
-                Err(e) => (vec![], vec![], e.to_string()),
-            },
-            Err(e) => (vec![], vec![], e.to_string()),
+        let t = self.state.params.three.temperature;
+        let (rows, title) = match self
+            .state
+            .params
+            .three_machine()
+            .and_then(|net| net.exact())
+        {
+            Ok(ex) => {
+                let probs = ex.probabilities();
+                let rows = (0..8)
+                    .map(|k| {
+                        let s: String = boltzmann::Exact::state(3, k)
+                            .iter()
+                            .map(|b| char::from(b'0' + b))
+                            .collect();
+                        let e = ex.energies[k];
+                        vec![
+                            s,
+                            format!("{e:.2}"),
+                            format!("{:.4}", libm::exp(-e / t)),
+                            format!("{:.4}", probs[k]),
+                        ]
+                    })
+                    .collect();
+                (rows, format!("The 8 states (Z = {:.4})", ex.z()))
+            }
+            Err(e) => (Vec::new(), e.to_string()),
         };
         Plot {
             id: "three_table".into(),
             title,
-            x_label: "state s₁s₂s₃, then its E and p".into(),
-            y_label: "value".into(),
-            body: PlotBody::Bars { categories, series },
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Table {
+                columns: ["s₁s₂s₃", "E(s)", "e^(−E/T)", "p(s)"]
+                    .map(String::from)
+                    .into(),
+                rows,
+            },
         }
     }
 
@@ -702,31 +686,30 @@ impl Run {
         out
     }
 
+    /// The worked update of every weight (TC-12): the pair's data and model averages, the weight before and
+    /// after.
     fn worked_plot(&self) -> Plot {
         let rows = self.worked();
-        let names = ["w12", "w13", "w23"];
-        let categories = rows
-            .iter()
-            .zip(names)
-            .map(|(r, n)| format!("{n} {}→{}", number(r[2]), number(r[3])))
-            .collect();
-        let labels = ["E_data", "E_model", "w before", "w after"];
-        let colours = [REFERENCE, PALETTE[5], PALETTE[4], PALETTE[0]];
+        let names = ["w₁₂", "w₁₃", "w₂₃"];
         Plot {
             id: "worked_update".into(),
             title: format!(
                 "Worked update at α = {}",
                 number(self.state.params.three.rate)
             ),
-            x_label: "weight".into(),
-            y_label: "value".into(),
-            body: PlotBody::Bars {
-                categories,
-                series: (0..4)
-                    .map(|c| BarSeries {
-                        name: labels[c].into(),
-                        values: rows.iter().map(|r| r[c]).collect(),
-                        color: Some(colours[c].into()),
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Table {
+                columns: ["weight", "E_data", "E_model", "before", "after"]
+                    .map(String::from)
+                    .into(),
+                rows: rows
+                    .iter()
+                    .zip(names)
+                    .map(|(r, n)| {
+                        let mut row = vec![n.to_string()];
+                        row.extend(r.iter().map(|&v| number(v)));
+                        row
                     })
                     .collect(),
             },
