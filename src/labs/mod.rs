@@ -9,6 +9,7 @@ pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
 pub mod ranges;
+pub mod rbm;
 pub mod text;
 pub mod whitening;
 
@@ -395,4 +396,5 @@ registry! {
     Ising => ising::IsingLab,
     HebbConv => hebbconv::HebbConv,
     Credit => credit::Credit,
+    Rbm => rbm::RbmLab,
 }
