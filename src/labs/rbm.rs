@@ -9,7 +9,7 @@
 //! probabilities for h and sampled v, the loss mean((v − v̂)²) per epoch, rows 18+ blanked and the reconstruction
 //! shown as p(v|h) > 0.2 with h sampled. Where we differ: the 100 digits are a seeded sample over all classes
 //! (the shipped digits are stored by class; the lecture's first 100 of MNIST are mixed); the matrix the
-//! lecture's loss list also collects every batch is not kept; the default trains 200 epochs, not 2,000 (the page
+//! lecture's loss list also collects every batch is not kept; the default trains 50 epochs, not 2,000 (the page
 //! must stay responsive; the lecture's setting is an exercise).
 //!
 //! With a GPU engine, every variant trains on the device (`kernels::rbm`): the weights, velocities and chains
@@ -963,7 +963,7 @@ impl Run {
             format!("p(v, h) = e^−E / Z, Z = {z:.3}"),
             "p(v, h)",
             "p(v, h)",
-            5,
+            4,
             rows.iter().map(|r| libm::exp(-r.1) / z).collect(),
         );
         let (enum_h, closed_h, enum_v, closed_v) = toy_conditionals(&toy);
@@ -1261,7 +1261,7 @@ impl Run {
                 series: vec![BarSeries {
                     name: "softmax read-out".into(),
                     values,
-                    color: Some(PALETTE[6].into()),
+                    color: Some(PALETTE[5].into()),
                 }],
             },
         }
@@ -1470,5 +1470,41 @@ impl LabRun for Run {
 
     fn done(&self) -> bool {
         self.step >= self.total()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules across fields: a variant pictured must train, estimates fit the epochs, layers stack.
+    #[test]
+    fn impossible_combinations_are_refused_at_their_field() {
+        let ok = RbmLab::default_params();
+        assert!(RbmLab::validate(&ok).is_empty());
+        let mut p = ok.clone();
+        p.variants.cd1 = false;
+        assert_eq!(RbmLab::validate(&p)[0].path, "pictures");
+        let mut p = ok.clone();
+        p.ais.points = p.epochs + 1;
+        assert_eq!(RbmLab::validate(&p)[0].path, "ais/points");
+        let mut p = ok;
+        p.dbn.layer1 = 0;
+        assert_eq!(RbmLab::validate(&p)[0].path, "dbn/layer2");
+    }
+
+    /// The lecture's toy model (TC-13): Z = 57.684 and the two conditionals, by enumeration and in closed form.
+    #[test]
+    fn the_toy_model_gives_the_lectures_numbers() {
+        let toy = Toy::lecture().rbm();
+        let z = libm::exp(toy.log_z().expect("small"));
+        assert!((z - 57.684).abs() < 1e-3, "{z}");
+        let (eh, ch, ev, cv) = toy_conditionals(&toy);
+        for (a, b, want) in [(eh, ch, 0.598688), (ev, cv, 0.574443)] {
+            assert!(
+                (a - want).abs() < 1e-6 && (b - want).abs() < 1e-6,
+                "{a} {b} {want}"
+            );
+        }
     }
 }

@@ -1,0 +1,27 @@
+#!/bin/bash
+# RBM speed side by side on this machine: CD-1 updates per second (784 x 500, batch 20, the lecture's 100 digits)
+# and Gibbs sweeps per second (20 chains) of the lab's CPU path (the CLI), of the GPU path on whatever adapter wgpu
+# finds (lavapipe on a machine without a GPU), and of the lecture's NumPy loop (benches/rbm_numpy.py).
+# Usage: benches/rbm_bench.sh [path to the hebbian CLI] [python]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLI=${1:-target/release/hebbian}
+PY=${2:-python3}
+TMP=$(mktemp -d)
+"$CLI" state rbm | "$PY" -c "
+import json, sys
+s = json.load(sys.stdin); p = s['params']
+p['variants'] = {'cd1': True, 'cdk': False, 'pcd': False}
+p['epochs'] = 200; p['ais']['points'] = 1; p['ais']['runs'] = 2; p['ais']['temperatures'] = 1
+p['sweeps'] = 500; p['dbn']['layer1'] = 0; p['dbn']['layer2'] = 0; p['dbn']['layer3'] = 0
+json.dump(s, open('$TMP/state.json', 'w'))"
+for backend in cpu gpu; do
+  "$CLI" run --backend "$backend" "$TMP/state.json" 2>/dev/null | "$PY" -c "
+import json, sys
+r = json.load(sys.stdin); m = {x['name']: x['value'] for x in r['metrics']}
+print(json.dumps({'path': '$backend', 'adapter': r['engine'].get('adapter'),
+  'cd1_updates_per_s': m['CD updates per second (every variant\'s batches)'],
+  'gibbs_sweeps_per_s (CPU)': m['Gibbs sweeps per second (20 chains)']}))" || echo "{\"path\": \"$backend\", \"error\": \"no result\"}"
+done
+"$PY" benches/rbm_numpy.py 200
+rm -rf "$TMP"
