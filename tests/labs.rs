@@ -111,6 +111,24 @@ fn every_default_state_validates_and_runs_to_the_end_filling_its_cells() {
                 state.params["identify"][key] = value.into();
             }
         }
+        if id == "rbm" {
+            for (key, value) in [
+                ("digits", 20),
+                ("held_out", 10),
+                ("hidden", 16),
+                ("epochs", 2),
+            ] {
+                state.params[key] = value.into();
+            }
+            state.params["sweeps"] = 3.into();
+            for (key, value) in [("runs", 2), ("temperatures", 3), ("points", 1)] {
+                state.params["ais"][key] = value.into();
+            }
+            for (key, value) in [("layer1", 8), ("layer2", 4), ("digits", 40), ("epochs", 1)] {
+                state.params["dbn"][key] = value.into();
+            }
+            state.params["dbn"]["readout_epochs"] = 1.into();
+        }
         let manifest = labs::manifest(id).expect("manifest");
         let mut engine = Engine::cpu("test");
         let mut run = Run::start(&state, &store).expect("start");

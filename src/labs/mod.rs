@@ -11,6 +11,7 @@ pub mod hebbconv;
 pub mod hopfield;
 pub mod ising;
 pub mod ranges;
+pub mod rbm;
 pub mod text;
 pub mod whitening;
 
@@ -398,5 +399,6 @@ registry! {
     HebbConv => hebbconv::HebbConv,
     Credit => credit::Credit,
     Boltzmann => boltzmann::BoltzmannLab,
+    Rbm => rbm::RbmLab,
     Chl => chl::ChlLab,
 }
