@@ -20,6 +20,7 @@
 //! does not change during a phase and is computed once: the same bits as recomputing it every step.
 use crate::error::{Error, FieldError, Result};
 use crate::nets::dense;
+use crate::plasticity::{Phase, contrastive};
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
@@ -229,8 +230,19 @@ impl Chl {
         let l = self.layers();
         for k in 0..l {
             let c = rates[k];
-            let dw = dense::tn(clamped[k].view(), clamped[k + 1].view())
-                - dense::tn(free[k].view(), free[k + 1].view());
+            // Summed over the batch, as the lecture's code (norm 1).
+            let dw = contrastive(
+                Phase {
+                    pre: clamped[k].view(),
+                    post: clamped[k + 1].view(),
+                    norm: 1.0,
+                },
+                Phase {
+                    pre: free[k].view(),
+                    post: free[k + 1].view(),
+                    norm: 1.0,
+                },
+            );
             self.w[k].scaled_add(c, &dw);
             let db = (&clamped[k + 1] - &free[k + 1])
                 .mean_axis(Axis(0))

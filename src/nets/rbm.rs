@@ -16,6 +16,7 @@
 //! (Hinton's practical guide, 2010), off in [`TrainConfig::source`].
 use crate::error::{Error, Result};
 use crate::nets::dense;
+use crate::plasticity::{Phase, contrastive};
 use crate::nets::probe::{Confusion, Probe};
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
@@ -522,7 +523,18 @@ pub fn contrast(rbm: &Rbm, data: ArrayView2<f32>, model_v: ArrayView2<f32>) -> G
     let (n, m) = (data.nrows().max(1) as f32, model_v.nrows().max(1) as f32);
     let (ph, qh) = (rbm.hidden_probs(data), rbm.hidden_probs(model_v));
     Gradient {
-        w: dense::tn(data, ph.view()) / n - dense::tn(model_v, qh.view()) / m,
+        w: contrastive(
+            Phase {
+                pre: data,
+                post: ph.view(),
+                norm: n,
+            },
+            Phase {
+                pre: model_v,
+                post: qh.view(),
+                norm: m,
+            },
+        ),
         b: data.sum_axis(Axis(0)) / n - model_v.sum_axis(Axis(0)) / m,
         c: ph.sum_axis(Axis(0)) / n - qh.sum_axis(Axis(0)) / m,
     }

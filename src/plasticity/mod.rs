@@ -13,7 +13,8 @@
 //! - instar:     Δw = v (u − w)
 //!
 //! The associative memories' outer-product storage (Hopfield's Hebb rule W = (1/N) Σ_μ ξ^μ ξ^μᵀ) is Hebb's
-//! batched update with the patterns as both pre- and post-synaptic activity: [`outer_product_sum`].
+//! batched update with the patterns as both pre- and post-synaptic activity: [`outer_product_sum`]. The
+//! energy-based nets learn by [`contrastive`]: Hebbian in one phase, anti-Hebbian in the other.
 pub mod competition;
 pub mod theory;
 
@@ -128,6 +129,26 @@ pub fn batch_delta(
 /// Hopfield weights N·W + P·I of ±1 patterns (sums of ±1 are exact in f32, in any order).
 pub fn outer_product_sum(pre: ArrayView2<f32>, post: ArrayView2<f32>) -> Array2<f32> {
     matmul::product_tn_cpu(post, pre)
+}
+
+/// One phase of a contrastive update: pre- and post-synaptic rows (B × n_pre, B × n_post) and what their summed
+/// products are divided by (B to average, 1 to sum).
+#[derive(Clone, Copy)]
+pub struct Phase<'a> {
+    pub pre: ArrayView2<'a, f32>,
+    pub post: ArrayView2<'a, f32>,
+    pub norm: f32,
+}
+
+/// The contrastive Hebbian update (n_pre × n_post): Hebbian in the `plus` phase (data, clamped), anti-Hebbian in
+/// the `minus` phase (model, free), Σ pre postᵀ / norm of each. It is the learning rule of the energy-based nets:
+/// CD-k and persistent CD in RBMs (data vs reconstructions) and contrastive Hebbian learning (clamped vs free
+/// phase). Products sum in `nets::dense`'s fixed order, so that the page's CPU engine gives the CLI's bits.
+/// (The Boltzmann machine's correlations of binary states are exact counts, summed in f64 by
+/// `nets::boltzmann::moments`.)
+pub fn contrastive(plus: Phase, minus: Phase) -> Array2<f32> {
+    crate::nets::dense::tn(plus.pre, plus.post) / plus.norm
+        - crate::nets::dense::tn(minus.pre, minus.post) / minus.norm
 }
 
 #[cfg(test)]
