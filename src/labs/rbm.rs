@@ -296,8 +296,8 @@ impl Lab for RbmLab {
                 fields: vec!["toy".into()],
             },
             Cell::Run,
-            Cell::PlotRow {
-                ids: vec!["toy_energy".into(), "toy_probability".into()],
+            Cell::Plot {
+                id: "toy_table".into(),
             },
             Cell::PlotRow {
                 ids: vec!["toy_conditionals".into(), "toy_free_energy".into()],
@@ -921,6 +921,8 @@ impl Run {
         self.changed = true;
     }
 
+    /// The toy model as tables (TC-13): every (v, h) state with its energy, weight and probability; the two
+    /// conditionals by summing rows and in closed form; the free energy's marginal against the sum over h.
     fn toy_plots(&self) -> Vec<Plot> {
         let toy = self.state.params.toy.rbm();
         // States in the lecture's table order: v = 000 … 111, then h = 00 … 11, unit 1 first.
@@ -930,100 +932,71 @@ impl Run {
                 let v = Array1::from_shape_fn(3, |i| ((vs >> (2 - i)) & 1) as f32);
                 let h = Array1::from_shape_fn(2, |i| ((hs >> (1 - i)) & 1) as f32);
                 let e = toy.energy(v.view().insert_axis(Axis(0)), h.view().insert_axis(Axis(0)))[0];
-                rows.push((format!("{} {}", bits3(vs), bits2(hs)), e));
+                rows.push((vs, hs, e));
             }
         }
-        let z: f64 = rows.iter().map(|r| libm::exp(-r.1)).sum();
-        let cats: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let bars =
-            |id: &str, title: String, y: &str, name: &str, colour: usize, vals: Vec<f64>| Plot {
-                id: id.into(),
-                title,
-                x_label: "state v₁v₂v₃ h₁h₂".into(),
-                y_label: y.into(),
-                body: PlotBody::Bars {
-                    categories: cats.clone(),
-                    series: vec![BarSeries {
-                        name: name.into(),
-                        values: vals,
-                        color: Some(PALETTE[colour].into()),
-                    }],
-                },
-            };
-        let energy = bars(
-            "toy_energy",
-            "Energy E(v, h) of all 32 states".into(),
-            "E(v, h)",
-            "E(v, h)",
-            4,
-            rows.iter().map(|r| r.1).collect(),
-        );
-        let prob = bars(
-            "toy_probability",
-            format!("p(v, h) = e^−E / Z, Z = {z:.3}"),
-            "p(v, h)",
-            "p(v, h)",
-            4,
-            rows.iter().map(|r| libm::exp(-r.1) / z).collect(),
+        let z: f64 = rows.iter().map(|r| libm::exp(-r.2)).sum();
+        let table = |id: &str, title: String, columns: &[&str], rows: Vec<Vec<String>>| Plot {
+            id: id.into(),
+            title,
+            x_label: String::new(),
+            y_label: String::new(),
+            body: PlotBody::Table {
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                rows,
+            },
+        };
+        let states = table(
+            "toy_table",
+            format!("All 32 states (Z = {z:.3})"),
+            &["v₁v₂v₃", "h₁h₂", "E(v, h)", "e^−E", "p(v, h)"],
+            rows.iter()
+                .map(|&(vs, hs, e)| {
+                    vec![
+                        bits3(vs),
+                        bits2(hs),
+                        format!("{e:.2}"),
+                        format!("{:.4}", libm::exp(-e)),
+                        format!("{:.4}", libm::exp(-e) / z),
+                    ]
+                })
+                .collect(),
         );
         let (enum_h, closed_h, enum_v, closed_v) = toy_conditionals(&toy);
-        let conditionals = Plot {
-            id: "toy_conditionals".into(),
-            title: "Conditionals: enumeration vs σ(·)".into(),
-            x_label: String::new(),
-            y_label: "probability".into(),
-            body: PlotBody::Bars {
-                categories: vec!["p(h₁=1 | v=001)".into(), "p(v₁=1 | h=01)".into()],
-                series: vec![
-                    BarSeries {
-                        name: "by enumeration".into(),
-                        values: vec![enum_h, enum_v],
-                        color: Some(PALETTE[3].into()),
-                    },
-                    BarSeries {
-                        name: "closed form σ(·)".into(),
-                        values: vec![closed_h, closed_v],
-                        color: Some(PALETTE[6].into()),
-                    },
-                ],
-            },
-        };
-        let vcats: Vec<String> = (0..8).map(bits3).collect();
-        let mut f_side = Vec::new();
-        let mut sum_side = Vec::new();
-        for vs in 0..8 {
-            let v = Array1::from_shape_fn(3, |i| ((vs >> (2 - i)) & 1) as f32);
-            let f = toy.free_energy(v.view().insert_axis(Axis(0)))[0];
-            f_side.push(libm::exp(-f) / z);
-            sum_side.push(
-                rows[vs * 4..vs * 4 + 4]
-                    .iter()
-                    .map(|r| libm::exp(-r.1) / z)
-                    .sum::<f64>(),
-            );
-        }
-        let free = Plot {
-            id: "toy_free_energy".into(),
-            title: "p(v): e^−F(v) / Z vs Σₕ p(v, h)".into(),
-            x_label: "visible state v₁v₂v₃".into(),
-            y_label: "p(v)".into(),
-            body: PlotBody::Bars {
-                categories: vcats,
-                series: vec![
-                    BarSeries {
-                        name: "e^−F(v) / Z".into(),
-                        values: f_side,
-                        color: Some(PALETTE[3].into()),
-                    },
-                    BarSeries {
-                        name: "Σₕ p(v, h)".into(),
-                        values: sum_side,
-                        color: Some(PALETTE[6].into()),
-                    },
-                ],
-            },
-        };
-        vec![energy, prob, conditionals, free]
+        let conditionals = table(
+            "toy_conditionals",
+            "Conditionals: enumeration vs σ(·)".into(),
+            &["conditional", "by enumeration", "σ(·)"],
+            [
+                ("p(h₁=1 | v=001)", enum_h, closed_h),
+                ("p(v₁=1 | h=01)", enum_v, closed_v),
+            ]
+            .iter()
+            .map(|(n, a, b)| vec![n.to_string(), format!("{a:.6}"), format!("{b:.6}")])
+            .collect(),
+        );
+        let free = table(
+            "toy_free_energy",
+            "p(v): e^−F(v) / Z vs Σₕ p(v, h)".into(),
+            &["v₁v₂v₃", "F(v)", "e^−F(v) / Z", "Σₕ p(v, h)"],
+            (0..8)
+                .map(|vs| {
+                    let v = Array1::from_shape_fn(3, |i| ((vs >> (2 - i)) & 1) as f32);
+                    let f = toy.free_energy(v.view().insert_axis(Axis(0)))[0];
+                    let summed: f64 = rows[vs * 4..vs * 4 + 4]
+                        .iter()
+                        .map(|r| libm::exp(-r.2) / z)
+                        .sum();
+                    vec![
+                        bits3(vs),
+                        format!("{f:.4}"),
+                        format!("{:.6}", libm::exp(-f) / z),
+                        format!("{summed:.6}"),
+                    ]
+                })
+                .collect(),
+        );
+        vec![states, conditionals, free]
     }
 
     fn name(&self, l: &Learner) -> String {

@@ -16,8 +16,8 @@
 //! (Hinton's practical guide, 2010), off in [`TrainConfig::source`].
 use crate::error::{Error, Result};
 use crate::nets::dense;
-use crate::plasticity::{Phase, contrastive};
 use crate::nets::probe::{Confusion, Probe};
+use crate::plasticity::{Phase, contrastive};
 use crate::rng::{self, Purpose};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 

@@ -18,7 +18,7 @@ const SMALL = {
   ais: { runs: 4, temperatures: 20, points: 2 },
   dbn: { layer1: 20, layer2: 10, layer3: 0, digits: 200, epochs: 2, lr: 0.1, momentum: 0.5, readout_epochs: 3 },
 };
-const PLOTS = ['toy_energy', 'toy_probability', 'toy_conditionals', 'toy_free_energy', 'recon', 'loglik', 'filters',
+const PLOTS = ['toy_table', 'toy_conditionals', 'toy_free_energy', 'recon', 'loglik', 'filters',
   'activations', 'samples', 'reconstruction', 'dbn'];
 
 let server;
@@ -55,6 +55,12 @@ test('the toy model and every variant draw every plot, one colour per variant, a
     assert.ok(Math.abs(m[`toy model: p(h₁=1 | v=001), ${how}`] - 0.598688) < 1e-5);
     assert.ok(Math.abs(m[`toy model: p(v₁=1 | h=01), ${how}`] - 0.574443) < 1e-5);
   }
+  // The full state table, with the lecture's worked state E([1,0,1], [0,1]) = −0.3, p = 0.023, and the row its
+  // table leaves out (v = 101, h = 10).
+  const table = await page.evaluate(() => window.playground.plots.get('toy_table').handle.plot);
+  assert.equal(table.rows.length, 32);
+  assert.deepEqual(table.rows[21], ['101', '01', '-0.30', '1.3499', '0.0234']);
+  assert.deepEqual(table.rows[22].slice(0, 4), ['101', '10', '-0.50', '1.6487']);
   // Training moved every variant's likelihood above the untrained model's (near −784 ln 2 = −543).
   for (const v of ['CD-1', 'CD-2', 'persistent CD']) assert.ok(m[`log p of training digits (AIS), ${v}`] > -500, `${v}: ${JSON.stringify(m)}`);
   // One colour per variant across the curves and the histogram.
