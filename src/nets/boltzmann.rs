@@ -524,6 +524,29 @@ impl Chains {
     pub fn sweeps(&self) -> u32 {
         self.sweeps
     }
+
+    /// The stream group of their sweeps.
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// The counter's last word of their sweeps.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Chains from states computed elsewhere (a GPU kernel's download) and their counters; states must be 0 or 1.
+    pub fn from_parts(states: Array2<u8>, group: u32, round: u32, sweeps: u32) -> Result<Self> {
+        if states.iter().any(|&v| v > 1) {
+            return Err(invalid("states", "chain states must be 0 or 1".into()));
+        }
+        Ok(Self {
+            states: states.as_standard_layout().to_owned(),
+            group,
+            round,
+            sweeps,
+        })
+    }
 }
 
 /// Moments of a set of states [samples, units]: ⟨s_i s_j⟩ off the diagonal and ⟨s_i⟩ on it, in f64.
