@@ -890,3 +890,58 @@ async fn rbm_training_matches_the_cpu_on_webgpu() {
         );
     }
 }
+
+/// Boltzmann machine training (kernels/boltzmann) on the browser's WebGPU against its CPU twin, as
+/// tests/boltzmann_gpu.rs: 6 visible and 5 hidden units, 300 persistent chains, 4 patterns × 70 clamped copies,
+/// 3 sweeps, 5 updates; the chains agree unit for unit and the weights and biases within float rounding.
+#[wasm_bindgen_test]
+async fn boltzmann_training_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::boltzmann::BoltzmannGpu;
+    use hebbian_playground::nets::boltzmann::{Boltzmann, Chains, GROUP_FREE, Statistics};
+    use ndarray::array;
+    let gpu = gpu().await;
+    let x = array![
+        [1u8, 1, 1, 0, 1, 0],
+        [1, 0, 1, 1, 0, 1],
+        [0, 1, 0, 1, 1, 1],
+        [1, 0, 0, 0, 1, 1]
+    ];
+    let (copies, sweeps, rate, seed) = (70, 3, 0.3, 11);
+    let net = Boltzmann::random(6, 5, 1.5, 1.3, seed).expect("valid");
+    let chains = Chains::random(300, 11, seed, GROUP_FREE, 2);
+    let mut dev = BoltzmannGpu::new(&gpu, &net, x.view(), &chains, copies, sweeps, rate, seed, 7)
+        .await
+        .expect("Boltzmann on the GPU");
+    let (mut cpu, mut cpu_chains) = (net.clone(), chains);
+    for step in 7..12 {
+        cpu.train_step(
+            x.view(),
+            Statistics::Sampled { copies, sweeps },
+            &mut cpu_chains,
+            rate,
+            seed,
+            step,
+        )
+        .expect("a CPU step");
+        dev.train(&gpu).await.expect("a GPU step");
+    }
+    let (back, back_chains) = dev.download(&gpu).await.expect("download");
+    assert_eq!(
+        back_chains, cpu_chains,
+        "the persistent chains, unit for unit"
+    );
+    assert_close(
+        cpu.weights().as_slice().expect("standard"),
+        back.weights().as_slice().expect("standard"),
+        1e-5,
+        "w",
+    );
+    assert_close(&cpu.biases().to_vec(), &back.biases().to_vec(), 1e-5, "b");
+    assert!(
+        cpu.weights()
+            .iter()
+            .zip(net.weights())
+            .any(|(a, b)| (a - b).abs() > 0.05),
+        "the weights moved"
+    );
+}
