@@ -104,3 +104,40 @@ fn nets_over_sixteen_units_are_refused() {
     ));
     assert!(made.is_err(), "17 units");
 }
+
+/// Benchmark, not a check: Gibbs sweeps per second of 1,000 chains of 16 units on the GPU (kernels/boltzmann),
+/// beside the CPU's figure (tests/boltzmann.rs, `sweeps_per_second`): one update of 200 sweeps is one submit, and
+/// with every unit visible the clamped chains sweep nothing, so the time is the free chains' sweeps (plus the
+/// moments and the learning step, once). Run it optimised:
+/// `cargo test --profile budgets --test boltzmann_gpu -- --ignored --nocapture sweeps_per_second`.
+#[test]
+#[ignore = "benchmark: run with --ignored in an optimised build"]
+fn sweeps_per_second_on_the_gpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let net = Boltzmann::random(16, 0, 1.0, 1.0, 0).expect("valid");
+    let chains = Chains::random(1000, 16, 0, GROUP_FREE, 0);
+    let pattern = Array2::<u8>::zeros((1, 16));
+    let sweeps = 200;
+    let mut dev = block_on(BoltzmannGpu::new(
+        &gpu,
+        &net,
+        pattern.view(),
+        &chains,
+        1,
+        sweeps,
+        0.0,
+        0,
+        0,
+    ))
+    .expect("Boltzmann on the GPU");
+    block_on(dev.train(&gpu)).expect("warm-up");
+    let t0 = std::time::Instant::now();
+    block_on(dev.train(&gpu)).expect("an update");
+    let s = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "GPU ({}): {:.0} sweeps/s of 1,000 chains × 16 units ({:.3e} unit updates/s)",
+        gpu.adapter_name(),
+        f64::from(sweeps) / s,
+        f64::from(sweeps) * 1000.0 * 16.0 / s
+    );
+}
