@@ -3,10 +3,12 @@
 //! visible/hidden border), 300 free chains over two workgroups, 4 patterns × 70 clamped copies, 3 sweeps, 5
 //! updates. The draws come from the same counters and the gaps are summed in the same order, so the persistent
 //! chains agree unit for unit and the weights within float rounding of the learning step. Also: nets over 16 units
-//! are refused.
+//! are refused, and the lab's "chains" variant trains the same on the GPU engine as on the CPU's.
 mod common;
 
+use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::kernels::boltzmann::BoltzmannGpu;
+use hebbian_playground::labs;
 use hebbian_playground::nets::boltzmann::{Boltzmann, Chains, GROUP_FREE, Statistics};
 use ndarray::{Array2, array};
 use pollster::block_on;
@@ -84,6 +86,38 @@ fn sampled_training_matches_the_cpu() {
         .zip(net.weights())
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(moved > 0.05, "the weights moved only {moved}");
+}
+
+/// The Boltzmann lab's "chains" variant (3 hidden units, 2 sweeps, 40 epochs) on the GPU engine ends with the CPU
+/// engine's metrics (the log-likelihood and energy of the data, which read the weights) and no notice.
+#[test]
+fn the_lab_trains_its_chains_on_the_gpu_as_on_the_cpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let mut state = labs::default_state("boltzmann").expect("lab");
+    let p = &mut state.params;
+    p["hidden"] = serde_json::json!(3);
+    p["sweeps"] = serde_json::json!(2);
+    p["epochs"] = serde_json::json!(40);
+    p["statistics"] = serde_json::json!({"exact": false, "chains": true, "lecture": false});
+    let store = Default::default();
+    let mut cpu = block_on(Engine::new(BackendChoice::Cpu)).expect("cpu");
+    let mut gpu = block_on(Engine::new(BackendChoice::Gpu)).expect("gpu");
+    let (a, fa) = common::runs::run_to_end(&state, &store, &mut cpu);
+    let (b, fb) = common::runs::run_to_end(&state, &store, &mut gpu);
+    assert!(gpu.gpu().is_some(), "the GPU engine stayed on the GPU");
+    assert!(fb.notices.is_empty(), "{:?}", fb.notices);
+    assert_eq!(fa.step, fb.step, "epochs");
+    assert_eq!(a.len(), b.len(), "metrics");
+    for (x, y) in a.iter().zip(&b) {
+        let (u, v) = (x.value.unwrap_or(0.0), y.value.unwrap_or(0.0));
+        assert!(
+            (u - v).abs() <= 1e-4 * (1.0 + u.abs()),
+            "{}: cpu {u} gpu {v}",
+            x.name
+        );
+    }
 }
 
 #[test]
