@@ -945,3 +945,38 @@ async fn boltzmann_training_matches_the_cpu_on_webgpu() {
         "the weights moved"
     );
 }
+
+/// The Boltzmann lab's "chains" variant on the browser's WebGPU engine ends with the CPU engine's metrics (as
+/// tests/boltzmann_gpu.rs natively): 3 hidden units, 2 sweeps, 40 epochs.
+#[wasm_bindgen_test]
+async fn the_boltzmann_lab_trains_its_chains_on_webgpu_as_on_the_cpu() {
+    let mut state = labs::default_state("boltzmann").expect("lab");
+    let p = &mut state.params;
+    p["hidden"] = serde_json::json!(3);
+    p["sweeps"] = serde_json::json!(2);
+    p["epochs"] = serde_json::json!(40);
+    p["statistics"] = serde_json::json!({"exact": false, "chains": true, "lecture": false});
+    let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
+    let mut gpu = Engine::new(BackendChoice::Gpu).await.expect("webgpu");
+    let a = Run::start(&state, &Default::default())
+        .expect("start")
+        .advance(&mut cpu, &Chunk::steps(0))
+        .await
+        .expect("cpu run");
+    let b = Run::start(&state, &Default::default())
+        .expect("start")
+        .advance(&mut gpu, &Chunk::steps(0))
+        .await
+        .expect("gpu run");
+    assert!(gpu.gpu().is_some(), "the engine stayed on WebGPU");
+    assert!(b.notices.is_empty(), "{:?}", b.notices);
+    assert!(a.done && b.done, "both ran to the end");
+    for (x, y) in a.metrics.iter().zip(&b.metrics) {
+        let (u, v) = (x.value.unwrap_or(0.0), y.value.unwrap_or(0.0));
+        assert!(
+            (u - v).abs() <= 1e-4 * (1.0 + u.abs()),
+            "{}: cpu {u} gpu {v}",
+            x.name
+        );
+    }
+}
