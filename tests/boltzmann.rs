@@ -357,7 +357,8 @@ fn one_step_statistics_miss_the_model_moments() {
 
 /// Benchmark, not a check: Gibbs sweeps per second of 1,000 chains of 16 units on the CPU path (the figure
 /// README compares with the lecture's NumPy code, benches/boltzmann_numpy.py). Run it optimised:
-/// `cargo test --profile budgets --test boltzmann -- --ignored --nocapture sweeps_per_second`.
+/// `cargo test --profile budgets --test boltzmann -- --ignored --nocapture sweeps_per_second`. The GPU kernel's
+/// figure is tests/boltzmann_gpu.rs, `sweeps_per_second_on_the_gpu`.
 #[test]
 #[ignore = "benchmark: run with --ignored in an optimised build"]
 fn sweeps_per_second() {

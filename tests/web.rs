@@ -890,3 +890,93 @@ async fn rbm_training_matches_the_cpu_on_webgpu() {
         );
     }
 }
+
+/// Boltzmann machine training (kernels/boltzmann) on the browser's WebGPU against its CPU twin, as
+/// tests/boltzmann_gpu.rs: 6 visible and 5 hidden units, 300 persistent chains, 4 patterns × 70 clamped copies,
+/// 3 sweeps, 5 updates; the chains agree unit for unit and the weights and biases within float rounding.
+#[wasm_bindgen_test]
+async fn boltzmann_training_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::boltzmann::BoltzmannGpu;
+    use hebbian_playground::nets::boltzmann::{Boltzmann, Chains, GROUP_FREE, Statistics};
+    use ndarray::array;
+    let gpu = gpu().await;
+    let x = array![
+        [1u8, 1, 1, 0, 1, 0],
+        [1, 0, 1, 1, 0, 1],
+        [0, 1, 0, 1, 1, 1],
+        [1, 0, 0, 0, 1, 1]
+    ];
+    let (copies, sweeps, rate, seed) = (70, 3, 0.3, 11);
+    let net = Boltzmann::random(6, 5, 1.5, 1.3, seed).expect("valid");
+    let chains = Chains::random(300, 11, seed, GROUP_FREE, 2);
+    let mut dev = BoltzmannGpu::new(&gpu, &net, x.view(), &chains, copies, sweeps, rate, seed, 7)
+        .await
+        .expect("Boltzmann on the GPU");
+    let (mut cpu, mut cpu_chains) = (net.clone(), chains);
+    for step in 7..12 {
+        cpu.train_step(
+            x.view(),
+            Statistics::Sampled { copies, sweeps },
+            &mut cpu_chains,
+            rate,
+            seed,
+            step,
+        )
+        .expect("a CPU step");
+        dev.train(&gpu).await.expect("a GPU step");
+    }
+    let (back, back_chains) = dev.download(&gpu).await.expect("download");
+    assert_eq!(
+        back_chains, cpu_chains,
+        "the persistent chains, unit for unit"
+    );
+    assert_close(
+        cpu.weights().as_slice().expect("standard"),
+        back.weights().as_slice().expect("standard"),
+        1e-5,
+        "w",
+    );
+    assert_close(&cpu.biases().to_vec(), &back.biases().to_vec(), 1e-5, "b");
+    assert!(
+        cpu.weights()
+            .iter()
+            .zip(net.weights())
+            .any(|(a, b)| (a - b).abs() > 0.05),
+        "the weights moved"
+    );
+}
+
+/// The Boltzmann lab's "chains" variant on the browser's WebGPU engine ends with the CPU engine's metrics (as
+/// tests/boltzmann_gpu.rs natively): 3 hidden units, 2 sweeps, 40 epochs.
+#[wasm_bindgen_test]
+async fn the_boltzmann_lab_trains_its_chains_on_webgpu_as_on_the_cpu() {
+    let mut state = labs::default_state("boltzmann").expect("lab");
+    let p = &mut state.params;
+    p["hidden"] = serde_json::json!(3);
+    p["sweeps"] = serde_json::json!(2);
+    p["epochs"] = serde_json::json!(40);
+    p["statistics"] = serde_json::json!({"exact": false, "chains": true, "lecture": false});
+    let mut cpu = Engine::new(BackendChoice::Cpu).await.expect("cpu");
+    let mut gpu = Engine::new(BackendChoice::Gpu).await.expect("webgpu");
+    let a = Run::start(&state, &Default::default())
+        .expect("start")
+        .advance(&mut cpu, &Chunk::steps(0))
+        .await
+        .expect("cpu run");
+    let b = Run::start(&state, &Default::default())
+        .expect("start")
+        .advance(&mut gpu, &Chunk::steps(0))
+        .await
+        .expect("gpu run");
+    assert!(gpu.gpu().is_some(), "the engine stayed on WebGPU");
+    assert!(b.notices.is_empty(), "{:?}", b.notices);
+    assert!(a.done && b.done, "both ran to the end");
+    for (x, y) in a.metrics.iter().zip(&b.metrics) {
+        let (u, v) = (x.value.unwrap_or(0.0), y.value.unwrap_or(0.0));
+        assert!(
+            (u - v).abs() <= 1e-4 * (1.0 + u.abs()),
+            "{}: cpu {u} gpu {v}",
+            x.name
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod backprop;
+pub mod boltzmann;
 pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
@@ -32,6 +33,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("backprop", backprop::source()),
         ("mlp", mlp::source()),
         ("rbm", rbm::source()),
+        ("boltzmann", boltzmann::source()),
     ]
 }
 
@@ -50,6 +52,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         backprop::layouts(),
         mlp::layouts(),
         rbm::layouts(),
+        boltzmann::layouts(),
     ]
     .into_iter()
     .flatten()

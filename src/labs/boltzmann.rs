@@ -16,7 +16,8 @@ use super::{Lab, LabRun};
 use crate::data::letters::lecture_letters;
 use crate::data::store::DataStore;
 use crate::engine::Engine;
-use crate::error::{FieldError, Result};
+use crate::error::{Error, FieldError, Result};
+use crate::kernels::boltzmann::{self as boltzmann_gpu, BoltzmannGpu};
 use crate::nets::boltzmann::{self, Boltzmann, Chains, GROUP_FREE, MAX_EXACT_UNITS, Statistics};
 use crate::protocol::{
     BarSeries, Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
@@ -471,6 +472,8 @@ struct Learner {
     energy: Vec<[f64; 2]>,
     likelihood: Vec<[f64; 2]>,
     last: Eval,
+    /// The "chains" variant's net and chains on the device, when the engine has a GPU.
+    gpu: Option<BoltzmannGpu>,
 }
 
 /// A run in progress.
@@ -485,6 +488,8 @@ pub struct Run {
     notices: Vec<String>,
     /// (ms spent training, variant-epochs trained).
     timing: (f64, f64),
+    /// Whether the "chains" variant has been offered to the GPU.
+    placed: bool,
 }
 
 fn evaluate(net: &Boltzmann, data: &Array2<u8>) -> Result<Eval> {
@@ -546,6 +551,7 @@ impl Run {
                 energy: vec![[0.0, first.energy]],
                 likelihood: vec![[0.0, first.likelihood]],
                 last: first.clone(),
+                gpu: None,
             })
             .collect();
         Ok(Self {
@@ -556,11 +562,49 @@ impl Run {
             epoch: 0,
             notices: Vec::new(),
             timing: (0.0, 0.0),
+            placed: false,
         })
     }
 
-    /// One epoch of every variant still training.
-    fn train_epoch(&mut self) -> Result<()> {
+    /// Puts the "chains" variant on the engine's GPU once, where its net fits the kernel (at most
+    /// [`boltzmann_gpu::MAX_UNITS`] units, at least one clamped copy); the other variants stay on the CPU (exact
+    /// enumeration and the lecture's one-step statistics have no kernel).
+    async fn place_on_gpu(&mut self, engine: &Engine) -> Result<()> {
+        let Some(gpu) = engine.gpu() else {
+            return Ok(());
+        };
+        if std::mem::replace(&mut self.placed, true) {
+            return Ok(());
+        }
+        let p = &self.state.params;
+        if p.units() > boltzmann_gpu::MAX_UNITS || p.copies == 0 {
+            return Ok(());
+        }
+        for l in &mut self.learners {
+            if l.kind == Kind::Chains && l.stopped.is_none() {
+                l.gpu = Some(
+                    BoltzmannGpu::new(
+                        gpu,
+                        &l.net,
+                        self.data.view(),
+                        &l.chains,
+                        p.copies as usize,
+                        p.sweeps,
+                        p.rate as f32,
+                        self.state.seed,
+                        self.epoch,
+                    )
+                    .await?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// One epoch of every variant still training. The "chains" variant, when on the GPU, reads its net and chains
+    /// back after each update: every epoch's weights are checked for overflow (and rolled back) as on the CPU, and
+    /// the plots and evaluations read them.
+    async fn train_epoch(&mut self, engine: &Engine) -> Result<()> {
         let p = &self.state.params;
         let seed = self.state.seed;
         let step = self.epoch;
@@ -573,14 +617,27 @@ impl Run {
         for l in self.learners.iter_mut().filter(|l| l.stopped.is_none()) {
             let before = l.net.clone();
             let data = self.data.view();
+            let mut overflowed = false;
             match l.kind {
                 Kind::Exact => {
                     l.net
                         .train_step(data, Statistics::Exact, &mut l.chains, rate, seed, step)?
                 }
-                Kind::Chains => l
-                    .net
-                    .train_step(data, sampled, &mut l.chains, rate, seed, step)?,
+                Kind::Chains => match (&mut l.gpu, engine.gpu()) {
+                    (Some(dev), Some(gpu)) => {
+                        dev.train(gpu).await?;
+                        match dev.download(gpu).await {
+                            Ok((net, chains)) => (l.net, l.chains) = (net, chains),
+                            // Weights that overflowed fail the net's checks: the variant stops below, as on
+                            // the CPU.
+                            Err(Error::Invalid(_)) => overflowed = true,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => l
+                        .net
+                        .train_step(data, sampled, &mut l.chains, rate, seed, step)?,
+                },
                 Kind::Lecture => {
                     let d = l.net.data_moments_sampled(
                         data,
@@ -598,8 +655,9 @@ impl Run {
                 }
             }
             self.timing.1 += 1.0;
-            if !finite(&l.net) {
+            if overflowed || !finite(&l.net) {
                 l.net = before;
+                l.gpu = None;
                 let msg = format!(
                     "{}: the weights overflowed in epoch {}; this variant stopped and keeps the weights of epoch \
                      {step}. Lower the learning rate.",
@@ -897,11 +955,14 @@ impl Run {
 }
 
 impl LabRun for Run {
-    async fn advance(&mut self, _engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
         let mut todo = chunk.take(self.state.params.epochs - self.epoch);
+        if todo > 0 && !self.done() {
+            self.place_on_gpu(engine).await?;
+        }
         while todo > 0 && !self.done() {
             let t0 = chunk.now();
-            self.train_epoch()?;
+            self.train_epoch(engine).await?;
             self.timing.0 += chunk.now() - t0;
             todo -= 1;
             if self.learners.iter().all(|l| l.stopped.is_some()) {

@@ -3,7 +3,7 @@
 //! lecture's sign, E(s) = −Σ_{i<j} w_ij s_i s_j + Σ_i b_i s_i (its equation (1)), and a temperature T:
 //! p(s) = exp(−E(s)/T)/Z and p(s_i = 1 | rest) = σ(ΔE_i/T) with the energy gap ΔE_i = Σ_j w_ij s_j − b_i.
 //!
-//! What the network offers, for the CPU and (later) a GPU kernel alike:
+//! What the network offers, for the CPU and the GPU kernel (kernels/boltzmann, persistent chains and learning) alike:
 //! - exact enumeration of small nets (at most [`MAX_EXACT_UNITS`] units): every state's energy, Z, p(s), the
 //!   visible marginal, the model's moments ⟨s_i s_j⟩ and the data's moments with hidden units filled in from
 //!   their exact conditional distribution, and the data's log-likelihood;
@@ -523,6 +523,29 @@ impl Chains {
 
     pub fn sweeps(&self) -> u32 {
         self.sweeps
+    }
+
+    /// The stream group of their sweeps.
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// The counter's last word of their sweeps.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Chains from states computed elsewhere (a GPU kernel's download) and their counters; states must be 0 or 1.
+    pub fn from_parts(states: Array2<u8>, group: u32, round: u32, sweeps: u32) -> Result<Self> {
+        if states.iter().any(|&v| v > 1) {
+            return Err(invalid("states", "chain states must be 0 or 1".into()));
+        }
+        Ok(Self {
+            states: states.as_standard_layout().to_owned(),
+            group,
+            round,
+            sweeps,
+        })
     }
 }
 
