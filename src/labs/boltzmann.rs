@@ -11,6 +11,10 @@
 //! biases learn too (its code has none); recall descends the energy at zero temperature until nothing changes
 //! (its code takes one synchronous step without biases). Its model statistics, one step from uniformly random
 //! states, are kept as the variant "the lecture's one step" so that students see them fail.
+//!
+//! With a GPU engine the persistent-chain variant trains on the device (`kernels::boltzmann`, the chains and
+//! weights resident, read back after each epoch for the curves and the overflow check); exact enumeration and
+//! the lecture's one step stay on the CPU.
 use super::budget::{Chunk, Cost};
 use super::{Lab, LabRun};
 use crate::data::letters::lecture_letters;
