@@ -265,6 +265,22 @@ pub fn shuffled(indices: &[usize], seed: u32, epoch: u32) -> Vec<usize> {
     out
 }
 
+/// `indices` with the classes in turn: the first of each class (in class order), then the second of each, and
+/// so on, each class keeping its order. Any prefix then covers every class as evenly as the data allows, where a
+/// split stored class by class (the shipped digits) would give only the first classes; the whole list is the
+/// same set.
+pub fn classes_in_turn(d: &Dataset, indices: &[usize]) -> Vec<usize> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); d.classes.len().max(1)];
+    for &i in indices {
+        let c = usize::from(d.labels[i]).min(by_class.len() - 1);
+        by_class[c].push(i);
+    }
+    let longest = by_class.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|k| by_class.iter().filter_map(move |c| c.get(k).copied()))
+        .collect()
+}
+
 /// Consecutive batches of `size` (the last may be shorter).
 pub fn batches(indices: &[usize], size: usize) -> impl Iterator<Item = &[usize]> {
     indices.chunks(size.max(1))
@@ -447,6 +463,23 @@ mod tests {
             vec![30, 30, 30, 10]
         );
         assert!(!p.validate(Some(2), "/p").is_empty());
+    }
+
+    #[test]
+    fn classes_in_turn_cover_every_class_in_any_prefix() {
+        let d = toy();
+        // Stored class by class, as the shipped digits are: 0, 0, …, 1, 1, …
+        let mut by_class: Vec<usize> = (0..40).collect();
+        by_class.sort_by_key(|&i| (d.labels[i], i));
+        let turns = classes_in_turn(&d, &by_class);
+        let first: Vec<u8> = turns[..8].iter().map(|&i| d.labels[i]).collect();
+        assert_eq!(first, vec![0, 1, 2, 3, 0, 1, 2, 3]);
+        // Each class keeps its order, and the whole list is the same set.
+        assert_eq!(turns[0], by_class[0]);
+        assert_eq!(turns[4], by_class[1]);
+        let mut sorted = turns.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..40).collect::<Vec<_>>());
     }
 
     #[test]

@@ -397,6 +397,8 @@ pub struct Run {
     traced: usize,
     stopped: bool,
     notices: Vec<String>,
+    /// Whether the page has been told that a GPU engine's run computes on the CPU here.
+    told_cpu: bool,
     /// Whether the plots changed since the last frame.
     changed: bool,
 }
@@ -452,7 +454,8 @@ impl Run {
         }
         let mut train = preprocess::shuffled(&data.indices(Split::Train), state.seed, 0);
         train.truncate(p.train_images as usize);
-        let mut test = data.indices(Split::Test);
+        // Classes in turn, so that fewer test digits than the split holds still cover every class.
+        let mut test = preprocess::classes_in_turn(&data, &data.indices(Split::Test));
         test.truncate(p.test_images as usize);
         if train.len() < p.batch as usize || test.is_empty() {
             return Err(Error::Data(format!(
@@ -502,6 +505,7 @@ impl Run {
             traced,
             stopped: false,
             notices,
+            told_cpu: false,
             changed: true,
         })
     }
@@ -858,7 +862,15 @@ impl Run {
 }
 
 impl LabRun for Run {
-    async fn advance(&mut self, _engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+        // This lab has no GPU kernels yet: say so once rather than let the engine's "GPU" suggest otherwise.
+        if engine.gpu().is_some() && !std::mem::replace(&mut self.told_cpu, true) {
+            self.notices.push(
+                "This lab computes on the CPU even with the GPU engine: its phases and updates have no GPU \
+                 kernels yet."
+                    .into(),
+            );
+        }
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
         while todo > 0 && !self.done() {
             if self.step == 0 {
