@@ -131,12 +131,7 @@ impl Kind {
 
 impl Variants {
     fn chosen(&self) -> Vec<Kind> {
-        KINDS
-            .into_iter()
-            .zip([self.exact, self.chains, self.lecture])
-            .filter(|(_, on)| *on)
-            .map(|(k, _)| k)
-            .collect()
+        super::switched_on(KINDS, [self.exact, self.chains, self.lecture])
     }
 }
 

@@ -11,8 +11,8 @@
 //! updates (each batch judged just before it is learnt, as they were seen), and a switch turns the γ^{k−L} rate
 //! scaling off for the exercise that asks what it is for.
 use super::budget::{Chunk, Cost};
+use super::digits::Images;
 use super::{Lab, LabRun};
-use crate::data::loader::Kind;
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
 use crate::engine::Engine;
@@ -27,30 +27,6 @@ use ndarray::{Array2, Axis};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Where the digits come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Images {
-    /// The 10,000 MNIST digits shipped with the playground (8,000 training, 1,000 test).
-    #[schemars(title = "the shipped digits")]
-    Digits,
-    /// Your own MNIST files (IDX, plain or .gz): the full 60,000 training digits come close to the lecture's
-    /// 52,500.
-    #[schemars(title = "your MNIST files")]
-    UserMnist,
-}
-
-impl Images {
-    fn need(self) -> Need {
-        match self {
-            Self::Digits => Need::Mnist,
-            Self::UserMnist => Need::User {
-                format: Kind::MnistIdx,
-            },
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -353,10 +329,7 @@ impl Lab for ChlLab {
     }
 
     fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
-        let data = match state.params.images {
-            Images::Digits => store.mnist()?,
-            Images::UserMnist => store.user(Kind::MnistIdx)?,
-        };
+        let data = state.params.images.load(store)?;
         Run::with_data(state, data)
     }
 }

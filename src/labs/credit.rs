@@ -17,8 +17,8 @@
 //! and come back at its end with the epoch's summed loss and hits, so the curves, pictures and angles move once
 //! per epoch; evaluation, the metrics and the rule-identification runs use the CPU.
 use super::budget::{Chunk, Cost};
+use super::digits::Images;
 use super::{Lab, LabRun};
-use crate::data::loader::Kind;
 use crate::data::store::{DataStore, Need};
 use crate::data::view::dataset_view;
 use crate::data::{Dataset, Split, preprocess};
@@ -140,12 +140,7 @@ impl Rules {
             self.feedback_alignment,
             self.kolen_pollack,
         ];
-        KINDS
-            .into_iter()
-            .zip(on)
-            .filter(|(_, on)| *on)
-            .map(|(k, _)| k)
-            .collect()
+        super::switched_on(KINDS, on)
     }
 }
 
@@ -192,29 +187,6 @@ pub struct Withheld {
         extend("x-when" = "withhold")
     )]
     pub from_epoch: u32,
-}
-
-/// Where the digits come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Images {
-    /// The 10,000 MNIST digits shipped with the playground (8,000 train, 1,000 validation).
-    #[schemars(title = "the shipped digits")]
-    Digits,
-    /// Your own MNIST files (IDX, plain or .gz): the full 60,000 training digits give the notebook's setting.
-    #[schemars(title = "your MNIST files")]
-    UserMnist,
-}
-
-impl Images {
-    fn need(self) -> Need {
-        match self {
-            Self::Digits => Need::Mnist,
-            Self::UserMnist => Need::User {
-                format: Kind::MnistIdx,
-            },
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -705,10 +677,7 @@ impl Lab for Credit {
     }
 
     fn start(state: StateDoc<Params>, store: &DataStore) -> Result<Run> {
-        let data = match state.params.images {
-            Images::Digits => store.mnist()?,
-            Images::UserMnist => store.user(Kind::MnistIdx)?,
-        };
+        let data = state.params.images.load(store)?;
         Run::with_data(state, data)
     }
 }

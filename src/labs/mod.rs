@@ -6,6 +6,7 @@ pub mod budget;
 pub mod chl;
 pub mod credit;
 pub mod datasets;
+pub mod digits;
 pub mod hebb2d;
 pub mod hebbconv;
 pub mod hopfield;
@@ -100,6 +101,17 @@ pub trait LabRun {
             "this lab's runs are reproduced from their link; it loads no checkpoints".into(),
         ))
     }
+}
+
+/// The items whose switch is on, in their order: the variants a lab trains side by side, chosen by check boxes
+/// (the credit lab's rules, the Boltzmann and RBM labs' statistics).
+pub(crate) fn switched_on<T: Copy, const N: usize>(items: [T; N], on: [bool; N]) -> Vec<T> {
+    items
+        .into_iter()
+        .zip(on)
+        .filter(|(_, on)| *on)
+        .map(|(item, _)| item)
+        .collect()
 }
 
 /// The whole params check of lab `L`: parse, ranges from the schema (params and view), and the lab's rules

@@ -141,12 +141,7 @@ pub struct Variants {
 
 impl Variants {
     fn chosen(&self) -> Vec<Variant> {
-        VARIANTS
-            .into_iter()
-            .zip([self.cd1, self.cdk, self.pcd])
-            .filter(|(_, on)| *on)
-            .map(|(v, _)| v)
-            .collect()
+        super::switched_on(VARIANTS, [self.cd1, self.cdk, self.pcd])
     }
 }
 
