@@ -718,9 +718,11 @@ impl Run {
                 .collect(),
             band: None,
         };
-        let line = |name: &str, y: f64| Series {
+        // Both references are grey (neither is a variant of the run); the lecture's figure is solid and chance
+        // dashed, so that the legend tells them apart.
+        let line = |name: &str, mark: Mark, y: f64| Series {
             name: name.into(),
-            mark: Mark::Dashed,
+            mark,
             color: Some(REFERENCE.into()),
             points: vec![[0.0, y], [epochs, y]],
             band: None,
@@ -739,8 +741,12 @@ impl Run {
                     curve("training (as seen)", Mark::Line, PALETTE[1], |r| {
                         r.train_accuracy
                     }),
-                    line("lecture: 0.9675 (52,500 training images)", LECTURE_ACCURACY),
-                    line("chance (1 in 10)", 0.1),
+                    line(
+                        "lecture: 0.9675 (52,500 training images)",
+                        Mark::Line,
+                        LECTURE_ACCURACY,
+                    ),
+                    line("chance (1 in 10)", Mark::Dashed, 0.1),
                 ],
                 heatmap: None,
             },

@@ -341,6 +341,10 @@ pub const CACHE_BYTES: f64 = 256e6;
 /// (headless Chromium, 2.5 times slower).
 const NS_PER_MAC: f64 = 0.3;
 const BROWSER_NS_PER_MAC: f64 = 1.0;
+/// Nanoseconds per network batch beyond its multiply-adds: handing the batch's layers to the threads and back,
+/// the optimiser's step, the metrics (native release: the narrowest networks, width divided by 96, run their
+/// 3,039 batches in 0.5–0.9 s, all of it this overhead; the CI machine, loaded, took 1.8 s).
+const NS_PER_BATCH: f64 = 250e3;
 /// Norm rows kept per network: longer epochs keep every k-th batch (and the last).
 const MAX_NORM_ROWS: usize = 600;
 /// Norm plots drawn: the first convolutions in depth order.
@@ -507,7 +511,7 @@ impl Lab for HebbConv {
 
     /// The convolutions' multiply-adds: each learning network's forward and Hebbian correlation per training
     /// image, a forward per image for the random network's statistics, and the probe's features (once when
-    /// they are kept, else every epoch); memory for the activations of a batch per network and the kept
+    /// they are kept, else every epoch), and each network batch's fixed cost; memory for the activations of a batch per network and the kept
     /// features.
     fn cost(p: &Params) -> Cost {
         let Ok(preset) = preset(p) else {
@@ -526,7 +530,16 @@ impl Lab for HebbConv {
             f64::from(p.probe_epochs)
         };
         let weights: f64 = preset.param_count() as f64 * 4.0 * 3.0;
-        let mut cost = Cost::default();
+        let batches = |images: u32| f64::from(images.div_ceil(p.batch.max(1)));
+        let network_batches = extractors
+            * (batches(p.train_images)
+                + f64::from(p.probe_epochs) * (batches(p.train_images) + batches(p.test_images)));
+        let mut cost = Cost::default().work(
+            "network batches (each one's fixed cost beyond its multiply-adds)",
+            "batch",
+            network_batches,
+            NS_PER_BATCH,
+        );
         if p.zca {
             let [c, h, w] = p.images.shape();
             cost = super::whitening::zca_cost(cost, "zca", train, 0.0, (c * h * w) as f64);
