@@ -47,14 +47,87 @@ pub fn tn(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
 /// a·b for a [m, k] and b [k, p]: Σ over k, in order.
 pub fn nn(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     assert_eq!(a.ncols(), b.nrows(), "inner dimensions");
-    let b = b.as_standard_layout();
-    let mut out = Array2::zeros((a.nrows(), b.ncols()));
-    rows_of(&mut out).for_each(|(i, o)| {
-        for (&c, row) in a.row(i).iter().zip(b.rows()) {
-            axpy(o, c, row.to_slice().expect("standard"));
-        }
-    });
+    let (k, p) = b.dim();
+    let mut out = Array2::zeros((a.nrows(), p));
+    if p == 0 || k == 0 {
+        return out;
+    }
+    // Contiguous rows of a ([`tn`] hands a transposed view) and of b.
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let (a, b) = (
+        a.as_slice().expect("standard"),
+        b.as_slice().expect("standard"),
+    );
+    out.as_slice_mut()
+        .expect("fresh arrays are standard")
+        .par_chunks_mut(p * ROWS)
+        .zip(a.par_chunks(k * ROWS))
+        .for_each(|(o, a)| rows_times(o, a, b, k, p));
     out
+}
+
+/// Output rows of [`nn`] computed together: each row of b is read once for all of them.
+const ROWS: usize = 4;
+
+/// Up to [`ROWS`] rows `o` [r, p] = `a` [r, k] · `b` [k, p], every element summed over k in order, a running sum
+/// from zero. Tiles of rows × 64 (then × 16) columns keep their sums in registers while they run down b's rows,
+/// which makes the product compute-bound rather than a stream of b per output row; the last columns (fewer
+/// than sixteen) are summed one by one in the same order.
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn rows_times(o: &mut [f32], a: &[f32], b: &[f32], k: usize, p: usize) {
+    let rows = o.len() / p;
+    let wide = p / (4 * LANES) * (4 * LANES);
+    let narrow = p / LANES * LANES;
+    if rows == ROWS {
+        for j in (0..wide).step_by(4 * LANES) {
+            tile::<ROWS, { 4 * LANES }>(o, a, b, k, p, j);
+        }
+        for j in (wide..narrow).step_by(LANES) {
+            tile::<ROWS, LANES>(o, a, b, k, p, j);
+        }
+    } else {
+        for r in 0..rows {
+            let (o, a) = (&mut o[r * p..], &a[r * k..]);
+            for j in (0..wide).step_by(4 * LANES) {
+                tile::<1, { 4 * LANES }>(o, a, b, k, p, j);
+            }
+            for j in (wide..narrow).step_by(LANES) {
+                tile::<1, LANES>(o, a, b, k, p, j);
+            }
+        }
+    }
+    for r in 0..rows {
+        for j in narrow..p {
+            o[r * p + j] = (0..k).fold(0.0, |s, t| s + a[r * k + t] * b[t * p + j]);
+        }
+    }
+}
+
+/// Columns j … j + W of R rows of [`rows_times`], the sums held in registers.
+#[inline(always)]
+fn tile<const R: usize, const W: usize>(
+    o: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    k: usize,
+    p: usize,
+    j: usize,
+) {
+    let mut acc = [[0.0f32; W]; R];
+    for t in 0..k {
+        let y: &[f32; W] = b[t * p + j..t * p + j + W]
+            .try_into()
+            .expect("a whole tile");
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let c = a[r * k + t];
+            for l in 0..W {
+                acc[l] += c * y[l];
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        o[r * p + j..r * p + j + W].copy_from_slice(acc);
+    }
 }
 
 /// The rows of a fresh output, numbered, in parallel (one row per task at most).
@@ -131,14 +204,6 @@ fn dot4(x: &[f32], ys: [&[f32]; 4]) -> [f32; 4] {
     out
 }
 
-/// o += c·y, element by element.
-#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
-fn axpy(o: &mut [f32], c: f32, y: &[f32]) {
-    for (o, &y) in o.iter_mut().zip(y) {
-        *o += c * y;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +228,20 @@ mod tests {
         close(&nn(c.t(), a.view()), &c.t().dot(&a));
         // Transposed views are read as they are.
         close(&nt(b.t().t(), a.view()), &b.dot(&a.t()));
+    }
+
+    /// [`nn`] and [`tn`] sum every element over k in order from zero, in the register tiles and outside them
+    /// (rows past a multiple of four, columns past a multiple of 64 and of 16), whatever the vector unit.
+    #[test]
+    fn products_over_k_sum_in_order() {
+        let (a, b) = (m(9, 23, 0.3), m(23, 157, 0.7));
+        let naive = Array2::from_shape_fn((9, 157), |(i, j)| {
+            (0..23).fold(0.0f32, |s, t| s + a[[i, t]] * b[[t, j]])
+        });
+        let bits = |x: &Array2<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&nn(a.view(), b.view())), bits(&naive));
+        let at = a.t().to_owned();
+        assert_eq!(bits(&tn(at.view(), b.view())), bits(&naive));
     }
 
     /// The vector unit's version gives the portable build's bits (the page's wasm computes the portable
