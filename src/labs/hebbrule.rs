@@ -758,6 +758,13 @@ fn decay_plots(
         .flat_map(|(w, m)| (0..2).map(move |c| (f64::from(w[c]) - m[c]).abs()))
         .fold(0.0, f64::max);
     metrics.push(Metric::new("α = 1/t: max |w − running mean|", gap, ""));
+    if let (Some(w), Some(m)) = (const_path.last(), running.last()) {
+        metrics.push(Metric::new(
+            format!("α = {}: final ‖w − mean of the inputs‖", number(d.step)),
+            libm::hypot(f64::from(w[0]) - m[0], f64::from(w[1]) - m[1]),
+            "",
+        ));
+    }
     let at = |path: &[Vec<f32>], c: usize| -> Vec<[f64; 2]> {
         std::iter::once([0.0, 0.0])
             .chain(
