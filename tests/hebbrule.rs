@@ -1,6 +1,7 @@
 //! The Hebb's-rule lab's reference cases (004 §1, TC-01 to TC-05, numbers from the lecture's slides and printed
 //! outputs), the outstar rule, and the lab's run: the MNIST prototypes near the lecture's accuracy, the same
 //! numbers from the same state, a diverging rate stopped with a message, refused probes at their field.
+#![allow(clippy::needless_range_loop)] // The probes and their expected rows side by side, by index.
 mod common;
 
 use common::runs::store;
@@ -109,7 +110,10 @@ fn tc03_normalised_hebb_reproduces_the_printed_weights() {
     assert!((norms[99] - 27f64.sqrt()).abs() < 1e-4);
     let printed = [[0.81, 0.09, 0.10], [0.01, 0.09, 0.90], [0.01, 0.87, 0.11]];
     for k in 0..3 {
-        assert_eq!(round2(&net::softmax(&w.scores(&PROBES[k]))), printed[k].to_vec());
+        assert_eq!(
+            round2(&net::softmax(&w.scores(&PROBES[k]))),
+            printed[k].to_vec()
+        );
     }
 }
 
@@ -118,15 +122,17 @@ fn tc03_normalised_hebb_reproduces_the_printed_weights() {
 fn tc04_instar_converges_to_the_letters() {
     let xs = letters();
     let w = net::decay_epochs(&xs, Rule::Instar, 0.1, 100);
-    let dev = w
-        .w
-        .iter()
-        .zip(xs.iter().flatten())
-        .fold(0.0f64, |m, (a, b)| m.max(f64::from((a - b).abs())));
+    let dev =
+        w.w.iter()
+            .zip(xs.iter().flatten())
+            .fold(0.0f64, |m, (a, b)| m.max(f64::from((a - b).abs())));
     assert!((dev - 0.9f64.powi(100)).abs() < 1e-6, "{dev}");
     let softmax = [[0.58, 0.21, 0.21], [0.09, 0.24, 0.67], [0.09, 0.67, 0.24]];
     for k in 0..3 {
-        assert_eq!(round2(&net::softmax(&w.scores(&PROBES[k]))), softmax[k].to_vec());
+        assert_eq!(
+            round2(&net::softmax(&w.scores(&PROBES[k]))),
+            softmax[k].to_vec()
+        );
     }
     // Outstar: each pixel's outgoing weights move toward the targets of the letters with ink there; the centre
     // pixel is T's alone, so its weights go to T's one-hot target.
@@ -217,7 +223,9 @@ fn a_diverging_rate_stops_with_a_message() {
     state.params["test_images"] = 100.into();
     let (run, notices) = run_to_end(&state);
     assert!(
-        notices.iter().any(|n| n.contains("diverged") && n.contains("Lower α")),
+        notices
+            .iter()
+            .any(|n| n.contains("diverged") && n.contains("Lower α")),
         "{notices:?}"
     );
     assert!((metric(&run, "MNIST test accuracy, dot") - 10.0).abs() < 1e-9);

@@ -300,11 +300,11 @@ impl Lab for HebbRuleLab {
                 rate: 1.0,
                 probes: vec![
                     Pattern::new("T′", 3, 3, &[1, 0, 1, 0, 1, 0, 0, 1, 0]),
-                    Pattern::new("?", 3, 3, &[1, 0, 1, 0, 0, 1, 1, 1, 0]),
+                    Pattern::new("U′", 3, 3, &[1, 0, 1, 0, 0, 1, 1, 1, 0]),
                 ],
             },
             multiclass: Multiclass {
-                passes: 10,
+                passes: 100,
                 rate: 0.1,
                 iterations: 100,
                 probes: vec![
