@@ -7,8 +7,10 @@ k % 10 == 9, validation when 8, training otherwise: 8,000 / 1,000 / 1,000), the 
 train_test_split does) and walked in that order every epoch.
 
 Usage: python benches/hebbrule_numpy.py [--epochs N] [--hebbian target/budgets/hebbian]
-Measured 2026-12-03 (2 shared cores, 50 epochs of 8,000 digits, OPENBLAS_NUM_THREADS=1): see the numbers printed
-(and the lab's report in issue 12). With --hebbian, the playground's CLI runs the same configuration (CPU backend,
+Measured 2026-12-03 (2 cores shared with other builds, 50 epochs of 8,000 digits, OPENBLAS_NUM_THREADS=1): the
+lecture's loop 40,000-148,000 images/s (the machine's load varied between two runs), test accuracy 0.6209; the same
+epochs in closed form (one weighted sum per class) 134,000-485,000 images/s, equal to the loop within 1.2e-15;
+hebbian's CPU path (float32, one digit at a time) 254,000-962,000 images/s, 0.6309 (seed 1, its own fixed order). With --hebbian, the playground's CLI runs the same configuration (CPU backend,
 one fixed order) afterwards and both speeds are printed side by side.
 """
 import argparse
