@@ -9,6 +9,7 @@ pub mod datasets;
 pub mod digits;
 pub mod hebb2d;
 pub mod hebbconv;
+pub mod hebbrule;
 pub mod hopfield;
 pub mod ising;
 pub mod ranges;
@@ -413,4 +414,5 @@ registry! {
     Boltzmann => boltzmann::BoltzmannLab,
     Rbm => rbm::RbmLab,
     Chl => chl::ChlLab,
+    HebbRule => hebbrule::HebbRuleLab,
 }

@@ -3,6 +3,7 @@ pub mod boltzmann;
 pub mod chl;
 pub mod dense;
 pub mod hebbconv;
+pub mod hebbrule;
 pub mod hopfield;
 pub mod ising;
 pub mod linear;

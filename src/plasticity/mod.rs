@@ -10,7 +10,8 @@
 //! - oja:        Δw = v (u − v w)
 //! - covariance: Δw = v (u − ū), ū a running mean of u
 //! - bcm:        Δw = v (v − θ) u, θ a running mean of v² (sliding threshold)
-//! - instar:     Δw = v (u − w)
+//! - instar:     Δw = v (u − w)   (Grossberg: the post-synaptic unit's weights move toward the input)
+//! - outstar:    Δw = u (v − w)   (Grossberg: the pre-synaptic unit's outgoing weights move toward the output)
 //!
 //! The associative memories' outer-product storage (Hopfield's Hebb rule W = (1/N) Σ_μ ξ^μ ξ^μᵀ) is Hebb's
 //! batched update with the patterns as both pre- and post-synaptic activity: [`outer_product_sum`]. The
@@ -42,17 +43,22 @@ pub enum Rule {
     Bcm = 4,
     /// Instar: Δw = η v (u − w).
     Instar = 5,
+    /// Outstar: Δw = η u (v − w). Left out of the schema: the 2-D lab's one output has no target to recall, so
+    /// its rule list does not offer it (the Hebb's-rule lab uses it on letters).
+    #[schemars(skip)]
+    Outstar = 6,
 }
 
 impl Rule {
     /// Every rule, in kernel-id order (for sweeps, tests and the WGSL prelude).
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::Hebb,
         Rule::HebbClip,
         Rule::Oja,
         Rule::Covariance,
         Rule::Bcm,
         Rule::Instar,
+        Rule::Outstar,
     ];
 
     /// The WGSL constant naming this rule's id.
@@ -64,6 +70,7 @@ impl Rule {
             Rule::Covariance => "RULE_COVARIANCE",
             Rule::Bcm => "RULE_BCM",
             Rule::Instar => "RULE_INSTAR",
+            Rule::Outstar => "RULE_OUTSTAR",
         }
     }
 }
@@ -76,6 +83,7 @@ pub fn delta(rule: Rule, v: f32, u: f32, w: f32, ubar: f32, theta: f32) -> f32 {
         Rule::Covariance => v * (u - ubar),
         Rule::Bcm => (v * (v - theta)) * u,
         Rule::Instar => v * (u - w),
+        Rule::Outstar => u * (v - w),
         Rule::Hebb | Rule::HebbClip => v * u,
     }
 }
@@ -95,7 +103,7 @@ pub fn clip(w: &mut [f32], norm: f32, w_max: f32) -> f32 {
 /// rows `post` (B × n_out) and weights `w` (n_out × n_in); `ubar` (n_in) and `theta` (n_out) are the covariance
 /// rule's input mean and BCM's thresholds. Every rule is one matrix product plus a per-row term:
 /// Hebb postᵀ·pre, Oja postᵀ·pre − ⟨v²⟩ w, covariance postᵀ·(pre − ū), BCM (v(v − θ))ᵀ·pre, instar
-/// postᵀ·pre − ⟨v⟩ w (all divided by B). Clipped Hebb's clip is applied by the caller after the step.
+/// postᵀ·pre − ⟨v⟩ w, outstar postᵀ·pre − w ⟨u⟩ (per input column; all divided by B). Clipped Hebb's clip is applied by the caller after the step.
 pub fn batch_delta(
     rule: Rule,
     pre: ArrayView2<f32>,
@@ -121,6 +129,10 @@ pub fn batch_delta(
     };
     if let Some(decay) = decay {
         d.zip_mut_with(&(&w * &decay.insert_axis(Axis(1))), |x, &c| *x -= c);
+    }
+    if rule == Rule::Outstar {
+        let mean_u = pre.sum_axis(Axis(0)) / b;
+        d.zip_mut_with(&(&w * &mean_u.insert_axis(Axis(0))), |x, &c| *x -= c);
     }
     d
 }

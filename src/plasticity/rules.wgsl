@@ -9,6 +9,7 @@ fn plasticity_delta(rule: u32, v: f32, u: f32, w: f32, ubar: f32, theta: f32) ->
         case RULE_COVARIANCE: { return v * (u - ubar); }
         case RULE_BCM: { return (v * (v - theta)) * u; }
         case RULE_INSTAR: { return v * (u - w); }
+        case RULE_OUTSTAR: { return u * (v - w); }
         default: { return v * u; }
     }
 }
