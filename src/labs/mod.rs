@@ -4,6 +4,7 @@
 pub mod boltzmann;
 pub mod budget;
 pub mod chl;
+pub mod competitive;
 pub mod credit;
 pub mod datasets;
 pub mod digits;
@@ -413,4 +414,5 @@ registry! {
     Boltzmann => boltzmann::BoltzmannLab,
     Rbm => rbm::RbmLab,
     Chl => chl::ChlLab,
+    Competitive => competitive::CompetitiveLab,
 }
