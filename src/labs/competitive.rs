@@ -243,7 +243,7 @@ fn vector(v: &[f64]) -> String {
         v.iter()
             .map(|&x| format!("{x:.2}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(",")
     )
 }
 
@@ -885,13 +885,12 @@ impl Run {
                 let d = [dist(x, &units[0]), dist(x, &units[1])];
                 vec![
                     format!("x{}", ["₁", "₂"][k]),
-                    vector(x),
                     format!("{:.2}", y[0]),
                     format!("{:.2}", y[1]),
                     format!("{:.4}", d[0]),
                     format!("{:.4}", d[1]),
-                    format!("unit {}", pick(y, true)),
-                    format!("unit {}", pick(d, false)),
+                    format!("{}", pick(y, true)),
+                    format!("{}", pick(d, false)),
                 ]
             })
             .collect();
@@ -913,10 +912,7 @@ impl Run {
             for (wj, xj) in units[win].iter_mut().zip(x) {
                 *wj += w.rate * (xj - *wj);
             }
-            updates.push(row(
-                format!("x{} → unit {}", ["₁", "₂"][k], win + 1),
-                &units,
-            ));
+            updates.push(row(format!("x{} → {}", ["₁", "₂"][k], win + 1), &units));
         }
         (before, updates)
     }
@@ -939,20 +935,19 @@ impl Run {
                 "Activations, distances, winners".into(),
                 &[
                     "input",
-                    "x",
                     "x·w₁",
                     "x·w₂",
                     "‖x−w₁‖",
                     "‖x−w₂‖",
-                    "max x·w",
-                    "min distance",
+                    "win: x·w",
+                    "win: ‖·‖",
                 ],
                 before,
             ),
             table(
                 "worked_updates",
                 format!("Updates at α = {}", number(self.state.params.worked.rate)),
-                &["after", "w₁", "w₂", "x₁·w₁, x₁·w₂", "x₂·w₁, x₂·w₂"],
+                &["after", "w₁", "w₂", "x₁·W", "x₂·W"],
                 updates,
             ),
         ]
@@ -1144,6 +1139,11 @@ impl Run {
 
     fn digit_plots(&self) -> [Plot; 3] {
         let epochs = self.state.params.digits.epochs;
+        let remedy = match self.state.params.digits.remedy {
+            Remedy::Plain => Kind::Plain,
+            Remedy::Conscience => Kind::Conscience,
+            Remedy::Leaky => Kind::Leaky,
+        };
         let Some(d) = &self.digits else {
             let off = |id: &str, title: &str| Plot {
                 id: id.into(),
@@ -1164,7 +1164,7 @@ impl Run {
         let mut images = Vec::new();
         for (i, near) in d.eval.nearest.iter().enumerate() {
             images.push(Image {
-                label: format!("unit {}", i + 1),
+                label: format!("C{}", i + 1),
                 pixels: d.net.unit(i).iter().map(|&v| f64::from(v)).collect(),
             });
             for k in 0..NEAREST {
@@ -1215,9 +1215,9 @@ impl Run {
                 y_range: None,
                 equal_aspect: false,
                 series: vec![Series {
-                    name: "digits".into(),
+                    name: remedy.name().into(),
                     mark: Mark::Trajectory,
-                    color: Some(PALETTE[6].into()),
+                    color: Some(remedy.colour().into()),
                     points: d.error.clone(),
                     band: None,
                 }],
