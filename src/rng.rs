@@ -93,11 +93,14 @@ pub enum Purpose {
     /// The order of training examples comes from `data::preprocess::shuffled` (`Purpose::Data`), as in the other
     /// labs.
     Chl = 13,
+    /// Competitive learning (`nets::competitive`): group 0 the initial weights (index: which network of the lab),
+    /// 1 the order the blobs are presented in.
+    Competitive = 14,
 }
 
 impl Purpose {
     /// Every purpose, for the WGSL prelude (`PURPOSE_*` constants).
-    pub const ALL: [(Purpose, &'static str); 13] = [
+    pub const ALL: [(Purpose, &'static str); 14] = [
         (Purpose::Samples, "PURPOSE_SAMPLES"),
         (Purpose::InitialWeights, "PURPOSE_INITIAL_WEIGHTS"),
         (Purpose::Inputs, "PURPOSE_INPUTS"),
@@ -111,6 +114,7 @@ impl Purpose {
         (Purpose::Boltzmann, "PURPOSE_BOLTZMANN"),
         (Purpose::Rbm, "PURPOSE_RBM"),
         (Purpose::Chl, "PURPOSE_CHL"),
+        (Purpose::Competitive, "PURPOSE_COMPETITIVE"),
     ];
 }
 

@@ -4,6 +4,7 @@
 pub mod boltzmann;
 pub mod budget;
 pub mod chl;
+pub mod competitive;
 pub mod credit;
 pub mod datasets;
 pub mod digits;
@@ -415,4 +416,5 @@ registry! {
     Rbm => rbm::RbmLab,
     Chl => chl::ChlLab,
     HebbRule => hebbrule::HebbRuleLab,
+    Competitive => competitive::CompetitiveLab,
 }

@@ -1,6 +1,7 @@
 //! Network families that are more than a kernel: one file each (models, dynamics, observables).
 pub mod boltzmann;
 pub mod chl;
+pub mod competitive;
 pub mod dense;
 pub mod hebbconv;
 pub mod hebbrule;
