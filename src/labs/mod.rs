@@ -13,6 +13,7 @@ pub mod hopfield;
 pub mod ising;
 pub mod ranges;
 pub mod rbm;
+pub mod som;
 pub mod text;
 pub mod whitening;
 
@@ -413,4 +414,5 @@ registry! {
     Boltzmann => boltzmann::BoltzmannLab,
     Rbm => rbm::RbmLab,
     Chl => chl::ChlLab,
+    Som => som::SomLab,
 }
