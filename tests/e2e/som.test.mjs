@@ -33,11 +33,11 @@ after(async () => {
 
 test('the neighbourhood counts, a trained Iris map, setosa apart; the link gives the CLI numbers', async () => {
   const { page, errors } = await openLab(context, `${server.url}/?lab=som&backend=cpu`, { params: { epochs: 100 }, view: { speed: 50 }, timeout: LONG });
-  const table = await page.evaluate(() => window.playground.plots.get('hood_counts').handle.plot);
-  assert.deepEqual(table.rows.map((r) => r[4]), ['16', '9', '25', '441', '1681']);
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await waitDrawnToEnd(page, LONG);
   await assertPlotsDrawn(page, PLOTS);
+  const table = await page.evaluate(() => window.playground.plots.get('hood_counts').handle.plot);
+  assert.deepEqual(table.rows.map((r) => r[4]), ['16', '9', '25', '441', '1681']);
   const m = await frameMetrics(page);
   assert.equal(m['units shared by setosa and others, lecture\'s box'], 0, JSON.stringify(m));
   assert.equal(m['units shared by setosa and others, Gaussian'], 0, JSON.stringify(m));
