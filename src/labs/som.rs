@@ -293,11 +293,8 @@ impl Lab for SomLab {
             Cell::PlotRow {
                 ids: vec!["hits_lecture".into(), "hits_gaussian".into()],
             },
-            Cell::Plot {
-                id: "planes_lecture".into(),
-            },
-            Cell::Plot {
-                id: "planes_gaussian".into(),
+            Cell::PlotRow {
+                ids: vec!["planes_lecture".into(), "planes_gaussian".into()],
             },
             Cell::Metrics {
                 title: "Results".into(),
