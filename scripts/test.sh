@@ -25,7 +25,7 @@ step "native tests (CPU twins, kernels on lavapipe, labs, links, CLI)"
 cargo test
 
 step "budgets: every lab's extremes run within their estimates or are refused; default runs, learning tests (optimised build)"
-cargo test --profile budgets --test budgets --test labs --test mlp --test hebbconv_lab --test credit_lab --test hebbconv_grad --test checkpoint --test rbm_learning --test chl_learning --test hebbrule
+cargo test --profile budgets --test budgets --test labs --test mlp --test hebbconv_lab --test credit_lab --test hebbconv_grad --test checkpoint --test rbm_learning --test chl_learning --test hebbrule --test som
 
 step "wasm tests in headless Chromium (WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --target wasm32-unknown-unknown --no-default-features --test web

@@ -15,6 +15,7 @@ pub mod hopfield;
 pub mod ising;
 pub mod ranges;
 pub mod rbm;
+pub mod som;
 pub mod text;
 pub mod whitening;
 
@@ -417,4 +418,5 @@ registry! {
     Chl => chl::ChlLab,
     HebbRule => hebbrule::HebbRuleLab,
     Competitive => competitive::CompetitiveLab,
+    Som => som::SomLab,
 }

@@ -13,3 +13,4 @@ pub mod mlp;
 pub mod optim;
 pub mod probe;
 pub mod rbm;
+pub mod som;

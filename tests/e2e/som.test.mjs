@@ -1,0 +1,63 @@
+// End-to-end tests of the self-organising-map lab in the built site (dist/): the neighbourhood table gives the
+// lecture's counts (16 neighbours of unit 11 at k = 2 on 10 × 10; 441 and 1681 at k = 20 on 50 × 50: TC-14), every
+// plot draws, setosa's winners share no unit with the other species', and the page's link run by the native CLI
+// gives the page's numbers exactly.
+//
+// Run: node --test tests/e2e/som.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+
+const LONG = 120_000;
+const PLOTS = ['hood_box', 'hood_gauss', 'hood_counts', 'schedule', 'errors', 'te', 'umatrix_lecture', 'umatrix_gaussian', 'hits_lecture', 'hits_gaussian', 'planes_lecture', 'planes_gaussian'];
+
+let server;
+let context;
+let tmp;
+
+before(async () => {
+  buildSite();
+  tmp = await mkdtemp(join(tmpdir(), 'hebbian-som-'));
+  server = await serve(DIST);
+  context = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test('the neighbourhood counts, a trained Iris map, setosa apart; the link gives the CLI numbers', async () => {
+  const { page, errors } = await openLab(context, `${server.url}/?lab=som&backend=cpu`, { params: { epochs: 100 }, view: { speed: 50 }, timeout: LONG });
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, LONG);
+  await assertPlotsDrawn(page, PLOTS);
+  const table = await page.evaluate(() => window.playground.plots.get('hood_counts').handle.plot);
+  assert.deepEqual(table.rows.map((r) => r[4]), ['16', '9', '25', '441', '1681']);
+  const m = await frameMetrics(page);
+  assert.equal(m['units shared by setosa and others, lecture\'s box'], 0, JSON.stringify(m));
+  assert.equal(m['units shared by setosa and others, Gaussian'], 0, JSON.stringify(m));
+  assert.equal(m['box radius 0 after epoch'], 58);
+  const state = await page.evaluate(() => window.playground.state);
+  const file = join(tmp, 'state.json');
+  await writeFile(file, JSON.stringify(state));
+  const report = cli(['run', file, '--backend', 'cpu']);
+  const native = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  for (const [name, value] of Object.entries(m)) if (!name.includes('per second')) assert.equal(native[name], value, name);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a winner outside the map is refused next to its field with the limit stated', async () => {
+  const { page, errors } = await openLab(context, `${server.url}/?lab=som&backend=cpu`, { timeout: LONG });
+  await page.locator('[name="neighbourhood/row"]').fill('12');
+  await page.locator('[name="neighbourhood/row"]').blur();
+  await page.waitForFunction(() => document.querySelector('.control[data-path="neighbourhood/row"] .field-error')?.textContent.includes('0 to 9'));
+  assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
+  assert.deepEqual(errors, []);
+  await page.close();
+});
