@@ -544,7 +544,25 @@ pub struct Run {
     /// (ms spent training, epochs trained over all variants).
     timing: (f64, f64),
     scratch: Vec<f32>,
+    /// The epoch in progress, when a chunk ended inside it.
+    current: Option<Epoch>,
+    /// Whether the page has been told that a GPU engine's run computes on the CPU here.
+    told_cpu: bool,
 }
+
+/// An epoch that may span several chunks (an MNIST epoch on a 100 × 100 map takes seconds): its samples, each
+/// variant's neighbourhood and rate for each of them, how many are done, and per learner the error so far and the
+/// map at the epoch's start (which a variant whose weights overflow goes back to).
+struct Epoch {
+    picks: Vec<usize>,
+    hoods: Vec<Vec<(Hood, f32)>>,
+    done: usize,
+    err: Vec<f64>,
+    before: Vec<Som>,
+}
+
+/// Samples trained between two looks at the clock.
+const SAMPLES_PER_LOOK: usize = 16;
 
 impl Run {
     /// A run of `state` on `data` (prepared by [`Data`]).
@@ -581,6 +599,8 @@ impl Run {
             notices: Vec::new(),
             timing: (0.0, 0.0),
             scratch: Vec::new(),
+            current: None,
+            told_cpu: false,
         })
     }
 
@@ -612,30 +632,66 @@ impl Run {
         }
     }
 
-    /// One epoch of every variant still training: the same samples for each.
-    fn train_epoch(&mut self, chunk: &Chunk) {
+    /// The next epoch's samples and schedules, and every learner's map at its start.
+    fn start_epoch(&self) -> Epoch {
         let p = &self.state.params;
         let e = self.epoch;
         let picks = som::epoch_samples(self.state.seed, e, p.samples as usize, self.data.len());
-        let record = (e + 1).is_multiple_of(p.every_point()) || e + 1 == p.epochs;
-        let hoods: Vec<Vec<(Hood, f32)>> = KINDS
+        let hoods = KINDS
             .iter()
             .map(|&k| (0..picks.len()).map(|j| self.hood(k, e, j)).collect())
             .collect();
-        let mut learners = std::mem::take(&mut self.learners);
-        for l in learners.iter_mut().filter(|l| l.stopped.is_none()) {
-            let t0 = chunk.now();
-            let before = l.som.clone();
-            let hoods = &hoods[l.kind as usize];
-            let mut err = 0.0f64;
-            for (j, &i) in picks.iter().enumerate() {
-                let (hood, rate) = hoods[j];
-                let (_, d) = l
-                    .som
-                    .train_sample(self.data.row(i), hood, rate, &mut self.scratch);
-                err += f64::from(d) / picks.len() as f64;
+        Epoch {
+            picks,
+            hoods,
+            done: 0,
+            err: vec![0.0; self.learners.len()],
+            before: self.learners.iter().map(|l| l.som.clone()).collect(),
+        }
+    }
+
+    /// Trains every variant still training on the same samples until the epoch ends or the chunk does (the
+    /// epoch then goes on in the next chunk; each variant sees its samples in the same order either way).
+    fn train(&mut self, chunk: &Chunk) {
+        let t0 = chunk.now();
+        let mut ep = self.current.take().unwrap_or_else(|| self.start_epoch());
+        let n = ep.picks.len();
+        while ep.done < n {
+            let end = (ep.done + SAMPLES_PER_LOOK).min(n);
+            for (l, err) in self.learners.iter_mut().zip(&mut ep.err) {
+                if l.stopped.is_some() {
+                    continue;
+                }
+                let hoods = &ep.hoods[l.kind as usize][ep.done..end];
+                for (&(hood, rate), &i) in hoods.iter().zip(&ep.picks[ep.done..end]) {
+                    let (_, d) =
+                        l.som
+                            .train_sample(self.data.row(i), hood, rate, &mut self.scratch);
+                    *err += f64::from(d) / n as f64;
+                }
             }
-            self.timing.0 += chunk.now() - t0;
+            ep.done = end;
+            if ep.done < n && chunk.over() {
+                self.timing.0 += chunk.now() - t0;
+                self.current = Some(ep);
+                return;
+            }
+        }
+        self.timing.0 += chunk.now() - t0;
+        self.finish_epoch(ep);
+    }
+
+    /// Closes an epoch: each variant's error, a variant whose weights overflowed back to its map at the epoch's
+    /// start and stopped, the measured errors when this epoch is recorded.
+    fn finish_epoch(&mut self, ep: Epoch) {
+        let p = &self.state.params;
+        let e = self.epoch;
+        let record = (e + 1).is_multiple_of(p.every_point()) || e + 1 == p.epochs;
+        let mut learners = std::mem::take(&mut self.learners);
+        for ((l, err), before) in learners.iter_mut().zip(ep.err).zip(ep.before) {
+            if l.stopped.is_some() {
+                continue;
+            }
             self.timing.1 += 1.0;
             if !l.som.finite() || !err.is_finite() {
                 l.som = before;
@@ -1146,11 +1202,22 @@ fn number(x: f64) -> String {
 }
 
 impl LabRun for Run {
-    async fn advance(&mut self, _engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+    async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
+        // No SOM kernels yet: say so once rather than let the engine's "GPU" suggest otherwise.
+        if engine.gpu().is_some() && !std::mem::replace(&mut self.told_cpu, true) {
+            self.notices.push(
+                "This lab computes on the CPU even with the GPU engine: its winner search and neighbourhood \
+                 update have no GPU kernels yet."
+                    .into(),
+            );
+        }
         let mut todo = chunk.take(self.state.params.epochs - self.epoch);
         while todo > 0 && !self.done() {
-            self.train_epoch(chunk);
-            todo -= 1;
+            let epoch = self.epoch;
+            self.train(chunk);
+            if self.epoch > epoch {
+                todo -= 1;
+            }
             if chunk.over() {
                 break;
             }
