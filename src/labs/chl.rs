@@ -10,6 +10,11 @@
 //! code walks them in one fixed order), the training accuracy is that of the free phases computed for the
 //! updates (each batch judged just before it is learnt, as they were seen), and a switch turns the γ^{k−L} rate
 //! scaling off for the exercise that asks what it is for.
+//!
+//! With the GPU engine the phases, updates and tests run on the device (`kernels::chl`, the CPU's numbers within
+//! float rounding): the training and test digits are uploaded once, ten batches go into one submit, and the
+//! weights and the training hits are read back at each epoch's end for the plots, the traced digit (settled on
+//! the CPU from those weights) and the divergence check, which on the GPU is therefore once per epoch.
 use super::budget::{Chunk, Cost};
 use super::digits::Images;
 use super::{Lab, LabRun};
