@@ -891,6 +891,69 @@ async fn rbm_training_matches_the_cpu_on_webgpu() {
     }
 }
 
+/// Contrastive Hebbian learning (kernels/chl) on the browser's WebGPU against its CPU twin (`nets::chl::Chl`), as
+/// tests/chl_gpu.rs on made-up digits: two hidden layers ([49, 12, 8, 5]) with the γ^{k−L} rates, γ = 0.8, 12
+/// Euler steps, three batches of 5 in two submits; the weights, biases, training hits and the free phase's
+/// outputs of held-out rows agree within 2e-6 (lavapipe: ≤ 4e-7).
+#[wasm_bindgen_test]
+async fn chl_training_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::chl::ChlGpu;
+    use hebbian_playground::nets::chl::{self, Chl, Settings};
+    use ndarray::{Array2, Axis, s};
+    let gpu = gpu().await;
+    let x = Array2::from_shape_fn((20, 49), |(i, j)| {
+        (0.5 + 0.5 * ((i * 7 + j * 3) as f32 * 0.37).sin()).clamp(0.0, 1.0)
+    });
+    let t = Array2::from_shape_fn((20, 5), |(i, c)| f32::from(u8::from(i % 5 == c)));
+    let s = Settings {
+        rate: 0.2,
+        gamma: 0.8,
+        time: 6.0,
+        dt: 0.5,
+    };
+    let net = Chl::new(&[49, 12, 8, 5], 3).expect("valid");
+    let rates: Vec<f32> = (0..3)
+        .map(|k| chl::layer_rate(s.rate, s.gamma, k, 3))
+        .collect();
+    let dev = ChlGpu::new(&gpu, &net, &s, &rates, x.view(), t.view(), 5, 8)
+        .await
+        .expect("CHL on the GPU");
+    let order: Vec<u32> = vec![3, 9, 0, 14, 7, 1, 12, 5, 10, 2, 8, 13, 4, 11, 6];
+    dev.set_order(&gpu, &order).expect("an order");
+    let mut cpu = net.clone();
+    for b in 0..3 {
+        let rows: Vec<usize> = order[b * 5..(b + 1) * 5]
+            .iter()
+            .map(|&p| p as usize)
+            .collect();
+        let (xb, tb) = (x.select(Axis(0), &rows), t.select(Axis(0), &rows));
+        let free = cpu.free(xb.view(), &s);
+        let clamped = cpu.clamped(xb.view(), tb.view(), &s);
+        cpu.update_with(&free, &clamped, &rates);
+    }
+    dev.train(&gpu, 0, 2).await.expect("batches 1 and 2");
+    dev.train(&gpu, 2, 1).await.expect("batch 3");
+    let mut back = net.clone();
+    let (_, seen) = dev.download(&gpu, &mut back).await.expect("download");
+    assert_eq!(seen, 15, "rows counted");
+    for k in 0..3 {
+        let what = format!("W_{k}");
+        assert_close(&cpu.w[k], &back.w[k], 2e-6, &what);
+        assert_close(&cpu.b[k], &back.b[k], 2e-6, &format!("b_{k}"));
+        let moved = cpu.w[k]
+            .iter()
+            .zip(&net.w[k])
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(moved > 1e-4, "{what} moved only {moved}");
+    }
+    let out = dev
+        .outputs(&gpu, &[15, 16, 17, 18, 19])
+        .await
+        .expect("outputs");
+    let want = &cpu.free(x.slice(s![15.., ..]), &s)[3];
+    assert_close(want, &out, 2e-6, "outputs");
+}
+
 /// Boltzmann machine training (kernels/boltzmann) on the browser's WebGPU against its CPU twin, as
 /// tests/boltzmann_gpu.rs: 6 visible and 5 hidden units, 300 persistent chains, 4 patterns × 70 clamped copies,
 /// 3 sweeps, 5 updates; the chains agree unit for unit and the weights and biases within float rounding.

@@ -1,6 +1,7 @@
 //! Compute kernels: each family is a WGSL file with its GPU dispatch and its CPU twin on ndarray side by side.
 pub mod backprop;
 pub mod boltzmann;
+pub mod chl;
 pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
@@ -34,6 +35,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("mlp", mlp::source()),
         ("rbm", rbm::source()),
         ("boltzmann", boltzmann::source()),
+        ("chl", chl::source()),
     ]
 }
 
@@ -53,6 +55,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         mlp::layouts(),
         rbm::layouts(),
         boltzmann::layouts(),
+        chl::layouts(),
     ]
     .into_iter()
     .flatten()

@@ -10,13 +10,19 @@
 //! code walks them in one fixed order), the training accuracy is that of the free phases computed for the
 //! updates (each batch judged just before it is learnt, as they were seen), and a switch turns the γ^{k−L} rate
 //! scaling off for the exercise that asks what it is for.
+//!
+//! With the GPU engine the phases, updates and tests run on the device (`kernels::chl`, the CPU's numbers within
+//! float rounding): the training and test digits are uploaded once, ten batches go into one submit, and the
+//! weights and the training hits are read back at each epoch's end for the plots, the traced digit (settled on
+//! the CPU from those weights) and the divergence check, which on the GPU is therefore once per epoch.
 use super::budget::{Chunk, Cost};
 use super::digits::Images;
 use super::{Lab, LabRun};
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
-use crate::engine::Engine;
+use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
+use crate::kernels::chl::ChlGpu;
 use crate::nets::chl::{self, Chl, Settings, Trace};
 use crate::protocol::{
     BarSeries, Cell, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, REFERENCE,
@@ -85,6 +91,8 @@ const LECTURE_ACCURACY: f64 = 0.9675;
 const MAX_UNITS: usize = 36;
 /// Test images per block of the evaluation's free phases.
 const BLOCK: usize = 1000;
+/// Training batches per GPU submit (within a chunk and an epoch).
+const GPU_BATCHES: usize = 10;
 const CLASSES: usize = 10;
 const INPUTS: usize = 784;
 /// The largest weight a run keeps learning with. Sigmoid units keep every state in [0, 1] and so every update
@@ -370,8 +378,11 @@ pub struct Run {
     traced: usize,
     stopped: bool,
     notices: Vec<String>,
-    /// Whether the page has been told that a GPU engine's run computes on the CPU here.
-    told_cpu: bool,
+    /// The network on the device (with the training and test images) when the engine has a GPU; `net` then holds
+    /// the weights read back at the last epoch's end.
+    gpu: Option<ChlGpu>,
+    /// Whether placing the network on the GPU has been tried.
+    placed: bool,
     /// Whether the plots changed since the last frame.
     changed: bool,
 }
@@ -478,7 +489,8 @@ impl Run {
             traced,
             stopped: false,
             notices,
-            told_cpu: false,
+            gpu: None,
+            placed: false,
             changed: true,
         })
     }
@@ -513,9 +525,6 @@ impl Run {
     /// One batch: both phases, the free phase's answers counted for the training accuracy, the update. An
     /// update that leaves non-finite weights is undone and the run stops.
     fn train_step(&mut self, e: u32, b: usize) {
-        if b == 0 {
-            self.order = preprocess::shuffled(&self.train, self.state.seed, 1 + e);
-        }
         let idx = &self.order[b * self.batch()..(b + 1) * self.batch()];
         let x = self.data.rows(idx);
         let labels: Vec<u8> = idx.iter().map(|&i| self.data.labels[i]).collect();
@@ -545,14 +554,125 @@ impl Run {
         }
     }
 
-    /// Closes epoch `epoch`: the test accuracy (overall and per class), the training accuracy of its batches,
-    /// and the traced digit's phases.
-    fn evaluate(&mut self, epoch: u32) {
-        let l = self.net.layers();
-        let mut predicted = Vec::with_capacity(self.test_labels.len());
-        for rows in self.test_x.axis_chunks_iter(Axis(0), BLOCK) {
-            predicted.extend(argmax(&self.net.free(rows, &self.settings)[l]));
+    /// Puts the network, the training digits and the test digits on the GPU (once per run, when the engine has
+    /// one; a run too large for the device stays on the CPU with a notice).
+    async fn place_on_gpu(&mut self, engine: &mut Engine) -> Result<()> {
+        if engine.gpu().is_none() || std::mem::replace(&mut self.placed, true) {
+            return Ok(());
         }
+        let ((), notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    let mut x = run.data.rows(&run.train);
+                    let mut labels: Vec<u8> =
+                        run.train.iter().map(|&i| run.data.labels[i]).collect();
+                    x.append(Axis(0), run.test_x.view())
+                        .map_err(|e| Error::Gpu(format!("the digits do not stack: {e}")))?;
+                    labels.extend_from_slice(&run.test_labels);
+                    let rates = run.rates();
+                    let block = BLOCK.min(run.test_labels.len());
+                    let targets = one_hot(&labels);
+                    let dev = ChlGpu::new(
+                        gpu,
+                        &run.net,
+                        &run.settings,
+                        &rates,
+                        x.view(),
+                        targets.view(),
+                        run.batch(),
+                        block,
+                    )
+                    .await?;
+                    run.gpu = Some(dev);
+                    Ok(())
+                },
+                |_| Ok(()),
+            )
+            .await?;
+        self.notices.extend(notice);
+        Ok(())
+    }
+
+    /// `count` batches from batch `b` of epoch `e` on the device (or on the CPU when the network is not there).
+    /// The weights and the free phases' hits are read back at the epoch's end; weights that passed ±MAX_WEIGHT
+    /// (checked then, once per epoch on the GPU) stop the run with the weights of the epoch before.
+    async fn train_on_gpu(&mut self, gpu: &Gpu, e: u32, b: usize, count: usize) -> Result<()> {
+        let Some(dev) = &self.gpu else {
+            for i in 0..count {
+                self.train_step(e, b + i);
+            }
+            return Ok(());
+        };
+        if b == 0 {
+            // Positions among the uploaded digits: the training digits first, in `train`'s order.
+            let position: std::collections::HashMap<usize, u32> = self
+                .train
+                .iter()
+                .enumerate()
+                .map(|(p, &i)| (i, p as u32))
+                .collect();
+            let order: Vec<u32> = self.order.iter().map(|i| position[i]).collect();
+            dev.set_order(gpu, &order)?;
+        }
+        dev.train(gpu, b, count).await?;
+        if (b + count) as u64 == self.batches() {
+            let mut net = self.net.clone();
+            let (hits, seen) = dev.download(gpu, &mut net).await?;
+            if tame(&net) {
+                self.net = net;
+                self.running = (hits, seen);
+            } else {
+                self.gpu = None;
+                self.stopped = true;
+                self.notices.push(format!(
+                    "Training diverged in epoch {}: a weight passed ±{MAX_WEIGHT}, where every unit is pinned at 0 or \
+                     1 and nothing more is learnt. On the GPU the weights are checked at each epoch's end: the run \
+                     stopped there and keeps the weights from the end of the epoch before. Lower the learning rate η \
+                     (or, with the rate scaling on, raise γ) and run again.",
+                    e + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The predicted class of every test digit, on the device when the network is there.
+    async fn predictions(&mut self, engine: &mut Engine) -> Result<Vec<usize>> {
+        let cpu = |run: &Run| {
+            let l = run.net.layers();
+            let mut predicted = Vec::with_capacity(run.test_labels.len());
+            for rows in run.test_x.axis_chunks_iter(Axis(0), BLOCK) {
+                predicted.extend(argmax(&run.net.free(rows, &run.settings)[l]));
+            }
+            predicted
+        };
+        let (predicted, notice) = engine
+            .run(
+                self,
+                async |gpu, run| match &run.gpu {
+                    Some(dev) => {
+                        let from = run.train.len() as u32;
+                        let positions: Vec<u32> =
+                            (from..from + run.test_labels.len() as u32).collect();
+                        Ok(argmax(&dev.outputs(gpu, &positions).await?))
+                    }
+                    None => Ok(cpu(run)),
+                },
+                |run| {
+                    run.gpu = None;
+                    Ok(cpu(run))
+                },
+            )
+            .await?;
+        self.notices.extend(notice);
+        Ok(predicted)
+    }
+
+    /// Closes epoch `epoch` with the test digits' `predicted` classes: the test accuracy (overall and per class),
+    /// the training accuracy of its batches, and the traced digit's phases (on the CPU, from the weights read
+    /// back).
+    fn evaluate(&mut self, epoch: u32, predicted: Vec<usize>) {
         let mut hits = [(0usize, 0usize); CLASSES];
         for (&y, &p) in self.test_labels.iter().zip(&predicted) {
             let h = &mut hits[usize::from(y)];
@@ -842,37 +962,63 @@ impl Run {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        // This lab has no GPU kernels yet: say so once rather than let the engine's "GPU" suggest otherwise.
-        if engine.gpu().is_some() && !std::mem::replace(&mut self.told_cpu, true) {
-            self.notices.push(
-                "This lab computes on the CPU even with the GPU engine: its phases and updates have no GPU \
-                 kernels yet."
-                    .into(),
-            );
+        if self.step < self.total() {
+            self.place_on_gpu(engine).await?;
         }
         let mut todo = chunk.take(u32::try_from(self.total() - self.step).unwrap_or(u32::MAX));
         while todo > 0 && !self.done() {
+            let mut count = 1;
             if self.step == 0 {
-                self.evaluate(0);
+                let predicted = self.predictions(engine).await?;
+                self.evaluate(0, predicted);
             } else {
                 let n = self.batches();
                 let (e, b) = (((self.step - 1) / n) as u32, ((self.step - 1) % n) as usize);
                 let t0 = chunk.now();
                 if b == 0 {
                     self.epoch_started = self.timing.0;
+                    self.order = preprocess::shuffled(&self.train, self.state.seed, 1 + e);
                 }
-                self.train_step(e, b);
+                if self.gpu.is_some() {
+                    // Several batches per submit, within the chunk and the epoch.
+                    count = GPU_BATCHES.min(todo as usize).min((n - b as u64) as usize);
+                    let ((), notice) = engine
+                        .run(
+                            self,
+                            async |gpu, run| run.train_on_gpu(gpu, e, b, count).await,
+                            |run| {
+                                // The device's weights since the last epoch's end are lost with it.
+                                run.gpu = None;
+                                run.running = (0, 0);
+                                for i in 0..count {
+                                    run.train_step(e, b + i);
+                                }
+                                Ok(())
+                            },
+                        )
+                        .await?;
+                    if let Some(notice) = notice {
+                        self.notices.push(format!(
+                            "{notice} The batches learnt on the GPU since the last epoch's end were lost with it: \
+                             the CPU goes on from the weights of epoch {e}'s end."
+                        ));
+                    }
+                } else {
+                    self.train_step(e, b);
+                }
                 self.timing.0 += chunk.now() - t0;
-                self.timing.1 += self.batch() as f64;
-                if self.stopped {
-                    self.evaluate(e + 1);
-                } else if b as u64 + 1 == n {
-                    self.epoch_ms = self.timing.0 - self.epoch_started;
-                    self.evaluate(e + 1);
+                self.timing.1 += (self.batch() * count) as f64;
+                let last = (b + count) as u64 == n;
+                if self.stopped || last {
+                    if last {
+                        self.epoch_ms = self.timing.0 - self.epoch_started;
+                    }
+                    let predicted = self.predictions(engine).await?;
+                    self.evaluate(e + 1, predicted);
                 }
             }
-            self.step += 1;
-            todo -= 1;
+            self.step += count as u64;
+            todo -= count as u32;
             if chunk.over() {
                 break;
             }

@@ -4,7 +4,8 @@
 // each output unit in one look across the four phase plots on one y scale; the page's link run by the native CLI
 // gives exactly the page's numbers, and the link opened in a fresh page restores the experiment and reproduces
 // them; too many Euler steps and a traced digit beyond the test digits are refused at their fields with the
-// limit stated.
+// limit stated; on WebGPU the run trains and tests on the device and gives the CPU engine's accuracies within one
+// digit.
 //
 // Run: node --test tests/e2e/chl.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -21,6 +22,7 @@ const PLOTS = ['digit', ...PHASES, 'accuracy', 'weights', 'per_class'];
 
 let server;
 let context;
+let gpuContext;
 let tmp;
 
 before(async () => {
@@ -28,16 +30,18 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-chl-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
+  gpuContext = await launch({ webgpu: true });
 });
 
 after(async () => {
   await context?.close();
+  await gpuContext?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 const openAt = (path) => openLab(context, `${server.url}/${path}`, { timeout: LONG });
-const openWith = (params) => openLab(context, `${server.url}/?lab=chl&backend=cpu`, { params, timeout: LONG });
+const openWith = (params, backend = 'cpu', ctx = context) => openLab(ctx, `${server.url}/?lab=chl&backend=${backend}`, { params, timeout: LONG });
 
 test('a small run draws every plot, one look per output unit across the phases, and the CLI and the link give the same numbers', async () => {
   const { page, errors } = await openWith(SMALL);
@@ -104,4 +108,32 @@ test('too many Euler steps and a traced digit beyond the test digits are refused
     && [...document.querySelectorAll('button')].some((b) => b.textContent.trim() === 'Run' && !b.disabled), null, { timeout: LONG });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('on WebGPU the run trains on the device and gives the CPU engine\'s accuracies', async (t) => {
+  const params = { train_images: 300, test_images: 100, epochs: 2, rate: 0.05, traced: 3 };
+  const results = {};
+  for (const backend of ['gpu', 'cpu']) {
+    const { page, errors } = await openWith(params, backend, backend === 'gpu' ? gpuContext : context);
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitDrawnToEnd(page, LONG);
+    await assertPlotsDrawn(page, PLOTS);
+    results[backend] = await frameMetrics(page);
+    // The run stayed on its engine: no fallback, no "computes on the CPU".
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    const warnings = await page.locator('#messages .message').allTextContents();
+    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // The twins agree within 2e-6 per weight after a few batches (tests/chl_gpu.rs); over two epochs a digit near
+  // a tie may fall the other way, so the accuracies may differ by one digit (1 % of the test digits, 1/3 % of the
+  // training digits).
+  t.diagnostic(JSON.stringify(results));
+  assert.ok(results.cpu['test accuracy'] > 30, JSON.stringify(results.cpu));
+  for (const name of ['test accuracy', 'training accuracy', 'Euler steps per phase']) {
+    const [gpu, cpu] = [results.gpu[name], results.cpu[name]];
+    assert.ok(Math.abs(gpu - cpu) <= 1.0 + 1e-9, `${name}: GPU ${gpu}, CPU ${cpu}`);
+  }
 });
