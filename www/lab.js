@@ -349,6 +349,9 @@ export class LabPage {
     }
     this.hideDatasets();
     this.pending.clear();
+    // Nothing is drawn until the new run's first frame: whoever waits for a drawn step (the browser tests) must
+    // not take the old run's for it.
+    this.root.dataset.drawnStep = '';
     this.hasRun = false;
     this.updateButtons();
     this.updateUrl();
