@@ -203,6 +203,20 @@ pub struct Series {
     pub band: Option<Vec<[f64; 2]>>,
 }
 
+impl Series {
+    /// A grey reference line at height `y` from x = 0 to `x_end` (a lecture's figure, chance), drawn with `mark`
+    /// so that two references on one plot stay apart in the legend.
+    pub fn reference(name: &str, mark: Mark, x_end: f64, y: f64) -> Self {
+        Self {
+            name: name.into(),
+            mark,
+            color: Some(REFERENCE.into()),
+            points: vec![[0.0, y], [x_end, y]],
+            band: None,
+        }
+    }
+}
+
 /// Values on a regular grid, row-major from the bottom row (`values[iy * nx + ix]`).
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]

@@ -840,13 +840,7 @@ impl Run {
         };
         // Both references are grey (neither is a variant of the run); the lecture's figure is solid and chance
         // dashed, so that the legend tells them apart.
-        let line = |name: &str, mark: Mark, y: f64| Series {
-            name: name.into(),
-            mark,
-            color: Some(REFERENCE.into()),
-            points: vec![[0.0, y], [epochs, y]],
-            band: None,
-        };
+        let line = |name: &str, mark, y| Series::reference(name, mark, epochs, y);
         Plot {
             id: "accuracy".into(),
             title: "Accuracy per epoch".into(),

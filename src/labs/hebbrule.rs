@@ -1061,13 +1061,7 @@ impl Run {
                 .collect(),
             band: None,
         };
-        let line = |name: &str, mark, y: f64| Series {
-            name: name.into(),
-            mark,
-            color: Some(REFERENCE.into()),
-            points: vec![[0.0, y], [epochs, y]],
-            band: None,
-        };
+        let line = |name: &str, mark, y| Series::reference(name, mark, epochs, y);
         Plot {
             id: "accuracy".into(),
             title: "Test accuracy per epoch".into(),
