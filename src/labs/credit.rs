@@ -31,7 +31,7 @@ use crate::nets::mlp::{self, Activation, Mlp, Rule, Sgd};
 use crate::nets::probe::Confusion;
 use crate::protocol::{
     BarSeries, Cell, DatasetView, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody,
-    REFERENCE, Series,
+    Series,
 };
 use crate::state::{StateDoc, View};
 use ndarray::{Array2, Axis, s};
@@ -1271,13 +1271,7 @@ impl Run {
         } else {
             (classes.ln(), format!("chance (ln {classes})"))
         };
-        series.push(Series {
-            name,
-            mark: Mark::Dashed,
-            color: Some(REFERENCE.into()),
-            points: vec![[0.0, chance], [epochs, chance]],
-            band: None,
-        });
+        series.push(Series::reference(&name, Mark::Dashed, epochs, chance));
         let top = self
             .learners
             .iter()
