@@ -6,9 +6,9 @@
 //! `SLACK` × its estimate (plus the process's start), a run still going must have been estimated long, and
 //! neither may hold much more memory than estimated.
 //!
-//! Timing needs the optimised build the estimates were measured with: `scripts/test.sh` runs this file with
-//! `cargo test --profile budgets --test budgets` (optimised like release, built faster; see Cargo.toml); a debug
-//! `cargo test` skips it.
+//! Timing needs the optimised build the estimates were measured with: `scripts/test.sh` runs every native test
+//! with `cargo test --profile budgets` (optimised like release, built faster; see Cargo.toml); a debug
+//! `cargo test` skips this file's test.
 mod common;
 
 use hebbian_playground::labs;

@@ -4,16 +4,15 @@
 //
 // Run: node --test tests/e2e/embed.test.mjs
 // Builds dist/ with `trunk build` first unless HEBBIAN_SKIP_BUILD is set (the test script builds beforehand).
-// Needs /usr/bin/chromium, `npm ci`, and the native CLI (target/debug/hebbian, else `cargo run --bin hebbian`).
+// Needs /usr/bin/chromium, `npm ci`, and the native CLI (the harness's cliBinary, else `cargo run --bin hebbian`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { DIST, REPO, buildSite, cli, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, REPO, buildSite, cli, cliBinary, launch, serve, watchConsole } from './harness.mjs';
 
 const LONG = 120_000; // the first lab start on 2 busy cores
 const REPLY = 15_000; // an answer the lab gives at once; long enough for a loaded machine, short enough to fail fast
@@ -77,8 +76,8 @@ const labMessages = (lab) => lab.locator('#messages .message.error span').allTex
 
 /** Exit status and stderr of the native CLI (which exits 2 when it refuses its input). */
 function cliRefusal(args) {
-  const bin = join(REPO, 'target', 'debug', 'hebbian');
-  const [cmd, argv] = existsSync(bin) ? [bin, args] : ['cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args]];
+  const bin = cliBinary();
+  const [cmd, argv] = bin ? [bin, args] : ['cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args]];
   const { status, stderr } = spawnSync(cmd, argv, { cwd: REPO, encoding: 'utf8' });
   return { status, stderr };
 }

@@ -32,13 +32,17 @@ export function buildSite() {
 }
 
 /**
- * The native CLI's JSON answer to `args`: the newest build of target/{budgets,release,debug}/hebbian (the test
- * script builds the optimised `budgets` profile before these tests, and a debug build takes minutes over a CNN
- * run), else `cargo run --bin hebbian`.
+ * The newest build of the native CLI, target/{budgets,release,debug}/hebbian (the test script builds only the
+ * optimised `budgets` profile, and a debug build takes minutes over a CNN run), or undefined when none is built.
  */
-export function cli(args) {
+export function cliBinary() {
   const builds = ['budgets', 'release', 'debug'].map((p) => join(REPO, 'target', p, 'hebbian')).filter((b) => existsSync(b));
-  const bin = builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  return builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+/** The native CLI's JSON answer to `args` (the newest build, else `cargo run --bin hebbian`). */
+export function cli(args) {
+  const bin = cliBinary();
   const out = bin
     ? execFileSync(bin, args, { encoding: 'utf8', maxBuffer: 1 << 28 })
     : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 28 });

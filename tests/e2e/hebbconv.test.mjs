@@ -120,8 +120,12 @@ test('weights saved mid-epoch load back in a fresh page and in the CLI, and the 
   await page.evaluate(() => { const p = window.playground; p.commit({ ...p.state, view: { ...p.state.view, speed: 1 } }); });
   await page.waitForFunction(() => !window.playground.running && window.playground.frame.step === 0, null, { timeout: LONG });
   await button('Run').click();
-  await page.waitForFunction(() => window.playground.frame.step >= 3, null, { timeout: LONG });
-  await button('Pause').click();
+  // Pause from inside the page the moment step 3 is drawn: a click from here arrives after a round trip that a
+  // loaded machine stretched past the epoch's last batch (the test once paused at 14).
+  await page.evaluate(async () => {
+    while (window.playground.frame.step < 3) await new Promise((r) => setTimeout(r, 5));
+    [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Pause').click();
+  });
   await page.waitForFunction(() => !window.playground.running, null, { timeout: LONG });
   const step = await page.evaluate(() => window.playground.frame.step);
   const learnSteps = 4 * 3; // 4 batches of 16 images; SoftHebb, no competition and the random floor

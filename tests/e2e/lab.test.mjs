@@ -3,7 +3,7 @@
 //
 // Run: node --test tests/e2e/lab.test.mjs
 // Builds dist/ with `trunk build` first unless HEBBIAN_SKIP_BUILD is set (the test script builds beforehand).
-// Needs /usr/bin/chromium, `npm ci`, and the native CLI (target/debug/hebbian, else `cargo run --bin hebbian`).
+// Needs /usr/bin/chromium, `npm ci`, and the native CLI (the harness's cliBinary, else `cargo run --bin hebbian`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -165,11 +165,12 @@ test('the lab runs on WebGPU and draws every plot', async () => {
 });
 
 test("`auto` measures both engines on the lab at hand, keeps the faster, says why, and remembers it", async () => {
-  // A small experiment (SwiftShader needs seconds per GPU piece of the default run).
+  // Two runs (SwiftShader needs seconds per GPU piece of the default 16), long enough for each engine to be
+  // measured over more than the 20 ms the page trusts (the CPU engine takes about 0.1 s), 2,000 updates a frame.
   const { page: maker } = await open(plainContext, '?lab=hebb2d&backend=cpu');
   const link = await maker.evaluate(() => {
     const s = structuredClone(window.playground.state);
-    return window.playground.link({ ...s, params: { ...s.params, steps: 300, trials: 2 } });
+    return window.playground.link({ ...s, params: { ...s.params, steps: 20000, trials: 2 }, view: { ...s.view, speed: 2000 } });
   });
   await maker.close();
   const path = `?lab=hebb2d&calibrate=1${link.slice(link.indexOf('#'))}`;
