@@ -2,6 +2,7 @@
 pub mod backprop;
 pub mod boltzmann;
 pub mod chl;
+pub mod competitive;
 pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
@@ -36,6 +37,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("rbm", rbm::source()),
         ("boltzmann", boltzmann::source()),
         ("chl", chl::source()),
+        ("competitive", competitive::source()),
     ]
 }
 
@@ -56,6 +58,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         rbm::layouts(),
         boltzmann::layouts(),
         chl::layouts(),
+        competitive::layouts(),
     ]
     .into_iter()
     .flatten()
