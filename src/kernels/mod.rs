@@ -7,6 +7,7 @@ pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
 pub mod hebblayers;
+pub mod hebbrule;
 pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
@@ -38,6 +39,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("boltzmann", boltzmann::source()),
         ("chl", chl::source()),
         ("competitive", competitive::source()),
+        ("hebbrule", hebbrule::source()),
     ]
 }
 
@@ -59,6 +61,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         boltzmann::layouts(),
         chl::layouts(),
         competitive::layouts(),
+        hebbrule::layouts(),
     ]
     .into_iter()
     .flatten()
