@@ -270,8 +270,35 @@ fn small_state() -> hebbian_playground::state::AnyState {
     state
 }
 
+/// `state` to the end on `engine` in chunks whose deadline has always passed (a clock that ticks 1 ms a look):
+/// each chunk makes the least progress it can (one epoch of the blobs, one submit of digits). Returns the metrics,
+/// the last frame and the number of chunks.
+fn run_in_slices(
+    state: &hebbian_playground::state::AnyState,
+    store: &hebbian_playground::data::store::DataStore,
+    engine: &mut Engine,
+) -> (
+    Vec<hebbian_playground::protocol::Metric>,
+    hebbian_playground::protocol::Frame,
+    usize,
+) {
+    let t = std::cell::Cell::new(0.0);
+    let clock = || {
+        t.set(t.get() + 1.0);
+        t.get()
+    };
+    let mut run = Run::start(state, store).expect("start");
+    let mut chunks = 0;
+    while !run.done() {
+        block_on(run.advance(engine, &Chunk::new(0, 0.0, &clock))).expect("advance");
+        chunks += 1;
+    }
+    (run.metrics(), run.snapshot(), chunks)
+}
+
 /// The lab's run on the GPU engine trains on the device (no notice) and gives the CPU engine's figures: every
-/// metric but the timings equal (the twins agree bit for bit above), and every plot equal within 1e-6.
+/// metric but the timings and every plot equal (the twins agree bit for bit above), in one piece and in the
+/// smallest chunks (the digits' epochs cut between submits).
 #[test]
 fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
     if common::gpu().is_none() {
@@ -303,6 +330,26 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
         serde_json::to_value(&fb.plots).expect("plots"),
     );
     assert_eq!(pa, pb, "the plots");
+    let (c, fc, chunks) = run_in_slices(&state, &store, &mut gpu);
+    // 6 epochs of blobs and dead units, then 2 epochs of 1,000 digits in submits of 512.
+    assert_eq!(chunks, 6 + 2 * 2, "chunks");
+    assert!(fc.notices.is_empty(), "{:?}", fc.notices);
+    for m in a
+        .iter()
+        .filter(|m| !m.name.contains("time") && !m.name.contains("per second"))
+    {
+        assert_eq!(
+            metric(&a, &m.name),
+            metric(&c, &m.name),
+            "in chunks: {}",
+            m.name
+        );
+    }
+    assert_eq!(
+        pa,
+        serde_json::to_value(&fc.plots).expect("plots"),
+        "the plots in chunks"
+    );
 }
 
 /// A device lost during the digits' first epoch: the run goes on on the CPU from the epoch's start, says so, and

@@ -184,8 +184,9 @@ const NEAREST: usize = 10;
 const SHIPPED_TRAIN: u32 = 8000;
 /// Digits trained between two looks at the clock.
 const BLOCK: usize = 500;
-/// Digits presented per submit on the GPU (between two looks at the clock there).
-const GPU_BLOCK: usize = 2000;
+/// Digits presented per submit on the GPU, between two looks at the clock: two dispatches, a quarter of a second
+/// on a software adapter (SwiftShader presents about 2,200 digits a second), so Pause still acts promptly.
+const GPU_BLOCK: usize = 512;
 /// Nanoseconds per distance term (one sample, one unit, one input: a subtraction and a multiply-add), natively
 /// on the reference machine; measured on the default state (README, "Budgets").
 const NS_PER_TERM: f64 = 0.5;
