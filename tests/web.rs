@@ -1043,3 +1043,96 @@ async fn the_boltzmann_lab_trains_its_chains_on_webgpu_as_on_the_cpu() {
         );
     }
 }
+
+/// Online competitive learning (kernels/competitive) on the browser's WebGPU against its CPU twin
+/// (`Competitive::step`), as tests/competitive_gpu.rs on made-up samples: 300 samples of 19 inputs (the lanes'
+/// remainders), 5 units, plain WTA by distance and by activation, the conscience and leaky learning, one epoch in
+/// two submits; every winner and nearest unit equal, the weights and frequencies within 1e-5 (lavapipe: equal
+/// bit for bit; a browser's compiler may contract a multiply-add).
+#[wasm_bindgen_test]
+async fn competitive_learning_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::competitive::CompetitiveGpu;
+    use hebbian_playground::nets::competitive::{Competitive, Variant, Winner};
+    use ndarray::Array2;
+    let gpu = gpu().await;
+    let x = Array2::from_shape_fn((300, 19), |(i, j)| {
+        (0.5 + 0.5 * ((i * 7 + j * 3) as f32 * 0.37).sin()).clamp(0.0, 1.0)
+    });
+    let start = Competitive::uniform(5, 19, 0.0, 1.0, 4, 0).expect("a net");
+    for (how, variant) in [
+        (Winner::Distance, Variant::Plain),
+        (Winner::Activation, Variant::Plain),
+        (Winner::Distance, Variant::Conscience { beta: 0.01, c: 3.0 }),
+        (Winner::Distance, Variant::Leaky { leak: 0.01 }),
+    ] {
+        let what = format!("{how:?}, {variant:?}");
+        let dev = CompetitiveGpu::new(&gpu, &start, x.view(), how, variant, 0.1, 0)
+            .await
+            .expect("competitive learning on the GPU");
+        let mut cpu = start.clone();
+        let want: Vec<_> = x
+            .rows()
+            .into_iter()
+            .map(|r| cpu.step(r.as_slice().expect("a row"), 0.1, how, variant))
+            .collect();
+        let mut got = dev.train(&gpu, 0, 101).await.expect("the first part");
+        got.extend(dev.train(&gpu, 101, 199).await.expect("the rest"));
+        for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+            assert_eq!(
+                (a.winner, a.nearest),
+                (b.winner, b.nearest),
+                "{what}, sample {k}"
+            );
+        }
+        let d: Vec<f32> = want.iter().map(|s| s.distance).collect();
+        let e: Vec<f32> = got.iter().map(|s| s.distance).collect();
+        assert_close(&d, &e, 1e-5, &format!("{what}: distances"));
+        let mut back = start.clone();
+        dev.download(&gpu, &mut back).await.expect("download");
+        assert_close(&cpu.w, &back.w, 1e-5, &format!("{what}: weights"));
+        assert_close(&cpu.freq, &back.freq, 1e-5, &format!("{what}: frequencies"));
+        let moved = cpu
+            .w
+            .iter()
+            .zip(&start.w)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(moved > 0.1, "{what}: the weights moved only {moved}");
+    }
+}
+
+/// The Hebb's-rule lab's class prototypes (kernels/hebbrule) on the browser's WebGPU against their CPU twin
+/// (`Layer::instar_row` over each epoch's order), as tests/hebbrule_gpu.rs on made-up digits: 120 samples of 49
+/// inputs in 4 classes, two epochs in two orders, α = 0.3; every weight within 1e-6 (lavapipe: equal bit for
+/// bit; a browser's compiler may contract a multiply-add).
+#[wasm_bindgen_test]
+async fn hebbrule_prototypes_match_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::hebbrule::HebbruleGpu;
+    use hebbian_playground::nets::hebbrule::Layer;
+    use ndarray::Array2;
+    let gpu = gpu().await;
+    let x = Array2::from_shape_fn((120, 49), |(i, j)| {
+        (0.5 + 0.5 * ((i * 5 + j * 11) as f32 * 0.29).sin()).clamp(0.0, 1.0)
+    });
+    let labels: Vec<u8> = (0..120).map(|i| ((i * 7) % 4) as u8).collect();
+    let start = Layer::zeros(4, 49);
+    let dev = HebbruleGpu::new(&gpu, &start, x.view(), &labels, 0.3)
+        .await
+        .expect("the prototypes on the GPU");
+    let mut cpu = start.clone();
+    for epoch in 0..2u32 {
+        let order: Vec<u32> = (0..120u32).map(|i| (i * 37 + epoch * 11) % 120).collect();
+        for &p in &order {
+            let p = p as usize;
+            cpu.instar_row(
+                usize::from(labels[p]),
+                x.row(p).as_slice().expect("a row"),
+                0.3,
+            );
+        }
+        dev.epoch(&gpu, &order).await.expect("an epoch");
+    }
+    let mut back = start.clone();
+    dev.download(&gpu, &mut back).await.expect("download");
+    assert_close(&cpu.w, &back.w, 1e-6, "prototypes");
+    assert!(cpu.w.iter().any(|v| v.abs() > 0.3), "the prototypes moved");
+}

@@ -2,10 +2,12 @@
 pub mod backprop;
 pub mod boltzmann;
 pub mod chl;
+pub mod competitive;
 pub mod hebbback;
 pub mod hebbconv;
 pub mod hebbdepthwise;
 pub mod hebblayers;
+pub mod hebbrule;
 pub mod hebbupdate;
 pub mod ising;
 pub mod matmul;
@@ -36,6 +38,8 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("rbm", rbm::source()),
         ("boltzmann", boltzmann::source()),
         ("chl", chl::source()),
+        ("competitive", competitive::source()),
+        ("hebbrule", hebbrule::source()),
     ]
 }
 
@@ -56,6 +60,8 @@ pub fn layouts() -> Vec<prelude::Layout> {
         rbm::layouts(),
         boltzmann::layouts(),
         chl::layouts(),
+        competitive::layouts(),
+        hebbrule::layouts(),
     ]
     .into_iter()
     .flatten()

@@ -10,17 +10,21 @@
 //! order, the same in every epoch, as its loop does), so its printed errors (0.2240, then 0.1888) are matched in
 //! size, not in digits; its digits are all 70,000, ours the 8,000 shipped training digits (or your MNIST files).
 //!
-//! Placement: the sequential rule is one sample after another, each update depending on the previous winner; it
-//! runs on the CPU with either engine (the page says so once when a GPU engine is chosen).
+//! Placement: the sequential rule is one sample after another, each update depending on the previous winner. With
+//! a GPU engine every network trains on the device (`kernels::competitive`: one workgroup presents the samples in
+//! order, many samples per dispatch), with its weights and samples resident; the presentations' records come back
+//! with each submit (the errors and wins), the weights once per epoch (the plots, the digits' clusters, which are
+//! measured on the CPU). A lost device hands the run to the CPU from the last epoch's end.
 use super::budget::{Chunk, Cost};
 use super::digits::Images;
 use super::{Lab, LabRun};
 use crate::data::generate::Blobs;
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
-use crate::engine::Engine;
+use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
-use crate::nets::competitive::{Competitive, Variant, Winner, squared_distance};
+use crate::kernels::competitive::CompetitiveGpu;
+use crate::nets::competitive::{Competitive, Step, Variant, Winner, squared_distance};
 use crate::protocol::{
     BarSeries, Cell, Frame, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, REFERENCE,
     Series,
@@ -180,6 +184,9 @@ const NEAREST: usize = 10;
 const SHIPPED_TRAIN: u32 = 8000;
 /// Digits trained between two looks at the clock.
 const BLOCK: usize = 500;
+/// Digits presented per submit on the GPU, between two looks at the clock: two dispatches, a quarter of a second
+/// on a software adapter (SwiftShader presents about 2,200 digits a second), so Pause still acts promptly.
+const GPU_BLOCK: usize = 512;
 /// Nanoseconds per distance term (one sample, one unit, one input: a subtraction and a multiply-add), natively
 /// on the reference machine; measured on the default state (README, "Budgets").
 const NS_PER_TERM: f64 = 0.5;
@@ -529,6 +536,8 @@ struct Learner {
     /// Wins per unit in the last epoch.
     wins: Vec<u32>,
     stopped: bool,
+    /// The network on the device when the engine has a GPU; `net` then holds the weights of the last epoch's end.
+    gpu: Option<CompetitiveGpu>,
 }
 
 impl Learner {
@@ -546,42 +555,92 @@ impl Learner {
             paths,
             wins: vec![0; units],
             stopped: false,
+            gpu: None,
         }
     }
 
     /// One pass over `x` (rows) in order; records the paths `TRACE_POINTS` times. Returns a message when the
     /// weights went wrong (they are rolled back to the epoch's start).
     fn epoch(&mut self, x: &Array2<f32>, rate: f32, epoch: u32) -> Option<String> {
-        let before = self.net.clone();
-        let every = x.nrows().div_ceil(TRACE_POINTS).max(1);
-        let mut sum = 0.0f64;
-        self.wins.iter_mut().for_each(|w| *w = 0);
+        let mut net = self.net.clone();
+        let every = trace_every(x.nrows());
+        let mut steps = Vec::with_capacity(x.nrows());
+        let mut snapshots = Vec::new();
         for (k, row) in x.rows().into_iter().enumerate() {
-            let s = self.net.step(
+            steps.push(net.step(
                 row.as_slice().unwrap_or(&[]),
                 rate,
                 self.winner,
                 self.variant,
-            );
-            sum += f64::from(s.distance);
-            self.wins[s.winner] += 1;
+            ));
             if (k + 1) % every == 0 || k + 1 == x.nrows() {
-                for (i, path) in self.paths.iter_mut().enumerate() {
-                    path.push([f64::from(self.net.w[[i, 0]]), f64::from(self.net.w[[i, 1]])]);
-                }
+                snapshots.push(net.w.clone());
             }
         }
-        if !tame(&self.net) {
-            self.net = before;
+        self.close_epoch(net, &steps, &snapshots, epoch, "")
+    }
+
+    /// The same epoch on the device (or on the CPU when the network is not there): one submit presents it, one
+    /// reads the weights and their snapshots back.
+    async fn epoch_on(
+        &mut self,
+        gpu: &Gpu,
+        x: &Array2<f32>,
+        rate: f32,
+        epoch: u32,
+    ) -> Result<Option<String>> {
+        let Some(dev) = &self.gpu else {
+            return Ok(self.epoch(x, rate, epoch));
+        };
+        let steps = dev.train(gpu, 0, x.nrows()).await?;
+        let mut net = self.net.clone();
+        let snapshots = dev.download(gpu, &mut net).await?;
+        let message = self.close_epoch(
+            net,
+            &steps,
+            &snapshots,
+            epoch,
+            " (on the GPU, checked at the epoch's end)",
+        );
+        if message.is_some() {
+            self.gpu = None;
+        }
+        Ok(message)
+    }
+
+    /// Keeps an epoch's end `net`, its presentations and its snapshots of the weights, unless the weights went
+    /// wrong: then the network stops with the weights of the epoch before, and the message says so.
+    fn close_epoch(
+        &mut self,
+        net: Competitive,
+        steps: &[Step],
+        snapshots: &[Array2<f32>],
+        epoch: u32,
+        where_: &str,
+    ) -> Option<String> {
+        if !tame(&net) {
             self.stopped = true;
             return Some(format!(
-                "{}: the weights overflowed in epoch {}; this network stopped and keeps the weights of epoch {epoch}.",
+                "{}: the weights overflowed in epoch {}{where_}; this network stopped and keeps the weights of \
+                 epoch {epoch}.",
                 self.kind.name(),
                 epoch + 1
             ));
         }
+        self.wins.iter_mut().for_each(|w| *w = 0);
+        let mut sum = 0.0f64;
+        for s in steps {
+            sum += f64::from(s.distance);
+            self.wins[s.winner] += 1;
+        }
+        for w in snapshots {
+            for (i, path) in self.paths.iter_mut().enumerate() {
+                path.push([f64::from(w[[i, 0]]), f64::from(w[[i, 1]])]);
+            }
+        }
+        self.net = net;
         self.error
-            .push([f64::from(epoch + 1), sum / x.nrows().max(1) as f64]);
+            .push([f64::from(epoch + 1), sum / steps.len().max(1) as f64]);
         None
     }
 
@@ -592,6 +651,11 @@ impl Learner {
     fn last_error(&self) -> f64 {
         self.error.last().map_or(f64::NAN, |e| e[1])
     }
+}
+
+/// Presentations between two points of a unit's path.
+fn trace_every(samples: usize) -> usize {
+    samples.div_ceil(TRACE_POINTS).max(1)
 }
 
 fn tame(net: &Competitive) -> bool {
@@ -638,6 +702,8 @@ struct Digits {
     error: Vec<[f64; 2]>,
     eval: DigitEval,
     stopped: bool,
+    /// The network on the device when the engine has a GPU; `net` then holds the weights of the last epoch's end.
+    gpu: Option<CompetitiveGpu>,
 }
 
 impl Digits {
@@ -689,7 +755,8 @@ pub struct Run {
     timing: (f64, f64),
     epoch_ms: f64,
     epoch_started: Option<f64>,
-    told_cpu: bool,
+    /// Whether placing the networks on the GPU has been tried.
+    placed: bool,
 }
 
 impl Run {
@@ -757,7 +824,7 @@ impl Run {
             timing: (0.0, 0.0),
             epoch_ms: f64::NAN,
             epoch_started: None,
-            told_cpu: false,
+            placed: false,
         })
     }
 
@@ -798,6 +865,7 @@ impl Run {
             error: Vec::new(),
             eval: DigitEval::default(),
             stopped: false,
+            gpu: None,
         };
         digits.evaluate();
         Ok(digits)
@@ -850,16 +918,187 @@ impl Run {
                 return false;
             }
         }
+        self.end_digit_epoch(chunk, t0);
+        true
+    }
+
+    /// Closes the digits' epoch in progress: its error, its time, and the clusters measured with its weights.
+    fn end_digit_epoch(&mut self, chunk: &Chunk<'_>, t0: f64) {
+        let epoch = self.step - self.state.params.blobs.epochs - self.state.params.dead.epochs;
+        let Some(d) = self.digits.as_mut() else {
+            return;
+        };
         let t1 = chunk.now();
         self.timing.0 += t1 - t0;
         d.error
-            .push([f64::from(step - first + 1), d.sum / n.max(1) as f64]);
+            .push([f64::from(epoch + 1), d.sum / d.x.nrows().max(1) as f64]);
         (d.pos, d.sum) = (0, 0.0);
         if let Some(s) = self.epoch_started.take() {
             self.epoch_ms = t1 - s;
         }
         d.evaluate();
-        true
+    }
+
+    /// [`Self::digit_blocks`] on the device (or on the CPU when the network is not there): submits of
+    /// `GPU_BLOCK` digits until the epoch ends or the chunk is over, the records read back with each (the error),
+    /// the weights at the epoch's end, where they are checked: weights gone wrong stop the network with those of
+    /// the epoch before.
+    async fn digit_blocks_on(&mut self, gpu: &Gpu, chunk: &Chunk<'_>) -> Result<bool> {
+        let epoch = self.step - self.state.params.blobs.epochs - self.state.params.dead.epochs;
+        let Some(d) = self.digits.as_mut() else {
+            return Ok(true);
+        };
+        let Some(dev) = &d.gpu else {
+            return Ok(self.digit_blocks(chunk));
+        };
+        let t0 = chunk.now();
+        if d.pos == 0 {
+            self.epoch_started = Some(t0);
+        }
+        let n = d.x.nrows();
+        loop {
+            let end = (d.pos + GPU_BLOCK).min(n);
+            for s in dev.train(gpu, d.pos, end - d.pos).await? {
+                d.sum += f64::from(s.distance);
+            }
+            self.timing.1 += (end - d.pos) as f64;
+            d.pos = end;
+            if d.pos == n {
+                break;
+            }
+            if chunk.over() {
+                self.timing.0 += chunk.now() - t0;
+                return Ok(false);
+            }
+        }
+        let mut net = d.net.clone();
+        dev.download(gpu, &mut net).await?;
+        if !tame(&net) {
+            d.gpu = None;
+            d.stopped = true;
+            self.notices.push(format!(
+                "digits: the weights overflowed in epoch {} (on the GPU, checked at the epoch's end); the network \
+                 stopped and keeps what it had learnt by the end of epoch {epoch}.",
+                epoch + 1
+            ));
+            return Ok(true);
+        }
+        d.net = net;
+        self.end_digit_epoch(chunk, t0);
+        Ok(true)
+    }
+
+    /// Puts every network and its samples on the GPU (once per run, when the engine has one). The digits go
+    /// separately: a training set too large for the device leaves them on the CPU with a notice and the blobs on
+    /// the GPU.
+    async fn place_on_gpu(&mut self, engine: &mut Engine) -> Result<()> {
+        if engine.gpu().is_none() || std::mem::replace(&mut self.placed, true) {
+            return Ok(());
+        }
+        let rate = self.state.params.blobs.rate as f32;
+        let ((), notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    let every = trace_every(run.points.nrows());
+                    for l in run.blobs.iter_mut().chain(run.dead.iter_mut()) {
+                        let dev = CompetitiveGpu::new(
+                            gpu,
+                            &l.net,
+                            run.points.view(),
+                            l.winner,
+                            l.variant,
+                            rate,
+                            every,
+                        )
+                        .await?;
+                        l.gpu = Some(dev);
+                    }
+                    Ok(())
+                },
+                |run| {
+                    for l in run.blobs.iter_mut().chain(run.dead.iter_mut()) {
+                        l.gpu = None;
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        self.notices.extend(notice);
+        if self.digits.is_none() {
+            return Ok(());
+        }
+        let ((), notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    if let Some(d) = run.digits.as_mut() {
+                        let dev = CompetitiveGpu::new(
+                            gpu,
+                            &d.net,
+                            d.x.view(),
+                            Winner::Distance,
+                            d.variant,
+                            d.rate,
+                            0,
+                        )
+                        .await?;
+                        d.gpu = Some(dev);
+                    }
+                    Ok(())
+                },
+                |_| Ok(()),
+            )
+            .await?;
+        self.notices.extend(notice);
+        Ok(())
+    }
+
+    /// Epoch `epoch` of the blobs' (or the dead units') network `i`, on the device when it is there; a failed
+    /// device hands it, and the rest of the run, to the CPU from the epoch's start.
+    async fn learner_epoch(
+        &mut self,
+        engine: &mut Engine,
+        dead: bool,
+        i: usize,
+        epoch: u32,
+    ) -> Result<()> {
+        let rate = self.state.params.blobs.rate as f32;
+        let (message, notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    let l = if dead {
+                        &mut run.dead[i]
+                    } else {
+                        &mut run.blobs[i]
+                    };
+                    l.epoch_on(gpu, &run.points, rate, epoch).await
+                },
+                |run| {
+                    run.drop_gpu();
+                    let l = if dead {
+                        &mut run.dead[i]
+                    } else {
+                        &mut run.blobs[i]
+                    };
+                    Ok(l.epoch(&run.points, rate, epoch))
+                },
+            )
+            .await?;
+        self.notices.extend(notice);
+        self.notices.extend(message);
+        Ok(())
+    }
+
+    /// Forgets every network on the device (after a GPU failure, which moved the engine to the CPU).
+    fn drop_gpu(&mut self) {
+        for l in self.blobs.iter_mut().chain(self.dead.iter_mut()) {
+            l.gpu = None;
+        }
+        if let Some(d) = self.digits.as_mut() {
+            d.gpu = None;
+        }
     }
 
     fn worked_rows(&self) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
@@ -1274,30 +1513,28 @@ impl Run {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        if engine.gpu().is_some() && !self.told_cpu {
-            self.told_cpu = true;
-            self.notices.push(
-                "Competitive learning is sequential (each update depends on the previous winner): this lab \
-                 computes on the CPU."
-                    .into(),
-            );
+        if !self.done() {
+            self.place_on_gpu(engine).await?;
         }
         let p = self.state.params.clone();
         let mut todo = chunk.take(p.total() - self.step);
         while todo > 0 && !self.done() {
             let s = self.step;
-            if s < p.blobs.epochs {
-                for l in self.blobs.iter_mut().filter(|l| !l.stopped) {
-                    if let Some(m) = l.epoch(&self.points, p.blobs.rate as f32, s) {
-                        self.notices.push(m);
-                    }
-                }
-                self.step += 1;
-            } else if s < p.blobs.epochs + p.dead.epochs {
-                let e = s - p.blobs.epochs;
-                for l in self.dead.iter_mut().filter(|l| !l.stopped) {
-                    if let Some(m) = l.epoch(&self.points, p.blobs.rate as f32, e) {
-                        self.notices.push(m);
+            if s < p.blobs.epochs + p.dead.epochs {
+                let (dead, e) = if s < p.blobs.epochs {
+                    (false, s)
+                } else {
+                    (true, s - p.blobs.epochs)
+                };
+                let count = if dead {
+                    self.dead.len()
+                } else {
+                    self.blobs.len()
+                };
+                for i in 0..count {
+                    let stopped = if dead { &self.dead } else { &self.blobs }[i].stopped;
+                    if !stopped {
+                        self.learner_epoch(engine, dead, i, e).await?;
                     }
                 }
                 self.step += 1;
@@ -1306,7 +1543,29 @@ impl LabRun for Run {
                     self.step = p.total();
                     break;
                 }
-                if !self.digit_blocks(chunk) {
+                let (ended, notice) = engine
+                    .run(
+                        self,
+                        async |gpu, run| run.digit_blocks_on(gpu, chunk).await,
+                        |run| {
+                            // The digits learnt on the device since the epoch's start are lost with it.
+                            if let Some(d) = run.digits.as_mut()
+                                && d.gpu.is_some()
+                            {
+                                (d.pos, d.sum) = (0, 0.0);
+                            }
+                            run.drop_gpu();
+                            Ok(run.digit_blocks(chunk))
+                        },
+                    )
+                    .await?;
+                if let Some(notice) = notice {
+                    self.notices.push(format!(
+                        "{notice} The digits learnt on the GPU in this epoch were lost with it: the CPU starts the \
+                         epoch again from its start."
+                    ));
+                }
+                if !ended {
                     break;
                 }
                 self.step += 1;
@@ -1459,6 +1718,7 @@ impl LabRun for Run {
                         error: Vec::new(),
                         eval: DigitEval::default(),
                         stopped: false,
+                        gpu: None,
                     };
                     d.evaluate();
                     fresh.digits = Some(d);

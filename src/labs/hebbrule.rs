@@ -11,17 +11,20 @@
 //! that is the option "one fixed order"), and the lab trains on the shipped 8,000 digits (or the user's MNIST
 //! files), not 52,500.
 //!
-//! It computes on the CPU with either engine: an epoch of 8,000 digits is 6.3 million multiply-adds in a
-//! sequential chain per class (each update reads the previous one), a few milliseconds natively; a GPU's
-//! dispatch and read-back would cost more than the work (the reason is in the report of issue 12).
+//! With a GPU engine the prototypes train on the device (`kernels::hebbrule`), with the training digits resident:
+//! an epoch is one dispatch, one invocation per weight walking its class's digits in the epoch's order (each
+//! update reads the previous one, so that chain stays sequential); the weights are read back once per epoch for
+//! the test accuracy, measured on the CPU, and the plots. A lost device hands the run to the CPU from the last
+//! epoch's end.
 use super::budget::{Chunk, Cost};
 use super::digits::Images;
 use super::{Lab, LabRun};
 use crate::data::letters::{self, Pattern, lecture_letters};
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess};
-use crate::engine::Engine;
+use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
+use crate::kernels::hebbrule::HebbruleGpu;
 use crate::nets::hebbrule::{self as net, Layer};
 use crate::plasticity::Rule;
 use crate::protocol::{
@@ -908,7 +911,11 @@ pub struct Run {
     epoch_ms: f64,
     stopped: bool,
     notices: Vec<String>,
-    told_cpu: bool,
+    /// The prototypes on the device (with the training digits) when the engine has a GPU; `net` then holds the
+    /// weights read back at the last epoch's end.
+    gpu: Option<HebbruleGpu>,
+    /// Whether placing the prototypes on the GPU has been tried.
+    placed: bool,
     changed: bool,
     /// Whether a frame has carried the letters' examples (they change only with a new run).
     letters_sent: bool,
@@ -966,7 +973,8 @@ impl Run {
             epoch_ms: f64::NAN,
             stopped: false,
             notices,
-            told_cpu: false,
+            gpu: None,
+            placed: false,
             changed: true,
             letters_sent: false,
         };
@@ -996,6 +1004,37 @@ impl Run {
             self.net
                 .instar_row(usize::from(self.data.labels[i]), &x, rate);
         }
+        self.close_epoch(before);
+    }
+
+    /// The same epoch on the device (or on the CPU when the prototypes are not there): the epoch's order as
+    /// positions among the uploaded digits, one submit, the weights read back.
+    async fn train_epoch_on(&mut self, gpu: &Gpu) -> Result<()> {
+        let Some(dev) = &self.gpu else {
+            self.train_epoch();
+            return Ok(());
+        };
+        // `train` is sorted: a digit's position among the uploaded ones is its place in it.
+        let order: Vec<u32> = self
+            .order(self.epoch)
+            .iter()
+            .map(|i| self.train.binary_search(i).unwrap_or(usize::MAX) as u32)
+            .collect();
+        dev.epoch(gpu, &order).await?;
+        let mut net = self.net.clone();
+        dev.download(gpu, &mut net).await?;
+        let before = std::mem::replace(&mut self.net, net);
+        self.close_epoch(before);
+        if self.stopped {
+            self.gpu = None;
+        }
+        Ok(())
+    }
+
+    /// Counts the epoch whose weights `net` now holds, unless a weight passed ±[`MAX_WEIGHT`] (or is not
+    /// finite): then the weights go back to `before` and the run stops.
+    fn close_epoch(&mut self, before: Layer) {
+        let e = self.epoch;
         self.epoch += 1;
         if !self.net.finite() || self.net.w.iter().any(|w| w.abs() > MAX_WEIGHT) {
             self.net = before;
@@ -1009,6 +1048,30 @@ impl Run {
                 number(self.state.params.rate)
             ));
         }
+    }
+
+    /// Puts the prototypes and the training digits on the GPU (once per run, when the engine has one; digits too
+    /// many for the device stay on the CPU with a notice).
+    async fn place_on_gpu(&mut self, engine: &mut Engine) -> Result<()> {
+        if engine.gpu().is_none() || std::mem::replace(&mut self.placed, true) {
+            return Ok(());
+        }
+        let ((), notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    let x = run.data.rows(&run.train);
+                    let labels: Vec<u8> = run.train.iter().map(|&i| run.data.labels[i]).collect();
+                    let rate = run.state.params.rate as f32;
+                    let dev = HebbruleGpu::new(gpu, &run.net, x.view(), &labels, rate).await?;
+                    run.gpu = Some(dev);
+                    Ok(())
+                },
+                |_| Ok(()),
+            )
+            .await?;
+        self.notices.extend(notice);
+        Ok(())
     }
 
     fn evaluate(&mut self) {
@@ -1203,18 +1266,26 @@ impl Run {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        if engine.gpu().is_some() && !std::mem::replace(&mut self.told_cpu, true) {
-            self.notices.push(
-                "This lab computes on the CPU even with the GPU engine: an epoch is a few milliseconds of \
-                 sequential updates, less than a GPU's dispatch and read-back would cost."
-                    .into(),
-            );
+        if !self.done() {
+            self.place_on_gpu(engine).await?;
         }
         let mut todo =
             chunk.take(self.state.params.epochs - self.epoch.min(self.state.params.epochs));
         while todo > 0 && !self.done() {
             let t0 = chunk.now();
-            self.train_epoch();
+            let ((), notice) = engine
+                .run(
+                    self,
+                    async |gpu, run| run.train_epoch_on(gpu).await,
+                    |run| {
+                        // The epoch starts again on the CPU from the weights of the last epoch's end.
+                        run.gpu = None;
+                        run.train_epoch();
+                        Ok(())
+                    },
+                )
+                .await?;
+            self.notices.extend(notice);
             if self.stopped {
                 break;
             }

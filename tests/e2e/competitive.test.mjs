@@ -1,6 +1,7 @@
 // End-to-end tests of the competitive-learning lab in the built site (dist/): the worked example's tables show
 // the lecture's numbers (TC-06), every plot draws, the blobs' centroids land on the blob centres, the page's link
-// run by the native CLI gives the page's numbers exactly, and a refused field says its limit.
+// run by the native CLI gives the page's numbers exactly, and a refused field says its limit; on WebGPU the run
+// trains on the device, draws every plot and gives the CPU engine's figures.
 //
 // Run: node --test tests/e2e/competitive.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -15,6 +16,7 @@ const PLOTS = ['worked_before', 'worked_updates', 'blobs_distance', 'blobs_activ
 
 let server;
 let context;
+let gpuContext;
 let tmp;
 
 before(async () => {
@@ -22,10 +24,12 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-competitive-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
+  gpuContext = await launch({ webgpu: true });
 });
 
 after(async () => {
   await context?.close();
+  await gpuContext?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -66,4 +70,31 @@ test('more shipped digits than there are is refused next to its field with the l
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('on WebGPU the run trains on the device and gives the CPU engine\'s figures', async (t) => {
+  // Four blob epochs, 1,000 digits with leaky learning (every unit moves on every digit).
+  const { blobs, digits } = cli(['state', 'competitive']).params;
+  const params = { blobs: { ...blobs, epochs: 4 }, digits: { ...digits, digits: 1000, epochs: 2, remedy: 'leaky' } };
+  const results = {};
+  for (const backend of ['gpu', 'cpu']) {
+    const { page, errors } = await openLab(backend === 'gpu' ? gpuContext : context, `${server.url}/?lab=competitive&backend=${backend}`, { params, view: { speed: 0 }, timeout: LONG });
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitDrawnToEnd(page, LONG);
+    await assertPlotsDrawn(page, PLOTS);
+    results[backend] = await frameMetrics(page);
+    // The run stayed on its engine: no fallback, no "computes on the CPU".
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    const warnings = await page.locator('#messages .message').allTextContents();
+    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // The kernel performs the CPU's float operations in the CPU's order (tests/competitive_gpu.rs): on SwiftShader
+  // too every figure is equal.
+  t.diagnostic(JSON.stringify(results));
+  for (const [name, cpu] of Object.entries(results.cpu)) {
+    if (!name.includes('per second') && !name.includes('time')) assert.equal(results.gpu[name], cpu, name);
+  }
 });

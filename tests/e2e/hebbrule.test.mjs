@@ -1,7 +1,8 @@
 // End-to-end tests of the Hebb's-rule lab in the built site (dist/): the worked examples show the lecture's numbers
 // (TC-01 scores 12, −12, 8, −4; TC-02 scores and softmax; TC-04's max |W − X|), clicking a test letter's cell
 // changes its score, every plot draws, the MNIST prototypes reach the lecture's ballpark, the page's link run by
-// the native CLI gives the page's numbers exactly, and a field past its limit is refused next to it.
+// the native CLI gives the page's numbers exactly, and a field past its limit is refused next to it; on WebGPU the
+// prototypes train on the device, every plot draws and the accuracies equal the CPU engine's.
 //
 // Run: node --test tests/e2e/hebbrule.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -17,6 +18,7 @@ const PLOTS = ['tu_w1', 'tu_w2', 'tu_table', 'tuc_table', 'tuc_norms', 'tuc_weig
 
 let server;
 let context;
+let gpuContext;
 let tmp;
 
 before(async () => {
@@ -24,10 +26,12 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-hebbrule-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
+  gpuContext = await launch({ webgpu: true });
 });
 
 after(async () => {
   await context?.close();
+  await gpuContext?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -83,4 +87,30 @@ test('too many epochs are refused next to their field with the limit stated', as
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('on WebGPU the prototypes train on the device and give the CPU engine\'s accuracies', async (t) => {
+  const params = { train_images: 2000, test_images: 500, epochs: 3, rate: 0.05 };
+  const results = {};
+  for (const backend of ['gpu', 'cpu']) {
+    const { page, errors } = await openLab(backend === 'gpu' ? gpuContext : context, `${server.url}/?lab=hebbrule&backend=${backend}`, { params, timeout: LONG });
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitDrawnToEnd(page, LONG);
+    await assertPlotsDrawn(page, PLOTS);
+    results[backend] = await frameMetrics(page);
+    // The run stayed on its engine: no fallback, no "computes on the CPU".
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    const warnings = await page.locator('#messages .message').allTextContents();
+    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // The kernel performs the CPU's float operations on each weight in the CPU's order (tests/hebbrule_gpu.rs): on
+  // SwiftShader too the accuracies are equal.
+  t.diagnostic(JSON.stringify(results));
+  assert.ok(results.cpu['MNIST test accuracy, nearest prototype'] > 50, JSON.stringify(results.cpu));
+  for (const name of ['MNIST test accuracy, dot product', 'MNIST test accuracy, nearest prototype']) {
+    assert.equal(results.gpu[name], results.cpu[name], name);
+  }
 });
