@@ -24,9 +24,10 @@ npx --no-install tsc -p tsconfig.json
 # One optimised build (the `budgets` profile: release without link-time optimisation) for every native test: the
 # budget test times the CLI against the labs' estimates and the learning tests train real networks, which need
 # optimised code, and a second, debug build of the same tests cost CI more than it caught (the debug runs of the
-# numeric tests were slower than the optimised build of all of them).
+# numeric tests were slower than the optimised build of all of them). `--tests` leaves out the benchmark examples
+# (clippy above has checked that they compile) and the library's doc-tests (it has none).
 step "native tests (CPU twins, kernels on lavapipe, labs, links, CLI, budgets: every lab's extremes within their estimates or refused, learning tests)"
-cargo test --profile budgets
+cargo test --profile budgets --tests
 
 step "wasm tests in headless Chromium (WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=180 cargo test --target wasm32-unknown-unknown --no-default-features --test web

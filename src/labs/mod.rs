@@ -381,14 +381,9 @@ macro_rules! registry {
     };
 }
 
-/// The shortest measurement [`throughput`] trusts: the page's clock counts whole milliseconds, so a run that ends
-/// within a few of them gives figures that are mostly rounding (two engines once measured the same 145 steps/ms).
-const MIN_MEASURED_MS: f64 = 20.0;
-
 /// How fast `engine` runs `state`: steps per millisecond of `clock` over about `budget_ms`, after a first step
-/// that is not counted (it compiles pipelines and uploads data); None when the run ends within that step or
-/// within [`MIN_MEASURED_MS`] after it (too soon to tell, and then either engine is fast enough). The automatic
-/// engine choice compares the engines on the lab at hand with it (see web/mod.rs).
+/// that is not counted (it compiles pipelines and uploads data); None when the run ends within that step. The
+/// automatic engine choice compares the engines on the lab at hand with it (see web/mod.rs).
 pub async fn throughput(
     state: &AnyState,
     store: &DataStore,
@@ -407,10 +402,7 @@ pub async fn throughput(
     let frame = run
         .advance(engine, &Chunk::new(0, budget_ms, clock))
         .await?;
-    let ms = clock() - t0;
-    if ms < MIN_MEASURED_MS {
-        return Ok(None);
-    }
+    let ms = (clock() - t0).max(1e-3);
     Ok(Some((frame.step - warm.step) as f64 / ms))
 }
 

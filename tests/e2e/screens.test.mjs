@@ -46,7 +46,7 @@ const LIGHT = {
   hebbconv: { train_images: 128, test_images: 100, probe_epochs: 3 },
   credit: { train_images: 1000, valid_images: 300, snr_examples: 100 },
   chl: { train_images: 1000, epochs: 3 },
-  rbm: { epochs: 10, sweeps: 100, dbn: { layer1: 200, layer2: 200, layer3: 0, digits: 500, epochs: 2, lr: 0.1, momentum: 0.5, readout_epochs: 5 } },
+  rbm: { hidden: 100, epochs: 10, sweeps: 100, dbn: { layer1: 200, layer2: 200, layer3: 0, digits: 500, epochs: 2, lr: 0.1, momentum: 0.5, readout_epochs: 5 } },
 };
 
 /** Opens a lab at a size, runs its default experiment (or its lighter state) to the end. */
