@@ -14,6 +14,7 @@ pub mod prelude;
 pub mod random;
 pub mod rbm;
 pub mod recall;
+pub mod som;
 pub mod trajectories;
 
 /// The random-number library shared by every WGSL kernel that draws (part of the prelude).
@@ -36,6 +37,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("rbm", rbm::source()),
         ("boltzmann", boltzmann::source()),
         ("chl", chl::source()),
+        ("som", som::source()),
     ]
 }
 
@@ -56,6 +58,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         rbm::layouts(),
         boltzmann::layouts(),
         chl::layouts(),
+        som::layouts(),
     ]
     .into_iter()
     .flatten()
