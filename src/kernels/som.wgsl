@@ -36,7 +36,7 @@ const LANES: u32 = 16u;
 const SLOTS: u32 = 4u;
 const NONE: u32 = 0xffffffffu;
 // The largest finite f32 (a squared distance below +∞ is at most this), and the bits of +∞.
-const FINITE: f32 = 3.40282347e38;
+const FINITE: f32 = 0x1.fffffep+127f;
 const INF_BITS: u32 = 0x7f800000u;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
