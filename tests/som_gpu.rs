@@ -332,7 +332,7 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
     }
 }
 
-/// A device lost inside an epoch (the first chunk ends after one submit of 128 of its 300 samples): the run goes
+/// A device lost inside an epoch (the first chunk ends after its first submit, one of the 300 samples): the run goes
 /// on on the CPU with a notice, from that epoch's start, and ends with exactly the CPU engine's figures.
 #[test]
 fn a_device_lost_inside_an_epoch_sends_it_back_to_the_cpu() {

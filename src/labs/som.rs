@@ -559,6 +559,8 @@ pub struct Run {
     current: Option<Epoch>,
     /// Whether placing the maps on the GPU has been tried.
     placed: bool,
+    /// Samples per submit on the GPU, sized from the last submit's time (the numbers do not depend on it).
+    per_submit: usize,
 }
 
 /// An epoch that may span several chunks (an MNIST epoch on a 100 × 100 map takes seconds): its samples, each
@@ -574,8 +576,11 @@ struct Epoch {
 
 /// Samples trained between two looks at the clock.
 const SAMPLES_PER_LOOK: usize = 16;
-/// Samples per submit on the GPU (three dispatches each), between two looks at the clock.
+/// The most samples per submit on the GPU (three dispatches each), between two looks at the clock.
 const GPU_SAMPLES: usize = 128;
+/// The milliseconds a submit aims at: on a software adapter a sample of the lecture's MNIST map takes 70 to
+/// 250 ms (lavapipe), and 128 of them would keep Pause waiting for half a minute.
+const GPU_SUBMIT_MS: f64 = 100.0;
 
 impl Run {
     /// A run of `state` on `data` (prepared by [`Data`]).
@@ -615,6 +620,7 @@ impl Run {
             scratch: Vec::new(),
             current: None,
             placed: false,
+            per_submit: 1,
         })
     }
 
@@ -724,8 +730,9 @@ impl Run {
         Ok(())
     }
 
-    /// As [`Run::train`] with the maps on the device: up to [`GPU_SAMPLES`] samples per submit, each variant's
-    /// winners and distances read back with them, its weights at the epoch's end. An error leaves every map as it was at the epoch's start and the epoch not
+    /// As [`Run::train`] with the maps on the device: up to [`GPU_SAMPLES`] samples per submit (as many as the
+    /// last submits' pace fits in [`GPU_SUBMIT_MS`]), each variant's winners and distances read back with them,
+    /// its weights at the epoch's end. An error leaves every map as it was at the epoch's start and the epoch not
     /// begun: the CPU then trains it again from there.
     async fn train_on_gpu(&mut self, gpu: &Gpu, chunk: &Chunk<'_>) -> Result<()> {
         let t0 = chunk.now();
@@ -739,7 +746,8 @@ impl Run {
             }
         }
         while ep.done < n {
-            let end = (ep.done + GPU_SAMPLES).min(n);
+            let end = (ep.done + self.per_submit).min(n);
+            let t = chunk.now();
             for (l, err) in self.learners.iter_mut().zip(&mut ep.err) {
                 // Every variant still training has its map there: they are placed together, and a map leaves
                 // the device only when its variant stops or the device is lost (all of them then).
@@ -751,6 +759,9 @@ impl Run {
                     *err += f64::from(libm::sqrtf(d2)) / n as f64;
                 }
             }
+            let ms_per_sample = (chunk.now() - t) / (end - ep.done) as f64;
+            self.per_submit =
+                (GPU_SUBMIT_MS / ms_per_sample).clamp(1.0, GPU_SAMPLES as f64) as usize;
             ep.done = end;
             if ep.done < n && chunk.over() {
                 self.timing.0 += chunk.now() - t0;
