@@ -1,7 +1,7 @@
 """SOM epochs per second on the lecture's MNIST map (100 x 100 units x 784 inputs, 500 samples per epoch):
-MiniSom (PyPI, its default Gaussian neighbourhood and asymptotic decay) beside our CLI's CPU path (both the
-lecture's box variant and the Gaussian variant, from the report's "epochs per second" metric), on the same
-machine and the same 2,000 shipped digits (pixels in [-1, 1]).
+MiniSom (PyPI, its default Gaussian neighbourhood and asymptotic decay) beside our CLI's CPU path and its GPU
+path (both the lecture's box variant and the Gaussian variant, from the report's "epochs per second" metric), on
+the same machine and the same 2,000 shipped digits (pixels in [-1, 1]).
 
 Run: python benches/som_minisom.py [epochs] (needs `pip install minisom`, and the budgets CLI built:
 cargo build --profile budgets --bin hebbian). Figures are printed, never asserted.
@@ -47,14 +47,14 @@ def minisom_rate(x):
     return EPOCHS / (time.perf_counter() - t0)
 
 
-def ours(variant):
+def ours(variant, backend):
     state = json.loads(subprocess.check_output([CLI, "state", "som"]))
     p = state["params"]
     p.update(data="digits", rows=100, cols=100, samples=SAMPLES, every=2, epochs=EPOCHS, measured=1, sigma=20.0)
     p["variants"] = {"lecture": variant == "lecture", "gaussian": variant == "gaussian"}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(state, f)
-    report = json.loads(subprocess.check_output([CLI, "run", "--backend", "cpu", f.name]))
+    report = json.loads(subprocess.check_output([CLI, "run", "--backend", backend, f.name]))
     os.unlink(f.name)
     return {m["name"]: m["value"] for m in report["metrics"]}["epochs per second (per variant)"]
 
@@ -62,7 +62,8 @@ def ours(variant):
 if __name__ == "__main__":
     x = digits()
     print(f"100 x 100 x 784, {SAMPLES} samples per epoch, {EPOCHS} epochs, {os.cpu_count()} cores")
-    print(f"ours, CPU, lecture's box:  {ours('lecture'):.3f} epochs/s")
-    print(f"ours, CPU, Gaussian:       {ours('gaussian'):.3f} epochs/s")
+    for backend in ["cpu", "gpu"]:
+        print(f"ours, {backend.upper()}, lecture's box:  {ours('lecture', backend):.3f} epochs/s")
+        print(f"ours, {backend.upper()}, Gaussian:       {ours('gaussian', backend):.3f} epochs/s")
     print(f"MiniSom {__import__('minisom').__version__ if hasattr(__import__('minisom'), '__version__') else '2.3'}, "
           f"Gaussian: {minisom_rate(x):.3f} epochs/s")

@@ -1136,3 +1136,66 @@ async fn hebbrule_prototypes_match_the_cpu_on_webgpu() {
     assert_close(&cpu.w, &back.w, 1e-6, "prototypes");
     assert!(cpu.w.iter().any(|v| v.abs() > 0.3), "the prototypes moved");
 }
+
+/// The self-organising map (kernels/som) on the browser's WebGPU against its CPU twin (`nets::som::Som`), as
+/// tests/som_gpu.rs: the lecture's box (5 × 6 map, 20 inputs, radius 2, windows clipped at the borders) and
+/// MiniSom's decaying Gaussian (6 × 4, 3 inputs), 30 samples in two submits each: the same winners, the weights
+/// within 1e-6 (lavapipe: equal, or an ulp apart for the Gaussian).
+#[wasm_bindgen_test]
+async fn som_training_matches_the_cpu_on_webgpu() {
+    use hebbian_playground::kernels::som::{SomData, SomGpu};
+    use hebbian_playground::nets::som::{self, Hood, Som};
+    let gpu = gpu().await;
+    for (rows, cols, dim, gaussian) in [(5, 6, 20, false), (6, 4, 3, true)] {
+        let start = Som::random(rows, cols, dim, 1.0, 3);
+        let data = Som::random(1, 12, dim, 1.0, 9).weights().to_vec();
+        let picks = som::epoch_samples(5, 0, 30, 12);
+        let hoods: Vec<(Hood, f32)> = (0..30)
+            .map(|j| {
+                if gaussian {
+                    let t = j as f64;
+                    (
+                        Hood::Gaussian {
+                            sigma: som::asymptotic(2.0, t, 30.0),
+                        },
+                        som::asymptotic(0.5, t, 30.0) as f32,
+                    )
+                } else {
+                    (Hood::Box { radius: 2 }, 0.3)
+                }
+            })
+            .collect();
+        let dev_data = SomData::new(&gpu, &data, dim).expect("data");
+        let mut dev = SomGpu::new(&gpu, &start, gaussian, &dev_data, 30)
+            .await
+            .expect("map");
+        dev.set_epoch(&gpu, &picks, &hoods).expect("epoch");
+        let mut cpu = start.clone();
+        let mut scratch = Vec::new();
+        let want: Vec<usize> = picks
+            .iter()
+            .zip(&hoods)
+            .map(|(&i, &(h, rate))| {
+                cpu.train_sample(&data[i * dim..(i + 1) * dim], h, rate, &mut scratch)
+                    .0
+            })
+            .collect();
+        let mut got = dev.train(&gpu, 0, 17).await.expect("samples 1 to 17");
+        got.extend(dev.train(&gpu, 17, 13).await.expect("samples 18 to 30"));
+        let what = format!("{rows} × {cols} × {dim}, gaussian {gaussian}");
+        assert_eq!(
+            want,
+            got.iter().map(|p| p.0).collect::<Vec<_>>(),
+            "{what}: winners"
+        );
+        let back = dev.download(&gpu).await.expect("download");
+        assert_close(cpu.weights(), back.weights(), 1e-6, &what);
+        assert!(
+            cpu.weights()
+                .iter()
+                .zip(start.weights())
+                .any(|(a, b)| (a - b).abs() > 0.05),
+            "{what}: the weights moved"
+        );
+    }
+}

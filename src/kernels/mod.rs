@@ -16,6 +16,7 @@ pub mod prelude;
 pub mod random;
 pub mod rbm;
 pub mod recall;
+pub mod som;
 pub mod trajectories;
 
 /// The random-number library shared by every WGSL kernel that draws (part of the prelude).
@@ -40,6 +41,7 @@ pub fn all_wgsl() -> Vec<(&'static str, String)> {
         ("chl", chl::source()),
         ("competitive", competitive::source()),
         ("hebbrule", hebbrule::source()),
+        ("som", som::source()),
     ]
 }
 
@@ -62,6 +64,7 @@ pub fn layouts() -> Vec<prelude::Layout> {
         chl::layouts(),
         competitive::layouts(),
         hebbrule::layouts(),
+        som::layouts(),
     ]
     .into_iter()
     .flatten()

@@ -9,13 +9,18 @@
 //! Where we differ from the lecture's code, on purpose: a unit's row is its index divided by the number of
 //! columns (the code divides by the number of rows, which is right only on square maps); the samples of every
 //! epoch come from the seeded generator, so that a link reproduces the run.
+//!
+//! With a GPU engine each variant's map trains on the device (`kernels::som`): the samples stay in order, and
+//! each epoch's winners and distances come back with its submits; the weights come back once per epoch, for the
+//! errors and maps, which the CPU measures.
 use super::budget::{Chunk, Cost};
 use super::digits::Images;
 use super::{Lab, LabRun};
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess, shipped};
-use crate::engine::Engine;
+use crate::engine::{Engine, Gpu};
 use crate::error::{Error, FieldError, Result};
+use crate::kernels::som::{SomData, SomGpu};
 use crate::nets::som::{self, Eval, Hood, Som};
 use crate::protocol::{
     Cell, Frame, Heatmap, Image, LabInfo, Mark, Metric, PALETTE, Plot, PlotBody, Series,
@@ -129,8 +134,11 @@ const NS_PER_OP: f64 = 0.5;
 /// Nanoseconds per unit visited (a distance's pairwise sum and the winner's comparison, an update's rate), beyond
 /// its multiply-adds (measured on the default state: 5 to 6 ns per unit of 4 weights in all).
 const NS_PER_UNIT: f64 = 4.0;
-/// How much slower the page's CPU engine (wasm, one thread, no AVX) is.
-const BROWSER_SLOWER: f64 = 6.0;
+/// How much slower the page's CPU engine (wasm, one thread, no AVX) is: measured on the lecture's MNIST map
+/// (100 × 100 × 784, one epoch of 500 samples), the page's CPU engine in headless Chromium (`BENCH_ONLY=som node
+/// tests/e2e/bench.mjs`) then the native CLI right after, on the loaded 2-core development machine: box 0.0562
+/// against 0.416 epochs/s (7.4×), Gaussian 0.0318 against 0.200 (6.3×).
+const BROWSER_SLOWER: f64 = 7.0;
 /// The digits of the shipped split the lab can take.
 const SHIPPED_TRAIN: u32 = 8000;
 /// Iris's size.
@@ -532,6 +540,9 @@ struct Learner {
     te: Vec<[f64; 2]>,
     last: Eval,
     stopped: Option<String>,
+    /// The map on the device when the engine has a GPU; `som` then holds the weights read back at the last
+    /// epoch's end.
+    gpu: Option<SomGpu>,
 }
 
 /// A run in progress.
@@ -546,8 +557,10 @@ pub struct Run {
     scratch: Vec<f32>,
     /// The epoch in progress, when a chunk ended inside it.
     current: Option<Epoch>,
-    /// Whether the page has been told that a GPU engine's run computes on the CPU here.
-    told_cpu: bool,
+    /// Whether placing the maps on the GPU has been tried.
+    placed: bool,
+    /// Samples per submit on the GPU, sized from the last submit's time (the numbers do not depend on it).
+    per_submit: usize,
 }
 
 /// An epoch that may span several chunks (an MNIST epoch on a 100 × 100 map takes seconds): its samples, each
@@ -563,6 +576,11 @@ struct Epoch {
 
 /// Samples trained between two looks at the clock.
 const SAMPLES_PER_LOOK: usize = 16;
+/// The most samples per submit on the GPU (three dispatches each), between two looks at the clock.
+const GPU_SAMPLES: usize = 128;
+/// The milliseconds a submit aims at: on a software adapter a sample of the lecture's MNIST map takes 70 to
+/// 250 ms (lavapipe), and 128 of them would keep Pause waiting for half a minute.
+const GPU_SUBMIT_MS: f64 = 100.0;
 
 impl Run {
     /// A run of `state` on `data` (prepared by [`Data`]).
@@ -589,6 +607,7 @@ impl Run {
                 te: vec![[0.0, first.te]],
                 last: first.clone(),
                 stopped: None,
+                gpu: None,
             })
             .collect();
         Ok(Self {
@@ -600,7 +619,8 @@ impl Run {
             timing: (0.0, 0.0),
             scratch: Vec::new(),
             current: None,
-            told_cpu: false,
+            placed: false,
+            per_submit: 1,
         })
     }
 
@@ -681,6 +701,91 @@ impl Run {
         self.finish_epoch(ep);
     }
 
+    /// Puts the data and every variant's map on the GPU (once per run, when the engine has one; a map too large
+    /// for the device stays on the CPU with a notice).
+    async fn place_on_gpu(&mut self, engine: &mut Engine) -> Result<()> {
+        if engine.gpu().is_none() || std::mem::replace(&mut self.placed, true) {
+            return Ok(());
+        }
+        let ((), notice) = engine
+            .run(
+                self,
+                async |gpu, run| {
+                    let data = SomData::new(gpu, &run.data.x, run.data.dim)?;
+                    let samples = run.state.params.samples as usize;
+                    let mut maps = Vec::new();
+                    for l in &run.learners {
+                        let gaussian = l.kind == Kind::Gaussian;
+                        maps.push(SomGpu::new(gpu, &l.som, gaussian, &data, samples).await?);
+                    }
+                    for (l, dev) in run.learners.iter_mut().zip(maps) {
+                        l.gpu = Some(dev);
+                    }
+                    Ok(())
+                },
+                |_| Ok(()),
+            )
+            .await?;
+        self.notices.extend(notice);
+        Ok(())
+    }
+
+    /// As [`Run::train`] with the maps on the device: up to [`GPU_SAMPLES`] samples per submit (as many as the
+    /// last submits' pace fits in [`GPU_SUBMIT_MS`]), each variant's winners and distances read back with them,
+    /// its weights at the epoch's end. An error leaves every map as it was at the epoch's start and the epoch not
+    /// begun: the CPU then trains it again from there.
+    async fn train_on_gpu(&mut self, gpu: &Gpu, chunk: &Chunk<'_>) -> Result<()> {
+        let t0 = chunk.now();
+        let mut ep = self.current.take().unwrap_or_else(|| self.start_epoch());
+        let n = ep.picks.len();
+        if ep.done == 0 {
+            for l in &mut self.learners {
+                if let Some(dev) = &mut l.gpu {
+                    dev.set_epoch(gpu, &ep.picks, &ep.hoods[l.kind as usize])?;
+                }
+            }
+        }
+        while ep.done < n {
+            let end = (ep.done + self.per_submit).min(n);
+            let t = chunk.now();
+            for (l, err) in self.learners.iter_mut().zip(&mut ep.err) {
+                // Every variant still training has its map there: they are placed together, and a map leaves
+                // the device only when its variant stops or the device is lost (all of them then).
+                let (None, Some(dev)) = (&l.stopped, &l.gpu) else {
+                    continue;
+                };
+                for (_, d2) in dev.train(gpu, ep.done, end - ep.done).await? {
+                    // The CPU's distance and sum, as `Run::train`.
+                    *err += f64::from(libm::sqrtf(d2)) / n as f64;
+                }
+            }
+            let ms_per_sample = (chunk.now() - t) / (end - ep.done) as f64;
+            self.per_submit =
+                (GPU_SUBMIT_MS / ms_per_sample).clamp(1.0, GPU_SAMPLES as f64) as usize;
+            ep.done = end;
+            if ep.done < n && chunk.over() {
+                self.timing.0 += chunk.now() - t0;
+                self.current = Some(ep);
+                return Ok(());
+            }
+        }
+        let mut maps = Vec::new();
+        for l in &self.learners {
+            maps.push(match (&l.gpu, &l.stopped) {
+                (Some(dev), None) => Some(dev.download(gpu).await?),
+                _ => None,
+            });
+        }
+        for (l, map) in self.learners.iter_mut().zip(maps) {
+            if let Some(map) = map {
+                l.som = map;
+            }
+        }
+        self.timing.0 += chunk.now() - t0;
+        self.finish_epoch(ep);
+        Ok(())
+    }
+
     /// Closes an epoch: each variant's error, a variant whose weights overflowed back to its map at the epoch's
     /// start and stopped, the measured errors when this epoch is recorded.
     fn finish_epoch(&mut self, ep: Epoch) {
@@ -695,6 +800,7 @@ impl Run {
             self.timing.1 += 1.0;
             if !l.som.finite() || !err.is_finite() {
                 l.som = before;
+                l.gpu = None;
                 let msg = format!(
                     "{}: the weights overflowed in epoch {}; this variant stopped and keeps the map of epoch {e}. \
                      Lower its rate (a rate above 2 overshoots the sample further every time).",
@@ -1203,18 +1309,37 @@ fn number(x: f64) -> String {
 
 impl LabRun for Run {
     async fn advance(&mut self, engine: &mut Engine, chunk: &Chunk<'_>) -> Result<Frame> {
-        // No SOM kernels yet: say so once rather than let the engine's "GPU" suggest otherwise.
-        if engine.gpu().is_some() && !std::mem::replace(&mut self.told_cpu, true) {
-            self.notices.push(
-                "This lab computes on the CPU even with the GPU engine: its winner search and neighbourhood \
-                 update have no GPU kernels yet."
-                    .into(),
-            );
+        if !self.done() {
+            self.place_on_gpu(engine).await?;
         }
         let mut todo = chunk.take(self.state.params.epochs - self.epoch);
         while todo > 0 && !self.done() {
             let epoch = self.epoch;
-            self.train(chunk);
+            if self.learners.iter().any(|l| l.gpu.is_some()) {
+                let ((), notice) = engine
+                    .run(
+                        self,
+                        async |gpu, run| run.train_on_gpu(gpu, chunk).await,
+                        |run| {
+                            // The maps on the device since the epoch's start are lost with it.
+                            for l in &mut run.learners {
+                                l.gpu = None;
+                            }
+                            run.train(chunk);
+                            Ok(())
+                        },
+                    )
+                    .await?;
+                if let Some(notice) = notice {
+                    self.notices.push(format!(
+                        "{notice} What the maps learnt on the GPU in epoch {} was lost with it: the CPU trains \
+                         that epoch again from its start.",
+                        epoch + 1
+                    ));
+                }
+            } else {
+                self.train(chunk);
+            }
             if self.epoch > epoch {
                 todo -= 1;
             }

@@ -25,6 +25,9 @@
 //                        images-per-second figures per phase and the main thread's longest tasks while it trains
 //   "credit lab"         (BENCH_ONLY=credit) one rule at a time on 2,000 digits: the lab's training images per
 //                        second per rule, on WebGPU and on the CPU engine
+//   "SOM"                (BENCH_ONLY=som) one variant at a time on the lecture's MNIST map (100 × 100 units, 2,000
+//                        digits, one epoch of 500 samples, as benches/som_minisom.py): the lab's epochs per
+//                        second, on the CPU engine, then on WebGPU
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -245,6 +248,26 @@ async function creditRun(context, server, backend, rule) {
   return { engine, rule, images_per_s: round(metrics['training images per second per rule']) };
 }
 
+async function somRun(context, server, backend, variant) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=som&backend=${backend}`);
+  await idleAtZero(page);
+  await page.evaluate((variant) => {
+    const p = window.playground;
+    const variants = { lecture: variant === 'lecture', gaussian: variant === 'gaussian' };
+    p.commit({ ...p.state, params: { ...p.state.params, variants, data: 'digits', rows: 100, cols: 100, samples: 500, every: 2, epochs: 1, measured: 1, sigma: 20 } });
+  }, variant);
+  await page.waitForTimeout(300);
+  await idleAtZero(page);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, TIMEOUT);
+  const metrics = await frameMetrics(page);
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  await page.close();
+  return { engine, variant, epochs_per_s: Number(metrics['epochs per second (per variant)'].toPrecision(3)) };
+}
+
 /**
  * Opens `lab` on `backend`, commits `params` (merged into the defaults' groups) at speed 0, clicks Run and
  * returns the milliseconds until the last frame is drawn (median of REPEAT runs, each after Reset).
@@ -366,9 +389,16 @@ async function main() {
     await probe.close();
     const line = (bench, fields) => console.log(JSON.stringify({ bench, ...fields }));
     line('browser', { user_agent: userAgent, repeat: REPEAT });
-    // BENCH_ONLY=data, memory, hebbconv or credit measures the dataset, associative-memory, Hebbian-CNN or
-    // credit-assignment figures alone.
+    // BENCH_ONLY=data, memory, hebbconv, credit or som measures the dataset, associative-memory, Hebbian-CNN,
+    // credit-assignment or self-organising-map figures alone.
     const only = process.env.BENCH_ONLY;
+    // The CPU engine first: on a software adapter an epoch on WebGPU takes minutes.
+    for (const backend of only === 'som' ? ['cpu', 'gpu'] : []) {
+      for (const variant of ['lecture', 'gaussian']) {
+        line('browser SOM lab, 100 x 100 x 784, 2,000 digits, one epoch of 500 samples, one variant', { backend, ...(await somRun(context, server, backend, variant)) });
+      }
+    }
+    if (only === 'som') return;
     for (const backend of only === 'hebbconv' ? ['gpu', 'cpu'] : []) {
       line('browser Hebbian CNN, architecture A ÷ 8, 3 networks, 512 training / 256 test images, 2 probe epochs, default speed', { backend, ...(await hebbconvRun(context, server, backend)) });
     }

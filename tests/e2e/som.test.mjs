@@ -1,7 +1,8 @@
 // End-to-end tests of the self-organising-map lab in the built site (dist/): the neighbourhood table gives the
 // lecture's counts (16 neighbours of unit 11 at k = 2 on 10 × 10; 441 and 1681 at k = 20 on 50 × 50: TC-14), every
 // plot draws, setosa's winners share no unit with the other species', and the page's link run by the native CLI
-// gives the page's numbers exactly.
+// gives the page's numbers exactly; on WebGPU both maps train on the device, every plot draws and the figures are
+// the CPU engine's.
 //
 // Run: node --test tests/e2e/som.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
@@ -16,6 +17,7 @@ const PLOTS = ['hood_box', 'hood_gauss', 'hood_counts', 'schedule', 'errors', 't
 
 let server;
 let context;
+let gpuContext;
 let tmp;
 
 before(async () => {
@@ -23,10 +25,12 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'hebbian-som-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
+  gpuContext = await launch({ webgpu: true });
 });
 
 after(async () => {
   await context?.close();
+  await gpuContext?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -60,4 +64,31 @@ test('a winner outside the map is refused next to its field with the limit state
   assert.ok(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled());
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('on WebGPU both maps train on the device and give the CPU engine\'s figures', async (t) => {
+  const params = { rows: 12, cols: 12, epochs: 20, radius: 6 };
+  const results = {};
+  for (const backend of ['gpu', 'cpu']) {
+    const ctx = backend === 'gpu' ? gpuContext : context;
+    const { page, errors } = await openLab(ctx, `${server.url}/?lab=som&backend=${backend}`, { params, timeout: LONG });
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitDrawnToEnd(page, LONG);
+    await assertPlotsDrawn(page, PLOTS);
+    results[backend] = await frameMetrics(page);
+    // The run stayed on its engine: no fallback, no "computes on the CPU".
+    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+    const warnings = await page.locator('#messages .message').allTextContents();
+    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // The twins give the same winners and the weights within an ulp (tests/som_gpu.rs): the figures agree to 1e-4.
+  t.diagnostic(JSON.stringify(results));
+  for (const [name, cpu] of Object.entries(results.cpu)) {
+    if (name.includes('per second')) continue;
+    const gpu = results.gpu[name];
+    assert.ok(Math.abs(gpu - cpu) <= 1e-4 * (1 + Math.abs(cpu)), `${name}: GPU ${gpu}, CPU ${cpu}`);
+  }
 });
