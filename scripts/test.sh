@@ -36,10 +36,11 @@ step "page build"
 trunk build
 
 # Two test files at a time: much of a browser test is waiting for frames, and two at once took 357 s where one at
-# a time took about 590 s. The files that time the page (Pause within a chunk; `auto` measuring both engines) run
-# alone afterwards.
+# a time took about 590 s. The files that time the page run alone afterwards: Pause within a chunk, `auto`
+# measuring both engines, and the CNN lab's pause-and-keep (its checkpoint was not yet kept after 10 s beside
+# another file once).
 step "end-to-end tests in headless Chromium"
-timed=(tests/e2e/budget.test.mjs tests/e2e/lab.test.mjs)
+timed=(tests/e2e/budget.test.mjs tests/e2e/lab.test.mjs tests/e2e/hebbconv.test.mjs)
 mapfile -t rest < <(ls tests/e2e/*.test.mjs | grep -v -x -F "${timed[@]/#/-e}")
 HEBBIAN_SKIP_BUILD=1 node --test --test-concurrency=2 "${rest[@]}"
 HEBBIAN_SKIP_BUILD=1 node --test --test-concurrency=1 "${timed[@]}"

@@ -16,7 +16,7 @@
 //! with each submit (the errors and wins), the weights once per epoch (the plots, the digits' clusters, which are
 //! measured on the CPU). A lost device hands the run to the CPU from the last epoch's end.
 use super::budget::{Chunk, Cost};
-use super::digits::Images;
+use super::digits::{Images, SHIPPED_TRAIN};
 use super::{Lab, LabRun};
 use crate::data::generate::Blobs;
 use crate::data::store::{DataStore, Need};
@@ -180,8 +180,6 @@ const CENTRES: [[f32; 2]; 3] = [[0.0, 0.0], [0.5, 0.5], [1.0, 0.0]];
 const TRACE_POINTS: usize = 30;
 /// Nearest digits shown per unit.
 const NEAREST: usize = 10;
-/// The shipped digits' training split.
-const SHIPPED_TRAIN: u32 = 8000;
 /// Digits trained between two looks at the clock.
 const BLOCK: usize = 500;
 /// Digits presented per submit on the GPU, between two looks at the clock: two dispatches, a quarter of a second

@@ -8,6 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The training digits of the shipped split (the labs' largest "digits" field on the shipped set).
+pub const SHIPPED_TRAIN: u32 = 8000;
+
 /// Where the digits come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -14,7 +14,7 @@
 //! each epoch's winners and distances come back with its submits; the weights come back once per epoch, for the
 //! errors and maps, which the CPU measures.
 use super::budget::{Chunk, Cost};
-use super::digits::Images;
+use super::digits::{Images, SHIPPED_TRAIN};
 use super::{Lab, LabRun};
 use crate::data::store::{DataStore, Need};
 use crate::data::{Dataset, Split, preprocess, shipped};
@@ -139,8 +139,6 @@ const NS_PER_UNIT: f64 = 4.0;
 /// tests/e2e/bench.mjs`) then the native CLI right after, on the loaded 2-core development machine: box 0.0562
 /// against 0.416 epochs/s (7.4×), Gaussian 0.0318 against 0.200 (6.3×).
 const BROWSER_SLOWER: f64 = 7.0;
-/// The digits of the shipped split the lab can take.
-const SHIPPED_TRAIN: u32 = 8000;
 /// Iris's size.
 const IRIS: u32 = 150;
 /// Units per side of the grid of unit pictures (MNIST's component planes).
@@ -186,13 +184,17 @@ impl Variants {
 }
 
 /// Class `c`'s colour in the hit maps: the palette's blue, orange and green for the three irises; for the ten
-/// digits the palette then three greys.
-fn class_colour(c: usize) -> &'static str {
-    const GREYS: [&str; 3] = ["#555555", "#999999", "#C8C8C8"];
-    if c < PALETTE.len() {
-        PALETTE[c]
+/// digits, Paul Tol's "muted" scheme (nine colours chosen to stay apart for colour-blind readers) and its grey,
+/// so that no two digits share a colour (the palette has seven, and the variants' black and pink stay theirs).
+fn class_colour(c: usize, classes: usize) -> &'static str {
+    const DIGITS: [&str; 10] = [
+        "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+        "#AA4499", "#BBBBBB",
+    ];
+    if classes <= 3 {
+        PALETTE[c % PALETTE.len()]
     } else {
-        GREYS[(c - PALETTE.len()) % GREYS.len()]
+        DIGITS[c % DIGITS.len()]
     }
 }
 
@@ -1118,7 +1120,7 @@ impl Run {
             .map(|(c, name)| Series {
                 name: name.clone(),
                 mark: Mark::Scatter,
-                color: Some(class_colour(c).into()),
+                color: Some(class_colour(c, self.data.classes.len()).into()),
                 points: Vec::new(),
                 band: None,
             })
@@ -1473,6 +1475,17 @@ impl LabRun for Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_class_has_its_own_colour() {
+        for classes in [3, 10] {
+            let colours: std::collections::HashSet<_> =
+                (0..classes).map(|c| class_colour(c, classes)).collect();
+            assert_eq!(colours.len(), classes);
+        }
+        let variants = [Kind::Lecture.colour(), Kind::Gaussian.colour()];
+        assert!((0..10).all(|c| !variants.contains(&class_colour(c, 10))));
+    }
 
     #[test]
     fn the_default_cost_is_seconds() {

@@ -6,21 +6,16 @@
 // Run: node --test tests/e2e/boltzmann.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['three_table', 'worked_update', 'energy', 'likelihood', 'probabilities', 'weights_exact', 'weights_chains', 'weights_lecture', 'recall'];
 
 let server;
 let context;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-boltzmann-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
 });
@@ -28,7 +23,6 @@ before(async () => {
 after(async () => {
   await context?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 test('the three-unit table, the worked update, learning and recall; the link gives the CLI numbers', async () => {
@@ -46,11 +40,7 @@ test('the three-unit table, the worked update, learning and recall; the link giv
   assert.equal(m['recall correct (of 4), exact'], 4, JSON.stringify(m));
   assert.equal(m['recall correct (of 4), chains'], 4, JSON.stringify(m));
   assert.ok(m['log-likelihood per letter, exact'] > -2.5, JSON.stringify(m));
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  const native = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  const native = await cliMetrics(await page.evaluate(() => window.playground.state));
   for (const [name, value] of Object.entries(m)) if (!name.includes('per second')) assert.equal(native[name], value, name);
   assert.deepEqual(errors, []);
   await page.close();

@@ -10,10 +10,7 @@
 // Run: node --test tests/e2e/chl.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = { train_images: 1000, test_images: 200, epochs: 2, traced: 3 };
@@ -23,11 +20,9 @@ const PLOTS = ['digit', ...PHASES, 'accuracy', 'weights', 'per_class'];
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-chl-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -37,7 +32,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 const openAt = (path) => openLab(context, `${server.url}/${path}`, { timeout: LONG });
@@ -67,9 +61,7 @@ test('a small run draws every plot, one look per output unit across the phases, 
   assert.ok(names.some((n) => n.includes('0.9675') && n.includes('52,500')), names.join());
   // The CLI on the page's state: exactly the page's numbers (the speeds aside).
   const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const fromCli = Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((x) => [x.name, x.value]));
+  const fromCli = await cliMetrics(state);
   assert.deepEqual(Object.keys(fromCli).sort(), Object.keys(m).sort());
   const timed = (name) => name.includes('per second') || name.includes('time');
   for (const [name, value] of Object.entries(m)) {

@@ -6,10 +6,7 @@
 // Run: node --test tests/e2e/competitive.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['worked_before', 'worked_updates', 'blobs_distance', 'blobs_activation', 'blob_error', 'dead_map', 'dead_error', 'dead_wins', 'digits_centroids', 'digits_units', 'digits_error'];
@@ -17,11 +14,9 @@ const PLOTS = ['worked_before', 'worked_updates', 'blobs_distance', 'blobs_activ
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-competitive-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -31,7 +26,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 test('the worked tables, the blobs, dead units and digits; the link gives the CLI numbers', async () => {
@@ -50,11 +44,7 @@ test('the worked tables, the blobs, dead units and digits; the link gives the CL
   const m = await frameMetrics(page);
   assert.ok(m['blobs, plain WTA: farthest centre from its nearest centroid'] < 0.1, JSON.stringify(m));
   assert.equal(m['dead units, plain WTA: dead units'], 3, JSON.stringify(m));
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  const native = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  const native = await cliMetrics(await page.evaluate(() => window.playground.state));
   for (const [name, value] of Object.entries(m)) {
     if (!name.includes('per second') && !name.includes('time')) assert.equal(native[name], value, name);
   }

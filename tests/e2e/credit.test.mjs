@@ -9,10 +9,7 @@
 // Run: node --test tests/e2e/credit.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const ALL = {
@@ -29,11 +26,9 @@ const PLOTS = ['loss', 'accuracy', 'per_class', 'weights_before', 'weights_after
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-credit-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -43,7 +38,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 const openAt = (path, ctx = context) => openLab(ctx, `${server.url}/${path}`, { timeout: LONG });
@@ -85,9 +79,7 @@ test('every rule side by side draws every plot in one colour per rule, and the C
   assert.equal(weights.width, 28);
   // The CLI on the page's state: exactly the page's numbers (the speed aside).
   const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const fromCli = Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((x) => [x.name, x.value]));
+  const fromCli = await cliMetrics(state);
   assert.deepEqual(Object.keys(fromCli).sort(), Object.keys(m).sort());
   for (const [name, value] of Object.entries(m)) {
     if (name.includes('per second')) continue;

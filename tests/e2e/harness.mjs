@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,21 @@ export function cli(args) {
     ? execFileSync(bin, args, { encoding: 'utf8', maxBuffer: 1 << 28 })
     : execFileSync('cargo', ['run', '-q', '--bin', 'hebbian', '--', ...args], { cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 28 });
   return JSON.parse(out);
+}
+
+/**
+ * The native CLI's metrics ({name: value}) for `state` run on its CPU engine: what every lab's e2e test compares
+ * the page's numbers with.
+ */
+export async function cliMetrics(state) {
+  const dir = await mkdtemp(join(tmpdir(), 'hebbian-cli-'));
+  try {
+    const file = join(dir, 'state.json');
+    await writeFile(file, JSON.stringify(state));
+    return Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((m) => [m.name, m.value]));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const MIME = {

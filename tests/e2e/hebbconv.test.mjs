@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, cliMetrics, frameMetrics, launch, openLab, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = {
@@ -73,11 +73,7 @@ test('a comparison draws every plot, pauses and resumes, and the CLI gives its n
   // The same state in the native CLI: the same numbers within float rounding. (Natively the GEMMs run faer's
   // SIMD kernels, in wasm its scalar ones: sums in another order. A network without competition amplifies
   // those differences; a competing one does not.)
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  const fromCli = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  const fromCli = await cliMetrics(await page.evaluate(() => window.playground.state));
   for (const name of ['test accuracy, SoftHebb', 'test accuracy, random filters']) {
     assert.ok(Math.abs(fromCli[name] - m[name]) <= 2, `${name}: CLI ${fromCli[name]}, page ${m[name]}`);
   }

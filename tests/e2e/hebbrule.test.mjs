@@ -7,10 +7,7 @@
 // Run: node --test tests/e2e/hebbrule.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['tu_w1', 'tu_w2', 'tu_table', 'tuc_table', 'tuc_norms', 'tuc_weights', 'tuc_compare', 'tuc_normalised',
@@ -19,11 +16,9 @@ const PLOTS = ['tu_w1', 'tu_w2', 'tu_table', 'tuc_table', 'tuc_norms', 'tuc_weig
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-hebbrule-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -33,7 +28,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 // A plot as drawn (the page draws one chart per display frame: wait for this one).
@@ -67,11 +61,7 @@ test('the lecture\'s letters, an edited test letter, MNIST prototypes; the link 
   const dot = m['MNIST test accuracy, dot product'];
   assert.ok(dot > 55 && dot < 72, JSON.stringify(m));
   assert.ok(m['MNIST test accuracy, nearest prototype'] > dot, JSON.stringify(m));
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  const native = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  const native = await cliMetrics(await page.evaluate(() => window.playground.state));
   for (const [name, value] of Object.entries(m)) {
     if (!name.includes('per second') && !name.includes('time')) assert.equal(native[name], value, name);
   }

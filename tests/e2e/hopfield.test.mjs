@@ -6,10 +6,7 @@
 // Run: node --test tests/e2e/hopfield.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, serve, watchConsole } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, serve, watchConsole } from './harness.mjs';
 
 const LONG = 180_000;
 const QT = ['capacity_qt_1', 'capacity_qt_2', 'capacity_qt_3', 'capacity_qt_4'];
@@ -25,11 +22,9 @@ const SMALL = {
 
 let server;
 let context;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-hopfield-'));
   server = await serve(DIST);
   context = await launch({ webgpu: true });
 });
@@ -37,7 +32,6 @@ before(async () => {
 after(async () => {
   await context?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 const idle = (page, step) => page.waitForFunction((step) => {
@@ -108,11 +102,7 @@ test('every plot draws; the worked example is the lectures T/U/C case; GPU and C
   assert.deepEqual(gpu.errors, []);
   assert.deepEqual(cpu.errors, []);
   // The page's state, run by the native CLI, gives the same numbers exactly.
-  const state = await cpu.page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'hopfield.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  assert.deepEqual(Object.fromEntries(report.metrics.map((m) => [m.name, m.value])), c);
+  assert.deepEqual(await cliMetrics(await cpu.page.evaluate(() => window.playground.state)), c);
 });
 
 test('a long sweep fills its heatmaps a block of trials per step', async () => {

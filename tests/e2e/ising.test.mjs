@@ -6,21 +6,16 @@
 // Run: node --test tests/e2e/ising.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, watchConsole, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd, watchConsole } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['lattice', 'magnetisation', 'energy'];
 
 let server;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-ising-'));
   server = await serve(DIST);
   gpuContext = await launch({ webgpu: true });
 });
@@ -28,7 +23,6 @@ before(async () => {
 after(async () => {
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 /** Opens the Ising lab with `params` changed from the defaults, on `backend`; waits for the step-0 frame. */
@@ -64,11 +58,7 @@ test('ordered below T_c, disordered above, and the link reproduces the CLI numbe
   const m = await runToEnd(cold.page);
   assert.ok(m['mean |m| over the second half'] > 0.9, JSON.stringify(m));
   // The page's link, run by the native CLI, gives the same numbers exactly.
-  const state = await cold.page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'cold.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  assert.deepEqual(Object.fromEntries(report.metrics.map((x) => [x.name, x.value])), m);
+  assert.deepEqual(await cliMetrics(await cold.page.evaluate(() => window.playground.state)), m);
   const hot = await openWith({ side: 64, sweeps: 200, kt: 5.0, start: 'up' }, 'cpu');
   const h = await runToEnd(hot.page);
   assert.ok(h['mean |m| over the second half'] < 0.2, JSON.stringify(h));
@@ -133,10 +123,7 @@ test('a temperature sweep draws its plots, agrees on WebGPU and the CPU, and its
   assert.deepEqual(state.params.sweep, SWEEP.sweep);
   assert.deepEqual(await runToEnd(again), m);
   await assertPlotsDrawn(again, ['sweep_e', 'sweep_c']);
-  const file = join(tmp, 'sweep.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  assert.deepEqual(Object.fromEntries(report.metrics.map((x) => [x.name, x.value])), m);
+  assert.deepEqual(await cliMetrics(state), m);
   // kT to at or below kT from is refused next to its field.
   await again.locator('[name="sweep/kt_to"]').fill('0.5');
   await again.locator('[name="sweep/kt_to"]').blur();

@@ -7,10 +7,7 @@
 // Run: node --test tests/e2e/rbm.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = {
@@ -24,11 +21,9 @@ const PLOTS = ['toy_table', 'toy_conditionals', 'toy_free_energy', 'recon', 'log
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-rbm-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -38,7 +33,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 const openWith = (params, backend = 'cpu', ctx = context) => openLab(ctx, `${server.url}/?lab=rbm&backend=${backend}`, { params, timeout: LONG });
@@ -81,10 +75,7 @@ test('the toy model and every variant draw every plot, one colour per variant, a
   const range = filters.value_range;
   assert.equal(range[0], -range[1]);
   // The CLI on the page's state: exactly the page's numbers (the speeds aside).
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const fromCli = Object.fromEntries(cli(['run', file, '--backend', 'cpu']).metrics.map((x) => [x.name, x.value]));
+  const fromCli = await cliMetrics(await page.evaluate(() => window.playground.state));
   assert.deepEqual(Object.keys(fromCli).sort(), Object.keys(m).sort());
   for (const [name, value] of Object.entries(m)) {
     if (name.includes('per second')) continue;

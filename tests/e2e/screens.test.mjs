@@ -117,7 +117,12 @@ test('every lab, run with its defaults (or a lighter state), reads at desktop an
     const teacher = await context.newPage();
     await teacher.setViewportSize({ width: desktop.width, height: desktop.height });
     await teacher.goto(`${server.url}/?lab=${id}&backend=cpu&teacher=1`);
-    await teacher.waitForFunction(() => window.playground && window.playground.engine && window.playground.frame, null, { timeout: LONG });
+    // Every plot of the step-0 frame drawn (the SOM's second component-plane panel was missing from a shot taken
+    // as soon as the frame arrived).
+    await teacher.waitForFunction(() => {
+      const p = window.playground;
+      return p && p.engine && p.frame && document.getElementById('app').dataset.drawnStep === String(p.frame.step);
+    }, null, { timeout: LONG });
     await teacher.screenshot({ path: join(SHOTS, `${id}-teacher.png`), fullPage: true });
     await teacher.close();
   }

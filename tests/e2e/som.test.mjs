@@ -7,10 +7,7 @@
 // Run: node --test tests/e2e/som.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DIST, assertPlotsDrawn, buildSite, cli, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['hood_box', 'hood_gauss', 'hood_counts', 'schedule', 'errors', 'te', 'umatrix_lecture', 'umatrix_gaussian', 'hits_lecture', 'hits_gaussian', 'planes_lecture', 'planes_gaussian'];
@@ -18,11 +15,9 @@ const PLOTS = ['hood_box', 'hood_gauss', 'hood_counts', 'schedule', 'errors', 't
 let server;
 let context;
 let gpuContext;
-let tmp;
 
 before(async () => {
   buildSite();
-  tmp = await mkdtemp(join(tmpdir(), 'hebbian-som-'));
   server = await serve(DIST);
   context = await launch({ webgpu: false });
   gpuContext = await launch({ webgpu: true });
@@ -32,7 +27,6 @@ after(async () => {
   await context?.close();
   await gpuContext?.close();
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 test('the neighbourhood counts, a trained Iris map, setosa apart; the link gives the CLI numbers', async () => {
@@ -46,11 +40,7 @@ test('the neighbourhood counts, a trained Iris map, setosa apart; the link gives
   assert.equal(m['units shared by setosa and others, lecture\'s box'], 0, JSON.stringify(m));
   assert.equal(m['units shared by setosa and others, Gaussian'], 0, JSON.stringify(m));
   assert.equal(m['box radius 0 after epoch'], 58);
-  const state = await page.evaluate(() => window.playground.state);
-  const file = join(tmp, 'state.json');
-  await writeFile(file, JSON.stringify(state));
-  const report = cli(['run', file, '--backend', 'cpu']);
-  const native = Object.fromEntries(report.metrics.map((x) => [x.name, x.value]));
+  const native = await cliMetrics(await page.evaluate(() => window.playground.state));
   for (const [name, value] of Object.entries(m)) if (!name.includes('per second')) assert.equal(native[name], value, name);
   assert.deepEqual(errors, []);
   await page.close();
