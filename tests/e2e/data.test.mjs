@@ -637,8 +637,10 @@ test('every malformed file or unreadable URL says what is wrong, and the page ke
 });
 
 test('a slow download shows its progress and can be cancelled', async () => {
-  // A cross-origin server that allows reading (CORS) and sends 1 KB every 50 ms.
-  const body = mnistPair(300).images;
+  // A cross-origin server that allows reading (CORS) and sends 1 KB every 50 ms: 0.8 MB, so that after the first
+  // 0.1 MB the Cancel click has half a minute to arrive (with 0.2 MB a loaded CI machine once finished the download
+  // first).
+  const body = mnistPair(1000).images;
   const slow = createServer((req, res) => {
     res.writeHead(200, { 'content-length': body.length, 'access-control-allow-origin': '*' });
     let at = 0;
@@ -656,7 +658,7 @@ test('a slow download shows its progress and can be cancelled', async () => {
     await page.locator('select[name="data-format"]').selectOption('mnist_idx');
     await page.locator('input[name="data-url"]').fill(`http://127.0.0.1:${slow.address().port}/train-images-idx3-ubyte`);
     await button(page, 'Load from the web').click();
-    await page.waitForFunction(() => /^Loading train-images-idx3-ubyte… 0\.[1-9] \/ 0\.2 MB$/.test(document.querySelector('.load-text')?.textContent ?? ''), null, { timeout: LONG });
+    await page.waitForFunction(() => /^Loading train-images-idx3-ubyte… 0\.[1-9] \/ 0\.8 MB$/.test(document.querySelector('.load-text')?.textContent ?? ''), null, { timeout: LONG });
     assert.equal(await page.locator('input[name="data-files"]').isDisabled(), true, 'one load at a time');
     await button(page, 'Cancel').click();
     await page.locator('#messages .message.info').waitFor();
