@@ -7,7 +7,8 @@
 //! accuracies, and a diverging run on the GPU stops at the epoch's end.
 mod common;
 
-use common::runs::{metric, store};
+use common::compare::assert_within;
+use common::runs::{metric, on_both_engines, store};
 use hebbian_playground::data::{Dataset, Split, preprocess};
 use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::kernels::chl::ChlGpu;
@@ -23,28 +24,6 @@ fn one_hot(d: &Dataset, idx: &[usize]) -> Array2<f32> {
     Array2::from_shape_fn((idx.len(), 10), |(n, c)| {
         f32::from(u8::from(usize::from(d.labels[idx[n]]) == c))
     })
-}
-
-/// The largest |cpu − gpu| over `what`, asserted within `tol`.
-fn close<'a>(
-    what: &str,
-    cpu: impl IntoIterator<Item = &'a f32>,
-    gpu: impl IntoIterator<Item = &'a f32>,
-    tol: f32,
-) -> f32 {
-    let (cpu, gpu): (Vec<f32>, Vec<f32>) = (
-        cpu.into_iter().copied().collect(),
-        gpu.into_iter().copied().collect(),
-    );
-    assert_eq!(cpu.len(), gpu.len(), "{what}: lengths");
-    let mut worst = 0f32;
-    for (i, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
-        let d = (a - b).abs();
-        assert!(d <= tol, "{what}, element {i}: cpu {a} gpu {b}");
-        worst = worst.max(d);
-    }
-    eprintln!("{what}: max |cpu − gpu| = {worst:e}");
-    worst
 }
 
 /// Trains `sizes` on the CPU and the GPU with `rates` and compares; returns the two nets and the GPU.
@@ -107,8 +86,8 @@ fn twins(sizes: &[usize], s: &Settings, scaled: bool, tol: f32) {
     let (gpu_hits, seen) = block_on(dev.download(&gpu, &mut back)).expect("download");
     assert_eq!((gpu_hits, seen), (hits, BATCH * BATCHES), "training hits");
     for k in 0..l {
-        close(&format!("{sizes:?}: W_{k}"), &cpu.w[k], &back.w[k], tol);
-        close(&format!("{sizes:?}: b_{k}"), &cpu.b[k], &back.b[k], tol);
+        assert_within(&format!("{sizes:?}: W_{k}"), &cpu.w[k], &back.w[k], tol);
+        assert_within(&format!("{sizes:?}: b_{k}"), &cpu.b[k], &back.b[k], tol);
         // The weights moved: the comparison is not of two untouched copies.
         let moved = cpu.w[k]
             .iter()
@@ -120,7 +99,7 @@ fn twins(sizes: &[usize], s: &Settings, scaled: bool, tol: f32) {
     let positions: Vec<u32> = ((BATCH * BATCHES) as u32..all.len() as u32).collect();
     let out = block_on(dev.outputs(&gpu, &positions)).expect("outputs");
     let want = &cpu.free(d.rows(&test).view(), s)[l];
-    close(&format!("{sizes:?}: outputs"), want, &out, tol);
+    assert_within(&format!("{sizes:?}: outputs"), want, &out, tol);
     let (p_cpu, p_gpu): (Vec<usize>, Vec<usize>) = (
         want.rows().into_iter().map(|r| argmax(r.iter())).collect(),
         out.rows().into_iter().map(|r| argmax(r.iter())).collect(),
@@ -241,13 +220,7 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_accuracies() {
     p["hidden"] = serde_json::json!([16]);
     p["rate"] = serde_json::json!(0.1);
     p["time"] = serde_json::json!(5.0);
-    let store = store();
-    let mut cpu = block_on(Engine::new(BackendChoice::Cpu)).expect("cpu");
-    let mut gpu = block_on(Engine::new(BackendChoice::Gpu)).expect("gpu");
-    let (a, fa) = common::runs::run_to_end(&state, &store, &mut cpu);
-    let (b, fb) = common::runs::run_to_end(&state, &store, &mut gpu);
-    assert!(gpu.gpu().is_some(), "the GPU engine stayed on the GPU");
-    assert!(fb.notices.is_empty(), "{:?}", fb.notices);
+    let ((a, fa), (b, fb), _) = on_both_engines(&state, &store());
     assert_eq!(fa.step, fb.step, "batches");
     assert!(
         metric(&a, "test accuracy") > 20.0,

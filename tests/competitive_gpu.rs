@@ -8,7 +8,8 @@
 //! engine gives the CPU engine's figures, and a device lost mid-run hands the run to the CPU.
 mod common;
 
-use common::runs::{metric, run_to_end, store};
+use common::compare::assert_within;
+use common::runs::{assert_same_figures, metric, on_both_engines, run_to_end, store, timing};
 use hebbian_playground::data::generate::Blobs;
 use hebbian_playground::data::{Split, preprocess};
 use hebbian_playground::engine::{BackendChoice, Engine};
@@ -20,27 +21,6 @@ use pollster::block_on;
 
 /// Snapshots every `TRACE` presentations (and after the last), as the lab's paths.
 const TRACE: usize = 7;
-
-/// The largest |cpu − gpu| over `what`, asserted within `tol`.
-fn close<'a>(
-    what: &str,
-    cpu: impl IntoIterator<Item = &'a f32>,
-    gpu: impl IntoIterator<Item = &'a f32>,
-    tol: f32,
-) -> f32 {
-    let (cpu, gpu): (Vec<f32>, Vec<f32>) = (
-        cpu.into_iter().copied().collect(),
-        gpu.into_iter().copied().collect(),
-    );
-    assert_eq!(cpu.len(), gpu.len(), "{what}: lengths");
-    let mut worst = 0f32;
-    for (i, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
-        let d = (a - b).abs();
-        assert!(d <= tol, "{what}, element {i}: cpu {a} gpu {b}");
-        worst = worst.max(d);
-    }
-    worst
-}
 
 /// The lab's blobs (seed 9, 500 per blob, in its seeded order).
 fn blobs() -> Array2<f32> {
@@ -105,7 +85,7 @@ fn twins(
                 (b.winner, b.nearest),
                 "{what}, epoch {epoch}, sample {k}: winner and nearest (cpu, gpu)"
             );
-            worst = worst.max(close(
+            worst = worst.max(assert_within(
                 &format!("{what}: distance {k}"),
                 &[a.distance],
                 &[b.distance],
@@ -114,8 +94,13 @@ fn twins(
         }
         let mut back = net.clone();
         let traced = block_on(dev.download(&gpu, &mut back)).expect("download");
-        worst = worst.max(close(&format!("{what}: weights"), &cpu.w, &back.w, tol));
-        worst = worst.max(close(
+        worst = worst.max(assert_within(
+            &format!("{what}: weights"),
+            &cpu.w,
+            &back.w,
+            tol,
+        ));
+        worst = worst.max(assert_within(
             &format!("{what}: frequencies"),
             &cpu.freq,
             &back.freq,
@@ -123,7 +108,7 @@ fn twins(
         ));
         assert_eq!(traced.len(), snapshots.len(), "{what}: snapshots");
         for (a, b) in snapshots.iter().zip(&traced) {
-            worst = worst.max(close(&format!("{what}: snapshot"), a, b, tol));
+            worst = worst.max(assert_within(&format!("{what}: snapshot"), a, b, tol));
         }
     }
     // The weights moved: the comparison is not of two untouched copies.
@@ -306,17 +291,9 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
     }
     let state = small_state();
     let store = store();
-    let mut cpu = block_on(Engine::new(BackendChoice::Cpu)).expect("cpu");
-    let mut gpu = block_on(Engine::new(BackendChoice::Gpu)).expect("gpu");
-    let (a, fa) = run_to_end(&state, &store, &mut cpu);
-    let (b, fb) = run_to_end(&state, &store, &mut gpu);
-    assert!(gpu.gpu().is_some(), "the GPU engine stayed on the GPU");
-    assert!(fb.notices.is_empty(), "{:?}", fb.notices);
+    let ((a, fa), (b, fb), mut gpu) = on_both_engines(&state, &store);
     assert_eq!(fa.step, fb.step, "epochs");
-    for m in &a {
-        if m.name.contains("time") || m.name.contains("per second") {
-            continue;
-        }
+    for m in a.iter().filter(|m| !timing(&m.name)) {
         let (u, v) = (metric(&a, &m.name), metric(&b, &m.name));
         eprintln!("{}: cpu {u} gpu {v}", m.name);
         assert!(
@@ -334,17 +311,7 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
     // 6 epochs of blobs and dead units, then 2 epochs of 1,000 digits in submits of 512.
     assert_eq!(chunks, 6 + 2 * 2, "chunks");
     assert!(fc.notices.is_empty(), "{:?}", fc.notices);
-    for m in a
-        .iter()
-        .filter(|m| !m.name.contains("time") && !m.name.contains("per second"))
-    {
-        assert_eq!(
-            metric(&a, &m.name),
-            metric(&c, &m.name),
-            "in chunks: {}",
-            m.name
-        );
-    }
+    assert_same_figures(&a, &c, "in chunks");
     assert_eq!(
         pa,
         serde_json::to_value(&fc.plots).expect("plots"),
@@ -380,10 +347,5 @@ fn a_lost_device_hands_the_run_to_the_cpu() {
             .any(|n| n.contains("continues on the CPU") && n.contains("starts the epoch again")),
         "{notices:?}"
     );
-    let got = run.metrics();
-    for m in &want {
-        if !m.name.contains("time") && !m.name.contains("per second") {
-            assert_eq!(metric(&want, &m.name), metric(&got, &m.name), "{}", m.name);
-        }
-    }
+    assert_same_figures(&want, &run.metrics(), "after the fallback");
 }

@@ -6,7 +6,7 @@
 //! mid-run hands the run to the CPU.
 mod common;
 
-use common::runs::{metric, run_to_end, store};
+use common::runs::{assert_same_figures, metric, on_both_engines, run_to_end, store};
 use hebbian_playground::data::{Split, preprocess};
 use hebbian_playground::engine::{BackendChoice, Engine};
 use hebbian_playground::kernels::hebbrule::HebbruleGpu;
@@ -108,23 +108,12 @@ fn the_lab_on_the_gpu_engine_gives_the_cpu_engines_figures() {
     if common::gpu().is_none() {
         return;
     }
-    let state = small_state();
-    let store = store();
-    let mut cpu = block_on(Engine::new(BackendChoice::Cpu)).expect("cpu");
-    let mut gpu = block_on(Engine::new(BackendChoice::Gpu)).expect("gpu");
-    let (a, fa) = run_to_end(&state, &store, &mut cpu);
-    let (b, fb) = run_to_end(&state, &store, &mut gpu);
-    assert!(gpu.gpu().is_some(), "the GPU engine stayed on the GPU");
-    assert!(fb.notices.is_empty(), "{:?}", fb.notices);
+    let ((a, fa), (b, fb), _) = on_both_engines(&small_state(), &store());
     assert!(
         metric(&a, "MNIST test accuracy, nearest prototype") > 50.0,
         "the run learnt: {a:?}"
     );
-    for m in &a {
-        if !m.name.contains("time") && !m.name.contains("per second") {
-            assert_eq!(metric(&a, &m.name), metric(&b, &m.name), "{}", m.name);
-        }
-    }
+    assert_same_figures(&a, &b, "GPU engine");
     assert_eq!(
         serde_json::to_value(&fa.plots).expect("plots"),
         serde_json::to_value(&fb.plots).expect("plots"),
@@ -198,10 +187,5 @@ fn a_lost_device_hands_the_run_to_the_cpu() {
         notices.iter().any(|n| n.contains("continues on the CPU")),
         "{notices:?}"
     );
-    let got = run.metrics();
-    for m in &want {
-        if !m.name.contains("time") && !m.name.contains("per second") {
-            assert_eq!(metric(&want, &m.name), metric(&got, &m.name), "{}", m.name);
-        }
-    }
+    assert_same_figures(&want, &run.metrics(), "after the fallback");
 }

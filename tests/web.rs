@@ -2,6 +2,7 @@
 //! its CPU twin on the browser's WebGPU, and the CPU path's bits equal to the native ones.
 #![cfg(target_arch = "wasm32")]
 
+#[allow(dead_code)] // assert_within serves the native twins
 #[path = "common/compare.rs"]
 mod compare;
 #[path = "common/conv.rs"]
