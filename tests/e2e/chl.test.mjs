@@ -10,7 +10,7 @@
 // Run: node --test tests/e2e/chl.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, runOnEngine, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 240_000;
 const SMALL = { train_images: 1000, test_images: 200, epochs: 2, traced: 3 };
@@ -107,17 +107,7 @@ test('on WebGPU the run trains on the device and gives the CPU engine\'s accurac
   const results = {};
   for (const backend of ['gpu', 'cpu']) {
     const { page, errors } = await openWith(params, backend, backend === 'gpu' ? gpuContext : context);
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitDrawnToEnd(page, LONG);
-    await assertPlotsDrawn(page, PLOTS);
-    results[backend] = await frameMetrics(page);
-    // The run stayed on its engine: no fallback, no "computes on the CPU".
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    const warnings = await page.locator('#messages .message').allTextContents();
-    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
-    assert.deepEqual(errors, []);
-    await page.close();
+    results[backend] = await runOnEngine(page, errors, backend, PLOTS, LONG);
   }
   // The twins agree within 2e-6 per weight after a few batches (tests/chl_gpu.rs); over two epochs a digit near
   // a tie may fall the other way, so the accuracies may differ by one digit (1 % of the test digits, 1/3 % of the

@@ -6,7 +6,7 @@
 // Run: node --test tests/e2e/competitive.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, assertPlotsDrawn, buildSite, cli, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cli, cliMetrics, frameMetrics, launch, openLab, runOnEngine, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['worked_before', 'worked_updates', 'blobs_distance', 'blobs_activation', 'blob_error', 'dead_map', 'dead_error', 'dead_wins', 'digits_centroids', 'digits_units', 'digits_error'];
@@ -69,17 +69,7 @@ test('on WebGPU the run trains on the device and gives the CPU engine\'s figures
   const results = {};
   for (const backend of ['gpu', 'cpu']) {
     const { page, errors } = await openLab(backend === 'gpu' ? gpuContext : context, `${server.url}/?lab=competitive&backend=${backend}`, { params, view: { speed: 0 }, timeout: LONG });
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitDrawnToEnd(page, LONG);
-    await assertPlotsDrawn(page, PLOTS);
-    results[backend] = await frameMetrics(page);
-    // The run stayed on its engine: no fallback, no "computes on the CPU".
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    const warnings = await page.locator('#messages .message').allTextContents();
-    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
-    assert.deepEqual(errors, []);
-    await page.close();
+    results[backend] = await runOnEngine(page, errors, backend, PLOTS, LONG);
   }
   // The kernel performs the CPU's float operations in the CPU's order (tests/competitive_gpu.rs): on SwiftShader
   // too every figure is equal.

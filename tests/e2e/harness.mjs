@@ -300,3 +300,23 @@ export async function assertPlotsDrawn(page, ids, { margin = 400 } = {}) {
     assert.ok(drawn > 2 * blank && drawn > blank + margin, `plot ${id}: ${drawn} drawn pixels; the same chart without data has ${blank}`);
   }
 }
+
+/**
+ * Runs the lab open in `page` (its engine `backend`: 'gpu' or 'cpu') to its end and returns its metrics, having
+ * checked that every plot in `plots` drew and that the run stayed on its engine: no fallback, no message about
+ * the CPU or the GPU (such as "computes on the CPU"), no console error (`errors`, from watchConsole); `timeout` ms
+ * for the run. Closes the page.
+ */
+export async function runOnEngine(page, errors, backend, plots, timeout) {
+  assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, timeout);
+  await assertPlotsDrawn(page, plots);
+  const metrics = await frameMetrics(page);
+  assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
+  const messages = await page.locator('#messages .message').allTextContents();
+  assert.deepEqual(messages.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(messages));
+  assert.deepEqual(errors, []);
+  await page.close();
+  return metrics;
+}

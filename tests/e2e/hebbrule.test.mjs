@@ -7,7 +7,7 @@
 // Run: node --test tests/e2e/hebbrule.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, runOnEngine, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['tu_w1', 'tu_w2', 'tu_table', 'tuc_table', 'tuc_norms', 'tuc_weights', 'tuc_compare', 'tuc_normalised',
@@ -84,17 +84,7 @@ test('on WebGPU the prototypes train on the device and give the CPU engine\'s ac
   const results = {};
   for (const backend of ['gpu', 'cpu']) {
     const { page, errors } = await openLab(backend === 'gpu' ? gpuContext : context, `${server.url}/?lab=hebbrule&backend=${backend}`, { params, timeout: LONG });
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitDrawnToEnd(page, LONG);
-    await assertPlotsDrawn(page, PLOTS);
-    results[backend] = await frameMetrics(page);
-    // The run stayed on its engine: no fallback, no "computes on the CPU".
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    const warnings = await page.locator('#messages .message').allTextContents();
-    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
-    assert.deepEqual(errors, []);
-    await page.close();
+    results[backend] = await runOnEngine(page, errors, backend, PLOTS, LONG);
   }
   // The kernel performs the CPU's float operations on each weight in the CPU's order (tests/hebbrule_gpu.rs): on
   // SwiftShader too the accuracies are equal.

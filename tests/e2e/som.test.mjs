@@ -7,7 +7,7 @@
 // Run: node --test tests/e2e/som.test.mjs (builds dist/ with `trunk build` unless HEBBIAN_SKIP_BUILD is set).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, assertPlotsDrawn, buildSite, cliMetrics, frameMetrics, launch, openLab, runOnEngine, serve, waitDrawnToEnd } from './harness.mjs';
 
 const LONG = 120_000;
 const PLOTS = ['hood_box', 'hood_gauss', 'hood_counts', 'schedule', 'errors', 'te', 'umatrix_lecture', 'umatrix_gaussian', 'hits_lecture', 'hits_gaussian', 'planes_lecture', 'planes_gaussian'];
@@ -62,17 +62,7 @@ test('on WebGPU both maps train on the device and give the CPU engine\'s figures
   for (const backend of ['gpu', 'cpu']) {
     const ctx = backend === 'gpu' ? gpuContext : context;
     const { page, errors } = await openLab(ctx, `${server.url}/?lab=som&backend=${backend}`, { params, timeout: LONG });
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitDrawnToEnd(page, LONG);
-    await assertPlotsDrawn(page, PLOTS);
-    results[backend] = await frameMetrics(page);
-    // The run stayed on its engine: no fallback, no "computes on the CPU".
-    assert.equal(await page.evaluate(() => window.playground.engine.kind), backend);
-    const warnings = await page.locator('#messages .message').allTextContents();
-    assert.deepEqual(warnings.filter((w) => /CPU|GPU/.test(w)), [], JSON.stringify(warnings));
-    assert.deepEqual(errors, []);
-    await page.close();
+    results[backend] = await runOnEngine(page, errors, backend, PLOTS, LONG);
   }
   // The twins give the same winners and the weights within an ulp (tests/som_gpu.rs): the figures agree to 1e-4.
   t.diagnostic(JSON.stringify(results));
