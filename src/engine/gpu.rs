@@ -20,6 +20,11 @@ pub struct Gpu {
     staging: RefCell<Vec<wgpu::Buffer>>,
 }
 
+/// The bytes of a buffer of `n` floats (or 32-bit words): at least one, as wgpu refuses empty bindings.
+pub fn f32_bytes(n: usize) -> u64 {
+    (n.max(1) * 4) as u64
+}
+
 impl Gpu {
     /// Requests an adapter and a device with the adapter's own limits. Kernels are designed for the portable
     /// WebGPU limits (what every laptop offers, see TOOLCHAIN.md) and sizes are checked against the device's,
@@ -99,6 +104,17 @@ impl Gpu {
 
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
+    }
+
+    /// Refuses `values` floats that the kernels' 32-bit indices (kept below 2³¹, so that index arithmetic cannot
+    /// wrap) or the device cannot hold, before anything is allocated.
+    pub fn check_values(&self, what: &str, values: usize) -> Result<()> {
+        if values >= u32::MAX as usize / 2 {
+            return Err(Error::Gpu(format!(
+                "{what}: {values} values are too many for 32-bit indices"
+            )));
+        }
+        self.check_size(what, f32_bytes(values))
     }
 
     /// Refuses a buffer the device cannot hold, before anything is allocated.

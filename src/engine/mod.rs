@@ -3,7 +3,7 @@
 mod gpu;
 mod recorder;
 
-pub use gpu::Gpu;
+pub use gpu::{Gpu, f32_bytes};
 pub use recorder::{Kernel, Recorder, Tensor};
 
 use crate::error::{Error, Result};

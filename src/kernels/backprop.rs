@@ -9,7 +9,7 @@
 //!
 //! [`HeadGpu`] and [`AdamGpu`] are bound to a network's tensors once per run; [`head_gpu`] and [`adam_gpu`] are
 //! one-shot wrappers (tests).
-use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::engine::{Gpu, Kernel, Recorder, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::hebbconv::backward::dropout_key;
 use crate::nets::linear::Linear;
@@ -90,10 +90,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
 
 fn groups_for(total: usize) -> u32 {
     total.div_ceil(WG).clamp(1, MAX_GROUPS) as u32
-}
-
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
 }
 
 /// How the head treats its features in one pass.

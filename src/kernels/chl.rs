@@ -10,7 +10,7 @@
 //! asked (the lab: once per epoch). Evaluation runs the free phase on blocks of images and reads the output
 //! back. Nothing is drawn: the GPU gives the CPU's numbers within float rounding (its sums of products run in
 //! another order than `nets::dense`'s).
-use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::engine::{Gpu, Kernel, Recorder, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::chl::{Chl, Settings};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -64,10 +64,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
 
 fn groups_for(total: usize) -> u32 {
     total.div_ceil(WG).clamp(1, MAX_GROUPS) as u32
-}
-
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
 }
 
 /// One kernel with what its dispatch covers: outputs per row of a batch (times the rows dispatched) or a fixed
@@ -173,12 +169,7 @@ impl ChlGpu {
             ("the states of a batch", rows * stride),
             ("the order", IX_ORDER + n + block),
         ] {
-            if values >= u32::MAX as usize / 2 {
-                return Err(Error::Gpu(format!(
-                    "{what} hold too many values for 32-bit indices"
-                )));
-            }
-            gpu.check_size(what, f32_bytes(values))?;
+            gpu.check_values(what, values)?;
         }
         let flat =
             |a: ArrayView2<f32>| a.as_standard_layout().iter().copied().collect::<Vec<f32>>();

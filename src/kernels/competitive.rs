@@ -9,7 +9,7 @@
 //! with the submit; the weights only when asked (the lab: once per epoch), with the snapshots of the weights
 //! taken along the epoch for the plots of the units' paths. Nothing is drawn and every sum runs in the CPU's
 //! lanes and order, so both engines give the same winners and weights up to the device's float contraction.
-use crate::engine::{Gpu, Kernel, Tensor};
+use crate::engine::{Gpu, Kernel, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::competitive::{Competitive, Step, Variant, Winner};
 use ndarray::{Array2, ArrayView2};
@@ -65,10 +65,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     )]
 }
 
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
-}
-
 /// A competitive layer on the device with an epoch's samples, presented in row order.
 pub struct CompetitiveGpu {
     units: usize,
@@ -117,12 +113,7 @@ impl CompetitiveGpu {
             ("the presentations' records", samples * RECORD),
             ("the weights' snapshots", slots * units * dim),
         ] {
-            if values >= u32::MAX as usize / 2 {
-                return Err(Error::Gpu(format!(
-                    "{what} hold too many values for 32-bit indices"
-                )));
-            }
-            gpu.check_size(what, f32_bytes(values))?;
+            gpu.check_values(what, values)?;
         }
         let (beta, c, leak, kind) = match variant {
             Variant::Plain => (0.0, 0.0, 0.0, 0),

@@ -7,7 +7,7 @@
 //! CPU's order (the results are equal bit for bit where the device does not contract a multiply-add). The host
 //! groups each epoch's order by class (positions among the uploaded digits); the weights are read back when
 //! asked (the lab: once per epoch, for its test accuracy on the CPU and its plots).
-use crate::engine::{Gpu, Kernel, Tensor};
+use crate::engine::{Gpu, Kernel, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::hebbrule::Layer;
 use ndarray::ArrayView2;
@@ -36,10 +36,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     vec![super::prelude::layout!(
         "hebbrule", "Params", Params, classes, inputs, rate
     )]
-}
-
-fn bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
 }
 
 /// Class prototypes on the device with a run's training digits.
@@ -82,12 +78,7 @@ impl HebbruleGpu {
             ("the epoch's order", classes + 1 + digits),
             ("the prototypes", classes * inputs),
         ] {
-            if values >= u32::MAX as usize / 2 {
-                return Err(Error::Gpu(format!(
-                    "{what} hold too many values for 32-bit indices"
-                )));
-            }
-            gpu.check_size(what, bytes(values))?;
+            gpu.check_values(what, values)?;
         }
         let params = Params {
             classes: classes as u32,
@@ -99,8 +90,8 @@ impl HebbruleGpu {
         gpu.write(&u, bytemuck::bytes_of(&params));
         let flat: Vec<f32> = x.as_standard_layout().iter().copied().collect();
         let xs = gpu.tensor_from("the training digits", bytemuck::cast_slice(&flat))?;
-        let order = gpu.tensor("the epoch's order", bytes(classes + 1 + digits))?;
-        let w = gpu.tensor("the prototypes", bytes(classes * inputs))?;
+        let order = gpu.tensor("the epoch's order", f32_bytes(classes + 1 + digits))?;
+        let w = gpu.tensor("the prototypes", f32_bytes(classes * inputs))?;
         let kernel = gpu
             .kernel("hebbrule_epoch", &source(), "epoch", &[&u, &xs, &order, &w])
             .await?;

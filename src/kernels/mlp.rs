@@ -8,7 +8,7 @@
 //! epoch).
 //! Node and weight perturbation draw their noise on the device from the CPU twin's Philox counters, keyed by the
 //! seed and step [`MlpGpu::train`] is given, so both engines jitter by the same numbers (within float rounding).
-use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::engine::{Gpu, Kernel, Recorder, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::mlp::{Activation, Mlp, Rule, Sgd};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -58,10 +58,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
 
 fn groups_for(total: usize) -> u32 {
     total.div_ceil(WG).clamp(1, MAX_GROUPS) as u32
-}
-
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
 }
 
 fn act_code(a: Activation) -> u32 {
@@ -118,12 +114,7 @@ impl MlpGpu {
             ("the second layer's weights", classes * hidden),
             ("the logits", batch * classes),
         ] {
-            if values >= u32::MAX as usize / 2 {
-                return Err(Error::Gpu(format!(
-                    "{what} holds too many values for 32-bit indices"
-                )));
-            }
-            gpu.check_size(what, f32_bytes(values))?;
+            gpu.check_values(what, values)?;
         }
         let upload2 = |what: &str, a: &Array2<f32>| {
             let a = a.as_standard_layout();

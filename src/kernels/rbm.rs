@@ -6,7 +6,7 @@
 //! steps of W and the biases are recorded. The Bernoulli draws come from the CPU's counters, so both engines draw
 //! the same uniforms; a unit can still come out differently where its probability lies within float rounding
 //! of its uniform (the two sum their products in different orders), after which the chains part ways.
-use crate::engine::{Gpu, Kernel, Recorder, Tensor};
+use crate::engine::{Gpu, Kernel, Recorder, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::nets::rbm::{Rbm, Trainer};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -63,10 +63,6 @@ fn groups_for(total: usize) -> u32 {
     total.div_ceil(WG).clamp(1, MAX_GROUPS) as u32
 }
 
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
-}
-
 /// An RBM and its trainer's state on the device, for batches of up to `batch` rows.
 pub struct RbmGpu {
     visible: usize,
@@ -110,12 +106,7 @@ impl RbmGpu {
             ("the weights", visible * hidden),
             ("the hidden states", rows * hidden),
         ] {
-            if values >= u32::MAX as usize / 2 {
-                return Err(Error::Gpu(format!(
-                    "{what} holds too many values for 32-bit indices"
-                )));
-            }
-            gpu.check_size(what, f32_bytes(values))?;
+            gpu.check_values(what, values)?;
         }
         let vec2 = |a: &Array2<f32>| a.as_standard_layout().iter().copied().collect::<Vec<f32>>();
         let upload = |what: &str, data: &[f32]| gpu.tensor_from(what, bytemuck::cast_slice(data));

@@ -9,7 +9,7 @@
 //! for its measures and maps, which the CPU computes). Each distance is summed in the CPU's order (sixteen lanes,
 //! then pairwise) and each update is the CPU's instar step, so the two agree to the bit where the compiler fuses
 //! no multiply-add; the Gaussian's factors are multiplied in f32 here, in f64 on the CPU (an ulp apart).
-use crate::engine::{Gpu, Kernel, Tensor};
+use crate::engine::{Gpu, Kernel, Tensor, f32_bytes};
 use crate::error::{Error, Result};
 use crate::lanes::LANES;
 use crate::nets::som::{Hood, Som};
@@ -50,20 +50,6 @@ pub(crate) fn layouts() -> Vec<super::prelude::Layout> {
     )]
 }
 
-fn f32_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
-}
-
-/// Refuses `values` floats that 32-bit indices or the device cannot hold.
-fn check(gpu: &Gpu, what: &str, values: usize) -> Result<()> {
-    if values >= u32::MAX as usize / 2 {
-        return Err(Error::Gpu(format!(
-            "{what} hold too many values for 32-bit indices"
-        )));
-    }
-    gpu.check_size(what, f32_bytes(values))
-}
-
 /// A data set on the device (rows of `dim` values), shared by the maps that learn it.
 pub struct SomData {
     x: Tensor,
@@ -80,7 +66,7 @@ impl SomData {
                 x.len()
             )));
         }
-        check(gpu, "the map's data", x.len())?;
+        gpu.check_values("the map's data", x.len())?;
         Ok(Self {
             x: gpu.tensor_from("SOM data", bytemuck::cast_slice(x))?,
             rows: x.len() / dim,
@@ -136,7 +122,7 @@ impl SomGpu {
             ("an epoch's samples", IX_ORDER + capacity),
             ("an epoch's winners", 2 * capacity),
         ] {
-            check(gpu, what, values)?;
+            gpu.check_values(what, values)?;
         }
         let w = gpu.tensor_from("SOM weights", bytemuck::cast_slice(som.weights()))?;
         let ix = gpu.tensor("SOM order", f32_bytes(IX_ORDER + capacity))?;
