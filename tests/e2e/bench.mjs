@@ -32,7 +32,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { DIST, REPO, frameMetrics, launch, serve, waitDrawnToEnd } from './harness.mjs';
+import { DIST, REPO, cli, frameMetrics, launch, serve, waitDrawnToEnd } from './harness.mjs';
 
 const REPEAT = Number(process.env.BENCH_REPEAT || 3);
 const TIMEOUT = 300_000;
@@ -74,6 +74,31 @@ const idleAtZero = (page) => page.waitForFunction(() => {
   const p = window.playground;
   return p.frame && p.frame.step === 0 && !p.running && document.getElementById('app').dataset.drawnStep === '0';
 }, null, { timeout: TIMEOUT });
+
+/** Opens `lab` on `backend` with `params` merged over the defaults' top level; resolves idle at step 0. */
+async function openWithParams(context, server, lab, backend, params) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto(`${server.url}/?lab=${lab}&backend=${backend}`);
+  await idleAtZero(page);
+  await page.evaluate((params) => {
+    const p = window.playground;
+    p.commit({ ...p.state, params: { ...p.state.params, ...params } });
+  }, params);
+  await page.waitForTimeout(300);
+  await idleAtZero(page);
+  return page;
+}
+
+/** Runs the open lab to its end and closes it: its last frame's metrics and the engine it ran on. */
+async function runToEnd(page, timeout) {
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await waitDrawnToEnd(page, timeout);
+  const metrics = await frameMetrics(page);
+  const engine = await page.evaluate(() => window.playground.engine.kind);
+  await page.close();
+  return { engine, metrics };
+}
 
 /** Clicks Run at step 0; resolves to {compute_ms, drawn_ms} measured with the page's clock. */
 async function timedRun(page) {
@@ -195,16 +220,7 @@ async function mainThread(context, server, backend) {
  * and the main thread's longest tasks while it trains.
  */
 async function hebbconvRun(context, server, backend) {
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  await page.goto(`${server.url}/?lab=hebbconv&backend=${backend}`);
-  await idleAtZero(page);
-  await page.evaluate(() => {
-    const p = window.playground;
-    p.commit({ ...p.state, params: { ...p.state.params, train_images: 512, test_images: 256, probe_epochs: 2 } });
-  });
-  await page.waitForTimeout(300);
-  await idleAtZero(page);
+  const page = await openWithParams(context, server, 'hebbconv', backend, { train_images: 512, test_images: 256, probe_epochs: 2 });
   await watchMainThread(page);
   const t0 = Date.now();
   await page.getByRole('button', { name: 'Run', exact: true }).click();
@@ -229,42 +245,17 @@ async function hebbconvRun(context, server, backend) {
  * `backend`: its own training images per second (the forward pass, the rule's update and the optimiser).
  */
 async function creditRun(context, server, backend, rule) {
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  await page.goto(`${server.url}/?lab=credit&backend=${backend}`);
-  await idleAtZero(page);
-  await page.evaluate((rule) => {
-    const p = window.playground;
-    const rules = Object.fromEntries(Object.keys(p.state.params.rules).map((k) => [k, k === rule]));
-    p.commit({ ...p.state, params: { ...p.state.params, rules, pictures: rule, train_images: 2000, epochs: 2, snr_examples: 0 } });
-  }, rule);
-  await page.waitForTimeout(300);
-  await idleAtZero(page);
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await waitDrawnToEnd(page, TIMEOUT);
-  const metrics = await frameMetrics(page);
-  const engine = await page.evaluate(() => window.playground.engine.kind);
-  await page.close();
+  const { rules } = cli(['state', 'credit']).params;
+  const only = Object.fromEntries(Object.keys(rules).map((k) => [k, k === rule]));
+  const page = await openWithParams(context, server, 'credit', backend, { rules: only, pictures: rule, train_images: 2000, epochs: 2, snr_examples: 0 });
+  const { engine, metrics } = await runToEnd(page, TIMEOUT);
   return { engine, rule, images_per_s: round(metrics['training images per second per rule']) };
 }
 
 async function somRun(context, server, backend, variant) {
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1200, height: 1000 });
-  await page.goto(`${server.url}/?lab=som&backend=${backend}`);
-  await idleAtZero(page);
-  await page.evaluate((variant) => {
-    const p = window.playground;
-    const variants = { lecture: variant === 'lecture', gaussian: variant === 'gaussian' };
-    p.commit({ ...p.state, params: { ...p.state.params, variants, data: 'digits', rows: 100, cols: 100, samples: 500, every: 2, epochs: 1, measured: 1, sigma: 20 } });
-  }, variant);
-  await page.waitForTimeout(300);
-  await idleAtZero(page);
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await waitDrawnToEnd(page, TIMEOUT);
-  const metrics = await frameMetrics(page);
-  const engine = await page.evaluate(() => window.playground.engine.kind);
-  await page.close();
+  const variants = { lecture: variant === 'lecture', gaussian: variant === 'gaussian' };
+  const page = await openWithParams(context, server, 'som', backend, { variants, data: 'digits', rows: 100, cols: 100, samples: 500, every: 2, epochs: 1, measured: 1, sigma: 20 });
+  const { engine, metrics } = await runToEnd(page, TIMEOUT);
   return { engine, variant, epochs_per_s: Number(metrics['epochs per second (per variant)'].toPrecision(3)) };
 }
 
