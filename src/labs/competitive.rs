@@ -869,10 +869,14 @@ impl Run {
         Ok(digits)
     }
 
+    /// The digits' epoch in progress, from 0 (the blobs' and the dead units' epochs come first).
+    fn digit_epoch(&self) -> u32 {
+        self.step - self.state.params.blobs.epochs - self.state.params.dead.epochs
+    }
+
     /// Advances the digits' epoch in progress by blocks until it ends or the chunk is over; true when it ended.
     fn digit_blocks(&mut self, chunk: &Chunk<'_>) -> bool {
-        let step = self.step;
-        let first = self.state.params.blobs.epochs + self.state.params.dead.epochs;
+        let epoch = self.digit_epoch();
         let Some(d) = self.digits.as_mut() else {
             return true;
         };
@@ -900,7 +904,7 @@ impl Run {
                 self.notices.push(format!(
                     "digits: the weights overflowed in epoch {}; the network stopped and keeps what it had \
                      learnt before digit {}.",
-                    step - first + 1,
+                    epoch + 1,
                     d.pos + 1
                 ));
                 d.evaluate();
@@ -922,7 +926,7 @@ impl Run {
 
     /// Closes the digits' epoch in progress: its error, its time, and the clusters measured with its weights.
     fn end_digit_epoch(&mut self, chunk: &Chunk<'_>, t0: f64) {
-        let epoch = self.step - self.state.params.blobs.epochs - self.state.params.dead.epochs;
+        let epoch = self.digit_epoch();
         let Some(d) = self.digits.as_mut() else {
             return;
         };
@@ -942,7 +946,7 @@ impl Run {
     /// the weights at the epoch's end, where they are checked: weights gone wrong stop the network with those of
     /// the epoch before.
     async fn digit_blocks_on(&mut self, gpu: &Gpu, chunk: &Chunk<'_>) -> Result<bool> {
-        let epoch = self.step - self.state.params.blobs.epochs - self.state.params.dead.epochs;
+        let epoch = self.digit_epoch();
         let Some(d) = self.digits.as_mut() else {
             return Ok(true);
         };
